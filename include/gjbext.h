@@ -1,0 +1,131 @@
+/*
+ * gjbext.h - GJB 7714 / SylixOS memory-management interface (gjbmem).
+ *
+ * Variable-size memory partitions (mpart_*), with the types, constants and
+ * error codes of the reference manual. Every function is thread-safe. On
+ * failure a function returns -1 (or NULL) and sets errno; on success errno is
+ * left unchanged. Time bounds are worst case, n = free blocks in the heap.
+ */
+#ifndef GJBEXT_H
+#define GJBEXT_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>  /* the manual's samples use printf/perror with this header only */
+#include <stdlib.h> /* ... and malloc */
+
+#include <gjbmem/config.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Allocation policies (heap_mem_init flag; mpart_create_ex policy). */
+#define FIRST_FIT_ALLOCATION 0
+#define BUDDY_ALLOCATION 1
+
+/* Error codes beyond <errno.h>, numbered as in SylixOS. */
+#ifndef ERROR_KERNEL_HANDLE_NULL
+#define ERROR_KERNEL_HANDLE_NULL 303 /* invalid handle (partition id) */
+#define ERROR_KERNEL_IN_ISR 304      /* called from interrupt context */
+#define ERROR_KERNEL_MEMORY 314      /* memory address error (overlap) */
+#define ERROR_REGION_NULL 4001       /* bad control block (bad pointer) */
+#define ERROR_REGION_SIZE 4002       /* region or request size error */
+#define ERROR_REGION_ALIGN 4004      /* alignment error */
+#define ERROR_VMM_VIRTUAL_PAGE 5503  /* virtual page error */
+#endif
+
+/* Heap and partition statistics; the two structures have the same layout.
+ * segment: blocks in the heap (allocated and free); free: bytes in free
+ * blocks available to allocation (headers excluded); used: every other
+ * managed byte, so used + free = bytes under management; maxused: the
+ * high-water mark of used. */
+struct meminfo {
+    unsigned long segment;
+    size_t used;
+    size_t maxused;
+    size_t free;
+};
+
+struct partinfo {
+    unsigned long segment;
+    size_t used;
+    size_t maxused;
+    size_t free;
+};
+
+typedef unsigned long mpart_id;
+
+/* Sets how many partitions may be live at once (default MPART_MAX_PARTS).
+ * Errors: max_parts < 1: EINVAL; max_parts > MPART_MAX_PARTS: ENOSPC;
+ * max_parts below the number of live partitions: EBUSY. O(1). */
+int mpart_module_init(int max_parts);
+
+/* Creates a partition over [addr, addr+size) and stores its id in *mid. Any
+ * alignment of addr is accepted. The memory belongs to the partition until
+ * mpart_delete. Errors: NULL addr or mid, size 0, too small, or overlapping
+ * memory already managed: EINVAL; table full: ENOSPC; interrupt context:
+ * ERROR_KERNEL_IN_ISR. O(partitions x regions). */
+int mpart_create(char *addr, size_t size, mpart_id *mid);
+
+/* Deletes an empty partition; its id becomes stale. Errors: bad or stale
+ * mid: EINVAL; blocks still allocated: EBUSY (nothing changes); interrupt
+ * context: ERROR_KERNEL_IN_ISR. O(1). */
+int mpart_delete(mpart_id mid);
+
+/* Adds [addr, addr+size) to the partition as a further region. Errors: NULL
+ * addr or size 0: EINVAL; bad mid: ERROR_KERNEL_HANDLE_NULL; overlap with any
+ * managed memory: ERROR_KERNEL_MEMORY; too small for one block:
+ * ERROR_REGION_SIZE; region table of the partition full (see
+ * GJBMEM_MAX_REGIONS): ENOSPC; interrupt context: ERROR_KERNEL_IN_ISR.
+ * O(partitions x regions). */
+int mpart_addmem(mpart_id mid, char *addr, size_t size);
+
+/* Allocates size bytes (aligned to alignof(max_align_t)) from the lowest
+ * address free block that holds them. Errors: size 0: EINVAL; bad mid:
+ * ERROR_KERNEL_HANDLE_NULL; larger than the partition could ever hold:
+ * ERROR_REGION_SIZE; not enough free memory now: ENOMEM; interrupt context:
+ * ERROR_KERNEL_IN_ISR. O(log n). */
+void *mpart_alloc(mpart_id mid, size_t size);
+
+/* As mpart_alloc, aligned to alignment (any power of two). Errors as
+ * mpart_alloc, plus alignment 0 or not a power of two: ERROR_REGION_ALIGN.
+ * O(log n). */
+void *mpart_memalign(mpart_id mid, size_t alignment, size_t size);
+
+/* Resizes the block at addr, keeping its contents up to the smaller size and
+ * its alignment. Grows into a free right neighbour or (moving the contents)
+ * a free left neighbour, shrinks in place, and moves only when it must. NULL
+ * addr behaves as mpart_alloc. Errors (the old block is then intact): size 0:
+ * EINVAL; addr not an allocated block of this partition: EINVAL; bad mid:
+ * ERROR_KERNEL_HANDLE_NULL; larger than the partition could ever hold:
+ * ERROR_REGION_SIZE; cannot grow now: ENOMEM; interrupt context:
+ * ERROR_KERNEL_IN_ISR. O(log n) plus the copy. */
+void *mpart_realloc(mpart_id mid, char *addr, size_t size);
+
+/* Frees the block at addr. The pointer is checked first (inside the
+ * partition, at a block start, allocated); nothing is written otherwise.
+ * Errors: NULL addr: EINVAL; foreign, interior or already freed pointer, or
+ * a damaged block header: ERROR_REGION_NULL; bad mid:
+ * ERROR_KERNEL_HANDLE_NULL; interrupt context: ERROR_KERNEL_IN_ISR. O(log n). */
+int mpart_free(mpart_id mid, char *addr);
+
+/* Returns the largest size mpart_alloc would now satisfy, clamped to
+ * INT_MAX (mpart_findmaxfree_size gives the full value). Errors: bad mid:
+ * -1 / ERROR_KERNEL_HANDLE_NULL. O(1). */
+int mpart_findmaxfree(mpart_id mid);
+
+/* Copies the partition's statistics into *pi. Errors: NULL pi: EINVAL; bad
+ * mid: ERROR_KERNEL_HANDLE_NULL. O(1). */
+int mpart_getinfo(mpart_id mid, struct partinfo *pi);
+
+/* Text for an errno value, including the SylixOS codes above. Never NULL. */
+const char *gjbmem_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#include <gjbmem/mpart.h>
+
+#endif /* GJBEXT_H */

@@ -1,0 +1,116 @@
+/*
+ * gjbmem/heap.h - the heap engine: one heap = one or more regions of memory,
+ * one allocation policy. Freestanding (no OS, no libc allocation) and
+ * position-independent: all metadata lives inside the managed memory and is
+ * linked by offsets, so a heap may sit in memory mapped at different
+ * addresses in different processes.
+ *
+ * The engine takes no locks: the caller serialises calls on one heap.
+ * Functions return a gjb_status (0 on success). n = free blocks in the heap,
+ * r = regions of the heap.
+ */
+#ifndef GJBMEM_HEAP_H
+#define GJBMEM_HEAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gjb_heap gjb_heap;
+
+enum gjb_status {
+    GJB_OK = 0,
+    GJB_E_INVAL,   /* bad argument (NULL, size 0) */
+    GJB_E_NOMEM,   /* no free block large enough now */
+    GJB_E_TOOBIG,  /* larger than the heap could ever hold (or overflow) */
+    GJB_E_ALIGN,   /* alignment 0 or not a power of two */
+    GJB_E_BADPTR,  /* not an allocated block of this heap */
+    GJB_E_OVERLAP, /* memory overlaps a region of the heap */
+    GJB_E_SMALL,   /* memory too small for the metadata and one block */
+    GJB_E_FULL,    /* region table full */
+    GJB_E_POLICY,  /* unknown policy */
+    GJB_E_CORRUPT  /* a block's metadata is damaged */
+};
+
+enum gjb_policy { GJB_FIRST_FIT = 0 };
+
+/* Extended statistics of a heap. total = used + free = bytes under
+ * management; the first four fields are those of struct meminfo. */
+struct gjbmem_heap_stats {
+    size_t segments;     /* blocks, allocated and free */
+    size_t used;         /* total - free */
+    size_t maxused;      /* high-water mark of used */
+    size_t free;         /* payload bytes in free blocks */
+    size_t total;        /* bytes handed to the heap */
+    size_t alloc_blocks; /* allocated blocks */
+    size_t free_blocks;  /* free blocks */
+    size_t largest_free; /* largest request that would succeed now */
+    size_t regions;      /* regions */
+    size_t failed;       /* allocations refused with NOMEM or TOOBIG */
+    size_t peak_request; /* largest size ever requested */
+    size_t header_bytes; /* overhead of an allocated block */
+    size_t min_block;    /* smallest block (header included) */
+};
+
+/* Turns [mem, mem+size) into a heap with policy and room for max_regions
+ * regions (this one included); *out is the heap, which sits inside mem.
+ * Errors: NULL mem/out, size 0, max_regions 0: INVAL; unknown policy:
+ * POLICY; too small: SMALL. O(1) plus clearing the block bitmap. */
+int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions,
+                  gjb_heap **out);
+
+/* Adds [mem, mem+size) as a further region. Errors: NULL or size 0: INVAL;
+ * overlap with a region of this heap: OVERLAP; too small: SMALL; table
+ * full: FULL. O(r) plus clearing the bitmap. */
+int gjb_heap_add_region(gjb_heap *h, void *mem, size_t size);
+
+/* True when [mem, mem+size) overlaps memory of heap h. O(r). */
+bool gjb_heap_overlaps(const gjb_heap *h, const void *mem, size_t size);
+
+/* Allocates size bytes aligned to alignof(max_align_t). Errors: size 0:
+ * INVAL; too large ever: TOOBIG; not now: NOMEM. O(log n). */
+int gjb_heap_alloc(gjb_heap *h, size_t size, void **out);
+
+/* Allocates size bytes aligned to align (a power of two). Errors: as
+ * gjb_heap_alloc, plus ALIGN. O(log n). */
+int gjb_heap_memalign(gjb_heap *h, size_t align, size_t size, void **out);
+
+/* Resizes the block p (NULL: allocate). Errors: size 0: INVAL; p not an
+ * allocated block: BADPTR; damaged: CORRUPT; TOOBIG; NOMEM. On error the
+ * block is intact. O(log n) plus the copy. */
+int gjb_heap_realloc(gjb_heap *h, void *p, size_t size, void **out);
+
+/* Frees p. Errors: NULL: INVAL; not an allocated block: BADPTR; its header
+ * or a neighbour's damaged: CORRUPT. Nothing is written on error. O(log n). */
+int gjb_heap_free(gjb_heap *h, void *p);
+
+/* Usable size of the allocated block p, or 0 if p is not one. O(log r). */
+size_t gjb_heap_usable_size(const gjb_heap *h, const void *p);
+
+/* Largest size gjb_heap_alloc would satisfy now (0 if none). O(1). */
+size_t gjb_heap_max_alloc(const gjb_heap *h);
+
+/* True while the heap has no allocated block. O(1). */
+bool gjb_heap_is_empty(const gjb_heap *h);
+
+/* Fills *st. O(1). */
+void gjb_heap_get_stats(const gjb_heap *h, struct gjbmem_heap_stats *st);
+
+/* Re-derives every invariant by walking all regions, blocks and the free
+ * index, and compares the counters. Returns OK or CORRUPT. O(blocks). */
+int gjb_heap_validate(const gjb_heap *h);
+
+/* Calls fn for every block in address order within each region: payload
+ * address, usable payload size, allocated or not. Stops early when fn
+ * returns non-zero and returns that value. O(blocks). */
+typedef int (*gjb_walk_fn)(void *ctx, void *payload, size_t size, bool used);
+int gjb_heap_walk(const gjb_heap *h, gjb_walk_fn fn, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * gjbmem/mpart.h - extensions to the mpart_* interface (included by gjbext.h).
+ */
+#ifndef GJBMEM_MPART_H
+#define GJBMEM_MPART_H
+
+#include <stddef.h>
+
+#include <gjbext.h>
+#include <gjbmem/heap.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Creates a partition with the given policy (FIRST_FIT_ALLOCATION; other
+ * values: EINVAL until more policies exist). Otherwise as mpart_create. */
+int mpart_create_ex(char *addr, size_t size, int policy, mpart_id *mid);
+
+/* Stores in *size the largest size mpart_alloc would now satisfy, without
+ * the INT_MAX clamp of mpart_findmaxfree. Errors: NULL size: EINVAL; bad
+ * mid: ERROR_KERNEL_HANDLE_NULL. O(1). */
+int mpart_findmaxfree_size(mpart_id mid, size_t *size);
+
+/* Copies the extended statistics (struct gjbmem_heap_stats) into *st.
+ * Errors: NULL st: EINVAL; bad mid: ERROR_KERNEL_HANDLE_NULL. O(1). */
+int mpart_getstats(mpart_id mid, struct gjbmem_heap_stats *st);
+
+/* Walks the whole partition and checks every invariant of the heap engine.
+ * Returns 0 when consistent. Errors: bad mid: ERROR_KERNEL_HANDLE_NULL;
+ * damage found: ERROR_KERNEL_MEMORY. O(blocks). */
+int mpart_validate(mpart_id mid);
+
+/* Usable bytes of the allocated block at addr (at least what was asked).
+ * Returns 0 and sets errno: bad mid: ERROR_KERNEL_HANDLE_NULL; addr not an
+ * allocated block: ERROR_REGION_NULL. O(log regions). */
+size_t mpart_usable_size(mpart_id mid, const void *addr);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what building and testing gjbmem needs, when it is missing (Debian).
+set -euo pipefail
+need=()
+command -v cmake >/dev/null || need+=(cmake)
+command -v cc >/dev/null || need+=(gcc)
+command -v make >/dev/null || need+=(make)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+pkg-config --exists cmocka 2>/dev/null || need+=(libcmocka-dev)
+[ "${GJBMEM_NEED_VALGRIND:-0}" = 1 ] && { command -v valgrind >/dev/null || need+=(valgrind); }
+[ ${#need[@]} -eq 0 ] && exit 0
+echo "deps: installing ${need[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo=sudo
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq "${need[@]}" >/dev/null

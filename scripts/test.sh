@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Builds and runs every test three times: a -Werror build, an
+# AddressSanitizer + UndefinedBehaviorSanitizer build, and a
+# ThreadSanitizer build for the multi-threaded tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+
+build() { # dir, extra cmake args...
+  local dir=$1; shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGJBMEM_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+}
+
+echo "== build (-Wall -Wextra -Werror) and test"
+build build
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
+build build-asan -DGJBMEM_SANITIZE=address,undefined -DGJBMEM_BENCH=OFF
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs"
+
+echo "== ThreadSanitizer (multi-threaded tests)"
+build build-tsan -DGJBMEM_SANITIZE=thread -DGJBMEM_BENCH=OFF -DGJBMEM_EXAMPLES=OFF
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -L threads -j "$jobs"

@@ -1,0 +1,314 @@
+/*
+ * mpart.c - variable-size memory partitions (mpart_*): the partition table,
+ * generational ids, one lock per partition, and the mapping of engine
+ * status codes to the errno values of SPEC section 3.
+ *
+ * Id layout: (generation << 8) | (slot + 1). A slot's generation changes
+ * when its partition is deleted, so stale ids are refused; 0 is never an id.
+ *
+ * Locking: the global lock guards the table and the ownership of memory
+ * (create, addmem, delete, module_init); a partition's own lock guards its
+ * heap. Order: global, then partition. Slot locks are made once and never
+ * destroyed, so a caller holding a stale id may lock one safely.
+ */
+#include <errno.h>
+#include <limits.h>
+
+#include "gjbext.h"
+#include "gjbmem/heap.h"
+#include "gjbmem/port.h"
+
+#define SLOT_BITS 8
+_Static_assert(MPART_MAX_PARTS >= 1 && MPART_MAX_PARTS < (1 << SLOT_BITS),
+               "MPART_MAX_PARTS must fit in the id's slot field");
+
+struct slot {
+    gjb_port_lock lock;
+    gjb_heap *heap;         /* NULL while the slot is free */
+    unsigned long gen;
+};
+
+static struct slot slots[MPART_MAX_PARTS];
+static int max_parts = MPART_MAX_PARTS;
+static int live_parts;
+
+static void init_slots(void)
+{
+    for (int i = 0; i < MPART_MAX_PARTS; i++) {
+        gjb_port_lock_init(&slots[i].lock);
+        slots[i].gen = 1;
+    }
+}
+
+static void *fail_null(int err)
+{
+    gjb_port_set_errno(err);
+    return NULL;
+}
+
+static int fail(int err)
+{
+    gjb_port_set_errno(err);
+    return -1;
+}
+
+/* Locks the partition named by mid and returns its slot, or NULL. */
+static struct slot *acquire(mpart_id mid)
+{
+    gjb_port_init_once(init_slots);
+    unsigned long i = (mid & ((1UL << SLOT_BITS) - 1)) - 1;
+    if (i >= MPART_MAX_PARTS)
+        return NULL;
+    struct slot *s = &slots[i];
+    gjb_port_lock_take(&s->lock);
+    if (s->heap && s->gen == mid >> SLOT_BITS)
+        return s;
+    gjb_port_lock_release(&s->lock);
+    return NULL;
+}
+
+static void release(struct slot *s)
+{
+    gjb_port_lock_release(&s->lock);
+}
+
+/* True when [addr, addr+size) overlaps memory of any live partition.
+ * Region tables change only under the global lock, which the caller holds. */
+static bool owned_elsewhere(const void *addr, size_t size)
+{
+    for (int i = 0; i < MPART_MAX_PARTS; i++)
+        if (slots[i].heap && gjb_heap_overlaps(slots[i].heap, addr, size))
+            return true;
+    return false;
+}
+
+int mpart_module_init(int max)
+{
+    gjb_port_init_once(init_slots);
+    if (max < 1)
+        return fail(EINVAL);
+    if (max > MPART_MAX_PARTS)
+        return fail(ENOSPC);
+    gjb_port_global_lock();
+    int err = max < live_parts ? EBUSY : 0;
+    if (!err)
+        max_parts = max;
+    gjb_port_global_unlock();
+    return err ? fail(err) : 0;
+}
+
+int mpart_create_ex(char *addr, size_t size, int policy, mpart_id *mid)
+{
+    gjb_port_init_once(init_slots);
+    if (gjb_port_in_isr())
+        return fail(ERROR_KERNEL_IN_ISR);
+    if (!addr || !mid || size == 0 || policy != FIRST_FIT_ALLOCATION)
+        return fail(EINVAL);
+    int err = 0;
+    gjb_port_global_lock();
+    struct slot *s = NULL;
+    for (int i = 0; i < MPART_MAX_PARTS && !s; i++)
+        if (!slots[i].heap)
+            s = &slots[i];
+    gjb_heap *h = NULL;
+    if (live_parts >= max_parts || !s)
+        err = ENOSPC;
+    else if (owned_elsewhere(addr, size) ||
+             gjb_heap_init(addr, size, GJB_FIRST_FIT, GJBMEM_MAX_REGIONS, &h) != GJB_OK)
+        err = EINVAL;
+    if (!err) {
+        gjb_port_lock_take(&s->lock);
+        s->heap = h;
+        *mid = (s->gen << SLOT_BITS) | (unsigned long)(s - slots + 1);
+        gjb_port_lock_release(&s->lock);
+        live_parts++;
+    }
+    gjb_port_global_unlock();
+    return err ? fail(err) : 0;
+}
+
+int mpart_create(char *addr, size_t size, mpart_id *mid)
+{
+    return mpart_create_ex(addr, size, FIRST_FIT_ALLOCATION, mid);
+}
+
+int mpart_delete(mpart_id mid)
+{
+    if (gjb_port_in_isr())
+        return fail(ERROR_KERNEL_IN_ISR);
+    gjb_port_global_lock();
+    struct slot *s = acquire(mid);
+    int err = !s ? EINVAL : !gjb_heap_is_empty(s->heap) ? EBUSY : 0;
+    if (s && !err) {
+        s->heap = NULL;
+        s->gen++;
+        live_parts--;
+    }
+    if (s)
+        release(s);
+    gjb_port_global_unlock();
+    return err ? fail(err) : 0;
+}
+
+int mpart_addmem(mpart_id mid, char *addr, size_t size)
+{
+    if (gjb_port_in_isr())
+        return fail(ERROR_KERNEL_IN_ISR);
+    if (!addr || size == 0)
+        return fail(EINVAL);
+    gjb_port_global_lock();
+    struct slot *s = acquire(mid);
+    int err = ERROR_KERNEL_HANDLE_NULL;
+    if (s) {
+        if (owned_elsewhere(addr, size)) {
+            err = ERROR_KERNEL_MEMORY;
+        } else {
+            switch (gjb_heap_add_region(s->heap, addr, size)) {
+            case GJB_OK: err = 0; break;
+            case GJB_E_SMALL: err = ERROR_REGION_SIZE; break;
+            case GJB_E_FULL: err = ENOSPC; break;
+            case GJB_E_OVERLAP: err = ERROR_KERNEL_MEMORY; break;
+            default: err = EINVAL; break;
+            }
+        }
+        release(s);
+    }
+    gjb_port_global_unlock();
+    return err ? fail(err) : 0;
+}
+
+/* errno for a failed allocation. */
+static int alloc_errno(int st)
+{
+    switch (st) {
+    case GJB_E_TOOBIG: return ERROR_REGION_SIZE;
+    case GJB_E_NOMEM: return ENOMEM;
+    case GJB_E_ALIGN: return ERROR_REGION_ALIGN;
+    default: return EINVAL;
+    }
+}
+
+void *mpart_memalign(mpart_id mid, size_t alignment, size_t size)
+{
+    if (gjb_port_in_isr())
+        return fail_null(ERROR_KERNEL_IN_ISR);
+    struct slot *s = acquire(mid);
+    if (!s)
+        return fail_null(ERROR_KERNEL_HANDLE_NULL);
+    void *p = NULL;
+    int st = gjb_heap_memalign(s->heap, alignment, size, &p);
+    release(s);
+    return st ? fail_null(alloc_errno(st)) : p;
+}
+
+void *mpart_alloc(mpart_id mid, size_t size)
+{
+    if (gjb_port_in_isr())
+        return fail_null(ERROR_KERNEL_IN_ISR);
+    struct slot *s = acquire(mid);
+    if (!s)
+        return fail_null(ERROR_KERNEL_HANDLE_NULL);
+    void *p = NULL;
+    int st = gjb_heap_alloc(s->heap, size, &p);
+    release(s);
+    return st ? fail_null(alloc_errno(st)) : p;
+}
+
+void *mpart_realloc(mpart_id mid, char *addr, size_t size)
+{
+    if (gjb_port_in_isr())
+        return fail_null(ERROR_KERNEL_IN_ISR);
+    struct slot *s = acquire(mid);
+    if (!s)
+        return fail_null(ERROR_KERNEL_HANDLE_NULL);
+    void *p = NULL;
+    int st = gjb_heap_realloc(s->heap, addr, size, &p);
+    release(s);
+    if (st == GJB_E_BADPTR || st == GJB_E_CORRUPT)
+        return fail_null(EINVAL);
+    return st ? fail_null(alloc_errno(st)) : p;
+}
+
+int mpart_free(mpart_id mid, char *addr)
+{
+    if (gjb_port_in_isr())
+        return fail(ERROR_KERNEL_IN_ISR);
+    struct slot *s = acquire(mid);
+    if (!s)
+        return fail(ERROR_KERNEL_HANDLE_NULL);
+    int st = gjb_heap_free(s->heap, addr);
+    release(s);
+    if (st == GJB_E_INVAL)
+        return fail(EINVAL);
+    return st ? fail(ERROR_REGION_NULL) : 0;
+}
+
+int mpart_findmaxfree_size(mpart_id mid, size_t *size)
+{
+    if (!size)
+        return fail(EINVAL);
+    struct slot *s = acquire(mid);
+    if (!s)
+        return fail(ERROR_KERNEL_HANDLE_NULL);
+    *size = gjb_heap_max_alloc(s->heap);
+    release(s);
+    return 0;
+}
+
+int mpart_findmaxfree(mpart_id mid)
+{
+    size_t m;
+    if (mpart_findmaxfree_size(mid, &m) != 0)
+        return -1;
+    return m > INT_MAX ? INT_MAX : (int)m;
+}
+
+int mpart_getstats(mpart_id mid, struct gjbmem_heap_stats *st)
+{
+    if (!st)
+        return fail(EINVAL);
+    struct slot *s = acquire(mid);
+    if (!s)
+        return fail(ERROR_KERNEL_HANDLE_NULL);
+    gjb_heap_get_stats(s->heap, st);
+    release(s);
+    return 0;
+}
+
+int mpart_getinfo(mpart_id mid, struct partinfo *pi)
+{
+    struct gjbmem_heap_stats st;
+    if (!pi)
+        return fail(EINVAL);
+    if (mpart_getstats(mid, &st) != 0)
+        return -1;
+    pi->segment = st.segments;
+    pi->used = st.used;
+    pi->maxused = st.maxused;
+    pi->free = st.free;
+    return 0;
+}
+
+int mpart_validate(mpart_id mid)
+{
+    struct slot *s = acquire(mid);
+    if (!s)
+        return fail(ERROR_KERNEL_HANDLE_NULL);
+    int st = gjb_heap_validate(s->heap);
+    release(s);
+    return st ? fail(ERROR_KERNEL_MEMORY) : 0;
+}
+
+size_t mpart_usable_size(mpart_id mid, const void *addr)
+{
+    struct slot *s = acquire(mid);
+    if (!s) {
+        gjb_port_set_errno(ERROR_KERNEL_HANDLE_NULL);
+        return 0;
+    }
+    size_t n = gjb_heap_usable_size(s->heap, addr);
+    release(s);
+    if (!n)
+        gjb_port_set_errno(ERROR_REGION_NULL);
+    return n;
+}
