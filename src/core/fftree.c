@@ -65,6 +65,32 @@ static void fix_max_up(const gjb_heap *h, char *b)
     }
 }
 
+/* Block b's size went from old to new: refresh the maxima above it. A
+ * growth raises them until one is already large enough; a shrink matters
+ * only while b was the largest block of the subtree. */
+static void fix_max_resized(const gjb_heap *h, char *b, size_t old, size_t new)
+{
+    if (new > old) {
+        for (struct gjb_node *n = node_of(b); n->max < new;) {
+            n->max = new;
+            if (!n->parent)
+                return;
+            n = gjb_node(h, n->parent);
+        }
+        return;
+    }
+    while (b) {
+        struct gjb_node *n = node_of(b);
+        if (n->max != old)
+            return;
+        size_t m = recompute(h, b);
+        if (m == old)
+            return;
+        n->max = m;
+        b = blk(h, n->parent);
+    }
+}
+
 /* Puts the subtree `child` where `old` hangs under parent p. */
 static void replace_child(gjb_heap *h, char *p, const char *old, intptr_t child)
 {
@@ -214,8 +240,11 @@ void gjb_tree_remove(gjb_heap *h, char *z)
         if (yn->link[1])
             gjb_node(h, yn->link[1])->parent = yo;
     }
-    for (char *n = xp; n; n = blk(h, node_of(n)->parent))
-        node_of(n)->max = recompute(h, n);
+    /* Below y's new place only xp's children changed; y itself took z's
+     * stale maximum. Each walk stops where a maximum is unchanged. */
+    fix_max_up(h, xp);
+    if (y != z)
+        fix_max_up(h, y);
     if (black_removed)
         remove_fixup(h, blk(h, xo), xp);
 }
@@ -223,7 +252,7 @@ void gjb_tree_remove(gjb_heap *h, char *z)
 void gjb_tree_move(gjb_heap *h, char *from, char *to, size_t new_size)
 {
     struct gjb_node n = *node_of(from); /* the two nodes may overlap */
-    size_t red = gjb_hdr(from) & GJB_RED;
+    size_t red = gjb_hdr(from) & GJB_RED, old = gjb_size(from);
     intptr_t to_off = gjb_off(h, to);
 
     replace_child(h, blk(h, n.parent), from, to_off);
@@ -233,13 +262,14 @@ void gjb_tree_move(gjb_heap *h, char *from, char *to, size_t new_size)
         gjb_node(h, n.link[0])->parent = to_off;
     if (n.link[1])
         gjb_node(h, n.link[1])->parent = to_off;
-    fix_max_up(h, to);
+    fix_max_resized(h, to, old, new_size);
 }
 
 void gjb_tree_resized(gjb_heap *h, char *b, size_t new_size)
 {
-    gjb_set_hdr(b, new_size | (gjb_hdr(b) & GJB_FLAGS));
-    fix_max_up(h, b);
+    size_t hd = gjb_hdr(b);
+    gjb_set_hdr(b, new_size | (hd & GJB_FLAGS));
+    fix_max_resized(h, b, hd & ~GJB_FLAGS, new_size);
 }
 
 char *gjb_tree_first_fit(const gjb_heap *h, size_t need)
