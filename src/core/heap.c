@@ -122,25 +122,6 @@ int gjb_heap_add_region(gjb_heap *h, void *mem, size_t size)
     return GJB_OK;
 }
 
-const struct gjb_region *gjb_region_of(const gjb_heap *h, const char *b)
-{
-    intptr_t off = gjb_off(h, b);
-    uint32_t lo = 0, hi = h->nregions; /* find the last region starting <= b */
-    if (hi == 1) {
-        const struct gjb_region *r = &h->region[0];
-        return off >= r->first && off < r->end ? r : NULL;
-    }
-    while (hi - lo > 1) {
-        uint32_t mid = (lo + hi) / 2;
-        if (h->region[mid].first <= off)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    const struct gjb_region *r = &h->region[lo];
-    return off >= r->first && off < r->end ? r : NULL;
-}
-
 /* --- pointer checks ----------------------------------------------------- */
 
 /* True when b (inside region r) heads a plausible block: a bitmap-proven

@@ -172,7 +172,20 @@ static inline void gjb_bit_clear(const gjb_heap *h, const struct gjb_region *r, 
 /* --- shared engine services (heap.c) ------------------------------------ */
 
 /* The region whose block area holds header b, or NULL. O(log r). */
-const struct gjb_region *gjb_region_of(const gjb_heap *h, const char *b);
+static inline const struct gjb_region *gjb_region_of(const gjb_heap *h, const char *b)
+{
+    intptr_t off = gjb_off(h, b);
+    uint32_t lo = 0, hi = h->nregions; /* the last region starting <= b */
+    while (hi - lo > 1) {
+        uint32_t mid = (lo + hi) / 2;
+        if (h->region[mid].first <= off)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    const struct gjb_region *r = &h->region[lo];
+    return off >= r->first && off < r->end ? r : NULL;
+}
 
 /* Block size for a request of size bytes, or 0 on overflow. */
 static inline size_t gjb_block_size(size_t size)
