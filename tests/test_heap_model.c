@@ -174,9 +174,13 @@ static void model_shrink(int i, size_t need)
     model_release(i + 1);
 }
 
-static size_t natural_align(uintptr_t u)
+static size_t max_align; /* largest alignment memalign was asked for */
+
+/* The alignment an aligned block keeps when it moves. */
+static size_t kept_align(uintptr_t u)
 {
-    return (size_t)(u & (~u + 1));
+    size_t natural = (size_t)(u & (~u + 1));
+    return natural < max_align ? natural : max_align;
 }
 
 /* The engine's grow-left rule; returns the new index or -1. */
@@ -186,7 +190,7 @@ static int model_grow_left(int i, size_t need)
         return -1;
     bool nfree = adjacent(i, i + 1) && mb[i + 1].free;
     uintptr_t p = mb[i - 1].h, end = mb[i].h + mb[i].s + (nfree ? mb[i + 1].s : 0);
-    size_t align = mb[i].aligned ? natural_align(mb[i].h + W) : G;
+    size_t align = mb[i].aligned ? kept_align(mb[i].h + W) : G;
     if (end - p < need)
         return -1;
     uintptr_t at = ((end - need + W) & ~(uintptr_t)(align - 1)) - W;
@@ -375,7 +379,7 @@ static void op_alloc(gjb_heap *h)
         want = GJB_E_ALIGN;
     else if (n == 0)
         want = GJB_E_INVAL;
-    else if (!need || need > max_block) {
+    else if ((max_align = align > max_align ? align : max_align), !need || need > max_block) {
         want = GJB_E_TOOBIG;
         failed++;
     } else {
@@ -431,7 +435,7 @@ static void op_realloc(gjb_heap *h)
         failed++;
     } else {
         bool aligned = mb[i].aligned;
-        size_t align = aligned ? natural_align((uintptr_t)l->p) : G;
+        size_t align = aligned ? kept_align((uintptr_t)l->p) : G;
         int j = model_resize(i, need);
         if (j < 0) {
             j = model_alloc(need, align, &want);
@@ -452,7 +456,7 @@ static void op_realloc(gjb_heap *h)
     size_t keep = n < l->n ? n : l->n;
     check_pattern(p, keep, l->tag);
     if (was_aligned) /* an aligned block keeps (at least) its alignment */
-        assert_int_equal((uintptr_t)p % natural_align((uintptr_t)l->p), 0);
+        assert_int_equal((uintptr_t)p % kept_align((uintptr_t)l->p), 0);
     if (p != l->p)
         freed[below(FREED)] = l->p;
     l->p = p;
@@ -538,6 +542,7 @@ static void reset_model(void)
     nb = 0;
     nlive = 0;
     max_block = 0;
+    max_align = 0;
     failed = 0;
 }
 

@@ -22,12 +22,15 @@ typedef struct gjb_port_lock {
 void gjb_port_lock_init(gjb_port_lock *lock);
 void gjb_port_lock_take(gjb_port_lock *lock);
 void gjb_port_lock_release(gjb_port_lock *lock);
+/* Takes the lock if it is free now; false (without waiting) otherwise. */
+bool gjb_port_lock_try(gjb_port_lock *lock);
 
 /* The library's one global lock (partition table, region ownership). */
 void gjb_port_global_lock(void);
 void gjb_port_global_unlock(void);
 
-/* Runs init exactly once per process, before any caller returns. */
+/* Runs the library's initialisation function exactly once per process,
+ * before any caller returns (one once-flag: always pass the same init). */
 void gjb_port_init_once(void (*init)(void));
 
 /* True when the caller runs in interrupt context (where blocking calls and

@@ -175,13 +175,6 @@ static void grow_right(gjb_heap *h, const struct gjb_region *r, char *b, size_t 
     gjb_set_hdr(b, s | (hd & GJB_FLAGS));
 }
 
-/* The largest power of two dividing the address p. */
-static size_t natural_align(const void *p)
-{
-    uintptr_t u = (uintptr_t)p;
-    return (size_t)(u & (~u + 1));
-}
-
 /* Grows allocated block b over its free left neighbour (and its free right
  * neighbour, if any), moving the contents down. Returns the block's new
  * header, or NULL if it cannot. */
@@ -190,7 +183,7 @@ static char *grow_left(gjb_heap *h, const struct gjb_region *r, char *b, size_t 
     size_t hd = gjb_hdr(b), s = hd & ~GJB_FLAGS;
     char *p = b - gjb_hdr(b - GJB_W), *next = b + s;
     size_t ps = gjb_size(p), ns = gjb_is_free(next) ? gjb_size(next) : 0;
-    size_t align = (hd & GJB_ALIGNED) ? natural_align(b + GJB_W) : GJB_G;
+    size_t align = (hd & GJB_ALIGNED) ? gjb_kept_align(h, b + GJB_W) : GJB_G;
     char *end = next + ns;
 
     if (ps + s + ns < need)

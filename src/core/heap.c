@@ -186,6 +186,8 @@ static int alloc_aligned(gjb_heap *h, size_t align, size_t size, void **out)
 {
     if (size == 0)
         return GJB_E_INVAL;
+    if (align > h->max_align)
+        h->max_align = align;
     size_t need = need_for(h, size);
     if (!need)
         return refuse(h, GJB_E_TOOBIG);
@@ -241,8 +243,7 @@ int gjb_heap_realloc(gjb_heap *h, void *p, size_t size, void **out)
         *out = nb + GJB_W;
         return GJB_OK;
     }
-    uintptr_t u = (uintptr_t)p;
-    size_t align = (hd & GJB_ALIGNED) ? (size_t)(u & (~u + 1)) : GJB_G;
+    size_t align = (hd & GJB_ALIGNED) ? gjb_kept_align(h, p) : GJB_G;
     if (gjb_ff_alloc(h, need, align, &nb) != GJB_OK)
         return refuse(h, GJB_E_NOMEM);
     if (align > GJB_G)

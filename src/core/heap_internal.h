@@ -73,6 +73,7 @@ struct gjb_heap {
     size_t failed;
     size_t peak_request;
     size_t max_block;       /* largest block any region could hold */
+    size_t max_align;       /* largest alignment memalign was asked for */
     struct gjb_region region[]; /* sorted by address */
 };
 
@@ -137,6 +138,16 @@ static inline void gjb_note_used(gjb_heap *h)
     size_t used = h->total - gjb_free_payload(h);
     if (used > h->maxused)
         h->maxused = used;
+}
+
+/* The alignment an aligned block at payload p keeps when it is resized:
+ * the largest power of two dividing p, but no more than any alignment the
+ * heap was ever asked for (so at least the one this block was asked for). */
+static inline size_t gjb_kept_align(const gjb_heap *h, const void *p)
+{
+    uintptr_t u = (uintptr_t)p;
+    size_t natural = (size_t)(u & (~u + 1));
+    return natural < h->max_align ? natural : h->max_align;
 }
 
 /* --- the block-start bitmap -------------------------------------------- */

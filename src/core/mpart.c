@@ -52,7 +52,9 @@ static int fail(int err)
     return -1;
 }
 
-/* Locks the partition named by mid and returns its slot, or NULL. */
+/* Locks the partition named by mid and returns its slot, or NULL. In
+ * interrupt context (only the read-only calls get here) the lock is tried,
+ * not waited for: a partition busy at that moment reads as unavailable. */
 static struct slot *acquire(mpart_id mid)
 {
     gjb_port_init_once(init_slots);
@@ -60,7 +62,10 @@ static struct slot *acquire(mpart_id mid)
     if (i >= MPART_MAX_PARTS)
         return NULL;
     struct slot *s = &slots[i];
-    gjb_port_lock_take(&s->lock);
+    if (!gjb_port_in_isr())
+        gjb_port_lock_take(&s->lock);
+    else if (!gjb_port_lock_try(&s->lock))
+        return NULL; /* never wait in interrupt context */
     if (s->heap && s->gen == mid >> SLOT_BITS)
         return s;
     gjb_port_lock_release(&s->lock);

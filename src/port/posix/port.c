@@ -39,6 +39,14 @@ void gjb_port_lock_release(gjb_port_lock *lock)
     check(pthread_mutex_unlock(as_mutex(lock)));
 }
 
+bool gjb_port_lock_try(gjb_port_lock *lock)
+{
+    int rc = pthread_mutex_trylock(as_mutex(lock));
+    if (rc != 0 && rc != EBUSY)
+        abort();
+    return rc == 0;
+}
+
 static pthread_mutex_t global = PTHREAD_MUTEX_INITIALIZER;
 
 void gjb_port_global_lock(void)
