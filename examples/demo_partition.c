@@ -106,6 +106,7 @@ int main(void)
     check(maxfree > 0, "mpart_findmaxfree");
     if (maxfree > 0) {
         char *m = mpart_alloc(mid, (size_t)maxfree);
+        printf("  mpart_alloc(%d) -> %p, freed again (raises maxused)\n", maxfree, (void *)m);
         check(m != NULL, "mpart_alloc(findmaxfree) succeeds");
         check(!m || mpart_free(mid, m) == 0, "mpart_free(that block)");
     }
