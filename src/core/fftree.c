@@ -65,6 +65,22 @@ static void fix_max_up(const gjb_heap *h, char *b)
     }
 }
 
+/* A block of size old left the subtrees from b up: refresh their maxima
+ * while that block was their largest. */
+static void shrink_walk(const gjb_heap *h, char *b, size_t old)
+{
+    while (b) {
+        struct gjb_node *n = node_of(b);
+        if (n->max != old)
+            return;
+        size_t m = recompute(h, b);
+        if (m == old)
+            return;
+        n->max = m;
+        b = blk(h, n->parent);
+    }
+}
+
 /* Block b's size went from old to new: refresh the maxima above it. A
  * growth raises them until one is already large enough; a shrink matters
  * only while b was the largest block of the subtree. */
@@ -79,16 +95,7 @@ static void fix_max_resized(const gjb_heap *h, char *b, size_t old, size_t new)
         }
         return;
     }
-    while (b) {
-        struct gjb_node *n = node_of(b);
-        if (n->max != old)
-            return;
-        size_t m = recompute(h, b);
-        if (m == old)
-            return;
-        n->max = m;
-        b = blk(h, n->parent);
-    }
+    shrink_walk(h, b, old);
 }
 
 /* Puts the subtree `child` where `old` hangs under parent p. */
@@ -240,9 +247,10 @@ void gjb_tree_remove(gjb_heap *h, char *z)
         if (yn->link[1])
             gjb_node(h, yn->link[1])->parent = yo;
     }
-    /* Below y's new place only xp's children changed; y itself took z's
-     * stale maximum. Each walk stops where a maximum is unchanged. */
-    fix_max_up(h, xp);
+    /* The subtrees from xp up to y's new place lost block y (or z, if y is
+     * z), and the walk may pass y's place only if z's maximum equalled y's
+     * size. y took z's maximum, which may be stale: recompute from y. */
+    shrink_walk(h, xp, gjb_size(y));
     if (y != z)
         fix_max_up(h, y);
     if (black_removed)
@@ -283,8 +291,8 @@ char *gjb_tree_first_fit(const gjb_heap *h, size_t need)
             cur = n->link[0];
         else if (gjb_size(gjb_ptr(h, cur)) >= need)
             return gjb_ptr(h, cur);
-        else
-            cur = n->link[1];
+        else if ((cur = n->link[1]) == 0)
+            return NULL; /* only a damaged tree gets here: fail, never loop */
     }
 }
 
