@@ -182,18 +182,20 @@ int mpart_addmem(mpart_id mid, char *addr, size_t size)
     return err ? fail(err) : 0;
 }
 
-/* errno for a failed allocation. */
+/* errno for a failed allocation or resize. */
 static int alloc_errno(int st)
 {
     switch (st) {
     case GJB_E_TOOBIG: return ERROR_REGION_SIZE;
     case GJB_E_NOMEM: return ENOMEM;
     case GJB_E_ALIGN: return ERROR_REGION_ALIGN;
-    default: return EINVAL;
+    default: return EINVAL; /* size 0, or not an allocated block */
     }
 }
 
-void *mpart_memalign(mpart_id mid, size_t alignment, size_t size)
+/* The allocating calls: resize `old` (realloc), or allocate size bytes
+ * aligned to align (1 for a plain allocation). */
+static void *allocate(mpart_id mid, bool resize, char *old, size_t align, size_t size)
 {
     if (gjb_port_in_isr())
         return fail_null(ERROR_KERNEL_IN_ISR);
@@ -201,37 +203,25 @@ void *mpart_memalign(mpart_id mid, size_t alignment, size_t size)
     if (!s)
         return fail_null(ERROR_KERNEL_HANDLE_NULL);
     void *p = NULL;
-    int st = gjb_heap_memalign(s->heap, alignment, size, &p);
+    int st = resize ? gjb_heap_realloc(s->heap, old, size, &p)
+                    : gjb_heap_memalign(s->heap, align, size, &p);
     release(s);
     return st ? fail_null(alloc_errno(st)) : p;
 }
 
 void *mpart_alloc(mpart_id mid, size_t size)
 {
-    if (gjb_port_in_isr())
-        return fail_null(ERROR_KERNEL_IN_ISR);
-    struct slot *s = acquire(mid);
-    if (!s)
-        return fail_null(ERROR_KERNEL_HANDLE_NULL);
-    void *p = NULL;
-    int st = gjb_heap_alloc(s->heap, size, &p);
-    release(s);
-    return st ? fail_null(alloc_errno(st)) : p;
+    return allocate(mid, false, NULL, 1, size);
+}
+
+void *mpart_memalign(mpart_id mid, size_t alignment, size_t size)
+{
+    return allocate(mid, false, NULL, alignment, size);
 }
 
 void *mpart_realloc(mpart_id mid, char *addr, size_t size)
 {
-    if (gjb_port_in_isr())
-        return fail_null(ERROR_KERNEL_IN_ISR);
-    struct slot *s = acquire(mid);
-    if (!s)
-        return fail_null(ERROR_KERNEL_HANDLE_NULL);
-    void *p = NULL;
-    int st = gjb_heap_realloc(s->heap, addr, size, &p);
-    release(s);
-    if (st == GJB_E_BADPTR || st == GJB_E_CORRUPT)
-        return fail_null(EINVAL);
-    return st ? fail_null(alloc_errno(st)) : p;
+    return allocate(mid, true, addr, 0, size);
 }
 
 int mpart_free(mpart_id mid, char *addr)
