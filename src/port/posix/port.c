@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "gjbmem/port.h"
@@ -60,10 +61,14 @@ void gjb_port_global_unlock(void)
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+static _Atomic int init_done; /* fast path: no call once initialised */
 
 void gjb_port_init_once(void (*init)(void))
 {
+    if (atomic_load_explicit(&init_done, memory_order_acquire))
+        return;
     check(pthread_once(&once, init));
+    atomic_store_explicit(&init_done, 1, memory_order_release);
 }
 
 static _Thread_local volatile int in_isr __attribute__((tls_model("initial-exec")));
