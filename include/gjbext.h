@@ -11,8 +11,10 @@
 
 #include <errno.h>
 #include <stddef.h>
+#ifndef GJBMEM_BUILD /* the library itself uses neither */
 #include <stdio.h>  /* the manual's samples use printf/perror with this header only */
 #include <stdlib.h> /* ... and malloc */
+#endif
 
 #include <gjbmem/config.h>
 
