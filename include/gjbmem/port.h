@@ -40,6 +40,36 @@ bool gjb_port_in_isr(void);
 /* Reports an error to the calling thread (errno on POSIX). */
 void gjb_port_set_errno(int err);
 
+/* --- Host virtual memory, behind the mapping layer (src/vmm/). Each call
+ * returns 0 or an errno value and never touches errno. prot, flags and
+ * advice values are the host's <sys/mman.h> ones. */
+
+/* What the layer needs to know about a descriptor it is asked to map. */
+struct gjb_port_file {
+    unsigned long long dev, ino;
+    bool is_dir, can_read, can_write;
+};
+
+unsigned long gjb_port_page_size(void);
+int gjb_port_file_info(int fd, struct gjb_port_file *out); /* EBADF */
+int gjb_port_vm_map(void **out, unsigned long len, int prot, int flags, int fd,
+                    long long off);
+int gjb_port_vm_unmap(void *addr, unsigned long len);
+/* Resizes [addr, addr+old); moves the pages only when may_move. */
+int gjb_port_vm_remap(void *addr, unsigned long old_len, unsigned long new_len,
+                      bool may_move, void **out);
+int gjb_port_vm_protect(void *addr, unsigned long len, int prot);
+int gjb_port_vm_sync(void *addr, unsigned long len, int flags);
+/* Lock calls: a lack of privilege or a hit lock limit comes back as EACCES. */
+int gjb_port_vm_lock(const void *addr, unsigned long len);
+int gjb_port_vm_unlock(const void *addr, unsigned long len);
+int gjb_port_vm_lockall(int flags);
+int gjb_port_vm_unlockall(void);
+int gjb_port_vm_advise(void *addr, unsigned long len, int advice);
+/* name has been checked: one leading '/', no other '/', not too long. */
+int gjb_port_shm_open(const char *name, int oflag, unsigned mode, int *fd);
+int gjb_port_shm_unlink(const char *name);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,178 @@
+/*
+ * vmm_port.c - the host kernel's mmap family for the mapping layer
+ * (src/vmm/). The only file that calls mmap, munmap, mremap, mprotect,
+ * msync, mlock*, shm_open, fstat and posix_madvise; every call returns 0 or
+ * an errno value and leaves errno as the caller had it.
+ */
+#define _GNU_SOURCE /* mremap, mmap64, MAP_ANONYMOUS */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gjbmem/port.h"
+
+/* Runs with errno saved: the host's code is returned, errno restored. */
+#define HOST_CALL(expr_ok)            \
+    do {                              \
+        int saved_ = errno, err_ = 0; \
+        if (!(expr_ok))               \
+            err_ = errno;             \
+        errno = saved_;               \
+        return err_;                  \
+    } while (0)
+
+unsigned long gjb_port_page_size(void)
+{
+    long sz = sysconf(_SC_PAGESIZE);
+    return sz > 0 ? (unsigned long)sz : 4096UL;
+}
+
+int gjb_port_file_info(int fd, struct gjb_port_file *out)
+{
+    int saved = errno;
+    struct stat st;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl == -1 || fstat(fd, &st) != 0) {
+        int err = errno;
+        errno = saved;
+        return err;
+    }
+    out->dev = (unsigned long long)st.st_dev;
+    out->ino = (unsigned long long)st.st_ino;
+    out->is_dir = S_ISDIR(st.st_mode);
+    out->can_read = (fl & O_ACCMODE) == O_RDONLY || (fl & O_ACCMODE) == O_RDWR;
+    out->can_write = (fl & O_ACCMODE) == O_WRONLY || (fl & O_ACCMODE) == O_RDWR;
+    return 0;
+}
+
+int gjb_port_vm_map(void **out, unsigned long len, int prot, int flags, int fd,
+                    long long off)
+{
+    int saved = errno, err = 0;
+#if defined(__GLIBC__)
+    void *p = mmap64(NULL, len, prot, flags, fd, (off64_t)off);
+#else
+    void *p = (off > (long long)INT32_MAX && sizeof(off_t) < 8)
+                  ? (errno = EOVERFLOW, MAP_FAILED)
+                  : mmap(NULL, len, prot, flags, fd, (off_t)off);
+#endif
+    if (p == MAP_FAILED)
+        err = errno;
+    else
+        *out = p;
+    errno = saved;
+    return err;
+}
+
+int gjb_port_vm_unmap(void *addr, unsigned long len)
+{
+    HOST_CALL(munmap(addr, len) == 0);
+}
+
+int gjb_port_vm_remap(void *addr, unsigned long old_len, unsigned long new_len,
+                      bool may_move, void **out)
+{
+    int saved = errno, err = 0;
+    void *p = mremap(addr, old_len, new_len, may_move ? MREMAP_MAYMOVE : 0);
+    if (p == MAP_FAILED)
+        err = errno;
+    else
+        *out = p;
+    errno = saved;
+    return err;
+}
+
+int gjb_port_vm_protect(void *addr, unsigned long len, int prot)
+{
+    HOST_CALL(mprotect(addr, len, prot) == 0);
+}
+
+int gjb_port_vm_sync(void *addr, unsigned long len, int flags)
+{
+    HOST_CALL(msync(addr, len, flags) == 0);
+}
+
+/* True when every page of the range is mapped (mincore fails otherwise). */
+static bool range_mapped(const void *addr, unsigned long len)
+{
+    unsigned long page = gjb_port_page_size();
+    uintptr_t start = (uintptr_t)addr & ~(uintptr_t)(page - 1);
+    unsigned long span = (unsigned long)((uintptr_t)addr - start) + len;
+    unsigned char vec[64];
+    while (span > 0) {
+        unsigned long chunk = span < 64 * page ? span : 64 * page;
+        if (mincore((void *)start, chunk, vec) != 0)
+            return false;
+        start += chunk;
+        span -= chunk;
+    }
+    return true;
+}
+
+/* EPERM (no privilege), EAGAIN and ENOMEM on mapped pages (lock limit)
+ * become EACCES, the manual's code; ENOMEM on unmapped pages stays. */
+static int lock_error(int err, const void *addr, unsigned long len)
+{
+    if (err == EPERM || err == EAGAIN)
+        return EACCES;
+    if (err == ENOMEM && (addr == NULL || range_mapped(addr, len)))
+        return EACCES;
+    return err;
+}
+
+int gjb_port_vm_lock(const void *addr, unsigned long len)
+{
+    int saved = errno, err = 0;
+    if (mlock(addr, len) != 0)
+        err = lock_error(errno, addr, len);
+    errno = saved;
+    return err;
+}
+
+int gjb_port_vm_unlock(const void *addr, unsigned long len)
+{
+    int saved = errno, err = 0;
+    if (munlock(addr, len) != 0)
+        err = lock_error(errno, addr, len);
+    errno = saved;
+    return err;
+}
+
+int gjb_port_vm_lockall(int flags)
+{
+    int saved = errno, err = 0;
+    if (mlockall(flags) != 0)
+        err = lock_error(errno, NULL, 0);
+    errno = saved;
+    return err;
+}
+
+int gjb_port_vm_unlockall(void)
+{
+    HOST_CALL(munlockall() == 0);
+}
+
+int gjb_port_vm_advise(void *addr, unsigned long len, int advice)
+{
+    return posix_madvise(addr, len, advice);
+}
+
+int gjb_port_shm_open(const char *name, int oflag, unsigned mode, int *fd)
+{
+    int saved = errno, err = 0;
+    int f = shm_open(name, oflag, (mode_t)mode);
+    if (f == -1)
+        err = errno;
+    else
+        *fd = f;
+    errno = saved;
+    return err;
+}
+
+int gjb_port_shm_unlink(const char *name)
+{
+    HOST_CALL(shm_unlink(name) == 0);
+}
