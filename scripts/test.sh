@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs every test three times: a -Werror build, an
 # AddressSanitizer + UndefinedBehaviorSanitizer build, and a
-# ThreadSanitizer build for the multi-threaded tests.
+# ThreadSanitizer build for the multi-threaded tests; then every test under
+# valgrind memcheck, and a coverage build that checks the thresholds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -24,3 +25,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 echo "== ThreadSanitizer (multi-threaded tests)"
 build build-tsan -DGJBMEM_SANITIZE=thread -DGJBMEM_BENCH=OFF -DGJBMEM_EXAMPLES=OFF
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -L threads -j "$jobs"
+
+echo "== valgrind memcheck (every test, shortened random runs)"
+scripts/memcheck.sh
+
+echo "== line and branch coverage of src/ (src/core, src/vmm >= 95% lines, 90% branches)"
+scripts/coverage.sh
