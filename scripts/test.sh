@@ -2,7 +2,8 @@
 # Builds and runs every test three times: a -Werror build, an
 # AddressSanitizer + UndefinedBehaviorSanitizer build, and a
 # ThreadSanitizer build for the multi-threaded tests; then every test under
-# valgrind memcheck, and a coverage build that checks the thresholds.
+# valgrind memcheck, a coverage build that checks the thresholds, and a
+# bounded libFuzzer run of each fuzz target (scripts/fuzz.sh --ci).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -31,3 +32,6 @@ scripts/memcheck.sh
 
 echo "== line and branch coverage of src/ (src/core, src/vmm >= 95% lines, 90% branches)"
 scripts/coverage.sh
+
+echo "== fuzzing: regression inputs, then each target for a bounded time"
+scripts/fuzz.sh --ci

@@ -323,6 +323,42 @@ static void shm_dot_names(void **state)
     assert_int_equal(vmm_now().shm_opened, opened);
 }
 
+/* Fuzzer finding (regression mremap-huge-einval): growing beyond what the
+ * host can provide is ENOMEM, and the mapping is intact. */
+static void remap_beyond_the_address_space(void **state)
+{
+    (void)state;
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    unsigned char *a = gjbmem_mmap(NULL, 6 * pg, RW, ANON, -1, 0);
+    assert_ptr_not_equal(a, MAP_FAILED);
+    a[0] = 7;
+    errno = 0;
+    assert_ptr_equal(gjbmem_mremap(a, 6 * pg, (size_t)1 << 57, MREMAP_MAYMOVE), MAP_FAILED);
+    assert_int_equal(errno, ENOMEM);
+    assert_int_equal(a[0], 7);
+    assert_int_equal(gjbmem_munmap(a, 6 * pg), 0);
+}
+
+/* Fuzzer finding (regression mremap-after-madvise-efault): advice on part of
+ * a mapping splits the kernel's area; resizing the whole mapping still works
+ * and keeps the contents. */
+static void remap_after_partial_advice(void **state)
+{
+    (void)state;
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    unsigned char *a = gjbmem_mmap(NULL, 7 * pg, RW, ANON, -1, 0);
+    assert_ptr_not_equal(a, MAP_FAILED);
+    for (size_t i = 0; i < 7; i++)
+        a[i * pg] = (unsigned char)(i + 1);
+    assert_int_equal(gjbmem_posix_madvise(a + 3 * pg, 4 * pg, POSIX_MADV_RANDOM), 0);
+    unsigned char *b = gjbmem_mremap(a, 7 * pg, 8 * pg, MREMAP_MAYMOVE);
+    assert_ptr_not_equal(b, MAP_FAILED);
+    for (size_t i = 0; i < 7; i++)
+        assert_int_equal(b[i * pg], i + 1);
+    b[7 * pg] = 8;
+    assert_int_equal(gjbmem_munmap(b, 8 * pg), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,6 +370,8 @@ int main(void)
         cmocka_unit_test(mlockall_in_this_image),
         cmocka_unit_test(show_reports_output_errors),
         cmocka_unit_test(shm_dot_names),
+        cmocka_unit_test(remap_beyond_the_address_space),
+        cmocka_unit_test(remap_after_partial_advice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

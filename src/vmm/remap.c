@@ -31,6 +31,8 @@ static int remap_locked(uintptr_t a, size_t old, size_t new_len, bool may_move,
     if (moved.file)
         moved.off += (long long)(a - r->addr);
     int err = gjb_port_vm_remap((void *)a, old, new_len, may_move, out);
+    if (err == EINVAL) /* the arguments passed our rules: the host cannot */
+        err = ENOMEM;  /* provide new_len (e.g. beyond its address space) */
     if (err != 0)
         return err;
     gjb_vmm_split_at(a);

@@ -72,11 +72,17 @@ int gjb_port_vm_unmap(void *addr, unsigned long len)
     HOST_CALL(munmap(addr, len) == 0);
 }
 
+/* Linux resizes only a range within one of its own areas (VMAs). Advice on
+ * part of a mapping (MADV_RANDOM, MADV_SEQUENTIAL) splits the area without
+ * the layer knowing, and mremap then fails with EFAULT: reset the advice
+ * over the range, which lets the kernel merge the pieces back, and retry. */
 int gjb_port_vm_remap(void *addr, unsigned long old_len, unsigned long new_len,
                       bool may_move, void **out)
 {
-    int saved = errno, err = 0;
-    void *p = mremap(addr, old_len, new_len, may_move ? MREMAP_MAYMOVE : 0);
+    int saved = errno, err = 0, flags = may_move ? MREMAP_MAYMOVE : 0;
+    void *p = mremap(addr, old_len, new_len, flags);
+    if (p == MAP_FAILED && errno == EFAULT && madvise(addr, old_len, MADV_NORMAL) == 0)
+        p = mremap(addr, old_len, new_len, flags);
     if (p == MAP_FAILED)
         err = errno;
     else
