@@ -3,16 +3,101 @@
  * (src/vmm/). The only file that calls mmap, munmap, mremap, mprotect,
  * msync, mlock*, shm_open, fstat and posix_madvise; every call returns 0 or
  * an errno value and leaves errno as the caller had it.
+ *
+ * Also the fault injection of <gjbmem/fault.h>: vm_map, a growing vm_remap
+ * and shm_open ask fault_hit() first and return ENOMEM without calling the host
+ * when it says so. Off, that is one atomic load.
  */
 #define _GNU_SOURCE /* mremap, mmap64, MAP_ANONYMOUS */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gjbmem/fault.h"
 #include "gjbmem/port.h"
+
+/* --- Fault injection ---------------------------------------------------- */
+
+enum { FAULT_OFF, FAULT_AFTER, FAULT_RANDOM };
+
+static atomic_uint fault_mode = FAULT_OFF;   /* FAULT_* */
+static atomic_uint fault_left;               /* AFTER: calls still allowed */
+static atomic_uint fault_permille;           /* RANDOM: failure rate */
+static atomic_uint fault_seed;               /* RANDOM: sequence */
+static atomic_ullong fault_index;            /* RANDOM: calls decided so far */
+static atomic_ulong fault_failed;            /* injected failures */
+
+/* splitmix64: a well-mixed value for call number i of sequence seed. */
+static uint64_t fault_mix(uint64_t seed, uint64_t i)
+{
+    uint64_t z = (seed << 32 ^ seed) + (i + 1) * 0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* True when this port call is to fail (and counts it). */
+static bool fault_hit(void)
+{
+    unsigned mode = atomic_load_explicit(&fault_mode, memory_order_acquire);
+    if (mode == FAULT_OFF)
+        return false;
+    bool fail;
+    if (mode == FAULT_AFTER) {
+        unsigned left = atomic_load_explicit(&fault_left, memory_order_relaxed);
+        while (left > 0 && !atomic_compare_exchange_weak_explicit(
+                               &fault_left, &left, left - 1,
+                               memory_order_relaxed, memory_order_relaxed))
+            ;
+        fail = left == 0;
+    } else {
+        uint64_t i = atomic_fetch_add_explicit(&fault_index, 1, memory_order_relaxed);
+        uint64_t seed = atomic_load_explicit(&fault_seed, memory_order_relaxed);
+        unsigned pm = atomic_load_explicit(&fault_permille, memory_order_relaxed);
+        fail = fault_mix(seed, i) % 1000 < pm;
+    }
+    if (fail)
+        atomic_fetch_add_explicit(&fault_failed, 1, memory_order_relaxed);
+    return fail;
+}
+
+void gjbmem_fault_after(unsigned n)
+{
+    atomic_store_explicit(&fault_mode, FAULT_OFF, memory_order_release);
+    atomic_store_explicit(&fault_left, n, memory_order_relaxed);
+    atomic_store_explicit(&fault_mode, FAULT_AFTER, memory_order_release);
+}
+
+int gjbmem_fault_random(unsigned permille, unsigned seed)
+{
+    if (permille > 1000) {
+        gjb_port_set_errno(EINVAL);
+        return -1;
+    }
+    atomic_store_explicit(&fault_mode, FAULT_OFF, memory_order_release);
+    atomic_store_explicit(&fault_permille, permille, memory_order_relaxed);
+    atomic_store_explicit(&fault_seed, seed, memory_order_relaxed);
+    atomic_store_explicit(&fault_index, 0, memory_order_relaxed);
+    atomic_store_explicit(&fault_mode, FAULT_RANDOM, memory_order_release);
+    return 0;
+}
+
+void gjbmem_fault_reset(void)
+{
+    atomic_store_explicit(&fault_mode, FAULT_OFF, memory_order_release);
+    atomic_store_explicit(&fault_failed, 0, memory_order_relaxed);
+}
+
+unsigned long gjbmem_fault_count(void)
+{
+    return atomic_load_explicit(&fault_failed, memory_order_relaxed);
+}
+
+/* --- Host calls --------------------------------------------------------- */
 
 /* Runs with errno saved: the host's code is returned, errno restored. */
 #define HOST_CALL(expr_ok)            \
@@ -51,6 +136,8 @@ int gjb_port_file_info(int fd, struct gjb_port_file *out)
 int gjb_port_vm_map(void **out, unsigned long len, int prot, int flags, int fd,
                     long long off)
 {
+    if (fault_hit())
+        return ENOMEM;
     int saved = errno, err = 0;
 #if defined(__GLIBC__)
     void *p = mmap64(NULL, len, prot, flags, fd, (off64_t)off);
@@ -79,6 +166,8 @@ int gjb_port_vm_unmap(void *addr, unsigned long len)
 int gjb_port_vm_remap(void *addr, unsigned long old_len, unsigned long new_len,
                       bool may_move, void **out)
 {
+    if (new_len > old_len && fault_hit()) /* only a growth asks for pages */
+        return ENOMEM;
     int saved = errno, err = 0, flags = may_move ? MREMAP_MAYMOVE : 0;
     void *p = mremap(addr, old_len, new_len, flags);
     if (p == MAP_FAILED && errno == EFAULT && madvise(addr, old_len, MADV_NORMAL) == 0)
@@ -168,6 +257,8 @@ int gjb_port_vm_advise(void *addr, unsigned long len, int advice)
 
 int gjb_port_shm_open(const char *name, int oflag, unsigned mode, int *fd)
 {
+    if (fault_hit())
+        return ENOMEM;
     int saved = errno, err = 0;
     int f = shm_open(name, oflag, (mode_t)mode);
     if (f == -1)
