@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The heap engine (src/core/heap.c, firstfit.c, fftree.c) must build
+# The heap engine (src/core/heap.c, ffregion.c, firstfit.c, fftree.c, buddy.c) must build
 # freestanding and call nothing but memcpy/memmove/memset.
 # Usage: freestanding_test.sh <source dir> <binary dir> (CC from the environment)
 set -euo pipefail
@@ -7,7 +7,7 @@ src=$1 bin=$2
 cc=${CC:-cc}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/gjbmem-free.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-for f in heap firstfit fftree; do
+for f in heap ffregion firstfit fftree buddy; do
   "$cc" -std=c11 -O2 -ffreestanding -fno-builtin -Wall -Wextra -Werror \
     -I"$src/include" -I"$bin/include" -I"$src/src" -c "$src/src/core/$f.c" -o "$tmp/$f.o"
 done

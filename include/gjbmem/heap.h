@@ -35,7 +35,7 @@ enum gjb_status {
     GJB_E_CORRUPT  /* a block's metadata is damaged */
 };
 
-enum gjb_policy { GJB_FIRST_FIT = 0 };
+enum gjb_policy { GJB_FIRST_FIT = 0, GJB_BUDDY = 1 };
 
 /* Extended statistics of a heap. total = used + free = bytes under
  * management; the first four fields are those of struct meminfo. */

@@ -13,8 +13,10 @@
 extern "C" {
 #endif
 
-/* Creates a partition with the given policy (FIRST_FIT_ALLOCATION; other
- * values: EINVAL until more policies exist). Otherwise as mpart_create. */
+/* Creates a partition with the given policy: FIRST_FIT_ALLOCATION (what
+ * mpart_create does) or BUDDY_ALLOCATION (binary buddy: power-of-two blocks
+ * of at least 32 bytes on LP64, aligned to their size, no header; worst case
+ * O(log size)). Other policies: EINVAL. Otherwise as mpart_create. */
 int mpart_create_ex(char *addr, size_t size, int policy, mpart_id *mid);
 
 /* Stores in *size the largest size mpart_alloc would now satisfy, without

@@ -1,55 +1,38 @@
 /*
- * heap.c - what every policy shares: regions, pointer checks, statistics,
- * validation and the block walk. The policy supplies placement, splitting
- * and merging (firstfit.c).
+ * heap.c - what every policy shares: the region table, argument checks,
+ * statistics, validation and the block walk. A policy supplies the block
+ * layout of a region, pointer proofs, placement, splitting and merging:
+ * first fit (ffregion.c, firstfit.c, fftree.c) or buddy (buddy.c).
  */
 #include "heap_internal.h"
 
+static inline bool is_buddy(const gjb_heap *h)
+{
+    return h->policy == GJB_BUDDY;
+}
+
 /* --- regions ------------------------------------------------------------ */
 
-static size_t bitmap_bytes(size_t granules)
+static int layout_region(const gjb_heap *h, int policy, struct gjb_region *r, uintptr_t area,
+                         uintptr_t hi)
 {
-    return (granules + 1 + 7) / 8; /* one bit more, for the end sentinel */
+    return policy == GJB_BUDDY ? gjb_bd_layout(h, r, area, hi) : gjb_ff_layout(h, r, area, hi);
 }
 
-/* Largest block area (in granules) that fits in avail bytes together with
- * its sentinel and bitmap. */
-static size_t fit_granules(size_t avail)
+/* The largest block region r can ever hold. */
+static size_t largest_block(const gjb_heap *h, const struct gjb_region *r)
 {
-    if (avail < GJB_W + 1)
-        return 0;
-    size_t a = avail - GJB_W - 1, d = 8 * GJB_G + 1;
-    size_t k = (a / d) * 8 + ((a % d) * 8) / d; /* a*8/d without overflow */
-    while (k && k * GJB_G + GJB_W + bitmap_bytes(k) > avail)
-        k--;
-    while ((k + 1) * GJB_G + GJB_W + bitmap_bytes(k + 1) <= avail)
-        k++;
-    return k;
+    return is_buddy(h) ? gjb_bd_largest(h, r) : (size_t)(r->end - r->first);
 }
 
-/* Lays out the block area of [area, hi): fills r->first/end, or returns
- * SMALL. Writes nothing. */
-static int layout_region(const gjb_heap *h, struct gjb_region *r, uintptr_t area, uintptr_t hi)
-{
-    uintptr_t first = GJB_ROUND_UP(area + GJB_W, GJB_G) - GJB_W;
-    if (first >= hi || first < area)
-        return GJB_E_SMALL;
-    size_t len = fit_granules((size_t)(hi - first)) * GJB_G;
-    if (len < GJB_MIN_BLOCK)
-        return GJB_E_SMALL;
-    r->first = (intptr_t)(first - (uintptr_t)h);
-    r->end = r->first + (intptr_t)len;
-    return GJB_OK;
-}
-
-/* Clears the bitmap, writes the sentinel and hands the area to the policy. */
+/* Hands the laid-out block area of r to the policy and counts the region. */
 static void commit_region(gjb_heap *h, const struct gjb_region *r)
 {
-    size_t len = (size_t)(r->end - r->first);
-    memset(gjb_bitmap(h, r), 0, bitmap_bytes(len / GJB_G));
-    gjb_set_hdr(gjb_ptr(h, r->end), 0);
-    gjb_bit_set(h, r, gjb_ptr(h, r->end));
-    gjb_ff_add_block(h, r, gjb_ptr(h, r->first), len);
+    if (is_buddy(h))
+        gjb_bd_add_area(h, r);
+    else
+        gjb_ff_add_area(h, r);
+    size_t len = largest_block(h, r);
     h->total += (size_t)(r->hi - r->lo);
     if (len > h->max_block)
         h->max_block = len;
@@ -61,25 +44,33 @@ static bool range_ok(const void *mem, size_t size)
     return mem && size && (uintptr_t)mem <= UINTPTR_MAX - size;
 }
 
+static size_t descriptor_bytes(int policy, unsigned max_regions)
+{
+    return sizeof(gjb_heap) + max_regions * sizeof(struct gjb_region) +
+           (policy == GJB_BUDDY ? GJB_BD_ORDERS * sizeof(intptr_t) : 0);
+}
+
 int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions, gjb_heap **out)
 {
     if (!out || !range_ok(mem, size) || max_regions == 0 || max_regions > UINT16_MAX)
         return GJB_E_INVAL;
-    if (policy != GJB_FIRST_FIT)
+    if (policy != GJB_FIRST_FIT && policy != GJB_BUDDY)
         return GJB_E_POLICY;
     uintptr_t lo = (uintptr_t)mem, hi = lo + size;
     uintptr_t d = GJB_ROUND_UP(lo, GJB_G);
-    size_t desc = sizeof(gjb_heap) + max_regions * sizeof(struct gjb_region);
+    size_t desc = descriptor_bytes(policy, max_regions);
     if (d < lo || d > hi || hi - d < desc)
         return GJB_E_SMALL;
     gjb_heap *h = (gjb_heap *)d;
     struct gjb_region r = {(intptr_t)(lo - d), (intptr_t)(hi - d), 0, 0};
-    if (layout_region(h, &r, d + desc, hi) != GJB_OK)
+    if (layout_region(h, policy, &r, d + desc, hi) != GJB_OK)
         return GJB_E_SMALL;
     memset(h, 0, desc);
     h->magic = GJB_MAGIC;
     h->policy = (uint16_t)policy;
     h->max_regions = (uint16_t)max_regions;
+    h->hdr = policy == GJB_BUDDY ? 0 : GJB_W;
+    h->bd_lists = policy == GJB_BUDDY ? (intptr_t)(desc - GJB_BD_ORDERS * sizeof(intptr_t)) : 0;
     h->nregions = 1;
     h->region[0] = r;
     commit_region(h, &h->region[0]);
@@ -107,7 +98,7 @@ int gjb_heap_add_region(gjb_heap *h, void *mem, size_t size)
         return GJB_E_OVERLAP;
     uintptr_t lo = (uintptr_t)mem;
     struct gjb_region r = {gjb_off(h, mem), gjb_off(h, (char *)mem + size), 0, 0};
-    if (layout_region(h, &r, lo, lo + size) != GJB_OK)
+    if (layout_region(h, h->policy, &r, lo, lo + size) != GJB_OK)
         return GJB_E_SMALL;
     if (h->nregions == h->max_regions)
         return GJB_E_FULL;
@@ -124,45 +115,18 @@ int gjb_heap_add_region(gjb_heap *h, void *mem, size_t size)
 
 /* --- pointer checks ----------------------------------------------------- */
 
-/* True when b (inside region r) heads a plausible block: a bitmap-proven
- * start whose size keeps the next block start inside the region. */
-static bool sane_block(const gjb_heap *h, const struct gjb_region *r, const char *b, size_t s)
-{
-    intptr_t off = gjb_off(h, b);
-    return s >= GJB_MIN_BLOCK && s % GJB_G == 0 && s <= (size_t)(r->end - off) &&
-           gjb_bit_test(h, r, b + s);
-}
-
-/* Proves that p is the payload of an allocated block of h and that the
- * metadata a free of it would rely on is intact. Writes nothing. */
+/* Proves that p is an allocated block of h (*bp: its start, header
+ * included) in region *rp. Writes nothing. */
 static int check_ptr(const gjb_heap *h, const void *p, char **bp, const struct gjb_region **rp)
 {
-    if ((uintptr_t)p % GJB_G)
-        return GJB_E_BADPTR;
-    char *b = (char *)p - GJB_W;
-    const struct gjb_region *r = gjb_region_of(h, b);
-    if (!r || !gjb_bit_test(h, r, b))
-        return GJB_E_BADPTR;
-    size_t hd = gjb_hdr(b), s = hd & ~GJB_FLAGS;
-    if (hd & GJB_FREE)
-        return GJB_E_BADPTR;
-    if (!sane_block(h, r, b, s))
-        return GJB_E_CORRUPT;
-    char *next = b + s;
-    size_t nh = gjb_hdr(next);
-    if ((nh & GJB_PREV_FREE) || ((nh & GJB_FREE) && !sane_block(h, r, next, nh & ~GJB_FLAGS)))
-        return GJB_E_CORRUPT;
-    if (hd & GJB_PREV_FREE) {
-        size_t ps = gjb_hdr(b - GJB_W);
-        if (ps > (size_t)(gjb_off(h, b) - r->first) || ps % GJB_G || ps < GJB_MIN_BLOCK)
-            return GJB_E_CORRUPT;
-        const char *prev = b - ps;
-        if (!gjb_bit_test(h, r, prev) || gjb_hdr(prev) != (ps | GJB_FREE | (gjb_hdr(prev) & GJB_RED)))
-            return GJB_E_CORRUPT;
-    }
-    *bp = b;
-    *rp = r;
-    return GJB_OK;
+    return is_buddy(h) ? gjb_bd_check(h, p, bp, rp) : gjb_ff_check(h, p, bp, rp);
+}
+
+/* Payload bytes of the allocated block b. */
+static size_t usable(const gjb_heap *h, const struct gjb_region *r, const char *b)
+{
+    bool is_free;
+    return is_buddy(h) ? gjb_bd_size(h, r, b, &is_free) : gjb_size(b) - GJB_W;
 }
 
 /* --- allocation --------------------------------------------------------- */
@@ -173,13 +137,20 @@ static int refuse(gjb_heap *h, int status)
     return status;
 }
 
-/* Block size for size bytes, or 0 if no region could ever hold it. */
-static size_t need_for(gjb_heap *h, size_t size)
+/* Block size the policy needs for size bytes aligned to align, or 0 if no
+ * region could ever hold it. */
+static size_t need_for(gjb_heap *h, size_t size, size_t align)
 {
     if (size > h->peak_request)
         h->peak_request = size;
-    size_t need = gjb_block_size(size);
+    size_t need = is_buddy(h) ? gjb_bd_block_for(size, align) : gjb_block_size(size);
     return need && need <= h->max_block ? need : 0;
+}
+
+/* Places a block of need bytes (aligned to align); *b is its start. */
+static int place(gjb_heap *h, size_t need, size_t align, char **b)
+{
+    return is_buddy(h) ? gjb_bd_alloc(h, need, b) : gjb_ff_alloc(h, need, align, b);
 }
 
 static int alloc_aligned(gjb_heap *h, size_t align, size_t size, void **out)
@@ -188,14 +159,14 @@ static int alloc_aligned(gjb_heap *h, size_t align, size_t size, void **out)
         return GJB_E_INVAL;
     if (align > h->max_align)
         h->max_align = align;
-    size_t need = need_for(h, size);
+    size_t need = need_for(h, size, align);
     if (!need)
         return refuse(h, GJB_E_TOOBIG);
     char *b;
-    if (gjb_ff_alloc(h, need, align, &b) != GJB_OK)
+    if (place(h, need, align, &b) != GJB_OK)
         return refuse(h, GJB_E_NOMEM);
     gjb_note_used(h);
-    *out = b + GJB_W;
+    *out = b + h->hdr;
     return GJB_OK;
 }
 
@@ -211,16 +182,42 @@ int gjb_heap_memalign(gjb_heap *h, size_t align, size_t size, void **out)
     return alloc_aligned(h, align < GJB_G ? GJB_G : align, size, out);
 }
 
+static void release(gjb_heap *h, const struct gjb_region *r, char *b)
+{
+    if (is_buddy(h))
+        gjb_bd_free(h, r, b);
+    else
+        gjb_ff_free(h, r, b);
+}
+
 int gjb_heap_free(gjb_heap *h, void *p)
 {
     if (!p)
         return GJB_E_INVAL;
+    if (is_buddy(h))
+        return gjb_bd_free_ptr(h, p); /* the same check, one region lookup */
     char *b;
     const struct gjb_region *r;
     int st = check_ptr(h, p, &b, &r);
     if (st == GJB_OK)
-        gjb_ff_free(h, r, b);
+        release(h, r, b);
     return st;
+}
+
+/* Resizes block b in place when the policy can; *nb is its (new) start. */
+static int resize(gjb_heap *h, const struct gjb_region *r, char *b, size_t need, char **nb)
+{
+    *nb = b;
+    return is_buddy(h) ? gjb_bd_resize(h, r, b, need) : gjb_ff_resize(h, r, b, need, nb);
+}
+
+/* The alignment a block moved by realloc must keep. A buddy block's new
+ * place is aligned to its size, at least the old size, so it needs none. */
+static size_t moved_align(const gjb_heap *h, const char *b, const void *p)
+{
+    if (is_buddy(h) || !(gjb_hdr(b) & GJB_ALIGNED))
+        return GJB_G;
+    return gjb_kept_align(h, p);
 }
 
 int gjb_heap_realloc(gjb_heap *h, void *p, size_t size, void **out)
@@ -234,24 +231,23 @@ int gjb_heap_realloc(gjb_heap *h, void *p, size_t size, void **out)
     int st = check_ptr(h, p, &b, &r);
     if (st != GJB_OK)
         return st;
-    size_t need = need_for(h, size);
+    size_t align = moved_align(h, b, p), need = need_for(h, size, GJB_G);
     if (!need)
         return refuse(h, GJB_E_TOOBIG);
-    size_t hd = gjb_hdr(b), old = (hd & ~GJB_FLAGS) - GJB_W;
-    if (gjb_ff_resize(h, r, b, need, &nb) == GJB_OK) {
+    size_t old = usable(h, r, b);
+    if (resize(h, r, b, need, &nb) == GJB_OK) {
         gjb_note_used(h);
-        *out = nb + GJB_W;
+        *out = nb + h->hdr;
         return GJB_OK;
     }
-    size_t align = (hd & GJB_ALIGNED) ? gjb_kept_align(h, p) : GJB_G;
-    if (gjb_ff_alloc(h, need, align, &nb) != GJB_OK)
+    if (place(h, need, align, &nb) != GJB_OK)
         return refuse(h, GJB_E_NOMEM);
     if (align > GJB_G)
         gjb_set_flag(nb, GJB_ALIGNED);
-    memcpy(nb + GJB_W, p, old < size ? old : size);
+    memcpy(nb + h->hdr, p, old < size ? old : size);
     gjb_note_used(h);
-    gjb_ff_free(h, r, b);
-    *out = nb + GJB_W;
+    release(h, r, b);
+    *out = nb + h->hdr;
     return GJB_OK;
 }
 
@@ -261,13 +257,15 @@ size_t gjb_heap_usable_size(const gjb_heap *h, const void *p)
     const struct gjb_region *r;
     if (!p || check_ptr(h, p, &b, &r) != GJB_OK)
         return 0;
-    return gjb_size(b) - GJB_W;
+    return usable(h, r, b);
 }
 
 /* --- statistics --------------------------------------------------------- */
 
 size_t gjb_heap_max_alloc(const gjb_heap *h)
 {
+    if (is_buddy(h))
+        return gjb_bd_max(h);
     size_t m = gjb_tree_max(h);
     return m ? m - GJB_W : 0;
 }
@@ -290,99 +288,75 @@ void gjb_heap_get_stats(const gjb_heap *h, struct gjbmem_heap_stats *st)
     st->regions = h->nregions;
     st->failed = h->failed;
     st->peak_request = h->peak_request;
-    st->header_bytes = GJB_W;
-    st->min_block = GJB_MIN_BLOCK;
+    st->header_bytes = h->hdr;
+    st->min_block = is_buddy(h) ? GJB_BU : GJB_MIN_BLOCK;
 }
 
 /* --- the block walk and validation ------------------------------------- */
+
+/* Size of the block at b (header included) and whether it is free; 0 when
+ * its metadata is damaged. */
+static size_t block_at(const gjb_heap *h, const struct gjb_region *r, const char *b, bool *is_free)
+{
+    if (is_buddy(h))
+        return gjb_bd_size(h, r, b, is_free);
+    *is_free = gjb_is_free(b);
+    return gjb_size(b);
+}
 
 int gjb_heap_walk(const gjb_heap *h, gjb_walk_fn fn, void *ctx)
 {
     for (uint32_t i = 0; i < h->nregions; i++) {
         const struct gjb_region *r = &h->region[i];
-        for (char *b = gjb_ptr(h, r->first), *end = gjb_ptr(h, r->end); b < end;
-             b += gjb_size(b)) {
-            int rc = fn(ctx, b + GJB_W, gjb_size(b) - GJB_W, !gjb_is_free(b));
+        for (char *b = gjb_ptr(h, r->first), *end = gjb_ptr(h, r->end); b < end;) {
+            bool is_free;
+            size_t s = block_at(h, r, b, &is_free);
+            if (s == 0)
+                return 0; /* damaged: validate says where */
+            int rc = fn(ctx, b + h->hdr, s - h->hdr, !is_free);
             if (rc)
                 return rc;
+            b += s;
         }
     }
     return 0;
 }
 
-struct census {
-    size_t alloc, free, free_bytes, total, max_block;
-};
-
-static size_t popcount8(unsigned char c)
+/* Checks a region's bounds, then its blocks through the policy. */
+static bool check_region(const gjb_heap *h, const struct gjb_region *r, size_t *nfree,
+                         size_t *free_bytes, size_t *nalloc)
 {
-    size_t n = 0;
-    for (; c; c &= (unsigned char)(c - 1))
-        n++;
-    return n;
-}
-
-/* Checks one region's blocks, flags, footers and bitmap. */
-static bool check_region(const gjb_heap *h, const struct gjb_region *r, struct census *c)
-{
-    if (r->lo >= r->hi || r->first < r->lo || r->first >= r->end ||
-        (r->end - r->first) % (intptr_t)GJB_G || ((uintptr_t)gjb_ptr(h, r->first) + GJB_W) % GJB_G)
+    if (r->lo >= r->hi || r->first < r->lo || r->first >= r->end || r->end > r->hi)
         return false;
-    size_t len = (size_t)(r->end - r->first), blocks = 0;
-    if ((uintptr_t)gjb_bitmap(h, r) + bitmap_bytes(len / GJB_G) > (uintptr_t)gjb_ptr(h, r->hi))
-        return false;
-    bool prev_free = false;
-    char *b = gjb_ptr(h, r->first), *end = gjb_ptr(h, r->end);
-    while (b < end) {
-        size_t hd = gjb_hdr(b), s = hd & ~GJB_FLAGS;
-        bool is_free = hd & GJB_FREE;
-        if (s < GJB_MIN_BLOCK || s % GJB_G || s > (size_t)(end - b) || !gjb_bit_test(h, r, b) ||
-            ((hd & GJB_PREV_FREE) != 0) != prev_free || (is_free && prev_free))
-            return false;
-        if (is_free) {
-            if (gjb_hdr(b + s - GJB_W) != s)
-                return false;
-            c->free++;
-            c->free_bytes += s;
-        } else {
-            c->alloc++;
-        }
-        prev_free = is_free;
-        blocks++;
-        b += s;
-    }
-    if (gjb_hdr(end) != (prev_free ? GJB_PREV_FREE : 0) || !gjb_bit_test(h, r, end))
-        return false;
-    size_t bits = 0;
-    const unsigned char *bm = gjb_bitmap(h, r);
-    for (size_t i = 0; i < bitmap_bytes(len / GJB_G); i++)
-        bits += popcount8(bm[i]);
-    if (bits != blocks + 1) /* a start bit anywhere but at a block start */
-        return false;
-    c->total += (size_t)(r->hi - r->lo);
-    if (len > c->max_block)
-        c->max_block = len;
-    return true;
+    return is_buddy(h) ? gjb_bd_check_region(h, r, nfree, free_bytes, nalloc)
+                       : gjb_ff_check_region(h, r, nfree, free_bytes, nalloc);
 }
 
 int gjb_heap_validate(const gjb_heap *h)
 {
-    if (!h || h->magic != GJB_MAGIC || h->policy != GJB_FIRST_FIT || h->nregions == 0 ||
-        h->nregions > h->max_regions)
+    if (!h || h->magic != GJB_MAGIC || (h->policy != GJB_FIRST_FIT && h->policy != GJB_BUDDY) ||
+        h->nregions == 0 || h->nregions > h->max_regions ||
+        h->hdr != (is_buddy(h) ? 0 : GJB_W) ||
+        h->bd_lists != (is_buddy(h) ? (intptr_t)(descriptor_bytes(GJB_BUDDY, h->max_regions) -
+                                                  GJB_BD_ORDERS * sizeof(intptr_t))
+                                    : 0))
         return GJB_E_CORRUPT;
-    struct census c = {0, 0, 0, 0, 0};
+    size_t nfree = 0, free_bytes = 0, nalloc = 0, total = 0, max_block = 0;
     for (uint32_t i = 0; i < h->nregions; i++) {
-        if (i && h->region[i].lo < h->region[i - 1].hi)
-            return GJB_E_CORRUPT; /* unsorted or overlapping */
-        if (!check_region(h, &h->region[i], &c))
-            return GJB_E_CORRUPT;
+        const struct gjb_region *r = &h->region[i];
+        if ((i && r->lo < h->region[i - 1].hi) || !check_region(h, r, &nfree, &free_bytes, &nalloc))
+            return GJB_E_CORRUPT; /* unsorted, overlapping or damaged */
+        total += (size_t)(r->hi - r->lo);
+        if (largest_block(h, r) > max_block)
+            max_block = largest_block(h, r);
     }
-    size_t tree_count, tree_bytes;
-    if (gjb_tree_validate(h, &tree_count, &tree_bytes) != GJB_OK || tree_count != c.free ||
-        tree_bytes != c.free_bytes)
+    size_t idx_count, idx_bytes;
+    int st = is_buddy(h) ? gjb_bd_validate_lists(h, &idx_count, &idx_bytes)
+                         : gjb_tree_validate(h, &idx_count, &idx_bytes);
+    if (st != GJB_OK || idx_count != nfree || idx_bytes != free_bytes)
         return GJB_E_CORRUPT;
-    if (c.alloc != h->alloc_blocks || c.free != h->free_blocks || c.free_bytes != h->free_bytes ||
-        c.total != h->total || c.max_block != h->max_block ||
+    if (nalloc != h->alloc_blocks || nfree != h->free_blocks || free_bytes != h->free_bytes ||
+        total != h->total || max_block != h->max_block ||
         h->total - gjb_free_payload(h) > h->maxused)
         return GJB_E_CORRUPT;
     return GJB_OK;

@@ -64,7 +64,10 @@ struct gjb_heap {
     uint16_t policy;
     uint16_t max_regions;
     uint32_t nregions;
-    intptr_t root;          /* free-block tree (first fit) */
+    uint32_t hdr;           /* header bytes per block: GJB_W, or 0 (buddy) */
+    intptr_t root;          /* first fit: the free-block tree */
+    uint64_t bd_mask;       /* buddy: bit k set while free list k is non-empty */
+    intptr_t bd_lists;      /* buddy: the GJB_BD_ORDERS list heads */
     size_t total;           /* bytes handed to the heap */
     size_t free_bytes;      /* sum of free block sizes, headers included */
     size_t free_blocks;
@@ -84,9 +87,9 @@ static inline char *gjb_ptr(const gjb_heap *h, intptr_t off)
     return (char *)h + off;
 }
 
-static inline intptr_t gjb_off(const gjb_heap *h, const char *b)
+static inline intptr_t gjb_off(const gjb_heap *h, const void *b)
 {
-    return b - (const char *)h;
+    return (const char *)b - (const char *)h;
 }
 
 static inline size_t gjb_hdr(const char *b)
@@ -130,7 +133,7 @@ static inline void gjb_set_footer(char *b, size_t s)
 /* Free payload bytes: free block sizes less their headers. */
 static inline size_t gjb_free_payload(const gjb_heap *h)
 {
-    return h->free_bytes - h->free_blocks * GJB_W;
+    return h->free_bytes - h->free_blocks * h->hdr;
 }
 
 static inline void gjb_note_used(gjb_heap *h)
@@ -182,11 +185,10 @@ static inline void gjb_bit_clear(const gjb_heap *h, const struct gjb_region *r, 
 
 /* --- shared engine services (heap.c) ------------------------------------ */
 
-/* The region whose block area holds header b, or NULL. O(log r). */
-static inline const struct gjb_region *gjb_region_of(const gjb_heap *h, const char *b)
+/* The region whose block area holds offset off, or NULL. O(log r). */
+static inline const struct gjb_region *gjb_region_at(const gjb_heap *h, intptr_t off)
 {
-    intptr_t off = gjb_off(h, b);
-    uint32_t lo = 0, hi = h->nregions; /* the last region starting <= b */
+    uint32_t lo = 0, hi = h->nregions; /* the last region starting <= off */
     while (hi - lo > 1) {
         uint32_t mid = (lo + hi) / 2;
         if (h->region[mid].first <= off)
@@ -196,6 +198,12 @@ static inline const struct gjb_region *gjb_region_of(const gjb_heap *h, const ch
     }
     const struct gjb_region *r = &h->region[lo];
     return off >= r->first && off < r->end ? r : NULL;
+}
+
+/* The region whose block area holds address b, or NULL. O(log r). */
+static inline const struct gjb_region *gjb_region_of(const gjb_heap *h, const void *b)
+{
+    return gjb_region_at(h, gjb_off(h, b));
 }
 
 /* Block size for a request of size bytes, or 0 on overflow. */
@@ -209,6 +217,11 @@ static inline size_t gjb_block_size(size_t size)
 
 /* --- first-fit policy (firstfit.c) -------------------------------------- */
 
+int gjb_ff_layout(const gjb_heap *h, struct gjb_region *r, uintptr_t area, uintptr_t hi);
+void gjb_ff_add_area(gjb_heap *h, const struct gjb_region *r);
+bool gjb_ff_check_region(const gjb_heap *h, const struct gjb_region *r, size_t *nfree,
+                         size_t *free_bytes, size_t *nalloc);
+int gjb_ff_check(const gjb_heap *h, const void *p, char **bp, const struct gjb_region **rp);
 void gjb_ff_add_block(gjb_heap *h, const struct gjb_region *r, char *b, size_t s);
 int gjb_ff_alloc(gjb_heap *h, size_t need, size_t align, char **out);
 void gjb_ff_free(gjb_heap *h, const struct gjb_region *r, char *b);
@@ -229,5 +242,42 @@ void gjb_tree_resized(gjb_heap *h, char *b, size_t new_size);
 char *gjb_tree_first_fit(const gjb_heap *h, size_t need);
 size_t gjb_tree_max(const gjb_heap *h);
 int gjb_tree_validate(const gjb_heap *h, size_t *count, size_t *bytes);
+
+/* --- buddy policy (buddy.c) --------------------------------------------- */
+
+#define GJB_BU (2 * GJB_G)  /* smallest buddy block; blocks are GJB_BU << order */
+#define GJB_BD_ORDERS 48    /* orders 0 .. 47 */
+
+/* Buddy tag of a block-area unit (one byte per GJB_BU bytes, kept at the
+ * region's end): 0 inside a block, otherwise order + 1, or'ed with
+ * GJB_TAG_FREE for a free block. */
+#define GJB_TAG_FREE 0x80u
+
+/* Buddy block for size bytes aligned to align: the smallest power of two
+ * that holds both, at least GJB_BU; 0 on overflow. */
+static inline size_t gjb_bd_block_for(size_t size, size_t align)
+{
+    size_t n = size > align ? size : align;
+    if (n <= GJB_BU)
+        return GJB_BU;
+    if (n > SIZE_MAX / 2 + 1)
+        return 0;
+    return (size_t)1 << (64 - __builtin_clzll((unsigned long long)(n - 1)));
+}
+
+int gjb_bd_layout(const gjb_heap *h, struct gjb_region *r, uintptr_t area, uintptr_t hi);
+size_t gjb_bd_meta_bytes(const struct gjb_region *r);
+void gjb_bd_add_area(gjb_heap *h, const struct gjb_region *r);
+size_t gjb_bd_largest(const gjb_heap *h, const struct gjb_region *r);
+int gjb_bd_check(const gjb_heap *h, const void *p, char **bp, const struct gjb_region **rp);
+int gjb_bd_alloc(gjb_heap *h, size_t block, char **out);
+void gjb_bd_free(gjb_heap *h, const struct gjb_region *r, char *b);
+int gjb_bd_free_ptr(gjb_heap *h, void *p);
+int gjb_bd_resize(gjb_heap *h, const struct gjb_region *r, char *b, size_t block);
+size_t gjb_bd_size(const gjb_heap *h, const struct gjb_region *r, const char *b, bool *is_free);
+size_t gjb_bd_max(const gjb_heap *h);
+bool gjb_bd_check_region(const gjb_heap *h, const struct gjb_region *r, size_t *nfree,
+                         size_t *free_bytes, size_t *nalloc);
+int gjb_bd_validate_lists(const gjb_heap *h, size_t *count, size_t *bytes);
 
 #endif

@@ -107,7 +107,8 @@ int mpart_create_ex(char *addr, size_t size, int policy, mpart_id *mid)
     gjb_port_init_once(init_slots);
     if (gjb_port_in_isr())
         return fail(ERROR_KERNEL_IN_ISR);
-    if (!addr || !mid || size == 0 || policy != FIRST_FIT_ALLOCATION)
+    if (!addr || !mid || size == 0 ||
+        (policy != FIRST_FIT_ALLOCATION && policy != BUDDY_ALLOCATION))
         return fail(EINVAL);
     int err = 0;
     gjb_port_global_lock();
@@ -119,7 +120,8 @@ int mpart_create_ex(char *addr, size_t size, int policy, mpart_id *mid)
     if (live_parts >= max_parts || !s)
         err = ENOSPC;
     else if (owned_elsewhere(addr, size) ||
-             gjb_heap_init(addr, size, GJB_FIRST_FIT, GJBMEM_MAX_REGIONS, &h) != GJB_OK)
+             gjb_heap_init(addr, size, policy == BUDDY_ALLOCATION ? GJB_BUDDY : GJB_FIRST_FIT,
+                           GJBMEM_MAX_REGIONS, &h) != GJB_OK)
         err = EINVAL;
     if (!err) {
         gjb_port_lock_take(&s->lock);

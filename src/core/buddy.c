@@ -1,0 +1,402 @@
+/*
+ * buddy.c - the BUDDY policy: a binary buddy system.
+ *
+ * A block of order k is GJB_BU << k bytes and starts at an address that is
+ * a multiple of its size, so its buddy is at (address ^ size). A region's
+ * block area is carved into the largest such blocks that fit, in address
+ * order. Blocks carry no header: every unit of GJB_BU bytes has a tag byte
+ * after the block area (heap_internal.h), so a 4096-byte request gets
+ * exactly a 4096-byte, 4096-aligned block, and a pointer is proven to be an
+ * allocated block start from the tags alone.
+ *
+ * Free blocks of order k sit on doubly linked list k (last in, first out;
+ * the links are offsets kept inside the free block), and bit k of bd_mask
+ * is set while list k is not empty: an allocation finds its list with one
+ * bit scan, splits at most log2(size) times, and a free merges at most as
+ * often. The links inside free blocks are memory a buggy application can
+ * overwrite after a free, so each one is checked against the tags before it
+ * is followed; a damaged list is refused, never written through.
+ */
+#include "heap_internal.h"
+
+#define ORDER_MASK 0x3fu
+
+struct bnode {
+    intptr_t next, prev; /* offsets of free blocks of the same order; 0: none */
+};
+
+static inline size_t bsize(unsigned k)
+{
+    return GJB_BU << k;
+}
+
+static inline unsigned order_of(size_t block)
+{
+    return (unsigned)__builtin_ctzll((unsigned long long)(block / GJB_BU));
+}
+
+static inline struct bnode *bnode(const gjb_heap *h, intptr_t off)
+{
+    return (struct bnode *)(void *)gjb_ptr(h, off);
+}
+
+static inline intptr_t *heads(const gjb_heap *h)
+{
+    return (intptr_t *)(void *)gjb_ptr(h, h->bd_lists);
+}
+
+static inline unsigned char *tag_at(const gjb_heap *h, const struct gjb_region *r, intptr_t off)
+{
+    return (unsigned char *)gjb_ptr(h, r->end) + (size_t)(off - r->first) / GJB_BU;
+}
+
+static inline unsigned char free_tag(unsigned k)
+{
+    return (unsigned char)(GJB_TAG_FREE | (k + 1));
+}
+
+/* The region holding offset off, or NULL; the one-region case inline. */
+static inline const struct gjb_region *region_at(const gjb_heap *h, intptr_t off)
+{
+    const struct gjb_region *r = &h->region[0];
+    if (h->nregions != 1)
+        return gjb_region_at(h, off);
+    return off >= r->first && off < r->end ? r : NULL;
+}
+
+/* True when off is the start of a free block of order k (by its tag). */
+static inline bool free_block_at(const gjb_heap *h, intptr_t off, unsigned k)
+{
+    const struct gjb_region *r = region_at(h, off);
+    return r && (size_t)(off - r->first) % GJB_BU == 0 && *tag_at(h, r, off) == free_tag(k);
+}
+
+/* True when the links of free block off (order k) agree with their
+ * neighbours on list k, so that unlinking it writes only into free blocks. */
+static bool links_ok(const gjb_heap *h, intptr_t off, unsigned k)
+{
+    const struct bnode *n = bnode(h, off);
+    if (n->next && (!free_block_at(h, n->next, k) || bnode(h, n->next)->prev != off))
+        return false;
+    if (!n->prev)
+        return heads(h)[k] == off;
+    return free_block_at(h, n->prev, k) && bnode(h, n->prev)->next == off;
+}
+
+/* Puts block b (order k) on list k and tags it free. The caller counts it. */
+static inline void push(gjb_heap *h, const struct gjb_region *r, char *b, unsigned k)
+{
+    intptr_t *head = heads(h), off = gjb_off(h, b);
+    struct bnode *n = bnode(h, off);
+    n->next = head[k];
+    n->prev = 0;
+    if (head[k])
+        bnode(h, head[k])->prev = off;
+    head[k] = off;
+    h->bd_mask |= 1ULL << k;
+    *tag_at(h, r, off) = free_tag(k);
+}
+
+/* Takes free block off (order k, links checked) off its list; its tag and
+ * the counters are the caller's to update. */
+static void unlink_block(gjb_heap *h, intptr_t off, unsigned k)
+{
+    struct bnode *n = bnode(h, off);
+    if (n->prev)
+        bnode(h, n->prev)->next = n->next;
+    else
+        heads(h)[k] = n->next;
+    if (n->next)
+        bnode(h, n->next)->prev = n->prev;
+    if (!heads(h)[k])
+        h->bd_mask &= ~(1ULL << k);
+}
+
+/* --- regions ------------------------------------------------------------ */
+
+int gjb_bd_layout(const gjb_heap *h, struct gjb_region *r, uintptr_t area, uintptr_t hi)
+{
+    uintptr_t first = GJB_ROUND_UP(area, GJB_BU);
+    if (first < area || first >= hi)
+        return GJB_E_SMALL;
+    size_t units = (size_t)(hi - first) / (GJB_BU + 1);
+    if (units == 0)
+        return GJB_E_SMALL;
+    r->first = (intptr_t)(first - (uintptr_t)h);
+    r->end = r->first + (intptr_t)(units * GJB_BU);
+    return GJB_OK;
+}
+
+size_t gjb_bd_meta_bytes(const struct gjb_region *r)
+{
+    return (size_t)(r->end - r->first) / GJB_BU;
+}
+
+/* Order of the block the carving of region r puts at off: the largest
+ * that is aligned there and fits before the end of the area. */
+static unsigned carve_order(const gjb_heap *h, const struct gjb_region *r, intptr_t off)
+{
+    uintptr_t a = (uintptr_t)gjb_ptr(h, off);
+    size_t room = (size_t)(r->end - off);
+    unsigned k = 0;
+    while (k + 1 < GJB_BD_ORDERS && (room >> (k + 1)) >= GJB_BU && !(a & bsize(k)))
+        k++;
+    return k;
+}
+
+void gjb_bd_add_area(gjb_heap *h, const struct gjb_region *r)
+{
+    memset(tag_at(h, r, r->first), 0, gjb_bd_meta_bytes(r));
+    for (intptr_t off = r->first; off < r->end;) {
+        unsigned k = carve_order(h, r, off);
+        push(h, r, gjb_ptr(h, off), k);
+        h->free_blocks++;
+        h->free_bytes += bsize(k);
+        off += (intptr_t)bsize(k);
+    }
+}
+
+size_t gjb_bd_largest(const gjb_heap *h, const struct gjb_region *r)
+{
+    size_t m = 0;
+    for (intptr_t off = r->first; off < r->end; off += (intptr_t)bsize(carve_order(h, r, off)))
+        if (bsize(carve_order(h, r, off)) > m)
+            m = bsize(carve_order(h, r, off));
+    return m;
+}
+
+/* --- pointer checks ----------------------------------------------------- */
+
+/* Proves that p is an allocated block of h: *rp its region, *tp its tag. */
+static inline int check(const gjb_heap *h, const void *p, const struct gjb_region **rp,
+                        unsigned char **tp)
+{
+    intptr_t off = gjb_off(h, p);
+    const struct gjb_region *r = region_at(h, off);
+    if (!r || (size_t)(off - r->first) % GJB_BU)
+        return GJB_E_BADPTR;
+    unsigned char *t = tag_at(h, r, off);
+    unsigned k = (*t & ORDER_MASK) - 1;
+    if (*t == 0 || (*t & GJB_TAG_FREE))
+        return GJB_E_BADPTR;
+    if (k >= GJB_BD_ORDERS || ((uintptr_t)p & (bsize(k) - 1)) || bsize(k) > (size_t)(r->end - off))
+        return GJB_E_CORRUPT;
+    *rp = r;
+    *tp = t;
+    return GJB_OK;
+}
+
+int gjb_bd_check(const gjb_heap *h, const void *p, char **bp, const struct gjb_region **rp)
+{
+    unsigned char *t;
+    int st = check(h, p, rp, &t);
+    if (st == GJB_OK)
+        *bp = (char *)p;
+    return st;
+}
+
+/* --- allocation and free ------------------------------------------------ */
+
+/* Splits free block b of order j (already off its list) down to order k:
+ * the upper halves go on their lists. */
+static __attribute__((noinline)) void split(gjb_heap *h, const struct gjb_region *r, char *b, unsigned j, unsigned k)
+{
+    h->free_blocks += j - k;
+    while (j > k) {
+        j--;
+        push(h, r, b + bsize(j), j);
+    }
+}
+
+int gjb_bd_alloc(gjb_heap *h, size_t block, char **out)
+{
+    unsigned k = order_of(block);
+    uint64_t m = h->bd_mask >> k;
+    if (!m)
+        return GJB_E_NOMEM;
+    unsigned j = k + (unsigned)__builtin_ctzll(m);
+    intptr_t *head = heads(h), off = head[j];
+    const struct gjb_region *r = region_at(h, off);
+    if (!r)
+        return GJB_E_CORRUPT;
+    unsigned char *t = tag_at(h, r, off);
+    intptr_t next = bnode(h, off)->next;
+    if (*t != free_tag(j) ||
+        (next && (!free_block_at(h, next, j) || bnode(h, next)->prev != off)))
+        return GJB_E_CORRUPT; /* a damaged list is refused, never followed */
+    head[j] = next;
+    if (next)
+        bnode(h, next)->prev = 0;
+    else
+        h->bd_mask &= ~(1ULL << j);
+    if (j > k)
+        split(h, r, gjb_ptr(h, off), j, k);
+    *t = (unsigned char)(k + 1);
+    h->free_blocks--;
+    h->alloc_blocks++;
+    h->free_bytes -= bsize(k);
+    *out = gjb_ptr(h, off);
+    return GJB_OK;
+}
+
+/* Frees the block of order k at off (tag *t) and merges it with its buddy
+ * as long as that is free and whole. */
+static void release(gjb_heap *h, const struct gjb_region *r, intptr_t off, unsigned char *t)
+{
+    unsigned k = (*t & ORDER_MASK) - 1;
+
+    *t = 0;
+    h->alloc_blocks--;
+    h->free_bytes += bsize(k);
+    for (; k + 1 < GJB_BD_ORDERS; k++) {
+        size_t s = bsize(k);
+        intptr_t bud = ((uintptr_t)gjb_ptr(h, off) & s) ? off - (intptr_t)s : off + (intptr_t)s;
+        if (bud < r->first || bud > r->end - (intptr_t)s)
+            break;
+        unsigned char *bt = tag_at(h, r, bud);
+        if (*bt != free_tag(k) || !links_ok(h, bud, k))
+            break;
+        unlink_block(h, bud, k);
+        h->free_blocks--;
+        *bt = 0;
+        if (bud < off)
+            off = bud;
+    }
+    push(h, r, gjb_ptr(h, off), k);
+    h->free_blocks++;
+}
+
+void gjb_bd_free(gjb_heap *h, const struct gjb_region *r, char *b)
+{
+    intptr_t off = gjb_off(h, b);
+    release(h, r, off, tag_at(h, r, off));
+}
+
+int gjb_bd_free_ptr(gjb_heap *h, void *p)
+{
+    const struct gjb_region *r;
+    unsigned char *t;
+    int st = check(h, p, &r, &t);
+    if (st == GJB_OK)
+        release(h, r, gjb_off(h, p), t);
+    return st;
+}
+
+/* True when block off of order k can grow in place to order want: it is
+ * the lower buddy at every order up to want, and each upper buddy is free
+ * with intact links. */
+static bool can_grow(const gjb_heap *h, const struct gjb_region *r, intptr_t off, unsigned k,
+                     unsigned want)
+{
+    if (((uintptr_t)gjb_ptr(h, off) & (bsize(want) - 1)) || bsize(want) > (size_t)(r->end - off))
+        return false;
+    for (unsigned j = k; j < want; j++) {
+        intptr_t bud = off + (intptr_t)bsize(j);
+        if (*tag_at(h, r, bud) != free_tag(j) || !links_ok(h, bud, j))
+            return false;
+    }
+    return true;
+}
+
+int gjb_bd_resize(gjb_heap *h, const struct gjb_region *r, char *b, size_t block)
+{
+    intptr_t off = gjb_off(h, b);
+    unsigned char *t = tag_at(h, r, off);
+    unsigned k = (*t & ORDER_MASK) - 1, want = order_of(block);
+
+    if (want <= k) {
+        while (k > want) {
+            k--;
+            push(h, r, b + bsize(k), k);
+            h->free_blocks++;
+            h->free_bytes += bsize(k);
+        }
+    } else if (can_grow(h, r, off, k, want)) {
+        for (; k < want; k++) {
+            intptr_t bud = off + (intptr_t)bsize(k);
+            unlink_block(h, bud, k);
+            *tag_at(h, r, bud) = 0;
+            h->free_blocks--;
+            h->free_bytes -= bsize(k);
+        }
+    } else {
+        return GJB_E_NOMEM;
+    }
+    *t = (unsigned char)(want + 1);
+    return GJB_OK;
+}
+
+/* --- queries and validation ------------------------------------------- */
+
+size_t gjb_bd_size(const gjb_heap *h, const struct gjb_region *r, const char *b, bool *is_free)
+{
+    unsigned t = *tag_at(h, r, gjb_off(h, b)), k = (t & ORDER_MASK) - 1;
+    *is_free = (t & GJB_TAG_FREE) != 0;
+    return t && k < GJB_BD_ORDERS ? bsize(k) : 0;
+}
+
+size_t gjb_bd_max(const gjb_heap *h)
+{
+    return h->bd_mask ? bsize(63u - (unsigned)__builtin_clzll(h->bd_mask)) : 0;
+}
+
+/* Checks one block: tag, alignment, room, interior tags, and (for a free
+ * block) that its buddy is not a free block of the same order. */
+static bool check_block(const gjb_heap *h, const struct gjb_region *r, intptr_t off, size_t *sz)
+{
+    unsigned t = *tag_at(h, r, off), k = (t & ORDER_MASK) - 1;
+    if (t == 0 || (t & ~(GJB_TAG_FREE | ORDER_MASK)) || k >= GJB_BD_ORDERS)
+        return false;
+    size_t s = bsize(k);
+    if (((uintptr_t)gjb_ptr(h, off) & (s - 1)) || s > (size_t)(r->end - off))
+        return false;
+    for (size_t u = 1; u < s / GJB_BU; u++)
+        if (*tag_at(h, r, off + (intptr_t)(u * GJB_BU)))
+            return false;
+    if (t & GJB_TAG_FREE) {
+        intptr_t bud = ((uintptr_t)gjb_ptr(h, off) & s) ? off - (intptr_t)s : off + (intptr_t)s;
+        if (bud >= r->first && bud <= r->end - (intptr_t)s && *tag_at(h, r, bud) == t)
+            return false; /* two free buddies left unmerged */
+    }
+    *sz = s;
+    return true;
+}
+
+bool gjb_bd_check_region(const gjb_heap *h, const struct gjb_region *r, size_t *nfree,
+                         size_t *free_bytes, size_t *nalloc)
+{
+    if (((uintptr_t)gjb_ptr(h, r->first)) % GJB_BU || (r->end - r->first) % (intptr_t)GJB_BU ||
+        (uintptr_t)tag_at(h, r, r->end) > (uintptr_t)gjb_ptr(h, r->hi))
+        return false;
+    for (intptr_t off = r->first; off < r->end;) {
+        size_t s;
+        if (!check_block(h, r, off, &s))
+            return false;
+        if (*tag_at(h, r, off) & GJB_TAG_FREE) {
+            (*nfree)++;
+            *free_bytes += s;
+        } else {
+            (*nalloc)++;
+        }
+        off += (intptr_t)s;
+    }
+    return true;
+}
+
+int gjb_bd_validate_lists(const gjb_heap *h, size_t *count, size_t *bytes)
+{
+    *count = *bytes = 0;
+    for (unsigned k = 0; k < GJB_BD_ORDERS; k++) {
+        intptr_t prev = 0, off = heads(h)[k];
+        if (((h->bd_mask >> k) & 1) != (off != 0))
+            return GJB_E_CORRUPT;
+        for (; off; prev = off, off = bnode(h, off)->next) {
+            if (*count >= h->free_blocks || !free_block_at(h, off, k) ||
+                bnode(h, off)->prev != prev)
+                return GJB_E_CORRUPT;
+            (*count)++;
+            *bytes += bsize(k);
+        }
+    }
+    return (h->bd_mask >> GJB_BD_ORDERS) ? GJB_E_CORRUPT : GJB_OK;
+}
