@@ -1,8 +1,9 @@
 /*
  * gjbext.h - GJB 7714 / SylixOS memory-management interface (gjbmem).
  *
- * Variable-size memory partitions (mpart_*), with the types, constants and
- * error codes of the reference manual. Every function is thread-safe. On
+ * The system heap (heap_mem_init, mem_*) and variable-size memory
+ * partitions (mpart_*), with the types, constants and error codes of the
+ * reference manual. Every function is thread-safe. On
  * failure a function returns -1 (or NULL) and sets errno; on success errno is
  * left unchanged. Time bounds are worst case, n = free blocks in the heap.
  */
@@ -57,6 +58,29 @@ struct partinfo {
 };
 
 typedef unsigned long mpart_id;
+
+/* --- The system heap ---------------------------------------------------- */
+
+/* Selects the system heap's policy: FIRST_FIT_ALLOCATION (the default when
+ * it is never called) or BUDDY_ALLOCATION. Returns 0; the same policy again
+ * is a no-op. Errors: any other flag: -1 / EINVAL; a different policy while
+ * blocks are allocated: -1 / EBUSY. O(regions). */
+int heap_mem_init(int flag);
+
+/* The largest block the system heap could hand out now (its largest free
+ * block, or what it can still take from the host within its limit),
+ * clamped to INT_MAX. No errors. O(1). */
+int mem_findmax(void);
+
+/* Copies the system heap's statistics into *info. Errors: NULL info: -1 /
+ * EINVAL; caller not in system context (as the port reports): -1 / EACCES.
+ * O(1). */
+int mem_getinfo(struct meminfo *info);
+
+/* Prints the SylixOS `free` table ("heap show >>": HEAP, TOTAL, USED, MAX
+ * USED, SEGMENT, USED%) with one row for the system heap and one per live
+ * partition, then the mapping layer's summary, on standard output. O(parts). */
+void mem_show(void);
 
 /* Sets how many partitions may be live at once (default MPART_MAX_PARTS).
  * Errors: max_parts < 1: EINVAL; max_parts > MPART_MAX_PARTS: ENOSPC;

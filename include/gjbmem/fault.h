@@ -7,7 +7,8 @@
  *   gjb_port_vm_map    (every gjbmem_mmap / gjbmem_mmap64 that reaches the host),
  *   gjb_port_vm_remap  (every gjbmem_mremap that grows a mapping, in place
  *                       or moving; a shrink takes no pages and never fails),
- *   gjb_port_shm_open  (every gjbmem_shm_open with a valid name).
+ *   gjb_port_shm_open  (every gjbmem_shm_open with a valid name),
+ *   gjb_port_pages_get (the system heap's pages, through gjb_port_vm_map).
  * An injected failure is decided before the host is called, so the host is
  * not touched, and the port returns ENOMEM exactly as it does for a real
  * refusal. The caller therefore sees:
@@ -20,10 +21,15 @@
  * are neither failed nor counted. munmap, mprotect, msync, the lock family,
  * posix_madvise and shm_unlink are never failed: they take no new memory.
  *
+ * The system heap takes its pages through the same gjb_port_vm_map (a new
+ * region when it grows, a direct mapping for a request of
+ * GJBMEM_SYSHEAP_DIRECT bytes or more, a larger table of direct mappings):
+ * an injected failure makes that allocation fail with NULL / ENOMEM, and
+ * every block allocated before stays intact.
+ *
  * Partitions (mpart_*) are not affected: they take no pages from the port
  * (their memory is always given by the application through mpart_create /
- * mpart_addmem). There is no system heap yet, so its growth cannot be
- * failed either.
+ * mpart_addmem).
  *
  * Cost: always compiled in. When injection is off, each port call above
  * costs one atomic load (acquire). When it is on, one or two more atomic

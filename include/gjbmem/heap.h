@@ -70,6 +70,11 @@ int gjb_heap_add_region(gjb_heap *h, void *mem, size_t size);
 /* True when [mem, mem+size) overlaps memory of heap h. O(r). */
 bool gjb_heap_overlaps(const gjb_heap *h, const void *mem, size_t size);
 
+/* True when [mem, mem+size) lies inside the payload of one allocated
+ * block of h. O(log r) plus a backward scan of the block-start metadata
+ * (1 bit per 16 bytes, or 1 byte per 32 bytes for buddy) over that block. */
+bool gjb_heap_inside_block(const gjb_heap *h, const void *mem, size_t size);
+
 /* Allocates size bytes aligned to alignof(max_align_t). Errors: size 0:
  * INVAL; too large ever: TOOBIG; not now: NOMEM. O(log n). */
 int gjb_heap_alloc(gjb_heap *h, size_t size, void **out);

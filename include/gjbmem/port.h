@@ -40,6 +40,32 @@ bool gjb_port_in_isr(void);
 /* Reports an error to the calling thread (errno on POSIX). */
 void gjb_port_set_errno(int err);
 
+/* True when the caller runs in system context (where mem_getinfo is
+ * allowed): not in interrupt context and not marked as a user thread. */
+bool gjb_port_in_system_context(void);
+
+/* Writes n bytes of text to stream 1 (standard output) or 2 (errors). */
+void gjb_port_write(int stream, const char *s, unsigned long n);
+
+/* The value of configuration setting name (the environment on POSIX), or
+ * NULL. Never allocates. */
+const char *gjb_port_getenv(const char *name);
+
+/* --- Pages for the system heap. */
+
+/* Maps len bytes (a multiple of the page size) of zero-filled, readable and
+ * writable memory aligned to a page: 0, or ENOMEM (also when fault
+ * injection says so, see <gjbmem/fault.h>). */
+int gjb_port_pages_get(unsigned long len, void **out);
+/* Gives back pages from gjb_port_pages_get (or a part of them). */
+void gjb_port_pages_put(void *p, unsigned long len);
+/* Bytes of memory the host has (the system heap's default limit). */
+unsigned long long gjb_port_memory_size(void);
+
+/* Registers fork handlers: prepare runs in the parent before fork, parent
+ * after it in the parent, child in the child. One set; never allocates. */
+void gjb_port_at_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
+
 /* --- Host virtual memory, behind the mapping layer (src/vmm/). Each call
  * returns 0 or an errno value and never touches errno. prot, flags and
  * advice values are the host's <sys/mman.h> ones. */

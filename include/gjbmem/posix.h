@@ -17,6 +17,10 @@ void gjbmem_posix_set_isr(int in_isr);
 /* Non-zero while the calling thread is marked as in interrupt context. */
 int gjbmem_posix_in_isr(void);
 
+/* Marks (non-zero) or unmarks (0) the calling thread as a user thread, not
+ * a system thread: mem_getinfo then fails with EACCES. Thread-local. */
+void gjbmem_posix_set_user(int user);
+
 #ifdef __cplusplus
 }
 #endif

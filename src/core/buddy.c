@@ -400,3 +400,13 @@ int gjb_bd_validate_lists(const gjb_heap *h, size_t *count, size_t *bytes)
     }
     return (h->bd_mask >> GJB_BD_ORDERS) ? GJB_E_CORRUPT : GJB_OK;
 }
+
+char *gjb_bd_block_containing(const gjb_heap *h, const struct gjb_region *r, intptr_t off)
+{
+    size_t u = (size_t)(off - r->first) / GJB_BU;
+    const unsigned char *t = tag_at(h, r, r->first);
+    for (; !t[u]; u--)
+        if (u == 0)
+            return NULL;
+    return gjb_ptr(h, r->first + (intptr_t)(u * GJB_BU));
+}

@@ -130,3 +130,15 @@ bool gjb_ff_check_region(const gjb_heap *h, const struct gjb_region *r, size_t *
         bits += popcount8(bm[i]);
     return bits == blocks + 1; /* no start bit but at a block start */
 }
+
+char *gjb_ff_block_containing(const gjb_heap *h, const struct gjb_region *r, intptr_t off)
+{
+    size_t i = (size_t)(off - r->first) / GJB_G; /* header granule at or before off */
+    const unsigned char *bm = gjb_bitmap(h, r);
+    for (;; i--) {
+        if ((bm[i >> 3] >> (i & 7)) & 1)
+            return gjb_ptr(h, r->first + (intptr_t)(i * GJB_G));
+        if (i == 0)
+            return NULL;
+    }
+}

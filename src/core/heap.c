@@ -129,6 +129,29 @@ static size_t usable(const gjb_heap *h, const struct gjb_region *r, const char *
     return is_buddy(h) ? gjb_bd_size(h, r, b, &is_free) : gjb_size(b) - GJB_W;
 }
 
+/* Size of the block at b (header included) and whether it is free; 0 when
+ * its metadata is damaged. */
+static size_t block_at(const gjb_heap *h, const struct gjb_region *r, const char *b, bool *is_free)
+{
+    if (is_buddy(h))
+        return gjb_bd_size(h, r, b, is_free);
+    *is_free = gjb_is_free(b);
+    return gjb_size(b);
+}
+
+bool gjb_heap_inside_block(const gjb_heap *h, const void *mem, size_t size)
+{
+    const struct gjb_region *r = gjb_region_of(h, mem);
+    if (!r || size == 0)
+        return false;
+    intptr_t off = gjb_off(h, mem);
+    char *b = is_buddy(h) ? gjb_bd_block_containing(h, r, off) : gjb_ff_block_containing(h, r, off);
+    bool is_free;
+    size_t s = b ? block_at(h, r, b, &is_free) : 0;
+    return s && !is_free && off >= gjb_off(h, b) + (intptr_t)h->hdr &&
+           size <= (size_t)(gjb_off(h, b) + (intptr_t)s - off);
+}
+
 /* --- allocation --------------------------------------------------------- */
 
 static int refuse(gjb_heap *h, int status)
@@ -294,15 +317,6 @@ void gjb_heap_get_stats(const gjb_heap *h, struct gjbmem_heap_stats *st)
 
 /* --- the block walk and validation ------------------------------------- */
 
-/* Size of the block at b (header included) and whether it is free; 0 when
- * its metadata is damaged. */
-static size_t block_at(const gjb_heap *h, const struct gjb_region *r, const char *b, bool *is_free)
-{
-    if (is_buddy(h))
-        return gjb_bd_size(h, r, b, is_free);
-    *is_free = gjb_is_free(b);
-    return gjb_size(b);
-}
 
 int gjb_heap_walk(const gjb_heap *h, gjb_walk_fn fn, void *ctx)
 {

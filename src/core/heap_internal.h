@@ -221,6 +221,7 @@ int gjb_ff_layout(const gjb_heap *h, struct gjb_region *r, uintptr_t area, uintp
 void gjb_ff_add_area(gjb_heap *h, const struct gjb_region *r);
 bool gjb_ff_check_region(const gjb_heap *h, const struct gjb_region *r, size_t *nfree,
                          size_t *free_bytes, size_t *nalloc);
+char *gjb_ff_block_containing(const gjb_heap *h, const struct gjb_region *r, intptr_t off);
 int gjb_ff_check(const gjb_heap *h, const void *p, char **bp, const struct gjb_region **rp);
 void gjb_ff_add_block(gjb_heap *h, const struct gjb_region *r, char *b, size_t s);
 int gjb_ff_alloc(gjb_heap *h, size_t need, size_t align, char **out);
@@ -269,6 +270,7 @@ int gjb_bd_layout(const gjb_heap *h, struct gjb_region *r, uintptr_t area, uintp
 size_t gjb_bd_meta_bytes(const struct gjb_region *r);
 void gjb_bd_add_area(gjb_heap *h, const struct gjb_region *r);
 size_t gjb_bd_largest(const gjb_heap *h, const struct gjb_region *r);
+char *gjb_bd_block_containing(const gjb_heap *h, const struct gjb_region *r, intptr_t off);
 int gjb_bd_check(const gjb_heap *h, const void *p, char **bp, const struct gjb_region **rp);
 int gjb_bd_alloc(gjb_heap *h, size_t block, char **out);
 void gjb_bd_free(gjb_heap *h, const struct gjb_region *r, char *b);

@@ -17,6 +17,7 @@
 #include "gjbext.h"
 #include "gjbmem/heap.h"
 #include "gjbmem/port.h"
+#include "api_internal.h"
 
 #define SLOT_BITS 8
 _Static_assert(MPART_MAX_PARTS >= 1 && MPART_MAX_PARTS < (1 << SLOT_BITS),
@@ -32,7 +33,7 @@ static struct slot slots[MPART_MAX_PARTS];
 static int max_parts = MPART_MAX_PARTS;
 static int live_parts;
 
-static void init_slots(void)
+void gjb_mpart_init(void)
 {
     for (int i = 0; i < MPART_MAX_PARTS; i++) {
         gjb_port_lock_init(&slots[i].lock);
@@ -57,7 +58,7 @@ static int fail(int err)
  * not waited for: a partition busy at that moment reads as unavailable. */
 static struct slot *acquire(mpart_id mid)
 {
-    gjb_port_init_once(init_slots);
+    gjb_port_init_once(gjb_lib_init);
     unsigned long i = (mid & ((1UL << SLOT_BITS) - 1)) - 1;
     if (i >= MPART_MAX_PARTS)
         return NULL;
@@ -77,9 +78,8 @@ static void release(struct slot *s)
     gjb_port_lock_release(&s->lock);
 }
 
-/* True when [addr, addr+size) overlaps memory of any live partition.
- * Region tables change only under the global lock, which the caller holds. */
-static bool owned_elsewhere(const void *addr, size_t size)
+/* Region tables change only under the global lock, which the caller holds. */
+bool gjb_mpart_owns(const void *addr, size_t size)
 {
     for (int i = 0; i < MPART_MAX_PARTS; i++)
         if (slots[i].heap && gjb_heap_overlaps(slots[i].heap, addr, size))
@@ -87,9 +87,16 @@ static bool owned_elsewhere(const void *addr, size_t size)
     return false;
 }
 
+/* True when [addr, addr+size) is managed memory: a live partition's, or
+ * the system heap's (except inside a block allocated from it). */
+static bool owned_elsewhere(const void *addr, size_t size)
+{
+    return gjb_mpart_owns(addr, size) || gjb_sysheap_conflicts(addr, size);
+}
+
 int mpart_module_init(int max)
 {
-    gjb_port_init_once(init_slots);
+    gjb_port_init_once(gjb_lib_init);
     if (max < 1)
         return fail(EINVAL);
     if (max > MPART_MAX_PARTS)
@@ -104,7 +111,7 @@ int mpart_module_init(int max)
 
 int mpart_create_ex(char *addr, size_t size, int policy, mpart_id *mid)
 {
-    gjb_port_init_once(init_slots);
+    gjb_port_init_once(gjb_lib_init);
     if (gjb_port_in_isr())
         return fail(ERROR_KERNEL_IN_ISR);
     if (!addr || !mid || size == 0 ||
@@ -308,4 +315,21 @@ size_t mpart_usable_size(mpart_id mid, const void *addr)
     if (!n)
         gjb_port_set_errno(ERROR_REGION_NULL);
     return n;
+}
+
+void gjb_mpart_each(gjb_part_fn fn, void *ctx)
+{
+    gjb_port_init_once(gjb_lib_init);
+    for (int i = 0; i < MPART_MAX_PARTS; i++) {
+        struct slot *s = &slots[i];
+        struct gjbmem_heap_stats st;
+        gjb_port_lock_take(&s->lock);
+        bool live = s->heap != NULL;
+        unsigned long mid = (s->gen << SLOT_BITS) | (unsigned long)(i + 1);
+        if (live)
+            gjb_heap_get_stats(s->heap, &st);
+        gjb_port_lock_release(&s->lock);
+        if (live)
+            fn(ctx, mid, &st);
+    }
 }

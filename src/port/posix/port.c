@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "gjbmem/port.h"
 #include "gjbmem/posix.h"
@@ -91,4 +93,71 @@ bool gjb_port_in_isr(void)
 void gjb_port_set_errno(int err)
 {
     errno = err;
+}
+
+static _Thread_local volatile int is_user __attribute__((tls_model("initial-exec")));
+
+void gjbmem_posix_set_user(int user)
+{
+    is_user = user != 0;
+}
+
+bool gjb_port_in_system_context(void)
+{
+    return !in_isr && !is_user;
+}
+
+void gjb_port_write(int stream, const char *s, unsigned long n)
+{
+    FILE *f = stream == 2 ? stderr : stdout;
+    fwrite(s, 1, n, f);
+    fflush(f);
+}
+
+const char *gjb_port_getenv(const char *name)
+{
+    return getenv(name);
+}
+
+unsigned long long gjb_port_memory_size(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || size <= 0)
+        return (unsigned long long)-1;
+    return (unsigned long long)pages * (unsigned long long)size;
+}
+
+/* Fork handlers: stored here and registered with pthread_atfork once, when
+ * the library is loaded (pthread_atfork may allocate, so it must not run
+ * inside the library's first allocation). */
+static void (*fork_prepare)(void), (*fork_parent)(void), (*fork_child)(void);
+
+void gjb_port_at_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+    fork_prepare = prepare;
+    fork_parent = parent;
+    fork_child = child;
+}
+
+static void on_prepare(void)
+{
+    if (fork_prepare)
+        fork_prepare();
+}
+
+static void on_parent(void)
+{
+    if (fork_parent)
+        fork_parent();
+}
+
+static void on_child(void)
+{
+    if (fork_child)
+        fork_child();
+}
+
+__attribute__((constructor)) static void register_fork_handlers(void)
+{
+    check(pthread_atfork(on_prepare, on_parent, on_child));
 }

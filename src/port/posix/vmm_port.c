@@ -4,8 +4,9 @@
  * msync, mlock*, shm_open, fstat and posix_madvise; every call returns 0 or
  * an errno value and leaves errno as the caller had it.
  *
- * Also the fault injection of <gjbmem/fault.h>: vm_map, a growing vm_remap
- * and shm_open ask fault_hit() first and return ENOMEM without calling the host
+ * Also the pages of the system heap (pages_get/put, anonymous private
+ * mappings), and the fault injection of <gjbmem/fault.h>: vm_map (hence
+ * pages_get), a growing vm_remap and shm_open ask fault_hit() first and return ENOMEM without calling the host
  * when it says so. Off, that is one atomic load.
  */
 #define _GNU_SOURCE /* mremap, mmap64, MAP_ANONYMOUS */
@@ -272,4 +273,16 @@ int gjb_port_shm_open(const char *name, int oflag, unsigned mode, int *fd)
 int gjb_port_shm_unlink(const char *name)
 {
     HOST_CALL(shm_unlink(name) == 0);
+}
+
+/* --- Pages for the system heap ------------------------------------------ */
+
+int gjb_port_pages_get(unsigned long len, void **out)
+{
+    return gjb_port_vm_map(out, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+}
+
+void gjb_port_pages_put(void *p, unsigned long len)
+{
+    (void)gjb_port_vm_unmap(p, len);
 }

@@ -1,0 +1,92 @@
+/*
+ * gjbmem/sysheap.h - the system heap's allocation interface (our extension;
+ * the documented calls are heap_mem_init and mem_* in <gjbext.h>).
+ *
+ * The system heap is one heap owned by the library. On a host it takes its
+ * memory from the port in regions (page mappings) and grows on demand up to
+ * a limit: the host's physical memory by default, GJBMEM_HEAP_LIMIT in the
+ * environment (bytes, with an optional K, M or G suffix), or
+ * gjbmem_sysheap_set_limit. Requests of GJBMEM_SYSHEAP_DIRECT bytes or more
+ * get pages of their own (a direct mapping, returned to the host on free);
+ * they are not part of the heap's statistics (struct meminfo) and are
+ * counted in struct gjbmem_sysheap_stats. GJBMEM_POLICY=first-fit|buddy in
+ * the environment chooses the policy before the first allocation.
+ *
+ * Every call is thread-safe (one lock) and fork-safe. In interrupt context
+ * (as the port reports it) the allocating calls fail with
+ * ERROR_KERNEL_IN_ISR. Pointers are aligned to alignof(max_align_t).
+ */
+#ifndef GJBMEM_SYSHEAP_H
+#define GJBMEM_SYSHEAP_H
+
+#include <stddef.h>
+
+#include <gjbmem/heap.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Requests at least this large are served by direct page mappings. */
+#define GJBMEM_SYSHEAP_DIRECT ((size_t)256 * 1024)
+
+/* Allocates size bytes; size 0 gives a unique pointer to a minimal block.
+ * Errors: NULL with errno ENOMEM (no memory within the limit) or
+ * ERROR_KERNEL_IN_ISR. O(log n) (+ one page mapping when the heap grows). */
+void *gjbmem_malloc(size_t size);
+
+/* Allocates n * size zeroed bytes. Errors: as gjbmem_malloc; n * size
+ * overflows: ENOMEM. O(log n) + clearing. */
+void *gjbmem_calloc(size_t n, size_t size);
+
+/* Resizes p (NULL: gjbmem_malloc) keeping its contents up to the smaller
+ * size; size 0 frees p and returns NULL. Errors (p then intact): ENOMEM;
+ * p not a block of the system heap: EINVAL; ERROR_KERNEL_IN_ISR. */
+void *gjbmem_realloc(void *p, size_t size);
+
+/* Allocates size bytes aligned to align (a power of two). Errors: align 0
+ * or not a power of two: EINVAL; otherwise as gjbmem_malloc. */
+void *gjbmem_memalign(size_t align, size_t size);
+
+/* Frees p (NULL: nothing). Returns 0, or -1 with errno EINVAL when p is not
+ * an allocated block of the system heap (foreign, interior, already freed:
+ * nothing is written), ERROR_KERNEL_IN_ISR in interrupt context. */
+int gjbmem_free(void *p);
+
+/* Usable bytes of block p (at least what was asked), 0 if p is not one. */
+size_t gjbmem_usable_size(const void *p);
+
+/* Sets the most bytes the system heap may take from the port (regions and
+ * direct mappings together). Errors: below what it holds now: EINVAL. */
+int gjbmem_sysheap_set_limit(size_t bytes);
+
+/* Hands [mem, mem+size) to the system heap as a region (bare metal: the
+ * integrator's memory; on a host it supplements the port's). Errors: NULL,
+ * 0, too small, overlap with managed memory: EINVAL; region table full:
+ * ENOSPC. */
+int gjbmem_sysheap_add_memory(void *mem, size_t size);
+
+struct gjbmem_sysheap_stats {
+    struct gjbmem_heap_stats heap; /* the heap proper (what mem_getinfo reports) */
+    int policy;                    /* FIRST_FIT_ALLOCATION or BUDDY_ALLOCATION */
+    size_t limit;                  /* bytes it may take from the port */
+    size_t port_bytes;             /* bytes it holds from the port now */
+    size_t direct_blocks;          /* live direct mappings */
+    size_t direct_bytes;           /* bytes in them */
+};
+
+/* Fills *st. Errors: NULL: EINVAL. O(1). */
+int gjbmem_sysheap_stats(struct gjbmem_sysheap_stats *st);
+
+/* mem_show() to stream 1 (stdout, what mem_show does) or 2 (stderr). */
+void gjbmem_mem_show_to(int stream);
+
+/* Checks every invariant of the system heap (gjb_heap_validate) and of its
+ * direct mappings. 0, or -1 with errno ERROR_KERNEL_MEMORY. O(blocks). */
+int gjbmem_sysheap_validate(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * api_internal.h - what the API layer's files (mpart.c, sysheap.c,
+ * bigblock.c, memshow.c, lib.c) share. Not installed.
+ */
+#ifndef GJB_API_INTERNAL_H
+#define GJB_API_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gjbmem/heap.h"
+
+/* The library's one initialisation (run through gjb_port_init_once). */
+void gjb_lib_init(void);
+void gjb_mpart_init(void);
+void gjb_sysheap_init(void);
+
+/* Calls fn for every live partition with its id and statistics, each taken
+ * under the partition's lock (fn runs with no lock held). */
+typedef void (*gjb_part_fn)(void *ctx, unsigned long mid, const struct gjbmem_heap_stats *st);
+void gjb_mpart_each(gjb_part_fn fn, void *ctx);
+
+/* True when [mem, mem+size) overlaps memory of a live partition. The
+ * caller holds the global lock. */
+bool gjb_mpart_owns(const void *mem, size_t size);
+
+/* True when [mem, mem+size) overlaps the system heap's regions other than
+ * inside one allocated block (memory malloc'd from the system heap may be
+ * handed to a partition). Lock order: the global lock before this. */
+bool gjb_sysheap_conflicts(const void *mem, size_t size);
+
+/* The system heap's statistics (zeros before it has memory). */
+void gjb_sysheap_heap_stats(struct gjbmem_heap_stats *st);
+
+/* --- direct mappings of the system heap (bigblock.c): an open-addressing
+ * hash table from address to length, kept in pages from the port. */
+struct gjb_big {
+    uintptr_t addr; /* 0: empty slot */
+    size_t len;
+};
+
+struct gjb_bigtab {
+    struct gjb_big *slot;
+    size_t cap;   /* slots, a power of two (0 before the first insert) */
+    size_t count; /* live entries */
+    size_t bytes; /* sum of their lengths */
+};
+
+/* Records [p, p+len). 0, or ENOMEM when the table cannot grow. O(1)
+ * amortised; growing re-hashes into new pages. *table_bytes changes by the
+ * bytes of pages the table took or gave back. */
+int gjb_big_put(struct gjb_bigtab *t, void *p, size_t len, long *table_bytes);
+/* Length recorded for p, or 0. O(1) expected. */
+size_t gjb_big_get(const struct gjb_bigtab *t, const void *p);
+/* Forgets p (which must be recorded). O(1) expected. */
+void gjb_big_del(struct gjb_bigtab *t, const void *p);
+/* Pages the table itself holds. */
+size_t gjb_big_table_bytes(const struct gjb_bigtab *t);
+/* Rechecks count, bytes and the probe invariant. */
+bool gjb_big_valid(const struct gjb_bigtab *t, unsigned long page);
+
+#endif

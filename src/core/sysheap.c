@@ -1,0 +1,502 @@
+/*
+ * sysheap.c - the system heap: heap_mem_init, mem_findmax, mem_getinfo and
+ * the allocation interface of <gjbmem/sysheap.h>.
+ *
+ * One engine heap with up to SYS_REGIONS regions. On a host the regions
+ * are page mappings from the port: the first of GROW_MIN bytes, each later
+ * one at least as large as all before it together (so 64 regions are never
+ * the limit), taken when an allocation finds no room; the integrator may
+ * add memory of its own. Requests of GJBMEM_SYSHEAP_DIRECT bytes or more
+ * get a direct mapping each, recorded in a hash table (bigblock.c), and go
+ * back to the host when freed. Everything taken from the port counts
+ * against the limit. One lock guards it all; fork handlers hold it across
+ * fork so that the child inherits a consistent heap.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#include "api_internal.h"
+#include "gjbext.h"
+#include "gjbmem/port.h"
+#include "gjbmem/sysheap.h"
+
+#define SYS_REGIONS 64
+#define GROW_MIN ((size_t)4 << 20)
+
+struct piece {
+    void *mem;
+    size_t size;
+    bool from_port;
+};
+
+static struct {
+    gjb_port_lock lock;
+    gjb_heap *h;     /* NULL until the heap has memory */
+    int policy;      /* GJB_FIRST_FIT or GJB_BUDDY */
+    size_t limit;    /* most bytes to take from the port */
+    size_t port;     /* bytes held from the port: regions, direct, table */
+    size_t regions;  /* bytes of all regions */
+    size_t page;
+    struct piece piece[SYS_REGIONS];
+    unsigned npieces;
+    struct gjb_bigtab big;
+} sys;
+
+/* --- settings ----------------------------------------------------------- */
+
+static bool same(const char *a, const char *b)
+{
+    while (*a && *a == *b)
+        a++, b++;
+    return *a == *b;
+}
+
+/* "123", "64K", "512M", "2G" -> bytes; false when malformed or too big. */
+static bool parse_size(const char *s, size_t *out)
+{
+    size_t v = 0;
+    if (!s || *s < '0' || *s > '9')
+        return false;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (v > (SIZE_MAX - 9) / 10)
+            return false;
+        v = v * 10 + (size_t)(*s - '0');
+    }
+    unsigned shift = *s == 'K' || *s == 'k' ? 10 : *s == 'M' || *s == 'm' ? 20
+                   : *s == 'G' || *s == 'g' ? 30 : 0;
+    if (shift)
+        s++;
+    if (*s || (shift && v > SIZE_MAX >> shift))
+        return false;
+    *out = v << shift;
+    return true;
+}
+
+static void on_prepare(void)
+{
+    gjb_port_lock_take(&sys.lock);
+}
+
+static void on_parent(void)
+{
+    gjb_port_lock_release(&sys.lock);
+}
+
+static void on_child(void)
+{
+    gjb_port_lock_init(&sys.lock);
+}
+
+void gjb_sysheap_init(void)
+{
+    gjb_port_lock_init(&sys.lock);
+    sys.page = gjb_port_page_size();
+    const char *pol = gjb_port_getenv("GJBMEM_POLICY");
+    sys.policy = pol && same(pol, "buddy") ? GJB_BUDDY : GJB_FIRST_FIT;
+    unsigned long long mem = gjb_port_memory_size();
+    sys.limit = mem > SIZE_MAX ? SIZE_MAX : (size_t)mem;
+    size_t lim;
+    if (parse_size(gjb_port_getenv("GJBMEM_HEAP_LIMIT"), &lim))
+        sys.limit = lim;
+    gjb_port_at_fork(on_prepare, on_parent, on_child);
+}
+
+static void lock(void)
+{
+    gjb_port_init_once(gjb_lib_init);
+    gjb_port_lock_take(&sys.lock);
+}
+
+static void unlock(void)
+{
+    gjb_port_lock_release(&sys.lock);
+}
+
+/* --- growth ------------------------------------------------------------- */
+
+static size_t page_up(size_t n)
+{
+    return n > SIZE_MAX - sys.page ? 0 : (n + sys.page - 1) & ~(sys.page - 1);
+}
+
+/* Makes [mem, mem+size) a region of the heap (creating it). 0 or errno. */
+static int adopt(void *mem, size_t size, bool from_port)
+{
+    if (sys.npieces == SYS_REGIONS)
+        return ENOSPC;
+    int st = sys.h ? gjb_heap_add_region(sys.h, mem, size)
+                   : gjb_heap_init(mem, size, sys.policy, SYS_REGIONS, &sys.h);
+    if (st != GJB_OK)
+        return st == GJB_E_FULL ? ENOSPC : EINVAL;
+    sys.piece[sys.npieces++] = (struct piece){mem, size, from_port};
+    sys.regions += size;
+    return 0;
+}
+
+/* Takes a region from the port that can hold a request of size bytes. */
+static int grow(size_t size)
+{
+    if (size > SIZE_MAX / 4)
+        return ENOMEM;
+    size_t want = 2 * size + size / 16 + (64u << 10);
+    if (want < GROW_MIN)
+        want = GROW_MIN;
+    if (want < sys.regions)
+        want = sys.regions;
+    want = page_up(want);
+    size_t room = sys.limit > sys.port ? (sys.limit - sys.port) & ~(sys.page - 1) : 0;
+    if (want > room)
+        want = room;
+    void *mem;
+    if (want <= size || sys.npieces == SYS_REGIONS || gjb_port_pages_get(want, &mem) != 0)
+        return ENOMEM;
+    int err = adopt(mem, want, true);
+    if (err) {
+        gjb_port_pages_put(mem, want);
+        return ENOMEM;
+    }
+    sys.port += want;
+    return 0;
+}
+
+/* --- allocation (lock held) -------------------------------------------- */
+
+static int engine_alloc(size_t align, size_t size, void **p)
+{
+    if (!sys.h)
+        return GJB_E_NOMEM;
+    return align > 1 ? gjb_heap_memalign(sys.h, align, size, p) : gjb_heap_alloc(sys.h, size, p);
+}
+
+/* A direct mapping of size bytes aligned to align (at most a page, or the
+ * mapping is trimmed from a larger one). */
+static void *direct_alloc(size_t align, size_t size)
+{
+    size_t len = page_up(size), extra = align > sys.page ? align : 0;
+    if (!len || len > SIZE_MAX - extra || len + extra > sys.limit - sys.port ||
+        sys.limit < sys.port)
+        return NULL;
+    void *mem;
+    if (gjb_port_pages_get(len + extra, &mem) != 0)
+        return NULL;
+    char *p = mem;
+    if (extra) {
+        uintptr_t a = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
+        size_t lead = a - (uintptr_t)p;
+        if (lead)
+            gjb_port_pages_put(p, lead);
+        if (extra - lead)
+            gjb_port_pages_put((char *)a + len, extra - lead);
+        p = (char *)a;
+    }
+    long table = 0;
+    if (gjb_big_put(&sys.big, p, len, &table) != 0) {
+        gjb_port_pages_put(p, len);
+        return NULL;
+    }
+    sys.port += len + (size_t)table;
+    return p;
+}
+
+static void direct_free(void *p, size_t len)
+{
+    gjb_big_del(&sys.big, p);
+    gjb_port_pages_put(p, len);
+    sys.port -= len;
+}
+
+static void *alloc_locked(size_t align, size_t size)
+{
+    if (size == 0)
+        size = 1;
+    if (size >= GJBMEM_SYSHEAP_DIRECT)
+        return direct_alloc(align, size);
+    void *p;
+    if (engine_alloc(align, size, &p) == GJB_OK)
+        return p;
+    if (grow(size + (align > 1 ? align : 0)) == 0 && engine_alloc(align, size, &p) == GJB_OK)
+        return p;
+    return NULL;
+}
+
+static void *allocate(size_t align, size_t size)
+{
+    if (gjb_port_in_isr()) {
+        gjb_port_set_errno(ERROR_KERNEL_IN_ISR);
+        return NULL;
+    }
+    lock();
+    void *p = alloc_locked(align, size);
+    unlock();
+    if (!p)
+        gjb_port_set_errno(ENOMEM);
+    return p;
+}
+
+void *gjbmem_malloc(size_t size)
+{
+    return allocate(1, size);
+}
+
+void *gjbmem_memalign(size_t align, size_t size)
+{
+    if (align == 0 || (align & (align - 1))) {
+        gjb_port_set_errno(EINVAL);
+        return NULL;
+    }
+    return allocate(align, size);
+}
+
+void *gjbmem_calloc(size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size) {
+        gjb_port_set_errno(ENOMEM);
+        return NULL;
+    }
+    void *p = allocate(1, n * size);
+    if (p && n * size < GJBMEM_SYSHEAP_DIRECT) /* direct mappings come zeroed */
+        memset(p, 0, n * size);
+    return p;
+}
+
+/* Frees p under the lock: 0, or EINVAL when p is no block of the heap. */
+static int free_locked(void *p)
+{
+    if (sys.h && gjb_heap_free(sys.h, p) == GJB_OK)
+        return 0;
+    size_t len = gjb_big_get(&sys.big, p);
+    if (!len)
+        return EINVAL;
+    direct_free(p, len);
+    return 0;
+}
+
+int gjbmem_free(void *p)
+{
+    if (!p)
+        return 0;
+    if (gjb_port_in_isr()) {
+        gjb_port_set_errno(ERROR_KERNEL_IN_ISR);
+        return -1;
+    }
+    lock();
+    int err = free_locked(p);
+    unlock();
+    if (err)
+        gjb_port_set_errno(err);
+    return err ? -1 : 0;
+}
+
+/* Usable size of p under the lock, 0 when p is no block. */
+static size_t usable_locked(const void *p)
+{
+    size_t n = sys.h && p ? gjb_heap_usable_size(sys.h, p) : 0;
+    return n ? n : gjb_big_get(&sys.big, p);
+}
+
+size_t gjbmem_usable_size(const void *p)
+{
+    if (!p)
+        return 0;
+    lock();
+    size_t n = usable_locked(p);
+    unlock();
+    return n;
+}
+
+/* Resizes a block under the lock: the new pointer, or NULL with *err. */
+static void *realloc_locked(void *p, size_t size, int *err)
+{
+    size_t old = usable_locked(p), len = gjb_big_get(&sys.big, p);
+    if (!old) {
+        *err = EINVAL;
+        return NULL;
+    }
+    void *q;
+    if (!len && size < GJBMEM_SYSHEAP_DIRECT) {
+        if (gjb_heap_realloc(sys.h, p, size, &q) == GJB_OK)
+            return q;
+        if (grow(size) == 0 && gjb_heap_realloc(sys.h, p, size, &q) == GJB_OK)
+            return q;
+        *err = ENOMEM;
+        return NULL;
+    }
+    if (len && size >= GJBMEM_SYSHEAP_DIRECT / 2 && size <= len)
+        return p; /* a direct mapping keeps its pages when it shrinks a little */
+    q = alloc_locked(1, size);
+    if (!q) {
+        *err = ENOMEM;
+        return NULL;
+    }
+    memcpy(q, p, old < size ? old : size);
+    free_locked(p);
+    return q;
+}
+
+void *gjbmem_realloc(void *p, size_t size)
+{
+    if (!p)
+        return gjbmem_malloc(size);
+    if (size == 0) {
+        gjbmem_free(p);
+        return NULL;
+    }
+    if (gjb_port_in_isr()) {
+        gjb_port_set_errno(ERROR_KERNEL_IN_ISR);
+        return NULL;
+    }
+    int err = 0;
+    lock();
+    void *q = realloc_locked(p, size, &err);
+    unlock();
+    if (!q)
+        gjb_port_set_errno(err);
+    return q;
+}
+
+/* --- settings and statistics ------------------------------------------- */
+
+int gjbmem_sysheap_set_limit(size_t bytes)
+{
+    lock();
+    bool ok = bytes >= sys.port;
+    if (ok)
+        sys.limit = bytes;
+    unlock();
+    if (!ok)
+        gjb_port_set_errno(EINVAL);
+    return ok ? 0 : -1;
+}
+
+int gjbmem_sysheap_add_memory(void *mem, size_t size)
+{
+    gjb_port_init_once(gjb_lib_init);
+    gjb_port_global_lock(); /* lock order: global (partitions), then the heap's */
+    bool taken = !mem || !size || gjb_mpart_owns(mem, size);
+    lock();
+    int err = taken ? EINVAL : adopt(mem, size, false);
+    unlock();
+    gjb_port_global_unlock();
+    if (err)
+        gjb_port_set_errno(err);
+    return err ? -1 : 0;
+}
+
+/* Re-creates the heap over the same memory with policy (no block live). */
+static int rebuild(int policy)
+{
+    gjb_heap *h = NULL;
+    if (gjb_heap_init(sys.piece[0].mem, sys.piece[0].size, policy, SYS_REGIONS, &h) != GJB_OK)
+        return ENOMEM;
+    for (unsigned i = 1; i < sys.npieces; i++)
+        if (gjb_heap_add_region(h, sys.piece[i].mem, sys.piece[i].size) != GJB_OK)
+            return ENOMEM;
+    sys.h = h;
+    return 0;
+}
+
+int heap_mem_init(int flag)
+{
+    if (flag != FIRST_FIT_ALLOCATION && flag != BUDDY_ALLOCATION) {
+        gjb_port_set_errno(EINVAL);
+        return -1;
+    }
+    int policy = flag == BUDDY_ALLOCATION ? GJB_BUDDY : GJB_FIRST_FIT, err = 0;
+    lock();
+    if (policy != sys.policy) {
+        if ((sys.h && !gjb_heap_is_empty(sys.h)) || sys.big.count)
+            err = EBUSY;
+        else if (sys.h && (err = rebuild(policy)) != 0)
+            (void)rebuild(sys.policy); /* memory that fit one policy fits it again */
+        if (!err)
+            sys.policy = policy;
+    }
+    unlock();
+    if (err)
+        gjb_port_set_errno(err);
+    return err ? -1 : 0;
+}
+
+int mem_findmax(void)
+{
+    lock();
+    size_t m = sys.h ? gjb_heap_max_alloc(sys.h) : 0;
+    size_t room = sys.limit > sys.port ? (sys.limit - sys.port) & ~(sys.page - 1) : 0;
+    if (room >= GJBMEM_SYSHEAP_DIRECT && room > m)
+        m = room; /* a direct mapping of that many bytes fits the limit */
+    unlock();
+    return m > INT_MAX ? INT_MAX : (int)m;
+}
+
+bool gjb_sysheap_conflicts(const void *mem, size_t size)
+{
+    lock();
+    bool bad = sys.h && gjb_heap_overlaps(sys.h, mem, size) &&
+               !gjb_heap_inside_block(sys.h, mem, size);
+    unlock();
+    return bad;
+}
+
+void gjb_sysheap_heap_stats(struct gjbmem_heap_stats *st)
+{
+    lock();
+    if (sys.h)
+        gjb_heap_get_stats(sys.h, st);
+    else
+        memset(st, 0, sizeof *st);
+    unlock();
+}
+
+int mem_getinfo(struct meminfo *info)
+{
+    if (!info) {
+        gjb_port_set_errno(EINVAL);
+        return -1;
+    }
+    if (!gjb_port_in_system_context()) {
+        gjb_port_set_errno(EACCES);
+        return -1;
+    }
+    struct gjbmem_heap_stats st;
+    gjb_sysheap_heap_stats(&st);
+    info->segment = st.segments;
+    info->used = st.used;
+    info->maxused = st.maxused;
+    info->free = st.free;
+    return 0;
+}
+
+int gjbmem_sysheap_stats(struct gjbmem_sysheap_stats *st)
+{
+    if (!st) {
+        gjb_port_set_errno(EINVAL);
+        return -1;
+    }
+    lock();
+    if (sys.h)
+        gjb_heap_get_stats(sys.h, &st->heap);
+    else
+        memset(&st->heap, 0, sizeof st->heap);
+    st->policy = sys.policy == GJB_BUDDY ? BUDDY_ALLOCATION : FIRST_FIT_ALLOCATION;
+    st->limit = sys.limit;
+    st->port_bytes = sys.port;
+    st->direct_blocks = sys.big.count;
+    st->direct_bytes = sys.big.bytes;
+    unlock();
+    return 0;
+}
+
+int gjbmem_sysheap_validate(void)
+{
+    lock();
+    size_t port = gjb_big_table_bytes(&sys.big) + sys.big.bytes;
+    for (unsigned i = 0; i < sys.npieces; i++)
+        port += sys.piece[i].from_port ? sys.piece[i].size : 0;
+    bool ok = (!sys.h || gjb_heap_validate(sys.h) == GJB_OK) &&
+              gjb_big_valid(&sys.big, sys.page) && port == sys.port;
+    unlock();
+    if (!ok)
+        gjb_port_set_errno(ERROR_KERNEL_MEMORY);
+    return ok ? 0 : -1;
+}

@@ -1,0 +1,268 @@
+/*
+ * malloc.c - the C library's malloc family routed to the gjbmem system heap
+ * (libgjbmem-malloc.so).
+ *
+ * Use it with LD_PRELOAD=/path/to/libgjbmem-malloc.so, or link a program
+ * against it (before the C library, which the linker always puts last). It
+ * depends on libgjbmem.so, so a process that also links libgjbmem has one
+ * system heap, which both the documented mem_* calls and malloc see.
+ *
+ * Exported: malloc, free, calloc, realloc, reallocarray, memalign,
+ * posix_memalign, aligned_alloc, valloc, pvalloc, malloc_usable_size. They
+ * behave as glibc's at the edges a program may rely on:
+ *   - malloc(0), calloc(0, n), realloc(NULL, 0), memalign(a, 0) and the
+ *     like return a unique pointer that free accepts;
+ *   - realloc(p, 0) with p != NULL frees p and returns NULL;
+ *   - every failure returns NULL with errno ENOMEM (also when n * size
+ *     overflows in calloc and reallocarray); a successful call leaves errno
+ *     alone, and so does free;
+ *   - pointers are aligned to alignof(max_align_t) (16 on x86-64);
+ *   - free(NULL) does nothing; malloc_usable_size(NULL) is 0;
+ *   - posix_memalign returns EINVAL when the alignment is not a power of
+ *     two multiple of sizeof(void *), ENOMEM when memory is short, and
+ *     touches neither errno nor *memptr on failure;
+ *   - memalign rounds an alignment that is not a power of two up to the
+ *     next one (as glibc does); aligned_alloc refuses it (NULL, EINVAL);
+ *   - valloc is memalign(page size); pvalloc also rounds the size up to
+ *     whole pages (pvalloc(0) gives one page).
+ *
+ * A pointer the system heap refuses (foreign, interior, already freed)
+ * passed to free or realloc: by default it is ignored (free does nothing;
+ * realloc returns NULL with errno EINVAL and leaves the memory alone), so a
+ * stray free cannot corrupt the heap. With GJBMEM_ABORT_ON_BAD_FREE=1 in the
+ * environment a one-line message goes to stderr and the process aborts, as
+ * glibc does. malloc_usable_size of such a pointer is 0.
+ *
+ * GJBMEM_SHOW=1 in the environment prints the system heap's table
+ * (gjbmem_mem_show_to(2), "heap show >>" ...) on stderr when the process
+ * exits through exit() or a return from main.
+ *
+ * Nothing here calls a malloc-family function, and neither does the system
+ * heap (it initialises itself on first use and takes its memory from page
+ * mappings), so the first malloc of the process, however early, is safe.
+ * The compiler is told not to treat these functions as builtins
+ * (-fno-builtin) so that it cannot turn code here into calls to them.
+ */
+#define _GNU_SOURCE
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gjbmem/sysheap.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* The declarations of <stdlib.h>/<malloc.h> for the functions not every
+ * libc declares with these feature macros. */
+EXPORT void *memalign(size_t align, size_t size);
+EXPORT void *pvalloc(size_t size);
+EXPORT void *valloc(size_t size);
+EXPORT size_t malloc_usable_size(void *p);
+EXPORT void *reallocarray(void *p, size_t n, size_t size);
+
+static size_t page_size(void)
+{
+    static size_t cached;
+    size_t ps = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (ps == 0) {
+        long v = sysconf(_SC_PAGESIZE); /* no allocation */
+        ps = v > 0 ? (size_t)v : 4096;
+        __atomic_store_n(&cached, ps, __ATOMIC_RELAXED);
+    }
+    return ps;
+}
+
+/* --- bad pointers ------------------------------------------------------ */
+
+static int abort_on_bad_free(void)
+{
+    const char *v = getenv("GJBMEM_ABORT_ON_BAD_FREE"); /* no allocation */
+    return v != NULL && v[0] == '1' && v[1] == '\0';
+}
+
+/* Writes "gjbmem: <what>: invalid pointer 0x...\n" to stderr without stdio
+ * (which may allocate) and aborts. */
+static void bad_pointer_abort(const char *what, const void *p)
+{
+    char buf[128];
+    size_t n = 0;
+    static const char pre[] = "gjbmem: ";
+    static const char post[] = ": invalid pointer 0x";
+    static const char tail[] = " (GJBMEM_ABORT_ON_BAD_FREE=1)\n";
+    static const char hex[] = "0123456789abcdef";
+
+    memcpy(buf + n, pre, sizeof pre - 1);
+    n += sizeof pre - 1;
+    size_t wl = strlen(what);
+    if (wl > 32)
+        wl = 32;
+    memcpy(buf + n, what, wl);
+    n += wl;
+    memcpy(buf + n, post, sizeof post - 1);
+    n += sizeof post - 1;
+    uintptr_t v = (uintptr_t)p;
+    int started = 0;
+    for (int shift = (int)(sizeof v * 8) - 4; shift >= 0; shift -= 4) {
+        unsigned d = (unsigned)(v >> shift) & 0xf;
+        if (d != 0 || started || shift == 0) {
+            buf[n++] = hex[d];
+            started = 1;
+        }
+    }
+    memcpy(buf + n, tail, sizeof tail - 1);
+    n += sizeof tail - 1;
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(2, buf + off, n - off);
+        if (w <= 0) {
+            if (w < 0 && errno == EINTR)
+                continue;
+            break;
+        }
+        off += (size_t)w;
+    }
+    abort();
+}
+
+/* --- allocation -------------------------------------------------------- */
+
+/* Every allocating failure is ENOMEM to the caller, whatever the system
+ * heap said (e.g. ERROR_KERNEL_IN_ISR when a test simulates interrupt
+ * context): that is what malloc's callers know how to handle. */
+static void *nomem(void)
+{
+    errno = ENOMEM;
+    return NULL;
+}
+
+EXPORT void *malloc(size_t size)
+{
+    void *p = gjbmem_malloc(size);
+    return p != NULL ? p : nomem();
+}
+
+EXPORT void free(void *p)
+{
+    if (p == NULL)
+        return;
+    int saved = errno;
+    if (gjbmem_free(p) != 0 && errno == EINVAL && abort_on_bad_free())
+        bad_pointer_abort("free()", p);
+    errno = saved;
+}
+
+EXPORT void *calloc(size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total))
+        return nomem();
+    void *p = total == 0 ? gjbmem_malloc(0) : gjbmem_calloc(n, size);
+    return p != NULL ? p : nomem();
+}
+
+EXPORT void *realloc(void *p, size_t size)
+{
+    if (p == NULL)
+        return malloc(size);
+    if (size == 0) {
+        free(p);
+        return NULL;
+    }
+    void *q = gjbmem_realloc(p, size);
+    if (q != NULL)
+        return q;
+    if (errno == EINVAL) { /* p is not a block of the system heap */
+        if (abort_on_bad_free())
+            bad_pointer_abort("realloc()", p);
+        return NULL; /* errno EINVAL; p left alone */
+    }
+    return nomem(); /* p intact */
+}
+
+EXPORT void *reallocarray(void *p, size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total))
+        return nomem(); /* p intact */
+    return realloc(p, total);
+}
+
+/* Aligned block; align is a power of two. */
+static void *aligned(size_t align, size_t size)
+{
+    void *p;
+    if (align <= _Alignof(max_align_t))
+        p = gjbmem_malloc(size);
+    else
+        p = gjbmem_memalign(align, size != 0 ? size : 1);
+    return p != NULL ? p : nomem();
+}
+
+EXPORT void *memalign(size_t align, size_t size)
+{
+    /* glibc: an alignment that is not a power of two is rounded up to the
+     * next one; one above the largest power of two is EINVAL. */
+    if (align > SIZE_MAX / 2 + 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (align & (align - 1)) {
+        size_t a = 1;
+        while (a < align)
+            a <<= 1;
+        align = a;
+    }
+    return aligned(align, size);
+}
+
+EXPORT void *aligned_alloc(size_t align, size_t size)
+{
+    if (align == 0 || (align & (align - 1)) != 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return aligned(align, size);
+}
+
+EXPORT int posix_memalign(void **memptr, size_t align, size_t size)
+{
+    if (align < sizeof(void *) || (align & (align - 1)) != 0)
+        return EINVAL;
+    int saved = errno;
+    void *p = aligned(align, size);
+    errno = saved;
+    if (p == NULL)
+        return ENOMEM;
+    *memptr = p;
+    return 0;
+}
+
+EXPORT void *valloc(size_t size)
+{
+    return aligned(page_size(), size);
+}
+
+EXPORT void *pvalloc(size_t size)
+{
+    size_t ps = page_size();
+    if (size > SIZE_MAX - (ps - 1))
+        return nomem();
+    size = size == 0 ? ps : (size + ps - 1) & ~(ps - 1);
+    return aligned(ps, size);
+}
+
+EXPORT size_t malloc_usable_size(void *p)
+{
+    return p != NULL ? gjbmem_usable_size(p) : 0;
+}
+
+/* --- GJBMEM_SHOW=1 ----------------------------------------------------- */
+
+__attribute__((destructor)) static void gjbmem_malloc_show_at_exit(void)
+{
+    const char *v = getenv("GJBMEM_SHOW");
+    if (v != NULL && v[0] == '1' && v[1] == '\0')
+        gjbmem_mem_show_to(2);
+}
