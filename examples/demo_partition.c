@@ -6,6 +6,7 @@
  * after it, checks every result, and exits non-zero on anything unexpected.
  */
 #include <gjbext.h>
+#include <gjbmem/sysheap.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -128,6 +129,22 @@ int main(void)
     check(mpart_getinfo(mid, &pi) == -1 && errno == ERROR_KERNEL_HANDLE_NULL,
           "the deleted partition's id is refused");
     free(add);
+
+    printf("10. the system heap: heap_mem_init(BUDDY_ALLOCATION), a 4096-byte block, a BUDDY\n"
+           "    partition beside it, mem_show\n");
+    check(heap_mem_init(BUDDY_ALLOCATION) == 0, "heap_mem_init(BUDDY_ALLOCATION)");
+    void *page = gjbmem_malloc(4096);
+    check(page && ((uintptr_t)page & 4095) == 0 && gjbmem_usable_size(page) == 4096,
+          "a 4096-byte request gets exactly a 4096-byte, 4096-aligned block");
+    static char bmem[64 * 1024];
+    mpart_id bid = 0;
+    check(mpart_create_ex(bmem, sizeof bmem, BUDDY_ALLOCATION, &bid) == 0, "mpart_create_ex(BUDDY)");
+    char *b = bid ? mpart_memalign(bid, 1024, 1000) : NULL;
+    check(b && ((uintptr_t)b & 1023) == 0, "mpart_memalign(1024) on the BUDDY partition");
+    mem_show();
+    check(!b || mpart_free(bid, b) == 0, "mpart_free");
+    check(!bid || mpart_delete(bid) == 0, "mpart_delete");
+    check(gjbmem_free(page) == 0, "gjbmem_free");
 
     printf("%s\n", failures ? "demo FAILED" : "demo passed");
     return failures ? 1 : 0;

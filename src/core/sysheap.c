@@ -206,6 +206,23 @@ static void direct_free(void *p, size_t len)
     sys.port -= len;
 }
 
+/* Grows direct mapping p (len bytes, size > len) to hold size bytes,
+ * moving its pages rather than copying them; NULL when the limit or the
+ * host says no (p is then intact). */
+static void *direct_resize(void *p, size_t len, size_t size)
+{
+    size_t nlen = page_up(size);
+    void *q;
+    if (!nlen || nlen - len > sys.limit - sys.port || sys.limit < sys.port ||
+        gjb_port_vm_remap(p, len, nlen, true, &q) != 0)
+        return NULL;
+    long table = 0;
+    gjb_big_del(&sys.big, p);
+    (void)gjb_big_put(&sys.big, q, nlen, &table); /* never grows: one entry out, one in */
+    sys.port += nlen - len;
+    return q;
+}
+
 static void *alloc_locked(size_t align, size_t size)
 {
     if (size == 0)
@@ -324,6 +341,8 @@ static void *realloc_locked(void *p, size_t size, int *err)
     }
     if (len && size >= GJBMEM_SYSHEAP_DIRECT / 2 && size <= len)
         return p; /* a direct mapping keeps its pages when it shrinks a little */
+    if (len && size >= GJBMEM_SYSHEAP_DIRECT && (q = direct_resize(p, len, size)) != NULL)
+        return q;
     q = alloc_locked(1, size);
     if (!q) {
         *err = ENOMEM;
