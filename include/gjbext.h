@@ -67,9 +67,12 @@ typedef unsigned long mpart_id;
  * blocks are allocated: -1 / EBUSY. O(regions). */
 int heap_mem_init(int flag);
 
-/* The largest block the system heap could hand out now (its largest free
- * block, or what it can still take from the host within its limit),
- * clamped to INT_MAX. No errors. O(1). */
+/* A size the system heap can hand out now, clamped to INT_MAX: its largest
+ * free block, or the largest direct mapping its limit still allows (for
+ * requests of GJBMEM_SYSHEAP_DIRECT bytes or more), whichever is larger.
+ * Never more than an allocation would get; room under the limit smaller
+ * than GJBMEM_SYSHEAP_DIRECT that only a new region could use is not
+ * counted. No errors. O(1). */
 int mem_findmax(void);
 
 /* Copies the system heap's statistics into *info. Errors: NULL info: -1 /

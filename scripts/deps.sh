@@ -7,6 +7,14 @@ command -v cc >/dev/null || need+=(gcc)
 command -v make >/dev/null || need+=(make)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 pkg-config --exists cmocka 2>/dev/null || need+=(libcmocka-dev)
+# tests/real_programs.sh runs these Debian programs under the malloc
+# replacement: python3 (Debian's /usr/bin/python3, with its sqlite3 module),
+# the sqlite3 CLI, awk (mawk), sort and cksum (coreutils).
+[ -x /usr/bin/python3 ] || need+=(python3)
+/usr/bin/python3 -c 'import sqlite3' 2>/dev/null || need+=(libpython3-stdlib)
+command -v sqlite3 >/dev/null || need+=(sqlite3)
+command -v awk >/dev/null || need+=(mawk)
+command -v sort >/dev/null && command -v cksum >/dev/null || need+=(coreutils)
 [ "${GJBMEM_NEED_VALGRIND:-0}" = 1 ] && { command -v valgrind >/dev/null || need+=(valgrind); }
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "deps: installing ${need[*]}"

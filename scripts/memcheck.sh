@@ -14,9 +14,20 @@
 #     the compiler (installing, building against the installed library); they
 #     run no library code of their own worth checking, and valgrind on cmake
 #     and cc checks the toolchain, not gjbmem.
+#   real_programs: shell script running python3, sqlite3, sort and awk with
+#     the malloc replacement preloaded; valgrind on bash (and those programs
+#     under it) checks neither gjbmem code in a useful way nor in a few
+#     minutes.
 #   test_vmm_args and test_vmm_more run, but one case of each cannot pass
 #     under valgrind (see KNOWN below): such a test passes when only that case
 #     fails and valgrind is clean.
+# The malloc replacement's tests (test_malloc_*) run with
+# --soname-synonyms=somalloc=nouserintercepts: by default valgrind redirects
+# malloc & co. of every object to its own allocator, so the tests would
+# check valgrind's malloc instead of libgjbmem-malloc.so; with this option
+# only the C library's are redirected, and memcheck checks the replacement
+# and the system heap themselves (their blocks are then invisible to its
+# leak check: they live in the heap's own mappings).
 # The examples run with tests/valgrind.supp: the manual's samples malloc an
 # 8 KiB block in main() and never free it (the memory is handed to a
 # partition, whose records hold offsets, so valgrind sees it as definitely
@@ -60,6 +71,7 @@ logs, supp, jobs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 SKIP = {
     "install_pkgconfig": "shell script running cmake and cc (packaging), no library code of its own",
     "engine_freestanding": "shell script compiling the engine freestanding, no library code run",
+    "real_programs": "shell script running Debian programs with the malloc replacement preloaded",
 }
 # Test cases whose expected result depends on the host kernel's answer, which
 # valgrind emulates differently: mmap of SIZE_MAX/2 bytes gets ENOMEM from
@@ -96,6 +108,8 @@ def run(t):
     opts = list(VALGRIND)
     if name.startswith("example_"):
         opts.append("--suppressions=" + supp)
+    if name.startswith("test_malloc_"):  # check our malloc, not valgrind's
+        opts.append("--soname-synonyms=somalloc=nouserintercepts")
     log = os.path.join(logs, name + ".log")
     cmd = opts + ["--log-file=" + log + ".valgrind.%p"] + t["command"]
     t0 = time.time()

@@ -8,6 +8,9 @@
  * own thread): they record the first failure in `g_fail` and set `g_stop`,
  * and the test thread fails with that message after joining them.
  *
+ * Every scenario runs twice: on FIRST_FIT partitions (mpart_create) and, as
+ * <name>_buddy, on BUDDY partitions (mpart_create_ex(..., BUDDY_ALLOCATION)).
+ *
  * GJB_STRESS_SCALE (a positive number, default 1) scales every iteration
  * count, for longer soaks or quicker sanitizer runs.
  */
@@ -83,6 +86,21 @@ static bool stopped(void)
 
 static struct timespec g_t0;
 
+/* The policy of every partition the current test creates; set before any
+ * thread starts, read-only afterwards. */
+static int g_policy = FIRST_FIT_ALLOCATION;
+
+static int create(char *addr, size_t size, mpart_id *mid)
+{
+    return g_policy == FIRST_FIT_ALLOCATION ? mpart_create(addr, size, mid)
+                                            : mpart_create_ex(addr, size, g_policy, mid);
+}
+
+static bool buddy(void)
+{
+    return g_policy == BUDDY_ALLOCATION;
+}
+
 static int reset_harness(void **state)
 {
     (void)state;
@@ -91,6 +109,14 @@ static int reset_harness(void **state)
     atomic_store(&g_failed, 0);
     g_fail[0] = '\0';
     gjbmem_posix_set_isr(0);
+    g_policy = FIRST_FIT_ALLOCATION;
+    return 0;
+}
+
+static int reset_harness_buddy(void **state)
+{
+    reset_harness(state);
+    g_policy = BUDDY_ALLOCATION;
     return 0;
 }
 
@@ -382,13 +408,17 @@ static void test_one_partition_many_threads(void **state)
 
     for (int r = 0; r < A_REGIONS; r++)
         mem[r] = xalloc(sizes[r]);
-    assert_int_equal(mpart_create(mem[0], sizes[0], &mid), 0);
+    assert_int_equal(create(mem[0], sizes[0], &mid), 0);
     for (int r = 1; r < A_REGIONS; r++)
         assert_int_equal(mpart_addmem(mid, mem[r], sizes[r]), 0);
 
     struct partinfo before, after;
     assert_int_equal(mpart_getinfo(mid, &before), 0);
-    assert_int_equal(before.segment, A_REGIONS);
+    /* One free block per region; buddy carves each into power-of-two blocks. */
+    if (buddy())
+        assert_true(before.segment >= A_REGIONS);
+    else
+        assert_int_equal(before.segment, A_REGIONS);
     int maxfree_before = mpart_findmaxfree(mid);
     assert_true(maxfree_before > 0);
 
@@ -418,10 +448,10 @@ static void test_one_partition_many_threads(void **state)
     /* The partition is large enough that most requests succeed. */
     assert_true(nomem * 4 < allocs + reallocs);
 
-    /* Everything is back: one free block per region, same counters. */
+    /* Everything is back: the blocks of the fresh partition, same counters. */
     assert_int_equal(mpart_validate(mid), 0);
     assert_int_equal(mpart_getinfo(mid, &after), 0);
-    assert_int_equal(after.segment, A_REGIONS);
+    assert_int_equal(after.segment, before.segment);
     assert_int_equal(after.free, before.free);
     assert_int_equal(after.used, before.used);
     assert_true(after.maxused > before.used);
@@ -430,7 +460,7 @@ static void test_one_partition_many_threads(void **state)
     struct gjbmem_heap_stats st;
     assert_int_equal(mpart_getstats(mid, &st), 0);
     assert_int_equal(st.alloc_blocks, 0);
-    assert_int_equal(st.free_blocks, A_REGIONS);
+    assert_int_equal(st.free_blocks, before.segment);
     assert_int_equal(st.regions, A_REGIONS);
     assert_int_equal(mpart_delete(mid), 0);
     for (int r = 0; r < A_REGIONS; r++)
@@ -441,7 +471,10 @@ static void test_one_partition_many_threads(void **state)
 
 #define B_WORKERS 4
 #define B_CHURN_BUFS 3
-#define B_PART_SIZE (128 << 10)
+/* 32 live blocks of at most 8 KiB always fit in a worker's partition: in
+ * 128 KiB with first fit; with buddy each block lies in one 8 KiB-aligned
+ * chunk of the block area, so 33 whole chunks leave one free (384 KiB). */
+#define B_PART_SIZE ((size_t)(buddy() ? 384 : 128) << 10)
 #define B_GRAVE 4096
 
 struct b_shared {
@@ -496,7 +529,9 @@ static bool b_worker(struct b_ctx *c)
 {
     struct b_shared *sh = c->sh;
     char *mem = sh->worker_mem[c->id];
-    bool ok = mpart_create(mem, B_PART_SIZE, &c->mid) == 0;
+    bool ok = create(mem, B_PART_SIZE, &c->mid) == 0;
+    struct partinfo fresh;
+    ok = ok && mpart_getinfo(c->mid, &fresh) == 0;
     gate_wait(&sh->created);
     CHECK(ok);
 
@@ -513,7 +548,7 @@ static bool b_worker(struct b_ctx *c)
             size_t size = rnd_size(&rs, 8192);
             errno = 4242;
             b->p = mpart_alloc(c->mid, size);
-            /* 32 blocks of at most 8 KiB always fit in 128 KiB. */
+            /* 32 blocks of at most 8 KiB always fit (B_PART_SIZE). */
             CHECKF(b->p != NULL, "size %zu", size);
             CHECK(errno == 4242);
             b->size = size;
@@ -537,7 +572,8 @@ static bool b_worker(struct b_ctx *c)
         if (blks[s].p && !blk_free(c->mid, &blks[s]))
             return false;
     struct partinfo pi;
-    CHECK(mpart_getinfo(c->mid, &pi) == 0 && pi.segment == 1);
+    CHECK(mpart_getinfo(c->mid, &pi) == 0 && pi.segment == fresh.segment);
+    CHECK(pi.free == fresh.free && pi.used == fresh.used);
     CHECK(mpart_validate(c->mid) == 0);
     return true;
 }
@@ -577,7 +613,7 @@ static bool b_churn(struct b_ctx *c)
         if (!live[k]) {
             mpart_id m = 0;
             errno = 4242;
-            if (mpart_create(bufs[k], B_PART_SIZE / 4, &m) != 0 || errno != 4242 || m == 0) {
+            if (create(bufs[k], B_PART_SIZE / 4, &m) != 0 || errno != 4242 || m == 0) {
                 tfail(__LINE__, "mpart_create(churn buffer) == 0", NULL);
                 ok = false;
                 break;
@@ -589,7 +625,7 @@ static bool b_churn(struct b_ctx *c)
             int other = (k + 1) % B_CHURN_BUFS;
             mpart_id m2 = 0;
             errno = 0;
-            if (mpart_create(bufs[k] + 128, 4096, &m2) != -1 || errno != EINVAL) {
+            if (create(bufs[k] + 128, 4096, &m2) != -1 || errno != EINVAL) {
                 tfail(__LINE__, "create over a live partition refused with EINVAL", NULL);
                 ok = false;
                 break;
@@ -597,7 +633,7 @@ static bool b_churn(struct b_ctx *c)
             /* ...and so is one over a worker's partition, live throughout. */
             unsigned w = (unsigned)(rnd(&rs) % B_WORKERS);
             errno = 0;
-            if (mpart_create(sh->worker_mem[w] + 1000, 8192, &m2) != -1 || errno != EINVAL) {
+            if (create(sh->worker_mem[w] + 1000, 8192, &m2) != -1 || errno != EINVAL) {
                 tfail(__LINE__, "create over a worker partition refused with EINVAL", NULL);
                 ok = false;
                 break;
@@ -730,7 +766,7 @@ static void test_private_partitions_and_churn(void **state)
     /* All the memory is free again: a partition can be made over it. */
     for (int w = 0; w < B_WORKERS; w++) {
         mpart_id m;
-        assert_int_equal(mpart_create(sh.worker_mem[w], B_PART_SIZE, &m), 0);
+        assert_int_equal(create(sh.worker_mem[w], B_PART_SIZE, &m), 0);
         assert_int_equal(mpart_delete(m), 0);
         free(sh.worker_mem[w]);
     }
@@ -848,7 +884,7 @@ static bool c_deleter(struct c_ctx *c)
         if (c->deletes % 2)
             sched_yield();
         mpart_id nid = 0;
-        CHECK(mpart_create(sh->mem, C_SIZE, &nid) == 0);
+        CHECK(create(sh->mem, C_SIZE, &nid) == 0);
         CHECK(nid != id && nid != 0);
         atomic_store(&sh->current, nid);
         sched_yield(); /* let the users at it */
@@ -867,7 +903,7 @@ static void test_delete_recreate_under_use(void **state)
     struct c_shared sh;
     sh.mem = xalloc(C_SIZE);
     mpart_id first;
-    assert_int_equal(mpart_create(sh.mem, C_SIZE, &first), 0);
+    assert_int_equal(create(sh.mem, C_SIZE, &first), 0);
     atomic_store(&sh.current, first);
     atomic_store(&sh.users_left, C_USERS);
     gate_init(&sh.start, C_USERS + 1);
@@ -903,7 +939,7 @@ static void test_delete_recreate_under_use(void **state)
     assert_int_equal(mpart_validate(atomic_load(&sh.current)), -1);
     assert_int_equal(errno, ERROR_KERNEL_HANDLE_NULL);
     mpart_id m;
-    assert_int_equal(mpart_create(sh.mem, C_SIZE, &m), 0);
+    assert_int_equal(create(sh.mem, C_SIZE, &m), 0);
     assert_int_equal(mpart_validate(m), 0);
     assert_int_equal(mpart_delete(m), 0);
     free(sh.mem);
@@ -946,7 +982,7 @@ static bool d_isr(struct d_ctx *c)
         errno = 0;
         CHECK(mpart_free(sh->mid, sh->held) == -1 && errno == ERROR_KERNEL_IN_ISR);
         errno = 0;
-        CHECK(mpart_create(sh->spare, 8192, &m) == -1 && errno == ERROR_KERNEL_IN_ISR);
+        CHECK(create(sh->spare, 8192, &m) == -1 && errno == ERROR_KERNEL_IN_ISR);
         errno = 0;
         CHECK(mpart_addmem(sh->mid, sh->spare, 8192) == -1 && errno == ERROR_KERNEL_IN_ISR);
         errno = 0;
@@ -1011,7 +1047,7 @@ static void test_isr_flag_is_thread_local(void **state)
     struct d_shared sh;
     char *mem = xalloc(256 << 10);
     sh.spare = xalloc(8192);
-    assert_int_equal(mpart_create(mem, 256 << 10, &sh.mid), 0);
+    assert_int_equal(create(mem, 256 << 10, &sh.mid), 0);
     sh.held = mpart_alloc(sh.mid, 100);
     assert_non_null(sh.held);
     fill(sh.held, 100, 0xd1d1);
@@ -1047,7 +1083,7 @@ static void test_isr_flag_is_thread_local(void **state)
     assert_int_equal(mpart_free(sh.mid, sh.held), 0);
     assert_int_equal(mpart_delete(sh.mid), 0);
     mpart_id m;
-    assert_int_equal(mpart_create(sh.spare, 8192, &m), 0);
+    assert_int_equal(create(sh.spare, 8192, &m), 0);
     assert_int_equal(mpart_delete(m), 0);
     free(sh.spare);
     free(mem);
@@ -1083,7 +1119,7 @@ static bool e_good(struct e_ctx *c)
         mpart_id own = 0;
         struct partinfo pi;
         size_t sz;
-        CHECK(mpart_create(c->mem, 64 << 10, &own) == 0);
+        CHECK(create(c->mem, 64 << 10, &own) == 0);
         CHECK(errno == mine);
         CHECK(mpart_addmem(own, c->mem + (64 << 10), 32 << 10) == 0);
         CHECK(errno == mine);
@@ -1161,7 +1197,9 @@ static void test_errno_per_thread(void **state)
     (void)state;
     struct e_shared sh;
     char *mem = xalloc(512 << 10);
-    assert_int_equal(mpart_create(mem, 512 << 10, &sh.shared_mid), 0);
+    assert_int_equal(create(mem, 512 << 10, &sh.shared_mid), 0);
+    struct partinfo fresh;
+    assert_int_equal(mpart_getinfo(sh.shared_mid, &fresh), 0);
     gate_init(&sh.start, E_GOOD + E_BAD);
 
     struct e_ctx ctx[E_GOOD + E_BAD];
@@ -1185,20 +1223,26 @@ static void test_errno_per_thread(void **state)
     struct partinfo pi;
     assert_int_equal(mpart_getinfo(sh.shared_mid, &pi), 0);
     assert_int_equal(errno, 777);
-    assert_int_equal(pi.segment, 1);
+    assert_int_equal(pi.segment, fresh.segment);
+    assert_int_equal(pi.free, fresh.free);
     assert_int_equal(mpart_validate(sh.shared_mid), 0);
     assert_int_equal(mpart_delete(sh.shared_mid), 0);
     free(mem);
 }
 
+/* A scenario on first-fit partitions, and again on buddy ones. */
+#define BOTH_POLICIES(f)                                                                           \
+    cmocka_unit_test_setup_teardown(f, reset_harness, report_time),                                \
+        {#f "_buddy", f, reset_harness_buddy, report_time, NULL}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_one_partition_many_threads, reset_harness, report_time),
-        cmocka_unit_test_setup_teardown(test_private_partitions_and_churn, reset_harness, report_time),
-        cmocka_unit_test_setup_teardown(test_delete_recreate_under_use, reset_harness, report_time),
-        cmocka_unit_test_setup_teardown(test_isr_flag_is_thread_local, reset_harness, report_time),
-        cmocka_unit_test_setup_teardown(test_errno_per_thread, reset_harness, report_time),
+        BOTH_POLICIES(test_one_partition_many_threads),
+        BOTH_POLICIES(test_private_partitions_and_churn),
+        BOTH_POLICIES(test_delete_recreate_under_use),
+        BOTH_POLICIES(test_isr_flag_is_thread_local),
+        BOTH_POLICIES(test_errno_per_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,6 +51,10 @@ struct gjb_bigtab {
  * amortised; growing re-hashes into new pages. *table_bytes changes by the
  * bytes of pages the table took or gave back. */
 int gjb_big_put(struct gjb_bigtab *t, void *p, size_t len, long *table_bytes);
+/* Bytes of pages the next gjb_big_put will take to grow the table, or 0. */
+size_t gjb_big_growth(const struct gjb_bigtab *t);
+/* True when [mem, mem+size) overlaps a recorded mapping. O(table). */
+bool gjb_big_overlaps(const struct gjb_bigtab *t, const void *mem, size_t size);
 /* Length recorded for p, or 0. O(1) expected. */
 size_t gjb_big_get(const struct gjb_bigtab *t, const void *p);
 /* Forgets p (which must be recorded). O(1) expected. */

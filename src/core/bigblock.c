@@ -46,6 +46,23 @@ static int rehash(struct gjb_bigtab *t, size_t cap, long *table_bytes)
     return 0;
 }
 
+size_t gjb_big_growth(const struct gjb_bigtab *t)
+{
+    if ((t->count + 1) * 4 <= t->cap * 3)
+        return 0;
+    size_t cap = t->cap ? t->cap * 2 : MIN_CAP;
+    return (cap - t->cap) * sizeof(struct gjb_big);
+}
+
+bool gjb_big_overlaps(const struct gjb_bigtab *t, const void *mem, size_t size)
+{
+    uintptr_t lo = (uintptr_t)mem, hi = size > UINTPTR_MAX - lo ? UINTPTR_MAX : lo + size;
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->slot[i].addr && lo < t->slot[i].addr + t->slot[i].len && t->slot[i].addr < hi)
+            return true;
+    return false;
+}
+
 int gjb_big_put(struct gjb_bigtab *t, void *p, size_t len, long *table_bytes)
 {
     if ((t->count + 1) * 4 > t->cap * 3) {

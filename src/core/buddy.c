@@ -208,7 +208,7 @@ static __attribute__((noinline)) void split(gjb_heap *h, const struct gjb_region
     }
 }
 
-int gjb_bd_alloc(gjb_heap *h, size_t block, char **out)
+int gjb_bd_alloc(gjb_heap *h, size_t block, bool aligned, char **out)
 {
     unsigned k = order_of(block);
     uint64_t m = h->bd_mask >> k;
@@ -231,7 +231,7 @@ int gjb_bd_alloc(gjb_heap *h, size_t block, char **out)
         h->bd_mask &= ~(1ULL << j);
     if (j > k)
         split(h, r, gjb_ptr(h, off), j, k);
-    *t = (unsigned char)(k + 1);
+    *t = (unsigned char)((k + 1) | (aligned ? GJB_TAG_ALIGNED : 0));
     h->free_blocks--;
     h->alloc_blocks++;
     h->free_bytes -= bsize(k);
@@ -322,7 +322,7 @@ int gjb_bd_resize(gjb_heap *h, const struct gjb_region *r, char *b, size_t block
     } else {
         return GJB_E_NOMEM;
     }
-    *t = (unsigned char)(want + 1);
+    *t = (unsigned char)((want + 1) | (*t & GJB_TAG_ALIGNED));
     return GJB_OK;
 }
 
@@ -345,7 +345,9 @@ size_t gjb_bd_max(const gjb_heap *h)
 static bool check_block(const gjb_heap *h, const struct gjb_region *r, intptr_t off, size_t *sz)
 {
     unsigned t = *tag_at(h, r, off), k = (t & ORDER_MASK) - 1;
-    if (t == 0 || (t & ~(GJB_TAG_FREE | ORDER_MASK)) || k >= GJB_BD_ORDERS)
+    bool bad_bits = (t & GJB_TAG_FREE) ? (t & GJB_TAG_ALIGNED) != 0
+                                       : (t & ~(GJB_TAG_ALIGNED | ORDER_MASK)) != 0;
+    if (t == 0 || bad_bits || k >= GJB_BD_ORDERS)
         return false;
     size_t s = bsize(k);
     if (((uintptr_t)gjb_ptr(h, off) & (s - 1)) || s > (size_t)(r->end - off))
@@ -409,4 +411,10 @@ char *gjb_bd_block_containing(const gjb_heap *h, const struct gjb_region *r, int
         if (u == 0)
             return NULL;
     return gjb_ptr(h, r->first + (intptr_t)(u * GJB_BU));
+}
+
+bool gjb_bd_aligned(const gjb_heap *h, const char *b)
+{
+    const struct gjb_region *r = gjb_region_of(h, b);
+    return r && (*tag_at(h, r, gjb_off(h, b)) & GJB_TAG_ALIGNED);
 }

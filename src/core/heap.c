@@ -173,7 +173,7 @@ static size_t need_for(gjb_heap *h, size_t size, size_t align)
 /* Places a block of need bytes (aligned to align); *b is its start. */
 static int place(gjb_heap *h, size_t need, size_t align, char **b)
 {
-    return is_buddy(h) ? gjb_bd_alloc(h, need, b) : gjb_ff_alloc(h, need, align, b);
+    return is_buddy(h) ? gjb_bd_alloc(h, need, align > GJB_G, b) : gjb_ff_alloc(h, need, align, b);
 }
 
 static int alloc_aligned(gjb_heap *h, size_t align, size_t size, void **out)
@@ -234,13 +234,13 @@ static int resize(gjb_heap *h, const struct gjb_region *r, char *b, size_t need,
     return is_buddy(h) ? gjb_bd_resize(h, r, b, need) : gjb_ff_resize(h, r, b, need, nb);
 }
 
-/* The alignment a block moved by realloc must keep. A buddy block's new
- * place is aligned to its size, at least the old size, so it needs none. */
+/* The alignment a block moved by realloc must keep: GJB_G, or for a block
+ * memalign placed, what gjb_kept_align says (a buddy block may have been
+ * shrunk in place below the alignment it was asked for). */
 static size_t moved_align(const gjb_heap *h, const char *b, const void *p)
 {
-    if (is_buddy(h) || !(gjb_hdr(b) & GJB_ALIGNED))
-        return GJB_G;
-    return gjb_kept_align(h, p);
+    bool aligned = is_buddy(h) ? gjb_bd_aligned(h, b) : (gjb_hdr(b) & GJB_ALIGNED) != 0;
+    return aligned ? gjb_kept_align(h, p) : GJB_G;
 }
 
 int gjb_heap_realloc(gjb_heap *h, void *p, size_t size, void **out)
@@ -263,9 +263,11 @@ int gjb_heap_realloc(gjb_heap *h, void *p, size_t size, void **out)
         *out = nb + h->hdr;
         return GJB_OK;
     }
+    if (is_buddy(h) && (need = gjb_bd_block_for(size, align)) > h->max_block)
+        return refuse(h, GJB_E_NOMEM);
     if (place(h, need, align, &nb) != GJB_OK)
         return refuse(h, GJB_E_NOMEM);
-    if (align > GJB_G)
+    if (align > GJB_G && !is_buddy(h))
         gjb_set_flag(nb, GJB_ALIGNED);
     memcpy(nb + h->hdr, p, old < size ? old : size);
     gjb_note_used(h);

@@ -251,8 +251,10 @@ int gjb_tree_validate(const gjb_heap *h, size_t *count, size_t *bytes);
 
 /* Buddy tag of a block-area unit (one byte per GJB_BU bytes, kept at the
  * region's end): 0 inside a block, otherwise order + 1, or'ed with
- * GJB_TAG_FREE for a free block. */
+ * GJB_TAG_FREE for a free block, or with GJB_TAG_ALIGNED for an allocated
+ * block memalign placed (whose alignment realloc must keep). */
 #define GJB_TAG_FREE 0x80u
+#define GJB_TAG_ALIGNED 0x40u /* allocated block placed by memalign */
 
 /* Buddy block for size bytes aligned to align: the smallest power of two
  * that holds both, at least GJB_BU; 0 on overflow. */
@@ -272,7 +274,8 @@ void gjb_bd_add_area(gjb_heap *h, const struct gjb_region *r);
 size_t gjb_bd_largest(const gjb_heap *h, const struct gjb_region *r);
 char *gjb_bd_block_containing(const gjb_heap *h, const struct gjb_region *r, intptr_t off);
 int gjb_bd_check(const gjb_heap *h, const void *p, char **bp, const struct gjb_region **rp);
-int gjb_bd_alloc(gjb_heap *h, size_t block, char **out);
+int gjb_bd_alloc(gjb_heap *h, size_t block, bool aligned, char **out);
+bool gjb_bd_aligned(const gjb_heap *h, const char *b);
 void gjb_bd_free(gjb_heap *h, const struct gjb_region *r, char *b);
 int gjb_bd_free_ptr(gjb_heap *h, void *p);
 int gjb_bd_resize(gjb_heap *h, const struct gjb_region *r, char *b, size_t block);

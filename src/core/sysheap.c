@@ -174,9 +174,9 @@ static int engine_alloc(size_t align, size_t size, void **p)
 static void *direct_alloc(size_t align, size_t size)
 {
     size_t len = page_up(size), extra = align > sys.page ? align : 0;
-    if (!len || len > SIZE_MAX - extra || len + extra > sys.limit - sys.port ||
-        sys.limit < sys.port)
-        return NULL;
+    size_t room = sys.limit > sys.port ? sys.limit - sys.port : 0, table = gjb_big_growth(&sys.big);
+    if (!len || len > SIZE_MAX - extra - table || len + extra + table > room)
+        return NULL; /* the mapping and the table's growth must both fit the limit */
     void *mem;
     if (gjb_port_pages_get(len + extra, &mem) != 0)
         return NULL;
@@ -190,12 +190,12 @@ static void *direct_alloc(size_t align, size_t size)
             gjb_port_pages_put((char *)a + len, extra - lead);
         p = (char *)a;
     }
-    long table = 0;
-    if (gjb_big_put(&sys.big, p, len, &table) != 0) {
+    long grown = 0;
+    if (gjb_big_put(&sys.big, p, len, &grown) != 0) {
         gjb_port_pages_put(p, len);
         return NULL;
     }
-    sys.port += len + (size_t)table;
+    sys.port += len + (size_t)grown;
     return p;
 }
 
@@ -227,17 +227,20 @@ static void *alloc_locked(size_t align, size_t size)
 {
     if (size == 0)
         size = 1;
-    if (size >= GJBMEM_SYSHEAP_DIRECT)
-        return direct_alloc(align, size);
     void *p;
+    bool big = size >= GJBMEM_SYSHEAP_DIRECT;
+    if (big && (p = direct_alloc(align, size)) != NULL)
+        return p; /* else the heap's free memory may still hold it, without growing */
     if (engine_alloc(align, size, &p) == GJB_OK)
         return p;
-    if (grow(size + (align > 1 ? align : 0)) == 0 && engine_alloc(align, size, &p) == GJB_OK)
+    if (!big && grow(size + (align > 1 ? align : 0)) == 0 && engine_alloc(align, size, &p) == GJB_OK)
         return p;
     return NULL;
 }
 
-static void *allocate(size_t align, size_t size)
+/* Allocates under the lock; *fresh tells whether the block is a new direct
+ * mapping (zero-filled by the host). */
+static void *allocate(size_t align, size_t size, bool *fresh)
 {
     if (gjb_port_in_isr()) {
         gjb_port_set_errno(ERROR_KERNEL_IN_ISR);
@@ -245,6 +248,7 @@ static void *allocate(size_t align, size_t size)
     }
     lock();
     void *p = alloc_locked(align, size);
+    *fresh = p && gjb_big_get(&sys.big, p) != 0;
     unlock();
     if (!p)
         gjb_port_set_errno(ENOMEM);
@@ -253,7 +257,8 @@ static void *allocate(size_t align, size_t size)
 
 void *gjbmem_malloc(size_t size)
 {
-    return allocate(1, size);
+    bool fresh;
+    return allocate(1, size, &fresh);
 }
 
 void *gjbmem_memalign(size_t align, size_t size)
@@ -262,7 +267,8 @@ void *gjbmem_memalign(size_t align, size_t size)
         gjb_port_set_errno(EINVAL);
         return NULL;
     }
-    return allocate(align, size);
+    bool fresh;
+    return allocate(align, size, &fresh);
 }
 
 void *gjbmem_calloc(size_t n, size_t size)
@@ -271,8 +277,9 @@ void *gjbmem_calloc(size_t n, size_t size)
         gjb_port_set_errno(ENOMEM);
         return NULL;
     }
-    void *p = allocate(1, n * size);
-    if (p && n * size < GJBMEM_SYSHEAP_DIRECT) /* direct mappings come zeroed */
+    bool fresh;
+    void *p = allocate(1, n * size, &fresh);
+    if (p && !fresh) /* a new direct mapping comes zeroed */
         memset(p, 0, n * size);
     return p;
 }
@@ -394,7 +401,7 @@ int gjbmem_sysheap_add_memory(void *mem, size_t size)
     gjb_port_global_lock(); /* lock order: global (partitions), then the heap's */
     bool taken = !mem || !size || gjb_mpart_owns(mem, size);
     lock();
-    int err = taken ? EINVAL : adopt(mem, size, false);
+    int err = taken || gjb_big_overlaps(&sys.big, mem, size) ? EINVAL : adopt(mem, size, false);
     unlock();
     gjb_port_global_unlock();
     if (err)
@@ -441,7 +448,8 @@ int mem_findmax(void)
 {
     lock();
     size_t m = sys.h ? gjb_heap_max_alloc(sys.h) : 0;
-    size_t room = sys.limit > sys.port ? (sys.limit - sys.port) & ~(sys.page - 1) : 0;
+    size_t used = sys.port + gjb_big_growth(&sys.big);
+    size_t room = sys.limit > used ? (sys.limit - used) & ~(sys.page - 1) : 0;
     if (room >= GJBMEM_SYSHEAP_DIRECT && room > m)
         m = room; /* a direct mapping of that many bytes fits the limit */
     unlock();

@@ -35,18 +35,30 @@
  *
  * GJBMEM_SHOW=1 in the environment prints the system heap's table
  * (gjbmem_mem_show_to(2), "heap show >>" ...) on stderr when the process
- * exits through exit() or a return from main.
+ * exits through exit() or a return from main (from this library's
+ * destructor, so after the program's atexit handlers). When it is set at
+ * start-up, a close-on-exec copy of descriptor 2 is kept so that the table
+ * is printed even when the program closes stderr before it exits, as
+ * coreutils programs do.
  *
- * Nothing here calls a malloc-family function, and neither does the system
- * heap (it initialises itself on first use and takes its memory from page
- * mappings), so the first malloc of the process, however early, is safe.
+ * GJBMEM_VALIDATE=1 in the environment checks the system heap
+ * (gjbmem_sysheap_validate) at the same point; when it is damaged a one-line
+ * message goes to stderr and the process aborts.
+ *
+ * Nothing on the allocation paths here calls a malloc-family function, and
+ * neither does the system heap (it initialises itself on first use and
+ * takes its memory from page mappings), so the first malloc of the process,
+ * however early, is safe. (Only the GJBMEM_SHOW destructor may allocate,
+ * through stdio, at exit, when the heap is fully working.)
  * The compiler is told not to treat these functions as builtins
  * (-fno-builtin) so that it cannot turn code here into calls to them.
  */
 #define _GNU_SOURCE
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -258,11 +270,62 @@ EXPORT size_t malloc_usable_size(void *p)
     return p != NULL ? gjbmem_usable_size(p) : 0;
 }
 
-/* --- GJBMEM_SHOW=1 ----------------------------------------------------- */
+/* --- GJBMEM_SHOW=1, GJBMEM_VALIDATE=1 ------------------------------------ */
 
-__attribute__((destructor)) static void gjbmem_malloc_show_at_exit(void)
+static int env_is_1(const char *name)
 {
-    const char *v = getenv("GJBMEM_SHOW");
-    if (v != NULL && v[0] == '1' && v[1] == '\0')
+    const char *v = getenv(name);
+    return v != NULL && v[0] == '1' && v[1] == '\0';
+}
+
+/* A copy of file descriptor 2 taken at start-up when GJBMEM_SHOW=1 or
+ * GJBMEM_VALIDATE=1: some programs close stderr before exit (coreutils'
+ * close_stdout closes both standard streams in an atexit handler, which
+ * runs before this library's destructor), and what the destructor prints
+ * must still reach the original stderr. */
+static int saved_fd = -1;
+
+__attribute__((constructor)) static void gjbmem_malloc_start(void)
+{
+    if (env_is_1("GJBMEM_SHOW") || env_is_1("GJBMEM_VALIDATE"))
+        saved_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+}
+
+static int fd_open(int fd)
+{
+    return fd >= 0 && fcntl(fd, F_GETFD) != -1;
+}
+
+static void show(void)
+{
+    if (fd_open(fileno(stderr)) || saved_fd < 0) {
         gjbmem_mem_show_to(2);
+        return;
+    }
+    /* stderr is closed: print through a stream on the saved descriptor,
+     * put in stderr's place for the call (glibc's stderr is a plain
+     * variable that programs may assign). */
+    FILE *f = fdopen(saved_fd, "w");
+    if (f == NULL)
+        return;
+    FILE *saved = stderr;
+    stderr = f;
+    gjbmem_mem_show_to(2);
+    stderr = saved;
+    fclose(f);
+    saved_fd = -1;
+}
+
+__attribute__((destructor)) static void gjbmem_malloc_at_exit(void)
+{
+    if (env_is_1("GJBMEM_SHOW"))
+        show();
+    if (env_is_1("GJBMEM_VALIDATE") && gjbmem_sysheap_validate() != 0) {
+        static const char msg[] =
+            "gjbmem: the system heap is damaged at exit (gjbmem_sysheap_validate failed)\n";
+        int fd = fd_open(2) ? 2 : saved_fd;
+        if (fd >= 0 && write(fd, msg, sizeof msg - 1) < 0)
+            fd = -1;
+        abort();
+    }
 }
