@@ -1,48 +1,92 @@
 /*
- * bench_alloc.c - figures for gjbmem's first-fit allocator (a program that
- * prints numbers; not a test).
+ * bench_alloc.c - figures for gjbmem's allocators, both policies (FIRST_FIT
+ * and BUDDY); a program that prints numbers, not a test.
  *
- * Three allocators see the same operation sequence (fixed seed):
- *   part  : a FIRST_FIT partition through the public API (mpart_create over
- *           a malloc'd buffer, mpart_alloc / mpart_free: lock + checks)
- *   heap  : the engine directly (gjb_heap_init / gjb_heap_alloc /
- *           gjb_heap_free, no lock)
- *   glibc : malloc / free
+ * Allocator kinds; all of them see the same operation sequence (fixed seed):
+ *   part     : a FIRST_FIT partition through the public API (mpart_create over
+ *              a malloc'd buffer, mpart_alloc / mpart_free: lock + checks)
+ *   heap     : the FIRST_FIT engine directly (gjb_heap_init(..., GJB_FIRST_FIT,
+ *              1) / gjb_heap_alloc / gjb_heap_free, no lock)
+ *   bpart    : a BUDDY partition (mpart_create_ex(..., BUDDY_ALLOCATION, ...)),
+ *              otherwise as part
+ *   bheap    : the BUDDY engine directly (gjb_heap_init(..., GJB_BUDDY, 1))
+ *   glibc    : malloc / free
+ *   jemalloc, mimalloc
+ *            : malloc / free too, for a run with that library in LD_PRELOAD.
+ *              Every malloc-family kind first checks where malloc, free and
+ *              aligned_alloc resolve (dladdr of dlsym(RTLD_DEFAULT, name)) and
+ *              whether the library is in /proc/self/maps, prints the check
+ *              ("# malloc check ...") and refuses to run when the functions
+ *              are not in the named library (glibc: libc.so).
  *
- * Workloads: "small" = sizes uniform in [16, 512]; "mixed" = log-uniform in
- * [16, 65536] (size = floor(16 * 4096^u), u uniform in [0,1)). A run fills
- * N live blocks, then a steady phase of M pairs: free a uniformly chosen
- * live block, allocate a new random size in its slot. One byte is written
- * in every block after its allocation and read back before its free.
+ * Buddy buffers: a buddy block is aligned to its size in absolute address,
+ * so how the engine carves its block area into blocks depends on where the
+ * buffer lies and on its size. For reproducible figures the buddy kinds get
+ * a buffer placed (inside an mmap'd reservation) so that the engine's block
+ * area starts at a multiple of a power of two >= the buffer size: an area of
+ * u units of 32 bytes is then carved into the binary digits of u, largest
+ * block first. In time, cg-steady, cg-perop and tf the area is one power-of-
+ * two block, the smallest of at least 1.5 x the fill's block bytes (so it
+ * does not depend on M). The first-fit kinds use a malloc'd buffer, as
+ * before; the sequence's arrays are mmap'd so as not to disturb the malloc
+ * heap of the malloc kinds.
+ *
+ * Workloads:
+ *   small   : sizes uniform in [16, 512]
+ *   mixed   : log-uniform in [16, 65536] (size = floor(16 * 4096^u), u uniform
+ *             in [0,1))
+ *   aligned : the sizes and victims of "small" (the very same sequence), and
+ *             for each request an alignment drawn uniformly from {32, 64, 128,
+ *             256} (a second random stream), allocated with mpart_memalign /
+ *             gjb_heap_memalign / aligned_alloc (malloc kinds: the size rounded
+ *             up to a multiple of the alignment, as C11 asks; the rounding is
+ *             done in the bench loop, not counted as allocator cost)
+ * A run fills N live blocks, then a steady phase of M pairs: free a uniformly
+ * chosen live block, allocate a new random size in its slot. One byte is
+ * written in every block after its allocation and read back before its free.
  *
  * Modes (see bench/run.sh, which drives all of them):
- *   bench_alloc time [--quick]            throughput + latency, all configs
- *   bench_alloc footprint W N M           smallest engine buffer, bisection
+ *   bench_alloc time [--quick] [--kinds=A,A,...] [--workloads=W,W,...]
+ *                                         throughput + latency (default kinds
+ *                                         part,heap,bpart,bheap,glibc; default
+ *                                         workloads small,mixed,aligned)
+ *   bench_alloc footprint W N M [heap|bheap]
+ *                                         smallest engine buffer (default heap
+ *                                         = FIRST_FIT: bisection; bheap =
+ *                                         BUDDY: exhaustive scan, see
+ *                                         mode_footprint_buddy)
  *   bench_alloc cg-steady A W N M         fill, then one steady phase in the
- *                                         function steady_plain_<A> (run it
- *                                         under callgrind with
- *                                         --toggle-collect=steady_plain_*)
+ *                                         function steady_plain_<A> (W = small
+ *                                         or mixed) or steady_aligned_<A> (W =
+ *                                         aligned); run it under callgrind with
+ *                                         --toggle-collect=steady_plain_*
+ *                                         --toggle-collect=steady_aligned_*
  *   bench_alloc cg-perop A W N M          fill, then a steady phase with a
  *                                         CALLGRIND_DUMP_STATS after every
  *                                         alloc and free (run under callgrind
  *                                         with --collect-atstart=no and
  *                                         --toggle-collect on the allocator's
- *                                         alloc and free functions and on
- *                                         bench_noop): one dump per operation
+ *                                         alloc (or memalign) and free
+ *                                         functions and on bench_noop): one
+ *                                         dump per operation
  *   bench_alloc tf A W N K                native x86-64 trap-flag single
  *                                         stepping of the first K operations
  *                                         of the steady phase (cross-check of
  *                                         the callgrind per-operation counts)
- * A = part | heap | glibc, W = small | mixed.
+ * A = part | heap | bpart | bheap | glibc | jemalloc | mimalloc,
+ * W = small | mixed | aligned.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <gjbext.h>
@@ -60,6 +104,10 @@
 #define NOINLINE __attribute__((noinline))
 
 static const uint64_t SEED = 0x676a626d656d2025ULL;
+static const uint64_t SEED_ALIGN = 0x616c69676e6d656dULL; /* the aligned workload's alignments */
+
+/* Smallest buddy block (2 * alignof(max_align_t); 32 on LP64, mpart.h). */
+#define BUDDY_UNIT (2 * _Alignof(max_align_t))
 
 /* --- helpers ------------------------------------------------------------ */
 
@@ -77,11 +125,37 @@ static void *xmalloc(size_t n)
     return p;
 }
 
+/* Bookkeeping whose size depends on M (the sequence) comes from mmap, not
+ * malloc: it must not change the malloc heap that the malloc kinds measure
+ * (their paths for aligned requests depend on addresses), so that a run of
+ * M pairs and a run of fewer (tf, cg-perop) see the same heap. */
+static void *xmap(size_t n)
+{
+    void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        die("out of memory (bench bookkeeping, mmap)");
+    return p;
+}
+
+static void xunmap(void *p, size_t n)
+{
+    if (p)
+        munmap(p, n ? n : 1);
+}
+
 static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static size_t pow2_at_least(size_t n)
+{
+    size_t p = 1;
+    while (p < n)
+        p <<= 1;
+    return p;
 }
 
 /* xoshiro256** seeded by splitmix64. */
@@ -132,19 +206,21 @@ static double rng_unit(struct rng *r)
 
 /* --- the operation sequence --------------------------------------------- */
 
-enum workload { SMALL, MIXED };
-static const char *const wl_name[] = {"small", "mixed"};
+enum workload { SMALL, MIXED, ALIGNED, NWL };
+static const char *const wl_name[] = {"small", "mixed", "aligned"};
 
 struct seq {
+    enum workload w;
     size_t n, m;      /* live blocks, steady pairs */
     uint32_t *size;   /* n fill sizes, then m steady sizes */
+    uint16_t *align;  /* aligned workload: the alignment of each request; else NULL */
     uint32_t *victim; /* m slots to free */
     size_t peak_live; /* max over time of the sum of live requested sizes */
 };
 
 static uint32_t draw_size(struct rng *r, enum workload w)
 {
-    if (w == SMALL)
+    if (w != MIXED) /* small, aligned */
         return 16 + (uint32_t)rng_below(r, 512 - 16 + 1);
     uint32_t s = (uint32_t)(16.0 * exp2(12.0 * rng_unit(r)));
     return s < 16 ? 16 : s > 65536 ? 65536 : s;
@@ -152,19 +228,22 @@ static uint32_t draw_size(struct rng *r, enum workload w)
 
 static void seq_make(struct seq *q, enum workload w, size_t n, size_t m)
 {
-    struct rng r;
+    struct rng r, ra;
     rng_seed(&r, SEED);
+    rng_seed(&ra, SEED_ALIGN);
+    q->w = w;
     q->n = n;
     q->m = m;
-    q->size = xmalloc((n + m) * sizeof *q->size);
-    q->victim = xmalloc((m ? m : 1) * sizeof *q->victim);
+    q->size = xmap((n + m) * sizeof *q->size);
+    q->victim = xmap(m * sizeof *q->victim);
+    q->align = NULL;
     size_t live = 0, peak = 0;
     for (size_t i = 0; i < n; i++) {
         q->size[i] = draw_size(&r, w);
         live += q->size[i];
     }
     peak = live;
-    uint32_t *cur = xmalloc(n * sizeof *cur);
+    uint32_t *cur = xmap(n * sizeof *cur);
     memcpy(cur, q->size, n * sizeof *cur);
     for (size_t i = 0; i < m; i++) {
         uint32_t v = (uint32_t)rng_below(&r, n);
@@ -176,46 +255,104 @@ static void seq_make(struct seq *q, enum workload w, size_t n, size_t m)
         if (live > peak)
             peak = live;
     }
-    free(cur);
+    xunmap(cur, n * sizeof *cur);
     q->peak_live = peak;
+    if (w == ALIGNED) {
+        q->align = xmap((n + m) * sizeof *q->align);
+        for (size_t i = 0; i < n + m; i++)
+            q->align[i] = (uint16_t)(32u << rng_below(&ra, 4));
+    }
 }
 
-/* Peak of the sum of block sizes (header + rounding + minimum block), for the
- * engine's block geometry: splits the footprint into internal overhead and
- * the rest. */
-static size_t seq_peak_blocks(const struct seq *q, size_t hdr, size_t minb)
+static size_t seq_align(const struct seq *q, size_t j)
 {
-    size_t g = _Alignof(max_align_t);
-#define BLK(s) ((((size_t)(s) + hdr + g - 1) & ~(g - 1)) < minb ? minb : (((size_t)(s) + hdr + g - 1) & ~(g - 1)))
+    return q->align ? q->align[j] : 0;
+}
+
+/* Block geometry of a policy: the block a request of size bytes aligned to
+ * align (0: plain) takes. */
+struct geometry {
+    bool buddy;
+    size_t hdr, minb; /* first fit: header bytes, minimum block */
+};
+
+static size_t block_of(const struct geometry *g, size_t size, size_t align)
+{
+    if (g->buddy) { /* power of two >= max(size, align, 32), no header */
+        size_t n = size > align ? size : align;
+        return pow2_at_least(n < BUDDY_UNIT ? BUDDY_UNIT : n);
+    }
+    /* first fit: header, rounding to the granule, minimum block; an aligned
+     * block is the same, the gap in front of it stays a free block */
+    size_t gr = _Alignof(max_align_t), b = (size + g->hdr + gr - 1) & ~(gr - 1);
+    return b < g->minb ? g->minb : b;
+}
+
+/* Peak of the sum of block sizes for a geometry: splits the footprint into
+ * internal overhead and the rest. */
+static size_t seq_peak_blocks(const struct seq *q, const struct geometry *g)
+{
     size_t live = 0, peak;
-    uint32_t *cur = xmalloc(q->n * sizeof *cur);
+    size_t *cur = xmap(q->n * sizeof *cur);
     for (size_t i = 0; i < q->n; i++) {
-        cur[i] = q->size[i];
-        live += BLK(cur[i]);
+        cur[i] = block_of(g, q->size[i], seq_align(q, i));
+        live += cur[i];
     }
     peak = live;
     for (size_t i = 0; i < q->m; i++) {
-        uint32_t v = q->victim[i], s = q->size[q->n + i];
-        live = live - BLK(cur[v]) + BLK(s);
-        cur[v] = s;
+        uint32_t v = q->victim[i];
+        size_t b = block_of(g, q->size[q->n + i], seq_align(q, q->n + i));
+        live = live - cur[v] + b;
+        cur[v] = b;
         if (live > peak)
             peak = live;
     }
-#undef BLK
-    free(cur);
+    xunmap(cur, q->n * sizeof *cur);
     return peak;
+}
+
+/* Block bytes of the fill alone (the first N requests). */
+static size_t seq_fill_blocks(const struct seq *q, const struct geometry *g)
+{
+    size_t sum = 0;
+    for (size_t i = 0; i < q->n; i++)
+        sum += block_of(g, q->size[i], seq_align(q, i));
+    return sum;
 }
 
 static void seq_free(struct seq *q)
 {
-    free(q->size);
-    free(q->victim);
+    xunmap(q->size, (q->n + q->m) * sizeof *q->size);
+    xunmap(q->victim, q->m * sizeof *q->victim);
+    if (q->align)
+        xunmap(q->align, (q->n + q->m) * sizeof *q->align);
 }
 
 /* --- allocators --------------------------------------------------------- */
 
-enum alloc_kind { PART, HEAP, GLIBC, NALLOC };
-static const char *const al_name[] = {"part", "heap", "glibc"};
+enum alloc_kind { PART, HEAP, BPART, BHEAP, GLIBC, JEMALLOC, MIMALLOC, NALLOC };
+static const char *const al_name[] = {"part", "heap", "bpart", "bheap", "glibc", "jemalloc",
+                                      "mimalloc"};
+
+static bool is_buddy(enum alloc_kind k)
+{
+    return k == BPART || k == BHEAP;
+}
+
+static bool is_partition(enum alloc_kind k)
+{
+    return k == PART || k == BPART;
+}
+
+static bool is_engine(enum alloc_kind k)
+{
+    return k == HEAP || k == BHEAP;
+}
+
+static bool is_malloc(enum alloc_kind k)
+{
+    return k == GLIBC || k == JEMALLOC || k == MIMALLOC;
+}
 
 struct actx {
     mpart_id mid;
@@ -227,6 +364,11 @@ struct actx {
 static inline void *part_alloc(struct actx *c, size_t n)
 {
     return mpart_alloc(c->mid, n);
+}
+
+static inline void *part_memalign(struct actx *c, size_t a, size_t n)
+{
+    return mpart_memalign(c->mid, a, n);
 }
 
 static inline void part_free(struct actx *c, void *p)
@@ -241,6 +383,12 @@ static inline void *heap_alloc(struct actx *c, size_t n)
     return gjb_heap_alloc(c->h, n, &p) == GJB_OK ? p : NULL;
 }
 
+static inline void *heap_memalign(struct actx *c, size_t a, size_t n)
+{
+    void *p;
+    return gjb_heap_memalign(c->h, a, n, &p) == GJB_OK ? p : NULL;
+}
+
 static inline void heap_free(struct actx *c, void *p)
 {
     if (gjb_heap_free(c->h, p) != GJB_OK)
@@ -253,26 +401,192 @@ static inline void *glibc_alloc(struct actx *c, size_t n)
     return malloc(n);
 }
 
+/* C11 aligned_alloc: the size a multiple of the alignment. */
+static inline void *glibc_memalign(struct actx *c, size_t a, size_t n)
+{
+    (void)c;
+    return aligned_alloc(a, (n + a - 1) & ~(a - 1));
+}
+
 static inline void glibc_free(struct actx *c, void *p)
 {
     (void)c;
     free(p);
 }
 
+/* The buddy kinds and the preloaded mallocs call the same functions; their
+ * own names only keep the steady loops apart (steady_plain_bpart, ...). */
+#define bpart_alloc part_alloc
+#define bpart_memalign part_memalign
+#define bpart_free part_free
+#define bheap_alloc heap_alloc
+#define bheap_memalign heap_memalign
+#define bheap_free heap_free
+#define jemalloc_alloc glibc_alloc
+#define jemalloc_memalign glibc_memalign
+#define jemalloc_free glibc_free
+#define mimalloc_alloc glibc_alloc
+#define mimalloc_memalign glibc_memalign
+#define mimalloc_free glibc_free
+
+/* --- where malloc comes from (the LD_PRELOAD check) ---------------------- */
+
+static bool maps_has(const char *lib)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[4096];
+    bool found = false;
+    if (!f)
+        return false;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, lib) != NULL;
+    fclose(f);
+    return found;
+}
+
+/* Prints where malloc, free and aligned_alloc resolve and dies unless they
+ * are all in the library the kind names. */
+static void malloc_check(enum alloc_kind k)
+{
+    static const char *const fns[] = {"malloc", "free", "aligned_alloc"};
+    const char *want = k == JEMALLOC ? "libjemalloc" : k == MIMALLOC ? "libmimalloc" : "libc.so";
+    char where[3][512];
+    bool ok = true;
+    for (int i = 0; i < 3; i++) {
+        void *f = dlsym(RTLD_DEFAULT, fns[i]);
+        Dl_info di;
+        const char *lib = f && dladdr(f, &di) && di.dli_fname ? di.dli_fname : "(unresolved)";
+        snprintf(where[i], sizeof where[i], "%s", lib);
+        ok = ok && strstr(lib, want) != NULL;
+    }
+    bool mapped = maps_has(want);
+    const char *pre = getenv("LD_PRELOAD");
+    printf("# malloc check (%s): malloc -> %s, free -> %s, aligned_alloc -> %s "
+           "(dladdr of dlsym(RTLD_DEFAULT, ...)); %s %s in /proc/self/maps; LD_PRELOAD=%s: %s\n",
+           al_name[k], where[0], where[1], where[2], want, mapped ? "mapped" : "NOT mapped",
+           pre ? pre : "(unset)", ok && mapped ? "OK" : "FAILED");
+    fflush(stdout);
+    if (!ok || !mapped) {
+        fprintf(stderr, "bench_alloc: kind %s needs malloc from %s%s\n", al_name[k], want,
+                k == GLIBC ? "" : " (run with LD_PRELOAD=/usr/lib/x86_64-linux-gnu/...so.2)");
+        exit(2);
+    }
+}
+
+/* --- buffers ------------------------------------------------------------ */
+
+/* Bytes from a 32-aligned buffer to the first block of a BUDDY heap made
+ * there with max_regions regions (descriptor, list heads, rounding). */
+static int first_block(void *ctx, void *payload, size_t size, bool used)
+{
+    (void)size, (void)used;
+    *(char **)ctx = payload;
+    return 1;
+}
+
+static size_t buddy_lead(unsigned max_regions)
+{
+    static size_t known[2];
+    size_t *kp = &known[max_regions != 1];
+    if (*kp)
+        return *kp;
+    enum { S = 1 << 16 };
+    char *s = aligned_alloc(4096, S), *first = NULL;
+    gjb_heap *h;
+    if (!s || gjb_heap_init(s, S, GJB_BUDDY, max_regions, &h) != GJB_OK)
+        die("buddy_lead: gjb_heap_init");
+    gjb_heap_walk(h, first_block, &first);
+    if (!first || (size_t)(first - s) % BUDDY_UNIT)
+        die("buddy_lead: unexpected layout");
+    size_t d = (size_t)(first - s);
+    free(s);
+    return *kp = d;
+}
+
+/* An mmap'd reservation for buddy buffers: 2 * align bytes, align a power of
+ * two >= the largest buffer placed in it. */
+struct reservation {
+    char *base;
+    size_t len, align;
+};
+
+static void reserve(struct reservation *rv, size_t max_size)
+{
+    rv->align = pow2_at_least(max_size < 4096 ? 4096 : max_size);
+    rv->len = 2 * rv->align;
+    void *p = mmap(NULL, rv->len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        die("mmap of the buddy reservation failed");
+    rv->base = p;
+}
+
+static void unreserve(struct reservation *rv)
+{
+    if (rv->base)
+        munmap(rv->base, rv->len);
+    rv->base = NULL;
+}
+
+/* The buffer inside rv whose BUDDY block area (heap with max_regions
+ * regions) starts at a multiple of rv->align. */
+static char *buddy_buffer(const struct reservation *rv, unsigned max_regions)
+{
+    size_t d = buddy_lead(max_regions);
+    uintptr_t a = rv->align, b = (((uintptr_t)rv->base + d + a - 1) & ~(a - 1)) - d;
+    return (char *)b;
+}
+
+static unsigned regions_of(enum alloc_kind k)
+{
+    return is_partition(k) ? GJBMEM_MAX_REGIONS : 1;
+}
+
+static size_t buddy_size_for(enum alloc_kind k, size_t units)
+{
+    return buddy_lead(regions_of(k)) + (BUDDY_UNIT + 1) * units;
+}
+
+/* Buffer for part/heap: generous, so that no allocation fails. The aligned
+ * workload leaves gaps in front of aligned blocks: 2 * 256 more per block. */
+static size_t buffer_for(const struct seq *q)
+{
+    return 2 * q->peak_live + (q->w == ALIGNED ? 64 + 512 : 64) * q->n + (1u << 20);
+}
+
+/* Block area of bpart/bheap, in units of 32 bytes: one power-of-two block
+ * (the area is placed at a multiple of its size, see buddy_buffer), the
+ * smallest of at least 1.5 x the block bytes of the fill. It depends on the
+ * fill only, not on M: the carving, and so every later operation, is the same
+ * for a run of M pairs and a shorter one (tf, cg-perop). */
+static size_t buddy_units_for(const struct seq *q)
+{
+    struct geometry g = {true, 0, BUDDY_UNIT};
+    size_t fb = seq_fill_blocks(q, &g);
+    return pow2_at_least((fb + fb / 2 + BUDDY_UNIT - 1) / BUDDY_UNIT);
+}
+
+/* Buffer of a buddy kind whose block area holds exactly `units` units:
+ * the descriptor and rounding in front, then per unit 32 bytes of block area
+ * and one tag byte. */
+static size_t buddy_size_for(enum alloc_kind k, size_t units);
+
 static void actx_open(struct actx *c, enum alloc_kind k)
 {
-    if (k == PART) {
-        if (mpart_create(c->buf, c->bufsize, &c->mid) != 0)
-            die("mpart_create failed");
-    } else if (k == HEAP) {
-        if (gjb_heap_init(c->buf, c->bufsize, GJB_FIRST_FIT, 1, &c->h) != GJB_OK)
+    if (k == PART || k == BPART) {
+        if (mpart_create_ex(c->buf, c->bufsize,
+                            k == BPART ? BUDDY_ALLOCATION : FIRST_FIT_ALLOCATION, &c->mid) != 0)
+            die("mpart_create_ex failed");
+    } else if (k == HEAP || k == BHEAP) {
+        if (gjb_heap_init(c->buf, c->bufsize, k == BHEAP ? GJB_BUDDY : GJB_FIRST_FIT, 1, &c->h) !=
+            GJB_OK)
             die("gjb_heap_init failed");
     }
 }
 
 static void actx_close(struct actx *c, enum alloc_kind k)
 {
-    if (k == PART && mpart_delete(c->mid) != 0)
+    if (is_partition(k) && mpart_delete(c->mid) != 0)
         die("mpart_delete failed (blocks left?)");
 }
 
@@ -336,12 +650,36 @@ static void timer_calibrate(void)
 
 /* --- the phases --------------------------------------------------------- */
 
+static void *kind_alloc(struct actx *c, enum alloc_kind k, size_t n, size_t align)
+{
+    if (align) {
+        if (is_partition(k))
+            return part_memalign(c, align, n);
+        if (is_engine(k))
+            return heap_memalign(c, align, n);
+        return glibc_memalign(c, align, n);
+    }
+    if (is_partition(k))
+        return part_alloc(c, n);
+    if (is_engine(k))
+        return heap_alloc(c, n);
+    return glibc_alloc(c, n);
+}
+
+static void kind_free(struct actx *c, enum alloc_kind k, void *p)
+{
+    if (is_partition(k))
+        part_free(c, p);
+    else if (is_engine(k))
+        heap_free(c, p);
+    else
+        glibc_free(c, p);
+}
+
 static int fill(struct actx *c, enum alloc_kind k, const struct seq *q, char **slot)
 {
     for (size_t i = 0; i < q->n; i++) {
-        char *p = k == PART ? part_alloc(c, q->size[i])
-                : k == HEAP ? heap_alloc(c, q->size[i])
-                            : glibc_alloc(c, q->size[i]);
+        char *p = kind_alloc(c, k, q->size[i], seq_align(q, i));
         if (!p)
             return -1;
         p[0] = (char)i;
@@ -352,23 +690,27 @@ static int fill(struct actx *c, enum alloc_kind k, const struct seq *q, char **s
 
 static void free_all(struct actx *c, enum alloc_kind k, const struct seq *q, char **slot)
 {
-    for (size_t i = 0; i < q->n; i++) {
-        if (k == PART)
-            part_free(c, slot[i]);
-        else if (k == HEAP)
-            heap_free(c, slot[i]);
-        else
-            glibc_free(c, slot[i]);
-    }
+    for (size_t i = 0; i < q->n; i++)
+        kind_free(c, k, slot[i]);
 }
 
 static volatile unsigned sink;
 
+/* The allocation of steady pair i: plain or aligned. */
+#define ALLOC_PLAIN(TAG, c, q, j) TAG##_alloc(c, (q)->size[j])
+#define ALLOC_ALIGNED(TAG, c, q, j) TAG##_memalign(c, (q)->align[j], (q)->size[j])
+
+#define FOR_KINDS(X, ...)                                                     \
+    X(part, __VA_ARGS__)                                                      \
+    X(heap, __VA_ARGS__)                                                      \
+    X(bpart, __VA_ARGS__)                                                     \
+    X(bheap, __VA_ARGS__) X(glibc, __VA_ARGS__) X(jemalloc, __VA_ARGS__) X(mimalloc, __VA_ARGS__)
+
 /* Plain steady phase: returns the number of failed allocations (stops at the
- * first). One copy per allocator so the calls are direct. */
-#define STEADY_PLAIN(TAG)                                                     \
-    static NOINLINE size_t steady_plain_##TAG(struct actx *c, const struct seq *q, \
-                                              char **slot)                    \
+ * first). One copy per allocator and workload type so the calls are direct:
+ * steady_plain_<kind> (small, mixed), steady_aligned_<kind> (aligned). */
+#define STEADY_PLAIN(TAG, NAME, ALLOC)                                        \
+    static NOINLINE size_t NAME##_##TAG(struct actx *c, const struct seq *q, char **slot) \
     {                                                                         \
         unsigned acc = 0;                                                     \
         for (size_t i = 0; i < q->m; i++) {                                   \
@@ -376,7 +718,7 @@ static volatile unsigned sink;
             char *p = slot[v];                                                \
             acc += (unsigned char)p[0];                                       \
             TAG##_free(c, p);                                                 \
-            p = TAG##_alloc(c, q->size[q->n + i]);                            \
+            p = ALLOC(TAG, c, q, q->n + i);                                   \
             if (!p) {                                                         \
                 slot[v] = NULL;                                               \
                 sink = acc;                                                   \
@@ -388,14 +730,13 @@ static volatile unsigned sink;
         sink = acc;                                                           \
         return 0;                                                             \
     }
-STEADY_PLAIN(part)
-STEADY_PLAIN(heap)
-STEADY_PLAIN(glibc)
+FOR_KINDS(STEADY_PLAIN, steady_plain, ALLOC_PLAIN)
+FOR_KINDS(STEADY_PLAIN, steady_aligned, ALLOC_ALIGNED)
 
 /* Timed steady phase: ticks of every free and alloc. */
-#define STEADY_TIMED(TAG)                                                     \
-    static NOINLINE void steady_timed_##TAG(struct actx *c, const struct seq *q, \
-                                            char **slot, uint32_t *lf, uint32_t *la) \
+#define STEADY_TIMED(TAG, NAME, ALLOC)                                        \
+    static NOINLINE void NAME##_##TAG(struct actx *c, const struct seq *q, char **slot, \
+                                      uint32_t *lf, uint32_t *la)             \
     {                                                                         \
         unsigned acc = 0;                                                     \
         for (size_t i = 0; i < q->m; i++) {                                   \
@@ -405,7 +746,7 @@ STEADY_PLAIN(glibc)
             uint64_t t0 = ticks();                                            \
             TAG##_free(c, p);                                                 \
             uint64_t t1 = ticks();                                            \
-            p = TAG##_alloc(c, q->size[q->n + i]);                            \
+            p = ALLOC(TAG, c, q, q->n + i);                                   \
             uint64_t t2 = ticks();                                            \
             if (!p)                                                           \
                 die("allocation failed in the timed steady phase");          \
@@ -416,32 +757,70 @@ STEADY_PLAIN(glibc)
         }                                                                     \
         sink = acc;                                                           \
     }
-STEADY_TIMED(part)
-STEADY_TIMED(heap)
-STEADY_TIMED(glibc)
+FOR_KINDS(STEADY_TIMED, steady_timed, ALLOC_PLAIN)
+FOR_KINDS(STEADY_TIMED, steady_timed_aligned, ALLOC_ALIGNED)
+
+typedef size_t (*steady_fn)(struct actx *, const struct seq *, char **);
+typedef void (*timed_fn)(struct actx *, const struct seq *, char **, uint32_t *, uint32_t *);
+
+#define TAB_ENTRY(TAG, NAME) NAME##_##TAG,
+static const steady_fn steady_plain_tab[2][NALLOC] = {{FOR_KINDS(TAB_ENTRY, steady_plain)},
+                                                      {FOR_KINDS(TAB_ENTRY, steady_aligned)}};
+static const timed_fn steady_timed_tab[2][NALLOC] = {
+    {FOR_KINDS(TAB_ENTRY, steady_timed)}, {FOR_KINDS(TAB_ENTRY, steady_timed_aligned)}};
 
 static size_t steady_plain(struct actx *c, enum alloc_kind k, const struct seq *q, char **slot)
 {
-    return k == PART ? steady_plain_part(c, q, slot)
-         : k == HEAP ? steady_plain_heap(c, q, slot)
-                     : steady_plain_glibc(c, q, slot);
+    return steady_plain_tab[q->align != NULL][k](c, q, slot);
 }
 
 static void steady_timed(struct actx *c, enum alloc_kind k, const struct seq *q, char **slot,
                          uint32_t *lf, uint32_t *la)
 {
-    if (k == PART)
-        steady_timed_part(c, q, slot, lf, la);
-    else if (k == HEAP)
-        steady_timed_heap(c, q, slot, lf, la);
-    else
-        steady_timed_glibc(c, q, slot, lf, la);
+    steady_timed_tab[q->align != NULL][k](c, q, slot, lf, la);
 }
 
-/* Buffer for part/heap: generous, so that no allocation fails. */
-static size_t buffer_for(const struct seq *q)
+/* Buffers of one configuration: a malloc'd one shared by the first-fit
+ * kinds, a reservation shared by the buddy kinds (each kind's buffer placed
+ * in it by buddy_buffer). */
+struct bufs {
+    char *ff;
+    size_t ff_size;
+    struct reservation bd;
+    size_t bd_units;
+};
+
+static void bufs_open(struct bufs *b, const struct seq *q, const bool *kinds)
 {
-    return 2 * q->peak_live + 64 * q->n + (1u << 20);
+    memset(b, 0, sizeof *b);
+    if (kinds[PART] || kinds[HEAP]) {
+        b->ff_size = buffer_for(q);
+        b->ff = xmalloc(b->ff_size);
+    }
+    if (kinds[BPART] || kinds[BHEAP]) {
+        b->bd_units = buddy_units_for(q);
+        reserve(&b->bd, buddy_size_for(BPART, b->bd_units) > buddy_size_for(BHEAP, b->bd_units)
+                            ? buddy_size_for(BPART, b->bd_units)
+                            : buddy_size_for(BHEAP, b->bd_units));
+    }
+}
+
+static void bufs_close(struct bufs *b)
+{
+    free(b->ff);
+    unreserve(&b->bd);
+}
+
+static void actx_buffer(struct actx *c, enum alloc_kind k, const struct bufs *b)
+{
+    memset(c, 0, sizeof *c);
+    if (is_buddy(k)) {
+        c->buf = buddy_buffer(&b->bd, regions_of(k));
+        c->bufsize = buddy_size_for(k, b->bd_units);
+    } else if (!is_malloc(k)) {
+        c->buf = b->ff;
+        c->bufsize = b->ff_size;
+    }
 }
 
 /* --- mode: time --------------------------------------------------------- */
@@ -479,7 +858,7 @@ struct result {
     struct pct fr[MAXREP], al[MAXREP];
     double mops_med;
     struct pct fr_med, al_med;
-    size_t free_blocks; /* part/heap: free blocks after the steady phase */
+    size_t free_blocks; /* part/heap/bpart/bheap: free blocks after the steady phase */
 };
 
 static struct pct pct_median(struct pct *v, int n)
@@ -522,12 +901,15 @@ static void noise_probe(const char *when)
            n ? (double)lost * ns_per_tick / 1e3 / (double)n : 0.0, (double)mx * ns_per_tick / 1e3);
 }
 
-static void mode_time(int quick)
+static void mode_time(int quick, const bool *kinds, const bool *wls)
 {
     const size_t ns[2] = {10000, 100000};
     const size_t m = quick ? 50000 : 500000;
     const int rt = quick ? 3 : 5, rl = quick ? 1 : 3;
 
+    for (int k = 0; k < NALLOC; k++)
+        if (kinds[k] && is_malloc((enum alloc_kind)k))
+            malloc_check((enum alloc_kind)k);
     timer_calibrate();
     printf("# timer: %s, %.4f ns/tick, overhead %llu ticks (%.1f ns) subtracted from every "
            "latency sample\n",
@@ -536,19 +918,26 @@ static void mode_time(int quick)
     printf("# steady phase M = %zu pairs (free + alloc) per run; throughput: median of %d runs; "
            "latency: median over %d runs of each run's percentile\n", m, rt, rl);
     printf("# op = one alloc or one free call; Mops/s = 2*M / steady-phase seconds\n");
+    printf("# kinds:");
+    for (int k = 0; k < NALLOC; k++)
+        if (kinds[k])
+            printf(" %s", al_name[k]);
+    printf("; bpart/bheap: block area = one power-of-two block at a multiple of its size\n");
     noise_probe("before");
     printf("\n");
     printf("%-6s %7s %-6s %9s %9s | %-28s | %-28s | %s\n", "", "", "", "Mops/s", "vs glibc",
            "alloc ns p50/p99/p99.99/max", "free ns p50/p99/p99.99/max", "free blocks");
     fflush(stdout);
 
-    for (int w = 0; w < 2; w++) {
+    for (int w = 0; w < NWL; w++) {
+        if (!wls[w])
+            continue;
         for (int ni = 0; ni < 2; ni++) {
             struct seq q;
             seq_make(&q, (enum workload)w, ns[ni], m);
-            struct actx c = {0};
-            c.bufsize = buffer_for(&q);
-            c.buf = xmalloc(c.bufsize);
+            struct bufs b;
+            bufs_open(&b, &q, kinds);
+            struct actx c;
             char **slot = xmalloc(q.n * sizeof *slot);
             uint32_t *lf = xmalloc(m * sizeof *lf), *la = xmalloc(m * sizeof *la);
             static struct result res[NALLOC];
@@ -556,6 +945,9 @@ static void mode_time(int quick)
 
             for (int r = 0; r < rt; r++) {
                 for (int k = 0; k < NALLOC; k++) {
+                    if (!kinds[k])
+                        continue;
+                    actx_buffer(&c, (enum alloc_kind)k, &b);
                     actx_open(&c, (enum alloc_kind)k);
                     if (fill(&c, (enum alloc_kind)k, &q, slot))
                         die("fill failed");
@@ -564,13 +956,13 @@ static void mode_time(int quick)
                         die("allocation failed in the steady phase");
                     double t = now_s() - t0;
                     res[k].mops[r] = 2.0 * (double)m / t / 1e6;
-                    if (k == HEAP) {
+                    if (is_engine((enum alloc_kind)k)) {
                         struct gjbmem_heap_stats st;
                         if (r == 0 && gjb_heap_validate(c.h) != GJB_OK)
                             die("gjb_heap_validate failed after the steady phase");
                         gjb_heap_get_stats(c.h, &st);
                         res[k].free_blocks = st.free_blocks;
-                    } else if (k == PART) {
+                    } else if (is_partition((enum alloc_kind)k)) {
                         struct gjbmem_heap_stats st;
                         if (r == 0 && mpart_validate(c.mid) != 0)
                             die("mpart_validate failed after the steady phase");
@@ -583,6 +975,9 @@ static void mode_time(int quick)
             }
             for (int r = 0; r < rl; r++) {
                 for (int k = 0; k < NALLOC; k++) {
+                    if (!kinds[k])
+                        continue;
+                    actx_buffer(&c, (enum alloc_kind)k, &b);
                     actx_open(&c, (enum alloc_kind)k);
                     if (fill(&c, (enum alloc_kind)k, &q, slot))
                         die("fill failed");
@@ -594,24 +989,31 @@ static void mode_time(int quick)
                 }
             }
             for (int k = 0; k < NALLOC; k++) {
+                if (!kinds[k])
+                    continue;
                 res[k].mops_med = median(res[k].mops, rt);
                 res[k].fr_med = pct_median(res[k].fr, rl);
                 res[k].al_med = pct_median(res[k].al, rl);
             }
             for (int k = 0; k < NALLOC; k++) {
+                if (!kinds[k])
+                    continue;
                 struct result *x = &res[k];
-                char fb[32] = "-";
-                if (k != GLIBC)
+                char fb[32] = "-", vs[32] = "        -";
+                if (!is_malloc((enum alloc_kind)k))
                     snprintf(fb, sizeof fb, "%zu", x->free_blocks);
-                printf("%-6s %7zu %-6s %9.2f %8.2fx | %5.0f %6.0f %7.0f %8.0f | %5.0f %6.0f %7.0f "
+                if (kinds[GLIBC])
+                    snprintf(vs, sizeof vs, "%8.2fx", x->mops_med / res[GLIBC].mops_med);
+                printf("%-6s %7zu %-6s %9.2f %s | %5.0f %6.0f %7.0f %8.0f | %5.0f %6.0f %7.0f "
                        "%8.0f | %s\n",
-                       wl_name[w], q.n, al_name[k], x->mops_med,
-                       x->mops_med / res[GLIBC].mops_med, x->al_med.p50, x->al_med.p99,
-                       x->al_med.p9999, x->al_med.max, x->fr_med.p50, x->fr_med.p99,
-                       x->fr_med.p9999, x->fr_med.max, fb);
+                       wl_name[w], q.n, al_name[k], x->mops_med, vs, x->al_med.p50,
+                       x->al_med.p99, x->al_med.p9999, x->al_med.max, x->fr_med.p50,
+                       x->fr_med.p99, x->fr_med.p9999, x->fr_med.max, fb);
             }
             printf("%-6s %7zu %-6s runs Mops/s:", wl_name[w], q.n, "");
             for (int k = 0; k < NALLOC; k++) {
+                if (!kinds[k])
+                    continue;
                 printf(" %s", al_name[k]);
                 for (int r = 0; r < rt; r++)
                     printf("%s%.2f", r ? "," : "=", res[k].mops[r]);
@@ -621,7 +1023,7 @@ static void mode_time(int quick)
             free(lf);
             free(la);
             free(slot);
-            free(c.buf);
+            bufs_close(&b);
             seq_free(&q);
         }
     }
@@ -630,49 +1032,65 @@ static void mode_time(int quick)
 
 /* --- mode: footprint ----------------------------------------------------- */
 
-/* True when the whole sequence runs on an engine heap of `size` bytes at
- * `buf` without a failed allocation. */
-static int runs_in(char *buf, size_t size, const struct seq *q, char **slot)
+/* True when the whole sequence runs on an engine heap (policy) of `size`
+ * bytes at `buf` without a failed allocation. */
+static int runs_in(enum alloc_kind k, char *buf, size_t size, const struct seq *q, char **slot)
 {
     struct actx c = {0};
     c.buf = buf;
     c.bufsize = size;
-    if (gjb_heap_init(buf, size, GJB_FIRST_FIT, 1, &c.h) != GJB_OK)
+    if (gjb_heap_init(buf, size, k == BHEAP ? GJB_BUDDY : GJB_FIRST_FIT, 1, &c.h) != GJB_OK)
         return 0;
     for (size_t i = 0; i < q->n; i++) {
-        char *p = heap_alloc(&c, q->size[i]);
+        char *p = kind_alloc(&c, k, q->size[i], seq_align(q, i));
         if (!p)
             return 0;
         p[0] = (char)i;
         slot[i] = p;
     }
-    return steady_plain_heap(&c, q, slot) == 0;
+    return steady_plain(&c, k, q, slot) == 0;
 }
 
-static void mode_footprint(enum workload w, size_t n, size_t m)
+static void print_footprint(const char *policy, const struct seq *q, size_t min_buffer,
+                            size_t pb, const char *search)
 {
-    struct seq q;
-    seq_make(&q, w, n, m);
-    char **slot = xmalloc(n * sizeof *slot);
-    size_t hi = q.peak_live + q.peak_live / 8;
+    printf("footprint %s N=%zu M=%zu%s: min_buffer=%zu peak_live=%zu ratio=%.4f "
+           "peak_block_bytes=%zu (blocks/live=%.4f, buffer/blocks=%.4f) %s\n",
+           wl_name[q->w], q->n, q->m, policy, min_buffer, q->peak_live,
+           (double)min_buffer / (double)q->peak_live, pb, (double)pb / (double)q->peak_live,
+           (double)min_buffer / (double)pb, search);
+}
+
+/* FIRST_FIT: bisection on the buffer size. */
+static void mode_footprint_ff(const struct seq *q, char **slot)
+{
+    size_t hi = q->peak_live + q->peak_live / 8;
     char *buf;
     for (;;) {
         buf = xmalloc(hi);
-        if (runs_in(buf, hi, &q, slot))
+        if (runs_in(HEAP, buf, hi, q, slot))
             break;
         free(buf);
         hi *= 2;
     }
-    size_t lo = q.peak_live; /* a heap of exactly the live bytes cannot hold them */
-    if (runs_in(buf, lo, &q, slot))
+    size_t lo = q->peak_live; /* a heap of exactly the live bytes cannot hold them */
+    if (runs_in(HEAP, buf, lo, q, slot))
         die("footprint: ran in peak_live bytes?");
     /* First fit over the same sequence places every block at the same offset
      * whatever the buffer size, as long as nothing fails, so success is
-     * monotonic in the size and bisection finds the exact minimum. */
+     * monotonic in the size and bisection finds the exact minimum. This
+     * holds for the aligned workload too: every trial uses the same buffer
+     * (same address), the block area starts at the same place whatever the
+     * size (the bitmap lies after it), and an aligned request takes the
+     * lowest block that can hold it at an aligned spot, carved at a spot
+     * that depends only on that block's address; a larger buffer changes
+     * only the last (highest) free block, which is taken only when no lower
+     * one fits. (The minimum of the aligned workload thus holds for this
+     * buffer's address modulo 256.) */
     int trials = 0;
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
-        if (runs_in(buf, mid, &q, slot))
+        if (runs_in(HEAP, buf, mid, q, slot))
             hi = mid;
         else
             lo = mid;
@@ -683,12 +1101,84 @@ static void mode_footprint(enum workload w, size_t n, size_t m)
     if (gjb_heap_init(buf, hi, GJB_FIRST_FIT, 1, &h) != GJB_OK)
         die("footprint: init");
     gjb_heap_get_stats(h, &st);
-    size_t pb = seq_peak_blocks(&q, st.header_bytes, st.min_block);
-    printf("footprint %s N=%zu M=%zu: min_buffer=%zu peak_live=%zu ratio=%.4f "
-           "peak_block_bytes=%zu (blocks/live=%.4f, buffer/blocks=%.4f) bisection_trials=%d\n",
-           wl_name[w], n, m, hi, q.peak_live, (double)hi / (double)q.peak_live, pb,
-           (double)pb / (double)q.peak_live, (double)hi / (double)pb, trials);
+    struct geometry g = {false, st.header_bytes, st.min_block};
+    size_t pb = seq_peak_blocks(q, &g);
+    char search[64];
+    snprintf(search, sizeof search, "bisection_trials=%d", trials);
+    print_footprint("", q, hi, pb, search);
     free(buf);
+}
+
+/* BUDDY: where a block goes depends on the free lists' order (last in,
+ * first out) and on which buddies are whole, and a larger block area is
+ * carved differently (u units of 32 bytes at a 2^k boundary become the
+ * binary digits of u), so a larger buffer can send the sequence down a
+ * different path. Success is then not monotonic in the size, and it is not
+ * in fact: on small / 10,000 / 500,000 pairs, 62 of the 3,000 unit counts
+ * just above the minimum fail, all within 142 units of it; on aligned 135,
+ * within 249. Bisection would only find some size where success flips. Instead, every candidate is run, smallest first, and the first that
+ * succeeds is the minimum:
+ *   - the behaviour depends only on the unit count u (the buffer is placed so
+ *     that the block area starts at a 2^k boundary above every candidate; a
+ *     buffer of D + 33u bytes, D the descriptor and rounding in front, holds
+ *     exactly u units: 32 bytes of block area + 1 tag byte each);
+ *   - no u below ceil(peak buddy block bytes / 32) can succeed (the live
+ *     blocks must fit in the area at the peak), so the scan starts there;
+ *   - a failing run stops at its first failed allocation, most of them early
+ *     (small: about 600 candidates in 5 s; mixed: about 23,000 in 4 min).
+ * The scan is exhaustive, so the minimum is exact for this placement. The
+ * line also gives how many of the ABOVE unit counts just above the minimum
+ * fail, as a measure of the non-monotonicity. */
+static void mode_footprint_buddy(const struct seq *q, char **slot)
+{
+    struct geometry g = {true, 0, BUDDY_UNIT};
+    size_t pb = seq_peak_blocks(q, &g), d = buddy_lead(1);
+    size_t u_lo = (pb + BUDDY_UNIT - 1) / BUDDY_UNIT;
+    /* reserve room for up to 4 x the lower bound; die if that is not enough */
+    size_t u_max = 4 * u_lo + 1024, maxsize = d + (BUDDY_UNIT + 1) * u_max;
+    struct reservation rv;
+    reserve(&rv, maxsize);
+    char *buf = buddy_buffer(&rv, 1);
+    size_t u = u_lo, trials = 0;
+    double t0 = now_s();
+    for (;; u++, trials++) {
+        if (u > u_max)
+            die("footprint buddy: no success within 4 x the lower bound");
+        if (runs_in(BHEAP, buf, d + (BUDDY_UNIT + 1) * u, q, slot))
+            break;
+    }
+    trials++;
+    size_t min_buffer = d + (BUDDY_UNIT + 1) * u;
+    double t_scan = now_s() - t0;
+    /* the same sequence on a buffer one byte smaller must fail */
+    if (runs_in(BHEAP, buf, min_buffer - 1, q, slot))
+        die("footprint buddy: ran in one byte less");
+    enum { ABOVE = 200 };
+    size_t fail_above = 0;
+    for (size_t v = u + 1; v <= u + ABOVE; v++)
+        fail_above += !runs_in(BHEAP, buf, d + (BUDDY_UNIT + 1) * v, q, slot);
+    char search[320];
+    snprintf(search, sizeof search,
+             "area_units=%zu (lower bound %zu, 32 B each) placement=block area at a 2^%d "
+             "boundary search=exhaustive_scan_from_lower_bound trials=%zu (%.1f s) "
+             "failing_in_next_%d_units=%zu",
+             u, u_lo, __builtin_ctzll((unsigned long long)rv.align), trials, t_scan, (int)ABOVE,
+             fail_above);
+    print_footprint(" buddy", q, min_buffer, pb, search);
+    unreserve(&rv);
+}
+
+static void mode_footprint(enum alloc_kind k, enum workload w, size_t n, size_t m)
+{
+    struct seq q;
+    seq_make(&q, w, n, m);
+    char **slot = xmalloc(n * sizeof *slot);
+    if (k == HEAP)
+        mode_footprint_ff(&q, slot);
+    else if (k == BHEAP)
+        mode_footprint_buddy(&q, slot);
+    else
+        die("footprint: allocator heap | bheap");
     free(slot);
     seq_free(&q);
 }
@@ -697,19 +1187,22 @@ static void mode_footprint(enum workload w, size_t n, size_t m)
 
 /* One instruction (ret): the per-operation callgrind dump and the trap-flag
  * count are both calibrated on it. */
-extern long bench_noop(long a, long b, long c);
+extern long bench_noop(long a, long b, long c, long d);
 __asm__(".text\n.globl bench_noop\n.type bench_noop,@function\nbench_noop:\n\tret\n"
         ".size bench_noop, .-bench_noop\n");
+
+static struct bufs run_bufs; /* the buffers of setup_run's run (kept to the end) */
 
 static void setup_run(enum alloc_kind k, enum workload w, size_t n, size_t m, struct seq *q,
                       struct actx *c, char ***slot)
 {
+    if (is_malloc(k))
+        malloc_check(k);
     seq_make(q, w, n, m);
-    memset(c, 0, sizeof *c);
-    if (k != GLIBC) {
-        c->bufsize = buffer_for(q);
-        c->buf = xmalloc(c->bufsize);
-    }
+    bool kinds[NALLOC] = {false};
+    kinds[k] = true;
+    bufs_open(&run_bufs, q, kinds);
+    actx_buffer(c, k, &run_bufs);
     *slot = xmalloc(n * sizeof **slot);
     actx_open(c, k);
     if (fill(c, k, q, *slot))
@@ -728,8 +1221,8 @@ static void mode_cg_steady(enum alloc_kind k, enum workload w, size_t n, size_t 
 }
 
 #ifdef HAVE_CALLGRIND_H
-#define PEROP(TAG)                                                            \
-    static NOINLINE void steady_perop_##TAG(struct actx *c, const struct seq *q, char **slot) \
+#define PEROP(TAG, NAME, ALLOC)                                               \
+    static NOINLINE void NAME##_##TAG(struct actx *c, const struct seq *q, char **slot) \
     {                                                                         \
         for (size_t i = 0; i < q->m; i++) {                                   \
             uint32_t v = q->victim[i];                                        \
@@ -737,7 +1230,7 @@ static void mode_cg_steady(enum alloc_kind k, enum workload w, size_t n, size_t 
             sink += (unsigned char)p[0];                                      \
             TAG##_free(c, p);                                                 \
             CALLGRIND_DUMP_STATS;                                             \
-            p = TAG##_alloc(c, q->size[q->n + i]);                            \
+            p = ALLOC(TAG, c, q, q->n + i);                                   \
             CALLGRIND_DUMP_STATS;                                             \
             if (!p)                                                           \
                 die("allocation failed in the steady phase");                \
@@ -745,9 +1238,11 @@ static void mode_cg_steady(enum alloc_kind k, enum workload w, size_t n, size_t 
             slot[v] = p;                                                      \
         }                                                                     \
     }
-PEROP(part)
-PEROP(heap)
-PEROP(glibc)
+FOR_KINDS(PEROP, steady_perop, ALLOC_PLAIN)
+FOR_KINDS(PEROP, steady_perop_aligned, ALLOC_ALIGNED)
+typedef void (*perop_fn)(struct actx *, const struct seq *, char **);
+static const perop_fn perop_tab[2][NALLOC] = {{FOR_KINDS(TAB_ENTRY, steady_perop)},
+                                              {FOR_KINDS(TAB_ENTRY, steady_perop_aligned)}};
 #endif
 
 static void mode_cg_perop(enum alloc_kind k, enum workload w, size_t n, size_t m)
@@ -757,16 +1252,11 @@ static void mode_cg_perop(enum alloc_kind k, enum workload w, size_t n, size_t m
     struct actx c;
     char **slot;
     setup_run(k, w, n, m, &q, &c, &slot);
-    long (*volatile noop)(long, long, long) = bench_noop;
+    long (*volatile noop)(long, long, long, long) = bench_noop;
     CALLGRIND_ZERO_STATS;
-    noop(1, 2, 3);
+    noop(1, 2, 3, 4);
     CALLGRIND_DUMP_STATS; /* part 1: the calibration, expected 1 instruction */
-    if (k == PART)
-        steady_perop_part(&c, &q, slot);
-    else if (k == HEAP)
-        steady_perop_heap(&c, &q, slot);
-    else
-        steady_perop_glibc(&c, &q, slot);
+    perop_tab[q.align != NULL][k](&c, &q, slot);
     printf("cg-perop %s %s N=%zu M=%zu done\n", al_name[k], wl_name[w], n, m);
 #else
     (void)k, (void)w, (void)n, (void)m;
@@ -793,18 +1283,20 @@ static void on_trap(int sig, siginfo_t *si, void *uc)
     __asm__ volatile("lea -128(%%rsp),%%rsp\n\tpushfq\n\tandq $-257,(%%rsp)\n\tpopfq\n\t" \
                      "lea 128(%%rsp),%%rsp" ::: "memory", "cc")
 
-typedef long (*fn3)(long, long, long);
+typedef long (*fn4)(long, long, long, long);
 
-static NOINLINE uint64_t stepped_call(fn3 f, long a, long b, long c, long *ret)
+static NOINLINE uint64_t stepped_call(fn4 f, long a, long b, long c, long d, long *ret)
 {
-    fn3 volatile fv = f;
+    fn4 volatile fv = f;
     uint64_t s0 = steps;
     TF_ON();
-    long r = fv(a, b, c);
+    long r = fv(a, b, c, d);
     TF_OFF();
     *ret = r;
     return steps - s0;
 }
+
+#define AS_FN4(f) ((fn4)(void (*)(void))(f))
 
 static void mode_tf(enum alloc_kind k, enum workload w, size_t n, size_t count)
 {
@@ -819,24 +1311,25 @@ static void mode_tf(enum alloc_kind k, enum workload w, size_t n, size_t count)
     size_t m = (count + 1) / 2;
     setup_run(k, w, n, m, &q, &c, &slot);
     long ret;
-    uint64_t base = stepped_call(bench_noop, 0, 0, 0, &ret);
+    uint64_t base = stepped_call(bench_noop, 0, 0, 0, 0, &ret);
     for (int i = 0; i < 3; i++)
-        if (stepped_call(bench_noop, 0, 0, 0, &ret) != base)
+        if (stepped_call(bench_noop, 0, 0, 0, 0, &ret) != base)
             die("tf: unstable calibration");
     uint64_t cal = base - 1; /* bench_noop is one instruction */
-    fn3 fa, ff;
+    bool al = q.align != NULL;
+    fn4 fa, ff;
     long ctx;
-    if (k == PART) {
-        fa = (fn3)(void (*)(void))mpart_alloc;
-        ff = (fn3)(void (*)(void))mpart_free;
+    if (is_partition(k)) {
+        fa = al ? AS_FN4(mpart_memalign) : AS_FN4(mpart_alloc);
+        ff = AS_FN4(mpart_free);
         ctx = (long)c.mid;
-    } else if (k == HEAP) {
-        fa = (fn3)(void (*)(void))gjb_heap_alloc;
-        ff = (fn3)(void (*)(void))gjb_heap_free;
+    } else if (is_engine(k)) {
+        fa = al ? AS_FN4(gjb_heap_memalign) : AS_FN4(gjb_heap_alloc);
+        ff = AS_FN4(gjb_heap_free);
         ctx = (long)c.h;
     } else {
-        fa = (fn3)(void (*)(void))malloc;
-        ff = (fn3)(void (*)(void))free;
+        fa = al ? AS_FN4(aligned_alloc) : AS_FN4(malloc);
+        ff = AS_FN4(free);
         ctx = 0;
     }
     printf("# tf %s %s N=%zu: calibration %llu steps for a 1-instruction call\n", al_name[k],
@@ -845,19 +1338,21 @@ static void mode_tf(enum alloc_kind k, enum workload w, size_t n, size_t count)
         uint32_t v = q.victim[i];
         char *p = slot[v];
         uint64_t sf, sa_;
-        if (k == GLIBC)
-            sf = stepped_call(ff, (long)p, 0, 0, &ret);
+        if (is_malloc(k))
+            sf = stepped_call(ff, (long)p, 0, 0, 0, &ret);
         else
-            sf = stepped_call(ff, ctx, (long)p, 0, &ret);
+            sf = stepped_call(ff, ctx, (long)p, 0, 0, &ret);
         void *np = NULL;
-        long sz = (long)q.size[n + i];
-        if (k == PART) {
-            sa_ = stepped_call(fa, ctx, sz, 0, &ret);
+        long sz = (long)q.size[n + i], a = (long)seq_align(&q, n + i);
+        if (is_partition(k)) {
+            sa_ = al ? stepped_call(fa, ctx, a, sz, 0, &ret) : stepped_call(fa, ctx, sz, 0, 0, &ret);
             np = (void *)ret;
-        } else if (k == HEAP) {
-            sa_ = stepped_call(fa, ctx, sz, (long)&np, &ret);
+        } else if (is_engine(k)) {
+            sa_ = al ? stepped_call(fa, ctx, a, sz, (long)&np, &ret)
+                     : stepped_call(fa, ctx, sz, (long)&np, 0, &ret);
         } else {
-            sa_ = stepped_call(fa, sz, 0, 0, &ret);
+            sa_ = al ? stepped_call(fa, a, (sz + a - 1) & ~(a - 1), 0, 0, &ret)
+                     : stepped_call(fa, sz, 0, 0, 0, &ret);
             np = (void *)ret;
         }
         if (!np)
@@ -877,18 +1372,37 @@ static enum alloc_kind parse_alloc(const char *s)
     for (int k = 0; k < NALLOC; k++)
         if (!strcmp(s, al_name[k]))
             return (enum alloc_kind)k;
-    die("allocator: part | heap | glibc");
+    die("allocator: part | heap | bpart | bheap | glibc | jemalloc | mimalloc");
     return PART;
 }
 
 static enum workload parse_wl(const char *s)
 {
-    if (!strcmp(s, "small"))
-        return SMALL;
-    if (!strcmp(s, "mixed"))
-        return MIXED;
-    die("workload: small | mixed");
+    for (int w = 0; w < NWL; w++)
+        if (!strcmp(s, wl_name[w]))
+            return (enum workload)w;
+    die("workload: small | mixed | aligned");
     return SMALL;
+}
+
+/* "a,b,c" -> flags, through parse(name) */
+static void parse_list(const char *s, bool *flags, int n, int (*parse)(const char *))
+{
+    char tmp[256];
+    snprintf(tmp, sizeof tmp, "%s", s);
+    memset(flags, 0, (size_t)n * sizeof *flags);
+    for (char *save = NULL, *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        flags[parse(t)] = true;
+}
+
+static int parse_alloc_int(const char *s)
+{
+    return (int)parse_alloc(s);
+}
+
+static int parse_wl_int(const char *s)
+{
+    return (int)parse_wl(s);
 }
 
 static size_t parse_n0(const char *s)
@@ -915,11 +1429,26 @@ int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc >= 2 && !strcmp(argv[1], "time")) {
-        mode_time(argc >= 3 && !strcmp(argv[2], "--quick"));
+        bool kinds[NALLOC] = {[PART] = true, [HEAP] = true, [BPART] = true, [BHEAP] = true,
+                              [GLIBC] = true};
+        bool wls[NWL] = {true, true, true};
+        int quick = 0;
+        for (int i = 2; i < argc; i++) {
+            if (!strcmp(argv[i], "--quick"))
+                quick = 1;
+            else if (!strncmp(argv[i], "--kinds=", 8))
+                parse_list(argv[i] + 8, kinds, NALLOC, parse_alloc_int);
+            else if (!strncmp(argv[i], "--workloads=", 12))
+                parse_list(argv[i] + 12, wls, NWL, parse_wl_int);
+            else
+                die("time: --quick | --kinds=A,... | --workloads=W,...");
+        }
+        mode_time(quick, kinds, wls);
         return 0;
     }
-    if (argc == 5 && !strcmp(argv[1], "footprint")) {
-        mode_footprint(parse_wl(argv[2]), parse_n(argv[3]), parse_n0(argv[4]));
+    if ((argc == 5 || argc == 6) && !strcmp(argv[1], "footprint")) {
+        mode_footprint(argc == 6 ? parse_alloc(argv[5]) : HEAP, parse_wl(argv[2]),
+                       parse_n(argv[3]), parse_n0(argv[4]));
         return 0;
     }
     if (argc == 6 && !strcmp(argv[1], "cg-steady")) {
@@ -939,10 +1468,11 @@ int main(int argc, char **argv)
     }
 #endif
     fprintf(stderr,
-            "usage: bench_alloc time [--quick]\n"
-            "       bench_alloc footprint small|mixed N M\n"
-            "       bench_alloc cg-steady part|heap|glibc small|mixed N M\n"
-            "       bench_alloc cg-perop  part|heap|glibc small|mixed N M\n"
-            "       bench_alloc tf        part|heap|glibc small|mixed N OPS\n");
+            "usage: bench_alloc time [--quick] [--kinds=A,...] [--workloads=W,...]\n"
+            "       bench_alloc footprint W N M [heap|bheap]\n"
+            "       bench_alloc cg-steady A W N M\n"
+            "       bench_alloc cg-perop  A W N M\n"
+            "       bench_alloc tf        A W N OPS\n"
+            "  A = part|heap|bpart|bheap|glibc|jemalloc|mimalloc, W = small|mixed|aligned\n");
     return 2;
 }

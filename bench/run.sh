@@ -1,28 +1,42 @@
 #!/usr/bin/env bash
 # bench/run.sh - builds bench_alloc (Release, -O2) and produces every figure of
 # docs/BENCHMARKS.md: timing, footprint, callgrind instruction counts, worst
-# case per operation, and a native single-step cross-check of those counts.
+# case per operation, and a native single-step cross-check of those counts,
+# for both policies (part/heap = FIRST_FIT, bpart/bheap = BUDDY), glibc, and
+# jemalloc and mimalloc (glibc's code path run with the library in LD_PRELOAD;
+# the bench checks and prints where malloc then resolves: malloc-check.txt).
 #
 #   bench/run.sh [OUTDIR]        (default: build-bench/bench-results)
 #   QUICK=1 bench/run.sh         (smaller runs, for trying the script)
 #   REV=HEAD bench/run.sh        (measure the library as committed at REV,
 #                                 not the work tree; this bench/ is used)
+#   JOBS=1 bench/run.sh          (the exact-count runs one at a time;
+#                                 default: nproc at a time)
 #
-# Takes about 8 minutes on a 2-CPU machine. Needs cmake, a C compiler and
-# valgrind (installed with apt-get when missing).
+# The timing runs first and alone. Everything after it (footprint, callgrind,
+# trap-flag single stepping) counts bytes or instructions exactly, whatever
+# else runs, so those runs go JOBS at a time. Measured on a 2-CPU VM that
+# other builds kept at load 4-7: 21 minutes, 1,050 CPU-seconds in all (the
+# timing about 150 of them), so about 11 minutes on an idle 2-CPU machine
+# (an estimate); QUICK=1: 3.5 minutes on the same busy VM. Needs cmake, a C
+# compiler and valgrind; jemalloc and mimalloc come from the Debian packages
+# libjemalloc2 and libmimalloc2.0. Whatever is missing is installed with
+# apt-get; without jemalloc or mimalloc the script goes on without those kinds.
 set -euo pipefail
 
+T_START=$(date +%s)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$ROOT/build-bench
 SRCROOT=$ROOT
 REV=${REV:-}
 OUT=${1:-$ROOT/build-bench/bench-results}
 QUICK=${QUICK:-0}
+JOBS=${JOBS:-$(nproc)}
 
 if [ "$QUICK" = 1 ]; then
     M=50000       # steady pairs: timing, footprint, callgrind averages
     MWC=5000      # steady pairs measured one by one for the worst case (small)
-    MWCX=2000     # ... (mixed)
+    MWCX=2000     # ... (mixed, aligned)
     KTF=100       # operations single-stepped natively for the cross-check
     TIMEARG=--quick
 else
@@ -35,11 +49,36 @@ fi
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 
+# --- tools and libraries ----------------------------------------------------
+MULTIARCH=$(cc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+declare -A PRELOAD=([jemalloc]=/usr/lib/$MULTIARCH/libjemalloc.so.2
+                    [mimalloc]=/usr/lib/$MULTIARCH/libmimalloc.so.2)
+declare -A PKG=([jemalloc]=libjemalloc2 [mimalloc]=libmimalloc2.0)
+need=()
 if ! command -v valgrind >/dev/null || [ ! -e /usr/include/valgrind/callgrind.h ]; then
-    log "installing valgrind"
-    apt-get update -qq && apt-get install -y -qq valgrind >/dev/null
+    need+=(valgrind)
 fi
+for lib in jemalloc mimalloc; do
+    [ -e "${PRELOAD[$lib]}" ] || need+=("${PKG[$lib]}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    log "installing ${need[*]}"
+    apt-get update -qq || true
+    for p in "${need[@]}"; do
+        apt-get install -y -qq "$p" >/dev/null 2>&1 || log "could not install $p"
+    done
+fi
+command -v valgrind >/dev/null || { log "valgrind is needed"; exit 1; }
+PRELOADED=()   # the LD_PRELOAD kinds whose library is there
+for lib in jemalloc mimalloc; do
+    if [ -e "${PRELOAD[$lib]}" ]; then
+        PRELOADED+=("$lib")
+    else
+        log "no ${PRELOAD[$lib]}: the $lib kind is left out"
+    fi
+done
 
+# --- build -------------------------------------------------------------------
 mkdir -p "$BUILD"
 if [ -n "$REV" ]; then
     SRCROOT=$BUILD/src-$REV
@@ -63,6 +102,8 @@ objcopy --strip-debug "$BIN" "$NODEBUG"
 mkdir -p "$OUT"
 SCRATCH=$(mktemp -d /dev/shm/gjbbench.XXXXXX 2>/dev/null || mktemp -d)
 trap 'rm -rf "$SCRATCH"' EXIT
+RES=$SCRATCH/res
+mkdir -p "$RES"
 
 # --- the machine ----------------------------------------------------------
 {
@@ -77,28 +118,73 @@ trap 'rm -rf "$SCRATCH"' EXIT
     echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
     echo "mem: $(grep MemTotal /proc/meminfo | awk '{printf "%.1f GiB", $2/1048576}')"
     echo "kernel: $(uname -r)"
+    echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "cc: $(cc --version | head -1)"
     echo "glibc: $(ldd --version | head -1)"
     echo "valgrind: $(valgrind --version)"
+    for lib in "${PRELOADED[@]}"; do
+        echo "$lib: ${PRELOAD[$lib]} ($(dpkg-query -W -f='${Package} ${Version}' "${PKG[$lib]}" 2>/dev/null || echo 'version unknown'))"
+    done
     echo "flags: -O2 -g -DNDEBUG (CMAKE_BUILD_TYPE=Release, CMAKE_C_FLAGS_RELEASE overridden to -O2)"
-    echo "M=$M MWC=$MWC MWCX=$MWCX KTF=$KTF"
+    echo "M=$M MWC=$MWC MWCX=$MWCX KTF=$KTF JOBS=$JOBS"
 } | tee "$OUT/machine.txt"
 
-# --- timing ---------------------------------------------------------------
-log "timing (throughput + latency)"
-timeout 900 "$BIN" time $TIMEARG | tee "$OUT/time.txt"
-
-# --- footprint ------------------------------------------------------------
-log "footprint (bisection on the engine buffer size)"
-: >"$OUT/footprint.txt"
-for w in small mixed; do
-    timeout 900 "$BIN" footprint $w 10000 "$M" | tee -a "$OUT/footprint.txt"
-    timeout 900 "$BIN" footprint $w 10000 0 | tee -a "$OUT/footprint.txt"   # the fill alone
+# --- timing (alone) -----------------------------------------------------------
+log "timing (throughput + latency): part heap bpart bheap glibc"
+timeout 1800 "$BIN" time $TIMEARG | tee "$OUT/time.txt"
+for lib in "${PRELOADED[@]}"; do
+    log "timing: $lib (LD_PRELOAD=${PRELOAD[$lib]})"
+    LD_PRELOAD=${PRELOAD[$lib]} timeout 900 "$BIN" time $TIMEARG --kinds=$lib |
+        tee "$OUT/time-$lib.txt"
 done
+T_TIMING=$(date +%s)
 
-# --- callgrind: instructions per alloc+free pair, steady phase -------------
-fn_alloc() { case $1 in part) echo mpart_alloc ;; heap) echo gjb_heap_alloc ;; glibc) echo malloc ;; esac; }
-fn_free() { case $1 in part) echo mpart_free ;; heap) echo gjb_heap_free ;; glibc) echo free ;; esac; }
+# --- the exact-count runs, JOBS at a time -------------------------------------
+NAMES=()
+# spawn NAME FUNCTION ARGS...: runs the function in the background (at most
+# JOBS at once; set -e holds inside it), its output in $RES/NAME.log;
+# $RES/NAME.done when it succeeded.
+spawn() {
+    local name=$1
+    shift
+    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
+    # (not "f && touch": errexit would be off inside f)
+    ( "$@" >"$RES/$name.log" 2>&1; touch "$RES/$name.done" ) &
+    NAMES+=("$name")
+}
+join_all() {
+    wait || true
+    local bad=0
+    for n in "${NAMES[@]}"; do
+        if [ ! -e "$RES/$n.done" ]; then
+            log "job $n failed:"
+            tail -n 20 "$RES/$n.log" >&2
+            bad=1
+        fi
+    done
+    [ $bad = 0 ] || exit 1
+    NAMES=()
+}
+# with_lib KIND CMD...: CMD with the kind's library preloaded (jemalloc, mimalloc)
+with_lib() {
+    local k=$1
+    shift
+    if [ -n "${PRELOAD[$k]:-}" ]; then LD_PRELOAD=${PRELOAD[$k]} "$@"; else "$@"; fi
+}
+
+# Allocator entry points as callgrind names them (glibc's aligned_alloc is an
+# alias that callgrind reports as memalign).
+fn_alloc() { # KIND WORKLOAD
+    if [ "$2" = aligned ]; then
+        case $1 in part | bpart) echo mpart_memalign ;; heap | bheap) echo gjb_heap_memalign ;;
+            glibc) echo memalign ;; *) echo aligned_alloc ;; esac
+    else
+        case $1 in part | bpart) echo mpart_alloc ;; heap | bheap) echo gjb_heap_alloc ;; *) echo malloc ;; esac
+    fi
+}
+fn_free() { case $1 in part | bpart) echo mpart_free ;; heap | bheap) echo gjb_heap_free ;; *) echo free ;; esac; }
+loop_fn() { if [ "$2" = aligned ]; then echo "steady_aligned_$1"; else echo "steady_plain_$1"; fi; }
+is_gjb() { case $1 in part | heap | bpart | bheap) return 0 ;; *) return 1 ;; esac; }
 
 # callgrind_annotate output -> "cost name" per function (entries split by
 # source file, if any, merged for exclusive costs; inclusive costs from the
@@ -115,105 +201,235 @@ incl_costs() {
                sub(/^[^)]*\) +/, "", n); sub(/ \[[^]]*\]$/, "", n); sub(/^.*:/, "", n); print c, n }'
 }
 
-log "callgrind, steady phase"
+# One steady-phase callgrind run: the line of callgrind.txt in $RES/cg.W.N.A,
+# the per-function breakdown in $RES/cgf.W.N.A (gjbmem kinds).
+cg_job() { # KIND WORKLOAD N
+    local a=$1 w=$2 n=$3
+    local f=$SCRATCH/cg.steady.$a.$n sf
+    [ $w = small ] || f=$SCRATCH/cg.steady.$a.$w.$n
+    sf=$(loop_fn $a $w)
+    with_lib $a timeout 900 valgrind --tool=callgrind --collect-atstart=no \
+        --toggle-collect="steady_plain_*" --toggle-collect="steady_aligned_*" \
+        --callgrind-out-file="$f" "$NODEBUG" cg-steady $a $w $n "$M" >"$RES/cgout.$w.$n.$a" 2>/dev/null
+    local incl excl total loop ia ifr
+    incl=$(incl_costs "$f")
+    excl=$(excl_costs "$f")
+    total=$(echo "$incl" | awk -v f="$sf" 'index($2, f) == 1 { print $1; exit }')
+    loop=$(echo "$excl" | awk -v f="$sf" 'index($2, f) == 1 { print $1; exit }')
+    ia=$(echo "$incl" | awk -v f="$(fn_alloc $a $w)" '$2 == f { print $1; exit }')
+    ifr=$(echo "$incl" | awk -v f="$(fn_free $a)" '$2 == f { print $1; exit }')
+    [ -n "$total" ] && [ -n "$ia" ] && [ -n "$ifr" ] || { echo "cg $a $w $n: missing costs"; exit 1; }
+    awk -v w=$w -v n=$n -v a=$a -v m="$M" -v t="$total" -v l="$loop" -v ia="$ia" -v ifr="$ifr" \
+        'BEGIN { printf "%-6s %7d %-6s %12.1f %12.1f %12.1f %12.1f\n", w, n, a,
+                 (t - l) / m, ia / m, ifr / m, t / m }' >"$RES/cg.$w.$n.$a"
+    if is_gjb $a; then
+        {
+            echo "== $a $w N=$n: instructions per alloc+free pair, by function (M=$M)"
+            echo "-- exclusive (self)"
+            echo "$excl" | awk -v m="$M" -v f="$sf" 'index($2, f) != 1 && $2 != "PROGRAM" && $1 > 0 { printf "%10.1f  %s\n", $1 / m, $2 }'
+            echo "-- inclusive"
+            echo "$incl" | awk -v m="$M" -v f="$sf" 'index($2, f) != 1 && $1 / m >= 1 && $2 !~ /main|libc_start|0x0|below/ { printf "%10.1f  %s\n", $1 / m, $2 }'
+            echo
+        } >"$RES/cgf.$w.$n.$a"
+    fi
+    cp "$f" "$OUT/"
+}
+
+# Per source line (debug build, same code).
+lines_job() { # KIND
+    local a=$1
+    timeout 900 valgrind --tool=callgrind --collect-atstart=no --toggle-collect="steady_plain_*" \
+        --callgrind-out-file="$OUT/cg.lines.$a.10000" "$BIN" cg-steady $a small 10000 "$M" >/dev/null 2>&1
+    callgrind_annotate --auto=yes --show-percs=no --context=1 --threshold=99 "$OUT/cg.lines.$a.10000" \
+        >"$OUT/callgrind-lines-$a-10000.txt" 2>&1 ||
+        callgrind_annotate --auto=yes --context=1 --threshold=99 "$OUT/cg.lines.$a.10000" \
+            >"$OUT/callgrind-lines-$a-10000.txt"
+}
+
+# Worst case: callgrind dump after every operation; the line of worstcase.txt
+# in $RES/wc.W.N.A, the first KTF operations (10,000 live) in perop-head files.
+perop_job() { # KIND WORKLOAD N PAIRS
+    local a=$1 w=$2 n=$3 mw=$4
+    local d=$SCRATCH/perop.$a.$w.$n t=$SCRATCH/perop.$a.$w.$n.txt
+    rm -rf "$d" && mkdir -p "$d"
+    with_lib $a timeout 1800 valgrind --tool=callgrind --collect-atstart=no --toggle-collect=bench_noop \
+        --toggle-collect="$(fn_alloc $a $w)" --toggle-collect="$(fn_free $a)" \
+        --dump-line=no --dump-instr=no --callgrind-out-file="$d/cg" \
+        "$BIN" cg-perop $a $w $n "$mw" >/dev/null 2>&1
+    # part 1 = the one-instruction calibration call; then free, alloc, ...
+    find "$d" -name 'cg.*' -print0 | xargs -0 grep -H '^summary:' |
+        awk '{ k = $1; sub(/.*\./, "", k); sub(/:summary:$/, "", k); print k, $2 }' |
+        sort -n >"$t.raw"
+    rm -rf "$d"
+    local cal ops zero
+    cal=$(awk '$1 == 1 { print $2 }' "$t.raw")
+    [ "$cal" = 1 ] || { echo "calibration part is $cal, expected 1"; exit 1; }
+    ops=$(awk '$1 > 1' "$t.raw" | wc -l)
+    [ "$ops" = $((2 * mw)) ] || { echo "$ops operations dumped, expected $((2 * mw))"; exit 1; }
+    zero=$(awk '$1 > 1 && $2 == 0' "$t.raw" | wc -l)
+    [ "$zero" = 0 ] || { echo "$zero operations counted 0 instructions (toggle names?)"; exit 1; }
+    awk '$1 > 1 { j = $1 - 2; print j, (j % 2 ? "alloc" : "free"), $2 }' "$t.raw" >"$t"
+    p9999() { awk -v t=$1 '$2 == t { print $3 }' "$t" | sort -n |
+        awk '{ v[NR] = $1 } END { i = int(0.9999 * (NR - 1)) + 1; print v[i] }'; }
+    local pa pf
+    pa=$(p9999 alloc)
+    pf=$(p9999 free)
+    awk -v w=$w -v n=$n -v a=$a -v pa="$pa" -v pf="$pf" '
+        { s[$2] += $3; c[$2]++; if ($3 > mx[$2]) mx[$2] = $3 }
+        END { printf "%-6s %7d %-6s %10d %10d %10.1f %10.1f %10d %10d\n", w, n, a,
+              mx["alloc"], mx["free"], s["alloc"] / c["alloc"], s["free"] / c["free"], pa, pf }' \
+        "$t" >"$RES/wc.$w.$n.$a"
+    if [ $n = 10000 ] && [ $w = small ]; then
+        head -n "$KTF" "$t" >"$OUT/perop-head.$a.txt"
+    elif [ $n = 10000 ] && [ $w = aligned ]; then
+        head -n "$KTF" "$t" >"$OUT/perop-head-aligned.$a.txt"
+    fi
+    rm -f "$t" "$t.raw"
+}
+
+# Native trap-flag single stepping of the first KTF operations.
+tf_job() { # KIND WORKLOAD
+    timeout 900 "$BIN" tf $1 $2 10000 "$KTF" | grep -v '^#' | head -n "$KTF" >"$RES/tf.$2.$1"
+}
+
+footprint_job() { # NAME WORKLOAD PAIRS [bheap]
+    local name=$1
+    shift
+    timeout 1200 "$BIN" footprint $1 10000 "$2" ${3:-} >"$RES/fp.$name"
+}
+
+GJB_KINDS="part heap bpart bheap"
+CG_KINDS="part heap bpart bheap glibc ${PRELOADED[*]}"
+log "exact counts, $JOBS at a time: worst case (one callgrind dump per operation, $MWC pairs," \
+    "$MWCX for mixed and aligned), callgrind steady phase, footprint, single-step cross-check"
+# longest first
+for n in 10000 100000; do
+    for a in part heap bpart bheap glibc; do
+        spawn wc.small.$n.$a perop_job $a small $n "$MWC"
+    done
+done
+for a in part heap bpart bheap glibc; do
+    spawn wc.aligned.10000.$a perop_job $a aligned 10000 "$MWCX"
+done
+for n in 10000 100000; do
+    for a in part heap bpart bheap glibc; do
+        spawn wc.mixed.$n.$a perop_job $a mixed $n "$MWCX"
+    done
+done
+for a in $CG_KINDS; do
+    spawn cg.small.10000.$a cg_job $a small 10000
+    spawn cg.aligned.10000.$a cg_job $a aligned 10000
+done
+for a in part heap bpart bheap glibc; do
+    spawn cg.small.100000.$a cg_job $a small 100000
+done
+spawn lines.part lines_job part
+spawn lines.bheap lines_job bheap
+FP_NAMES=()
+for w in small mixed aligned; do
+    for kind in heap bheap; do
+        # buddy on mixed: an exhaustive scan of about 23,000 buffer sizes
+        # (4 minutes); run `bench_alloc footprint mixed 10000 500000 bheap` by hand
+        [ $kind = bheap ] && [ $w = mixed ] && continue
+        spawn fp.$w.$kind.M footprint_job $w.$kind.M $w "$M" $kind
+        spawn fp.$w.$kind.0 footprint_job $w.$kind.0 $w 0 $kind
+        FP_NAMES+=("$w.$kind.M" "$w.$kind.0")
+    done
+done
+for w in small aligned; do
+    for a in part heap bpart bheap glibc; do
+        spawn tf.$w.$a tf_job $a $w
+    done
+done
+join_all
+T_EXACT=$(date +%s)
+
+# --- assembling the files -----------------------------------------------------
 {
     echo "# instructions per steady-phase pair (one free + one alloc), callgrind, M=$M pairs"
-    echo "# alloc+free = everything the steady loop called (for glibc: + 2 PLT jumps); alloc, free ="
-    echo "# inclusive cost of the allocator's entry points; loop = the whole steady loop per pair"
+    echo "# alloc+free = everything the steady loop called (for the malloc kinds: + 2 PLT jumps);"
+    echo "# alloc, free = inclusive cost of the allocator's entry points (aligned: mpart_memalign,"
+    echo "# gjb_heap_memalign, aligned_alloc = glibc's memalign); loop = the whole steady loop per pair"
     printf '%-6s %7s %-6s %12s %12s %12s %12s\n' workload N alloc "alloc+free" alloc free loop
-} >"$OUT/callgrind.txt"
-for n in 10000 100000; do
-    for a in part heap glibc; do
-        f=$SCRATCH/cg.steady.$a.$n
-        timeout 900 valgrind --tool=callgrind --collect-atstart=no --toggle-collect="steady_plain_*" \
-            --callgrind-out-file="$f" "$NODEBUG" cg-steady $a small $n "$M" >/dev/null 2>&1
-        incl=$(incl_costs "$f")
-        excl=$(excl_costs "$f")
-        total=$(echo "$incl" | awk -v f="steady_plain_$a" 'index($2, f) == 1 { print $1; exit }')
-        loop=$(echo "$excl" | awk -v f="steady_plain_$a" 'index($2, f) == 1 { print $1; exit }')
-        ia=$(echo "$incl" | awk -v f="$(fn_alloc $a)" '$2 == f { print $1; exit }')
-        ifr=$(echo "$incl" | awk -v f="$(fn_free $a)" '$2 == f { print $1; exit }')
-        awk -v n=$n -v a=$a -v m="$M" -v t="$total" -v l="$loop" -v ia="$ia" -v ifr="$ifr" \
-            'BEGIN { printf "%-6s %7d %-6s %12.1f %12.1f %12.1f %12.1f\n", "small", n, a,
-                     (t - l) / m, ia / m, ifr / m, t / m }' | tee -a "$OUT/callgrind.txt"
-        if [ $a != glibc ]; then
-            {
-                echo "== $a small N=$n: instructions per alloc+free pair, by function (M=$M)"
-                echo "-- exclusive (self)"
-                echo "$excl" | awk -v m="$M" -v f="steady_plain_$a" 'index($2, f) != 1 && $2 != "PROGRAM" && $1 > 0 { printf "%10.1f  %s\n", $1 / m, $2 }'
-                echo "-- inclusive"
-                echo "$incl" | awk -v m="$M" -v f="steady_plain_$a" 'index($2, f) != 1 && $1 / m >= 1 && $2 !~ /main|libc_start|0x0|below/ { printf "%10.1f  %s\n", $1 / m, $2 }'
-                echo
-            } >>"$OUT/callgrind-functions.txt.new"
-        fi
-        cp "$f" "$OUT/" 2>/dev/null || true
-    done
-done
-mv "$OUT/callgrind-functions.txt.new" "$OUT/callgrind-functions.txt"
-
-# Per source line, for the partition on small/10000 (debug build, same code).
-timeout 900 valgrind --tool=callgrind --collect-atstart=no --toggle-collect="steady_plain_*" \
-    --callgrind-out-file="$OUT/cg.lines.part.10000" "$BIN" cg-steady part small 10000 "$M" >/dev/null 2>&1
-callgrind_annotate --auto=yes --show-percs=no --context=1 --threshold=99 "$OUT/cg.lines.part.10000" \
-    >"$OUT/callgrind-lines-part-10000.txt" 2>&1 ||
-    callgrind_annotate --auto=yes --context=1 --threshold=99 "$OUT/cg.lines.part.10000" \
-        >"$OUT/callgrind-lines-part-10000.txt"
-
-# --- worst case: callgrind dump after every operation ---------------------
-log "worst case, one callgrind dump per operation ($MWC pairs per run, $MWCX for mixed)"
-{
-    echo "# instructions of single operations in the steady phase (callgrind, one dump per operation;"
-    echo "# first $MWC pairs of the steady phase for small, $MWCX for mixed)"
-    printf '%-6s %7s %-6s %10s %10s %10s %10s %10s %10s\n' workload N alloc alloc_max free_max \
-        alloc_mean free_mean alloc_p9999 free_p9999
-} >"$OUT/worstcase.txt"
-for w in small mixed; do
-    mw=$MWC
-    [ $w = mixed ] && mw=$MWCX
-    for n in 10000 100000; do
-        for a in part heap glibc; do
-            d=$SCRATCH/perop
-            rm -rf "$d" && mkdir -p "$d"
-            timeout 900 valgrind --tool=callgrind --collect-atstart=no --toggle-collect=bench_noop \
-                --toggle-collect="$(fn_alloc $a)" --toggle-collect="$(fn_free $a)" \
-                --dump-line=no --dump-instr=no --callgrind-out-file="$d/cg" \
-                "$BIN" cg-perop $a $w $n "$mw" >/dev/null 2>&1
-            # part 1 = the one-instruction calibration call; then free, alloc, ...
-            find "$d" -name 'cg.*' -print0 | xargs -0 grep -H '^summary:' |
-                awk '{ k = $1; sub(/.*\./, "", k); sub(/:summary:$/, "", k); print k, $2 }' |
-                sort -n >"$SCRATCH/perop.txt"
-            cal=$(awk '$1 == 1 { print $2 }' "$SCRATCH/perop.txt")
-            [ "$cal" = 1 ] || { log "calibration part is $cal, expected 1"; exit 1; }
-            ops=$(awk '$1 > 1' "$SCRATCH/perop.txt" | wc -l)
-            [ "$ops" = $((2 * mw)) ] || { log "$ops operations dumped, expected $((2 * mw))"; exit 1; }
-            awk '$1 > 1 { j = $1 - 2; print j, (j % 2 ? "alloc" : "free"), $2 }' "$SCRATCH/perop.txt" \
-                >"$SCRATCH/perop.$a.$w.$n"
-            p9999() { awk -v t=$1 '$2 == t { print $3 }' "$SCRATCH/perop.$a.$w.$n" | sort -n |
-                awk '{ v[NR] = $1 } END { i = int(0.9999 * (NR - 1)) + 1; print v[i] }'; }
-            pa=$(p9999 alloc)
-            pf=$(p9999 free)
-            awk -v w=$w -v n=$n -v a=$a -v pa="$pa" -v pf="$pf" '
-                { s[$2] += $3; c[$2]++; if ($3 > mx[$2]) mx[$2] = $3 }
-                END { printf "%-6s %7d %-6s %10d %10d %10.1f %10.1f %10d %10d\n", w, n, a,
-                      mx["alloc"], mx["free"], s["alloc"] / c["alloc"], s["free"] / c["free"], pa, pf }' \
-                "$SCRATCH/perop.$a.$w.$n" | tee -a "$OUT/worstcase.txt"
-            if [ $w = small ] && [ $n = 10000 ]; then
-                head -n "$KTF" "$SCRATCH/perop.$a.$w.$n" >"$OUT/perop-head.$a.txt"
-            fi
-            rm -f "$SCRATCH/perop.$a.$w.$n"
+    for wn in small.10000 small.100000 aligned.10000; do
+        for a in $CG_KINDS; do
+            [ -e "$RES/cg.$wn.$a" ] && cat "$RES/cg.$wn.$a"
         done
     done
-done
-rm -rf "$SCRATCH/perop"
-
-# --- cross-check: native trap-flag single stepping of the first KTF ops -----
-log "cross-check: native single-step counts vs callgrind per-operation counts"
+} >"$OUT/callgrind.txt"
+for wn in small.10000 small.100000 aligned.10000; do
+    for a in $GJB_KINDS; do
+        cat "$RES/cgf.$wn.$a"
+    done
+done >"$OUT/callgrind-functions.txt"
+cat "$RES"/cgout.* | grep '^# malloc check' | sort -u >"$OUT/malloc-check.txt" || true
+grep -h '^# malloc check' "$OUT"/time*.txt >>"$OUT/malloc-check.txt" 2>/dev/null || true
+{
+    echo "# instructions of single operations in the steady phase (callgrind, one dump per operation;"
+    echo "# first $MWC pairs of the steady phase for small, $MWCX for mixed and aligned)"
+    printf '%-6s %7s %-6s %10s %10s %10s %10s %10s %10s\n' workload N alloc alloc_max free_max \
+        alloc_mean free_mean alloc_p9999 free_p9999
+    for wn in small.10000 small.100000 mixed.10000 mixed.100000 aligned.10000; do
+        for a in part heap bpart bheap glibc; do
+            cat "$RES/wc.$wn.$a"
+        done
+    done
+} >"$OUT/worstcase.txt"
+for n in "${FP_NAMES[@]}"; do cat "$RES/fp.$n"; done >"$OUT/footprint.txt"
 : >"$OUT/crosscheck.txt"
-for a in part heap glibc; do
-    timeout 900 "$BIN" tf $a small 10000 "$KTF" | grep -v '^#' | head -n "$KTF" >"$SCRATCH/tf.$a"
-    same=$(paste -d' ' "$SCRATCH/tf.$a" "$OUT/perop-head.$a.txt" | awk '$3 == $6' | wc -l)
-    echo "$a small N=10000: $same of $KTF operations have the same instruction count natively (single step) and under callgrind" |
-        tee -a "$OUT/crosscheck.txt"
-done
+for w in small aligned; do
+    for a in part heap bpart bheap glibc; do
+        head=$OUT/perop-head.$a.txt
+        [ $w = aligned ] && head=$OUT/perop-head-aligned.$a.txt
+        same=$(paste -d' ' "$RES/tf.$w.$a" "$head" | awk '$3 == $6' | wc -l)
+        echo "$a $w N=10000: $same of $KTF operations have the same instruction count natively (single step) and under callgrind"
+    done
+done >>"$OUT/crosscheck.txt"
+cat "$OUT/malloc-check.txt" "$OUT/footprint.txt" "$OUT/callgrind.txt" "$OUT/worstcase.txt" \
+    "$OUT/crosscheck.txt"
+
+# --- summary ------------------------------------------------------------------
+T_END=$(date +%s)
+{
+    echo
+    echo "== summary ($OUT)"
+    echo "instructions per alloc+free pair (callgrind, steady phase, M=$M; callgrind.txt):"
+    awk '!/^#/ && NF == 7 && $1 != "workload" { v[$3, $1 "/" $2] = $4; if (!($3 in seen)) { seen[$3] = 1; k[++nk] = $3 } }
+         END { printf "  %-9s %12s %12s %12s\n", "kind", "small/10000", "small/100000", "aligned/10000"
+               for (i = 1; i <= nk; i++) { printf "  %-9s", k[i]
+                   split("small/10000 small/100000 aligned/10000", c, " ")
+                   for (j = 1; j <= 3; j++) printf " %12s", ((k[i], c[j]) in v) ? v[k[i], c[j]] : "-"
+                   printf "\n" } }' "$OUT/callgrind.txt"
+    echo "footprint, N=10000: min buffer / peak live, fill + $M pairs (fill only) (footprint.txt):"
+    awk '/^footprint/ { w = $2; m = $4; sub(/M=/, "", m); m = m + 0; kind = ($5 == "buddy:") ? "bheap" : "heap"
+                        for (i = 1; i <= NF; i++) if ($i ~ /^ratio=/) { r = $i; sub(/ratio=/, "", r) }
+                        if (m) full[kind, w] = r; else fill[kind, w] = r }
+         END { printf "  %-9s %18s %18s %18s\n", "kind", "small", "mixed", "aligned"
+               split("heap bheap", ks, " "); split("small mixed aligned", ws, " ")
+               for (i = 1; i <= 2; i++) { printf "  %-9s", ks[i]
+                   for (j = 1; j <= 3; j++) printf " %18s", ((ks[i], ws[j]) in full) ? full[ks[i], ws[j]] " (" fill[ks[i], ws[j]] ")" : "-"
+                   printf "\n" } }' "$OUT/footprint.txt"
+    echo "throughput, Mops/s (median of runs; time*.txt; jemalloc/mimalloc in their own process):"
+    cat "$OUT/time.txt" "$OUT"/time-*.txt 2>/dev/null | awk '$4 ~ /^[0-9.]+$/ && $2 ~ /^[0-9]+$/ && $3 != "runs" {
+             v[$3, $1 "/" $2] = $4; if (!($3 in seen)) { seen[$3] = 1; k[++nk] = $3 } }
+         END { split("small/10000 small/100000 mixed/10000 mixed/100000 aligned/10000 aligned/100000", c, " ")
+               printf "  %-9s", "kind"; for (j = 1; j <= 6; j++) printf " %14s", c[j]; printf "\n"
+               for (i = 1; i <= nk; i++) { printf "  %-9s", k[i]
+                   for (j = 1; j <= 6; j++) {
+                       s = "-"
+                       if ((k[i], c[j]) in v) { s = v[k[i], c[j]]; if (("glibc", c[j]) in v) s = sprintf("%s (%.2fx)", s, v[k[i], c[j]] / v["glibc", c[j]]) }
+                       printf " %14s", s }
+                   printf "\n" } }'
+    echo "worst single operation, instructions, alloc max / free max (worstcase.txt):"
+    awk '!/^#/ && NF == 9 && $1 != "workload" { v[$3, $1 "/" $2] = $4 "/" $5; if (!($3 in seen)) { seen[$3] = 1; k[++nk] = $3 } }
+         END { split("small/10000 small/100000 mixed/10000 mixed/100000 aligned/10000", c, " ")
+               printf "  %-9s", "kind"; for (j = 1; j <= 5; j++) printf " %13s", c[j]; printf "\n"
+               for (i = 1; i <= nk; i++) { printf "  %-9s", k[i]
+                   for (j = 1; j <= 5; j++) printf " %13s", ((k[i], c[j]) in v) ? v[k[i], c[j]] : "-"
+                   printf "\n" } }' "$OUT/worstcase.txt"
+    echo "cross-check (crosscheck.txt): $(awk '{ s += $4; t += $6 } END { printf "%d of %d single-stepped operations match callgrind", s, t }' "$OUT/crosscheck.txt")"
+    echo "malloc check (malloc-check.txt): $(awk '{ k = $4; sub(/\):?/, "", k); sub(/\(/, "", k); print k ": " $NF }' "$OUT/malloc-check.txt" | sort -u | paste -sd, - | sed 's/,/, /g')"
+    echo "time: $((T_END - T_START)) s in all (build and timing $((T_TIMING - T_START)) s, exact counts $((T_EXACT - T_TIMING)) s with JOBS=$JOBS); load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+} | tee "$OUT/summary.txt"
 
 log "done: results in $OUT"
