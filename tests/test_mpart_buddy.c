@@ -31,7 +31,7 @@
 #include <gjbext.h>
 #include <gjbmem/posix.h>
 
-#define SENTINEL 7714 /* errno value that a successful call must leave alone */
+#include "errno_asserts.h"
 #define BU ((size_t)2 * _Alignof(max_align_t))
 #define KIB ((size_t)1024)
 #define MIB (KIB * KIB)
@@ -53,29 +53,6 @@ static const mpart_id bad_ids[] = {
     0, 1, 2, 0xff, 0x100, 0x12345, 0xdeadbeef, (mpart_id)LONG_MAX, ULONG_MAX - 1, ULONG_MAX,
 };
 #define NBAD (sizeof bad_ids / sizeof bad_ids[0])
-
-/* --- assertions on results and errno ----------------------------------- */
-
-#define OK(call)                                                                                  \
-    do {                                                                                          \
-        errno = SENTINEL;                                                                         \
-        assert_int_equal((call), 0);                                                              \
-        assert_int_equal(errno, SENTINEL);                                                        \
-    } while (0)
-
-#define FAILS(call, err)                                                                          \
-    do {                                                                                          \
-        errno = 0;                                                                                \
-        assert_int_equal((call), -1);                                                             \
-        assert_int_equal(errno, (err));                                                           \
-    } while (0)
-
-#define FAILS_NULL(call, err)                                                                     \
-    do {                                                                                          \
-        errno = 0;                                                                                \
-        assert_null(call);                                                                        \
-        assert_int_equal(errno, (err));                                                           \
-    } while (0)
 
 /* --- the expected carving ------------------------------------------------- */
 

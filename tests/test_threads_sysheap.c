@@ -39,6 +39,7 @@
 #include "gjbext.h"
 #include "gjbmem/fault.h"
 #include "gjbmem/posix.h"
+#include "thread_harness.h"
 #include "gjbmem/sysheap.h"
 
 #define SENTINEL 7714
@@ -47,61 +48,12 @@
 #define NWORKERS 6
 #define NSLOTS 48
 
-/* ---- shared harness ---------------------------------------------------- */
-
-static atomic_int g_stop;   /* set on the first failure, or to end a run */
-static atomic_int g_failed; /* a failure was recorded in g_fail */
-static char g_fail[512];
-
-static void tfail(int line, const char *expr, const char *fmt, ...)
-{
-    int saved = errno;
-    int expected = 0;
-    if (atomic_compare_exchange_strong(&g_failed, &expected, 1)) {
-        char extra[256] = "";
-        if (fmt) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(extra, sizeof extra, fmt, ap);
-            va_end(ap);
-        }
-        snprintf(g_fail, sizeof g_fail, "line %d: check failed: %s (errno %d: %s) %s", line, expr,
-                 saved, gjbmem_strerror(saved), extra);
-    }
-    atomic_store(&g_stop, 1);
-}
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            tfail(__LINE__, #cond, NULL);                                                          \
-            return false;                                                                          \
-        }                                                                                          \
-    } while (0)
-
-#define CHECKF(cond, ...)                                                                          \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            tfail(__LINE__, #cond, __VA_ARGS__);                                                   \
-            return false;                                                                          \
-        }                                                                                          \
-    } while (0)
-
-static bool stopped(void)
-{
-    return atomic_load_explicit(&g_stop, memory_order_relaxed) != 0;
-}
-
-static struct timespec g_t0;
+/* ---- harness (the shared part is in thread_harness.h) ------------------ */
 
 static int reset_harness(void **state)
 {
     (void)state;
-    clock_gettime(CLOCK_MONOTONIC, &g_t0);
-    atomic_store(&g_stop, 0);
-    atomic_store(&g_failed, 0);
-    g_fail[0] = '\0';
-    gjbmem_posix_set_isr(0);
+    harness_start();
     gjbmem_fault_reset();
     return 0;
 }
@@ -110,44 +62,8 @@ static int report_time(void **state)
 {
     (void)state;
     gjbmem_fault_reset();
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    print_message("    %.2f s\n", (double)(t1.tv_sec - g_t0.tv_sec) +
-                                     (double)(t1.tv_nsec - g_t0.tv_nsec) / 1e9);
+    harness_report_time();
     return 0;
-}
-
-static void assert_no_thread_failure(void)
-{
-    if (atomic_load(&g_failed))
-        fail_msg("%s", g_fail);
-}
-
-static double stress_scale(void)
-{
-    const char *s = getenv("GJB_STRESS_SCALE");
-    if (!s || !*s)
-        return 1.0;
-    char *end;
-    double v = strtod(s, &end);
-    return (*end == '\0' && v > 0 && v < 1e6) ? v : 1.0;
-}
-
-static long iters(long base)
-{
-    double n = (double)base * stress_scale();
-    return n < 1 ? 1 : (long)n;
-}
-
-/* xorshift64* */
-static uint64_t rnd(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 2685821657736338717ULL;
 }
 
 /* ---- block contents ----------------------------------------------------- */

@@ -30,8 +30,6 @@ bool gjb_mpart_owns(const void *mem, size_t size);
  * handed to a partition). Lock order: the global lock before this. */
 bool gjb_sysheap_conflicts(const void *mem, size_t size);
 
-/* The system heap's statistics (zeros before it has memory). */
-void gjb_sysheap_heap_stats(struct gjbmem_heap_stats *st);
 
 /* --- direct mappings of the system heap (bigblock.c): an open-addressing
  * hash table from address to length, kept in pages from the port. */

@@ -112,6 +112,12 @@ static void unlink_block(gjb_heap *h, intptr_t off, unsigned k)
         h->bd_mask &= ~(1ULL << k);
 }
 
+/* Offset of the buddy of the block of s bytes at off (address ^ s). */
+static inline intptr_t buddy_of(const gjb_heap *h, intptr_t off, size_t s)
+{
+    return ((uintptr_t)gjb_ptr(h, off) & s) ? off - (intptr_t)s : off + (intptr_t)s;
+}
+
 /* --- regions ------------------------------------------------------------ */
 
 int gjb_bd_layout(const gjb_heap *h, struct gjb_region *r, uintptr_t area, uintptr_t hi)
@@ -159,9 +165,12 @@ void gjb_bd_add_area(gjb_heap *h, const struct gjb_region *r)
 size_t gjb_bd_largest(const gjb_heap *h, const struct gjb_region *r)
 {
     size_t m = 0;
-    for (intptr_t off = r->first; off < r->end; off += (intptr_t)bsize(carve_order(h, r, off)))
-        if (bsize(carve_order(h, r, off)) > m)
-            m = bsize(carve_order(h, r, off));
+    for (intptr_t off = r->first; off < r->end;) {
+        size_t s = bsize(carve_order(h, r, off));
+        if (s > m)
+            m = s;
+        off += (intptr_t)s;
+    }
     return m;
 }
 
@@ -250,7 +259,7 @@ static void release(gjb_heap *h, const struct gjb_region *r, intptr_t off, unsig
     h->free_bytes += bsize(k);
     for (; k + 1 < GJB_BD_ORDERS; k++) {
         size_t s = bsize(k);
-        intptr_t bud = ((uintptr_t)gjb_ptr(h, off) & s) ? off - (intptr_t)s : off + (intptr_t)s;
+        intptr_t bud = buddy_of(h, off, s);
         if (bud < r->first || bud > r->end - (intptr_t)s)
             break;
         unsigned char *bt = tag_at(h, r, bud);
@@ -356,7 +365,7 @@ static bool check_block(const gjb_heap *h, const struct gjb_region *r, intptr_t 
         if (*tag_at(h, r, off + (intptr_t)(u * GJB_BU)))
             return false;
     if (t & GJB_TAG_FREE) {
-        intptr_t bud = ((uintptr_t)gjb_ptr(h, off) & s) ? off - (intptr_t)s : off + (intptr_t)s;
+        intptr_t bud = buddy_of(h, off, s);
         if (bud >= r->first && bud <= r->end - (intptr_t)s && *tag_at(h, r, bud) == t)
             return false; /* two free buddies left unmerged */
     }

@@ -93,15 +93,13 @@ void gjbmem_mem_show_to(int stream)
         "      HEAP           TOTAL       USED   MAX USED  SEGMENT USED%\n"
         "---------------- ---------- ---------- ---------- -------- -----\n";
     gjb_port_write(stream, head, sizeof head - 1);
-    struct gjbmem_heap_stats st;
-    gjb_sysheap_heap_stats(&st);
-    row(stream, "system", 0, &st);
+    struct gjbmem_sysheap_stats ss;
+    gjbmem_sysheap_stats(&ss);
+    row(stream, "system", 0, &ss.heap);
     gjb_mpart_each(part_row, &stream);
 
-    struct gjbmem_sysheap_stats ss;
     struct gjbmem_vmm_stats vs;
     struct line l = {.n = 0};
-    gjbmem_sysheap_stats(&ss);
     put(&l, "system heap:");
     num(&l, ss.direct_blocks, 0, " direct mappings of");
     num(&l, ss.direct_bytes, 0, " bytes;");

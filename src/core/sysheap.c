@@ -120,6 +120,13 @@ static size_t page_up(size_t n)
     return n > SIZE_MAX - sys.page ? 0 : (n + sys.page - 1) & ~(sys.page - 1);
 }
 
+/* Bytes the limit still allows, less reserve, in whole pages. */
+static size_t room(size_t reserve)
+{
+    size_t held = sys.port + reserve;
+    return held >= sys.port && sys.limit > held ? (sys.limit - held) & ~(sys.page - 1) : 0;
+}
+
 /* Makes [mem, mem+size) a region of the heap (creating it). 0 or errno. */
 static int adopt(void *mem, size_t size, bool from_port)
 {
@@ -145,9 +152,8 @@ static int grow(size_t size)
     if (want < sys.regions)
         want = sys.regions;
     want = page_up(want);
-    size_t room = sys.limit > sys.port ? (sys.limit - sys.port) & ~(sys.page - 1) : 0;
-    if (want > room)
-        want = room;
+    if (want > room(0))
+        want = room(0);
     void *mem;
     if (want <= size || sys.npieces == SYS_REGIONS || gjb_port_pages_get(want, &mem) != 0)
         return ENOMEM;
@@ -174,8 +180,7 @@ static int engine_alloc(size_t align, size_t size, void **p)
 static void *direct_alloc(size_t align, size_t size)
 {
     size_t len = page_up(size), extra = align > sys.page ? align : 0;
-    size_t room = sys.limit > sys.port ? sys.limit - sys.port : 0, table = gjb_big_growth(&sys.big);
-    if (!len || len > SIZE_MAX - extra - table || len + extra + table > room)
+    if (!len || len > SIZE_MAX - extra || len + extra > room(gjb_big_growth(&sys.big)))
         return NULL; /* the mapping and the table's growth must both fit the limit */
     void *mem;
     if (gjb_port_pages_get(len + extra, &mem) != 0)
@@ -213,8 +218,7 @@ static void *direct_resize(void *p, size_t len, size_t size)
 {
     size_t nlen = page_up(size);
     void *q;
-    if (!nlen || nlen - len > sys.limit - sys.port || sys.limit < sys.port ||
-        gjb_port_vm_remap(p, len, nlen, true, &q) != 0)
+    if (!nlen || nlen - len > room(0) || gjb_port_vm_remap(p, len, nlen, true, &q) != 0)
         return NULL;
     long table = 0;
     gjb_big_del(&sys.big, p);
@@ -238,8 +242,8 @@ static void *alloc_locked(size_t align, size_t size)
     return NULL;
 }
 
-/* Allocates under the lock; *fresh tells whether the block is a new direct
- * mapping (zero-filled by the host). */
+/* Allocates under the lock; if fresh is not NULL, *fresh tells whether the
+ * block is a new direct mapping (zero-filled by the host). */
 static void *allocate(size_t align, size_t size, bool *fresh)
 {
     if (gjb_port_in_isr()) {
@@ -248,7 +252,8 @@ static void *allocate(size_t align, size_t size, bool *fresh)
     }
     lock();
     void *p = alloc_locked(align, size);
-    *fresh = p && gjb_big_get(&sys.big, p) != 0;
+    if (fresh)
+        *fresh = p && gjb_big_get(&sys.big, p) != 0;
     unlock();
     if (!p)
         gjb_port_set_errno(ENOMEM);
@@ -257,8 +262,7 @@ static void *allocate(size_t align, size_t size, bool *fresh)
 
 void *gjbmem_malloc(size_t size)
 {
-    bool fresh;
-    return allocate(1, size, &fresh);
+    return allocate(1, size, NULL);
 }
 
 void *gjbmem_memalign(size_t align, size_t size)
@@ -267,8 +271,7 @@ void *gjbmem_memalign(size_t align, size_t size)
         gjb_port_set_errno(EINVAL);
         return NULL;
     }
-    bool fresh;
-    return allocate(align, size, &fresh);
+    return allocate(align, size, NULL);
 }
 
 void *gjbmem_calloc(size_t n, size_t size)
@@ -448,10 +451,9 @@ int mem_findmax(void)
 {
     lock();
     size_t m = sys.h ? gjb_heap_max_alloc(sys.h) : 0;
-    size_t used = sys.port + gjb_big_growth(&sys.big);
-    size_t room = sys.limit > used ? (sys.limit - used) & ~(sys.page - 1) : 0;
-    if (room >= GJBMEM_SYSHEAP_DIRECT && room > m)
-        m = room; /* a direct mapping of that many bytes fits the limit */
+    size_t direct = room(gjb_big_growth(&sys.big));
+    if (direct >= GJBMEM_SYSHEAP_DIRECT && direct > m)
+        m = direct; /* a direct mapping of that many bytes fits the limit */
     unlock();
     return m > INT_MAX ? INT_MAX : (int)m;
 }
@@ -465,16 +467,6 @@ bool gjb_sysheap_conflicts(const void *mem, size_t size)
     return bad;
 }
 
-void gjb_sysheap_heap_stats(struct gjbmem_heap_stats *st)
-{
-    lock();
-    if (sys.h)
-        gjb_heap_get_stats(sys.h, st);
-    else
-        memset(st, 0, sizeof *st);
-    unlock();
-}
-
 int mem_getinfo(struct meminfo *info)
 {
     if (!info) {
@@ -485,12 +477,12 @@ int mem_getinfo(struct meminfo *info)
         gjb_port_set_errno(EACCES);
         return -1;
     }
-    struct gjbmem_heap_stats st;
-    gjb_sysheap_heap_stats(&st);
-    info->segment = st.segments;
-    info->used = st.used;
-    info->maxused = st.maxused;
-    info->free = st.free;
+    struct gjbmem_sysheap_stats st;
+    gjbmem_sysheap_stats(&st);
+    info->segment = st.heap.segments;
+    info->used = st.heap.used;
+    info->maxused = st.heap.maxused;
+    info->free = st.heap.free;
     return 0;
 }
 

@@ -89,10 +89,17 @@ static size_t page_size(void)
 
 /* --- bad pointers ------------------------------------------------------ */
 
+/* True when the environment sets name to exactly "1" (getenv does not
+ * allocate). */
+static int env_is_1(const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL && v[0] == '1' && v[1] == '\0';
+}
+
 static int abort_on_bad_free(void)
 {
-    const char *v = getenv("GJBMEM_ABORT_ON_BAD_FREE"); /* no allocation */
-    return v != NULL && v[0] == '1' && v[1] == '\0';
+    return env_is_1("GJBMEM_ABORT_ON_BAD_FREE");
 }
 
 /* Writes "gjbmem: <what>: invalid pointer 0x...\n" to stderr without stdio
@@ -167,10 +174,7 @@ EXPORT void free(void *p)
 
 EXPORT void *calloc(size_t n, size_t size)
 {
-    size_t total;
-    if (__builtin_mul_overflow(n, size, &total))
-        return nomem();
-    void *p = total == 0 ? gjbmem_malloc(0) : gjbmem_calloc(n, size);
+    void *p = gjbmem_calloc(n, size); /* checks the overflow; 0 bytes: a unique block */
     return p != NULL ? p : nomem();
 }
 
@@ -271,12 +275,6 @@ EXPORT size_t malloc_usable_size(void *p)
 }
 
 /* --- GJBMEM_SHOW=1, GJBMEM_VALIDATE=1 ------------------------------------ */
-
-static int env_is_1(const char *name)
-{
-    const char *v = getenv(name);
-    return v != NULL && v[0] == '1' && v[1] == '\0';
-}
 
 /* A copy of file descriptor 2 taken at start-up when GJBMEM_SHOW=1 or
  * GJBMEM_VALIDATE=1: some programs close stderr before exit (coreutils'
