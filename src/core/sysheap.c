@@ -315,10 +315,10 @@ int gjbmem_free(void *p)
     return err ? -1 : 0;
 }
 
-/* Usable size of p under the lock, 0 when p is no block. */
+/* Usable size of p (not NULL) under the lock, 0 when p is no block. */
 static size_t usable_locked(const void *p)
 {
-    size_t n = sys.h && p ? gjb_heap_usable_size(sys.h, p) : 0;
+    size_t n = sys.h ? gjb_heap_usable_size(sys.h, p) : 0;
     return n ? n : gjb_big_get(&sys.big, p);
 }
 

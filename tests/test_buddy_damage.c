@@ -1,0 +1,293 @@
+/*
+ * test_buddy_damage.c - BUDDY heaps with damaged metadata: out-of-band tags,
+ * the list links kept in free blocks (a write after free), the list heads
+ * and mask, and the region record. Every damage must be refused or reported
+ * (GJB_E_CORRUPT, a refused allocation, a merge not done) without anything
+ * written through it, and validate must say so; repairing the bytes makes
+ * the heap whole again.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/heap_internal.h"
+
+#define ARENA (64 * 1024)
+
+static _Alignas(65536) char arena[ARENA];
+static _Alignas(64) char extra[256];
+
+struct bnode {
+    intptr_t next, prev;
+};
+
+static gjb_heap *fresh(void)
+{
+    gjb_heap *h;
+    memset(arena, 0, sizeof arena);
+    assert_int_equal(gjb_heap_init(arena, ARENA, GJB_BUDDY, 2, &h), GJB_OK);
+    return h;
+}
+
+static unsigned char *tag(gjb_heap *h, const void *p)
+{
+    const struct gjb_region *r = &h->region[0];
+    return (unsigned char *)h + r->end + (size_t)((const char *)p - (char *)h - r->first) / GJB_BU;
+}
+
+static struct bnode *node(void *p)
+{
+    return (struct bnode *)p;
+}
+
+static intptr_t off(gjb_heap *h, const void *p)
+{
+    return (const char *)p - (const char *)h;
+}
+
+static intptr_t *heads(gjb_heap *h)
+{
+    return (intptr_t *)(void *)((char *)h + h->bd_lists);
+}
+
+static void *take(gjb_heap *h, size_t n)
+{
+    void *p;
+    assert_int_equal(gjb_heap_alloc(h, n, &p), GJB_OK);
+    return p;
+}
+
+static void corrupt(gjb_heap *h)
+{
+    assert_int_equal(gjb_heap_validate(h), GJB_E_CORRUPT);
+}
+
+static void whole(gjb_heap *h)
+{
+    assert_int_equal(gjb_heap_validate(h), GJB_OK);
+}
+
+/* Two 32-byte blocks that are buddies (a lower, b upper), as the second of
+ * two allocations pops the upper half the first one's split pushed. */
+static void buddies(gjb_heap *h, char **a, char **b)
+{
+    *a = take(h, 32);
+    *b = take(h, 32);
+    assert_ptr_equal(*b, *a + 32);
+    assert_int_equal((uintptr_t)*a % 64, 0);
+}
+
+static int count_blocks(void *ctx, void *payload, size_t size, bool used)
+{
+    (void)payload, (void)size, (void)used;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+/* --- tags ------------------------------------------------------------- */
+
+static void damaged_tags(void **state)
+{
+    (void)state;
+    gjb_heap *h = fresh();
+    char *a, *b;
+    buddies(h, &a, &b);
+    unsigned char t = *tag(h, a);
+
+    *tag(h, a) = 0x3f; /* an order beyond any block */
+    assert_int_equal(gjb_heap_free(h, a), GJB_E_CORRUPT);
+    assert_int_equal(gjb_heap_usable_size(h, a), 0);
+    corrupt(h);
+    *tag(h, b) = 2; /* order 1 at an address aligned to 32 only */
+    *tag(h, a) = t;
+    assert_int_equal(gjb_heap_free(h, b), GJB_E_CORRUPT);
+    corrupt(h);
+    *tag(h, b) = t;
+    whole(h);
+
+    char *c = take(h, 64); /* an interior unit with a tag */
+    *tag(h, c + 32) = 1;
+    corrupt(h);
+    *tag(h, c + 32) = 0;
+    whole(h);
+
+    intptr_t f = heads(h)[__builtin_ctzll(h->bd_mask)]; /* a free block */
+    *tag(h, (char *)h + f) |= GJB_TAG_ALIGNED;           /* a flag free blocks never have */
+    corrupt(h);
+    *tag(h, (char *)h + f) &= (unsigned char)~GJB_TAG_ALIGNED;
+    whole(h);
+
+    char *first = (char *)h + h->region[0].first; /* the walk stops at a missing tag */
+    unsigned char ft = *tag(h, first);
+    *tag(h, first) = 0;
+    int n = 0;
+    assert_int_equal(gjb_heap_walk(h, count_blocks, &n), 0);
+    assert_int_equal(n, 0);
+    corrupt(h);
+    *tag(h, first) = ft;
+    whole(h);
+}
+
+#define FREE0 ((unsigned char)(GJB_TAG_FREE | 1)) /* tag of a free 32-byte block */
+
+static void unmerged_buddies(void **state)
+{
+    (void)state;
+    gjb_heap *h = fresh();
+    char *a, *b;
+    buddies(h, &a, &b);
+    assert_int_equal(gjb_heap_free(h, a), GJB_OK); /* b allocated: no merge */
+    whole(h);
+    unsigned char t = *tag(h, b);
+    *tag(h, b) = FREE0; /* b reads free beside its free buddy */
+    corrupt(h);
+    *tag(h, b) = t;
+    whole(h);
+}
+
+/* --- links in free blocks ------------------------------------------------ */
+
+/* List 0 = c -> a: two free 32-byte blocks whose buddies b and d are held. */
+static gjb_heap *two_on_list0(char **a, char **b, char **c, char **d)
+{
+    gjb_heap *h = fresh();
+    buddies(h, a, b);
+    buddies(h, c, d);
+    assert_int_equal(gjb_heap_free(h, *a), GJB_OK);
+    assert_int_equal(gjb_heap_free(h, *c), GJB_OK);
+    assert_int_equal(heads(h)[0], off(h, *c));
+    assert_int_equal(node(*c)->next, off(h, *a));
+    whole(h);
+    return h;
+}
+
+static void damaged_list_refuses_allocation(void **state)
+{
+    (void)state;
+    char *a, *b, *c, *d;
+    gjb_heap *h = two_on_list0(&a, &b, &c, &d);
+    void *p = (void *)0x1;
+    struct gjbmem_heap_stats st;
+
+    intptr_t saved = node(c)->next;
+    node(c)->next = 8; /* not a block */
+    assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_NOMEM);
+    assert_ptr_equal(p, (void *)0x1);
+    corrupt(h);
+    node(c)->next = saved;
+
+    saved = node(a)->prev;
+    node(a)->prev = 0; /* a does not point back at c */
+    assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_NOMEM);
+    corrupt(h);
+    node(a)->prev = saved;
+
+    *tag(h, c) = (unsigned char)(GJB_TAG_FREE | 2); /* the head's tag says order 1 */
+    assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_NOMEM);
+    corrupt(h);
+    *tag(h, c) = FREE0;
+
+    intptr_t head = heads(h)[0];
+    heads(h)[0] = -(intptr_t)ARENA; /* outside every region */
+    assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_NOMEM);
+    corrupt(h);
+    heads(h)[0] = head;
+
+    gjb_heap_get_stats(h, &st);
+    assert_int_equal(st.failed, 4);
+    whole(h);
+    assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_OK);
+    assert_ptr_equal(p, c);
+    whole(h);
+}
+
+static void damaged_links_stop_a_merge(void **state)
+{
+    (void)state;
+    char *a, *b, *c, *d;
+    gjb_heap *h = two_on_list0(&a, &b, &c, &d);
+    node(a)->prev = 8; /* a's link back to c damaged */
+    assert_int_equal(gjb_heap_free(h, b), GJB_OK); /* freed, not merged with a */
+    assert_int_equal(*tag(h, b), FREE0);
+    corrupt(h);
+
+    h = two_on_list0(&a, &b, &c, &d);
+    node(c)->next = off(h, d); /* c no longer leads to a */
+    assert_int_equal(gjb_heap_free(h, b), GJB_OK);
+    assert_int_equal(*tag(h, a), FREE0);
+    corrupt(h);
+
+    h = two_on_list0(&a, &b, &c, &d);
+    node(c)->next = 8; /* the head's forward link damaged: d's buddy c stays */
+    assert_int_equal(gjb_heap_free(h, d), GJB_OK);
+    assert_int_equal(*tag(h, c), FREE0);
+    corrupt(h);
+}
+
+static void damaged_links_stop_growing_in_place(void **state)
+{
+    (void)state;
+    gjb_heap *h = fresh();
+    char *a, *b;
+    buddies(h, &a, &b);
+    assert_int_equal(gjb_heap_free(h, b), GJB_OK);
+    memset(a, 0x5a, 32);
+    node(b)->prev = 8; /* b is the head: its back link must be 0 */
+    void *p;
+    assert_int_equal(gjb_heap_realloc(h, a, 64, &p), GJB_OK);
+    assert_ptr_not_equal(p, a); /* moved instead of taking b */
+    for (int i = 0; i < 32; i++)
+        assert_int_equal(((unsigned char *)p)[i], 0x5a);
+    assert_int_equal(*tag(h, b), FREE0);
+}
+
+/* --- list heads, mask, region record, layout ---------------------------- */
+
+static void damaged_descriptor(void **state)
+{
+    (void)state;
+    char *a, *b, *c, *d;
+    gjb_heap *h = two_on_list0(&a, &b, &c, &d);
+
+    uint64_t mask = h->bd_mask;
+    h->bd_mask |= 1ULL << 40; /* list 40 is empty */
+    corrupt(h);
+    h->bd_mask = mask | (1ULL << GJB_BD_ORDERS); /* no such order */
+    corrupt(h);
+    h->bd_mask = mask;
+    whole(h);
+
+    intptr_t saved = node(a)->prev;
+    node(a)->prev = off(h, d); /* a's back link names the wrong block */
+    corrupt(h);
+    node(a)->prev = saved;
+    whole(h);
+
+    h->region[0].end -= 16; /* the block area no longer a whole number of units */
+    corrupt(h);
+    h->region[0].end += 16;
+    whole(h);
+
+    /* A region whose area rounds up past its end, and one too small for a
+     * unit and its tag. */
+    assert_int_equal(gjb_heap_add_region(h, extra + 1, 20), GJB_E_SMALL);
+    assert_int_equal(gjb_heap_add_region(h, extra, 32), GJB_E_SMALL);
+    whole(h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(damaged_tags),
+        cmocka_unit_test(unmerged_buddies),
+        cmocka_unit_test(damaged_list_refuses_allocation),
+        cmocka_unit_test(damaged_links_stop_a_merge),
+        cmocka_unit_test(damaged_links_stop_growing_in_place),
+        cmocka_unit_test(damaged_descriptor),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
