@@ -54,23 +54,31 @@ static int fail(int err)
 }
 
 /* Locks the partition named by mid and returns its slot, or NULL. In
- * interrupt context (only the read-only calls get here) the lock is tried,
- * not waited for: a partition busy at that moment reads as unavailable. */
-static struct slot *acquire(mpart_id mid)
+ * interrupt context (isr: only the read-only calls get there) the lock is
+ * tried, not waited for: a partition busy at that moment reads as
+ * unavailable. */
+static struct slot *lock_slot(mpart_id mid, bool isr)
 {
     gjb_port_init_once(gjb_lib_init);
     unsigned long i = (mid & ((1UL << SLOT_BITS) - 1)) - 1;
     if (i >= MPART_MAX_PARTS)
         return NULL;
     struct slot *s = &slots[i];
-    if (!gjb_port_in_isr())
+    if (!isr)
         gjb_port_lock_take(&s->lock);
     else if (!gjb_port_lock_try(&s->lock))
         return NULL; /* never wait in interrupt context */
-    if (s->heap && s->gen == mid >> SLOT_BITS)
-        return s;
-    gjb_port_lock_release(&s->lock);
-    return NULL;
+    if (!s->heap || s->gen != mid >> SLOT_BITS) {
+        gjb_port_lock_release(&s->lock);
+        return NULL;
+    }
+    return s;
+}
+
+/* lock_slot for the calls that interrupt context may make. */
+static struct slot *acquire(mpart_id mid)
+{
+    return lock_slot(mid, gjb_port_in_isr());
 }
 
 static void release(struct slot *s)
@@ -151,7 +159,7 @@ int mpart_delete(mpart_id mid)
     if (gjb_port_in_isr())
         return fail(ERROR_KERNEL_IN_ISR);
     gjb_port_global_lock();
-    struct slot *s = acquire(mid);
+    struct slot *s = lock_slot(mid, false);
     int err = !s ? EINVAL : !gjb_heap_is_empty(s->heap) ? EBUSY : 0;
     if (s && !err) {
         s->heap = NULL;
@@ -171,7 +179,7 @@ int mpart_addmem(mpart_id mid, char *addr, size_t size)
     if (!addr || size == 0)
         return fail(EINVAL);
     gjb_port_global_lock();
-    struct slot *s = acquire(mid);
+    struct slot *s = lock_slot(mid, false);
     int err = ERROR_KERNEL_HANDLE_NULL;
     if (s) {
         if (owned_elsewhere(addr, size)) {
@@ -208,7 +216,7 @@ static void *allocate(mpart_id mid, bool resize, char *old, size_t align, size_t
 {
     if (gjb_port_in_isr())
         return fail_null(ERROR_KERNEL_IN_ISR);
-    struct slot *s = acquire(mid);
+    struct slot *s = lock_slot(mid, false);
     if (!s)
         return fail_null(ERROR_KERNEL_HANDLE_NULL);
     void *p = NULL;
@@ -237,7 +245,7 @@ int mpart_free(mpart_id mid, char *addr)
 {
     if (gjb_port_in_isr())
         return fail(ERROR_KERNEL_IN_ISR);
-    struct slot *s = acquire(mid);
+    struct slot *s = lock_slot(mid, false);
     if (!s)
         return fail(ERROR_KERNEL_HANDLE_NULL);
     int st = gjb_heap_free(s->heap, addr);
