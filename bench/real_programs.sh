@@ -1,0 +1,396 @@
+#!/usr/bin/env bash
+# bench/real_programs.sh - times real, unmodified programs (the workloads of
+# tests/programs/workloads.sh) under five malloc implementations:
+#   glibc             the C library's malloc (no LD_PRELOAD)
+#   gjbmem-first-fit  LD_PRELOAD=libgjbmem-malloc.so GJBMEM_POLICY=first-fit
+#   gjbmem-buddy      LD_PRELOAD=libgjbmem-malloc.so GJBMEM_POLICY=buddy
+#   jemalloc          LD_PRELOAD=libjemalloc.so.2  (Debian libjemalloc2)
+#   mimalloc          LD_PRELOAD=libmimalloc.so.2  (Debian libmimalloc2.0)
+# and reports, per program and allocator, the median wall time (elapsed),
+# user+sys CPU time and peak RSS, from GNU time (/usr/bin/time -f
+# '%e %U %S %M'), and their ratios to glibc's medians.
+#
+#   bench/real_programs.sh [OUTDIR]  (default: build-bench/real-results)
+#   REPS=N      repetitions per (program, allocator); default 5 (QUICK: 3)
+#   QUICK=1     smaller data (WL_LINES=200000, WL_SQL_ROWS=4000,
+#               WL_PY_SCALE=0.25) and REPS=3, for trying the script
+#   REV=HEAD    measure the library as committed at REV (git archive into
+#               build-realbench/src-REV, built in build-realbench/rev-REV),
+#               not the work tree; the workloads are always this work
+#               tree's tests/programs/
+#   WL_LINES, WL_SQL_ROWS, WL_PY_SCALE, WL_PYTHON ...: see workloads.sh
+#
+# Only the program under test is timed and only it runs with LD_PRELOAD:
+# workloads.sh starts every program through wl__with PRELOAD CMD..., and this
+# script redefines wl__with (after sourcing workloads.sh) to run
+# "/usr/bin/time -o FILE -f ... env LD_PRELOAD=... CMD" (env -u LD_PRELOAD for
+# glibc): /usr/bin/time itself runs unpreloaded, env execs the program, so
+# the figures are the program's alone, not those of the post-processing
+# (cksum, sort) of the pipelines in wl_sort and wl_awk.
+#
+# Threads (checked with strace -f on this machine; the 1.2x target of the
+# project - the replacement within 1.2x of glibc's time and peak RSS - is
+# about single-threaded programs, so the table marks each workload):
+#   python  MT: /usr/bin/python3 running stdlib_workload.py; single-threaded
+#           except its last step, where 4 worker threads allocate
+#           concurrently (under the GIL, so interleaved rather than in
+#           parallel); the sqlite3 module starts no threads
+#   sqlite  1T: the sqlite3 CLI (no PRAGMA threads: no sorter workers)
+#   sort    MT: GNU sort --parallel=2 (two sorting threads)
+#   awk     1T: mawk (Debian's awk)
+# The "1.2x" column says, for the gjbmem rows of the single-threaded
+# workloads, whether the elapsed, user+sys and peak RSS ratios to glibc are
+# all <= 1.20 ("ok") or not ("MISS"); for the multi-threaded ones it says
+# "(MT)" and is information only.
+#
+# Runs are interleaved: the repetition loop is outermost, then the program,
+# then the allocator (in an order rotated every repetition), so drifting load
+# on a shared machine hits every allocator alike; hence medians. Before the
+# measured runs, each program runs once under glibc, unmeasured, to warm the
+# page cache and give the reference output: every measured run's stdout must
+# equal it, and its exit status must be 0, or the run counts as a failure -
+# reported loudly, its output kept in OUTDIR/fail/, left out of the medians,
+# and the script exits 1 at the end. Before the runs, the script checks that
+# each preloaded library really serves malloc (the gjbmem heap table naming
+# the policy asked for, LD_DEBUG=bindings for every program):
+# OUTDIR/preload-check.txt.
+#
+# Output in OUTDIR: summary.txt (the table), raw.txt (one line per run),
+# machine.txt (the machine, tools and library revision), preload-check.txt.
+# The generated data (~130 MB at full size) is kept in
+# build-realbench/data-LINES-ROWS for the next run.
+#
+# Duration: a full run is 100 measured runs (4 programs x 5 allocators x
+# REPS=5) plus 4 warm-ups; on a shared 2-vCPU VM at load ~2 it took 6
+# minutes (QUICK=1: under 1 minute). On such a machine sort's elapsed time
+# is bimodal (about 3 s or 5 s at full size, depending on whether its second
+# thread finds a free CPU), so its elapsed medians and x_elapsed say more
+# about the load than about the allocator: read its user+sys column; and
+# sqlite's ~0.3 s is close to GNU time's 10 ms resolution. Raise REPS on a
+# noisy machine.
+#
+# Needs cmake, a C compiler, python3, sqlite3 and GNU time; missing GNU
+# time, jemalloc or mimalloc are installed with apt-get (without jemalloc or
+# mimalloc the script goes on without that allocator).
+set -euo pipefail
+
+T_START=$(date +%s)
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$ROOT/build-realbench
+BUILDTOP=$BUILD
+SRCROOT=$ROOT
+REV=${REV:-}
+OUT=${1:-$ROOT/build-bench/real-results}
+QUICK=${QUICK:-0}
+
+if [ "$QUICK" = 1 ]; then
+    REPS=${REPS:-3}
+    : "${WL_LINES:=200000}" "${WL_SQL_ROWS:=4000}" "${WL_PY_SCALE:=0.25}"
+else
+    REPS=${REPS:-5}
+    : "${WL_LINES:=2000000}" "${WL_SQL_ROWS:=20000}" "${WL_PY_SCALE:=1}"
+fi
+export WL_LINES WL_SQL_ROWS WL_PY_SCALE
+case $REPS in
+    '' | *[!0-9]* | 0) echo "REPS must be a positive integer, not '$REPS'" >&2; exit 1 ;;
+esac
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+
+# A clean environment for every run: no inherited preload, no gjbmem
+# settings (GJBMEM_VALIDATE, GJBMEM_SHOW ... would change what is measured).
+unset LD_PRELOAD
+for v in $(compgen -e | grep '^GJBMEM_' || true); do
+    log "unsetting $v"
+    unset "$v"
+done
+
+# --- tools and libraries ----------------------------------------------------
+GNUTIME=/usr/bin/time
+MULTIARCH=$(cc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+declare -A LIB=([jemalloc]=/usr/lib/$MULTIARCH/libjemalloc.so.2
+                [mimalloc]=/usr/lib/$MULTIARCH/libmimalloc.so.2)
+declare -A PKG=([jemalloc]=libjemalloc2 [mimalloc]=libmimalloc2.0)
+need=()
+[ -x "$GNUTIME" ] || need+=(time)
+for a in jemalloc mimalloc; do
+    [ -e "${LIB[$a]}" ] || need+=("${PKG[$a]}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    log "installing ${need[*]}"
+    apt-get update -qq || true
+    for p in "${need[@]}"; do
+        apt-get install -y -qq "$p" >/dev/null 2>&1 || log "could not install $p"
+    done
+fi
+[ -x "$GNUTIME" ] || { log "$GNUTIME (package time) is needed"; exit 1; }
+
+# shellcheck source-path=SCRIPTDIR/.. source=tests/programs/workloads.sh
+. "$ROOT/tests/programs/workloads.sh"
+for tool in "$WL_PYTHON" "$WL_SQLITE" "$WL_SORT" "$WL_AWK" cksum cmake cc; do
+    command -v "$tool" >/dev/null 2>&1 || { log "'$tool' not found"; exit 1; }
+done
+
+# --- build -------------------------------------------------------------------
+mkdir -p "$BUILD"
+if [ -n "$REV" ]; then
+    REVHASH=$(git -C "$ROOT" rev-parse --verify "$REV^{commit}")
+    REVDIR=${REV//[^A-Za-z0-9._-]/_}
+    SRCROOT=$BUILD/src-$REVDIR
+    rm -rf "$SRCROOT" && mkdir -p "$SRCROOT"
+    git -C "$ROOT" archive "$REVHASH" | tar -x -C "$SRCROOT"
+    BUILD=$BUILD/rev-$REVDIR
+fi
+SO=$BUILD/libgjbmem-malloc.so
+log "building $SRCROOT in $BUILD"
+cmake -S "$SRCROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DGJBMEM_TESTS=OFF \
+    -DGJBMEM_EXAMPLES=OFF >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target gjbmem_malloc >/dev/null
+[ -f "$SO" ] || { log "no $SO after the build"; exit 1; }
+
+# The allocators, in table order, and their LD_PRELOAD and GJBMEM_POLICY.
+ALLOCS=(glibc gjbmem-first-fit gjbmem-buddy)
+declare -A PRE=([glibc]="" [gjbmem-first-fit]=$SO [gjbmem-buddy]=$SO)
+declare -A POLICY=([gjbmem-first-fit]=first-fit [gjbmem-buddy]=buddy)
+for a in jemalloc mimalloc; do
+    if [ -e "${LIB[$a]}" ]; then
+        ALLOCS+=("$a")
+        PRE[$a]=${LIB[$a]}
+    else
+        log "no ${LIB[$a]}: $a is left out"
+    fi
+done
+
+mkdir -p "$OUT"
+rm -rf "$OUT/fail"
+SCRATCH=$(mktemp -d /tmp/gjbrealbench.XXXXXX)
+trap 'rm -rf "$SCRATCH"' EXIT
+DATA=$BUILDTOP/data-$WL_LINES-$WL_SQL_ROWS
+
+# --- the machine ----------------------------------------------------------
+pkgver() { dpkg-query -W -f='${Package} ${Version}' "$1" 2>/dev/null || echo "$1 version unknown"; }
+{
+    echo "date: $(date -u +%FT%TZ)"
+    if [ -n "$REV" ]; then
+        echo "library: git $REV = $(git -C "$ROOT" rev-parse --short "$REVHASH")"
+    else
+        dirty=
+        [ -z "$(git -C "$ROOT" status --porcelain -- src include CMakeLists.txt cmake 2>/dev/null)" ] ||
+            dirty=' + uncommitted changes'
+        echo "library: work tree at git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$dirty"
+    fi
+    echo "library file: $SO (sha1 $(sha1sum "$SO" | cut -c1-12))"
+    echo "build: CMAKE_BUILD_TYPE=Release ($(grep -m1 '^CMAKE_C_FLAGS_RELEASE:' "$BUILD/CMakeCache.txt" | cut -d= -f2-))"
+    echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    echo "nproc: $(nproc)"
+    echo "mem: $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+    echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "kernel: $(uname -r)"
+    echo "cc: $(cc --version | head -1)"
+    echo "glibc: $(ldd --version | head -1)"
+    for a in jemalloc mimalloc; do
+        [ -z "${PRE[$a]:-}" ] || echo "$a: ${LIB[$a]} ($(pkgver "${PKG[$a]}"))"
+    done
+    echo "python: $WL_PYTHON ($("$WL_PYTHON" --version 2>&1))"
+    echo "sqlite3: $(command -v "$WL_SQLITE") ($("$WL_SQLITE" --version | cut -d' ' -f1-2))"
+    echo "sort: $(command -v "$WL_SORT") ($("$WL_SORT" --version | head -1))"
+    echo "awk: $(readlink -f "$(command -v "$WL_AWK")") ($(pkgver "$(basename "$(readlink -f "$(command -v "$WL_AWK")")")"))"
+    echo "time: $GNUTIME ($(pkgver time))"
+    echo "REPS=$REPS QUICK=$QUICK WL_LINES=$WL_LINES WL_SQL_ROWS=$WL_SQL_ROWS WL_PY_SCALE=$WL_PY_SCALE"
+    echo "data: $DATA"
+} | tee "$OUT/machine.txt"
+
+# --- data ---------------------------------------------------------------------
+log "preparing the data in $DATA"
+wl_prepare "$DATA"
+
+# --- the timed wl__with -----------------------------------------------------
+# Replaces workloads.sh's: the same program and arguments, run under
+# /usr/bin/time (writing "%e %U %S %M" to $RP_TIMEFILE), with the extra
+# environment RP_ENV (GJBMEM_POLICY=...) given to the program alone.
+RP_TIMEFILE=/dev/null
+RP_ENV=()
+wl__with() {
+    local pre=$1
+    shift
+    if [ -n "$pre" ]; then
+        "$GNUTIME" -o "$RP_TIMEFILE" -f '%e %U %S %M' env LD_PRELOAD="$pre" "${RP_ENV[@]}" "$@"
+    else
+        "$GNUTIME" -o "$RP_TIMEFILE" -f '%e %U %S %M' env -u LD_PRELOAD "${RP_ENV[@]}" "$@"
+    fi
+}
+
+# --- is malloc really the one asked for? --------------------------------------
+# Every program, with each library preloaded, must bind malloc to it; the
+# replacement must also print its heap table naming the policy.
+check_binding() {  # LIB CMD...
+    local lib=$1
+    shift
+    env LD_PRELOAD="$lib" LD_DEBUG=bindings "$@" 2>&1 >/dev/null |
+        grep -F "to $lib [0]: normal symbol \`malloc'" | head -1
+}
+{
+    echo "# which library serves malloc (LD_DEBUG=bindings), per program"
+    fails=0
+    for a in "${ALLOCS[@]}"; do
+        lib=${PRE[$a]}
+        [ -n "$lib" ] || continue
+        for cmd in "$WL_PYTHON -c pass" "$WL_SQLITE :memory: select(1);" \
+                   "$WL_SORT /dev/null" "$WL_AWK BEGIN{}"; do
+            # shellcheck disable=SC2086 # the words of cmd
+            b=$(check_binding "$lib" $cmd || true)
+            if [ -n "$b" ]; then
+                echo "$a: $cmd: ok: ${b#*binding file }"
+            else
+                echo "$a: $cmd: FAIL: malloc not bound to $lib"
+                fails=$((fails + 1))
+            fi
+        done
+        if [ -n "${POLICY[$a]:-}" ]; then
+            want=FIRST_FIT
+            [ "${POLICY[$a]}" = buddy ] && want=BUDDY
+            if env LD_PRELOAD="$lib" GJBMEM_POLICY="${POLICY[$a]}" GJBMEM_SHOW=1 "$WL_PYTHON" -c pass 2>&1 |
+                grep -qi "policy $want"; then
+                echo "$a: heap table names policy $want: ok"
+            else
+                echo "$a: FAIL: GJBMEM_SHOW=1 prints no heap table naming policy $want"
+                fails=$((fails + 1))
+            fi
+        fi
+    done
+    echo "failures: $fails"
+} >"$OUT/preload-check.txt"
+if ! grep -q '^failures: 0$' "$OUT/preload-check.txt"; then
+    log "FAIL: the preload check failed:"
+    grep FAIL "$OUT/preload-check.txt" >&2
+    exit 1
+fi
+log "preload check ok ($OUT/preload-check.txt)"
+
+# --- warm-up and reference outputs ------------------------------------------
+for w in $WL_NAMES; do
+    log "warm-up: $w (glibc, unmeasured; the reference output)"
+    rc=0
+    RP_TIMEFILE=$SCRATCH/$w.ref.time
+    wl_run "$w" "" "$DATA" >"$SCRATCH/$w.ref" 2>"$SCRATCH/$w.ref.err" || rc=$?
+    if [ "$rc" -ne 0 ] || [ ! -s "$SCRATCH/$w.ref" ]; then
+        log "FAIL: $w under glibc exited $rc (output $(wc -c <"$SCRATCH/$w.ref") bytes):"
+        head -20 "$SCRATCH/$w.ref.err" >&2
+        exit 1
+    fi
+    log "  $w: $(tail -1 "$RP_TIMEFILE" | awk '{ printf "%.2f s elapsed, %.2f s user+sys, %.1f MiB", $1, $2 + $3, $4 / 1024 }')"
+done
+
+# --- the measured runs --------------------------------------------------------
+RAW=$OUT/raw.txt
+echo "# rep program allocator elapsed_s user_s sys_s maxrss_KiB status" >"$RAW"
+NA=${#ALLOCS[@]}
+FAILS=0
+total=$((REPS * NA * $(wc -w <<<"$WL_NAMES")))
+done_runs=0
+for ((rep = 1; rep <= REPS; rep++)); do
+    for w in $WL_NAMES; do
+        for ((i = 0; i < NA; i++)); do
+            a=${ALLOCS[$(((i + rep - 1) % NA))]}
+            RP_ENV=()
+            [ -z "${POLICY[$a]:-}" ] || RP_ENV=(GJBMEM_POLICY="${POLICY[$a]}")
+            RP_TIMEFILE=$SCRATCH/time
+            rm -f "$RP_TIMEFILE"
+            rc=0
+            wl_run "$w" "${PRE[$a]}" "$DATA" >"$SCRATCH/out" 2>"$SCRATCH/err" || rc=$?
+            t=$(tail -1 "$RP_TIMEFILE" 2>/dev/null || true)
+            status=ok
+            if [ "$rc" -ne 0 ]; then
+                status=exit$rc
+            elif ! cmp -s "$SCRATCH/$w.ref" "$SCRATCH/out"; then
+                status="diff"
+            elif ! [[ $t =~ ^[0-9.]+\ [0-9.]+\ [0-9.]+\ [0-9]+$ ]]; then
+                status=notime
+            fi
+            if [ "$status" != ok ]; then
+                FAILS=$((FAILS + 1))
+                f=$OUT/fail/$w.$a.rep$rep
+                mkdir -p "$OUT/fail"
+                cp "$SCRATCH/out" "$f.out"
+                cp "$SCRATCH/err" "$f.err"
+                cp "$SCRATCH/$w.ref" "$OUT/fail/$w.reference.out"
+                log "FAIL: $w under $a (rep $rep): $status; kept in $f.{out,err}"
+                if [ "$status" = diff ]; then
+                    diff "$SCRATCH/$w.ref" "$SCRATCH/out" | head -10 >&2 || true
+                else
+                    head -10 "$SCRATCH/err" >&2
+                fi
+            elif [ -s "$SCRATCH/err" ] && ! cmp -s "$SCRATCH/err" "$SCRATCH/$w.ref.err"; then
+                log "note: $w under $a wrote to stderr: $(head -c 200 "$SCRATCH/err")"
+            fi
+            [ -n "$t" ] || t="- - - -"
+            echo "$rep $w $a $t $status" >>"$RAW"
+            done_runs=$((done_runs + 1))
+            log "[$done_runs/$total] rep $rep $w $a: $t $status"
+        done
+    done
+done
+
+# --- summary ----------------------------------------------------------------
+declare -A THREADS=([python]=MT [sqlite]=1T [sort]=MT [awk]=1T)
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# col: 4 elapsed, 5+6 user+sys, 7 maxrss
+metric() {  # PROGRAM ALLOC WHAT
+    awk -v w="$1" -v a="$2" -v what="$3" '$2 == w && $3 == a && $8 == "ok" {
+        if (what == "el") print $4; else if (what == "cpu") print $5 + $6; else print $7 / 1024 }' "$RAW" | median
+}
+spread() {  # PROGRAM ALLOC: (max - min) / median of the elapsed times, in %
+    awk -v w="$1" -v a="$2" '$2 == w && $3 == a && $8 == "ok" { print $4 }' "$RAW" | sort -g |
+        awk '{ v[NR] = $1 } END {
+            if (NR == 0) { print "-"; exit }
+            m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+            if (m + 0 == 0) print "-"; else printf "%.0f%%\n", 100 * (v[NR] - v[1]) / m }'
+}
+{
+    echo "real programs: medians of $REPS interleaved runs (only runs with the reference output and status 0);"
+    echo "x_* = median / glibc's median; spread = (max - min) / median of the elapsed times;"
+    echo "1.2x = gjbmem on a single-threaded (1T) program with x_elapsed, x_cpu and x_rss all <= 1.20"
+    echo "data: WL_LINES=$WL_LINES WL_SQL_ROWS=$WL_SQL_ROWS WL_PY_SCALE=$WL_PY_SCALE; library: $(sed -n 's/^library: //p' "$OUT/machine.txt")"
+    echo
+    printf '%-7s %-3s %-17s %4s %9s %6s %9s %9s %9s %7s %7s %6s\n' \
+        program thr allocator runs elapsed_s spread user+sys_s rss_MiB x_elapsed x_cpu x_rss 1.2x
+    for w in $WL_NAMES; do
+        g_el=$(metric "$w" glibc el); g_cpu=$(metric "$w" glibc cpu); g_rss=$(metric "$w" glibc rss)
+        for a in "${ALLOCS[@]}"; do
+            n=$(awk -v w="$w" -v a="$a" '$2 == w && $3 == a && $8 == "ok"' "$RAW" | wc -l)
+            el=$(metric "$w" "$a" el); cpu=$(metric "$w" "$a" cpu); rss=$(metric "$w" "$a" rss)
+            awk -v w="$w" -v thr="${THREADS[$w]:-?}" -v a="$a" -v n="$n/$REPS" -v sp="$(spread "$w" "$a")" \
+                -v el="$el" -v cpu="$cpu" -v rss="$rss" -v gel="$g_el" -v gcpu="$g_cpu" -v grss="$g_rss" '
+                function ratio(x, g) { return (x == "nan" || g == "nan" || g + 0 == 0) ? "nan" : x / g }
+                function fmt(x, f) { return x == "nan" ? "-" : sprintf(f, x) }
+                BEGIN {
+                    xe = ratio(el, gel); xc = ratio(cpu, gcpu); xr = ratio(rss, grss)
+                    t = "-"
+                    if (a ~ /^gjbmem/) {
+                        if (thr != "1T") t = "(MT)"
+                        else if (xe == "nan" || xc == "nan" || xr == "nan") t = "?"
+                        else t = (xe <= 1.2 && xc <= 1.2 && xr <= 1.2) ? "ok" : "MISS"
+                    }
+                    printf "%-7s %-3s %-17s %4s %9s %6s %9s %9s %9s %7s %7s %6s\n", w, thr, a, n,
+                        fmt(el, "%.2f"), sp, fmt(cpu, "%.2f"), fmt(rss, "%.1f"),
+                        fmt(xe, "%.2f"), fmt(xc, "%.2f"), fmt(xr, "%.2f"), t
+                }'
+        done
+    done
+    echo
+    echo "failed runs: $FAILS"
+} >"$OUT/summary.txt"
+
+T_END=$(date +%s)
+{
+    echo "load after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "duration: $(((T_END - T_START) / 60)) min $(((T_END - T_START) % 60)) s"
+} >>"$OUT/machine.txt"
+
+echo "== summary ($OUT)"
+cat "$OUT/summary.txt"
+log "done in $(((T_END - T_START) / 60)) min $(((T_END - T_START) % 60)) s"
+if [ "$FAILS" -ne 0 ]; then
+    log "FAIL: $FAILS run(s) failed (exit status or output differing from glibc's): see $OUT/fail/ and $RAW"
+    exit 1
+fi
