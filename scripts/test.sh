@@ -2,8 +2,10 @@
 # Builds and runs every test three times: a -Werror build, an
 # AddressSanitizer + UndefinedBehaviorSanitizer build, and a
 # ThreadSanitizer build for the multi-threaded tests; then every test under
-# valgrind memcheck, a coverage build that checks the thresholds, and a
-# bounded libFuzzer run of each fuzz target (scripts/fuzz.sh --ci).
+# valgrind memcheck, two GJBMEM_TOOLS builds (blocks described to valgrind
+# and to ASan: tests/tools_reports.sh), a coverage build that checks the
+# thresholds, and a bounded libFuzzer run of each fuzz target
+# (scripts/fuzz.sh --ci).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -29,6 +31,18 @@ TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -L 
 
 echo "== valgrind memcheck (every test, shortened random runs)"
 scripts/memcheck.sh
+
+echo "== GJBMEM_TOOLS: partition and system-heap blocks reported by memcheck and ASan (label tools)"
+GJBMEM_NEED_VALGRIND=1 scripts/deps.sh # <valgrind/memcheck.h>
+tools() { # dir, extra cmake args...
+  local dir=$1; shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGJBMEM_WERROR=ON -DGJBMEM_TOOLS=ON \
+    -DGJBMEM_BENCH=OFF -DGJBMEM_EXAMPLES=OFF "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs" --target test_tools
+  ctest --test-dir "$dir" --output-on-failure -L tools
+}
+tools build-tools
+tools build-tools-asan -DGJBMEM_SANITIZE=address,undefined
 
 echo "== line and branch coverage of src/ (src/core, src/vmm >= 95% lines, 90% branches)"
 scripts/coverage.sh

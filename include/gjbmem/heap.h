@@ -67,6 +67,13 @@ int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions,
  * full: FULL. O(r) plus clearing the bitmap. */
 int gjb_heap_add_region(gjb_heap *h, void *mem, size_t size);
 
+/* Gives heap h up: its memory goes back to the caller, to reuse or to make
+ * a new heap in; h must not be used again. Call it before deleting the
+ * owner of a heap or re-initialising its memory. It matters only in builds
+ * with GJBMEM_TOOLS (the heap's valgrind pool is dropped and its regions
+ * become accessible again); elsewhere it does nothing. NULL: nothing. O(r). */
+void gjb_heap_retire(gjb_heap *h);
+
 /* True when [mem, mem+size) overlaps memory of heap h. O(r). */
 bool gjb_heap_overlaps(const gjb_heap *h, const void *mem, size_t size);
 
@@ -76,7 +83,8 @@ bool gjb_heap_overlaps(const gjb_heap *h, const void *mem, size_t size);
 bool gjb_heap_inside_block(const gjb_heap *h, const void *mem, size_t size);
 
 /* Allocates size bytes aligned to alignof(max_align_t). Errors: size 0:
- * INVAL; too large ever: TOOBIG; not now: NOMEM. O(log n). */
+ * INVAL; too large ever: TOOBIG; not now: NOMEM; a damaged free list met
+ * (buddy): CORRUPT. O(log n). */
 int gjb_heap_alloc(gjb_heap *h, size_t size, void **out);
 
 /* Allocates size bytes aligned to align (a power of two). Errors: as

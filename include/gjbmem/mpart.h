@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include <gjbext.h>
+#include <gjbmem/errpolicy.h>
 #include <gjbmem/heap.h>
 
 #ifdef __cplusplus
@@ -37,6 +38,17 @@ int mpart_validate(mpart_id mid);
  * Returns 0 and sets errno: bad mid: ERROR_KERNEL_HANDLE_NULL; addr not an
  * allocated block: ERROR_REGION_NULL. O(log regions). */
 size_t mpart_usable_size(mpart_id mid, const void *addr);
+
+/* Sets what partition mid does, besides failing the call, when it meets a
+ * bad pointer (mpart_free, mpart_realloc) or finds damage (mpart_free,
+ * mpart_realloc, mpart_validate; a BUDDY allocation that meets a damaged
+ * free list; a broken guard): flags GJBMEM_ERR_* of gjbmem/errpolicy.h
+ * (log, hook, abort; GJBMEM_ERR_RETURN, the default of a new partition,
+ * only fails). The hook gets arg; it runs with no lock held. In interrupt
+ * context only the abort applies. Errors: unknown flags, or GJBMEM_ERR_HOOK
+ * without a hook: EINVAL; bad mid: ERROR_KERNEL_HANDLE_NULL;
+ * ERROR_KERNEL_IN_ISR. O(1). */
+int mpart_set_error_policy(mpart_id mid, unsigned flags, gjbmem_error_hook hook, void *arg);
 
 #ifdef __cplusplus
 }

@@ -47,6 +47,9 @@ bool gjb_port_in_system_context(void);
 /* Writes n bytes of text to stream 1 (standard output) or 2 (errors). */
 void gjb_port_write(int stream, const char *s, unsigned long n);
 
+/* Stops the program at once (an error policy asked for it). Never returns. */
+void gjb_port_abort(void);
+
 /* The value of configuration setting name (the environment on POSIX), or
  * NULL. Never allocates. */
 const char *gjb_port_getenv(const char *name);

@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 
+#include <gjbmem/errpolicy.h>
 #include <gjbmem/heap.h>
 
 #ifdef __cplusplus
@@ -84,6 +85,14 @@ void gjbmem_mem_show_to(int stream);
 /* Checks every invariant of the system heap (gjb_heap_validate) and of its
  * direct mappings. 0, or -1 with errno ERROR_KERNEL_MEMORY. O(blocks). */
 int gjbmem_sysheap_validate(void);
+
+/* Sets what the system heap does, besides failing the call, when
+ * gjbmem_free or gjbmem_realloc gets a pointer that is no block of it or
+ * when damage is found (gjbmem_free, gjbmem_sysheap_validate): flags
+ * GJBMEM_ERR_* of gjbmem/errpolicy.h; reports carry heap 0. The default is
+ * GJBMEM_ERR_RETURN. Errors: unknown flags, or GJBMEM_ERR_HOOK without a
+ * hook: EINVAL; ERROR_KERNEL_IN_ISR. O(1). */
+int gjbmem_sysheap_set_error_policy(unsigned flags, gjbmem_error_hook hook, void *arg);
 
 #ifdef __cplusplus
 }

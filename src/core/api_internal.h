@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gjbmem/errpolicy.h"
 #include "gjbmem/heap.h"
 
 /* The library's one initialisation (run through gjb_port_init_once). */
@@ -30,6 +31,19 @@ bool gjb_mpart_owns(const void *mem, size_t size);
  * handed to a partition). Lock order: the global lock before this. */
 bool gjb_sysheap_conflicts(const void *mem, size_t size);
 
+
+/* --- error policies (errpolicy.c) */
+struct gjb_errpolicy {
+    unsigned flags; /* GJBMEM_ERR_* */
+    gjbmem_error_hook hook;
+    void *arg;
+};
+
+/* True when flags and hook make a policy (known flags; a hook if asked). */
+bool gjb_errpolicy_valid(unsigned flags, gjbmem_error_hook hook);
+/* Carries out pol for e: log, hook, abort (as flagged). Call it with no
+ * lock held, on a copy of the policy taken under the lock. */
+void gjb_errpolicy_report(const struct gjb_errpolicy *pol, const struct gjbmem_error *e);
 
 /* --- direct mappings of the system heap (bigblock.c): an open-addressing
  * hash table from address to length, kept in pages from the port. */

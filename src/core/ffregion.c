@@ -3,6 +3,7 @@
  * area with its end sentinel and block-start bitmap, proving that a pointer
  * is an allocated block, and checking a region's blocks for validate.
  */
+#include "gjbmem/config.h"
 #include "heap_internal.h"
 
 static size_t bitmap_bytes(size_t granules)
@@ -62,11 +63,16 @@ int gjb_ff_check(const gjb_heap *h, const void *p, char **bp, const struct gjb_r
         return GJB_E_BADPTR;
     char *b = (char *)p - GJB_W;
     const struct gjb_region *r = gjb_region_of(h, b);
-    if (!r || !gjb_bit_test(h, r, b))
+    if (!r || (GJBMEM_HARDENING > 0 && !gjb_bit_test(h, r, b)))
         return GJB_E_BADPTR;
     size_t hd = gjb_hdr(b), s = hd & ~GJB_FLAGS;
     if (hd & GJB_FREE)
         return GJB_E_BADPTR;
+    if (GJBMEM_HARDENING == 0) { /* the header is trusted */
+        *bp = b;
+        *rp = r;
+        return GJB_OK;
+    }
     if (!sane_block(h, r, b, s))
         return GJB_E_CORRUPT;
     char *next = b + s;

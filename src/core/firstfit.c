@@ -12,6 +12,7 @@
  * in front of an aligned block stays free when it can hold a block.
  */
 #include "heap_internal.h"
+#include "tools.h"
 
 void gjb_ff_add_block(gjb_heap *h, const struct gjb_region *r, char *b, size_t s)
 {
@@ -217,6 +218,7 @@ static char *grow_left(gjb_heap *h, const struct gjb_region *r, char *b, size_t 
         h->free_blocks--;
     }
     gjb_bit_clear(h, r, b);
+    gjb_tool_move(nb + GJB_W, b + GJB_W, s - GJB_W);
     memmove(nb + GJB_W, b + GJB_W, s - GJB_W);
     gjb_set_hdr(nb, (size_t)(end - nb) | (hd & GJB_ALIGNED) | (gap ? GJB_PREV_FREE : 0));
     shrink(h, r, nb, need);

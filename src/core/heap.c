@@ -5,6 +5,7 @@
  * first fit (ffregion.c, firstfit.c, fftree.c) or buddy (buddy.c).
  */
 #include "heap_internal.h"
+#include "tools.h"
 
 static inline bool is_buddy(const gjb_heap *h)
 {
@@ -52,6 +53,7 @@ static size_t descriptor_bytes(int policy, unsigned max_regions)
 
 int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions, gjb_heap **out)
 {
+    GJB_TOOL_SCOPE();
     if (!out || !range_ok(mem, size) || max_regions == 0 || max_regions > UINT16_MAX)
         return GJB_E_INVAL;
     if (policy != GJB_FIRST_FIT && policy != GJB_BUDDY)
@@ -65,6 +67,7 @@ int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions, gjb_
     struct gjb_region r = {(intptr_t)(lo - d), (intptr_t)(hi - d), 0, 0};
     if (layout_region(h, policy, &r, d + desc, hi) != GJB_OK)
         return GJB_E_SMALL;
+    gjb_tool_take(mem, size);
     memset(h, 0, desc);
     h->magic = GJB_MAGIC;
     h->policy = (uint16_t)policy;
@@ -74,12 +77,14 @@ int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions, gjb_
     h->nregions = 1;
     h->region[0] = r;
     commit_region(h, &h->region[0]);
+    gjb_tool_heap_new(h, mem, size);
     *out = h;
     return GJB_OK;
 }
 
 bool gjb_heap_overlaps(const gjb_heap *h, const void *mem, size_t size)
 {
+    GJB_TOOL_SCOPE();
     uintptr_t lo = (uintptr_t)mem, hi = size > UINTPTR_MAX - lo ? UINTPTR_MAX : lo + size;
     for (uint32_t i = 0; i < h->nregions; i++) {
         uintptr_t rlo = (uintptr_t)gjb_ptr(h, h->region[i].lo);
@@ -92,6 +97,7 @@ bool gjb_heap_overlaps(const gjb_heap *h, const void *mem, size_t size)
 
 int gjb_heap_add_region(gjb_heap *h, void *mem, size_t size)
 {
+    GJB_TOOL_SCOPE();
     if (!range_ok(mem, size))
         return GJB_E_INVAL;
     if (gjb_heap_overlaps(h, mem, size))
@@ -102,6 +108,7 @@ int gjb_heap_add_region(gjb_heap *h, void *mem, size_t size)
         return GJB_E_SMALL;
     if (h->nregions == h->max_regions)
         return GJB_E_FULL;
+    gjb_tool_take(mem, size);
     uint32_t i = h->nregions;
     while (i > 0 && h->region[i - 1].lo > r.lo) {
         h->region[i] = h->region[i - 1];
@@ -110,7 +117,26 @@ int gjb_heap_add_region(gjb_heap *h, void *mem, size_t size)
     h->region[i] = r;
     h->nregions++;
     commit_region(h, &h->region[i]);
+    gjb_tool_seal(mem, size);
     return GJB_OK;
+}
+
+void gjb_heap_retire(gjb_heap *h)
+{
+    GJB_TOOL_SCOPE();
+    if (!GJBMEM_TOOLS || !h)
+        return;
+    gjb_tool_heap_gone(h);
+    uint32_t home = 0; /* the region holding the descriptor reopens last */
+    for (uint32_t i = 0; i < h->nregions; i++) {
+        const struct gjb_region *r = &h->region[i];
+        if (r->lo <= 0 && r->hi > 0)
+            home = i;
+        else
+            gjb_tool_region_gone(gjb_ptr(h, r->lo), (size_t)(r->hi - r->lo));
+    }
+    gjb_tool_region_gone(gjb_ptr(h, h->region[home].lo),
+                         (size_t)(h->region[home].hi - h->region[home].lo));
 }
 
 /* --- pointer checks ----------------------------------------------------- */
@@ -141,6 +167,7 @@ static size_t block_at(const gjb_heap *h, const struct gjb_region *r, const char
 
 bool gjb_heap_inside_block(const gjb_heap *h, const void *mem, size_t size)
 {
+    GJB_TOOL_SCOPE();
     const struct gjb_region *r = gjb_region_of(h, mem);
     if (!r || size == 0)
         return false;
@@ -186,20 +213,24 @@ static int alloc_aligned(gjb_heap *h, size_t align, size_t size, void **out)
     if (!need)
         return refuse(h, GJB_E_TOOBIG);
     char *b;
-    if (place(h, need, align, &b) != GJB_OK)
-        return refuse(h, GJB_E_NOMEM);
+    int st = place(h, need, align, &b);
+    if (st != GJB_OK) /* a damaged free list is reported as such */
+        return st == GJB_E_CORRUPT ? st : refuse(h, GJB_E_NOMEM);
     gjb_note_used(h);
     *out = b + h->hdr;
+    gjb_tool_alloc(h, *out, size);
     return GJB_OK;
 }
 
 int gjb_heap_alloc(gjb_heap *h, size_t size, void **out)
 {
+    GJB_TOOL_SCOPE();
     return alloc_aligned(h, GJB_G, size, out);
 }
 
 int gjb_heap_memalign(gjb_heap *h, size_t align, size_t size, void **out)
 {
+    GJB_TOOL_SCOPE();
     if (align == 0 || (align & (align - 1)))
         return GJB_E_ALIGN;
     return alloc_aligned(h, align < GJB_G ? GJB_G : align, size, out);
@@ -215,15 +246,19 @@ static void release(gjb_heap *h, const struct gjb_region *r, char *b)
 
 int gjb_heap_free(gjb_heap *h, void *p)
 {
+    GJB_TOOL_SCOPE();
     if (!p)
         return GJB_E_INVAL;
-    if (is_buddy(h))
+    if (is_buddy(h) && !GJBMEM_TOOLS)
         return gjb_bd_free_ptr(h, p); /* the same check, one region lookup */
     char *b;
     const struct gjb_region *r;
     int st = check_ptr(h, p, &b, &r);
-    if (st == GJB_OK)
+    if (st == GJB_OK) {
+        size_t n = GJBMEM_TOOLS ? usable(h, r, b) : 0;
         release(h, r, b);
+        gjb_tool_free(h, p, n);
+    }
     return st;
 }
 
@@ -245,6 +280,7 @@ static size_t moved_align(const gjb_heap *h, const char *b, const void *p)
 
 int gjb_heap_realloc(gjb_heap *h, void *p, size_t size, void **out)
 {
+    GJB_TOOL_SCOPE();
     if (!p)
         return gjb_heap_alloc(h, size, out);
     if (size == 0)
@@ -257,38 +293,44 @@ int gjb_heap_realloc(gjb_heap *h, void *p, size_t size, void **out)
     size_t align = moved_align(h, b, p), need = need_for(h, size, GJB_G);
     if (!need)
         return refuse(h, GJB_E_TOOBIG);
-    size_t old = usable(h, r, b);
+    size_t old = usable(h, r, b), kept = gjb_tool_kept(p, old);
     if (resize(h, r, b, need, &nb) == GJB_OK) {
         gjb_note_used(h);
         *out = nb + h->hdr;
+        if (GJBMEM_TOOLS)
+            gjb_tool_resized(h, p, old, kept, *out, usable(h, r, nb), size);
         return GJB_OK;
     }
     if (is_buddy(h) && (need = gjb_bd_block_for(size, align)) > h->max_block)
         return refuse(h, GJB_E_NOMEM);
-    if (place(h, need, align, &nb) != GJB_OK)
-        return refuse(h, GJB_E_NOMEM);
+    if ((st = place(h, need, align, &nb)) != GJB_OK)
+        return st == GJB_E_CORRUPT ? st : refuse(h, GJB_E_NOMEM);
     if (align > GJB_G && !is_buddy(h))
         gjb_set_flag(nb, GJB_ALIGNED);
-    memcpy(nb + h->hdr, p, old < size ? old : size);
+    gjb_tool_alloc(h, nb + h->hdr, size);
+    memcpy(nb + h->hdr, p, kept < size ? kept : size);
     gjb_note_used(h);
     release(h, r, b);
+    gjb_tool_free(h, p, old);
     *out = nb + h->hdr;
     return GJB_OK;
 }
 
 size_t gjb_heap_usable_size(const gjb_heap *h, const void *p)
 {
+    GJB_TOOL_SCOPE();
     char *b;
     const struct gjb_region *r;
     if (!p || check_ptr(h, p, &b, &r) != GJB_OK)
         return 0;
-    return usable(h, r, b);
+    return gjb_tool_kept(p, usable(h, r, b)); /* with a tool watching: the request */
 }
 
 /* --- statistics --------------------------------------------------------- */
 
 size_t gjb_heap_max_alloc(const gjb_heap *h)
 {
+    GJB_TOOL_SCOPE();
     if (is_buddy(h))
         return gjb_bd_max(h);
     size_t m = gjb_tree_max(h);
@@ -297,11 +339,13 @@ size_t gjb_heap_max_alloc(const gjb_heap *h)
 
 bool gjb_heap_is_empty(const gjb_heap *h)
 {
+    GJB_TOOL_SCOPE();
     return h->alloc_blocks == 0;
 }
 
 void gjb_heap_get_stats(const gjb_heap *h, struct gjbmem_heap_stats *st)
 {
+    GJB_TOOL_SCOPE();
     st->free = gjb_free_payload(h);
     st->used = h->total - st->free;
     st->maxused = h->maxused;
@@ -322,6 +366,7 @@ void gjb_heap_get_stats(const gjb_heap *h, struct gjbmem_heap_stats *st)
 
 int gjb_heap_walk(const gjb_heap *h, gjb_walk_fn fn, void *ctx)
 {
+    GJB_TOOL_SCOPE();
     for (uint32_t i = 0; i < h->nregions; i++) {
         const struct gjb_region *r = &h->region[i];
         for (char *b = gjb_ptr(h, r->first), *end = gjb_ptr(h, r->end); b < end;) {
@@ -350,6 +395,7 @@ static bool check_region(const gjb_heap *h, const struct gjb_region *r, size_t *
 
 int gjb_heap_validate(const gjb_heap *h)
 {
+    GJB_TOOL_SCOPE();
     if (!h || h->magic != GJB_MAGIC || (h->policy != GJB_FIRST_FIT && h->policy != GJB_BUDDY) ||
         h->nregions == 0 || h->nregions > h->max_regions ||
         h->hdr != (is_buddy(h) ? 0 : GJB_W) ||

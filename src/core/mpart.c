@@ -18,6 +18,7 @@
 #include "gjbmem/heap.h"
 #include "gjbmem/port.h"
 #include "api_internal.h"
+#include "guard.h"
 
 #define SLOT_BITS 8
 _Static_assert(MPART_MAX_PARTS >= 1 && MPART_MAX_PARTS < (1 << SLOT_BITS),
@@ -27,6 +28,7 @@ struct slot {
     gjb_port_lock lock;
     gjb_heap *heap;         /* NULL while the slot is free */
     unsigned long gen;
+    struct gjb_errpolicy pol; /* what a bad pointer or damage also does */
 };
 
 static struct slot slots[MPART_MAX_PARTS];
@@ -86,6 +88,17 @@ static void release(struct slot *s)
     gjb_port_lock_release(&s->lock);
 }
 
+/* Carries out pol (a copy taken under the lock; none held now) when the
+ * engine status st is a bad pointer or damage that call met. */
+static void report(const struct gjb_errpolicy *pol, mpart_id mid, const char *call, int err,
+                   int st, const void *addr)
+{
+    if (st != GJB_E_BADPTR && st != GJB_E_CORRUPT)
+        return;
+    struct gjbmem_error e = {mid, call, err, st == GJB_E_CORRUPT, addr};
+    gjb_errpolicy_report(pol, &e);
+}
+
 /* Region tables change only under the global lock, which the caller holds. */
 bool gjb_mpart_owns(const void *addr, size_t size)
 {
@@ -141,6 +154,7 @@ int mpart_create_ex(char *addr, size_t size, int policy, mpart_id *mid)
     if (!err) {
         gjb_port_lock_take(&s->lock);
         s->heap = h;
+        s->pol = (struct gjb_errpolicy){GJBMEM_ERR_RETURN, NULL, NULL};
         *mid = (s->gen << SLOT_BITS) | (unsigned long)(s - slots + 1);
         gjb_port_lock_release(&s->lock);
         live_parts++;
@@ -162,6 +176,7 @@ int mpart_delete(mpart_id mid)
     struct slot *s = lock_slot(mid, false);
     int err = !s ? EINVAL : !gjb_heap_is_empty(s->heap) ? EBUSY : 0;
     if (s && !err) {
+        gjb_heap_retire(s->heap);
         s->heap = NULL;
         s->gen++;
         live_parts--;
@@ -210,9 +225,10 @@ static int alloc_errno(int st)
     }
 }
 
-/* The allocating calls: resize `old` (realloc), or allocate size bytes
- * aligned to align (1 for a plain allocation). */
-static void *allocate(mpart_id mid, bool resize, char *old, size_t align, size_t size)
+/* The allocating calls (call names which): resize `old` (realloc), or
+ * allocate size bytes aligned to align (1 for a plain allocation). */
+static void *allocate(const char *call, mpart_id mid, bool resize, char *old, size_t align,
+                      size_t size)
 {
     if (gjb_port_in_isr())
         return fail_null(ERROR_KERNEL_IN_ISR);
@@ -220,25 +236,32 @@ static void *allocate(mpart_id mid, bool resize, char *old, size_t align, size_t
     if (!s)
         return fail_null(ERROR_KERNEL_HANDLE_NULL);
     void *p = NULL;
-    int st = resize ? gjb_heap_realloc(s->heap, old, size, &p)
-                    : gjb_heap_memalign(s->heap, align, size, &p);
+    int st = resize ? gjb_guarded_realloc(s->heap, old, size, &p)
+                    : gjb_guarded_memalign(s->heap, align, size, &p);
+    if (st == GJB_OK) {
+        release(s);
+        return p;
+    }
+    struct gjb_errpolicy pol = s->pol;
     release(s);
-    return st ? fail_null(alloc_errno(st)) : p;
+    int err = alloc_errno(st);
+    report(&pol, mid, call, err, st, old);
+    return fail_null(err);
 }
 
 void *mpart_alloc(mpart_id mid, size_t size)
 {
-    return allocate(mid, false, NULL, 1, size);
+    return allocate("mpart_alloc", mid, false, NULL, 1, size);
 }
 
 void *mpart_memalign(mpart_id mid, size_t alignment, size_t size)
 {
-    return allocate(mid, false, NULL, alignment, size);
+    return allocate("mpart_memalign", mid, false, NULL, alignment, size);
 }
 
 void *mpart_realloc(mpart_id mid, char *addr, size_t size)
 {
-    return allocate(mid, true, addr, 0, size);
+    return allocate("mpart_realloc", mid, true, addr, 0, size);
 }
 
 int mpart_free(mpart_id mid, char *addr)
@@ -248,11 +271,30 @@ int mpart_free(mpart_id mid, char *addr)
     struct slot *s = lock_slot(mid, false);
     if (!s)
         return fail(ERROR_KERNEL_HANDLE_NULL);
-    int st = gjb_heap_free(s->heap, addr);
+    int st = gjb_guarded_free(s->heap, addr);
+    if (st == GJB_OK) {
+        release(s);
+        return 0;
+    }
+    struct gjb_errpolicy pol = s->pol;
     release(s);
-    if (st == GJB_E_INVAL)
+    int err = st == GJB_E_INVAL ? EINVAL : ERROR_REGION_NULL;
+    report(&pol, mid, "mpart_free", err, st, addr);
+    return fail(err);
+}
+
+int mpart_set_error_policy(mpart_id mid, unsigned flags, gjbmem_error_hook hook, void *arg)
+{
+    if (gjb_port_in_isr())
+        return fail(ERROR_KERNEL_IN_ISR);
+    if (!gjb_errpolicy_valid(flags, hook))
         return fail(EINVAL);
-    return st ? fail(ERROR_REGION_NULL) : 0;
+    struct slot *s = lock_slot(mid, false);
+    if (!s)
+        return fail(ERROR_KERNEL_HANDLE_NULL);
+    s->pol = (struct gjb_errpolicy){flags, hook, arg};
+    release(s);
+    return 0;
 }
 
 int mpart_findmaxfree_size(mpart_id mid, size_t *size)
@@ -262,7 +304,7 @@ int mpart_findmaxfree_size(mpart_id mid, size_t *size)
     struct slot *s = acquire(mid);
     if (!s)
         return fail(ERROR_KERNEL_HANDLE_NULL);
-    *size = gjb_heap_max_alloc(s->heap);
+    *size = gjb_guarded_max(s->heap);
     release(s);
     return 0;
 }
@@ -306,9 +348,13 @@ int mpart_validate(mpart_id mid)
     struct slot *s = acquire(mid);
     if (!s)
         return fail(ERROR_KERNEL_HANDLE_NULL);
-    int st = gjb_heap_validate(s->heap);
+    int st = gjb_guarded_validate(s->heap);
+    struct gjb_errpolicy pol = s->pol;
     release(s);
-    return st ? fail(ERROR_KERNEL_MEMORY) : 0;
+    if (st == GJB_OK)
+        return 0;
+    report(&pol, mid, "mpart_validate", ERROR_KERNEL_MEMORY, GJB_E_CORRUPT, NULL);
+    return fail(ERROR_KERNEL_MEMORY);
 }
 
 size_t mpart_usable_size(mpart_id mid, const void *addr)
@@ -318,7 +364,7 @@ size_t mpart_usable_size(mpart_id mid, const void *addr)
         gjb_port_set_errno(ERROR_KERNEL_HANDLE_NULL);
         return 0;
     }
-    size_t n = gjb_heap_usable_size(s->heap, addr);
+    size_t n = gjb_guarded_usable(s->heap, addr);
     release(s);
     if (!n)
         gjb_port_set_errno(ERROR_REGION_NULL);

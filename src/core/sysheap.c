@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "api_internal.h"
+#include "guard.h"
 #include "gjbext.h"
 #include "gjbmem/port.h"
 #include "gjbmem/sysheap.h"
@@ -41,6 +42,7 @@ static struct {
     struct piece piece[SYS_REGIONS];
     unsigned npieces;
     struct gjb_bigtab big;
+    struct gjb_errpolicy pol; /* what a bad pointer or damage also does */
 } sys;
 
 /* --- settings ----------------------------------------------------------- */
@@ -242,6 +244,22 @@ static void *alloc_locked(size_t align, size_t size)
     return NULL;
 }
 
+/* Bytes of block p (not NULL) under the lock, guard included; 0 when p is
+ * no block. */
+static size_t raw_usable_locked(const void *p)
+{
+    size_t n = sys.h ? gjb_heap_usable_size(sys.h, p) : 0;
+    return n ? n : gjb_big_get(&sys.big, p);
+}
+
+/* Usable size of p (not NULL) under the lock: 0 when p is no block;
+ * SIZE_MAX when its guard (hardening level 2+) is broken. */
+static size_t usable_locked(const void *p)
+{
+    size_t n = raw_usable_locked(p);
+    return GJB_GUARDED && n ? gjb_guard_size(p, n) : n;
+}
+
 /* Allocates under the lock; if fresh is not NULL, *fresh tells whether the
  * block is a new direct mapping (zero-filled by the host). */
 static void *allocate(size_t align, size_t size, bool *fresh)
@@ -250,10 +268,16 @@ static void *allocate(size_t align, size_t size, bool *fresh)
         gjb_port_set_errno(ERROR_KERNEL_IN_ISR);
         return NULL;
     }
+    size_t need;
+    bool ok = gjb_guard_need(size, &need);
     lock();
-    void *p = alloc_locked(align, size);
+    void *p = ok ? alloc_locked(align, need) : NULL;
     if (fresh)
         *fresh = p && gjb_big_get(&sys.big, p) != 0;
+    if (GJB_GUARDED && p) {
+        gjb_fill_new(p, 0, size);
+        gjb_guard_set(p, raw_usable_locked(p), size);
+    }
     unlock();
     if (!p)
         gjb_port_set_errno(ENOMEM);
@@ -282,16 +306,19 @@ void *gjbmem_calloc(size_t n, size_t size)
     }
     bool fresh;
     void *p = allocate(1, n * size, &fresh);
-    if (p && !fresh) /* a new direct mapping comes zeroed */
+    if (p && (!fresh || GJB_FILLED)) /* a new direct mapping comes zeroed */
         memset(p, 0, n * size);
     return p;
 }
 
-/* Frees p under the lock: 0, or EINVAL when p is no block of the heap. */
-static int free_locked(void *p)
+/* Frees p under the lock: 0, or EINVAL when p is no block of the heap
+ * (*corrupt set when the engine found damage on the way). */
+static int free_locked(void *p, bool *corrupt)
 {
-    if (sys.h && gjb_heap_free(sys.h, p) == GJB_OK)
+    int st = sys.h ? gjb_heap_free(sys.h, p) : GJB_E_BADPTR;
+    if (st == GJB_OK)
         return 0;
+    *corrupt = st == GJB_E_CORRUPT;
     size_t len = gjb_big_get(&sys.big, p);
     if (!len)
         return EINVAL;
@@ -299,7 +326,18 @@ static int free_locked(void *p)
     return 0;
 }
 
-int gjbmem_free(void *p)
+/* Fails a call with err after carrying out the policy (pol: a copy taken
+ * under the lock, none held now) for pointer p. */
+static void misuse(const struct gjb_errpolicy *pol, const char *call, int err, bool corrupt,
+                   const void *p)
+{
+    struct gjbmem_error e = {0, call, err, corrupt, p};
+    gjb_errpolicy_report(pol, &e);
+    gjb_port_set_errno(err);
+}
+
+/* gjbmem_free, for call (the name a report gives). */
+static int free_call(void *p, const char *call)
 {
     if (!p)
         return 0;
@@ -307,20 +345,45 @@ int gjbmem_free(void *p)
         gjb_port_set_errno(ERROR_KERNEL_IN_ISR);
         return -1;
     }
+    bool corrupt = false;
+    int err = 0;
     lock();
-    int err = free_locked(p);
+    size_t u = GJB_GUARDED ? raw_usable_locked(p) : 0;
+    if (u && gjb_guard_size(p, u) == SIZE_MAX) {
+        err = EINVAL; /* a broken guard: the block stays as it is */
+        corrupt = true;
+    } else {
+        gjb_fill_free(p, u);
+        err = free_locked(p, &corrupt);
+    }
+    struct gjb_errpolicy pol = sys.pol;
     unlock();
     if (err)
-        gjb_port_set_errno(err);
+        misuse(&pol, call, err, corrupt, p);
     return err ? -1 : 0;
 }
 
-/* Usable size of p (not NULL) under the lock, 0 when p is no block. */
-static size_t usable_locked(const void *p)
+int gjbmem_free(void *p)
 {
-    size_t n = sys.h ? gjb_heap_usable_size(sys.h, p) : 0;
-    return n ? n : gjb_big_get(&sys.big, p);
+    return free_call(p, "gjbmem_free");
 }
+
+int gjbmem_sysheap_set_error_policy(unsigned flags, gjbmem_error_hook hook, void *arg)
+{
+    if (gjb_port_in_isr()) {
+        gjb_port_set_errno(ERROR_KERNEL_IN_ISR);
+        return -1;
+    }
+    if (!gjb_errpolicy_valid(flags, hook)) {
+        gjb_port_set_errno(EINVAL);
+        return -1;
+    }
+    lock();
+    sys.pol = (struct gjb_errpolicy){flags, hook, arg};
+    unlock();
+    return 0;
+}
+
 
 size_t gjbmem_usable_size(const void *p)
 {
@@ -329,37 +392,55 @@ size_t gjbmem_usable_size(const void *p)
     lock();
     size_t n = usable_locked(p);
     unlock();
-    return n;
+    return n == SIZE_MAX ? 0 : n;
 }
 
-/* Resizes a block under the lock: the new pointer, or NULL with *err. */
-static void *realloc_locked(void *p, size_t size, int *err)
+/* Resizes block p (holding old bytes) to need bytes under the lock: the
+ * new pointer, or NULL (ENOMEM). */
+static void *resize_locked(void *p, size_t old, size_t need)
 {
-    size_t old = usable_locked(p), len = gjb_big_get(&sys.big, p);
-    if (!old) {
+    size_t len = gjb_big_get(&sys.big, p);
+    void *q;
+    if (!len && need < GJBMEM_SYSHEAP_DIRECT) {
+        if (gjb_heap_realloc(sys.h, p, need, &q) == GJB_OK)
+            return q;
+        if (grow(need) == 0 && gjb_heap_realloc(sys.h, p, need, &q) == GJB_OK)
+            return q;
+        return NULL;
+    }
+    if (len && need >= GJBMEM_SYSHEAP_DIRECT / 2 && need <= len)
+        return p; /* a direct mapping keeps its pages when it shrinks a little */
+    if (len && need >= GJBMEM_SYSHEAP_DIRECT && (q = direct_resize(p, len, need)) != NULL)
+        return q;
+    q = alloc_locked(1, need);
+    if (!q)
+        return NULL;
+    memcpy(q, p, old < need ? old : need);
+    bool corrupt;
+    free_locked(p, &corrupt);
+    return q;
+}
+
+/* Resizes a block under the lock: the new pointer, or NULL with *err
+ * (*corrupt: p's guard is broken). */
+static void *realloc_locked(void *p, size_t size, int *err, bool *corrupt)
+{
+    size_t raw = raw_usable_locked(p), need;
+    size_t old = raw ? usable_locked(p) : 0; /* a guarded block may hold 0 bytes */
+    if (!raw || old == SIZE_MAX) {
+        *corrupt = raw != 0;
         *err = EINVAL;
         return NULL;
     }
-    void *q;
-    if (!len && size < GJBMEM_SYSHEAP_DIRECT) {
-        if (gjb_heap_realloc(sys.h, p, size, &q) == GJB_OK)
-            return q;
-        if (grow(size) == 0 && gjb_heap_realloc(sys.h, p, size, &q) == GJB_OK)
-            return q;
-        *err = ENOMEM;
-        return NULL;
-    }
-    if (len && size >= GJBMEM_SYSHEAP_DIRECT / 2 && size <= len)
-        return p; /* a direct mapping keeps its pages when it shrinks a little */
-    if (len && size >= GJBMEM_SYSHEAP_DIRECT && (q = direct_resize(p, len, size)) != NULL)
-        return q;
-    q = alloc_locked(1, size);
+    void *q = gjb_guard_need(size, &need) ? resize_locked(p, old, need) : NULL;
     if (!q) {
         *err = ENOMEM;
         return NULL;
     }
-    memcpy(q, p, old < size ? old : size);
-    free_locked(p);
+    if (GJB_GUARDED) {
+        gjb_fill_new(q, old, size);
+        gjb_guard_set(q, raw_usable_locked(q), size);
+    }
     return q;
 }
 
@@ -368,7 +449,7 @@ void *gjbmem_realloc(void *p, size_t size)
     if (!p)
         return gjbmem_malloc(size);
     if (size == 0) {
-        gjbmem_free(p);
+        free_call(p, "gjbmem_realloc");
         return NULL;
     }
     if (gjb_port_in_isr()) {
@@ -376,12 +457,18 @@ void *gjbmem_realloc(void *p, size_t size)
         return NULL;
     }
     int err = 0;
+    bool corrupt = false;
     lock();
-    void *q = realloc_locked(p, size, &err);
+    void *q = realloc_locked(p, size, &err, &corrupt);
+    struct gjb_errpolicy pol = sys.pol;
     unlock();
-    if (!q)
+    if (q)
+        return q;
+    if (err == EINVAL)
+        misuse(&pol, "gjbmem_realloc", err, corrupt, p);
+    else
         gjb_port_set_errno(err);
-    return q;
+    return NULL;
 }
 
 /* --- settings and statistics ------------------------------------------- */
@@ -416,6 +503,8 @@ int gjbmem_sysheap_add_memory(void *mem, size_t size)
 static int rebuild(int policy)
 {
     gjb_heap *h = NULL;
+    if (sys.h)
+        gjb_heap_retire(sys.h); /* for valgrind: the old heap's pool goes */
     if (gjb_heap_init(sys.piece[0].mem, sys.piece[0].size, policy, SYS_REGIONS, &h) != GJB_OK)
         return ENOMEM;
     for (unsigned i = 1; i < sys.npieces; i++)
@@ -450,7 +539,7 @@ int heap_mem_init(int flag)
 int mem_findmax(void)
 {
     lock();
-    size_t m = sys.h ? gjb_heap_max_alloc(sys.h) : 0;
+    size_t m = sys.h ? gjb_guarded_max(sys.h) : 0;
     size_t direct = room(gjb_big_growth(&sys.big));
     if (direct >= GJBMEM_SYSHEAP_DIRECT && direct > m)
         m = direct; /* a direct mapping of that many bytes fits the limit */
@@ -512,10 +601,11 @@ int gjbmem_sysheap_validate(void)
     size_t port = gjb_big_table_bytes(&sys.big) + sys.big.bytes;
     for (unsigned i = 0; i < sys.npieces; i++)
         port += sys.piece[i].from_port ? sys.piece[i].size : 0;
-    bool ok = (!sys.h || gjb_heap_validate(sys.h) == GJB_OK) &&
+    bool ok = (!sys.h || gjb_guarded_validate(sys.h) == GJB_OK) &&
               gjb_big_valid(&sys.big, sys.page) && port == sys.port;
+    struct gjb_errpolicy pol = sys.pol;
     unlock();
     if (!ok)
-        gjb_port_set_errno(ERROR_KERNEL_MEMORY);
+        misuse(&pol, "gjbmem_sysheap_validate", ERROR_KERNEL_MEMORY, true, NULL);
     return ok ? 0 : -1;
 }

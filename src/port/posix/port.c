@@ -183,6 +183,11 @@ void gjb_port_write(int stream, const char *s, unsigned long n)
     fflush(f);
 }
 
+_Noreturn void gjb_port_abort(void)
+{
+    abort();
+}
+
 const char *gjb_port_getenv(const char *name)
 {
     return getenv(name);
