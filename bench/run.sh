@@ -41,8 +41,8 @@ if [ "$QUICK" = 1 ]; then
     TIMEARG=--quick
 else
     M=500000
-    MWC=100000
-    MWCX=30000
+    MWC=50000
+    MWCX=20000
     KTF=400
     TIMEARG=
 fi

@@ -18,11 +18,6 @@
  * through meta_copy, so that GJBMEM_TOOLS builds (where valgrind and ASan
  * are told that memory is inaccessible) do not count the deliberate damage
  * as an error. broken_guard_is_reported runs at GJBMEM_HARDENING >= 2 only.
- *
- * KNOWN BUG (test known_bug_buddy_alloc_reports_damaged_link, see there):
- * an allocation that meets a damaged BUDDY free-list link is refused, but
- * the engine's GJB_E_CORRUPT is turned into GJB_E_NOMEM (heap.c
- * alloc_aligned), so the call fails with ENOMEM and the policy never runs.
  */
 #define _GNU_SOURCE /* pthread_timedjoin_np */
 #include <errno.h>
@@ -914,20 +909,13 @@ static void buddy_damaged_link_found_by_validate(void **state)
 }
 
 /*
- * KNOWN BUG - this test fails against the feature as written.
- *
- * An allocation that meets a damaged BUDDY free-list link must report the
+ * An allocation that meets a damaged BUDDY free-list link reports the
  * damage: one report with call "mpart_alloc", corrupt 1, addr NULL, error
- * the errno the call fails with. The engine does detect it (gjb_bd_alloc
- * returns GJB_E_CORRUPT and refuses the list), but heap.c alloc_aligned
- * maps every failure of place() to GJB_E_NOMEM, so mpart_alloc fails with
- * ENOMEM - "not enough free memory now", with plenty free - and report()
- * in mpart.c ignores GJB_E_NOMEM: the hook is never called, nothing is
- * logged, ABORT does not stop the program. The same holds for
- * mpart_memalign, for mpart_realloc when it must move, and for the system
- * heap under GJBMEM_POLICY=buddy.
+ * the errno the call fails with (not ENOMEM: plenty is free). (A regression
+ * test: heap.c once turned the engine's GJB_E_CORRUPT into GJB_E_NOMEM, so
+ * no policy ran.)
  */
-static void known_bug_buddy_alloc_reports_damaged_link(void **state)
+static void buddy_alloc_reports_damaged_link(void **state)
 {
     (void)state;
     mpart_id a = make(BUDDY_ALLOCATION, buf_a, sizeof buf_a);
@@ -1646,7 +1634,7 @@ int main(void)
         ONE(sysheap_hook_runs_without_lock),
         ONE(sysheap_damage_in_child),
         ONE(sysheap_abort_in_child),
-        ONE(known_bug_buddy_alloc_reports_damaged_link),
+        ONE(buddy_alloc_reports_damaged_link),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
