@@ -1,8 +1,7 @@
 /*
- * port.c - the POSIX host port: locks (futex words on Linux, pthread
- * mutexes elsewhere), a thread-local interrupt context flag, errno.
+ * port.c - the POSIX host port: pthread locks, a thread-local interrupt
+ * context flag, errno.
  */
-#define _GNU_SOURCE /* syscall */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -20,73 +19,6 @@ static void check(int rc)
         abort();
 }
 
-#if defined(__linux__)
-/*
- * Partition and heap locks are futex words: 0 free, 1 taken, 2 taken with
- * a waiter ("Futexes Are Tricky", U. Drepper, mutex 3). Uncontended, taking
- * and releasing is one atomic instruction each, a fraction of what a
- * pthread mutex costs, and allocation calls take a lock every time.
- */
-#include <linux/futex.h>
-#include <sys/syscall.h>
-
-_Static_assert(sizeof(atomic_int) <= GJB_PORT_LOCK_BYTES, "gjb_port_lock too small");
-
-static atomic_int *as_word(gjb_port_lock *lock)
-{
-    return (atomic_int *)(void *)lock->opaque;
-}
-
-/* A futex call that leaves the caller's errno alone. */
-static void futex(atomic_int *w, int op, int val)
-{
-    int saved = errno;
-    long rc = syscall(SYS_futex, w, op | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
-    if (rc < 0 && errno != EAGAIN && errno != EINTR)
-        abort();
-    errno = saved;
-}
-
-void gjb_port_lock_init(gjb_port_lock *lock)
-{
-    atomic_init(as_word(lock), 0);
-}
-
-bool gjb_port_lock_try(gjb_port_lock *lock)
-{
-    int c = 0;
-    return atomic_compare_exchange_strong_explicit(as_word(lock), &c, 1, memory_order_acquire,
-                                                   memory_order_relaxed);
-}
-
-/* The contended path: spin a little (the lock is held for microseconds),
- * then mark the word contended and sleep until a release wakes us. */
-static void __attribute__((noinline)) lock_wait(atomic_int *w)
-{
-    for (int i = 0; i < 100; i++) {
-        int c = 0;
-        if (atomic_load_explicit(w, memory_order_relaxed) == 0 &&
-            atomic_compare_exchange_weak_explicit(w, &c, 1, memory_order_acquire,
-                                                  memory_order_relaxed))
-            return;
-    }
-    while (atomic_exchange_explicit(w, 2, memory_order_acquire) != 0)
-        futex(w, FUTEX_WAIT, 2);
-}
-
-void gjb_port_lock_take(gjb_port_lock *lock)
-{
-    if (!gjb_port_lock_try(lock))
-        lock_wait(as_word(lock));
-}
-
-void gjb_port_lock_release(gjb_port_lock *lock)
-{
-    atomic_int *w = as_word(lock);
-    if (atomic_exchange_explicit(w, 0, memory_order_release) == 2)
-        futex(w, FUTEX_WAKE, 1);
-}
-#else
 _Static_assert(sizeof(pthread_mutex_t) <= GJB_PORT_LOCK_BYTES, "gjb_port_lock too small");
 _Static_assert(_Alignof(pthread_mutex_t) <= 16, "gjb_port_lock under-aligned");
 
@@ -117,7 +49,6 @@ bool gjb_port_lock_try(gjb_port_lock *lock)
         abort();
     return rc == 0;
 }
-#endif
 
 static pthread_mutex_t global = PTHREAD_MUTEX_INITIALIZER;
 
