@@ -82,6 +82,10 @@ bool gjb_heap_overlaps(const gjb_heap *h, const void *mem, size_t size);
  * (1 bit per 16 bytes, or 1 byte per 32 bytes for buddy) over that block. */
 bool gjb_heap_inside_block(const gjb_heap *h, const void *mem, size_t size);
 
+/* The payload start of the allocated block of h whose payload holds mem,
+ * or NULL. Cost as gjb_heap_inside_block. */
+void *gjb_heap_block_of(const gjb_heap *h, const void *mem);
+
 /* Allocates size bytes aligned to alignof(max_align_t). Errors: size 0:
  * INVAL; too large ever: TOOBIG; not now: NOMEM; a damaged free list met
  * (buddy): CORRUPT. O(log n). */

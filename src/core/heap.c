@@ -165,6 +165,18 @@ static size_t block_at(const gjb_heap *h, const struct gjb_region *r, const char
     return gjb_size(b);
 }
 
+/* The allocated block whose payload holds offset off of region r: its
+ * start, and its size in *s; NULL when off is in no allocated payload. */
+static char *payload_block(const gjb_heap *h, const struct gjb_region *r, intptr_t off, size_t *s)
+{
+    char *b = is_buddy(h) ? gjb_bd_block_containing(h, r, off) : gjb_ff_block_containing(h, r, off);
+    bool is_free;
+    *s = b ? block_at(h, r, b, &is_free) : 0;
+    if (!*s || is_free || off < gjb_off(h, b) + (intptr_t)h->hdr)
+        return NULL;
+    return b;
+}
+
 bool gjb_heap_inside_block(const gjb_heap *h, const void *mem, size_t size)
 {
     GJB_TOOL_SCOPE();
@@ -172,11 +184,18 @@ bool gjb_heap_inside_block(const gjb_heap *h, const void *mem, size_t size)
     if (!r || size == 0)
         return false;
     intptr_t off = gjb_off(h, mem);
-    char *b = is_buddy(h) ? gjb_bd_block_containing(h, r, off) : gjb_ff_block_containing(h, r, off);
-    bool is_free;
-    size_t s = b ? block_at(h, r, b, &is_free) : 0;
-    return s && !is_free && off >= gjb_off(h, b) + (intptr_t)h->hdr &&
-           size <= (size_t)(gjb_off(h, b) + (intptr_t)s - off);
+    size_t s;
+    char *b = payload_block(h, r, off, &s);
+    return b && size <= (size_t)(gjb_off(h, b) + (intptr_t)s - off);
+}
+
+void *gjb_heap_block_of(const gjb_heap *h, const void *mem)
+{
+    GJB_TOOL_SCOPE();
+    const struct gjb_region *r = gjb_region_of(h, mem);
+    size_t s;
+    char *b = r ? payload_block(h, r, gjb_off(h, mem), &s) : NULL;
+    return b ? b + h->hdr : NULL;
 }
 
 /* --- allocation --------------------------------------------------------- */

@@ -541,6 +541,8 @@ int mem_findmax(void)
     lock();
     size_t m = sys.h ? gjb_guarded_max(sys.h) : 0;
     size_t direct = room(gjb_big_growth(&sys.big));
+    if (GJB_GUARDED)
+        direct = direct > sizeof(uintptr_t) ? direct - sizeof(uintptr_t) : 0;
     if (direct >= GJBMEM_SYSHEAP_DIRECT && direct > m)
         m = direct; /* a direct mapping of that many bytes fits the limit */
     unlock();
@@ -552,6 +554,12 @@ bool gjb_sysheap_conflicts(const void *mem, size_t size)
     lock();
     bool bad = sys.h && gjb_heap_overlaps(sys.h, mem, size) &&
                !gjb_heap_inside_block(sys.h, mem, size);
+    if (GJB_GUARDED && sys.h && !bad && gjb_heap_overlaps(sys.h, mem, size)) {
+        /* inside a block: but not over its guard */
+        const char *p = gjb_heap_block_of(sys.h, mem);
+        size_t n = usable_locked(p);
+        bad = n == SIZE_MAX || size > n - (size_t)((const char *)mem - p);
+    }
     unlock();
     return bad;
 }
@@ -595,6 +603,17 @@ int gjbmem_sysheap_stats(struct gjbmem_sysheap_stats *st)
     return 0;
 }
 
+/* Hardening level 2+: every direct mapping's guard is whole. */
+static bool direct_guards_ok(void)
+{
+    for (size_t i = 0; GJB_GUARDED && i < sys.big.cap; i++) {
+        const struct gjb_big *e = &sys.big.slot[i];
+        if (e->addr && gjb_guard_size((const void *)e->addr, e->len) == SIZE_MAX)
+            return false;
+    }
+    return true;
+}
+
 int gjbmem_sysheap_validate(void)
 {
     lock();
@@ -602,7 +621,7 @@ int gjbmem_sysheap_validate(void)
     for (unsigned i = 0; i < sys.npieces; i++)
         port += sys.piece[i].from_port ? sys.piece[i].size : 0;
     bool ok = (!sys.h || gjb_guarded_validate(sys.h) == GJB_OK) &&
-              gjb_big_valid(&sys.big, sys.page) && port == sys.port;
+              gjb_big_valid(&sys.big, sys.page) && port == sys.port && direct_guards_ok();
     struct gjb_errpolicy pol = sys.pol;
     unlock();
     if (!ok)
