@@ -8,61 +8,42 @@
 #include "gjbmem/port.h"
 #include "gjbmem/sysheap.h"
 #include "gjbmem/vmm.h"
-
-struct line {
-    char buf[160];
-    unsigned n;
-};
-
-static void put(struct line *l, const char *s)
-{
-    while (*s && l->n < sizeof l->buf - 1)
-        l->buf[l->n++] = *s++;
-}
+#include "textline.h"
 
 /* Appends v right-aligned in width columns (a leading space first). */
-static void num(struct line *l, unsigned long long v, unsigned width, const char *suffix)
+static void num(struct gjb_line *l, unsigned long long v, unsigned width, const char *suffix)
 {
     char d[24];
     unsigned k = 0;
     do
         d[k++] = (char)('0' + v % 10);
     while ((v /= 10) && k < sizeof d);
-    put(l, " ");
+    gjb_line_put(l, " ");
     for (unsigned i = k; i < width; i++)
-        put(l, " ");
+        gjb_line_put(l, " ");
     while (k) {
         char c[2] = {d[--k], 0};
-        put(l, c);
+        gjb_line_put(l, c);
     }
-    put(l, suffix);
+    gjb_line_put(l, suffix);
 }
 
-/* The name column: name, then padding to 16 characters. */
-static void name(struct line *l, const char *s, unsigned long long id)
+/* The name column: name (and id, unless 0), then padding to 16 characters. */
+static void name(struct gjb_line *l, const char *s, unsigned long long id)
 {
     unsigned start = l->n;
-    put(l, s);
+    gjb_line_put(l, s);
     if (id) {
-        static const char hex[] = "0123456789abcdef";
-        char d[20];
-        unsigned k = 0;
-        do
-            d[k++] = hex[id & 15];
-        while ((id >>= 4) && k < sizeof d);
-        put(l, " 0x");
-        while (k) {
-            char c[2] = {d[--k], 0};
-            put(l, c);
-        }
+        gjb_line_put(l, " ");
+        gjb_line_hex(l, id);
     }
     while (l->n - start < 16)
-        put(l, " ");
+        gjb_line_put(l, " ");
 }
 
-static void emit(int stream, struct line *l)
+static void emit(int stream, struct gjb_line *l)
 {
-    put(l, "\n");
+    gjb_line_put(l, "\n");
     gjb_port_write(stream, l->buf, l->n);
     l->n = 0;
 }
@@ -70,7 +51,7 @@ static void emit(int stream, struct line *l)
 static void row(int stream, const char *label, unsigned long long id,
                 const struct gjbmem_heap_stats *st)
 {
-    struct line l = {.n = 0};
+    struct gjb_line l = {.n = 0};
     name(&l, label, id);
     num(&l, st->total, 10, "");
     num(&l, st->used, 10, "");
@@ -99,15 +80,15 @@ void gjbmem_mem_show_to(int stream)
     gjb_mpart_each(part_row, &stream);
 
     struct gjbmem_vmm_stats vs;
-    struct line l = {.n = 0};
-    put(&l, "system heap:");
+    struct gjb_line l = {.n = 0};
+    gjb_line_put(&l, "system heap:");
     num(&l, ss.direct_blocks, 0, " direct mappings of");
     num(&l, ss.direct_bytes, 0, " bytes;");
     num(&l, ss.port_bytes, 0, " bytes from the host, limit");
     num(&l, ss.limit, 0, ss.policy == BUDDY_ALLOCATION ? "; policy BUDDY" : "; policy FIRST_FIT");
     emit(stream, &l);
     gjbmem_vmm_stats(&vs);
-    put(&l, "mappings:");
+    gjb_line_put(&l, "mappings:");
     num(&l, vs.mappings, 0, " live,");
     num(&l, vs.bytes_mapped, 0, " bytes mapped,");
     num(&l, vs.bytes_locked, 0, " bytes locked,");
