@@ -384,7 +384,6 @@ int gjbmem_sysheap_set_error_policy(unsigned flags, gjbmem_error_hook hook, void
     return 0;
 }
 
-
 size_t gjbmem_usable_size(const void *p)
 {
     if (!p)
