@@ -77,13 +77,10 @@ void gjb_heap_retire(gjb_heap *h);
 /* True when [mem, mem+size) overlaps memory of heap h. O(r). */
 bool gjb_heap_overlaps(const gjb_heap *h, const void *mem, size_t size);
 
-/* True when [mem, mem+size) lies inside the payload of one allocated
- * block of h. O(log r) plus a backward scan of the block-start metadata
- * (1 bit per 16 bytes, or 1 byte per 32 bytes for buddy) over that block. */
-bool gjb_heap_inside_block(const gjb_heap *h, const void *mem, size_t size);
-
 /* The payload start of the allocated block of h whose payload holds mem,
- * or NULL. Cost as gjb_heap_inside_block. */
+ * or NULL (its usable size: gjb_heap_usable_size). O(log r) plus a backward
+ * scan of the block-start metadata (1 bit per 16 bytes, or 1 byte per 32
+ * bytes for buddy) over that block. */
 void *gjb_heap_block_of(const gjb_heap *h, const void *mem);
 
 /* Allocates size bytes aligned to alignof(max_align_t). Errors: size 0:

@@ -165,37 +165,19 @@ static size_t block_at(const gjb_heap *h, const struct gjb_region *r, const char
     return gjb_size(b);
 }
 
-/* The allocated block whose payload holds offset off of region r: its
- * start, and its size in *s; NULL when off is in no allocated payload. */
-static char *payload_block(const gjb_heap *h, const struct gjb_region *r, intptr_t off, size_t *s)
-{
-    char *b = is_buddy(h) ? gjb_bd_block_containing(h, r, off) : gjb_ff_block_containing(h, r, off);
-    bool is_free;
-    *s = b ? block_at(h, r, b, &is_free) : 0;
-    if (!*s || is_free || off < gjb_off(h, b) + (intptr_t)h->hdr)
-        return NULL;
-    return b;
-}
-
-bool gjb_heap_inside_block(const gjb_heap *h, const void *mem, size_t size)
-{
-    GJB_TOOL_SCOPE();
-    const struct gjb_region *r = gjb_region_of(h, mem);
-    if (!r || size == 0)
-        return false;
-    intptr_t off = gjb_off(h, mem);
-    size_t s;
-    char *b = payload_block(h, r, off, &s);
-    return b && size <= (size_t)(gjb_off(h, b) + (intptr_t)s - off);
-}
-
 void *gjb_heap_block_of(const gjb_heap *h, const void *mem)
 {
     GJB_TOOL_SCOPE();
     const struct gjb_region *r = gjb_region_of(h, mem);
-    size_t s;
-    char *b = r ? payload_block(h, r, gjb_off(h, mem), &s) : NULL;
-    return b ? b + h->hdr : NULL;
+    if (!r)
+        return NULL;
+    intptr_t off = gjb_off(h, mem);
+    char *b = is_buddy(h) ? gjb_bd_block_containing(h, r, off) : gjb_ff_block_containing(h, r, off);
+    bool is_free;
+    size_t s = b ? block_at(h, r, b, &is_free) : 0;
+    if (!s || is_free || off < gjb_off(h, b) + (intptr_t)h->hdr)
+        return NULL;
+    return b + h->hdr;
 }
 
 /* --- allocation --------------------------------------------------------- */
@@ -216,10 +198,13 @@ static size_t need_for(gjb_heap *h, size_t size, size_t align)
     return need && need <= h->max_block ? need : 0;
 }
 
-/* Places a block of need bytes (aligned to align); *b is its start. */
+/* Places a block of need bytes (aligned to align); *b is its start. A
+ * failure counts as a refused allocation (NOMEM), except a damaged free
+ * list met on the way (CORRUPT), which is reported as such. */
 static int place(gjb_heap *h, size_t need, size_t align, char **b)
 {
-    return is_buddy(h) ? gjb_bd_alloc(h, need, align > GJB_G, b) : gjb_ff_alloc(h, need, align, b);
+    int st = is_buddy(h) ? gjb_bd_alloc(h, need, align > GJB_G, b) : gjb_ff_alloc(h, need, align, b);
+    return st == GJB_OK || st == GJB_E_CORRUPT ? st : refuse(h, GJB_E_NOMEM);
 }
 
 static int alloc_aligned(gjb_heap *h, size_t align, size_t size, void **out)
@@ -233,8 +218,8 @@ static int alloc_aligned(gjb_heap *h, size_t align, size_t size, void **out)
         return refuse(h, GJB_E_TOOBIG);
     char *b;
     int st = place(h, need, align, &b);
-    if (st != GJB_OK) /* a damaged free list is reported as such */
-        return st == GJB_E_CORRUPT ? st : refuse(h, GJB_E_NOMEM);
+    if (st != GJB_OK)
+        return st;
     gjb_note_used(h);
     *out = b + h->hdr;
     gjb_tool_alloc(h, *out, size);
@@ -323,7 +308,7 @@ int gjb_heap_realloc(gjb_heap *h, void *p, size_t size, void **out)
     if (is_buddy(h) && (need = gjb_bd_block_for(size, align)) > h->max_block)
         return refuse(h, GJB_E_NOMEM);
     if ((st = place(h, need, align, &nb)) != GJB_OK)
-        return st == GJB_E_CORRUPT ? st : refuse(h, GJB_E_NOMEM);
+        return st;
     if (align > GJB_G && !is_buddy(h))
         gjb_set_flag(nb, GJB_ALIGNED);
     gjb_tool_alloc(h, nb + h->hdr, size);

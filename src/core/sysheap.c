@@ -425,7 +425,7 @@ static void *resize_locked(void *p, size_t old, size_t need)
 static void *realloc_locked(void *p, size_t size, int *err, bool *corrupt)
 {
     size_t raw = raw_usable_locked(p), need;
-    size_t old = raw ? usable_locked(p) : 0; /* a guarded block may hold 0 bytes */
+    size_t old = GJB_GUARDED && raw ? gjb_guard_size(p, raw) : raw; /* may be 0 */
     if (!raw || old == SIZE_MAX) {
         *corrupt = raw != 0;
         *err = EINVAL;
@@ -551,13 +551,14 @@ int mem_findmax(void)
 bool gjb_sysheap_conflicts(const void *mem, size_t size)
 {
     lock();
-    bool bad = sys.h && gjb_heap_overlaps(sys.h, mem, size) &&
-               !gjb_heap_inside_block(sys.h, mem, size);
-    if (GJB_GUARDED && sys.h && !bad && gjb_heap_overlaps(sys.h, mem, size)) {
-        /* inside a block: but not over its guard */
+    bool bad = false;
+    if (sys.h && gjb_heap_overlaps(sys.h, mem, size)) {
+        /* only inside the usable bytes of one allocated block (not over
+         * its guard, at hardening level 2+) */
         const char *p = gjb_heap_block_of(sys.h, mem);
-        size_t n = usable_locked(p);
-        bad = n == SIZE_MAX || size > n - (size_t)((const char *)mem - p);
+        size_t n = p ? usable_locked(p) : 0;
+        size_t off = p ? (size_t)((const char *)mem - p) : 0;
+        bad = !p || n == SIZE_MAX || off >= n || size > n - off;
     }
     unlock();
     return bad;

@@ -12,19 +12,19 @@
 #include "gjbmem/port.h"
 #include "gjbmem/posix.h"
 
-/* A lock that cannot be taken or released is a broken process: stop. */
-static void check(int rc)
-{
-    if (rc != 0)
-        abort();
-}
-
 _Static_assert(sizeof(pthread_mutex_t) <= GJB_PORT_LOCK_BYTES, "gjb_port_lock too small");
 _Static_assert(_Alignof(pthread_mutex_t) <= 16, "gjb_port_lock under-aligned");
 
 static pthread_mutex_t *as_mutex(gjb_port_lock *lock)
 {
     return (pthread_mutex_t *)(void *)lock->opaque;
+}
+
+/* A lock that cannot be taken or released is a broken process: stop. */
+static void check(int rc)
+{
+    if (rc != 0)
+        abort();
 }
 
 void gjb_port_lock_init(gjb_port_lock *lock)
