@@ -36,26 +36,10 @@
 #include "gjbext.h"
 #include "gjbmem/sysheap.h"
 
-static atomic_int g_stop;
-static atomic_int g_failed;
-static char g_fail[512];
+#include "../thread_harness.h"
 
-static void tfail(int line, const char *expr, const char *fmt, ...)
-{
-    int expected = 0;
-    if (atomic_compare_exchange_strong(&g_failed, &expected, 1)) {
-        char extra[256] = "";
-        if (fmt) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(extra, sizeof extra, fmt, ap);
-            va_end(ap);
-        }
-        snprintf(g_fail, sizeof g_fail, "line %d: check failed: %s %s", line, expr, extra);
-    }
-    atomic_store(&g_stop, 1);
-}
-
+/* In a worker: records the failure (thread_harness.h) and leaves through
+ * the worker's "out" label, which frees what it holds. */
 #define TCHECK(c, ...)                                    \
     do {                                                  \
         if (!(c)) {                                       \
@@ -63,32 +47,6 @@ static void tfail(int line, const char *expr, const char *fmt, ...)
             goto out;                                     \
         }                                                 \
     } while (0)
-
-static void check_no_thread_failure(void)
-{
-    if (atomic_load(&g_failed))
-        fail_msg("%s", g_fail);
-}
-
-static void reset(void)
-{
-    atomic_store(&g_stop, 0);
-    atomic_store(&g_failed, 0);
-    g_fail[0] = '\0';
-}
-
-static double scale(void)
-{
-    const char *s = getenv("GJB_STRESS_SCALE");
-    double v = s ? strtod(s, NULL) : 1.0;
-    return v > 0 ? v : 1.0;
-}
-
-static long iters(long base)
-{
-    long n = (long)((double)base * scale());
-    return n > 0 ? n : 1;
-}
 
 static size_t live_blocks(void)
 {
@@ -105,14 +63,6 @@ static int check_heap(void **state)
         return -1;
     }
     return 0;
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
 }
 
 /* Pattern of block (tag, size): every byte depends on both. */
@@ -162,7 +112,7 @@ static void *churn_thread(void *argp)
     uint64_t s = 0x9e3779b97f4a7c15ull * (arg->id + 1);
     unsigned next_tag = arg->id << 20;
 
-    for (long op = 0; op < arg->ops && !atomic_load(&g_stop); op++) {
+    for (long op = 0; op < arg->ops && !stopped(); op++) {
         unsigned i = (unsigned)(rnd(&s) % SLOTS);
         if (p[i]) {
             TCHECK(stamped(p[i], sz[i], tag[i]), "thread %u slot %u size %zu corrupted", arg->id,
@@ -242,7 +192,7 @@ static void run_churn(unsigned nthreads, long ops)
 {
     pthread_t th[16];
     struct churn_arg args[16];
-    reset();
+    harness_start();
     for (unsigned t = 0; t < nthreads; t++) {
         args[t].id = t;
         args[t].ops = ops;
@@ -250,7 +200,7 @@ static void run_churn(unsigned nthreads, long ops)
     }
     for (unsigned t = 0; t < nthreads; t++)
         assert_int_equal(pthread_join(th[t], NULL), 0);
-    check_no_thread_failure();
+    assert_no_thread_failure();
 }
 
 static void threads_churn(void **state)
@@ -288,7 +238,7 @@ static void *producer(void *argp)
     unsigned id = (unsigned)(uintptr_t)argp;
     uint64_t s = 0xdeadbeefull + id;
     long n = iters(20000);
-    for (long k = 0; k < n && !atomic_load(&g_stop); k++) {
+    for (long k = 0; k < n && !stopped(); k++) {
         size_t sz = pick_size(&s);
         unsigned tag = (id << 24) | (unsigned)k;
         unsigned char *p = (k & 3) == 0 ? aligned_alloc(64, sz) : malloc(sz);
@@ -298,7 +248,7 @@ static void *producer(void *argp)
         }
         stamp(p, sz, tag);
         pthread_mutex_lock(&q.mu);
-        while (q.head - q.tail == RING && !atomic_load(&g_stop))
+        while (q.head - q.tail == RING && !stopped())
             pthread_cond_wait(&q.cv, &q.mu);
         q.item[q.head % RING] = p;
         q.size[q.head % RING] = sz;
@@ -346,7 +296,7 @@ static void cross_thread_free(void **state)
 {
     (void)state;
     size_t before = live_blocks();
-    reset();
+    harness_start();
     pthread_t pr[3], co[2];
     q.head = q.tail = 0;
     q.producers_left = 3;
@@ -358,7 +308,7 @@ static void cross_thread_free(void **state)
         assert_int_equal(pthread_join(pr[i], NULL), 0);
     for (unsigned i = 0; i < 2; i++)
         assert_int_equal(pthread_join(co[i], NULL), 0);
-    check_no_thread_failure();
+    assert_no_thread_failure();
     assert_int_equal(q.head, q.tail);
     assert_int_equal(gjbmem_sysheap_validate(), 0);
     size_t after = live_blocks();
@@ -424,7 +374,7 @@ static void *busy_thread(void *argp)
     struct churn_arg *arg = argp;
     uint64_t s = 0xabcdefull * (arg->id + 3);
     void *keep[32] = {0};
-    while (!atomic_load(&g_stop)) {
+    while (!stopped()) {
         unsigned i = (unsigned)(rnd(&s) % 32);
         free(keep[i]);
         size_t n = pick_size(&s);
@@ -443,7 +393,7 @@ static void *busy_thread(void *argp)
 static void fork_while_threads_allocate(void **state)
 {
     (void)state;
-    reset();
+    harness_start();
     enum { BUSY = 3 };
     pthread_t th[BUSY];
     struct churn_arg args[BUSY];
@@ -479,7 +429,7 @@ static void fork_while_threads_allocate(void **state)
         assert_int_equal(pthread_join(th[t], NULL), 0);
     if (bad)
         fail_msg("%d of %ld children failed (last wait status 0x%x)", bad, forks, bad_status);
-    check_no_thread_failure();
+    assert_no_thread_failure();
     assert_int_equal(gjbmem_sysheap_validate(), 0);
 }
 
