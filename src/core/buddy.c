@@ -55,12 +55,19 @@ static inline unsigned char free_tag(unsigned k)
     return (unsigned char)(GJB_TAG_FREE | (k + 1));
 }
 
+/* gjb_region_at, kept out of line so that the hot paths stay small. */
+static __attribute__((noinline)) const struct gjb_region *region_search(const gjb_heap *h,
+                                                                        intptr_t off)
+{
+    return gjb_region_at(h, off);
+}
+
 /* The region holding offset off, or NULL; the one-region case inline. */
 static inline const struct gjb_region *region_at(const gjb_heap *h, intptr_t off)
 {
     const struct gjb_region *r = &h->region[0];
     if (h->nregions != 1)
-        return gjb_region_at(h, off);
+        return region_search(h, off);
     return off >= r->first && off < r->end ? r : NULL;
 }
 
@@ -73,7 +80,7 @@ static inline bool free_block_at(const gjb_heap *h, intptr_t off, unsigned k)
 
 /* True when the links of free block off (order k) agree with their
  * neighbours on list k, so that unlinking it writes only into free blocks. */
-static bool links_ok(const gjb_heap *h, intptr_t off, unsigned k)
+static __attribute__((noinline)) bool links_ok(const gjb_heap *h, intptr_t off, unsigned k)
 {
     const struct bnode *n = bnode(h, off);
     if (n->next && (!free_block_at(h, n->next, k) || bnode(h, n->next)->prev != off))
@@ -250,7 +257,8 @@ int gjb_bd_alloc(gjb_heap *h, size_t block, bool aligned, char **out)
 
 /* Frees the block of order k at off (tag *t) and merges it with its buddy
  * as long as that is free and whole. */
-static void release(gjb_heap *h, const struct gjb_region *r, intptr_t off, unsigned char *t)
+static inline __attribute__((always_inline)) void release(gjb_heap *h, const struct gjb_region *r,
+                                                          intptr_t off, unsigned char *t)
 {
     unsigned k = (*t & ORDER_MASK) - 1;
 
