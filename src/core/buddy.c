@@ -79,7 +79,8 @@ static inline bool free_block_at(const gjb_heap *h, intptr_t off, unsigned k)
 }
 
 /* True when the links of free block off (order k) agree with their
- * neighbours on list k, so that unlinking it writes only into free blocks. */
+ * neighbours on list k, so that unlinking it writes only into free blocks.
+ * Out of line: only merging and resizing need it. */
 static __attribute__((noinline)) bool links_ok(const gjb_heap *h, intptr_t off, unsigned k)
 {
     const struct bnode *n = bnode(h, off);
@@ -256,7 +257,8 @@ int gjb_bd_alloc(gjb_heap *h, size_t block, bool aligned, char **out)
 }
 
 /* Frees the block of order k at off (tag *t) and merges it with its buddy
- * as long as that is free and whole. */
+ * as long as that is free and whole. Inlined into both callers: it is the
+ * whole common path of a free. */
 static inline __attribute__((always_inline)) void release(gjb_heap *h, const struct gjb_region *r,
                                                           intptr_t off, unsigned char *t)
 {
