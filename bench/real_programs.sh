@@ -97,7 +97,8 @@ case $REPS in
     '' | *[!0-9]* | 0) echo "REPS must be a positive integer, not '$REPS'" >&2; exit 1 ;;
 esac
 
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 # A clean environment for every run: no inherited preload, no gjbmem
 # settings (GJBMEM_VALIDATE, GJBMEM_SHOW ... would change what is measured).
@@ -118,13 +119,7 @@ need=()
 for a in jemalloc mimalloc; do
     [ -e "${LIB[$a]}" ] || need+=("${PKG[$a]}")
 done
-if [ ${#need[@]} -gt 0 ]; then
-    log "installing ${need[*]}"
-    apt-get update -qq || true
-    for p in "${need[@]}"; do
-        apt-get install -y -qq "$p" >/dev/null 2>&1 || log "could not install $p"
-    done
-fi
+install_missing ${need[@]+"${need[@]}"}
 [ -x "$GNUTIME" ] || { log "$GNUTIME (package time) is needed"; exit 1; }
 
 # shellcheck source-path=SCRIPTDIR/.. source=tests/programs/workloads.sh
@@ -139,8 +134,7 @@ if [ -n "$REV" ]; then
     REVHASH=$(git -C "$ROOT" rev-parse --verify "$REV^{commit}")
     REVDIR=${REV//[^A-Za-z0-9._-]/_}
     SRCROOT=$BUILD/src-$REVDIR
-    rm -rf "$SRCROOT" && mkdir -p "$SRCROOT"
-    git -C "$ROOT" archive "$REVHASH" | tar -x -C "$SRCROOT"
+    export_rev "$ROOT" "$REVHASH" "$SRCROOT"
     BUILD=$BUILD/rev-$REVDIR
 fi
 SO=$BUILD/libgjbmem-malloc.so

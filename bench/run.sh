@@ -47,7 +47,8 @@ else
     TIMEARG=
 fi
 
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 # --- tools and libraries ----------------------------------------------------
 MULTIARCH=$(cc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
@@ -61,13 +62,7 @@ fi
 for lib in jemalloc mimalloc; do
     [ -e "${PRELOAD[$lib]}" ] || need+=("${PKG[$lib]}")
 done
-if [ ${#need[@]} -gt 0 ]; then
-    log "installing ${need[*]}"
-    apt-get update -qq || true
-    for p in "${need[@]}"; do
-        apt-get install -y -qq "$p" >/dev/null 2>&1 || log "could not install $p"
-    done
-fi
+install_missing ${need[@]+"${need[@]}"}
 command -v valgrind >/dev/null || { log "valgrind is needed"; exit 1; }
 PRELOADED=()   # the LD_PRELOAD kinds whose library is there
 for lib in jemalloc mimalloc; do
@@ -82,22 +77,14 @@ done
 mkdir -p "$BUILD"
 if [ -n "$REV" ]; then
     SRCROOT=$BUILD/src-$REV
-    rm -rf "$SRCROOT" && mkdir -p "$SRCROOT"
-    git -C "$ROOT" archive "$REV" | tar -x -C "$SRCROOT"
-    rm -rf "$SRCROOT/bench" && cp -r "$ROOT/bench" "$SRCROOT/bench"
+    export_rev "$ROOT" "$REV" "$SRCROOT"
     BUILD=$BUILD/rev-$REV
 fi
 BIN=$BUILD/bench/bench_alloc
 
 log "building $SRCROOT in $BUILD"
-cmake -S "$SRCROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DGJBMEM_TESTS=OFF \
-    -DGJBMEM_EXAMPLES=OFF "-DCMAKE_C_FLAGS_RELEASE=-O2 -g -DNDEBUG" >/dev/null
-cmake --build "$BUILD" -j2 --target bench_alloc >/dev/null
-# Same code without DWARF, for callgrind: with debug info callgrind splits a
-# function's cost by source file (inlined header code), which blurs the
-# per-function inclusive figures.
-NODEBUG=$BUILD/bench/bench_alloc.nodebug
-objcopy --strip-debug "$BIN" "$NODEBUG"
+build_bench "$SRCROOT" "$BUILD"
+NODEBUG=$BUILD/bench/bench_alloc.nodebug # the same code without DWARF, for callgrind
 
 mkdir -p "$OUT"
 SCRATCH=$(mktemp -d /dev/shm/gjbbench.XXXXXX 2>/dev/null || mktemp -d)
@@ -183,23 +170,7 @@ fn_alloc() { # KIND WORKLOAD
     fi
 }
 fn_free() { case $1 in part | bpart) echo mpart_free ;; heap | bheap) echo gjb_heap_free ;; *) echo free ;; esac; }
-loop_fn() { if [ "$2" = aligned ]; then echo "steady_aligned_$1"; else echo "steady_plain_$1"; fi; }
 is_gjb() { case $1 in part | heap | bpart | bheap) return 0 ;; *) return 1 ;; esac; }
-
-# callgrind_annotate output -> "cost name" per function (entries split by
-# source file, if any, merged for exclusive costs; inclusive costs from the
-# function's own entry, the one naming its object file).
-excl_costs() {
-    callgrind_annotate --auto=no --threshold=100 "$1" |
-        awk '/^ *[0-9][0-9,]* \(/ { c = $1; gsub(",", "", c); n = $0; sub(/^[^)]*\) +/, "", n);
-               sub(/ \[[^]]*\]$/, "", n); sub(/^.*:/, "", n); s[n] += c }
-             END { for (n in s) print s[n], n }' | sort -k1,1nr
-}
-incl_costs() {
-    callgrind_annotate --auto=no --inclusive=yes --threshold=100 "$1" |
-        awk '/^ *[0-9][0-9,]* \(/ && / \[[^]]*\]$/ { c = $1; gsub(",", "", c); n = $0;
-               sub(/^[^)]*\) +/, "", n); sub(/ \[[^]]*\]$/, "", n); sub(/^.*:/, "", n); print c, n }'
-}
 
 # One steady-phase callgrind run: the line of callgrind.txt in $RES/cg.W.N.A,
 # the per-function breakdown in $RES/cgf.W.N.A (gjbmem kinds).
@@ -208,9 +179,7 @@ cg_job() { # KIND WORKLOAD N
     local f=$SCRATCH/cg.steady.$a.$n sf
     [ $w = small ] || f=$SCRATCH/cg.steady.$a.$w.$n
     sf=$(loop_fn $a $w)
-    with_lib $a timeout 900 valgrind --tool=callgrind --collect-atstart=no \
-        --toggle-collect="steady_plain_*" --toggle-collect="steady_aligned_*" \
-        --callgrind-out-file="$f" "$NODEBUG" cg-steady $a $w $n "$M" >"$RES/cgout.$w.$n.$a" 2>/dev/null
+    cg_steady "$NODEBUG" $a $w $n "$M" "$f" "${PRELOAD[$a]:-}" >"$RES/cgout.$w.$n.$a" 2>/dev/null
     local incl excl total loop ia ifr
     incl=$(incl_costs "$f")
     excl=$(excl_costs "$f")

@@ -148,19 +148,6 @@ static size_t need_for(size_t size, size_t align)
     return b;
 }
 
-static int find_block(uintptr_t a)
-{
-    int lo = 0, hi = nb;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (mb[mid].a < a)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < nb && mb[lo].a == a ? lo : -1;
-}
-
 /* Index where a block at address a goes. */
 static int slot_for(uintptr_t a)
 {
@@ -173,6 +160,12 @@ static int slot_for(uintptr_t a)
             hi = mid;
     }
     return lo;
+}
+
+static int find_block(uintptr_t a)
+{
+    int i = slot_for(a);
+    return i < nb && mb[i].a == a ? i : -1;
 }
 
 static void insert_at(int i, struct mblk b)
