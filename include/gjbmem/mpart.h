@@ -50,6 +50,24 @@ size_t mpart_usable_size(mpart_id mid, const void *addr);
  * ERROR_KERNEL_IN_ISR. O(1). */
 int mpart_set_error_policy(mpart_id mid, unsigned flags, gjbmem_error_hook hook, void *arg);
 
+/* One block of a partition, as mpart_blocks reports it. */
+struct mpart_block {
+    void *start;   /* its first byte (a header, if the policy has one) */
+    size_t size;   /* its bytes, header included */
+    size_t header; /* bytes before the payload */
+    int used;      /* 1: allocated, 0: free */
+};
+
+/* Copies the blocks of partition mid (each region's in address order,
+ * regions in address order) into out[0 .. cap) and stores in *count how
+ * many there are (also when that is more than cap). Bytes of the
+ * partition's memory in no block are its own metadata. Meant for tools that
+ * draw or check a partition: get the count with mpart_getstats (segments)
+ * or a first call with cap 0. Errors: NULL count, or NULL out with cap > 0:
+ * EINVAL; bad mid: ERROR_KERNEL_HANDLE_NULL; ERROR_KERNEL_IN_ISR.
+ * O(blocks), under the partition's lock. */
+int mpart_blocks(mpart_id mid, struct mpart_block *out, size_t cap, size_t *count);
+
 #ifdef __cplusplus
 }
 #endif

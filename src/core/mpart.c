@@ -371,6 +371,38 @@ size_t mpart_usable_size(mpart_id mid, const void *addr)
     return n;
 }
 
+struct block_list {
+    struct mpart_block *out;
+    size_t cap, n, hdr;
+};
+
+static int list_block(void *ctx, void *payload, size_t size, bool used)
+{
+    struct block_list *l = ctx;
+    if (l->n < l->cap)
+        l->out[l->n] = (struct mpart_block){(char *)payload - l->hdr, size + l->hdr, l->hdr, used};
+    l->n++;
+    return 0;
+}
+
+int mpart_blocks(mpart_id mid, struct mpart_block *out, size_t cap, size_t *count)
+{
+    if (gjb_port_in_isr())
+        return fail(ERROR_KERNEL_IN_ISR);
+    if (!count || (!out && cap))
+        return fail(EINVAL);
+    struct slot *s = lock_slot(mid, false);
+    if (!s)
+        return fail(ERROR_KERNEL_HANDLE_NULL);
+    struct gjbmem_heap_stats st;
+    gjb_heap_get_stats(s->heap, &st);
+    struct block_list l = {out, cap, 0, st.header_bytes};
+    gjb_heap_walk(s->heap, list_block, &l);
+    release(s);
+    *count = l.n;
+    return 0;
+}
+
 void gjb_mpart_each(gjb_part_fn fn, void *ctx)
 {
     gjb_port_init_once(gjb_lib_init);
