@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "engine/heap_ops.h"
 #include "gjbmem/config.h"
 #include "gjbmem/heap.h"
 
@@ -102,6 +103,14 @@ static inline int gjb_guarded_memalign(gjb_heap *h, size_t align, size_t size, v
     return st;
 }
 
+/* gjb_heap_alloc, the block guarded (and filled at level 3). */
+static inline int gjb_guarded_alloc(gjb_heap *h, size_t size, void **out)
+{
+    if (!GJB_GUARDED)
+        return gjb_heap_alloc_inline(h, size, out);
+    return gjb_guarded_memalign(h, 1, size, out);
+}
+
 /* gjb_heap_free; a block whose guard is broken is refused with CORRUPT. */
 static inline int gjb_guarded_free(gjb_heap *h, void *p)
 {
@@ -111,7 +120,7 @@ static inline int gjb_guarded_free(gjb_heap *h, void *p)
             return GJB_E_CORRUPT;
         gjb_fill_free(p, u);
     }
-    return gjb_heap_free(h, p);
+    return gjb_heap_free_inline(h, p);
 }
 
 /* gjb_heap_realloc with guards: the old guard is checked (CORRUPT when

@@ -18,7 +18,9 @@
 #include "gjbmem/heap.h"
 #include "gjbmem/port.h"
 #include "api_internal.h"
+#include "engine/compat.h"
 #include "guard.h"
+#include "port_fast.h"
 
 #define SLOT_BITS 8
 _Static_assert(MPART_MAX_PARTS >= 1 && MPART_MAX_PARTS < (1 << SLOT_BITS),
@@ -29,7 +31,9 @@ struct slot {
     gjb_heap *heap;         /* NULL while the slot is free */
     unsigned long gen;
     struct gjb_errpolicy pol; /* what a bad pointer or damage also does */
+    char pad[128 - GJB_PORT_LOCK_BYTES - 2 * sizeof(void *) - sizeof(struct gjb_errpolicy)];
 };
+_Static_assert(sizeof(struct slot) == 128, "a slot is 128 bytes: indexing by a shift");
 
 static struct slot slots[MPART_MAX_PARTS];
 static int max_parts = MPART_MAX_PARTS;
@@ -43,16 +47,24 @@ void gjb_mpart_init(void)
     }
 }
 
-static void *fail_null(int err)
-{
-    gjb_port_set_errno(err);
-    return NULL;
-}
-
 static int fail(int err)
 {
     gjb_port_set_errno(err);
     return -1;
+}
+
+/* The slot an id names (locked), or NULL: a bad or stale id. */
+static GJB_ALWAYS_INLINE struct slot *lock_slot_inline(mpart_id mid)
+{
+    unsigned long i = (mid & ((1UL << SLOT_BITS) - 1)) - 1;
+    if (GJB_UNLIKELY(i >= MPART_MAX_PARTS))
+        return NULL;
+    struct slot *s = &slots[i];
+    gjb_fast_lock(&s->lock);
+    if (GJB_LIKELY(s->heap && s->gen == mid >> SLOT_BITS))
+        return s;
+    gjb_fast_unlock(&s->lock);
+    return NULL;
 }
 
 /* Locks the partition named by mid and returns its slot, or NULL. In
@@ -62,16 +74,16 @@ static int fail(int err)
 static struct slot *lock_slot(mpart_id mid, bool isr)
 {
     gjb_port_init_once(gjb_lib_init);
+    if (!isr)
+        return lock_slot_inline(mid);
     unsigned long i = (mid & ((1UL << SLOT_BITS) - 1)) - 1;
     if (i >= MPART_MAX_PARTS)
         return NULL;
     struct slot *s = &slots[i];
-    if (!isr)
-        gjb_port_lock_take(&s->lock);
-    else if (!gjb_port_lock_try(&s->lock))
+    if (!gjb_fast_try(&s->lock))
         return NULL; /* never wait in interrupt context */
     if (!s->heap || s->gen != mid >> SLOT_BITS) {
-        gjb_port_lock_release(&s->lock);
+        gjb_fast_unlock(&s->lock);
         return NULL;
     }
     return s;
@@ -80,12 +92,12 @@ static struct slot *lock_slot(mpart_id mid, bool isr)
 /* lock_slot for the calls that interrupt context may make. */
 static struct slot *acquire(mpart_id mid)
 {
-    return lock_slot(mid, gjb_port_in_isr());
+    return lock_slot(mid, gjb_fast_in_isr());
 }
 
 static void release(struct slot *s)
 {
-    gjb_port_lock_release(&s->lock);
+    gjb_fast_unlock(&s->lock);
 }
 
 /* Carries out pol (a copy taken under the lock; none held now) when the
@@ -225,16 +237,41 @@ static int alloc_errno(int st)
     }
 }
 
+/* A call that failed under the lock of slot s with engine status st: the
+ * lock goes, the error policy runs (bad pointers, damage), errno is set. */
+static GJB_NOINLINE int failed(struct slot *s, mpart_id mid, const char *call, int err, int st,
+                               const void *addr)
+{
+    struct gjb_errpolicy pol = s->pol;
+    release(s);
+    report(&pol, mid, call, err, st, addr);
+    return fail(err);
+}
+
+/* The slot of mid, locked, for a call that allocates or frees; NULL with
+ * errno set when it may not (interrupt context, bad id). */
+static GJB_NOINLINE struct slot *refuse_entry(void)
+{
+    gjb_port_set_errno(gjb_fast_in_isr() ? ERROR_KERNEL_IN_ISR : ERROR_KERNEL_HANDLE_NULL);
+    return NULL;
+}
+
+static GJB_ALWAYS_INLINE struct slot *enter(mpart_id mid)
+{
+    struct slot *s;
+    if (GJB_LIKELY(!gjb_fast_in_isr() && (s = lock_slot_inline(mid)) != NULL))
+        return s;
+    return refuse_entry();
+}
+
 /* The allocating calls (call names which): resize `old` (realloc), or
  * allocate size bytes aligned to align (1 for a plain allocation). */
 static void *allocate(const char *call, mpart_id mid, bool resize, char *old, size_t align,
                       size_t size)
 {
-    if (gjb_port_in_isr())
-        return fail_null(ERROR_KERNEL_IN_ISR);
-    struct slot *s = lock_slot(mid, false);
+    struct slot *s = enter(mid);
     if (!s)
-        return fail_null(ERROR_KERNEL_HANDLE_NULL);
+        return NULL;
     void *p = NULL;
     int st = resize ? gjb_guarded_realloc(s->heap, old, size, &p)
                     : gjb_guarded_memalign(s->heap, align, size, &p);
@@ -242,16 +279,28 @@ static void *allocate(const char *call, mpart_id mid, bool resize, char *old, si
         release(s);
         return p;
     }
-    struct gjb_errpolicy pol = s->pol;
-    release(s);
-    int err = alloc_errno(st);
-    report(&pol, mid, call, err, st, old);
-    return fail_null(err);
+    failed(s, mid, call, alloc_errno(st), st, old);
+    return NULL;
+}
+
+/* mpart_alloc's way out when the engine refused (the slot is locked). */
+static GJB_NOINLINE void *alloc_refused(struct slot *s, mpart_id mid, int st)
+{
+    failed(s, mid, "mpart_alloc", alloc_errno(st), st, NULL);
+    return NULL;
 }
 
 void *mpart_alloc(mpart_id mid, size_t size)
 {
-    return allocate("mpart_alloc", mid, false, NULL, 1, size);
+    struct slot *s = enter(mid);
+    void *p;
+    if (GJB_UNLIKELY(!s))
+        return NULL;
+    int st = gjb_guarded_alloc(s->heap, size, &p);
+    if (GJB_UNLIKELY(st != GJB_OK))
+        return alloc_refused(s, mid, st);
+    release(s);
+    return p;
 }
 
 void *mpart_memalign(mpart_id mid, size_t alignment, size_t size)
@@ -264,23 +313,22 @@ void *mpart_realloc(mpart_id mid, char *addr, size_t size)
     return allocate("mpart_realloc", mid, true, addr, 0, size);
 }
 
+/* mpart_free's way out when the engine refused (the slot is locked). */
+static GJB_NOINLINE int free_refused(struct slot *s, mpart_id mid, int st, const void *addr)
+{
+    return failed(s, mid, "mpart_free", st == GJB_E_INVAL ? EINVAL : ERROR_REGION_NULL, st, addr);
+}
+
 int mpart_free(mpart_id mid, char *addr)
 {
-    if (gjb_port_in_isr())
-        return fail(ERROR_KERNEL_IN_ISR);
-    struct slot *s = lock_slot(mid, false);
-    if (!s)
-        return fail(ERROR_KERNEL_HANDLE_NULL);
+    struct slot *s = enter(mid);
+    if (GJB_UNLIKELY(!s))
+        return -1;
     int st = gjb_guarded_free(s->heap, addr);
-    if (st == GJB_OK) {
-        release(s);
-        return 0;
-    }
-    struct gjb_errpolicy pol = s->pol;
+    if (GJB_UNLIKELY(st != GJB_OK))
+        return free_refused(s, mid, st, addr);
     release(s);
-    int err = st == GJB_E_INVAL ? EINVAL : ERROR_REGION_NULL;
-    report(&pol, mid, "mpart_free", err, st, addr);
-    return fail(err);
+    return 0;
 }
 
 int mpart_set_error_policy(mpart_id mid, unsigned flags, gjbmem_error_hook hook, void *arg)

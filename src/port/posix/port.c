@@ -1,7 +1,9 @@
 /*
- * port.c - the POSIX host port: pthread locks, a thread-local interrupt
- * context flag, errno.
+ * port.c - the POSIX host port: locks (futex words on Linux, fast.h; pthread
+ * mutexes elsewhere), a thread-local interrupt-context flag, errno, output,
+ * pages, fork handlers.
  */
+#define _GNU_SOURCE /* syscall */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -11,20 +13,76 @@
 
 #include "gjbmem/port.h"
 #include "gjbmem/posix.h"
-
-_Static_assert(sizeof(pthread_mutex_t) <= GJB_PORT_LOCK_BYTES, "gjb_port_lock too small");
-_Static_assert(_Alignof(pthread_mutex_t) <= 16, "gjb_port_lock under-aligned");
-
-static pthread_mutex_t *as_mutex(gjb_port_lock *lock)
-{
-    return (pthread_mutex_t *)(void *)lock->opaque;
-}
+#include "fast.h"
 
 /* A lock that cannot be taken or released is a broken process: stop. */
 static void check(int rc)
 {
     if (rc != 0)
         abort();
+}
+
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+
+/* A futex call that leaves the caller's errno alone. */
+static void futex(atomic_int *w, int op, int val)
+{
+    int saved = errno;
+    long rc = syscall(SYS_futex, w, op | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
+    if (rc < 0 && errno != EAGAIN && errno != EINTR)
+        abort();
+    errno = saved;
+}
+
+/* The contended path: spin a little (the lock is held for a short
+ * while), then mark the word contended and sleep until a release wakes us.
+ * No spinning without bound. */
+void gjb_posix_lock_wait(atomic_int *w)
+{
+    for (int i = 0; i < 100; i++) {
+        int c = 0;
+        if (atomic_load_explicit(w, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_weak_explicit(w, &c, 1, memory_order_acquire,
+                                                  memory_order_relaxed))
+            return;
+    }
+    while (atomic_exchange_explicit(w, 2, memory_order_acquire) != 0)
+        futex(w, FUTEX_WAIT, 2);
+}
+
+void gjb_posix_lock_wake(atomic_int *w)
+{
+    futex(w, FUTEX_WAKE, 1);
+}
+
+void gjb_port_lock_init(gjb_port_lock *lock)
+{
+    atomic_init(gjb_posix_word(lock), 0);
+}
+
+bool gjb_port_lock_try(gjb_port_lock *lock)
+{
+    return gjb_fast_try(lock);
+}
+
+void gjb_port_lock_take(gjb_port_lock *lock)
+{
+    gjb_fast_lock(lock);
+}
+
+void gjb_port_lock_release(gjb_port_lock *lock)
+{
+    gjb_fast_unlock(lock);
+}
+#else
+_Static_assert(sizeof(pthread_mutex_t) <= GJB_PORT_LOCK_BYTES, "gjb_port_lock too small");
+_Static_assert(_Alignof(pthread_mutex_t) <= 16, "gjb_port_lock under-aligned");
+
+static pthread_mutex_t *as_mutex(gjb_port_lock *lock)
+{
+    return (pthread_mutex_t *)(void *)lock->opaque;
 }
 
 void gjb_port_lock_init(gjb_port_lock *lock)
@@ -49,6 +107,7 @@ bool gjb_port_lock_try(gjb_port_lock *lock)
         abort();
     return rc == 0;
 }
+#endif
 
 static pthread_mutex_t global = PTHREAD_MUTEX_INITIALIZER;
 
@@ -73,21 +132,21 @@ void gjb_port_init_once(void (*init)(void))
     atomic_store_explicit(&init_done, 1, memory_order_release);
 }
 
-static _Thread_local volatile int in_isr __attribute__((tls_model("initial-exec")));
+_Thread_local volatile int gjb_posix_isr __attribute__((tls_model("initial-exec")));
 
 void gjbmem_posix_set_isr(int on)
 {
-    in_isr = on != 0;
+    gjb_posix_isr = on != 0;
 }
 
 int gjbmem_posix_in_isr(void)
 {
-    return in_isr;
+    return gjb_posix_isr;
 }
 
 bool gjb_port_in_isr(void)
 {
-    return in_isr != 0;
+    return gjb_fast_in_isr();
 }
 
 void gjb_port_set_errno(int err)
@@ -104,7 +163,7 @@ void gjbmem_posix_set_user(int user)
 
 bool gjb_port_in_system_context(void)
 {
-    return !in_isr && !is_user;
+    return !gjb_posix_isr && !is_user;
 }
 
 void gjb_port_write(int stream, const char *s, unsigned long n)

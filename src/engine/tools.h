@@ -34,7 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gjbmem/config.h"
+#include "config.h"
 
 #if GJBMEM_TOOLS
 #include <valgrind/memcheck.h>

@@ -17,22 +17,20 @@
  * overwrite after a free, so each one is checked against the tags before it
  * is followed; a damaged list is refused, never written through.
  */
-#include "heap_internal.h"
-
-#define ORDER_MASK 0x3fu
+#include "buddy.h"
 
 struct bnode {
     intptr_t next, prev; /* offsets of free blocks of the same order; 0: none */
 };
 
-static inline size_t bsize(unsigned k)
-{
-    return GJB_BU << k;
-}
+#define bsize bd_size
+#define free_tag bd_free_tag
+#define tag_at bd_tag
+#define heads bd_heads
 
 static inline unsigned order_of(size_t block)
 {
-    return (unsigned)__builtin_ctzll((unsigned long long)(block / GJB_BU));
+    return gjb_ctz64((uint64_t)(block / GJB_BU));
 }
 
 static inline struct bnode *bnode(const gjb_heap *h, intptr_t off)
@@ -40,23 +38,9 @@ static inline struct bnode *bnode(const gjb_heap *h, intptr_t off)
     return (struct bnode *)(void *)gjb_ptr(h, off);
 }
 
-static inline intptr_t *heads(const gjb_heap *h)
-{
-    return (intptr_t *)(void *)gjb_ptr(h, h->bd_lists);
-}
-
-static inline unsigned char *tag_at(const gjb_heap *h, const struct gjb_region *r, intptr_t off)
-{
-    return (unsigned char *)gjb_ptr(h, r->end) + (size_t)(off - r->first) / GJB_BU;
-}
-
-static inline unsigned char free_tag(unsigned k)
-{
-    return (unsigned char)(GJB_TAG_FREE | (k + 1));
-}
 
 /* gjb_region_at, kept out of line so that the hot paths stay small. */
-static __attribute__((noinline)) const struct gjb_region *region_search(const gjb_heap *h,
+static GJB_NOINLINE const struct gjb_region *region_search(const gjb_heap *h,
                                                                         intptr_t off)
 {
     return gjb_region_at(h, off);
@@ -65,7 +49,7 @@ static __attribute__((noinline)) const struct gjb_region *region_search(const gj
 /* The region holding offset off, or NULL; the one-region case inline. */
 static inline const struct gjb_region *region_at(const gjb_heap *h, intptr_t off)
 {
-    const struct gjb_region *r = &h->region[0];
+    const struct gjb_region *r = &h->r0;
     if (h->nregions != 1)
         return region_search(h, off);
     return off >= r->first && off < r->end ? r : NULL;
@@ -81,7 +65,7 @@ static inline bool free_block_at(const gjb_heap *h, intptr_t off, unsigned k)
 /* True when the links of free block off (order k) agree with their
  * neighbours on list k, so that unlinking it writes only into free blocks.
  * Out of line: only merging and resizing need it. */
-static __attribute__((noinline)) bool links_ok(const gjb_heap *h, intptr_t off, unsigned k)
+static GJB_NOINLINE bool links_ok(const gjb_heap *h, intptr_t off, unsigned k)
 {
     const struct bnode *n = bnode(h, off);
     if (n->next && (!free_block_at(h, n->next, k) || bnode(h, n->next)->prev != off))
@@ -101,7 +85,7 @@ static inline void push(gjb_heap *h, const struct gjb_region *r, char *b, unsign
     if (head[k])
         bnode(h, head[k])->prev = off;
     head[k] = off;
-    h->bd_mask |= 1ULL << k;
+    h->map |= 1ULL << k;
     *tag_at(h, r, off) = free_tag(k);
 }
 
@@ -117,7 +101,7 @@ static void unlink_block(gjb_heap *h, intptr_t off, unsigned k)
     if (n->next)
         bnode(h, n->next)->prev = n->prev;
     if (!heads(h)[k])
-        h->bd_mask &= ~(1ULL << k);
+        h->map &= ~(1ULL << k);
 }
 
 /* Offset of the buddy of the block of s bytes at off (address ^ s). */
@@ -128,20 +112,33 @@ static inline intptr_t buddy_of(const gjb_heap *h, intptr_t off, size_t s)
 
 /* --- regions ------------------------------------------------------------ */
 
-int gjb_bd_layout(const gjb_heap *h, struct gjb_region *r, uintptr_t area, uintptr_t hi)
+size_t gjb_bd_block_for(size_t size, size_t align)
+{
+    size_t n = size > align ? size : align;
+    if (n <= GJB_BU)
+        return GJB_BU;
+    if (n > SIZE_MAX / 2 + 1)
+        return 0;
+    return (size_t)1 << (gjb_log2(n - 1) + 1);
+}
+
+int gjb_bd_layout(const gjb_heap *h, struct gjb_region *r, uintptr_t area, uintptr_t hi,
+                  size_t extra, intptr_t *extra_off)
 {
     uintptr_t first = GJB_ROUND_UP(area, GJB_BU);
-    if (first < area || first >= hi)
+    if (first < area || first >= hi || hi - first < extra + GJB_G + GJB_BU + 1)
         return GJB_E_SMALL;
-    size_t units = (size_t)(hi - first) / (GJB_BU + 1);
+    size_t units = ((size_t)(hi - first) - extra - GJB_G) / (GJB_BU + 1); /* tag + unit each */
     if (units == 0)
         return GJB_E_SMALL;
     r->first = (intptr_t)(first - (uintptr_t)h);
     r->end = r->first + (intptr_t)(units * GJB_BU);
+    if (extra_off)
+        *extra_off = (intptr_t)(GJB_ROUND_UP(first + units * GJB_BU + units, GJB_G) - (uintptr_t)h);
     return GJB_OK;
 }
 
-size_t gjb_bd_meta_bytes(const struct gjb_region *r)
+static size_t meta_bytes(const struct gjb_region *r)
 {
     return (size_t)(r->end - r->first) / GJB_BU;
 }
@@ -153,20 +150,28 @@ static unsigned carve_order(const gjb_heap *h, const struct gjb_region *r, intpt
     uintptr_t a = (uintptr_t)gjb_ptr(h, off);
     size_t room = (size_t)(r->end - off);
     unsigned k = 0;
-    while (k + 1 < GJB_BD_ORDERS && (room >> (k + 1)) >= GJB_BU && !(a & bsize(k)))
+    while (k + 1 < BD_ORDERS && (room >> (k + 1)) >= GJB_BU && !(a & bsize(k)))
         k++;
     return k;
 }
 
+/* Carves the block area of r into the largest aligned blocks that fit, in
+ * address order, and lists them so that each list's lowest block comes
+ * first: a new heap fills from its low end. */
 void gjb_bd_add_area(gjb_heap *h, const struct gjb_region *r)
 {
-    memset(tag_at(h, r, r->first), 0, gjb_bd_meta_bytes(r));
-    for (intptr_t off = r->first; off < r->end;) {
-        unsigned k = carve_order(h, r, off);
-        push(h, r, gjb_ptr(h, off), k);
+    intptr_t at[2 * BD_ORDERS]; /* the carving rises and then falls in order */
+    unsigned order[2 * BD_ORDERS], n = 0;
+    memset(tag_at(h, r, r->first), 0, meta_bytes(r));
+    for (intptr_t off = r->first; off < r->end && n < 2 * BD_ORDERS; n++) {
+        order[n] = carve_order(h, r, off);
+        at[n] = off;
+        off += (intptr_t)bsize(order[n]);
+    }
+    while (n--) {
+        push(h, r, gjb_ptr(h, at[n]), order[n]);
         h->free_blocks++;
-        h->free_bytes += bsize(k);
-        off += (intptr_t)bsize(k);
+        h->free += bsize(order[n]);
     }
 }
 
@@ -193,10 +198,10 @@ static inline int check(const gjb_heap *h, const void *p, const struct gjb_regio
     if (!r || (size_t)(off - r->first) % GJB_BU)
         return GJB_E_BADPTR;
     unsigned char *t = tag_at(h, r, off);
-    unsigned k = (*t & ORDER_MASK) - 1;
-    if (*t == 0 || (*t & GJB_TAG_FREE))
+    unsigned k = (*t & BD_ORDER_MASK) - 1;
+    if (*t == 0 || (*t & BD_TAG_FREE))
         return GJB_E_BADPTR;
-    if (k >= GJB_BD_ORDERS || ((uintptr_t)p & (bsize(k) - 1)) || bsize(k) > (size_t)(r->end - off))
+    if (k >= BD_ORDERS || ((uintptr_t)p & (bsize(k) - 1)) || bsize(k) > (size_t)(r->end - off))
         return GJB_E_CORRUPT;
     *rp = r;
     *tp = t;
@@ -216,7 +221,7 @@ int gjb_bd_check(const gjb_heap *h, const void *p, char **bp, const struct gjb_r
 
 /* Splits free block b of order j (already off its list) down to order k:
  * the upper halves go on their lists. */
-static __attribute__((noinline)) void split(gjb_heap *h, const struct gjb_region *r, char *b, unsigned j, unsigned k)
+static GJB_NOINLINE void split(gjb_heap *h, const struct gjb_region *r, char *b, unsigned j, unsigned k)
 {
     h->free_blocks += j - k;
     while (j > k) {
@@ -225,13 +230,13 @@ static __attribute__((noinline)) void split(gjb_heap *h, const struct gjb_region
     }
 }
 
-int gjb_bd_alloc(gjb_heap *h, size_t block, bool aligned, char **out)
+int gjb_bd_alloc(gjb_heap *h, size_t block, bool aligned, void **out)
 {
     unsigned k = order_of(block);
-    uint64_t m = h->bd_mask >> k;
+    uint64_t m = h->map >> k;
     if (!m)
         return GJB_E_NOMEM;
-    unsigned j = k + (unsigned)__builtin_ctzll(m);
+    unsigned j = k + gjb_ctz64(m);
     intptr_t *head = heads(h), off = head[j];
     const struct gjb_region *r = region_at(h, off);
     if (!r)
@@ -245,13 +250,13 @@ int gjb_bd_alloc(gjb_heap *h, size_t block, bool aligned, char **out)
     if (next)
         bnode(h, next)->prev = 0;
     else
-        h->bd_mask &= ~(1ULL << j);
+        h->map &= ~(1ULL << j);
     if (j > k)
         split(h, r, gjb_ptr(h, off), j, k);
-    *t = (unsigned char)((k + 1) | (aligned ? GJB_TAG_ALIGNED : 0));
+    *t = (unsigned char)((k + 1) | (aligned ? BD_TAG_ALIGNED : 0));
     h->free_blocks--;
     h->alloc_blocks++;
-    h->free_bytes -= bsize(k);
+    h->free -= bsize(k);
     *out = gjb_ptr(h, off);
     return GJB_OK;
 }
@@ -259,15 +264,15 @@ int gjb_bd_alloc(gjb_heap *h, size_t block, bool aligned, char **out)
 /* Frees the block of order k at off (tag *t) and merges it with its buddy
  * as long as that is free and whole. Inlined into both callers: it is the
  * whole common path of a free. */
-static inline __attribute__((always_inline)) void release(gjb_heap *h, const struct gjb_region *r,
+static GJB_ALWAYS_INLINE void release(gjb_heap *h, const struct gjb_region *r,
                                                           intptr_t off, unsigned char *t)
 {
-    unsigned k = (*t & ORDER_MASK) - 1;
+    unsigned k = (*t & BD_ORDER_MASK) - 1;
 
     *t = 0;
     h->alloc_blocks--;
-    h->free_bytes += bsize(k);
-    for (; k + 1 < GJB_BD_ORDERS; k++) {
+    h->free += bsize(k);
+    for (; k + 1 < BD_ORDERS; k++) {
         size_t s = bsize(k);
         intptr_t bud = buddy_of(h, off, s);
         if (bud < r->first || bud > r->end - (intptr_t)s)
@@ -285,13 +290,13 @@ static inline __attribute__((always_inline)) void release(gjb_heap *h, const str
     h->free_blocks++;
 }
 
-void gjb_bd_free(gjb_heap *h, const struct gjb_region *r, char *b)
+void gjb_bd_release(gjb_heap *h, const struct gjb_region *r, char *b)
 {
     intptr_t off = gjb_off(h, b);
     release(h, r, off, tag_at(h, r, off));
 }
 
-int gjb_bd_free_ptr(gjb_heap *h, void *p)
+int gjb_bd_free(gjb_heap *h, void *p)
 {
     const struct gjb_region *r;
     unsigned char *t;
@@ -321,14 +326,14 @@ int gjb_bd_resize(gjb_heap *h, const struct gjb_region *r, char *b, size_t block
 {
     intptr_t off = gjb_off(h, b);
     unsigned char *t = tag_at(h, r, off);
-    unsigned k = (*t & ORDER_MASK) - 1, want = order_of(block);
+    unsigned k = (*t & BD_ORDER_MASK) - 1, want = order_of(block);
 
     if (want <= k) {
         while (k > want) {
             k--;
             push(h, r, b + bsize(k), k);
             h->free_blocks++;
-            h->free_bytes += bsize(k);
+            h->free += bsize(k);
         }
     } else if (can_grow(h, r, off, k, want)) {
         for (; k < want; k++) {
@@ -336,12 +341,12 @@ int gjb_bd_resize(gjb_heap *h, const struct gjb_region *r, char *b, size_t block
             unlink_block(h, bud, k);
             *tag_at(h, r, bud) = 0;
             h->free_blocks--;
-            h->free_bytes -= bsize(k);
+            h->free -= bsize(k);
         }
     } else {
         return GJB_E_NOMEM;
     }
-    *t = (unsigned char)((want + 1) | (*t & GJB_TAG_ALIGNED));
+    *t = (unsigned char)((want + 1) | (*t & BD_TAG_ALIGNED));
     return GJB_OK;
 }
 
@@ -349,24 +354,24 @@ int gjb_bd_resize(gjb_heap *h, const struct gjb_region *r, char *b, size_t block
 
 size_t gjb_bd_size(const gjb_heap *h, const struct gjb_region *r, const char *b, bool *is_free)
 {
-    unsigned t = *tag_at(h, r, gjb_off(h, b)), k = (t & ORDER_MASK) - 1;
-    *is_free = (t & GJB_TAG_FREE) != 0;
-    return t && k < GJB_BD_ORDERS ? bsize(k) : 0;
+    unsigned t = *tag_at(h, r, gjb_off(h, b)), k = (t & BD_ORDER_MASK) - 1;
+    *is_free = (t & BD_TAG_FREE) != 0;
+    return t && k < BD_ORDERS ? bsize(k) : 0;
 }
 
 size_t gjb_bd_max(const gjb_heap *h)
 {
-    return h->bd_mask ? bsize(63u - (unsigned)__builtin_clzll(h->bd_mask)) : 0;
+    return h->map ? bsize(gjb_log2_64(h->map)) : 0;
 }
 
 /* Checks one block: tag, alignment, room, interior tags, and (for a free
  * block) that its buddy is not a free block of the same order. */
 static bool check_block(const gjb_heap *h, const struct gjb_region *r, intptr_t off, size_t *sz)
 {
-    unsigned t = *tag_at(h, r, off), k = (t & ORDER_MASK) - 1;
-    bool bad_bits = (t & GJB_TAG_FREE) ? (t & GJB_TAG_ALIGNED) != 0
-                                       : (t & ~(GJB_TAG_ALIGNED | ORDER_MASK)) != 0;
-    if (t == 0 || bad_bits || k >= GJB_BD_ORDERS)
+    unsigned t = *tag_at(h, r, off), k = (t & BD_ORDER_MASK) - 1;
+    bool bad_bits = (t & BD_TAG_FREE) ? (t & BD_TAG_ALIGNED) != 0
+                                       : (t & ~(BD_TAG_ALIGNED | BD_ORDER_MASK)) != 0;
+    if (t == 0 || bad_bits || k >= BD_ORDERS)
         return false;
     size_t s = bsize(k);
     if (((uintptr_t)gjb_ptr(h, off) & (s - 1)) || s > (size_t)(r->end - off))
@@ -374,7 +379,7 @@ static bool check_block(const gjb_heap *h, const struct gjb_region *r, intptr_t 
     for (size_t u = 1; u < s / GJB_BU; u++)
         if (*tag_at(h, r, off + (intptr_t)(u * GJB_BU)))
             return false;
-    if (t & GJB_TAG_FREE) {
+    if (t & BD_TAG_FREE) {
         intptr_t bud = buddy_of(h, off, s);
         if (bud >= r->first && bud <= r->end - (intptr_t)s && *tag_at(h, r, bud) == t)
             return false; /* two free buddies left unmerged */
@@ -393,7 +398,7 @@ bool gjb_bd_check_region(const gjb_heap *h, const struct gjb_region *r, size_t *
         size_t s;
         if (!check_block(h, r, off, &s))
             return false;
-        if (*tag_at(h, r, off) & GJB_TAG_FREE) {
+        if (*tag_at(h, r, off) & BD_TAG_FREE) {
             (*nfree)++;
             *free_bytes += s;
         } else {
@@ -407,9 +412,9 @@ bool gjb_bd_check_region(const gjb_heap *h, const struct gjb_region *r, size_t *
 int gjb_bd_validate_lists(const gjb_heap *h, size_t *count, size_t *bytes)
 {
     *count = *bytes = 0;
-    for (unsigned k = 0; k < GJB_BD_ORDERS; k++) {
+    for (unsigned k = 0; k < BD_ORDERS; k++) {
         intptr_t prev = 0, off = heads(h)[k];
-        if (((h->bd_mask >> k) & 1) != (off != 0))
+        if (((h->map >> k) & 1) != (off != 0))
             return GJB_E_CORRUPT;
         for (; off; prev = off, off = bnode(h, off)->next) {
             if (*count >= h->free_blocks || !free_block_at(h, off, k) ||
@@ -419,7 +424,7 @@ int gjb_bd_validate_lists(const gjb_heap *h, size_t *count, size_t *bytes)
             *bytes += bsize(k);
         }
     }
-    return (h->bd_mask >> GJB_BD_ORDERS) ? GJB_E_CORRUPT : GJB_OK;
+    return (h->map >> BD_ORDERS) ? GJB_E_CORRUPT : GJB_OK;
 }
 
 char *gjb_bd_block_containing(const gjb_heap *h, const struct gjb_region *r, intptr_t off)
@@ -434,6 +439,6 @@ char *gjb_bd_block_containing(const gjb_heap *h, const struct gjb_region *r, int
 
 bool gjb_bd_aligned(const gjb_heap *h, const char *b)
 {
-    const struct gjb_region *r = gjb_region_of(h, b);
-    return r && (*tag_at(h, r, gjb_off(h, b)) & GJB_TAG_ALIGNED);
+    const struct gjb_region *r = gjb_region_at(h, gjb_off(h, b));
+    return r && (*tag_at(h, r, gjb_off(h, b)) & BD_TAG_ALIGNED);
 }

@@ -1,0 +1,22 @@
+/*
+ * port_fast.h - the port calls the API layer's hot paths make (a light
+ * lock, the interrupt-context flag): the port's own inline versions when the
+ * build names its fast header (GJBMEM_PORT_FAST, e.g. the POSIX port's
+ * src/port/posix/fast.h), else the out-of-line functions of gjbmem/port.h.
+ */
+#ifndef GJB_PORT_FAST_H
+#define GJB_PORT_FAST_H
+
+#include "gjbmem/port.h"
+
+#ifdef GJBMEM_PORT_FAST
+#include GJBMEM_PORT_FAST
+#else
+#define gjb_fast_in_isr gjb_port_in_isr
+#define gjb_fast_try gjb_port_lock_try
+#define gjb_fast_lock gjb_port_lock_take
+#define gjb_fast_unlock gjb_port_lock_release
+#define GJB_FAST_LOCKS_ZERO_READY 0
+#endif
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * compat.h - what the engine needs from the compiler, with a portable
+ * fallback for each: bit scans, branch hints, inlining. The engine uses no
+ * compiler builtin except through this file; build with
+ * -DGJB_NO_BUILTINS to check that the fallbacks compile and work.
+ */
+#ifndef GJB_COMPAT_H
+#define GJB_COMPAT_H
+
+#include <stdint.h>
+
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(GJB_NO_BUILTINS)
+#define GJB_HAVE_BUILTINS 1
+#else
+#define GJB_HAVE_BUILTINS 0
+#endif
+
+#if GJB_HAVE_BUILTINS
+#define GJB_LIKELY(x) __builtin_expect(!!(x), 1)
+#define GJB_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define GJB_NOINLINE __attribute__((noinline))
+#define GJB_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define GJB_LIKELY(x) (x)
+#define GJB_UNLIKELY(x) (x)
+#define GJB_NOINLINE
+#define GJB_ALWAYS_INLINE inline
+#endif
+
+/* Index of the lowest set bit of x (x != 0). */
+static inline unsigned gjb_ctz64(uint64_t x)
+{
+#if GJB_HAVE_BUILTINS
+    return (unsigned)__builtin_ctzll(x);
+#else
+    unsigned n = 0;
+    if (!(x & 0xffffffffu)) { n += 32; x >>= 32; }
+    if (!(x & 0xffffu)) { n += 16; x >>= 16; }
+    if (!(x & 0xffu)) { n += 8; x >>= 8; }
+    if (!(x & 0xfu)) { n += 4; x >>= 4; }
+    if (!(x & 0x3u)) { n += 2; x >>= 2; }
+    return n + (unsigned)((x & 1u) ^ 1u);
+#endif
+}
+
+/* Index of the highest set bit of x (x != 0): floor(log2(x)). */
+static inline unsigned gjb_log2_64(uint64_t x)
+{
+#if GJB_HAVE_BUILTINS
+    return 63u - (unsigned)__builtin_clzll(x);
+#else
+    unsigned n = 0;
+    if (x >> 32) { n += 32; x >>= 32; }
+    if (x >> 16) { n += 16; x >>= 16; }
+    if (x >> 8) { n += 8; x >>= 8; }
+    if (x >> 4) { n += 4; x >>= 4; }
+    if (x >> 2) { n += 2; x >>= 2; }
+    return n + (unsigned)(x >> 1);
+#endif
+}
+
+/* floor(log2(x)) of a size (x != 0), at the width of size_t. */
+static inline unsigned gjb_log2(size_t x)
+{
+#if GJB_HAVE_BUILTINS
+    if (sizeof(size_t) == sizeof(unsigned long))
+        return (unsigned)(8 * sizeof(unsigned long) - 1) - (unsigned)__builtin_clzl((unsigned long)x);
+#endif
+    return gjb_log2_64((uint64_t)x);
+}
+
+/* Number of set bits of x. */
+static inline unsigned gjb_popcount64(uint64_t x)
+{
+#if GJB_HAVE_BUILTINS
+    return (unsigned)__builtin_popcountll(x);
+#else
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (unsigned)((x * 0x0101010101010101ull) >> 56);
+#endif
+}
+
+#endif

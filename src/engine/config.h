@@ -1,0 +1,25 @@
+/*
+ * config.h - the engine's build settings, with their defaults, so that the
+ * engine compiles without CMake: a build that has gjbmem/config.h (CMake
+ * generates it) defines GJBMEM_HAVE_CONFIG_H and gets its values.
+ */
+#ifndef GJB_ENGINE_CONFIG_H
+#define GJB_ENGINE_CONFIG_H
+
+#ifdef GJBMEM_HAVE_CONFIG_H
+#include "gjbmem/config.h"
+#endif
+
+/* 0: FIRST_FIT trusts the header of a pointer it is handed; 1 (default):
+ * every pointer is proved an allocated block first; 2, 3: the API layer
+ * adds guards and fills (docs/RELIABILITY.md). */
+#ifndef GJBMEM_HARDENING
+#define GJBMEM_HARDENING 1
+#endif
+
+/* 1: blocks are described to valgrind and AddressSanitizer (tools.h). */
+#ifndef GJBMEM_TOOLS
+#define GJBMEM_TOOLS 0
+#endif
+
+#endif

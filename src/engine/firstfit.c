@@ -1,0 +1,641 @@
+/*
+ * firstfit.c - the FIRST_FIT policy: segregated first fit (firstfit.h).
+ *
+ * An allocation of a block of `need` bytes takes the first block of its own
+ * class if that block is large enough (always, in an exact class), else the
+ * first block of the smallest non-empty class above, every block of which
+ * is large enough; the rest of the block stays free when it can form a
+ * block. A free merges at once with both neighbours. Every operation reads
+ * a bounded number of words: no loop over blocks or lists.
+ *
+ * Inside a class, blocks are kept last in, first out (the order measured on
+ * real programs' traces: docs/DESIGN.md).
+ */
+#include "firstfit.h"
+#include "tools.h"
+
+/* --- geometry ------------------------------------------------------------ */
+
+size_t gjb_ff_block_size(size_t size)
+{
+    if (size > SIZE_MAX - GJB_W - GJB_G)
+        return 0;
+    size_t s = GJB_ROUND_UP(size + GJB_W, GJB_G);
+    return s < FF_MIN ? FF_MIN : s;
+}
+
+size_t gjb_ff_usable(const char *b)
+{
+    return ff_size(b) - GJB_W;
+}
+
+bool gjb_ff_aligned(const char *b)
+{
+    return (gjb_word(b) & FF_ALIGNED) != 0;
+}
+
+void gjb_ff_mark_aligned(char *b)
+{
+    gjb_set_word(b, gjb_word(b) | FF_ALIGNED);
+}
+
+/* --- the table of large classes ----------------------------------------- */
+
+static size_t table_bytes_for(unsigned nlarge)
+{
+    return GJB_ROUND_UP(nlarge * sizeof(intptr_t) + (nlarge + FF_GROUP - 1) / FF_GROUP, GJB_G);
+}
+
+/* Large classes a heap with blocks of up to `largest` bytes needs. */
+static unsigned large_for(size_t largest)
+{
+    unsigned c = ff_class(largest < FF_MIN ? FF_MIN : largest & ~(GJB_G - 1));
+    return c < FF_EXACT ? 0 : c - FF_EXACT + 1;
+}
+
+size_t gjb_ff_table_bytes(size_t largest)
+{
+    return table_bytes_for(large_for(largest));
+}
+
+void gjb_ff_tables_init(gjb_heap *h, intptr_t at, size_t largest)
+{
+    h->classes = at;
+    h->nlarge = large_for(largest);
+    memset(gjb_ptr(h, at), 0, table_bytes_for(h->nlarge));
+}
+
+size_t gjb_ff_table_growth(const gjb_heap *h, size_t largest)
+{
+    unsigned n = large_for(largest);
+    return n > h->nlarge ? table_bytes_for(n) : 0;
+}
+
+void gjb_ff_tables_move(gjb_heap *h, intptr_t at, size_t largest)
+{
+    unsigned n = large_for(largest), old = h->nlarge;
+    char *dst = gjb_ptr(h, at);
+    memset(dst, 0, table_bytes_for(n));
+    memcpy(dst, ff_large(h), old * sizeof(intptr_t));
+    memcpy(dst + n * sizeof(intptr_t), ff_groups(h), (old + FF_GROUP - 1) / FF_GROUP);
+    h->classes = at;
+    h->nlarge = n;
+}
+
+/* --- the free lists ------------------------------------------------------ */
+
+#define push ff_push
+#define pop ff_pop
+#define home ff_home
+#define prove ff_prove
+
+#define unlink_block ff_unlink
+
+/* Makes [b, b+s) a free block of its own (not merged) and lists it. */
+static void add_free(gjb_heap *h, intptr_t b, size_t s)
+{
+    char *p = gjb_ptr(h, b);
+    gjb_set_word(p, s | FF_FREE);
+    gjb_set_word(p + s - GJB_W, s);
+    gjb_set_word(p + s, gjb_word(p + s) | FF_PREV_FREE);
+    push(h, b, s);
+    h->free += s - GJB_W;
+    h->free_blocks++;
+}
+
+/* The smallest non-empty large class, or -1. */
+static inline int first_large(const gjb_heap *h, uint64_t groups)
+{
+    if (!groups)
+        return -1;
+    unsigned g = gjb_ctz64(groups);
+    return (int)(FF_EXACT + g * FF_GROUP + gjb_ctz64(ff_groups(h)[g]));
+}
+
+/* The smallest non-empty class above c, or -1. */
+static int class_above(const gjb_heap *h, unsigned c)
+{
+    if (c + 1 < FF_EXACT) {
+        uint32_t m = h->small_map & (~1u << c);
+        if (m)
+            return (int)gjb_ctz64(m);
+        return first_large(h, h->map);
+    }
+    if (c < FF_EXACT)
+        return first_large(h, h->map);
+    unsigned k = c - FF_EXACT, g = k / FF_GROUP;
+    unsigned m = ff_groups(h)[g] & (0xfeu << (k % FF_GROUP)) & 0xffu;
+    if (m)
+        return (int)(FF_EXACT + g * FF_GROUP + gjb_ctz64(m));
+    return first_large(h, h->map & ~(((uint64_t)2 << g) - 1));
+}
+
+/* The first block that can take need bytes, *cp its class; 0 if none: the
+ * first block of need's own class if it is large enough, else the first of
+ * the smallest non-empty class above, all of whose blocks are. */
+static inline intptr_t find(gjb_heap *h, size_t need, unsigned *cp)
+{
+    unsigned c = ff_class(need);
+    intptr_t b = *ff_head(h, c);
+    if (b && (c < FF_EXACT || ff_size(gjb_ptr(h, b)) >= need)) {
+        *cp = c;
+        return b;
+    }
+    int above = class_above(h, c);
+    if (above < 0)
+        return 0;
+    *cp = (unsigned)above;
+    return *ff_head(h, (unsigned)above);
+}
+
+/* --- the proof bitmap ---------------------------------------------------- */
+
+static inline void unprove(const gjb_heap *h, const struct gjb_region *r, intptr_t pay)
+{
+    size_t bit = ff_bit(r, pay);
+    ff_proof(h, r)[bit / FF_WBITS] &= ~((size_t)1 << (bit % FF_WBITS));
+}
+
+/* --- allocation ---------------------------------------------------------- */
+
+#define take ff_take
+
+int gjb_ff_alloc(gjb_heap *h, size_t size, void **out)
+{
+    size_t need = gjb_ff_block_size(size);
+    if (GJB_UNLIKELY(!need || need > h->max_block))
+        return GJB_E_TOOBIG;
+    unsigned c;
+    intptr_t b = find(h, need, &c);
+    if (GJB_UNLIKELY(!b))
+        return GJB_E_NOMEM;
+    take(h, b, c, need);
+    gjb_note_used(h);
+    *out = gjb_ptr(h, b) + GJB_W;
+    return GJB_OK;
+}
+
+int gjb_ff_alloc_miss(gjb_heap *h, size_t size, size_t need, void **out)
+{
+    uint32_t above = h->small_map & (~1u << (need / GJB_G));
+    if (!above)
+        return gjb_ff_alloc(h, size, out);
+    unsigned c = gjb_ctz64(above);
+    intptr_t b = h->lists[c];
+    take(h, b, c, need);
+    gjb_note_used(h);
+    *out = gjb_ptr(h, b) + GJB_W;
+    return GJB_OK;
+}
+
+/* Where the header of an aligned payload of need bytes would start in free
+ * block b: at b, or at least FF_MIN bytes in (the gap stays a free block);
+ * 0 when it does not fit in b. */
+static intptr_t aligned_spot(const gjb_heap *h, intptr_t b, size_t need, size_t align)
+{
+    uintptr_t start = (uintptr_t)gjb_ptr(h, b);
+    uintptr_t p = GJB_ROUND_UP(start + GJB_W, align);
+    if (p - GJB_W != start && p - GJB_W - start < FF_MIN)
+        p = GJB_ROUND_UP(start + GJB_W + FF_MIN, align);
+    size_t lead = (size_t)(p - GJB_W - start);
+    return lead + need <= ff_size(gjb_ptr(h, b)) ? b + (intptr_t)lead : 0;
+}
+
+/* Allocates [at, at+need) from b, which heads class c: the gap in front of
+ * `at` (at least FF_MIN bytes) stays free, and so does the tail if it can
+ * form a block. */
+static void carve_at(gjb_heap *h, intptr_t b, unsigned c, intptr_t at, size_t need)
+{
+    char *p = gjb_ptr(h, b), *a = gjb_ptr(h, at);
+    size_t s = ff_size(p), lead = (size_t)(at - b), rest = s - lead - need;
+    pop(h, b, c);
+    gjb_set_word(p, lead | FF_FREE);
+    gjb_set_word(a - GJB_W, lead);
+    push(h, b, lead);
+    if (rest >= FF_MIN) {
+        gjb_set_word(a + need, rest | FF_FREE);
+        gjb_set_word(a + need + rest - GJB_W, rest);
+        push(h, at + (intptr_t)need, rest);
+        h->free_blocks++;
+        h->free -= GJB_W;
+    } else {
+        need += rest;
+        gjb_set_word(a + need, gjb_word(a + need) & ~FF_PREV_FREE);
+    }
+    gjb_set_word(a, need | FF_PREV_FREE);
+    h->free -= need;
+    prove(h, home(h, at), at + (intptr_t)GJB_W);
+    h->alloc_blocks++;
+}
+
+int gjb_ff_memalign(gjb_heap *h, size_t align, size_t size, void **out)
+{
+    size_t need = gjb_ff_block_size(size);
+    if (!need || need > h->max_block)
+        return GJB_E_TOOBIG;
+    unsigned c;
+    intptr_t b = find(h, need, &c), at = b ? aligned_spot(h, b, need, align) : 0;
+    if (!at) { /* a block with room for any misalignment always fits */
+        size_t slack = FF_MIN + align - GJB_G;
+        if (need > h->max_block || slack > h->max_block - need)
+            return GJB_E_NOMEM;
+        b = find(h, need + slack, &c);
+        at = b ? aligned_spot(h, b, need, align) : 0;
+        if (!at)
+            return GJB_E_NOMEM;
+    }
+    if (at == b)
+        take(h, b, c, need);
+    else
+        carve_at(h, b, c, at, need);
+    gjb_ff_mark_aligned(gjb_ptr(h, at));
+    gjb_note_used(h);
+    *out = gjb_ptr(h, at) + GJB_W;
+    return GJB_OK;
+}
+
+/* --- free ---------------------------------------------------------------- */
+
+/* Frees the proved, allocated block b (region r): clears its proof bit,
+ * merges it with its free neighbours and lists the result. */
+void gjb_ff_release(gjb_heap *h, const struct gjb_region *r, char *b)
+{
+    unprove(h, r, gjb_off(h, b) + (intptr_t)GJB_W);
+    size_t hd = gjb_word(b), s = hd & ~FF_FLAGS;
+    char *n = b + s;
+    size_t nh = gjb_word(n);
+    h->alloc_blocks--;
+    h->free += s - GJB_W;
+    h->free_blocks++;
+    if (nh & FF_FREE) { /* merge the next block: one header less */
+        size_t ns = nh & ~FF_FLAGS;
+        unlink_block(h, gjb_off(h, n), ns);
+        s += ns;
+        h->free += GJB_W;
+        h->free_blocks--;
+    } else {
+        gjb_set_word(n, nh | FF_PREV_FREE);
+    }
+    if (hd & FF_PREV_FREE) { /* merge into the block before */
+        size_t ps = gjb_word(b - GJB_W);
+        b -= ps;
+        unlink_block(h, gjb_off(h, b), ps);
+        s += ps;
+        h->free += GJB_W;
+        h->free_blocks--;
+    }
+    gjb_set_word(b, s | FF_FREE);
+    gjb_set_word(b + s - GJB_W, s);
+    push(h, gjb_off(h, b), s);
+}
+
+/* True when the metadata free() will rely on for block b (header hd, in
+ * region r) is whole: its size keeps it in the region, the next block does
+ * not think b free, a free block before it matches its footer. Reads only. */
+static inline bool sane(const gjb_heap *h, const struct gjb_region *r, const char *b, size_t hd)
+{
+    size_t s = hd & ~FF_FLAGS;
+    intptr_t off = gjb_off(h, b);
+    if ((hd & FF_FREE) || s < FF_MIN || s % GJB_G || s > (size_t)(r->end - off))
+        return false;
+    const char *n = b + s;
+    size_t nh = gjb_word(n), ns = nh & ~FF_FLAGS;
+    if (nh & FF_PREV_FREE)
+        return false;
+    if (nh & FF_FREE) { /* a free block after it: whole, its footer agrees */
+        if (ns < FF_MIN || ns % GJB_G || ns > (size_t)(r->end - off) - s ||
+            gjb_word(n + ns - GJB_W) != ns)
+            return false;
+    } else if (n != gjb_ptr(h, r->end) && !ff_proved(h, r, ff_bit(r, gjb_off(h, n) + (intptr_t)GJB_W))) {
+        return false; /* the size does not end at a block */
+    }
+    if (!(hd & FF_PREV_FREE))
+        return true;
+    size_t ps = gjb_word(b - GJB_W);
+    return ps >= FF_MIN && ps % GJB_G == 0 && ps <= (size_t)(off - r->first) &&
+           gjb_word(b - ps) == (ps | FF_FREE);
+}
+
+int gjb_ff_check(const gjb_heap *h, const void *p, char **bp, const struct gjb_region **rp)
+{
+    intptr_t pay = gjb_off(h, p);
+    const struct gjb_region *r = &h->r0;
+    size_t d = (size_t)(pay - r->first - (intptr_t)GJB_W);
+    if (GJB_UNLIKELY(d >= (size_t)(r->end - r->first))) {
+        if (h->nregions == 1 || !(r = gjb_region_at(h, pay - (intptr_t)GJB_W)))
+            return GJB_E_BADPTR;
+        d = (size_t)(pay - r->first - (intptr_t)GJB_W);
+    }
+    if (d % GJB_G)
+        return GJB_E_BADPTR;
+    char *b = (char *)p - GJB_W;
+    size_t hd = gjb_word(b);
+    if (GJBMEM_HARDENING > 0) {
+        if (!ff_proved(h, r, d / GJB_G))
+            return GJB_E_BADPTR;
+        if (!sane(h, r, b, hd))
+            return GJB_E_CORRUPT;
+    } else if (hd & FF_FREE) {
+        return GJB_E_BADPTR;
+    }
+    *bp = b;
+    *rp = r;
+    return GJB_OK;
+}
+
+void gjb_ff_push_large(gjb_heap *h, intptr_t b, size_t s)
+{
+    push(h, b, s);
+}
+
+int gjb_ff_free_merge(gjb_heap *h, intptr_t b, size_t hd, size_t nh)
+{
+    (void)nh;
+    char *bp = gjb_ptr(h, b);
+    if (!sane(h, &h->r0, bp, hd))
+        return GJB_E_CORRUPT;
+    gjb_ff_release(h, &h->r0, bp);
+    return GJB_OK;
+}
+
+int gjb_ff_free(gjb_heap *h, void *p)
+{
+    char *b;
+    const struct gjb_region *r;
+    int st = gjb_ff_check(h, p, &b, &r);
+    if (GJB_UNLIKELY(st != GJB_OK))
+        return st;
+    gjb_ff_release(h, r, b);
+    return GJB_OK;
+}
+
+/* --- resizing in place ---------------------------------------------------- */
+
+/* Cuts allocated block b down to need bytes; the tail, if it can be a
+ * block, is freed (and merged with a free block after it). */
+static void shrink(gjb_heap *h, const struct gjb_region *r, char *b, size_t need)
+{
+    size_t hd = gjb_word(b), s = hd & ~FF_FLAGS;
+    if (s - need < FF_MIN)
+        return;
+    gjb_set_word(b, need | (hd & FF_FLAGS));
+    gjb_set_word(b + need, s - need);
+    h->alloc_blocks++; /* the tail, until release() frees it */
+    gjb_ff_release(h, r, b + need);
+}
+
+/* Grows allocated block b into its free right neighbour (s + ns >= need). */
+static void grow_right(gjb_heap *h, char *b, size_t need)
+{
+    size_t hd = gjb_word(b), s = hd & ~FF_FLAGS;
+    char *n = b + s;
+    size_t ns = ff_size(n), rest = s + ns - need;
+    unlink_block(h, gjb_off(h, n), ns);
+    h->free -= ns - GJB_W;
+    h->free_blocks--;
+    if (rest >= FF_MIN) {
+        s = need;
+        gjb_set_word(b + s, rest | FF_FREE);
+        gjb_set_word(b + s + rest - GJB_W, rest);
+        push(h, gjb_off(h, b + s), rest);
+        h->free += rest - GJB_W;
+        h->free_blocks++;
+    } else {
+        s += ns;
+        gjb_set_word(b + s, gjb_word(b + s) & ~FF_PREV_FREE);
+    }
+    gjb_set_word(b, s | (hd & FF_FLAGS));
+}
+
+/* Grows allocated block b over its free left neighbour (and its free right
+ * neighbour, if any), moving the contents down to the highest address that
+ * keeps its alignment. Returns the block's new start, or NULL. */
+static char *grow_left(gjb_heap *h, const struct gjb_region *r, char *b, size_t need)
+{
+    size_t hd = gjb_word(b), s = hd & ~FF_FLAGS;
+    char *p = b - gjb_word(b - GJB_W), *n = b + s;
+    size_t ps = ff_size(p), ns = (gjb_word(n) & FF_FREE) ? ff_size(n) : 0;
+    size_t align = (hd & FF_ALIGNED) ? gjb_kept_align(h, b + GJB_W) : GJB_G;
+    char *end = n + ns;
+    if (ps + s + ns < need)
+        return NULL;
+    uintptr_t at = (((uintptr_t)(end - need) + GJB_W) & ~(uintptr_t)(align - 1)) - GJB_W;
+    if (at < (uintptr_t)p)
+        return NULL;
+    size_t gap = (size_t)(at - (uintptr_t)p);
+    if (gap && gap < FF_MIN) {
+        if (((uintptr_t)p + GJB_W) & (align - 1))
+            return NULL;
+        gap = 0;
+    }
+    char *nb = p + gap;
+    if (ns) {
+        unlink_block(h, gjb_off(h, n), ns);
+        h->free -= ns - GJB_W;
+        h->free_blocks--;
+    }
+    unlink_block(h, gjb_off(h, p), ps);
+    h->free -= ps - GJB_W;
+    h->free_blocks--;
+    unprove(h, r, gjb_off(h, b) + (intptr_t)GJB_W);
+    gjb_tool_move(nb + GJB_W, b + GJB_W, s - GJB_W);
+    memmove(nb + GJB_W, b + GJB_W, s - GJB_W);
+    if (gap)
+        add_free(h, gjb_off(h, p), gap);
+    gjb_set_word(nb, (size_t)(end - nb) | (hd & FF_ALIGNED) | (gap ? FF_PREV_FREE : 0));
+    gjb_set_word(end, gjb_word(end) & ~FF_PREV_FREE);
+    prove(h, r, gjb_off(h, nb) + (intptr_t)GJB_W);
+    shrink(h, r, nb, need);
+    return nb;
+}
+
+int gjb_ff_resize(gjb_heap *h, const struct gjb_region *r, char *b, size_t need, char **out)
+{
+    size_t hd = gjb_word(b), s = hd & ~FF_FLAGS;
+    char *n = b + s;
+    *out = b;
+    if (need <= s) {
+        shrink(h, r, b, need);
+        return GJB_OK;
+    }
+    if ((gjb_word(n) & FF_FREE) && s + ff_size(n) >= need) {
+        grow_right(h, b, need);
+        return GJB_OK;
+    }
+    if ((hd & FF_PREV_FREE) && (*out = grow_left(h, r, b, need)) != NULL)
+        return GJB_OK;
+    *out = b;
+    return GJB_E_NOMEM;
+}
+
+/* --- queries ------------------------------------------------------------- */
+
+size_t gjb_ff_max(const gjb_heap *h)
+{
+    unsigned c;
+    if (h->map) {
+        unsigned g = gjb_log2_64(h->map);
+        c = FF_EXACT + g * FF_GROUP + gjb_log2_64(ff_groups(h)[g]);
+    } else if (h->small_map) {
+        c = gjb_log2_64(h->small_map);
+    } else {
+        return 0;
+    }
+    return ff_size(gjb_ptr(h, *ff_head((gjb_heap *)h, c))) - GJB_W;
+}
+
+char *gjb_ff_block_containing(const gjb_heap *h, const struct gjb_region *r, intptr_t off)
+{
+    if (off < r->first + (intptr_t)GJB_W)
+        return NULL;
+    size_t bit = ff_bit(r, off), i = bit / FF_WBITS; /* the payload start at or before off */
+    const size_t *w = ff_proof(h, r);
+    size_t m = w[i] & (((size_t)2 << (bit % FF_WBITS)) - 1); /* bits <= bit (2 << 63 wraps to 0) */
+    while (!m) {
+        if (i == 0)
+            return NULL;
+        m = w[--i];
+    }
+    size_t found = i * FF_WBITS + gjb_log2(m);
+    return gjb_ptr(h, r->first + (intptr_t)(found * GJB_G));
+}
+
+size_t gjb_ff_block_at(const gjb_heap *h, const struct gjb_region *r, const char *b, bool *is_free)
+{
+    (void)h, (void)r;
+    *is_free = (gjb_word(b) & FF_FREE) != 0;
+    return ff_size(b);
+}
+
+/* --- regions ------------------------------------------------------------- */
+
+static size_t proof_bytes(size_t granules)
+{
+    return (granules + FF_WBITS - 1) / FF_WBITS * sizeof(size_t);
+}
+
+/* The top of region memory a block area of k granules starting at `first`
+ * needs, with its sentinel, bitmap and `extra` table bytes (at *tab). */
+static uintptr_t top_for(uintptr_t first, size_t k, size_t extra, uintptr_t *tab)
+{
+    uintptr_t meta = first + k * GJB_G + GJB_W;
+    *tab = GJB_ROUND_UP(meta + proof_bytes(k), GJB_G);
+    return *tab + extra;
+}
+
+int gjb_ff_layout(const gjb_heap *h, struct gjb_region *r, uintptr_t area, uintptr_t hi,
+                  size_t extra, intptr_t *extra_off)
+{
+    uintptr_t first = GJB_ROUND_UP(area + GJB_W, GJB_G) - GJB_W, tab;
+    if (first < area || first >= hi || hi - first < FF_MIN + GJB_W + extra + 2 * GJB_G)
+        return GJB_E_SMALL;
+    size_t avail = (size_t)(hi - first) - GJB_W - extra - GJB_G;
+    size_t k = (size_t)((avail / (8 * GJB_G + 1)) * 8); /* about avail*8 / (8G+1), low */
+    while (top_for(first, k + 1, extra, &tab) <= hi)
+        k++;
+    while (k && top_for(first, k, extra, &tab) > hi)
+        k--;
+    if (k * GJB_G < FF_MIN)
+        return GJB_E_SMALL;
+    top_for(first, k, extra, &tab);
+    r->first = (intptr_t)(first - (uintptr_t)h);
+    r->end = r->first + (intptr_t)(k * GJB_G);
+    if (extra_off)
+        *extra_off = (intptr_t)(tab - (uintptr_t)h);
+    return GJB_OK;
+}
+
+void gjb_ff_add_area(gjb_heap *h, const struct gjb_region *r)
+{
+    size_t len = (size_t)(r->end - r->first);
+    memset(ff_proof(h, r), 0, proof_bytes(len / GJB_G));
+    gjb_set_word(gjb_ptr(h, r->end), 0); /* the sentinel: size 0, allocated */
+    add_free(h, r->first, len);
+}
+
+/* --- validation ---------------------------------------------------------- */
+
+bool gjb_ff_check_region(const gjb_heap *h, const struct gjb_region *r, size_t *nfree,
+                         size_t *free_bytes, size_t *nalloc)
+{
+    size_t len = (size_t)(r->end - r->first), bits = 0, allocs = 0;
+    if (len % GJB_G || ((uintptr_t)gjb_ptr(h, r->first) + GJB_W) % GJB_G ||
+        (uintptr_t)ff_proof(h, r) + proof_bytes(len / GJB_G) > (uintptr_t)gjb_ptr(h, r->hi))
+        return false;
+    bool prev_free = false;
+    for (intptr_t off = r->first; off < r->end;) {
+        const char *b = gjb_ptr(h, off);
+        size_t hd = gjb_word(b), s = hd & ~FF_FLAGS;
+        bool is_free = (hd & FF_FREE) != 0;
+        if (s < FF_MIN || s % GJB_G || s > (size_t)(r->end - off) ||
+            ((hd & FF_PREV_FREE) != 0) != prev_free || (is_free && prev_free) ||
+            (is_free && (hd & FF_ALIGNED)) ||
+            ff_proved(h, r, ff_bit(r, off + (intptr_t)GJB_W)) == is_free)
+            return false;
+        if (is_free) {
+            if (gjb_word(b + s - GJB_W) != s)
+                return false;
+            (*nfree)++;
+            *free_bytes += s;
+        } else {
+            allocs++;
+        }
+        prev_free = is_free;
+        off += (intptr_t)s;
+    }
+    if (gjb_word(gjb_ptr(h, r->end)) != (prev_free ? FF_PREV_FREE : 0))
+        return false;
+    const size_t *w = ff_proof(h, r);
+    for (size_t i = 0; i < proof_bytes(len / GJB_G) / sizeof(size_t); i++)
+        bits += gjb_popcount64((uint64_t)w[i]);
+    *nalloc += allocs;
+    return bits == allocs; /* no proof bit but at an allocated block */
+}
+
+/* True when b is a free block of a region of h, of class c. */
+static bool listed_ok(const gjb_heap *h, intptr_t b, unsigned c)
+{
+    const struct gjb_region *r = gjb_region_at(h, b);
+    if (!r || (b - r->first) % (intptr_t)GJB_G)
+        return false;
+    size_t hd = gjb_word(gjb_ptr(h, b)), s = hd & ~FF_FLAGS;
+    return (hd & FF_FREE) && s >= FF_MIN && s <= (size_t)(r->end - b) && ff_class(s) == c;
+}
+
+/* Walks class c's list: its blocks, their links, their class. */
+static int check_class(const gjb_heap *h, unsigned c, intptr_t first, size_t *count, size_t *bytes)
+{
+    intptr_t prev = 0;
+    for (intptr_t b = first; b; prev = b, b = ff_link(h, b, FF_NEXT)) {
+        if (*count >= h->free_blocks || !listed_ok(h, b, c) || ff_link(h, b, FF_PREV) != prev)
+            return GJB_E_CORRUPT;
+        (*count)++;
+        *bytes += ff_size(gjb_ptr(h, b));
+    }
+    return GJB_OK;
+}
+
+int gjb_ff_validate_lists(const gjb_heap *h, size_t *count, size_t *bytes)
+{
+    const intptr_t *large = ff_large(h);
+    const unsigned char *groups = ff_groups(h);
+    unsigned ngroups = (h->nlarge + FF_GROUP - 1) / FF_GROUP;
+    *count = *bytes = 0;
+    if (h->nlarge > large_for(SIZE_MAX) || (ngroups < 64 && (h->map >> ngroups)) ||
+        (h->small_map & ((1u << (FF_MIN / GJB_G)) - 1)))
+        return GJB_E_CORRUPT;
+    for (unsigned c = 0; c < FF_EXACT; c++)
+        if (((h->small_map >> c) & 1) != (h->lists[c] != 0) ||
+            check_class(h, c, h->lists[c], count, bytes) != GJB_OK)
+            return GJB_E_CORRUPT;
+    for (unsigned k = 0; k < h->nlarge; k++)
+        if (((groups[k / FF_GROUP] >> (k % FF_GROUP)) & 1) != (large[k] != 0) ||
+            check_class(h, FF_EXACT + k, large[k], count, bytes) != GJB_OK)
+            return GJB_E_CORRUPT;
+    for (unsigned g = 0; g < ngroups; g++) {
+        unsigned used = groups[g], valid = h->nlarge - g * FF_GROUP;
+        if ((valid < FF_GROUP && (used >> valid)) || ((h->map >> g) & 1) != (used != 0))
+            return GJB_E_CORRUPT;
+    }
+    return GJB_OK;
+}

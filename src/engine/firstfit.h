@@ -1,0 +1,349 @@
+/*
+ * firstfit.h - the FIRST_FIT policy (private to the engine): segregated
+ * first fit over size classes found through bitmaps, O(1) operations.
+ *
+ * Blocks. A block starts with a one-word header: its size (a multiple of
+ * GJB_G, header included) or'ed with flags; its payload follows, aligned to
+ * GJB_G. A free block holds the offsets of its class neighbours right after
+ * its header (FF_NEXT, FF_PREV) and its size in its last word (the footer,
+ * so that the block after it can find it): the smallest block is four
+ * words, 32 bytes on LP64 and 16 on ILP32. The end sentinel is a header of
+ * size 0 that reads as allocated, so nothing merges past a region's end.
+ *
+ * Classes. A block of s bytes is in exact class s / GJB_G while s < FF_SMALL
+ * (512 bytes on LP64); their first blocks are the descriptor's `lists`, and
+ * `small_map` has a bit per non-empty one. Above, each power of two is split
+ * into FF_SUB large classes, kept in a table at the descriptor's `classes`
+ * offset (which moves to a region added later when more classes are
+ * needed): `nlarge` first-block offsets, then one byte per group of eight
+ * classes with a bit per non-empty class; `map` has a bit per group with a
+ * non-empty class. Finding the smallest non-empty class above another reads
+ * at most one word, one byte and one word.
+ *
+ * Proof. After each region's end sentinel a bitmap has one bit per granule
+ * of the block area, set exactly where an allocated block's payload starts.
+ * Free blocks splitting and merging never touch it: an allocation sets one
+ * bit, a free clears one.
+ */
+#ifndef GJB_FIRSTFIT_H
+#define GJB_FIRSTFIT_H
+
+#include "heap_internal.h"
+
+#define FF_FREE ((size_t)1)      /* this block is free */
+#define FF_PREV_FREE ((size_t)2) /* the block before this one is free */
+#define FF_ALIGNED ((size_t)4)   /* allocated block placed by memalign */
+#define FF_FLAGS ((size_t)7)
+_Static_assert(GJB_G >= 8, "three flag bits below the granule");
+
+#define FF_MIN (4 * GJB_W) /* header, two links, footer */
+_Static_assert(FF_MIN % GJB_G == 0 && FF_MIN <= 32, "the smallest block: whole granules, <= 32");
+
+#define FF_EXACT 32u                /* exact classes: sizes below 32 granules */
+#define FF_SMALL (FF_EXACT * GJB_G) /* 512 on LP64 */
+#define FF_SUB_LOG2 3u              /* large classes per power of two: 8 */
+#define FF_SUB (1u << FF_SUB_LOG2)
+#define FF_GROUP 8u                 /* large classes per group (a byte of bits) */
+_Static_assert(FF_EXACT <= 32, "small_map is 32 bits");
+
+/* Free-block links, right after the header. */
+#define FF_NEXT GJB_W
+#define FF_PREV (2 * GJB_W)
+
+/* Requests up to this size get an exact class. */
+#define FF_FAST_MAX (FF_SMALL - GJB_W - GJB_G)
+
+static inline size_t ff_size(const char *b)
+{
+    return gjb_word(b) & ~FF_FLAGS;
+}
+
+static inline intptr_t ff_link(const gjb_heap *h, intptr_t b, size_t which)
+{
+    return (intptr_t)gjb_word(gjb_ptr(h, b) + which);
+}
+
+static inline void ff_set_link(const gjb_heap *h, intptr_t b, size_t which, intptr_t v)
+{
+    gjb_set_word(gjb_ptr(h, b) + which, (size_t)v);
+}
+
+/* Class of a block of s bytes (a multiple of GJB_G, at least FF_MIN):
+ * exact below FF_EXACT, large from there. */
+static inline unsigned ff_class(size_t s)
+{
+    if (s < FF_SMALL)
+        return (unsigned)(s / GJB_G);
+    unsigned fl = gjb_log2(s), base = gjb_log2(FF_SMALL);
+    return FF_EXACT + ((fl - base) << FF_SUB_LOG2) +
+           (unsigned)((s >> (fl - FF_SUB_LOG2)) & (FF_SUB - 1));
+}
+
+/* Smallest block size of class c. */
+static inline size_t ff_class_floor(unsigned c)
+{
+    if (c < FF_EXACT)
+        return c * GJB_G;
+    unsigned k = c - FF_EXACT, fl = gjb_log2(FF_SMALL) + (k >> FF_SUB_LOG2);
+    return (size_t)(FF_SUB + (k & (FF_SUB - 1))) << (fl - FF_SUB_LOG2);
+}
+
+static inline intptr_t *ff_large(const gjb_heap *h)
+{
+    return (intptr_t *)(void *)gjb_ptr(h, h->classes);
+}
+
+static inline unsigned char *ff_groups(const gjb_heap *h)
+{
+    return (unsigned char *)(ff_large(h) + h->nlarge);
+}
+
+/* Where class c keeps its first block. */
+static inline intptr_t *ff_head(gjb_heap *h, unsigned c)
+{
+    return c < FF_EXACT ? &h->lists[c] : &ff_large(h)[c - FF_EXACT];
+}
+
+/* Class c is not empty any more / is empty now. */
+static GJB_ALWAYS_INLINE void ff_mark(gjb_heap *h, unsigned c)
+{
+    if (c < FF_EXACT) {
+        h->small_map |= 1u << c;
+        return;
+    }
+    unsigned k = c - FF_EXACT;
+    ff_groups(h)[k / FF_GROUP] |= (unsigned char)(1u << (k % FF_GROUP));
+    h->map |= (uint64_t)1 << (k / FF_GROUP);
+}
+
+static GJB_ALWAYS_INLINE void ff_unmark(gjb_heap *h, unsigned c)
+{
+    if (c < FF_EXACT) {
+        h->small_map &= ~(1u << c);
+        return;
+    }
+    unsigned k = c - FF_EXACT;
+    unsigned char *g = &ff_groups(h)[k / FF_GROUP];
+    *g &= (unsigned char)~(1u << (k % FF_GROUP));
+    if (!*g)
+        h->map &= ~((uint64_t)1 << (k / FF_GROUP));
+}
+
+/* Puts free block b (s bytes) first in its class. */
+static GJB_ALWAYS_INLINE void ff_push(gjb_heap *h, intptr_t b, size_t s)
+{
+    unsigned c = ff_class(s);
+    intptr_t *head = ff_head(h, c), first = *head;
+    ff_set_link(h, b, FF_NEXT, first);
+    ff_set_link(h, b, FF_PREV, 0);
+    if (first)
+        ff_set_link(h, first, FF_PREV, b);
+    else
+        ff_mark(h, c);
+    *head = b;
+}
+
+/* Takes b, the first block of class c, out of it. */
+static GJB_ALWAYS_INLINE void ff_pop(gjb_heap *h, intptr_t b, unsigned c)
+{
+    intptr_t next = ff_link(h, b, FF_NEXT);
+    *ff_head(h, c) = next;
+    if (next)
+        ff_set_link(h, next, FF_PREV, 0);
+    else
+        ff_unmark(h, c);
+}
+
+/* Takes free block b (s bytes) out of its class. */
+static GJB_ALWAYS_INLINE void ff_unlink(gjb_heap *h, intptr_t b, size_t s)
+{
+    intptr_t next = ff_link(h, b, FF_NEXT), prev = ff_link(h, b, FF_PREV);
+    if (next)
+        ff_set_link(h, next, FF_PREV, prev);
+    if (prev) {
+        ff_set_link(h, prev, FF_NEXT, next);
+        return;
+    }
+    unsigned c = ff_class(s);
+    *ff_head(h, c) = next;
+    if (!next)
+        ff_unmark(h, c);
+}
+
+/* --- the proof bitmap ---------------------------------------------------- */
+
+#define FF_WBITS (8 * sizeof(size_t))
+
+/* The proof bitmap of region r: after its end sentinel. */
+static inline size_t *ff_proof(const gjb_heap *h, const struct gjb_region *r)
+{
+    return (size_t *)(void *)(gjb_ptr(h, r->end) + GJB_W);
+}
+
+/* Bit of the payload at offset pay (in region r). */
+static inline size_t ff_bit(const struct gjb_region *r, intptr_t pay)
+{
+    return (size_t)(pay - r->first - (intptr_t)GJB_W) / GJB_G;
+}
+
+static inline bool ff_proved(const gjb_heap *h, const struct gjb_region *r, size_t bit)
+{
+    return (ff_proof(h, r)[bit / FF_WBITS] >> (bit % FF_WBITS)) & 1;
+}
+
+/* The region of a block this heap handed out or listed: region 0 without
+ * a search while it is the only one. */
+static GJB_ALWAYS_INLINE const struct gjb_region *ff_home(const gjb_heap *h, intptr_t b)
+{
+    return GJB_LIKELY(h->nregions == 1) ? &h->r0 : gjb_region_at(h, b);
+}
+
+static GJB_ALWAYS_INLINE void ff_prove(const gjb_heap *h, const struct gjb_region *r, intptr_t pay)
+{
+    size_t bit = ff_bit(r, pay);
+    ff_proof(h, r)[bit / FF_WBITS] |= (size_t)1 << (bit % FF_WBITS);
+}
+
+/* --- the general functions (firstfit.c) --------------------------------- */
+
+size_t gjb_ff_table_bytes(size_t largest);
+void gjb_ff_tables_init(gjb_heap *h, intptr_t at, size_t largest);
+size_t gjb_ff_table_growth(const gjb_heap *h, size_t largest);
+void gjb_ff_tables_move(gjb_heap *h, intptr_t at, size_t largest);
+int gjb_ff_layout(const gjb_heap *h, struct gjb_region *r, uintptr_t area, uintptr_t hi,
+                  size_t extra, intptr_t *extra_off);
+void gjb_ff_add_area(gjb_heap *h, const struct gjb_region *r);
+size_t gjb_ff_block_size(size_t size);
+int gjb_ff_alloc(gjb_heap *h, size_t size, void **out);
+int gjb_ff_memalign(gjb_heap *h, size_t align, size_t size, void **out);
+int gjb_ff_check(const gjb_heap *h, const void *p, char **bp, const struct gjb_region **rp);
+int gjb_ff_free(gjb_heap *h, void *p);
+void gjb_ff_release(gjb_heap *h, const struct gjb_region *r, char *b);
+int gjb_ff_resize(gjb_heap *h, const struct gjb_region *r, char *b, size_t need, char **out);
+size_t gjb_ff_usable(const char *b);
+bool gjb_ff_aligned(const char *b);
+size_t gjb_ff_max(const gjb_heap *h);
+char *gjb_ff_block_containing(const gjb_heap *h, const struct gjb_region *r, intptr_t off);
+size_t gjb_ff_block_at(const gjb_heap *h, const struct gjb_region *r, const char *b, bool *is_free);
+bool gjb_ff_check_region(const gjb_heap *h, const struct gjb_region *r, size_t *nfree,
+                         size_t *free_bytes, size_t *nalloc);
+int gjb_ff_validate_lists(const gjb_heap *h, size_t *count, size_t *bytes);
+
+/* --- the hot paths, inlined into heap.c -------------------------------- *
+ * The common cases in a few dozen instructions: a small request whose own
+ * (exact) class has a block, and a free with no free neighbour to merge.
+ * Everything else goes to the general functions. */
+
+/* Allocates the front `need` bytes of b, the first block of class c: the
+ * rest stays free when it can form a block. */
+static GJB_ALWAYS_INLINE void ff_take(gjb_heap *h, intptr_t b, unsigned c, size_t need)
+{
+    char *p = gjb_ptr(h, b);
+    size_t s = c < FF_EXACT ? c * GJB_G : ff_size(p), rest = s - need;
+    ff_pop(h, b, c);
+    if (rest >= FF_MIN) {
+        char *t = p + need;
+        gjb_set_word(t, rest | FF_FREE);
+        gjb_set_word(t + rest - GJB_W, rest);
+        ff_push(h, b + (intptr_t)need, rest);
+        h->free -= need;
+    } else {
+        need = s;
+        gjb_set_word(p + s, gjb_word(p + s) & ~FF_PREV_FREE);
+        h->free -= s - GJB_W;
+        h->free_blocks--;
+    }
+    gjb_set_word(p, need);
+    ff_prove(h, ff_home(h, b), b + (intptr_t)GJB_W);
+    h->alloc_blocks++;
+}
+
+/* The out-of-line halves of the hot paths (firstfit.c): a small request
+ * whose exact class is empty; a free whose neighbours need merging, after
+ * ff_free_fast checked everything (hd: b's header, nh: the next header). */
+int gjb_ff_alloc_miss(gjb_heap *h, size_t size, size_t need, void **out);
+int gjb_ff_free_merge(gjb_heap *h, intptr_t b, size_t hd, size_t nh);
+void gjb_ff_push_large(gjb_heap *h, intptr_t b, size_t s);
+
+/* A small request from its own exact class; anything else goes out of
+ * line. */
+static GJB_ALWAYS_INLINE int ff_alloc_fast(gjb_heap *h, size_t size, void **out)
+{
+    if (GJB_UNLIKELY(size - 1 >= FF_FAST_MAX))
+        return gjb_ff_alloc(h, size, out);
+    size_t need = GJB_ROUND_UP(size + GJB_W, GJB_G);
+    need = need < FF_MIN ? FF_MIN : need;
+    unsigned c = (unsigned)(need / GJB_G);
+    intptr_t b = h->lists[c];
+    if (GJB_UNLIKELY(!b))
+        return gjb_ff_alloc_miss(h, size, need, out);
+    char *p = gjb_ptr(h, b); /* an exact class: the block has need bytes */
+    intptr_t next = ff_link(h, b, FF_NEXT);
+    h->lists[c] = next;
+    if (next)
+        ff_set_link(h, next, FF_PREV, 0);
+    else
+        h->small_map &= ~(1u << c);
+    gjb_set_word(p + need, gjb_word(p + need) & ~FF_PREV_FREE);
+    gjb_set_word(p, need);
+    h->free -= need - GJB_W;
+    h->free_blocks--;
+    h->alloc_blocks++;
+    ff_prove(h, ff_home(h, b), b + (intptr_t)GJB_W);
+    gjb_note_used(h);
+    *out = p + GJB_W;
+    return GJB_OK;
+}
+
+/* A free in region 0 of a block whose neighbours are both allocated;
+ * anything else goes out of line: gjb_ff_free_merge when a neighbour is
+ * free, gjb_ff_free otherwise (which tells a bad pointer from damage, and
+ * frees blocks of other regions). */
+static GJB_ALWAYS_INLINE int ff_free_fast(gjb_heap *h, void *p)
+{
+    intptr_t b = gjb_off(h, p) - (intptr_t)GJB_W;
+    size_t d = (size_t)(b - h->r0.first), room = (size_t)(h->r0.end - b);
+    if (GJB_UNLIKELY(d >= (size_t)(h->r0.end - h->r0.first) || d % GJB_G))
+        return gjb_ff_free(h, p);
+    char *bp = gjb_ptr(h, b);
+    size_t hd = gjb_word(bp), s = hd & ~FF_FLAGS;
+    size_t *w = &ff_proof(h, &h->r0)[d / (GJB_G * FF_WBITS)];
+    size_t m = (size_t)1 << (d / GJB_G % FF_WBITS);
+    if (GJB_UNLIKELY((GJBMEM_HARDENING > 0 && !(*w & m)) || (hd & (FF_FREE | FF_PREV_FREE)) ||
+                     s < FF_MIN || s % GJB_G || s > room))
+        return gjb_ff_free(h, p);
+    size_t nh = gjb_word(bp + s);
+    if (GJB_UNLIKELY(nh & (FF_FREE | FF_PREV_FREE)))
+        return gjb_ff_free_merge(h, b, hd, nh);
+    /* the next block, allocated, must be proved too (or be the sentinel):
+     * a damaged size that lands inside a block is refused */
+    if (GJBMEM_HARDENING > 0 && s != room) {
+        size_t nd = d + s;
+        if (GJB_UNLIKELY(!((ff_proof(h, &h->r0)[nd / (GJB_G * FF_WBITS)] >>
+                            (nd / GJB_G % FF_WBITS)) & 1)))
+            return gjb_ff_free(h, p);
+    }
+    *w &= ~m;
+    gjb_set_word(bp + s, nh | FF_PREV_FREE);
+    gjb_set_word(bp, s | FF_FREE);
+    gjb_set_word(bp + s - GJB_W, s);
+    h->alloc_blocks--;
+    h->free += s - GJB_W;
+    h->free_blocks++;
+    if (GJB_UNLIKELY(s >= FF_SMALL)) {
+        gjb_ff_push_large(h, b, s);
+        return GJB_OK;
+    }
+    unsigned c = (unsigned)(s / GJB_G);
+    intptr_t first = h->lists[c];
+    ff_set_link(h, b, FF_NEXT, first);
+    ff_set_link(h, b, FF_PREV, 0);
+    if (first)
+        ff_set_link(h, first, FF_PREV, b);
+    else
+        h->small_map |= 1u << c;
+    h->lists[c] = b;
+    return GJB_OK;
+}
+
+#endif

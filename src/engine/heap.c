@@ -1,0 +1,445 @@
+/*
+ * heap.c - what every policy shares: the region table, argument checks,
+ * statistics, validation and the block walk; and the one place where the
+ * engine picks the policy (a switch at the top of each operation). A policy
+ * supplies its block layout, pointer proofs, placement, splitting and
+ * merging: FIRST_FIT in firstfit.c, BUDDY in buddy.c.
+ */
+#include "heap_ops.h"
+
+static inline bool is_buddy(const gjb_heap *h)
+{
+    return h->policy == GJB_BUDDY;
+}
+
+/* --- regions ------------------------------------------------------------ */
+
+static int layout(const gjb_heap *h, int policy, struct gjb_region *r, uintptr_t area,
+                  uintptr_t hi, size_t extra, intptr_t *extra_off)
+{
+    return policy == GJB_BUDDY ? gjb_bd_layout(h, r, area, hi, extra, extra_off)
+                               : gjb_ff_layout(h, r, area, hi, extra, extra_off);
+}
+
+/* The largest block region r can ever hold. */
+static size_t largest_block(const gjb_heap *h, const struct gjb_region *r)
+{
+    return is_buddy(h) ? gjb_bd_largest(h, r) : (size_t)(r->end - r->first);
+}
+
+/* Hands the laid-out block area of r to the policy and counts the region. */
+static void commit_region(gjb_heap *h, const struct gjb_region *r)
+{
+    if (is_buddy(h))
+        gjb_bd_add_area(h, r);
+    else
+        gjb_ff_add_area(h, r);
+    size_t len = largest_block(h, r);
+    h->total += (size_t)(r->hi - r->lo);
+    if (len > h->max_block)
+        h->max_block = len;
+    gjb_note_used(h);
+}
+
+static bool range_ok(const void *mem, size_t size)
+{
+    return mem && size && (uintptr_t)mem <= UINTPTR_MAX - size;
+}
+
+size_t gjb_descriptor_bytes(int policy)
+{
+    unsigned lists = policy == GJB_BUDDY ? BD_ORDERS : FF_EXACT;
+    return GJB_ROUND_UP(sizeof(gjb_heap) + lists * sizeof(intptr_t), GJB_G);
+}
+
+int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions, gjb_heap **out)
+{
+    GJB_TOOL_SCOPE();
+    if (!out || !range_ok(mem, size) || max_regions == 0 || max_regions > UINT16_MAX)
+        return GJB_E_INVAL;
+    if (policy != GJB_FIRST_FIT && policy != GJB_BUDDY)
+        return GJB_E_POLICY;
+    uintptr_t lo = (uintptr_t)mem, hi = lo + size, d = GJB_ROUND_UP(lo, GJB_G);
+    size_t desc = gjb_descriptor_bytes(policy);
+    size_t tables = policy == GJB_BUDDY ? 0 : gjb_ff_table_bytes(size);
+    if (d < lo || d > hi || hi - d < desc + tables)
+        return GJB_E_SMALL;
+    gjb_heap *h = (gjb_heap *)d;
+    struct gjb_region r = {(intptr_t)(lo - d), (intptr_t)(hi - d), 0, 0};
+    if (layout(h, policy, &r, d + desc + tables, hi, 0, NULL) != GJB_OK)
+        return GJB_E_SMALL;
+    gjb_tool_take(mem, size);
+    memset(h, 0, desc);
+    h->magic = GJB_MAGIC;
+    h->policy = (uint16_t)policy;
+    h->max_regions = (uint16_t)max_regions;
+    h->nregions = 1;
+    h->r0 = r;
+    if (policy == GJB_FIRST_FIT)
+        gjb_ff_tables_init(h, (intptr_t)desc, size);
+    commit_region(h, &h->r0);
+    gjb_tool_heap_new(h, mem, size);
+    *out = h;
+    return GJB_OK;
+}
+
+bool gjb_heap_overlaps(const gjb_heap *h, const void *mem, size_t size)
+{
+    GJB_TOOL_SCOPE();
+    uintptr_t lo = (uintptr_t)mem, hi = size > UINTPTR_MAX - lo ? UINTPTR_MAX : lo + size;
+    const struct gjb_region *t = gjb_regions(h);
+    for (uint32_t i = 0; i < h->nregions; i++)
+        if (lo < (uintptr_t)gjb_ptr(h, t[i].hi) && (uintptr_t)gjb_ptr(h, t[i].lo) < hi)
+            return true;
+    return false;
+}
+
+/* Writes the region table of the heap with r added, sorted by address, at
+ * offset at (in the new region's metadata), and makes it the heap's. */
+static void move_region_table(gjb_heap *h, const struct gjb_region *r, intptr_t at)
+{
+    const struct gjb_region *old = gjb_regions(h);
+    struct gjb_region *t = (struct gjb_region *)(void *)gjb_ptr(h, at);
+    uint32_t n = h->nregions, i = n;
+    memcpy(t, old, n * sizeof *t);
+    while (i > 0 && t[i - 1].lo > r->lo) {
+        t[i] = t[i - 1];
+        i--;
+    }
+    t[i] = *r;
+    h->regions = at;
+}
+
+int gjb_heap_add_region(gjb_heap *h, void *mem, size_t size)
+{
+    GJB_TOOL_SCOPE();
+    if (!range_ok(mem, size))
+        return GJB_E_INVAL;
+    if (gjb_heap_overlaps(h, mem, size))
+        return GJB_E_OVERLAP;
+    uintptr_t lo = (uintptr_t)mem;
+    size_t table = GJB_ROUND_UP((h->nregions + 1) * sizeof(struct gjb_region), GJB_G);
+    size_t classes = is_buddy(h) ? 0 : gjb_ff_table_growth(h, size);
+    struct gjb_region r = {gjb_off(h, mem), gjb_off(h, (char *)mem + size), 0, 0};
+    intptr_t extra;
+    if (layout(h, h->policy, &r, lo, lo + size, table + classes, &extra) != GJB_OK)
+        return GJB_E_SMALL;
+    if (h->nregions == h->max_regions)
+        return GJB_E_FULL;
+    gjb_tool_take(mem, size);
+    if (classes)
+        gjb_ff_tables_move(h, extra + (intptr_t)table, size);
+    move_region_table(h, &r, extra);
+    h->nregions++;
+    commit_region(h, gjb_region_at(h, r.first));
+    gjb_tool_seal(mem, size);
+    return GJB_OK;
+}
+
+void gjb_heap_retire(gjb_heap *h)
+{
+    GJB_TOOL_SCOPE();
+    if (!GJBMEM_TOOLS || !h)
+        return;
+    gjb_tool_heap_gone(h);
+    const struct gjb_region *t = gjb_regions(h);
+    for (uint32_t i = 0; i < h->nregions; i++) /* the descriptor's region reopens last */
+        if (t[i].lo != h->r0.lo)
+            gjb_tool_region_gone(gjb_ptr(h, t[i].lo), (size_t)(t[i].hi - t[i].lo));
+    gjb_tool_region_gone(gjb_ptr(h, h->r0.lo), (size_t)(h->r0.hi - h->r0.lo));
+}
+
+/* --- pointer checks ----------------------------------------------------- */
+
+/* Proves that p is an allocated block of h (*bp: its start, header
+ * included) in region *rp. Writes nothing. */
+static int check_ptr(const gjb_heap *h, const void *p, char **bp, const struct gjb_region **rp)
+{
+    return is_buddy(h) ? gjb_bd_check(h, p, bp, rp) : gjb_ff_check(h, p, bp, rp);
+}
+
+/* Payload bytes of the allocated block b. */
+static size_t usable(const gjb_heap *h, const struct gjb_region *r, const char *b)
+{
+    bool is_free;
+    return is_buddy(h) ? gjb_bd_size(h, r, b, &is_free) : gjb_ff_usable(b);
+}
+
+/* Size of the block at b (header included) and whether it is free; 0 when
+ * its metadata is damaged. */
+static size_t block_at(const gjb_heap *h, const struct gjb_region *r, const char *b, bool *is_free)
+{
+    return is_buddy(h) ? gjb_bd_size(h, r, b, is_free) : gjb_ff_block_at(h, r, b, is_free);
+}
+
+void *gjb_heap_block_of(const gjb_heap *h, const void *mem)
+{
+    GJB_TOOL_SCOPE();
+    intptr_t off = gjb_off(h, mem);
+    const struct gjb_region *r = gjb_region_at(h, off);
+    if (!r)
+        return NULL;
+    char *b = is_buddy(h) ? gjb_bd_block_containing(h, r, off) : gjb_ff_block_containing(h, r, off);
+    bool is_free;
+    size_t s = b ? block_at(h, r, b, &is_free) : 0, hdr = gjb_hdr_bytes(h);
+    if (!s || is_free || off < gjb_off(h, b) + (intptr_t)hdr || off >= gjb_off(h, b) + (intptr_t)s)
+        return NULL;
+    return b + hdr;
+}
+
+/* --- allocation --------------------------------------------------------- */
+
+#define refused gjb_refused
+#define bd_place gjb_bd_place
+
+int gjb_heap_alloc(gjb_heap *h, size_t size, void **out)
+{
+    return gjb_heap_alloc_inline(h, size, out);
+}
+
+int gjb_heap_memalign(gjb_heap *h, size_t align, size_t size, void **out)
+{
+    GJB_TOOL_SCOPE();
+    if (align == 0 || (align & (align - 1)))
+        return GJB_E_ALIGN;
+    if (align <= GJB_G)
+        return gjb_heap_alloc(h, size, out);
+    if (size == 0)
+        return GJB_E_INVAL;
+    if (size > h->peak_request)
+        h->peak_request = size;
+    if (align > h->max_align)
+        h->max_align = align;
+    int st = is_buddy(h) ? bd_place(h, size, align, out) : gjb_ff_memalign(h, align, size, out);
+    if (st != GJB_OK)
+        return refused(h, st);
+    gjb_tool_alloc(h, *out, size);
+    return GJB_OK;
+}
+
+/* Frees the proved block b (region r). */
+static void release(gjb_heap *h, const struct gjb_region *r, char *b)
+{
+    if (is_buddy(h))
+        gjb_bd_release(h, r, b);
+    else
+        gjb_ff_release(h, r, b);
+}
+
+int gjb_heap_free(gjb_heap *h, void *p)
+{
+    return gjb_heap_free_inline(h, p);
+}
+
+int gjb_heap_free_watched(gjb_heap *h, void *p)
+{
+    GJB_TOOL_SCOPE();
+    if (!p)
+        return GJB_E_INVAL;
+    char *b;
+    const struct gjb_region *r;
+    int st = check_ptr(h, p, &b, &r);
+    if (st == GJB_OK) {
+        size_t n = usable(h, r, b);
+        release(h, r, b);
+        gjb_tool_free(h, p, n);
+    }
+    return st;
+}
+
+/* Resizes block b in place to a block of need bytes when the policy can;
+ * *nb is its (new) start. */
+static int resize(gjb_heap *h, const struct gjb_region *r, char *b, size_t need, char **nb)
+{
+    *nb = b;
+    return is_buddy(h) ? gjb_bd_resize(h, r, b, need) : gjb_ff_resize(h, r, b, need, nb);
+}
+
+/* The alignment a block moved by realloc must keep: GJB_G, or for a block
+ * memalign placed, what gjb_kept_align says (a buddy block may have been
+ * shrunk in place below the alignment it was asked for). */
+static size_t moved_align(const gjb_heap *h, const char *b, const void *p)
+{
+    bool aligned = is_buddy(h) ? gjb_bd_aligned(h, b) : gjb_ff_aligned(b);
+    return aligned ? gjb_kept_align(h, p) : GJB_G;
+}
+
+/* Allocates the new home of a block that moves (no counting of a refusal
+ * here: the caller does it). */
+static int place(gjb_heap *h, size_t size, size_t align, void **out)
+{
+    if (is_buddy(h))
+        return bd_place(h, size, align, out);
+    return align > GJB_G ? gjb_ff_memalign(h, align, size, out) : gjb_ff_alloc(h, size, out);
+}
+
+int gjb_heap_realloc(gjb_heap *h, void *p, size_t size, void **out)
+{
+    GJB_TOOL_SCOPE();
+    if (!p)
+        return gjb_heap_alloc(h, size, out);
+    if (size == 0)
+        return GJB_E_INVAL;
+    char *b, *nb;
+    const struct gjb_region *r;
+    int st = check_ptr(h, p, &b, &r);
+    if (st != GJB_OK)
+        return st;
+    if (size > h->peak_request)
+        h->peak_request = size;
+    size_t align = moved_align(h, b, p);
+    size_t need = is_buddy(h) ? gjb_bd_block_for(size, GJB_G) : gjb_ff_block_size(size);
+    if (!need || need > h->max_block)
+        return refused(h, GJB_E_TOOBIG);
+    size_t old = usable(h, r, b), kept = gjb_tool_kept(p, old);
+    if (resize(h, r, b, need, &nb) == GJB_OK) {
+        gjb_note_used(h);
+        *out = nb + gjb_hdr_bytes(h);
+        if (GJBMEM_TOOLS)
+            gjb_tool_resized(h, p, old, kept, *out, usable(h, r, nb), size);
+        return GJB_OK;
+    }
+    void *q;
+    if ((st = place(h, size, align, &q)) != GJB_OK)
+        return refused(h, st == GJB_E_TOOBIG ? GJB_E_NOMEM : st);
+    gjb_tool_alloc(h, q, size);
+    memcpy(q, p, kept < size ? kept : size);
+    release(h, r, b);
+    gjb_tool_free(h, p, old);
+    *out = q;
+    return GJB_OK;
+}
+
+size_t gjb_heap_usable_size(const gjb_heap *h, const void *p)
+{
+    GJB_TOOL_SCOPE();
+    char *b;
+    const struct gjb_region *r;
+    if (!p || check_ptr(h, p, &b, &r) != GJB_OK)
+        return 0;
+    return gjb_tool_kept(p, usable(h, r, b)); /* with a tool watching: the request */
+}
+
+/* --- statistics --------------------------------------------------------- */
+
+size_t gjb_heap_max_alloc(const gjb_heap *h)
+{
+    GJB_TOOL_SCOPE();
+    return is_buddy(h) ? gjb_bd_max(h) : gjb_ff_max(h);
+}
+
+bool gjb_heap_is_empty(const gjb_heap *h)
+{
+    GJB_TOOL_SCOPE();
+    return h->alloc_blocks == 0;
+}
+
+void gjb_heap_get_stats(const gjb_heap *h, struct gjbmem_heap_stats *st)
+{
+    GJB_TOOL_SCOPE();
+    st->free = h->free;
+    st->used = h->total - st->free;
+    st->maxused = h->maxused;
+    st->total = h->total;
+    st->alloc_blocks = h->alloc_blocks;
+    st->free_blocks = h->free_blocks;
+    st->segments = h->alloc_blocks + h->free_blocks;
+    st->largest_free = gjb_heap_max_alloc(h);
+    st->regions = h->nregions;
+    st->failed = h->failed;
+    st->peak_request = h->peak_request;
+    st->header_bytes = gjb_hdr_bytes(h);
+    st->min_block = is_buddy(h) ? GJB_BU : FF_MIN;
+}
+
+/* --- the block walk and validation ------------------------------------- */
+
+int gjb_heap_walk(const gjb_heap *h, gjb_walk_fn fn, void *ctx)
+{
+    GJB_TOOL_SCOPE();
+    const struct gjb_region *t = gjb_regions(h);
+    size_t hdr = gjb_hdr_bytes(h);
+    for (uint32_t i = 0; i < h->nregions; i++) {
+        const struct gjb_region *r = &t[i];
+        for (intptr_t off = r->first; off < r->end;) {
+            bool is_free;
+            char *b = gjb_ptr(h, off);
+            size_t s = block_at(h, r, b, &is_free);
+            if (s == 0)
+                return 0; /* damaged: validate says where */
+            int rc = fn(ctx, b + hdr, s - hdr, !is_free);
+            if (rc)
+                return rc;
+            off += (intptr_t)s;
+        }
+    }
+    return 0;
+}
+
+/* True when [off, off+len) lies in the metadata of a region of h: after a
+ * block area, or before the first block of the descriptor's region. */
+static bool in_metadata(const gjb_heap *h, const struct gjb_region *t, intptr_t off, size_t len)
+{
+    for (uint32_t i = 0; i < h->nregions; i++) {
+        const struct gjb_region *r = &t[i];
+        if (off >= r->end && len <= (size_t)(r->hi - off))
+            return true;
+        if (r->lo == h->r0.lo && off >= 0 && off <= r->first && len <= (size_t)(r->first - off))
+            return true;
+    }
+    return false;
+}
+
+/* Checks the region table: sorted, disjoint, sane bounds, r0 among them. */
+static bool regions_ok(const gjb_heap *h, const struct gjb_region *t)
+{
+    bool home = false;
+    for (uint32_t i = 0; i < h->nregions; i++) {
+        const struct gjb_region *r = &t[i];
+        if (r->lo >= r->hi || r->first < r->lo || r->first >= r->end || r->end > r->hi ||
+            (i && r->lo < t[i - 1].hi))
+            return false;
+        home |= !memcmp(r, &h->r0, sizeof *r);
+    }
+    return home && h->r0.lo <= 0 && h->r0.hi > 0;
+}
+
+int gjb_heap_validate(const gjb_heap *h)
+{
+    GJB_TOOL_SCOPE();
+    if (!h || h->magic != GJB_MAGIC || (h->policy != GJB_FIRST_FIT && h->policy != GJB_BUDDY) ||
+        h->nregions == 0 || h->nregions > h->max_regions || (h->nregions == 1) != !h->regions)
+        return GJB_E_CORRUPT;
+    const struct gjb_region *t = &h->r0;
+    if (h->regions) {
+        if (!in_metadata(h, &h->r0, h->regions, h->nregions * sizeof *t) &&
+            !in_metadata(h, gjb_regions(h), h->regions, h->nregions * sizeof *t))
+            return GJB_E_CORRUPT;
+        t = gjb_regions(h);
+    }
+    size_t tables = h->nlarge * sizeof(intptr_t) + (h->nlarge + FF_GROUP - 1) / FF_GROUP;
+    if (!regions_ok(h, t) || (is_buddy(h) && (h->classes || h->nlarge || h->small_map)) ||
+        (!is_buddy(h) && !in_metadata(h, t, h->classes, tables)))
+        return GJB_E_CORRUPT;
+    size_t nfree = 0, free_bytes = 0, nalloc = 0, total = 0, max_block = 0;
+    for (uint32_t i = 0; i < h->nregions; i++) {
+        const struct gjb_region *r = &t[i];
+        bool ok = is_buddy(h) ? gjb_bd_check_region(h, r, &nfree, &free_bytes, &nalloc)
+                              : gjb_ff_check_region(h, r, &nfree, &free_bytes, &nalloc);
+        if (!ok)
+            return GJB_E_CORRUPT;
+        total += (size_t)(r->hi - r->lo);
+        if (largest_block(h, r) > max_block)
+            max_block = largest_block(h, r);
+    }
+    size_t idx_count, idx_bytes;
+    int st = is_buddy(h) ? gjb_bd_validate_lists(h, &idx_count, &idx_bytes)
+                         : gjb_ff_validate_lists(h, &idx_count, &idx_bytes);
+    if (st != GJB_OK || idx_count != nfree || idx_bytes != free_bytes)
+        return GJB_E_CORRUPT;
+    if (nalloc != h->alloc_blocks || nfree != h->free_blocks ||
+        free_bytes - nfree * gjb_hdr_bytes(h) != h->free || total != h->total ||
+        max_block != h->max_block || h->free > h->total || h->total - h->free > h->maxused)
+        return GJB_E_CORRUPT;
+    return GJB_OK;
+}

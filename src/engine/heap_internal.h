@@ -1,0 +1,145 @@
+/*
+ * heap_internal.h - what the engine's files share: the heap descriptor, the
+ * region records and the offsets everything is linked by.
+ *
+ * A heap is one or more regions of memory. The descriptor sits at the start
+ * of the first region; every link is an offset from it (0 = none), so the
+ * heap works wherever its memory is mapped. A policy lays out each region's
+ * block area [first, end) and keeps its metadata after `end`:
+ *
+ *   region 0:  [descriptor][policy tables][blocks ...][policy metadata]
+ *   region k:  [blocks ...][policy metadata][tables moved here, if any]
+ *
+ * Tables that grow with the heap (the region table, FIRST_FIT's class
+ * table) start in region 0 sized for what it holds and move into a region
+ * added later when they need more room: a small heap pays only for what it
+ * needs (the manual's 8 KiB partition keeps over 90 % as payload).
+ */
+#ifndef GJB_HEAP_INTERNAL_H
+#define GJB_HEAP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "compat.h"
+#include "config.h"
+#include "gjbmem/heap.h"
+
+#define GJB_G ((size_t)_Alignof(max_align_t)) /* granule: payload alignment */
+#define GJB_W (sizeof(size_t))                /* a word: FIRST_FIT's header */
+#define GJB_MAGIC 0x676a626dU
+
+#define GJB_ROUND_UP(x, a) (((x) + (a) - 1) & ~((a) - 1))
+
+_Static_assert((GJB_G & (GJB_G - 1)) == 0 && GJB_G >= GJB_W, "granule: a power of two >= a word");
+_Static_assert(sizeof(intptr_t) == sizeof(size_t), "offsets and sizes have one width");
+
+/* A region, as offsets from the descriptor. */
+struct gjb_region {
+    intptr_t lo, hi;  /* the memory handed in: [lo, hi) */
+    intptr_t first;   /* the block area: [first, end) */
+    intptr_t end;     /* the policy's metadata follows */
+};
+
+struct gjb_heap {
+    uint32_t magic;
+    uint16_t policy;
+    uint16_t max_regions;
+    uint32_t nregions;
+    uint32_t small_map;    /* FIRST_FIT: exact classes that are not empty */
+    uint64_t map;          /* FIRST_FIT: groups of large classes with a block;
+                              BUDDY: orders whose list is not empty */
+    intptr_t classes;      /* FIRST_FIT: the table of large classes */
+    uint32_t nlarge;       /* FIRST_FIT: classes in it */
+    uint32_t reserved;
+    intptr_t regions;      /* the region table (sorted by address) once there are
+                              two regions; 0 before */
+    struct gjb_region r0;  /* the region holding the descriptor */
+    size_t total;          /* bytes handed to the heap */
+    size_t free;           /* payload bytes of the free blocks (headers excluded) */
+    size_t free_blocks;
+    size_t alloc_blocks;
+    size_t maxused;
+    size_t failed;
+    size_t peak_request;
+    size_t max_block;      /* largest block any region could hold */
+    size_t max_align;      /* largest alignment memalign was asked for */
+    intptr_t lists[];      /* first free block of each FIRST_FIT exact class, or
+                              of each BUDDY order */
+};
+
+/* --- offsets ------------------------------------------------------------ */
+
+static inline char *gjb_ptr(const gjb_heap *h, intptr_t off)
+{
+    return (char *)h + off;
+}
+
+static inline intptr_t gjb_off(const gjb_heap *h, const void *b)
+{
+    return (const char *)b - (const char *)h;
+}
+
+static inline size_t gjb_word(const char *b)
+{
+    size_t v;
+    memcpy(&v, b, sizeof v);
+    return v;
+}
+
+static inline void gjb_set_word(char *b, size_t v)
+{
+    memcpy(b, &v, sizeof v);
+}
+
+/* Header bytes an allocated block of this heap carries. */
+static inline size_t gjb_hdr_bytes(const gjb_heap *h)
+{
+    return h->policy == GJB_BUDDY ? 0 : GJB_W;
+}
+
+static inline void gjb_note_used(gjb_heap *h)
+{
+    size_t used = h->total - h->free;
+    if (used > h->maxused)
+        h->maxused = used;
+}
+
+/* The alignment an aligned block at payload p keeps when it is resized:
+ * the largest power of two dividing p, but no more than any alignment the
+ * heap was ever asked for (so at least the one this block was asked for). */
+static inline size_t gjb_kept_align(const gjb_heap *h, const void *p)
+{
+    uintptr_t u = (uintptr_t)p;
+    size_t natural = (size_t)(u & (~u + 1));
+    return natural < h->max_align ? natural : h->max_align;
+}
+
+/* --- regions ------------------------------------------------------------ */
+
+static inline const struct gjb_region *gjb_regions(const gjb_heap *h)
+{
+    return h->regions ? (const struct gjb_region *)(const void *)gjb_ptr(h, h->regions) : &h->r0;
+}
+
+/* The region whose block area holds offset off, or NULL. O(log r). */
+static inline const struct gjb_region *gjb_region_at(const gjb_heap *h, intptr_t off)
+{
+    const struct gjb_region *t = gjb_regions(h);
+    uint32_t lo = 0, hi = h->nregions; /* the last region starting <= off */
+    while (hi - lo > 1) {
+        uint32_t mid = (lo + hi) / 2;
+        if (t[mid].first <= off)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return off >= t[lo].first && off < t[lo].end ? &t[lo] : NULL;
+}
+
+/* Bytes of a descriptor of the policy, with its lists. */
+size_t gjb_descriptor_bytes(int policy);
+
+#endif

@@ -1,0 +1,72 @@
+/*
+ * fast.h - the POSIX port's calls on the library's hot paths, inline (the
+ * API layer includes this through src/core/port_fast.h when the build names
+ * it in GJBMEM_PORT_FAST): the light lock and the interrupt-context flag.
+ *
+ * On Linux a lock is a futex word: 0 free, 1 taken, 2 taken with a waiter
+ * ("Futexes Are Tricky", U. Drepper, mutex 3). Uncontended, taking it is one
+ * compare-and-swap and releasing it one exchange, no system call; a waiter
+ * spins briefly, then sleeps in the kernel (port.c). A zeroed lock is free.
+ * Elsewhere the locks are pthread mutexes, through port.c.
+ */
+#ifndef GJB_PORT_POSIX_FAST_H
+#define GJB_PORT_POSIX_FAST_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "gjbmem/port.h"
+
+#define GJB_VISIBILITY_HIDDEN __attribute__((visibility("hidden")))
+
+/* Set while the calling thread runs in (emulated) interrupt context. */
+extern _Thread_local volatile int gjb_posix_isr __attribute__((tls_model("initial-exec")))
+    GJB_VISIBILITY_HIDDEN;
+
+static inline bool gjb_fast_in_isr(void)
+{
+    return gjb_posix_isr != 0;
+}
+
+#if defined(__linux__)
+_Static_assert(sizeof(atomic_int) <= GJB_PORT_LOCK_BYTES, "gjb_port_lock too small");
+
+/* The contended halves (port.c). */
+void gjb_posix_lock_wait(atomic_int *w) GJB_VISIBILITY_HIDDEN;
+void gjb_posix_lock_wake(atomic_int *w) GJB_VISIBILITY_HIDDEN;
+
+static inline atomic_int *gjb_posix_word(gjb_port_lock *lock)
+{
+    return (atomic_int *)(void *)lock->opaque;
+}
+
+static inline bool gjb_fast_try(gjb_port_lock *lock)
+{
+    int c = 0;
+    return atomic_compare_exchange_strong_explicit(gjb_posix_word(lock), &c, 1,
+                                                   memory_order_acquire, memory_order_relaxed);
+}
+
+static inline void gjb_fast_lock(gjb_port_lock *lock)
+{
+    if (__builtin_expect(!gjb_fast_try(lock), 0))
+        gjb_posix_lock_wait(gjb_posix_word(lock));
+}
+
+static inline void gjb_fast_unlock(gjb_port_lock *lock)
+{
+    if (__builtin_expect(atomic_exchange_explicit(gjb_posix_word(lock), 0, memory_order_release) == 2,
+                         0))
+        gjb_posix_lock_wake(gjb_posix_word(lock));
+}
+
+/* Locks need no initialisation: the library's tables start zeroed. */
+#define GJB_FAST_LOCKS_ZERO_READY 1
+#else
+#define gjb_fast_try gjb_port_lock_try
+#define gjb_fast_lock gjb_port_lock_take
+#define gjb_fast_unlock gjb_port_lock_release
+#define GJB_FAST_LOCKS_ZERO_READY 0
+#endif
+
+#endif
