@@ -19,9 +19,7 @@
  */
 #include "buddy.h"
 
-struct bnode {
-    intptr_t next, prev; /* offsets of free blocks of the same order; 0: none */
-};
+#define bnode_t bd_node
 
 #define bsize bd_size
 #define free_tag bd_free_tag
@@ -33,10 +31,7 @@ static inline unsigned order_of(size_t block)
     return gjb_ctz64((uint64_t)(block / GJB_BU));
 }
 
-static inline struct bnode *bnode(const gjb_heap *h, intptr_t off)
-{
-    return (struct bnode *)(void *)gjb_ptr(h, off);
-}
+#define bnode bd_node
 
 
 /* gjb_region_at, kept out of line so that the hot paths stay small. */
@@ -67,7 +62,7 @@ static inline bool free_block_at(const gjb_heap *h, intptr_t off, unsigned k)
  * Out of line: only merging and resizing need it. */
 static GJB_NOINLINE bool links_ok(const gjb_heap *h, intptr_t off, unsigned k)
 {
-    const struct bnode *n = bnode(h, off);
+    const struct bd_node *n = bnode(h, off);
     if (n->next && (!free_block_at(h, n->next, k) || bnode(h, n->next)->prev != off))
         return false;
     if (!n->prev)
@@ -79,7 +74,7 @@ static GJB_NOINLINE bool links_ok(const gjb_heap *h, intptr_t off, unsigned k)
 static inline void push(gjb_heap *h, const struct gjb_region *r, char *b, unsigned k)
 {
     intptr_t *head = heads(h), off = gjb_off(h, b);
-    struct bnode *n = bnode(h, off);
+    struct bd_node *n = bnode(h, off);
     n->next = head[k];
     n->prev = 0;
     if (head[k])
@@ -93,7 +88,7 @@ static inline void push(gjb_heap *h, const struct gjb_region *r, char *b, unsign
  * the counters are the caller's to update. */
 static void unlink_block(gjb_heap *h, intptr_t off, unsigned k)
 {
-    struct bnode *n = bnode(h, off);
+    struct bd_node *n = bnode(h, off);
     if (n->prev)
         bnode(h, n->prev)->next = n->next;
     else
@@ -111,6 +106,17 @@ static inline intptr_t buddy_of(const gjb_heap *h, intptr_t off, size_t s)
 }
 
 /* --- regions ------------------------------------------------------------ */
+
+int gjb_bd_place(gjb_heap *h, size_t size, size_t align, void **out)
+{
+    size_t block = gjb_bd_block_for(size, align);
+    if (!block || block > h->max_block)
+        return GJB_E_TOOBIG;
+    int st = gjb_bd_alloc(h, block, align > GJB_G, out);
+    if (st == GJB_OK)
+        gjb_note_used(h);
+    return st;
+}
 
 size_t gjb_bd_block_for(size_t size, size_t align)
 {

@@ -45,6 +45,7 @@ static inline intptr_t *bd_heads(const gjb_heap *h)
 }
 
 size_t gjb_bd_block_for(size_t size, size_t align);
+int gjb_bd_place(gjb_heap *h, size_t size, size_t align, void **out);
 int gjb_bd_layout(const gjb_heap *h, struct gjb_region *r, uintptr_t area, uintptr_t hi,
                   size_t extra, intptr_t *extra_off);
 void gjb_bd_add_area(gjb_heap *h, const struct gjb_region *r);
@@ -61,5 +62,85 @@ char *gjb_bd_block_containing(const gjb_heap *h, const struct gjb_region *r, int
 bool gjb_bd_check_region(const gjb_heap *h, const struct gjb_region *r, size_t *nfree,
                          size_t *free_bytes, size_t *nalloc);
 int gjb_bd_validate_lists(const gjb_heap *h, size_t *count, size_t *bytes);
+
+/* --- the hot paths, inlined into heap_ops.h ------------------------------ *
+ * In region 0 of a one-region heap: an allocation that finds a block of its
+ * own order, a free whose buddy is not a free block of the same order.
+ * Everything else (splitting, merging, other regions, anything a check
+ * refuses) goes to the general functions, which also tell a bad pointer
+ * from damage. */
+
+struct bd_node {
+    intptr_t next, prev;
+};
+
+static inline struct bd_node *bd_node(const gjb_heap *h, intptr_t off)
+{
+    return (struct bd_node *)(void *)gjb_ptr(h, off);
+}
+
+/* The tag of offset off of region 0 when off is a unit of its block area,
+ * else NULL. */
+static GJB_ALWAYS_INLINE unsigned char *bd_tag0(const gjb_heap *h, intptr_t off)
+{
+    size_t d = (size_t)(off - h->r0.first);
+    if (d >= (size_t)(h->r0.end - h->r0.first) || d % GJB_BU)
+        return NULL;
+    return (unsigned char *)gjb_ptr(h, h->r0.end) + d / GJB_BU;
+}
+
+static GJB_ALWAYS_INLINE int bd_alloc_fast(gjb_heap *h, size_t size, void **out)
+{
+    unsigned k = size <= GJB_BU ? 0 : gjb_log2(size - 1) + 1 - gjb_log2(GJB_BU);
+    if (GJB_UNLIKELY(k >= BD_ORDERS || !((h->map >> k) & 1) || h->nregions != 1))
+        return gjb_bd_place(h, size, GJB_G, out);
+    intptr_t off = h->lists[k], next = bd_node(h, off)->next;
+    unsigned char *t = bd_tag0(h, off), *nt = next ? bd_tag0(h, next) : NULL;
+    if (GJB_UNLIKELY(!t || *t != bd_free_tag(k) ||
+                     (next && (!nt || *nt != bd_free_tag(k) || bd_node(h, next)->prev != off))))
+        return gjb_bd_place(h, size, GJB_G, out); /* it reports the damage */
+    h->lists[k] = next;
+    if (next)
+        bd_node(h, next)->prev = 0;
+    else
+        h->map &= ~((uint64_t)1 << k);
+    *t = (unsigned char)(k + 1);
+    h->free_blocks--;
+    h->alloc_blocks++;
+    h->free -= bd_size(k);
+    gjb_note_used(h);
+    *out = gjb_ptr(h, off);
+    return GJB_OK;
+}
+
+static GJB_ALWAYS_INLINE int bd_free_fast(gjb_heap *h, void *p)
+{
+    intptr_t off = gjb_off(h, p);
+    unsigned char *t = bd_tag0(h, off);
+    if (GJB_UNLIKELY(!t || h->nregions != 1))
+        return gjb_bd_free(h, p);
+    unsigned tag = *t, k = (tag & BD_ORDER_MASK) - 1;
+    size_t s = bd_size(k);
+    if (GJB_UNLIKELY(!tag || (tag & BD_TAG_FREE) || k >= BD_ORDERS || ((uintptr_t)p & (s - 1)) ||
+                     s > (size_t)(h->r0.end - off)))
+        return gjb_bd_free(h, p);
+    intptr_t bud = ((uintptr_t)p & s) ? off - (intptr_t)s : off + (intptr_t)s;
+    unsigned char *bt = bud <= h->r0.end - (intptr_t)s ? bd_tag0(h, bud) : NULL;
+    if (GJB_UNLIKELY(bt && *bt == bd_free_tag(k)))
+        return gjb_bd_free(h, p); /* it merges */
+    *t = bd_free_tag(k);
+    intptr_t first = h->lists[k];
+    bd_node(h, off)->next = first;
+    bd_node(h, off)->prev = 0;
+    if (first)
+        bd_node(h, first)->prev = off;
+    else
+        h->map |= (uint64_t)1 << k;
+    h->lists[k] = off;
+    h->alloc_blocks--;
+    h->free_blocks++;
+    h->free += s;
+    return GJB_OK;
+}
 
 #endif

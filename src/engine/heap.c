@@ -192,6 +192,16 @@ void *gjb_heap_block_of(const gjb_heap *h, const void *mem)
 #define refused gjb_refused
 #define bd_place gjb_bd_place
 
+int gjb_bd_alloc_entry(gjb_heap *h, size_t size, void **out)
+{
+    return gjb_alloc_frame(h, size, out, GJB_BUDDY);
+}
+
+int gjb_bd_free_entry(gjb_heap *h, void *p)
+{
+    return bd_free_fast(h, p);
+}
+
 int gjb_heap_alloc(gjb_heap *h, size_t size, void **out)
 {
     return gjb_heap_alloc_inline(h, size, out);

@@ -20,31 +20,32 @@ static inline int gjb_refused(gjb_heap *h, int st)
     return st;
 }
 
-/* A BUDDY block for size bytes aligned to align. */
-static inline int gjb_bd_place(gjb_heap *h, size_t size, size_t align, void **out)
-{
-    size_t block = gjb_bd_block_for(size, align);
-    if (!block || block > h->max_block)
-        return GJB_E_TOOBIG;
-    int st = gjb_bd_alloc(h, block, align > GJB_G, out);
-    if (st == GJB_OK)
-        gjb_note_used(h);
-    return st;
-}
+/* BUDDY's allocate and free, out of line (heap.c): inlined beside
+ * FIRST_FIT's, they would cost FIRST_FIT registers. */
+int gjb_bd_alloc_entry(gjb_heap *h, size_t size, void **out);
+int gjb_bd_free_entry(gjb_heap *h, void *p);
 
-static GJB_ALWAYS_INLINE int gjb_heap_alloc_inline(gjb_heap *h, size_t size, void **out)
+/* What every allocation does around the policy's own: the request's
+ * statistics, the tools' view of the block. */
+static GJB_ALWAYS_INLINE int gjb_alloc_frame(gjb_heap *h, size_t size, void **out, int policy)
 {
     GJB_TOOL_SCOPE();
     if (GJB_UNLIKELY(size == 0))
         return GJB_E_INVAL;
     if (size > h->peak_request)
         h->peak_request = size;
-    int st = h->policy == GJB_BUDDY ? gjb_bd_place(h, size, GJB_G, out)
-                                    : ff_alloc_fast(h, size, out);
+    int st = policy == GJB_BUDDY ? bd_alloc_fast(h, size, out) : ff_alloc_fast(h, size, out);
     if (GJB_UNLIKELY(st != GJB_OK))
         return gjb_refused(h, st);
     gjb_tool_alloc(h, *out, size);
     return GJB_OK;
+}
+
+static GJB_ALWAYS_INLINE int gjb_heap_alloc_inline(gjb_heap *h, size_t size, void **out)
+{
+    if (h->policy == GJB_BUDDY)
+        return gjb_bd_alloc_entry(h, size, out);
+    return gjb_alloc_frame(h, size, out, GJB_FIRST_FIT);
 }
 
 /* With a tool watching, the freed block's size must be known first. */
@@ -56,7 +57,7 @@ static GJB_ALWAYS_INLINE int gjb_heap_free_inline(gjb_heap *h, void *p)
         return gjb_heap_free_watched(h, p);
     if (GJB_UNLIKELY(!p))
         return GJB_E_INVAL;
-    return h->policy == GJB_BUDDY ? gjb_bd_free(h, p) : ff_free_fast(h, p);
+    return h->policy == GJB_BUDDY ? gjb_bd_free_entry(h, p) : ff_free_fast(h, p);
 }
 
 #endif
