@@ -409,7 +409,8 @@ static bool regions_ok(const gjb_heap *h, const struct gjb_region *t)
         if (r->lo >= r->hi || r->first < r->lo || r->first >= r->end || r->end > r->hi ||
             (i && r->lo < t[i - 1].hi))
             return false;
-        home |= !memcmp(r, &h->r0, sizeof *r);
+        home |= r->lo == h->r0.lo && r->hi == h->r0.hi && r->first == h->r0.first &&
+                r->end == h->r0.end; /* not memcmp: the engine calls only memcpy/memmove/memset */
     }
     return home && h->r0.lo <= 0 && h->r0.hi > 0;
 }
