@@ -1,34 +1,109 @@
 /*
- * test_heap_model.c - model-based random test of the FIRST_FIT engine.
+ * test_heap_model.c - model-based random test of the FIRST_FIT engine
+ * (segregated first fit, src/engine/firstfit.c).
  *
- * A reference model keeps the heap as a plain address-sorted array of
- * blocks and applies the documented placement rules with linear scans. For
- * every operation it predicts the status and the exact address the engine
- * must return; the engine's statistics are compared after every operation
- * and gjb_heap_validate runs after every batch. Every payload carries a
- * pattern that is checked before the block is freed or resized. Hostile
- * pointers (interior, stale, freed, misaligned, foreign) must be refused
- * without any change.
+ * A reference model keeps every region's blocks in one address-sorted array
+ * (address, size, free, placed by memalign) and every size class's free
+ * blocks in a plain array in list order, and applies the documented rules
+ * with linear scans:
  *
- * GJB_MODEL_OPS sets the operations per region layout (default 600000).
+ *  - a block of s bytes (header included, a multiple of G) is in exact class
+ *    s / G below SMALL = 32 granules, else in large class
+ *    32 + 8 * (log2(s) - log2(SMALL)) + (the three bits of s below its top bit);
+ *    the smallest block is four words (header, two links, footer);
+ *  - a class is last in, first out: a block that becomes free, or the part
+ *    of one that stays free, goes first in its class;
+ *  - alloc: need = max(round_up(size + W, G), MIN); the first block of need's
+ *    own class if it fits (always, in an exact class), else the first block
+ *    of the smallest non-empty class above; its front is allocated and the
+ *    rest, if it can be a block, goes first in its class; TOOBIG above the
+ *    largest block a region ever held, NOMEM when nothing fits;
+ *  - memalign (align > G): the block alloc would pick, if an aligned payload
+ *    fits in it at its start or at least MIN bytes in; otherwise the block
+ *    alloc would pick for need + MIN + align - G; the gap in front becomes a
+ *    free block (listed first), then the tail if it can be a block;
+ *  - free: merge with the free neighbour after, then the one before; the
+ *    result goes first in its class;
+ *  - realloc: shrink in place (a tail of MIN or more is freed and merged),
+ *    grow into a free block after, grow over a free block before (and the
+ *    one after) moving the contents down to the highest address that keeps
+ *    the block's alignment, or allocate (memalign for a block memalign
+ *    placed), copy and free the old block.
+ *
+ * For every operation it predicts the status and the exact address; the
+ * engine's statistics are compared after every operation, and every 97
+ * operations the block walk, gjb_heap_validate and the engine's class lists
+ * (read through firstfit.h, block by block in list order) are compared with
+ * the model. Every payload carries a pattern that is checked before the
+ * block is freed or resized. Hostile pointers (interior, misaligned, free,
+ * freed, foreign, random) must be refused with nothing changed.
+ *
+ * GJB_MODEL_OPS sets the operations per region layout (default 600000),
+ * spread over SEEDS seeds.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
-#include "gjbmem/heap.h"
+#include "engine/firstfit.h" /* the class lists, compared with the model's */
 
-#define W sizeof(size_t)
-#define G _Alignof(max_align_t)
+#define W ((uintptr_t)sizeof(size_t))
+#define G ((uintptr_t)_Alignof(max_align_t))
+#define MIN ((4 * W + G - 1) & ~(G - 1)) /* header, two links, footer */
+#define EXACT 32u                        /* exact classes */
+#define SMALL (EXACT * G)                /* the first large block size */
+#define SUB 8u                           /* large classes per power of two */
+#define NCLASS (EXACT + SUB * 64)
 #define MAXB 4096
 #define MAXLIVE 512
+#define MAXREG 4
+#define SEEDS 8
 
-static size_t min_block;
+/* The engine's order inside a class (firstfit.h): 0 (the default) last in,
+ * first out; 1 the same, except that a block above the first one goes
+ * second. */
+#ifdef FF_ORDER
+#define ORDER FF_ORDER
+#else
+#define ORDER 0
+#endif
+
+/* --- failure context ---------------------------------------------------- */
+
+static const char *cur_layout = "";
+static long cur_seed, cur_op;
+
+static void fail_ctx(int line, const char *what, const char *fmt, ...)
+{
+    char extra[256] = "";
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(extra, sizeof extra, fmt, ap);
+        va_end(ap);
+    }
+    fail_msg("layout %s seed %ld op %ld, line %d: %s %s", cur_layout, cur_seed, cur_op, line,
+             what, extra);
+}
+
+#define EXPECT(cond, ...)                                                                          \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            fail_ctx(__LINE__, #cond, __VA_ARGS__);                                                \
+    } while (0)
+
+#define EQ(a, b)                                                                                   \
+    do {                                                                                           \
+        uintmax_t a_ = (uintmax_t)(a), b_ = (uintmax_t)(b);                                        \
+        if (a_ != b_)                                                                              \
+            fail_ctx(__LINE__, #a " == " #b, "(%#jx != %#jx)", a_, b_);                            \
+    } while (0)
 
 /* --- random numbers ---------------------------------------------------- */
 
@@ -51,23 +126,75 @@ static size_t below(size_t n)
 
 struct mblk {
     uintptr_t h; /* header address */
-    size_t s;    /* block size */
+    size_t s;    /* block size, header included */
     bool free, aligned;
+};
+
+/* A class's free blocks in list order: the first one is the last entry. */
+struct mclass {
+    uintptr_t *a;
+    size_t n, cap;
 };
 
 static struct mblk mb[MAXB];
 static int nb;
-static size_t max_block, failed;
+static struct mclass cl[NCLASS];
+static size_t max_block, total, failed, peak, maxused, max_align;
+
+/* What the random run went through (reported, and required to happen). */
+struct cover {
+    long own, above, whole, split, aligned_at_start, aligned_inside, slack_retry, merge_next,
+        merge_prev, shrink, grow_right, grow_left, grow_left_gap, moves, nomem, toobig, hostile,
+        badalign;
+};
+static struct cover cov, cov_total;
 
 static size_t block_size(size_t n)
 {
+    if (n > SIZE_MAX - W - G)
+        return 0;
     size_t s = (n + W + G - 1) & ~(G - 1);
-    return s < min_block ? min_block : s;
+    return s < MIN ? MIN : s;
+}
+
+static unsigned floor_log2(size_t x)
+{
+    unsigned n = 0;
+    while (x >>= 1)
+        n++;
+    return n;
+}
+
+static unsigned class_of(size_t s)
+{
+    if (s < SMALL)
+        return (unsigned)(s / G);
+    unsigned fl = floor_log2(s), base = floor_log2(SMALL);
+    return EXACT + (fl - base) * SUB + (unsigned)((s >> (fl - 3)) & (SUB - 1));
+}
+
+static int slot_for(uintptr_t h)
+{
+    int lo = 0, hi = nb;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (mb[mid].h < h)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int find_block(uintptr_t h)
+{
+    int i = slot_for(h);
+    return i < nb && mb[i].h == h ? i : -1;
 }
 
 static void insert_at(int i, struct mblk b)
 {
-    assert_true(nb < MAXB);
+    EXPECT(nb < MAXB, NULL);
     memmove(&mb[i + 1], &mb[i], (size_t)(nb - i) * sizeof mb[0]);
     mb[i] = b;
     nb++;
@@ -84,106 +211,243 @@ static bool adjacent(int i, int j)
     return i >= 0 && j < nb && mb[i].h + mb[i].s == mb[j].h;
 }
 
-static int find_block(uintptr_t h)
+/* Lists free block i in its class. */
+static void push(int i)
 {
-    for (int i = 0; i < nb; i++)
-        if (mb[i].h == h)
-            return i;
+    EXPECT(mb[i].free, NULL);
+    struct mclass *c = &cl[class_of(mb[i].s)];
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 16;
+        c->a = realloc(c->a, c->cap * sizeof *c->a);
+        EXPECT(c->a != NULL, NULL);
+    }
+    if (ORDER == 1 && c->n && mb[i].h > c->a[c->n - 1]) { /* second */
+        c->a[c->n] = c->a[c->n - 1];
+        c->a[c->n - 1] = mb[i].h;
+    } else {
+        c->a[c->n] = mb[i].h;
+    }
+    c->n++;
+}
+
+/* Takes free block i out of its class. */
+static void unlink_free(int i)
+{
+    struct mclass *c = &cl[class_of(mb[i].s)];
+    for (size_t k = 0; k < c->n; k++)
+        if (c->a[k] == mb[i].h) {
+            memmove(&c->a[k], &c->a[k + 1], (c->n - k - 1) * sizeof c->a[0]);
+            c->n--;
+            return;
+        }
+    fail_ctx(__LINE__, "free block in its class", "%#jx size %zu", (uintmax_t)mb[i].h, mb[i].s);
+}
+
+/* The first block of class c (the block index), or -1. */
+static int head_of(unsigned c)
+{
+    if (!cl[c].n)
+        return -1;
+    int i = find_block(cl[c].a[cl[c].n - 1]);
+    EXPECT(i >= 0 && mb[i].free && class_of(mb[i].s) == c, "head of class %u", c);
+    return i;
+}
+
+/* The block an allocation of need bytes takes (*cp: its class), or -1. */
+static int find(size_t need, unsigned *cp)
+{
+    unsigned c = class_of(need);
+    int i = head_of(c);
+    if (i >= 0 && mb[i].s >= need) {
+        *cp = c;
+        cov.own++;
+        return i;
+    }
+    EXPECT(i < 0 || c >= EXACT, "an exact class's head always fits");
+    for (unsigned a = c + 1; a < NCLASS; a++)
+        if (cl[a].n) {
+            *cp = a;
+            cov.above++;
+            return head_of(a);
+        }
     return -1;
 }
 
-static int first_fit(size_t need)
+/* The largest request alloc would satisfy now: the first block of the
+ * largest non-empty class, less its header. */
+static size_t max_alloc(void)
 {
+    for (unsigned c = NCLASS; c-- > 0;)
+        if (cl[c].n)
+            return mb[head_of(c)].s - W;
+    return 0;
+}
+
+static size_t free_payload(void)
+{
+    size_t f = 0;
     for (int i = 0; i < nb; i++)
-        if (mb[i].free && mb[i].s >= need)
-            return i;
-    return -1;
+        if (mb[i].free)
+            f += mb[i].s - W;
+    return f;
 }
 
-static uintptr_t aligned_spot(const struct mblk *b, size_t need, size_t align)
+static void note_used(void)
 {
-    uintptr_t p = (b->h + W + align - 1) & ~(uintptr_t)(align - 1);
-    if (p - W != b->h && p - W - b->h < min_block)
-        p = (b->h + W + min_block + align - 1) & ~(uintptr_t)(align - 1);
-    return p - W - b->h + need <= b->s ? p - W : 0;
+    size_t u = total - free_payload();
+    if (u > maxused)
+        maxused = u;
 }
 
-/* Marks block i free and merges it with free neighbours. */
-static void model_release(int i)
+/* Allocates the front need bytes of free block i, the first of class c;
+ * returns the block's index. */
+static int take(int i, unsigned c, size_t need)
 {
-    mb[i].free = true;
+    EQ(head_of(c), i);
+    unlink_free(i);
+    size_t rest = mb[i].s - need;
+    mb[i].free = false;
     mb[i].aligned = false;
-    if (adjacent(i, i + 1) && mb[i + 1].free) {
-        mb[i].s += mb[i + 1].s;
-        remove_at(i + 1);
+    if (rest >= MIN) {
+        mb[i].s = need;
+        insert_at(i + 1, (struct mblk){mb[i].h + need, rest, true, false});
+        push(i + 1);
+        cov.split++;
+    } else {
+        cov.whole++;
     }
-    if (adjacent(i - 1, i) && mb[i - 1].free) {
-        mb[i - 1].s += mb[i].s;
-        remove_at(i);
-    }
+    return i;
 }
 
-/* Allocates [at, at+need) from free block i; returns the block's index. */
-static int model_carve(int i, uintptr_t at, size_t need, bool aligned)
+/* Allocates [at, at+need) from free block i, the first of class c, with a
+ * free gap of at least MIN bytes in front; returns the block's index. */
+static int carve_at(int i, unsigned c, uintptr_t at, size_t need)
 {
-    struct mblk b = mb[i];
-    size_t lead = at - b.h, tail = b.s - lead - need;
-    if (tail < min_block) {
-        need += tail;
-        tail = 0;
+    EQ(head_of(c), i);
+    unlink_free(i);
+    size_t lead = at - mb[i].h, rest = mb[i].s - lead - need;
+    EXPECT(lead >= MIN, NULL);
+    mb[i].s = lead;
+    push(i);
+    if (rest >= MIN) {
+        insert_at(i + 1, (struct mblk){at, need, false, false});
+        insert_at(i + 2, (struct mblk){at + need, rest, true, false});
+        push(i + 2);
+        cov.split++;
+    } else {
+        insert_at(i + 1, (struct mblk){at, need + rest, false, false});
+        cov.whole++;
     }
-    remove_at(i);
-    int k = i;
-    if (lead)
-        insert_at(k++, (struct mblk){b.h, lead, true, false});
-    insert_at(k, (struct mblk){at, need, false, aligned});
-    if (tail)
-        insert_at(k + 1, (struct mblk){at + need, tail, true, false});
+    return i + 1;
+}
+
+/* Where an aligned payload of need bytes would have its header in free
+ * block i: its start, or at least MIN bytes in; 0 when it does not fit. */
+static uintptr_t aligned_spot(int i, size_t need, size_t align)
+{
+    uintptr_t start = mb[i].h, p = (start + W + align - 1) & ~(uintptr_t)(align - 1);
+    if (p - W != start && p - W - start < MIN)
+        p = (start + W + MIN + align - 1) & ~(uintptr_t)(align - 1);
+    return p - W - start + need <= mb[i].s ? p - W : 0;
+}
+
+/* An allocation of a block of need bytes (need <= max_block): its index,
+ * or -1 (NOMEM). */
+static int model_alloc(size_t need)
+{
+    unsigned c;
+    int i = find(need, &c);
+    return i < 0 ? -1 : take(i, c, need);
+}
+
+/* A memalign of a block of need bytes (need <= max_block, align > G). */
+static int model_memalign(size_t need, size_t align)
+{
+    unsigned c;
+    int i = find(need, &c);
+    uintptr_t at = i >= 0 ? aligned_spot(i, need, align) : 0;
+    if (!at) {
+        size_t slack = MIN + align - G;
+        if (slack > max_block - need)
+            return -1;
+        cov.slack_retry++;
+        i = find(need + slack, &c);
+        at = i >= 0 ? aligned_spot(i, need, align) : 0;
+        if (!at)
+            return -1;
+    }
+    int k;
+    if (at == mb[i].h) {
+        k = take(i, c, need);
+        cov.aligned_at_start++;
+    } else {
+        k = carve_at(i, c, at, need);
+        cov.aligned_inside++;
+    }
+    mb[k].aligned = true;
     return k;
 }
 
-/* Predicts an allocation: returns the new block's index or -1 (status). */
-static int model_alloc(size_t need, size_t align, int *status)
+/* Frees allocated block i: merges it with its free neighbours and lists
+ * the result. */
+static void model_release(int i)
 {
-    int i = first_fit(need);
-    uintptr_t at = i >= 0 ? mb[i].h : 0;
-    if (align > G) {
-        at = i >= 0 ? aligned_spot(&mb[i], need, align) : 0;
-        if (!at) {
-            i = first_fit(need + min_block + align - G);
-            at = i >= 0 ? aligned_spot(&mb[i], need, align) : 0;
-        }
+    EXPECT(!mb[i].free, NULL);
+    mb[i].free = true;
+    mb[i].aligned = false;
+    if (adjacent(i, i + 1) && mb[i + 1].free) {
+        unlink_free(i + 1);
+        mb[i].s += mb[i + 1].s;
+        remove_at(i + 1);
+        cov.merge_next++;
     }
-    if (!at) {
-        *status = GJB_E_NOMEM;
-        failed++;
-        return -1;
+    if (adjacent(i - 1, i) && mb[i - 1].free) {
+        unlink_free(i - 1);
+        mb[i - 1].s += mb[i].s;
+        remove_at(i);
+        i--;
+        cov.merge_prev++;
     }
-    *status = GJB_OK;
-    return model_carve(i, at, need, align > G);
+    push(i);
 }
 
 /* Cuts allocated block i down to need and frees the tail if it can. */
 static void model_shrink(int i, size_t need)
 {
-    if (mb[i].s - need < min_block)
+    if (mb[i].s - need < MIN)
         return;
-    struct mblk t = {mb[i].h + need, mb[i].s - need, false, false};
+    insert_at(i + 1, (struct mblk){mb[i].h + need, mb[i].s - need, false, false});
     mb[i].s = need;
-    insert_at(i + 1, t);
     model_release(i + 1);
+    cov.shrink++;
 }
 
-static size_t max_align; /* largest alignment memalign was asked for */
-
-/* The alignment an aligned block keeps when it moves. */
+/* The alignment an aligned block keeps when it moves or grows left. */
 static size_t kept_align(uintptr_t u)
 {
     size_t natural = (size_t)(u & (~u + 1));
     return natural < max_align ? natural : max_align;
 }
 
-/* The engine's grow-left rule; returns the new index or -1. */
+/* Grows allocated block i into its free right neighbour. */
+static void model_grow_right(int i, size_t need)
+{
+    size_t rest = mb[i].s + mb[i + 1].s - need;
+    unlink_free(i + 1);
+    if (rest >= MIN) {
+        mb[i + 1].h = mb[i].h + need;
+        mb[i + 1].s = rest;
+        mb[i].s = need;
+        push(i + 1);
+    } else {
+        mb[i].s += mb[i + 1].s;
+        remove_at(i + 1);
+    }
+    cov.grow_right++;
+}
+
+/* Grows allocated block i over its free left neighbour (and its free right
+ * one); returns the new index or -1. */
 static int model_grow_left(int i, size_t need)
 {
     if (!(adjacent(i - 1, i) && mb[i - 1].free))
@@ -196,21 +460,30 @@ static int model_grow_left(int i, size_t need)
     uintptr_t at = ((end - need + W) & ~(uintptr_t)(align - 1)) - W;
     if (at < p)
         return -1;
-    if (at - p && at - p < min_block) {
+    size_t gap = at - p;
+    if (gap && gap < MIN) {
         if ((p + W) & (align - 1))
             return -1;
-        at = p;
+        gap = 0;
     }
     bool aligned = mb[i].aligned;
-    if (nfree)
+    if (nfree) {
+        unlink_free(i + 1);
         remove_at(i + 1);
+    }
+    unlink_free(i - 1);
     remove_at(i);
     int k = i - 1;
-    if (at > p)
-        mb[k++].s = at - p;
-    else
-        remove_at(k);
-    insert_at(k, (struct mblk){at, end - at, false, aligned});
+    if (gap) {
+        mb[k].s = gap;
+        push(k);
+        k++;
+        insert_at(k, (struct mblk){p + gap, end - p - gap, false, aligned});
+        cov.grow_left_gap++;
+    } else {
+        mb[k] = (struct mblk){p, end - p, false, aligned};
+    }
+    cov.grow_left++;
     model_shrink(k, need);
     return k;
 }
@@ -223,15 +496,7 @@ static int model_resize(int i, size_t need)
         return i;
     }
     if (adjacent(i, i + 1) && mb[i + 1].free && mb[i].s + mb[i + 1].s >= need) {
-        size_t rest = mb[i].s + mb[i + 1].s - need;
-        if (rest >= min_block) {
-            mb[i + 1].h = mb[i].h + need;
-            mb[i + 1].s = rest;
-            mb[i].s = need;
-        } else {
-            mb[i].s += mb[i + 1].s;
-            remove_at(i + 1);
-        }
+        model_grow_right(i, need);
         return i;
     }
     return model_grow_left(i, need);
@@ -266,7 +531,8 @@ static void check_pattern(const unsigned char *p, size_t n, unsigned tag)
 {
     for (size_t k = 0; k < n; k++)
         if (p[k] != pat(tag, k))
-            fail_msg("pattern damaged at byte %zu of %zu (tag %u)", k, n, tag);
+            fail_ctx(__LINE__, "pattern intact", "byte %zu of %zu at %p (tag %u)", k, n,
+                     (const void *)p, tag);
 }
 
 /* --- comparing engine and model ----------------------------------------- */
@@ -275,26 +541,27 @@ static void compare_stats(const gjb_heap *h)
 {
     struct gjbmem_heap_stats st;
     gjb_heap_get_stats(h, &st);
-    size_t fb = 0, ab = 0, fp = 0, big = 0;
+    size_t fb = 0, ab = 0, fp = free_payload();
     for (int i = 0; i < nb; i++) {
-        if (mb[i].free) {
+        if (mb[i].free)
             fb++;
-            fp += mb[i].s - W;
-            if (mb[i].s - W > big)
-                big = mb[i].s - W;
-        } else {
+        else
             ab++;
-        }
     }
-    assert_int_equal(st.free_blocks, fb);
-    assert_int_equal(st.alloc_blocks, ab);
-    assert_int_equal(st.segments, (size_t)nb);
-    assert_int_equal(st.free, fp);
-    assert_int_equal(st.used, st.total - fp);
-    assert_int_equal(st.largest_free, big);
-    assert_int_equal(gjb_heap_max_alloc(h), big);
-    assert_int_equal(st.failed, failed);
-    assert_true(st.maxused >= st.used);
+    EQ(st.free_blocks, fb);
+    EQ(st.alloc_blocks, ab);
+    EQ(st.segments, (size_t)nb);
+    EQ(st.free, fp);
+    EQ(st.total, total);
+    EQ(st.used, total - fp);
+    EQ(st.maxused, maxused);
+    EQ(st.largest_free, max_alloc());
+    EQ(gjb_heap_max_alloc(h), max_alloc());
+    EQ(st.failed, failed);
+    EQ(st.peak_request, peak);
+    EQ(st.header_bytes, W);
+    EQ(st.min_block, MIN);
+    EQ(gjb_heap_is_empty(h), ab == 0);
 }
 
 struct walk_ctx {
@@ -304,45 +571,79 @@ struct walk_ctx {
 static int walk_check(void *ctx, void *payload, size_t size, bool used)
 {
     struct walk_ctx *w = ctx;
-    assert_true(w->i < nb);
-    assert_ptr_equal((uintptr_t)payload, mb[w->i].h + W);
-    assert_int_equal(size, mb[w->i].s - W);
-    assert_int_equal(used, !mb[w->i].free);
+    EXPECT(w->i < nb, NULL);
+    EQ((uintptr_t)payload, mb[w->i].h + W);
+    EQ(size, mb[w->i].s - W);
+    EQ(used, !mb[w->i].free);
     w->i++;
     return 0;
 }
 
-static void check_all(const gjb_heap *h)
+/* One of the engine's class lists, block by block, against the model's. */
+static void compare_list(const gjb_heap *h, unsigned c, intptr_t first)
 {
-    assert_int_equal(gjb_heap_validate(h), GJB_OK);
-    struct walk_ctx w = {0};
-    assert_int_equal(gjb_heap_walk(h, walk_check, &w), 0);
-    assert_int_equal(w.i, nb);
-    for (int k = 0; k < nlive; k++)
-        check_pattern(lv[k].p, lv[k].n, lv[k].tag);
+    size_t n = 0;
+    for (intptr_t b = first; b; b = ff_link(h, b, FF_NEXT), n++) {
+        EXPECT(n < cl[c].n, "class %u: the engine lists more than %zu blocks", c, cl[c].n);
+        EQ((uintptr_t)gjb_ptr(h, b), cl[c].a[cl[c].n - 1 - n]);
+    }
+    EQ(n, cl[c].n);
 }
 
-/* Adopts into the model the free blocks the engine shows that the model
- * does not cover yet (a region just added). */
+static void compare_lists(const gjb_heap *h)
+{
+    for (unsigned c = 0; c < EXACT; c++)
+        compare_list(h, c, h->lists[c]);
+    for (unsigned k = 0; k < h->nlarge; k++)
+        compare_list(h, EXACT + k, ff_large(h)[k]);
+    for (unsigned c = EXACT + h->nlarge; c < NCLASS; c++)
+        EQ(cl[c].n, 0);
+    for (int i = 0; i < nb; i++)
+        if (mb[i].free)
+            EQ(ff_class(mb[i].s), class_of(mb[i].s)); /* the same numbering */
+}
+
+static void check_all(const gjb_heap *h)
+{
+    EQ(gjb_heap_validate(h), GJB_OK);
+    struct walk_ctx w = {0};
+    EQ(gjb_heap_walk(h, walk_check, &w), 0);
+    EQ(w.i, nb);
+    compare_lists(h);
+    for (int i = 1; i < nb; i++)
+        EXPECT(mb[i - 1].h + mb[i - 1].s <= mb[i].h, NULL);
+    for (int k = 0; k < nlive; k++) {
+        check_pattern(lv[k].p, lv[k].n, lv[k].tag);
+        int i = find_block((uintptr_t)lv[k].p - W);
+        EXPECT(i >= 0 && !mb[i].free, NULL);
+        EQ(gjb_heap_usable_size(h, lv[k].p), mb[i].s - W);
+    }
+}
+
+/* Adopts into the model the free block of a region just made (the engine
+ * shows it; the model does not cover it yet), and lists it. */
 static int adopt_cb(void *ctx, void *payload, size_t size, bool used)
 {
     (void)ctx;
     uintptr_t h = (uintptr_t)payload - W;
     if (find_block(h) < 0) {
-        assert_false(used);
-        int i = 0;
-        while (i < nb && mb[i].h < h)
-            i++;
+        EXPECT(!used, NULL);
+        int i = slot_for(h);
         insert_at(i, (struct mblk){h, size + W, true, false});
+        push(i);
         if (size + W > max_block)
             max_block = size + W;
     }
     return 0;
 }
 
-static void adopt_regions(gjb_heap *h)
+static void adopt_region(gjb_heap *h, size_t len)
 {
+    int before = nb;
     gjb_heap_walk(h, adopt_cb, NULL);
+    EQ(nb, before + 1); /* a fresh region is one free block */
+    total += len;
+    note_used();
 }
 
 /* --- operations --------------------------------------------------------- */
@@ -352,11 +653,21 @@ static size_t random_size(void)
     switch (below(16)) {
     case 0: return 1 + below(4096);
     case 1: {
-        const size_t edge[] = {SIZE_MAX, SIZE_MAX - W, SIZE_MAX - G - W, max_block, max_block - W + 1, 0};
-        return below(4) ? 1 + below(16) : edge[below(6)];
+        const size_t edge[] = {SIZE_MAX, SIZE_MAX - W, SIZE_MAX - G - W, max_block,
+                               max_block - W + 1, max_block - W, 0};
+        return below(4) ? 1 + below(16) : edge[below(7)];
     }
+    case 2: return SMALL - 2 * G + below(4 * G); /* the last exact and first large classes */
+    case 3: return 1 + below(max_block / 3);
     default: return 1 + below(300);
     }
+}
+
+static void record_live(void *p, size_t n)
+{
+    EXPECT(nlive < MAXLIVE, NULL);
+    lv[nlive] = (struct live){p, n, next_tag++};
+    fill(&lv[nlive++]);
 }
 
 static void op_alloc(gjb_heap *h)
@@ -364,41 +675,57 @@ static void op_alloc(gjb_heap *h)
     if (nlive == MAXLIVE)
         return;
     size_t n = random_size(), align = G;
-    bool use_memalign = below(4) == 0;
-    if (use_memalign) {
+    int how = (int)below(8); /* 0-1 memalign, 2 realloc(NULL), else alloc */
+    if (how <= 1) {
         align = (size_t)1 << below(13);
         if (below(20) == 0)
             align = below(2) ? 0 : align * 3; /* not a power of two */
     }
-    void *p = NULL;
-    int st = use_memalign ? gjb_heap_memalign(h, align, n, &p) : gjb_heap_alloc(h, n, &p);
-    int want;
-    int i = -1;
-    size_t need = n <= SIZE_MAX - W - G ? block_size(n) : 0;
-    if (use_memalign && (align == 0 || (align & (align - 1))))
+    void *p = (void *)0x1;
+    int st = how <= 1 ? gjb_heap_memalign(h, align, n, &p)
+             : how == 2 ? gjb_heap_realloc(h, NULL, n, &p)
+                        : gjb_heap_alloc(h, n, &p);
+    int want = GJB_OK, i = -1;
+    size_t need = block_size(n);
+    if (how <= 1 && (align == 0 || (align & (align - 1)))) {
         want = GJB_E_ALIGN;
-    else if (n == 0)
+        cov.badalign++;
+    } else if (n == 0) {
         want = GJB_E_INVAL;
-    else if ((max_align = align > max_align ? align : max_align), !need || need > max_block) {
-        want = GJB_E_TOOBIG;
-        failed++;
     } else {
-        i = model_alloc(need, align < G ? G : align, &want);
+        if (n > peak)
+            peak = n;
+        if (how <= 1 && align > G && align > max_align)
+            max_align = align;
+        if (!need || need > max_block) {
+            want = GJB_E_TOOBIG;
+            failed++;
+            cov.toobig++;
+        } else {
+            i = how <= 1 && align > G ? model_memalign(need, align) : model_alloc(need);
+            if (i < 0) {
+                want = GJB_E_NOMEM;
+                failed++;
+                cov.nomem++;
+            } else {
+                note_used();
+            }
+        }
     }
-    assert_int_equal(st, want);
-    if (st != GJB_OK)
+    EQ(st, want);
+    if (st != GJB_OK) {
+        EQ((uintptr_t)p, 0x1); /* *out untouched */
         return;
-    assert_ptr_equal((uintptr_t)p, mb[i].h + W);
-    if (align > G)
-        assert_int_equal((uintptr_t)p % align, 0);
-    lv[nlive] = (struct live){p, n, next_tag++};
-    fill(&lv[nlive++]);
+    }
+    EQ((uintptr_t)p, mb[i].h + W);
+    EQ((uintptr_t)p % (align > G ? align : G), 0);
+    record_live(p, n);
 }
 
-static int live_index(uintptr_t h)
+static int live_index(const void *p)
 {
-    int i = find_block(h);
-    assert_true(i >= 0 && !mb[i].free);
+    int i = find_block((uintptr_t)p - W);
+    EXPECT(i >= 0 && !mb[i].free, "live block %p", p);
     return i;
 }
 
@@ -408,8 +735,8 @@ static void op_free(gjb_heap *h)
         return;
     int k = (int)below((size_t)nlive);
     check_pattern(lv[k].p, lv[k].n, lv[k].tag);
-    model_release(live_index((uintptr_t)lv[k].p - W));
-    assert_int_equal(gjb_heap_free(h, lv[k].p), GJB_OK);
+    model_release(live_index(lv[k].p));
+    EQ(gjb_heap_free(h, lv[k].p), GJB_OK);
     freed[below(FREED)] = lv[k].p;
     lv[k] = lv[--nlive];
 }
@@ -419,44 +746,65 @@ static void op_realloc(gjb_heap *h)
     if (!nlive)
         return;
     int k = (int)below((size_t)nlive);
-    size_t n = random_size();
     struct live *l = &lv[k];
+    int i = live_index(l->p);
+    size_t cur = mb[i].s - W, n;
+    switch (below(6)) {
+    case 0: n = 1 + below(cur); break;                        /* within the block */
+    case 1: n = cur + 1 + below(cur); break;                  /* up to twice */
+    case 2: n = 1 + below(4 * cur); break;                    /* up to four times */
+    case 3: n = below(8) ? 1 + below(cur / 2 + 1) : 0; break; /* shrink, or size 0 */
+    default: n = random_size(); break;
+    }
     check_pattern(l->p, l->n, l->tag);
-    void *p = NULL;
+    void *p = (void *)0x1;
     int st = gjb_heap_realloc(h, l->p, n, &p);
-    int i = live_index((uintptr_t)l->p - W), want = GJB_OK;
+    int want = GJB_OK;
     bool was_aligned = mb[i].aligned;
-    size_t need = n <= SIZE_MAX - W - G ? block_size(n) : 0;
+    size_t need = block_size(n);
     uintptr_t expect = 0;
     if (n == 0) {
         want = GJB_E_INVAL;
-    } else if (!need || need > max_block) {
-        want = GJB_E_TOOBIG;
-        failed++;
     } else {
-        bool aligned = mb[i].aligned;
-        size_t align = aligned ? kept_align((uintptr_t)l->p) : G;
-        int j = model_resize(i, need);
-        if (j < 0) {
-            j = model_alloc(need, align, &want);
+        if (n > peak)
+            peak = n;
+        if (!need || need > max_block) {
+            want = GJB_E_TOOBIG;
+            failed++;
+            cov.toobig++;
+        } else {
+            size_t align = was_aligned ? kept_align((uintptr_t)l->p) : G;
+            int j = model_resize(i, need);
             if (j >= 0) {
                 expect = mb[j].h;
-                model_release(live_index((uintptr_t)l->p - W));
+                note_used();
+            } else {
+                j = align > G ? model_memalign(need, align) : model_alloc(need);
+                if (j < 0) {
+                    want = GJB_E_NOMEM;
+                    failed++;
+                    cov.nomem++;
+                } else {
+                    expect = mb[j].h;
+                    note_used(); /* both blocks held at this moment */
+                    model_release(live_index(l->p));
+                    cov.moves++;
+                }
             }
-        } else {
-            expect = mb[j].h;
         }
     }
-    assert_int_equal(st, want);
+    EQ(st, want);
     if (st != GJB_OK) {
+        EQ((uintptr_t)p, 0x1); /* *out untouched */
         check_pattern(l->p, l->n, l->tag);
         return;
     }
-    assert_ptr_equal((uintptr_t)p, expect + W);
+    EQ((uintptr_t)p, expect + W);
     size_t keep = n < l->n ? n : l->n;
     check_pattern(p, keep, l->tag);
     if (was_aligned) /* an aligned block keeps (at least) its alignment */
-        assert_int_equal((uintptr_t)p % kept_align((uintptr_t)l->p), 0);
+        EQ((uintptr_t)p % kept_align((uintptr_t)l->p), 0);
+    EQ(mb[live_index(p)].aligned, was_aligned);
     if (p != l->p)
         freed[below(FREED)] = l->p;
     l->p = p;
@@ -464,29 +812,37 @@ static void op_realloc(gjb_heap *h)
     fill(l);
 }
 
-/* A pointer that is not an allocated block start must be refused. */
-static void op_hostile(gjb_heap *h, const unsigned char *lo, size_t span)
+static unsigned char *arena_lo;
+static size_t arena_span;
+
+/* A pointer that is not an allocated block start must be refused, and
+ * nothing may change. */
+static void op_hostile(gjb_heap *h)
 {
     uintptr_t p;
-    switch (below(5)) {
+    switch (below(6)) {
     case 0: /* interior or misaligned pointer into a live block */
         if (!nlive)
             return;
-        p = (uintptr_t)lv[below((size_t)nlive)].p + (below(2) ? 1 + below(15) : G * (1 + below(4)));
+        p = (uintptr_t)lv[below((size_t)nlive)].p + (below(2) ? 1 + below(G - 1) : G * (1 + below(4)));
         break;
-    case 1: /* the payload of a free block */
-        p = 0;
-        for (int i = 0; i < nb && !p; i++)
-            if (mb[i].free && below(4) == 0)
-                p = mb[i].h + W;
-        if (!p)
+    case 1: { /* the payload of a free block */
+        int i = (int)below((size_t)nb);
+        while (i < nb && !mb[i].free)
+            i++;
+        if (i == nb)
             return;
+        p = mb[i].h + W;
         break;
-    case 2: /* anywhere in the heap's memory */
-        p = (uintptr_t)lo + below(span);
+    }
+    case 2: /* anywhere in the arena */
+        p = (uintptr_t)arena_lo + below(arena_span);
         break;
-    case 3: /* outside */
-        p = below(2) ? (uintptr_t)&rng : (uintptr_t)lo + span + G * below(64);
+    case 3: /* anywhere in the arena, on a granule */
+        p = ((uintptr_t)arena_lo + below(arena_span)) & ~(G - 1);
+        break;
+    case 4: /* outside */
+        p = below(2) ? (uintptr_t)&rng : (uintptr_t)arena_lo + arena_span + G * below(64);
         break;
     default: /* a freed payload: a double free, maybe after a merge */
         p = (uintptr_t)freed[below(FREED)];
@@ -497,33 +853,64 @@ static void op_hostile(gjb_heap *h, const unsigned char *lo, size_t span)
     int i = find_block(p - W);
     if (i >= 0 && !mb[i].free)
         return; /* that is a valid block after all */
-    void *out = NULL;
-    int st = below(2) ? gjb_heap_free(h, (void *)p) : gjb_heap_realloc(h, (void *)p, 1 + below(64), &out);
-    assert_int_equal(st, GJB_E_BADPTR);
-    assert_int_equal(gjb_heap_usable_size(h, (void *)p), 0);
+    struct gjbmem_heap_stats before, after;
+    gjb_heap_get_stats(h, &before);
+    void *out = (void *)0x1;
+    int st = below(2) ? gjb_heap_free(h, (void *)p)
+                      : gjb_heap_realloc(h, (void *)p, 1 + below(4 * SMALL), &out);
+    EXPECT(st == GJB_E_BADPTR, "pointer %#jx (status %d)", (uintmax_t)p, st);
+    EQ((uintptr_t)out, 0x1);
+    EQ(gjb_heap_usable_size(h, (void *)p), 0);
+    gjb_heap_get_stats(h, &after);
+    EXPECT(memcmp(&before, &after, sizeof before) == 0, NULL);
+    cov.hostile++;
 }
 
-static void run_ops(gjb_heap *h, const unsigned char *lo, size_t span, long ops)
+/* Cheap queries that must match the model at any moment. */
+static void op_query(gjb_heap *h)
 {
-    for (long k = 0; k < ops; k++) {
+    if (nlive) {
+        const struct live *l = &lv[below((size_t)nlive)];
+        const struct mblk *b = &mb[live_index(l->p)];
+        EQ(gjb_heap_usable_size(h, l->p), b->s - W);
+        /* every byte of a payload belongs to its block */
+        EQ((uintptr_t)gjb_heap_block_of(h, (char *)l->p + below(b->s - W)), (uintptr_t)l->p);
+    }
+    int i = (int)below((size_t)nb);
+    if (mb[i].free) /* no byte of a free block belongs to an allocated one */
+        EQ((uintptr_t)gjb_heap_block_of(h, (char *)mb[i].h + below(mb[i].s)), 0);
+    EQ(gjb_heap_usable_size(h, NULL), 0);
+    EQ(gjb_heap_free(h, NULL), GJB_E_INVAL);
+    void *out = (void *)0x1;
+    EQ(gjb_heap_alloc(h, 0, &out), GJB_E_INVAL);
+    EQ(gjb_heap_memalign(h, 64, 0, &out), GJB_E_INVAL);
+    EQ(gjb_heap_realloc(h, NULL, 0, &out), GJB_E_INVAL);
+    EQ((uintptr_t)out, 0x1);
+}
+
+static void run_ops(gjb_heap *h, long ops)
+{
+    for (cur_op = 0; cur_op < ops; cur_op++) {
         size_t r = below(100);
         if (r < 40)
             op_alloc(h);
-        else if (r < 75)
+        else if (r < 72)
             op_free(h);
-        else if (r < 92)
+        else if (r < 90)
             op_realloc(h);
+        else if (r < 97)
+            op_hostile(h);
         else
-            op_hostile(h, lo, span);
+            op_query(h);
         compare_stats(h);
-        if (k % 97 == 0)
+        if (cur_op % 97 == 0)
             check_all(h);
     }
+    check_all(h);
     while (nlive)
         op_free(h);
+    compare_stats(h);
     check_all(h);
-    for (int i = 0; i < nb; i++)
-        assert_true(mb[i].free); /* every region back to one free block */
 }
 
 /* --- region layouts ----------------------------------------------------- */
@@ -539,73 +926,151 @@ static long ops_per_layout(void)
 
 static void reset_model(void)
 {
-    nb = 0;
-    nlive = 0;
-    max_block = 0;
-    max_align = 0;
-    failed = 0;
+    nb = nlive = 0;
+    for (unsigned c = 0; c < NCLASS; c++)
+        cl[c].n = 0;
+    max_block = total = failed = peak = maxused = max_align = 0;
+    memset(freed, 0, sizeof freed);
 }
 
 struct layout {
-    size_t first_off, first_len;  /* where gjb_heap_init goes, in arena */
-    size_t more[3][2];            /* regions added afterwards (off, len) */
+    const char *name;
+    size_t first_off, first_len; /* where gjb_heap_init goes, in arena */
+    size_t more[MAXREG - 1][2];  /* regions added afterwards (off, len) */
 };
 
 static void run_layout(const struct layout *L)
 {
-    long total = ops_per_layout(), seeds = 8;
-    for (long seed = 1; seed <= seeds; seed++) {
-        rng = 0x9e3779b97f4a7c15ULL * (uint64_t)seed + (uint64_t)L->first_len;
+    long ops = ops_per_layout();
+    cur_layout = L->name;
+    arena_lo = arena;
+    arena_span = sizeof arena;
+    memset(&cov_total, 0, sizeof cov_total);
+    for (cur_seed = 1; cur_seed <= SEEDS; cur_seed++) {
+        cur_op = -1;
+        rng = 0x9e3779b97f4a7c15ULL * (uint64_t)cur_seed + (uint64_t)L->first_len;
         reset_model();
+        memset(&cov, 0, sizeof cov);
         memset(arena, 0xa5, sizeof arena);
         gjb_heap *h;
         unsigned char *lo = arena + L->first_off;
-        assert_int_equal(gjb_heap_init(lo, L->first_len, GJB_FIRST_FIT, 4, &h), GJB_OK);
-        adopt_regions(h);
-        for (int r = 0; r < 3 && L->more[r][1]; r++) {
-            assert_int_equal(gjb_heap_add_region(h, arena + L->more[r][0], L->more[r][1]), GJB_OK);
-            adopt_regions(h);
+        EQ(gjb_heap_init(lo, L->first_len, GJB_FIRST_FIT, MAXREG, &h), GJB_OK);
+        adopt_region(h, L->first_len);
+        compare_stats(h);
+        for (int r = 0; r < MAXREG - 1 && L->more[r][1]; r++) {
+            EQ(gjb_heap_add_region(h, arena + L->more[r][0], L->more[r][1]), GJB_OK);
+            adopt_region(h, L->more[r][1]);
+            compare_stats(h);
         }
-        struct gjbmem_heap_stats st;
-        gjb_heap_get_stats(h, &st);
-        assert_int_equal(st.min_block, (6 * W + G - 1) & ~(G - 1)); /* header, node, footer */
         check_all(h);
-        run_ops(h, arena, sizeof arena, total / seeds);
+        int nregions = nb;
+
+        run_ops(h, ops / SEEDS);
+
+        EQ(nb, nregions); /* every region back to one free block */
+        for (int i = 0; i < nb; i++)
+            EXPECT(mb[i].free, NULL);
+        EXPECT(gjb_heap_is_empty(h), NULL);
+
+        long *dst = &cov_total.own, *src = &cov.own;
+        for (size_t i = 0; i < sizeof cov / sizeof(long); i++)
+            dst[i] += src[i];
     }
+    cur_op = -1;
+    const struct cover *c = &cov_total;
+    print_message("    %-22s max block %6zu: own class %ld, class above %ld, split %ld, whole %ld, "
+                  "memalign at start %ld / inside %ld / retried %ld, merges %ld+%ld, "
+                  "shrinks %ld, grows right %ld / left %ld (gap %ld), moves %ld, NOMEM %ld, "
+                  "TOOBIG %ld, ALIGN %ld, hostile %ld\n",
+                  L->name, max_block, c->own, c->above, c->split, c->whole, c->aligned_at_start,
+                  c->aligned_inside, c->slack_retry, c->merge_next, c->merge_prev, c->shrink,
+                  c->grow_right, c->grow_left, c->grow_left_gap, c->moves, c->nomem, c->toobig,
+                  c->badalign, c->hostile);
+    /* Every kind of outcome happened (a run of 20000 operations per layout
+     * is long enough for that). */
+    if (ops >= 20000)
+        EXPECT(c->own > 0 && c->above > 0 && c->split > 0 && c->whole > 0 &&
+                   c->aligned_at_start > 0 && c->aligned_inside > 0 && c->slack_retry > 0 &&
+                   c->merge_next > 0 && c->merge_prev > 0 && c->shrink > 0 && c->grow_right > 0 &&
+                   c->grow_left > 0 && c->moves > 0 && c->nomem > 0 && c->toobig > 0 &&
+                   c->badalign > 0 && c->hostile > 0,
+               "coverage");
+}
+
+/* The model's geometry is the engine's. */
+static void geometry(void **state)
+{
+    (void)state;
+    assert_int_equal(MIN, FF_MIN);
+    assert_int_equal(SMALL, FF_SMALL);
+    assert_int_equal(SUB, FF_SUB);
+    assert_int_equal(W, GJB_W);
+    assert_int_equal(G, GJB_G);
+    if (sizeof(size_t) == 8)
+        assert_true(MIN <= 32); /* SPEC.md section 2 */
+    for (size_t s = MIN; s < ((size_t)1 << 24); s += G)
+        if (class_of(s) != ff_class(s) || ff_class_floor(class_of(s)) > s ||
+            ff_class_floor(class_of(s) + 1) <= s)
+            fail_msg("class of %zu: model %u, engine %u", s, class_of(s), ff_class(s));
+    assert_int_equal(block_size(1), gjb_ff_block_size(1));
+    assert_int_equal(block_size(SIZE_MAX - W - G + 1), 0);
+    assert_int_equal(gjb_ff_block_size(SIZE_MAX - W - G + 1), 0);
 }
 
 static void test_one_region(void **state)
 {
     (void)state;
-    run_layout(&(struct layout){64, 96 * 1024, {{0}}});
+    run_layout(&(struct layout){"one_region", 64, 96 * 1024, {{0}}});
 }
 
 static void test_regions_ascending(void **state)
 {
     (void)state;
-    run_layout(&(struct layout){3, 24 * 1024, {{40000, 32 * 1024}, {100001, 20000}, {0}}});
+    run_layout(&(struct layout){"regions_ascending", 3, 24 * 1024,
+                                {{40000, 32 * 1024}, {100001, 20000}, {0}}});
 }
 
+/* Regions added below the first one, unaligned, the last the largest (the
+ * table of large classes moves into it). */
 static void test_regions_descending_unaligned(void **state)
 {
     (void)state;
-    run_layout(&(struct layout){600005, 16 * 1024, {{300007, 16 * 1024}, {9, 30000}, {0}}});
+    run_layout(&(struct layout){"regions_descending", 600005, 16 * 1024,
+                                {{300007, 16 * 1024}, {9, 30000}, {0}}});
+}
+
+/* A small first region, then four times larger ones: the large-class
+ * table grows twice. */
+static void test_regions_growing(void **state)
+{
+    (void)state;
+    run_layout(&(struct layout){"regions_growing", 500000, 3000,
+                                {{200000, 12000}, {4000, 48000}, {700001, 190000}}});
 }
 
 static void test_tiny_heap(void **state)
 {
     (void)state;
-    run_layout(&(struct layout){17, 2500, {{0}}});
+    run_layout(&(struct layout){"tiny_heap", 17, 2500, {{0}}});
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    for (unsigned c = 0; c < NCLASS; c++)
+        free(cl[c].a);
+    return 0;
 }
 
 int main(void)
 {
-    min_block = (6 * W + G - 1) & ~(G - 1);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(geometry),
         cmocka_unit_test(test_one_region),
         cmocka_unit_test(test_regions_ascending),
         cmocka_unit_test(test_regions_descending_unaligned),
+        cmocka_unit_test(test_regions_growing),
         cmocka_unit_test(test_tiny_heap),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests_name("heap_model", tests, NULL, teardown);
 }
