@@ -5,9 +5,12 @@
  * and one LIFO array of free block addresses per order, and applies the
  * documented buddy rules with linear scans:
  *
- *  - a region's block area is [round_up(area, BU), + ((hi - first) / (BU + 1))
- *    units of BU), carved from the bottom into the largest block that is
- *    aligned there (absolute address) and fits; each is pushed on its list;
+ *  - a region's block area is [first = round_up(area, BU), + units of BU),
+ *    units = (hi - first - extra - G) / (BU + 1) (a tag byte per unit, the
+ *    region table's extra bytes after the tags when a region is added),
+ *    carved from the bottom into the largest block that is aligned there
+ *    (absolute address) and fits; the blocks are pushed in reverse address
+ *    order, so that each list's lowest block comes first;
  *  - alloc/memalign: block = smallest power of two >= max(size, align, BU);
  *    TOOBIG above the largest block the carving ever produced; otherwise pop
  *    the head of the first non-empty list of that order or above and split,
@@ -38,15 +41,17 @@
 
 #include <cmocka.h>
 
-#include "core/heap_internal.h"
+#include "engine/buddy.h"
 
-#define BU ((uintptr_t)2 * _Alignof(max_align_t)) /* smallest block */
+#define G ((uintptr_t)_Alignof(max_align_t))
+#define BU (2 * G) /* smallest block */
 #define ORDERS 48
 #define ARENA ((size_t)1 << 20)
 #define MAXB (ARENA / BU)
 #define MAXLIVE 400
 #define MAXREG 8
 #define SEEDS 16
+_Static_assert(ORDERS == BD_ORDERS && BU == GJB_BU && G == GJB_G, "the model's geometry is the engine's");
 
 /* --- failure context ---------------------------------------------------- */
 
@@ -213,30 +218,41 @@ static const struct mreg *region_of(uintptr_t a)
     return NULL;
 }
 
-/* Lays out a region over [lo, hi) whose block area starts at or after area;
+/* Lays out a region over [lo, hi) whose block area starts at or after area,
+ * with `extra` bytes of tables after its tags (and a granule to align them);
  * false when it cannot hold one block. */
-static bool layout(struct mreg *r, uintptr_t lo, uintptr_t area, uintptr_t hi)
+static bool layout(struct mreg *r, uintptr_t lo, uintptr_t area, uintptr_t hi, size_t extra)
 {
     uintptr_t first = (area + BU - 1) & ~(BU - 1);
-    if (first >= hi || (hi - first) / (BU + 1) == 0)
+    if (first >= hi || hi - first < extra + G + BU + 1)
         return false;
-    *r = (struct mreg){lo, hi, first, first + (hi - first) / (BU + 1) * BU};
+    size_t units = (hi - first - extra - G) / (BU + 1);
+    if (units == 0)
+        return false;
+    *r = (struct mreg){lo, hi, first, first + units * BU};
     return true;
 }
 
-/* Carves a new region's block area and pushes every block. */
+/* Carves a new region's block area, then pushes every block from the
+ * highest to the lowest: each list's lowest block comes first. */
 static void carve(const struct mreg *r)
 {
-    for (uintptr_t a = r->first; a < r->end;) {
+    uintptr_t at[2 * ORDERS];
+    unsigned ord[2 * ORDERS], n = 0;
+    for (uintptr_t a = r->first; a < r->end; n++) {
         unsigned k = 0;
         while (k + 1 < ORDERS && r->end - a >= bsize(k + 1) && a % bsize(k + 1) == 0)
             k++;
+        EXPECT(n < 2 * ORDERS, "the carving rises, then falls");
         insert_at(slot_for(a), (struct mblk){a, k, true});
-        push(k, a);
         if (bsize(k) > max_block)
             max_block = bsize(k);
+        at[n] = a;
+        ord[n] = k;
         a += bsize(k);
     }
+    while (n--)
+        push(ord[n], at[n]);
     total += r->hi - r->lo;
 }
 
@@ -776,8 +792,11 @@ static void reset_model(void)
 static void compare_regions(const gjb_heap *h)
 {
     EQ(h->nregions, (uint32_t)nreg);
+    const struct gjb_region *t = gjb_regions(h);
+    if (nreg == 1)
+        EQ((uintptr_t)t, (uintptr_t)&h->r0); /* no table before a second region */
     for (uint32_t i = 0; i < h->nregions; i++) {
-        const struct gjb_region *er = &h->region[i];
+        const struct gjb_region *er = &t[i];
         const struct mreg *m = region_of((uintptr_t)gjb_ptr(h, er->first));
         EXPECT(m != NULL, "region %u", i);
         EQ((uintptr_t)gjb_ptr(h, er->lo), m->lo);
@@ -785,7 +804,7 @@ static void compare_regions(const gjb_heap *h)
         EQ((uintptr_t)gjb_ptr(h, er->first), m->first);
         EQ((uintptr_t)gjb_ptr(h, er->end), m->end);
         if (i)
-            EXPECT(h->region[i - 1].hi <= er->lo, "region table sorted");
+            EXPECT(t[i - 1].hi <= er->lo, "region table sorted");
     }
 }
 
@@ -798,10 +817,17 @@ struct layout {
     bool fill_table;           /* the table ends up full */
 };
 
-static size_t descriptor_bytes(unsigned max_regions)
+/* The descriptor: the heap's record, its region 0 and the list heads. */
+static size_t descriptor_bytes(void)
 {
-    return sizeof(struct gjb_heap) + max_regions * sizeof(struct gjb_region) +
-           ORDERS * sizeof(intptr_t);
+    return (sizeof(struct gjb_heap) + ORDERS * sizeof(intptr_t) + G - 1) & ~(G - 1);
+}
+
+/* Bytes of the region table a heap of n regions keeps in its last added
+ * region's metadata. */
+static size_t table_bytes(int n)
+{
+    return ((size_t)n * sizeof(struct gjb_region) + G - 1) & ~(G - 1);
 }
 
 /* Refused regions: nothing changes. */
@@ -822,6 +848,8 @@ static void refused_regions(gjb_heap *h, const struct layout *L)
     EQ(gjb_heap_add_region(h, spare, BU), GJB_E_SMALL);
     EQ(gjb_heap_add_region(h, spare + 1, BU + 1), GJB_E_SMALL);
     EQ(gjb_heap_add_region(h, spare, 1), GJB_E_SMALL);
+    /* one byte short of a unit after the region table it would carry */
+    EQ(gjb_heap_add_region(h, spare, table_bytes(nreg + 1) + G + BU), GJB_E_SMALL);
     EQ(gjb_heap_add_region(h, NULL, 4096), GJB_E_INVAL);
     EQ(gjb_heap_add_region(h, spare, 0), GJB_E_INVAL);
     if (L->fill_table)
@@ -835,7 +863,7 @@ static void add_region(gjb_heap *h, size_t off, size_t len)
     EXPECT(nreg < MAXREG, NULL);
     uintptr_t lo = (uintptr_t)arena + off;
     struct mreg r;
-    bool fits = layout(&r, lo, lo, lo + len);
+    bool fits = layout(&r, lo, lo, lo + len, table_bytes(nreg + 1));
     int st = gjb_heap_add_region(h, (void *)lo, len);
     EQ(st, fits ? GJB_OK : GJB_E_SMALL);
     if (!fits)
@@ -868,8 +896,9 @@ static void run_layout(const struct layout *L)
         uintptr_t d = ((uintptr_t)lo + 15) & ~(uintptr_t)15;
         EQ((uintptr_t)h, d);
         struct mreg r0;
-        EXPECT(layout(&r0, (uintptr_t)lo, d + descriptor_bytes(L->max_regions),
-                      (uintptr_t)lo + L->init_len), NULL);
+        EQ(descriptor_bytes(), gjb_descriptor_bytes(GJB_BUDDY));
+        EXPECT(layout(&r0, (uintptr_t)lo, d + descriptor_bytes(), (uintptr_t)lo + L->init_len, 0),
+               NULL);
         reg[nreg++] = r0;
         carve(&r0);
         note_used();
@@ -955,18 +984,19 @@ static void test_regions_shuffled(void **state)
                                 true, false});
 }
 
-/* A small first region and tiny ones (a single unit, a few units): the
+/* A small first region and tiny ones (a single unit or a few, after the
+ * region table each added region carries: 7 records when added last): the
  * lists mix blocks of every region; the table ends up full. */
 static void test_tiny_regions(void **state)
 {
     (void)state;
     run_layout(&(struct layout){"tiny_regions", 0x90001, 1400, 7,
-                                {{0x91003, 70},
-                                 {0x92000, 33},
-                                 {0x93011, 100},
-                                 {0x94020, 67},
-                                 {0x95007, 250},
-                                 {0x96000, 600}},
+                                {{0x91003, 310},
+                                 {0x92000, 305},
+                                 {0x93011, 400},
+                                 {0x94020, 340},
+                                 {0x95007, 500},
+                                 {0x96000, 900}},
                                 true, true});
 }
 
