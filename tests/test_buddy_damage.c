@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "core/heap_internal.h"
+#include "engine/buddy.h"
 
 #define ARENA (64 * 1024)
 
@@ -35,7 +35,7 @@ static gjb_heap *fresh(void)
 
 static unsigned char *tag(gjb_heap *h, const void *p)
 {
-    const struct gjb_region *r = &h->region[0];
+    const struct gjb_region *r = &h->r0;
     return (unsigned char *)h + r->end + (size_t)((const char *)p - (char *)h - r->first) / GJB_BU;
 }
 
@@ -51,7 +51,7 @@ static intptr_t off(gjb_heap *h, const void *p)
 
 static intptr_t *heads(gjb_heap *h)
 {
-    return (intptr_t *)(void *)((char *)h + h->bd_lists);
+    return h->lists; /* BUDDY's BD_ORDERS list heads */
 }
 
 static void *take(gjb_heap *h, size_t n)
@@ -72,9 +72,14 @@ static void whole(gjb_heap *h)
 }
 
 /* Two 32-byte blocks that are buddies (a lower, b upper), as the second of
- * two allocations pops the upper half the first one's split pushed. */
+ * two allocations pops the upper half the first one's split pushed. The
+ * 32-byte blocks already free (the carving may leave one at the low end of
+ * the block area) are taken first and kept, so that the first allocation
+ * splits. */
 static void buddies(gjb_heap *h, char **a, char **b)
 {
+    while (h->map & 1)
+        (void)take(h, 32);
     *a = take(h, 32);
     *b = take(h, 32);
     assert_ptr_equal(*b, *a + 32);
@@ -115,13 +120,13 @@ static void damaged_tags(void **state)
     *tag(h, c + 32) = 0;
     whole(h);
 
-    intptr_t f = heads(h)[__builtin_ctzll(h->bd_mask)]; /* a free block */
-    *tag(h, (char *)h + f) |= GJB_TAG_ALIGNED;           /* a flag free blocks never have */
+    intptr_t f = heads(h)[gjb_ctz64(h->map)]; /* a free block */
+    *tag(h, (char *)h + f) |= BD_TAG_ALIGNED;  /* a flag free blocks never have */
     corrupt(h);
-    *tag(h, (char *)h + f) &= (unsigned char)~GJB_TAG_ALIGNED;
+    *tag(h, (char *)h + f) &= (unsigned char)~BD_TAG_ALIGNED;
     whole(h);
 
-    char *first = (char *)h + h->region[0].first; /* the walk stops at a missing tag */
+    char *first = (char *)h + h->r0.first; /* the walk stops at a missing tag */
     unsigned char ft = *tag(h, first);
     *tag(h, first) = 0;
     int n = 0;
@@ -132,7 +137,7 @@ static void damaged_tags(void **state)
     whole(h);
 }
 
-#define FREE0 ((unsigned char)(GJB_TAG_FREE | 1)) /* tag of a free 32-byte block */
+#define FREE0 ((unsigned char)(BD_TAG_FREE | 1)) /* tag of a free 32-byte block */
 
 static void unmerged_buddies(void **state)
 {
@@ -178,6 +183,12 @@ static void damaged_list_refuses_allocation(void **state)
     assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_CORRUPT);
     assert_ptr_equal(p, (void *)0x1);
     corrupt(h);
+    node(c)->next = (intptr_t)1 << (sizeof(intptr_t) == 8 ? 46 : 30); /* far outside */
+    assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_CORRUPT);
+    corrupt(h);
+    node(c)->next = off(h, c) + 16; /* inside the heap, not a unit */
+    assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_CORRUPT);
+    corrupt(h);
     node(c)->next = saved;
 
     saved = node(a)->prev;
@@ -186,13 +197,22 @@ static void damaged_list_refuses_allocation(void **state)
     corrupt(h);
     node(a)->prev = saved;
 
-    *tag(h, c) = (unsigned char)(GJB_TAG_FREE | 2); /* the head's tag says order 1 */
+    *tag(h, c) = (unsigned char)(BD_TAG_FREE | 2); /* the head's tag says order 1 */
     assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_CORRUPT);
     corrupt(h);
     *tag(h, c) = FREE0;
 
     intptr_t head = heads(h)[0];
     heads(h)[0] = -(intptr_t)ARENA; /* outside every region */
+    assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_CORRUPT);
+    corrupt(h);
+    /* Far outside any mapping: refused before anything is read through it
+     * (reading the block's links there would crash). */
+    heads(h)[0] = (intptr_t)1 << (sizeof(intptr_t) == 8 ? 46 : 30);
+    assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_CORRUPT);
+    assert_int_equal(gjb_heap_memalign(h, 32, 32, &p), GJB_E_CORRUPT);
+    corrupt(h);
+    heads(h)[0] = head + 16; /* inside the heap, not a unit */
     assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_CORRUPT);
     corrupt(h);
     heads(h)[0] = head;
@@ -253,12 +273,23 @@ static void damaged_descriptor(void **state)
     char *a, *b, *c, *d;
     gjb_heap *h = two_on_list0(&a, &b, &c, &d);
 
-    uint64_t mask = h->bd_mask;
-    h->bd_mask |= 1ULL << 40; /* list 40 is empty */
+    uint64_t mask = h->map;
+    h->map |= 1ULL << 40; /* list 40 is empty */
     corrupt(h);
-    h->bd_mask = mask | (1ULL << GJB_BD_ORDERS); /* no such order */
+    h->map = mask | (1ULL << BD_ORDERS); /* no such order */
     corrupt(h);
-    h->bd_mask = mask;
+    h->map = mask;
+    whole(h);
+    /* fields only FIRST_FIT uses */
+    h->classes = 16;
+    corrupt(h);
+    h->classes = 0;
+    h->nlarge = 1;
+    corrupt(h);
+    h->nlarge = 0;
+    h->small_map = 4;
+    corrupt(h);
+    h->small_map = 0;
     whole(h);
 
     intptr_t saved = node(a)->prev;
@@ -267,9 +298,9 @@ static void damaged_descriptor(void **state)
     node(a)->prev = saved;
     whole(h);
 
-    h->region[0].end -= 16; /* the block area no longer a whole number of units */
+    h->r0.end -= 16; /* the block area no longer a whole number of units */
     corrupt(h);
-    h->region[0].end += 16;
+    h->r0.end += 16;
     whole(h);
 
     /* A region whose area rounds up past its end, and one too small for a

@@ -245,7 +245,7 @@ int gjb_bd_alloc(gjb_heap *h, size_t block, bool aligned, void **out)
     unsigned j = k + gjb_ctz64(m);
     intptr_t *head = heads(h), off = head[j];
     const struct gjb_region *r = region_at(h, off);
-    if (!r)
+    if (!r || (size_t)(off - r->first) % GJB_BU) /* the head must be a unit's start */
         return GJB_E_CORRUPT;
     unsigned char *t = tag_at(h, r, off);
     intptr_t next = bnode(h, off)->next;

@@ -94,8 +94,10 @@ static GJB_ALWAYS_INLINE int bd_alloc_fast(gjb_heap *h, size_t size, void **out)
     unsigned k = size <= GJB_BU ? 0 : gjb_log2(size - 1) + 1 - gjb_log2(GJB_BU);
     if (GJB_UNLIKELY(k >= BD_ORDERS || !((h->map >> k) & 1) || h->nregions != 1))
         return gjb_bd_place(h, size, GJB_G, out);
-    intptr_t off = h->lists[k], next = bd_node(h, off)->next;
-    unsigned char *t = bd_tag0(h, off), *nt = next ? bd_tag0(h, next) : NULL;
+    intptr_t off = h->lists[k];
+    unsigned char *t = bd_tag0(h, off); /* checked before off's links are read */
+    intptr_t next = t ? bd_node(h, off)->next : 0;
+    unsigned char *nt = next ? bd_tag0(h, next) : NULL;
     if (GJB_UNLIKELY(!t || *t != bd_free_tag(k) ||
                      (next && (!nt || *nt != bd_free_tag(k) || bd_node(h, next)->prev != off))))
         return gjb_bd_place(h, size, GJB_G, out); /* it reports the damage */
