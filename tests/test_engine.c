@@ -1,12 +1,13 @@
 /*
  * test_engine.c - the heap engine called directly (gjb_heap_*): init and
  * add_region edge cases, pointer checks, damaged metadata (validate must
- * report GJB_E_CORRUPT; free/realloc of a block whose metadata is damaged
- * must refuse and write nothing, checked byte for byte), the walk, usable
- * sizes and statistics.
+ * report GJB_E_CORRUPT, and never crash; free/realloc of a block whose
+ * metadata is damaged must refuse and write nothing, checked byte for
+ * byte), the walk, usable sizes and statistics.
  *
- * The damage is done through the engine's own layout (core/heap_internal.h),
- * one field at a time, on a copy of a heap that validates.
+ * The damage is done through the engine's own layout (engine/heap_internal.h,
+ * engine/firstfit.h), one field at a time, on a copy of a heap that
+ * validates.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,7 +18,7 @@
 
 #include <errno.h>
 
-#include "core/heap_internal.h"
+#include "engine/firstfit.h"
 #include "gjbext.h"
 
 #define ARENA (64 * 1024)
@@ -43,59 +44,85 @@ static void restore(void)
     memcpy(arena, saved, ARENA);
 }
 
-static struct gjb_node *node_at(gjb_heap *h, intptr_t off)
+static size_t hdr(const char *b)
 {
-    return gjb_node(h, off);
+    return gjb_word(b);
 }
 
-static size_t node_recompute(gjb_heap *h, intptr_t off)
+static void set_hdr(char *b, size_t v)
 {
-    struct gjb_node *n = node_at(h, off);
-    size_t m = gjb_size(gjb_ptr(h, off));
-    if (n->link[0] && node_at(h, n->link[0])->max > m)
-        m = node_at(h, n->link[0])->max;
-    if (n->link[1] && node_at(h, n->link[1])->max > m)
-        m = node_at(h, n->link[1])->max;
-    return m;
+    gjb_set_word(b, v);
 }
 
-static bool red(gjb_heap *h, intptr_t off)
+static size_t bsize(const char *b)
 {
-    return off && (gjb_hdr(gjb_ptr(h, off)) & GJB_RED);
+    return ff_size(b);
 }
 
-/* First node (pre-order) matching pred, or 0. */
-static intptr_t find_node(gjb_heap *h, intptr_t off, bool (*pred)(gjb_heap *, intptr_t))
+static bool is_free(const char *b)
 {
-    if (!off)
-        return 0;
-    if (pred(h, off))
-        return off;
-    intptr_t f = find_node(h, node_at(h, off)->link[0], pred);
-    return f ? f : find_node(h, node_at(h, off)->link[1], pred);
+    return (hdr(b) & FF_FREE) != 0;
 }
 
-static bool is_red_leaf(gjb_heap *h, intptr_t off)
+static void set_flag(char *b, size_t f)
 {
-    struct gjb_node *n = node_at(h, off);
-    return red(h, off) && !n->link[0] && !n->link[1];
+    set_hdr(b, hdr(b) | f);
 }
 
-static bool is_red_below_black_nonroot(gjb_heap *h, intptr_t off)
+static void clear_flag(char *b, size_t f)
 {
-    struct gjb_node *n = node_at(h, off);
-    return red(h, off) && n->parent && n->parent != h->root;
+    set_hdr(b, hdr(b) & ~f);
 }
 
-static bool has_free_link(gjb_heap *h, intptr_t off)
+/* The region table, writable (for the damage). */
+static struct gjb_region *table(gjb_heap *h)
 {
-    struct gjb_node *n = node_at(h, off);
-    return !n->link[0] || !n->link[1];
+    return (struct gjb_region *)gjb_regions(h);
+}
+
+/* The proof bit of the block whose header is at b (its payload's granule). */
+static void proof_set(gjb_heap *h, const struct gjb_region *r, const char *b)
+{
+    ff_prove(h, r, gjb_off(h, b) + (intptr_t)GJB_W);
+}
+
+static void proof_clear(gjb_heap *h, const struct gjb_region *r, const char *b)
+{
+    size_t bit = ff_bit(r, gjb_off(h, b) + (intptr_t)GJB_W);
+    ff_proof(h, r)[bit / FF_WBITS] &= ~((size_t)1 << (bit % FF_WBITS));
+}
+
+static intptr_t next_of(gjb_heap *h, intptr_t b)
+{
+    return ff_link(h, b, FF_NEXT);
+}
+
+static intptr_t prev_of(gjb_heap *h, intptr_t b)
+{
+    return ff_link(h, b, FF_PREV);
+}
+
+/* Granules of FIRST_FIT block area that fit in [area, hi) with the end
+ * sentinel and the proof bitmap (one bit per granule, in whole words) after
+ * them: the layout firstfit.h describes, computed independently. */
+static size_t ff_area_bytes(uintptr_t area, uintptr_t hi)
+{
+    uintptr_t first = GJB_ROUND_UP(area + GJB_W, GJB_G) - GJB_W;
+    size_t k = 0;
+    for (;;) {
+        size_t n = k + 1, bitmap = (n + FF_WBITS - 1) / FF_WBITS * sizeof(size_t);
+        if (GJB_ROUND_UP(first + n * GJB_G + GJB_W + bitmap, GJB_G) > hi)
+            return k * GJB_G;
+        k = n;
+    }
 }
 
 /* The "rich" heap: two regions (the second one unaligned and below the
- * first), 42 blocks in region 0 with every third one freed, so the tree has
- * a dozen nodes; blocks 2 and 3 are allocated neighbours, block 1 and 4 free. */
+ * first), 42 blocks in the low region with every third one freed, so that
+ * five exact classes hold free blocks; blocks 2 and 3 are allocated
+ * neighbours, blocks 1 and 4 free. The low region, the smaller one, is
+ * filled first: its block is in the smallest class that fits, and what is
+ * left of it after each allocation goes back first in its class. */
 #define NB 42
 static void *blk[NB];
 
@@ -106,17 +133,20 @@ static gjb_heap *rich_heap(void)
     assert_int_equal(gjb_heap_init(arena + 16384, 16384, GJB_FIRST_FIT, 4, &h), GJB_OK);
     assert_int_equal(gjb_heap_add_region(h, arena + 4104, 8000), GJB_OK);
     assert_int_equal(h->nregions, 2);
-    assert_true(h->region[0].lo < h->region[1].lo); /* kept sorted */
-    /* Region 0 (the low one, added second) is filled first: first fit. */
+    const struct gjb_region *t = gjb_regions(h);
+    assert_ptr_not_equal(t, &h->r0); /* a table once there are two regions */
+    assert_true(t[0].lo < t[1].lo);  /* kept sorted */
+    assert_memory_equal(&t[1], &h->r0, sizeof h->r0);
     for (int i = 0; i < NB; i++) {
         assert_int_equal(gjb_heap_alloc(h, 40 + (size_t)(i % 5) * 24, &blk[i]), GJB_OK);
+        assert_ptr_equal(gjb_region_at(h, gjb_off(h, hdr_of(blk[i]))), &t[0]);
         if (i)
-            assert_true((char *)blk[i] > (char *)blk[i - 1]);
+            assert_ptr_equal(hdr_of(blk[i]), hdr_of(blk[i - 1]) + bsize(hdr_of(blk[i - 1])));
     }
     for (int i = 1; i < NB; i += 3)
         assert_int_equal(gjb_heap_free(h, blk[i]), GJB_OK);
     assert_int_equal(gjb_heap_validate(h), GJB_OK);
-    assert_true(h->free_blocks >= NB / 3);
+    assert_int_equal(h->free_blocks, NB / 3 + 2); /* and the two regions' rests */
     snapshot();
     return h;
 }
@@ -130,6 +160,18 @@ static gjb_heap *rich_heap(void)
     } while (0)
 
 /* --- init and regions --------------------------------------------------- */
+
+/* Bytes the smallest FIRST_FIT heap at arena + shift takes (found by trying). */
+static size_t smallest_heap(size_t shift, unsigned max_regions)
+{
+    for (size_t size = 1; size <= 4096; size++) {
+        gjb_heap *h;
+        if (gjb_heap_init(arena + shift, size, GJB_FIRST_FIT, max_regions, &h) == GJB_OK)
+            return size;
+    }
+    fail_msg("no heap up to 4096 bytes");
+    return 0;
+}
 
 static void init_rejects_bad_arguments(void **state)
 {
@@ -148,13 +190,23 @@ static void init_rejects_bad_arguments(void **state)
     /* Too small for the descriptor, or for its alignment. */
     assert_int_equal(gjb_heap_init(arena, 64, GJB_FIRST_FIT, 1, &h), GJB_E_SMALL);
     assert_int_equal(gjb_heap_init(arena + 1, 2, GJB_FIRST_FIT, 1, &h), GJB_E_SMALL);
-    assert_int_equal(gjb_heap_init(arena, 4096, GJB_FIRST_FIT, 200, &h), GJB_E_SMALL);
+    /* The region table is not in the descriptor (it moves into a region
+     * added later): the most regions a heap may have costs it nothing. */
+    size_t least = smallest_heap(0, 1);
+    assert_int_equal(smallest_heap(0, UINT16_MAX), least);
+    h = NULL;
+    assert_int_equal(gjb_heap_init(arena, least - 1, GJB_FIRST_FIT, 200, &h), GJB_E_SMALL);
     assert_null(h);
+    assert_int_equal(gjb_heap_init(arena, least, GJB_FIRST_FIT, 200, &h), GJB_OK);
+    assert_int_equal(h->max_regions, 200);
+    assert_int_equal(gjb_heap_validate(h), GJB_OK);
 }
 
 /* Every size from nothing to 3 KiB, at an aligned and an unaligned start:
  * SMALL up to a threshold, a valid heap from there on; the smallest heap
- * holds exactly one minimum block. */
+ * holds one block, too small to split into two minimum blocks. (The layout
+ * asks for FF_MIN + W + 2 granules after the first header's place, so the
+ * smallest block area is 3 granules on LP64, not FF_MIN.) */
 static void init_size_sweep(void **state)
 {
     (void)state;
@@ -170,7 +222,9 @@ static void init_size_sweep(void **state)
             }
             if (!threshold) {
                 threshold = size;
-                assert_int_equal(gjb_heap_max_alloc(h), GJB_MIN_BLOCK - GJB_W);
+                size_t one = gjb_heap_max_alloc(h) + GJB_W;
+                assert_int_equal(one, (size_t)(h->r0.end - h->r0.first));
+                assert_true(one >= FF_MIN && one < 2 * FF_MIN);
             }
             assert_true((uintptr_t)h % GJB_G == 0);
             assert_true((unsigned char *)h >= arena + shift);
@@ -181,11 +235,17 @@ static void init_size_sweep(void **state)
             assert_int_equal(st.used + st.free, size);
             assert_int_equal(st.segments, 1);
             assert_int_equal(st.largest_free, st.free);
-            /* the bitmap and sentinel stay inside the memory handed in */
-            const struct gjb_region *r = &h->region[0];
-            assert_true((uintptr_t)gjb_bitmap(h, r) <= (uintptr_t)arena + shift + size);
+            /* the sentinel and the proof bitmap stay inside the memory handed in */
+            const struct gjb_region *r = &h->r0;
+            size_t granules = (size_t)(r->end - r->first) / GJB_G;
+            uintptr_t bitmap_end = (uintptr_t)ff_proof(h, r) +
+                                   (granules + FF_WBITS - 1) / FF_WBITS * sizeof(size_t);
+            assert_true(bitmap_end <= (uintptr_t)arena + shift + size);
+            /* and the large-class table sits between the descriptor and the blocks */
+            assert_true(h->classes >= (intptr_t)gjb_descriptor_bytes(GJB_FIRST_FIT));
+            assert_true(h->classes + (intptr_t)(h->nlarge * sizeof(intptr_t)) <= r->first);
         }
-        assert_true(threshold > sizeof(gjb_heap) + sizeof(struct gjb_region));
+        assert_true(threshold > gjb_descriptor_bytes(GJB_FIRST_FIT) + FF_MIN + GJB_W);
     }
 }
 
@@ -210,23 +270,31 @@ static void add_region_edge_cases(void **state)
     assert_int_equal(gjb_heap_add_region(h, arena + 100, 8), GJB_E_SMALL);
     assert_int_equal(gjb_heap_add_region(h, arena + 100, 60), GJB_E_SMALL);
     assert_int_equal(h->nregions, 1);
+    assert_int_equal(h->regions, 0); /* no table while there is one region */
     assert_int_equal(gjb_heap_validate(h), GJB_OK);
 
-    /* The smallest region accepted holds exactly one minimum block. */
+    /* The smallest region accepted holds exactly one minimum block (and the
+     * region table it carries from now on). */
     size_t smallest = 0;
-    for (size_t size = 1; size < 200 && !smallest; size++) {
+    for (size_t size = 1; size < 400 && !smallest; size++) {
         int rc = gjb_heap_add_region(h, arena + 1000 + 3, size);
         if (rc == GJB_OK)
             smallest = size;
         else
             assert_int_equal(rc, GJB_E_SMALL);
     }
-    assert_true(smallest >= GJB_MIN_BLOCK + GJB_W);
+    assert_true(smallest >= FF_MIN + GJB_W + 2 * sizeof(struct gjb_region));
     assert_int_equal(h->nregions, 2);
     assert_int_equal(gjb_heap_validate(h), GJB_OK);
+    const struct gjb_region *t = gjb_regions(h);
+    assert_true(t[0].end - t[0].first >= (intptr_t)FF_MIN &&
+                t[0].end - t[0].first < 2 * (intptr_t)FF_MIN); /* one block, no room for two */
+    /* the table lives in the new region's memory, after its blocks */
+    assert_true(h->regions >= t[0].end && h->regions + 2 * (intptr_t)sizeof *t <= t[0].hi);
     void *p;
-    assert_int_equal(gjb_heap_alloc(h, GJB_MIN_BLOCK - GJB_W, &p), GJB_OK);
-    assert_ptr_equal(hdr_of(p), gjb_ptr(h, h->region[0].first)); /* the low region first */
+    /* a block of that size: its own exact class holds the small region's block */
+    assert_int_equal(gjb_heap_alloc(h, (size_t)(t[0].end - t[0].first) - GJB_W, &p), GJB_OK);
+    assert_ptr_equal(hdr_of(p), gjb_ptr(h, t[0].first));
     assert_int_equal(gjb_heap_free(h, p), GJB_OK);
 
     /* Touching edges on both sides, then the table is full. */
@@ -242,7 +310,9 @@ static void add_region_edge_cases(void **state)
 }
 
 /* Regions added at descending addresses: the table stays sorted, every
- * region is found, first fit goes by address. */
+ * region is found, and each allocation takes the block the policy says:
+ * its own class's first block if it fits, else the first block of the
+ * smallest non-empty class above (a class is last in, first out). */
 static void regions_in_descending_order(void **state)
 {
     (void)state;
@@ -252,15 +322,44 @@ static void regions_in_descending_order(void **state)
     for (int k = 3; k >= 0; k--)
         assert_int_equal(gjb_heap_add_region(h, arena + (size_t)k * 12288 + 8, 4096), GJB_OK);
     assert_int_equal(h->nregions, 5);
+    const struct gjb_region *t = gjb_regions(h);
     for (uint32_t i = 1; i < h->nregions; i++)
-        assert_true(h->region[i - 1].hi <= h->region[i].lo);
+        assert_true(t[i - 1].hi <= t[i].lo);
     assert_int_equal(gjb_heap_validate(h), GJB_OK);
-    void *p[5];
+
+    /* The regions' blocks, in the order they were listed (region 0 first). */
+    struct { intptr_t at; size_t size; int seq; bool taken; } rb[5];
     for (int i = 0; i < 5; i++) {
-        assert_int_equal(gjb_heap_alloc(h, 3000, &p[i]), GJB_OK);
-        assert_ptr_equal(hdr_of(p[i]), gjb_ptr(h, h->region[i].first));
-        assert_int_equal(gjb_heap_usable_size(h, p[i]), GJB_ROUND_UP(3000 + GJB_W, GJB_G) - GJB_W);
+        rb[i].at = t[i].first;
+        rb[i].size = (size_t)(t[i].end - t[i].first);
+        rb[i].seq = t[i].lo == h->r0.lo ? 0 : 4 - i; /* k = i, added as the (4 - k)th */
+        rb[i].taken = false;
     }
+    size_t need = gjb_ff_block_size(3000);
+    unsigned c = ff_class(need);
+    void *p[5];
+    for (int n = 0; n < 5; n++) {
+        int pick = -1;
+        for (int i = 0; i < 5; i++) /* own class: its last listed block, if it fits */
+            if (!rb[i].taken && ff_class(rb[i].size) == c && (pick < 0 || rb[i].seq > rb[pick].seq))
+                pick = i;
+        if (pick >= 0 && rb[pick].size < need)
+            pick = -1;
+        unsigned best = UINT32_MAX;
+        for (int i = 0; pick < 0 && i < 5; i++) /* else the smallest class above, its last listed */
+            if (!rb[i].taken && ff_class(rb[i].size) > c)
+                best = ff_class(rb[i].size) < best ? ff_class(rb[i].size) : best;
+        for (int i = 0; best != UINT32_MAX && i < 5; i++)
+            if (!rb[i].taken && ff_class(rb[i].size) == best && (pick < 0 || rb[i].seq > rb[pick].seq))
+                pick = i;
+        assert_true(pick >= 0);
+        rb[pick].taken = true;
+        assert_true(rb[pick].size - need < need); /* what it leaves takes no 3000 bytes */
+        assert_int_equal(gjb_heap_alloc(h, 3000, &p[n]), GJB_OK);
+        assert_ptr_equal(hdr_of(p[n]), gjb_ptr(h, rb[pick].at));
+        assert_int_equal(gjb_heap_usable_size(h, p[n]), need - GJB_W);
+    }
+    /* what is left of each region is a block too small for another */
     void *q;
     assert_int_equal(gjb_heap_alloc(h, 3000, &q), GJB_E_NOMEM);
     assert_int_equal(gjb_heap_validate(h), GJB_OK);
@@ -281,17 +380,19 @@ static void alloc_arguments_and_stats(void **state)
     assert_int_equal(gjb_heap_init(arena, 8192, GJB_FIRST_FIT, 8, &h), GJB_OK);
     struct gjbmem_heap_stats st;
     gjb_heap_get_stats(h, &st);
-    /* One free block: the whole block area less its header (DESIGN.md: 7736
-     * bytes for an 8 KiB partition, from a 112-byte descriptor on LP64). */
-    const size_t avail = (size_t)(h->region[0].end - h->region[0].first) - GJB_W;
-    if (sizeof(void *) == 8 && GJB_G == 16)
-        assert_int_equal(avail, 7736);
+    /* One free block: the whole block area less its header. The area is
+     * what follows the descriptor and the large-class table, less the end
+     * sentinel and the proof bitmap; over 90 % of an 8 KiB heap. */
+    const size_t avail = (size_t)(h->r0.end - h->r0.first) - GJB_W;
+    uintptr_t area = (uintptr_t)arena + gjb_descriptor_bytes(GJB_FIRST_FIT) + gjb_ff_table_bytes(8192);
+    assert_int_equal(avail + GJB_W, ff_area_bytes(area, (uintptr_t)arena + 8192));
+    assert_true(avail * 10 > 8192 * 9);
     assert_int_equal(st.free, avail);
     assert_int_equal(st.largest_free, avail);
     assert_int_equal(st.used, 8192 - avail);
     assert_int_equal(st.maxused, st.used);
     assert_int_equal(st.header_bytes, GJB_W);
-    assert_int_equal(st.min_block, GJB_MIN_BLOCK);
+    assert_int_equal(st.min_block, FF_MIN);
     assert_true(gjb_heap_is_empty(h));
 
     assert_int_equal(gjb_heap_alloc(h, 0, &p), GJB_E_INVAL);
@@ -307,17 +408,19 @@ static void alloc_arguments_and_stats(void **state)
     assert_int_equal(st.failed, 4); /* TOOBIG x4 count, INVAL/ALIGN do not */
     assert_int_equal(st.peak_request, SIZE_MAX);
 
+    const size_t b100 = gjb_ff_block_size(100);
+    assert_int_equal(b100, GJB_ROUND_UP(100 + GJB_W, GJB_G));
     assert_int_equal(gjb_heap_realloc(h, NULL, 100, &p), GJB_OK); /* NULL: allocate */
-    assert_int_equal(gjb_heap_usable_size(h, p), 104);
+    assert_int_equal(gjb_heap_usable_size(h, p), b100 - GJB_W);
     assert_int_equal(gjb_heap_memalign(h, 8, 10, &q), GJB_OK); /* small alignment: plain */
     assert_int_equal((uintptr_t)q % GJB_G, 0);
-    assert_ptr_equal(q, (char *)p + 112);
-    assert_int_equal(gjb_heap_usable_size(h, q), GJB_MIN_BLOCK - GJB_W);
+    assert_ptr_equal(q, (char *)p + b100); /* the front of what the first one left */
+    assert_int_equal(gjb_heap_usable_size(h, q), FF_MIN - GJB_W);
     gjb_heap_get_stats(h, &st);
     assert_int_equal(st.alloc_blocks, 2);
     assert_int_equal(st.free_blocks, 1);
     assert_int_equal(st.segments, 3);
-    assert_int_equal(st.free, avail - 112 - GJB_MIN_BLOCK);
+    assert_int_equal(st.free, avail - b100 - FF_MIN);
     assert_int_equal(st.used + st.free, st.total);
     assert_int_equal(st.largest_free, gjb_heap_max_alloc(h));
     assert_false(gjb_heap_is_empty(h));
@@ -348,18 +451,22 @@ static void pointer_checks(void **state)
 {
     (void)state;
     gjb_heap *h = rich_heap();
+    const struct gjb_region *t = gjb_regions(h);
     _Alignas(16) char foreign[64];
     void *out;
     assert_int_equal(gjb_heap_free(h, NULL), GJB_E_INVAL);
     assert_int_equal(gjb_heap_usable_size(h, NULL), 0);
     void *bad[] = {
-        (char *)blk[2] + 1,                        /* misaligned */
-        (char *)blk[2] + 16,                       /* interior: no block starts there */
-        foreign + 16,                              /* not in the heap */
-        blk[1],                                    /* free block (double free) */
-        arena + 16,                                /* before every region's blocks */
-        gjb_ptr(h, h->region[0].end) + GJB_W,      /* the sentinel */
-        gjb_ptr(h, h->region[1].end) + 4 * GJB_G,  /* the bitmap */
+        (char *)blk[2] + 1,                     /* misaligned */
+        (char *)blk[2] + 16,                    /* interior: no block starts there */
+        foreign + 16,                           /* not in the heap */
+        blk[1],                                 /* free block (double free) */
+        arena + 16,                             /* before every region's blocks */
+        gjb_ptr(h, t[0].end) + GJB_W,           /* the sentinel */
+        gjb_ptr(h, t[1].end) + 4 * GJB_G,       /* the proof bitmap */
+        gjb_ptr(h, h->classes) + GJB_W,         /* the large-class table */
+        gjb_ptr(h, h->regions) + GJB_W,         /* the region table */
+        (char *)h + GJB_W,                      /* the descriptor */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(gjb_heap_free(h, bad[i]), GJB_E_BADPTR);
@@ -367,8 +474,8 @@ static void pointer_checks(void **state)
         assert_int_equal(gjb_heap_usable_size(h, bad[i]), 0);
     }
     assert_memory_equal(arena, saved, ARENA);
-    assert_int_equal(gjb_heap_usable_size(h, blk[2]), GJB_ROUND_UP(40 + 48 + GJB_W, GJB_G) - GJB_W);
-    assert_int_equal(gjb_heap_usable_size(h, blk[0]), GJB_MIN_BLOCK - GJB_W);
+    assert_int_equal(gjb_heap_usable_size(h, blk[2]), gjb_ff_block_size(40 + 48) - GJB_W);
+    assert_int_equal(gjb_heap_usable_size(h, blk[0]), gjb_ff_block_size(40) - GJB_W);
 }
 
 struct walk_ctx {
@@ -418,29 +525,65 @@ static void validate_detects_header_damage(void **state)
     gjb_heap *h = rich_heap();
     EXPECT_CORRUPT(h, h->magic ^= 1);
     EXPECT_CORRUPT(h, h->policy = 1);
+    EXPECT_CORRUPT(h, h->policy = 7);
     EXPECT_CORRUPT(h, h->nregions = 0);
+    EXPECT_CORRUPT(h, h->nregions = 1);
     EXPECT_CORRUPT(h, h->nregions = h->max_regions + 1u);
     EXPECT_CORRUPT(h, h->alloc_blocks++);
     EXPECT_CORRUPT(h, h->free_blocks++);
-    EXPECT_CORRUPT(h, h->free_bytes += GJB_G);
+    EXPECT_CORRUPT(h, h->free += GJB_G);
     EXPECT_CORRUPT(h, h->total += 1);
     EXPECT_CORRUPT(h, h->max_block += GJB_G);
     EXPECT_CORRUPT(h, h->maxused = 0);
     assert_int_equal(gjb_heap_validate(NULL), GJB_E_CORRUPT);
     /* regions out of order */
     restore();
-    struct gjb_region tmp = h->region[0];
-    h->region[0] = h->region[1];
-    h->region[1] = tmp;
+    struct gjb_region *t = table(h), tmp = t[0];
+    t[0] = t[1];
+    t[1] = tmp;
     assert_int_equal(gjb_heap_validate(h), GJB_E_CORRUPT);
     /* region records */
-    struct gjb_region *r = &h->region[0];
+    struct gjb_region *r = &table(h)[0];
     EXPECT_CORRUPT(h, r->hi = r->lo);
     EXPECT_CORRUPT(h, r->first = r->lo - (intptr_t)GJB_G);
     EXPECT_CORRUPT(h, r->first = r->end);
     EXPECT_CORRUPT(h, r->end -= (intptr_t)GJB_W);
     EXPECT_CORRUPT(h, (r->first += (intptr_t)GJB_W, r->end += (intptr_t)GJB_W));
     EXPECT_CORRUPT(h, r->hi = r->end + (intptr_t)GJB_W); /* bitmap beyond the region */
+    /* region 0's record in the descriptor and its copy in the table */
+    EXPECT_CORRUPT(h, h->r0.end -= (intptr_t)GJB_G);
+    EXPECT_CORRUPT(h, table(h)[1].hi += (intptr_t)GJB_G);
+    EXPECT_CORRUPT(h, h->r0.lo += (intptr_t)GJB_G);
+    /* the region table's offset */
+    EXPECT_CORRUPT(h, h->regions = 0);
+    EXPECT_CORRUPT(h, h->regions += (intptr_t)GJB_G);
+    EXPECT_CORRUPT(h, h->regions = h->r0.end + (intptr_t)GJB_W); /* region 0's bitmap */
+    restore();
+    assert_int_equal(gjb_heap_validate(h), GJB_OK);
+}
+
+/* The large-class table: its offset and size are checked against the
+ * regions' metadata before anything is read through them. */
+static void validate_detects_class_table_damage(void **state)
+{
+    (void)state;
+    gjb_heap *h = rich_heap();
+    assert_true(h->nlarge > 0);
+    assert_true(h->map != 0); /* both regions' rests are in large classes */
+    const intptr_t far = (intptr_t)1 << (sizeof(intptr_t) == 8 ? 44 : 30);
+    EXPECT_CORRUPT(h, h->classes = far);                       /* far outside the heap */
+    EXPECT_CORRUPT(h, h->classes = -far);
+    EXPECT_CORRUPT(h, h->classes = h->r0.hi + (intptr_t)GJB_G); /* just past region 0 */
+    EXPECT_CORRUPT(h, h->classes = h->r0.hi - (intptr_t)GJB_W); /* runs past region 0 */
+    EXPECT_CORRUPT(h, h->classes += (intptr_t)GJB_G);           /* shifted */
+    EXPECT_CORRUPT(h, h->classes = h->r0.end + (intptr_t)GJB_W); /* region 0's bitmap */
+    EXPECT_CORRUPT(h, h->classes = h->r0.first + (intptr_t)GJB_W); /* inside a block */
+    EXPECT_CORRUPT(h, h->nlarge = 0);                           /* listed blocks lost */
+    EXPECT_CORRUPT(h, h->nlarge += 1);
+    EXPECT_CORRUPT(h, h->nlarge -= 1);
+    EXPECT_CORRUPT(h, h->nlarge = UINT32_MAX);
+    EXPECT_CORRUPT(h, h->nlarge = 1u << 28);
+    EXPECT_CORRUPT(h, (h->classes = far, h->nlarge = UINT32_MAX));
     restore();
     assert_int_equal(gjb_heap_validate(h), GJB_OK);
 }
@@ -449,96 +592,138 @@ static void validate_detects_block_damage(void **state)
 {
     (void)state;
     gjb_heap *h = rich_heap();
-    const struct gjb_region *r = &h->region[0];
-    char *a = hdr_of(blk[2]);  /* allocated, its predecessor is free */
-    char *c = hdr_of(blk[3]);  /* allocated, after an allocated block */
-    char *f = hdr_of(blk[1]);  /* free */
-    size_t sa = gjb_size(a), sf = gjb_size(f);
+    const struct gjb_region *r = &gjb_regions(h)[0];
+    char *a = hdr_of(blk[2]); /* allocated, its predecessor is free */
+    char *c = hdr_of(blk[3]); /* allocated, after an allocated block */
+    char *f = hdr_of(blk[1]); /* free */
+    size_t sa = bsize(a), sf = bsize(f);
     char *end = gjb_ptr(h, r->end);
-    assert_false(gjb_is_free(a));
-    assert_true(gjb_hdr(a) & GJB_PREV_FREE);
-    assert_true(gjb_is_free(f));
+    assert_false(is_free(a));
+    assert_true(hdr(a) & FF_PREV_FREE);
+    assert_true(is_free(f));
 
-    EXPECT_CORRUPT(h, gjb_set_hdr(a, 32 | (gjb_hdr(a) & GJB_FLAGS)));      /* too small */
-    EXPECT_CORRUPT(h, gjb_set_hdr(a, gjb_hdr(a) + 8));                     /* unaligned size */
-    EXPECT_CORRUPT(h, gjb_set_hdr(a, (SIZE_MAX & ~(size_t)15) | GJB_PREV_FREE)); /* past end */
-    EXPECT_CORRUPT(h, gjb_set_hdr(c, gjb_hdr(c) + GJB_G));                 /* next bit missing */
-    EXPECT_CORRUPT(h, gjb_bit_clear(h, r, a));                             /* no start bit */
-    EXPECT_CORRUPT(h, gjb_clear_flag(a, GJB_PREV_FREE));                   /* flag vs neighbour */
-    EXPECT_CORRUPT(h, gjb_set_flag(c, GJB_PREV_FREE));
-    EXPECT_CORRUPT(h, gjb_set_flag(a, GJB_FREE));                          /* two free in a row */
-    EXPECT_CORRUPT(h, gjb_set_hdr(f + sf - GJB_W, sf + GJB_G));            /* footer */
-    EXPECT_CORRUPT(h, gjb_set_hdr(end, gjb_hdr(end) ^ GJB_PREV_FREE));     /* sentinel */
-    EXPECT_CORRUPT(h, gjb_set_hdr(end, GJB_G | gjb_hdr(end)));
-    EXPECT_CORRUPT(h, gjb_bit_clear(h, r, end));                           /* sentinel bit */
-    EXPECT_CORRUPT(h, gjb_bit_set(h, r, a + GJB_G));                       /* stray bit */
-    EXPECT_CORRUPT(h, gjb_bit_set(h, r, a + sa - GJB_G));
+    EXPECT_CORRUPT(h, set_hdr(a, (FF_MIN - GJB_G) | (hdr(a) & FF_FLAGS))); /* too small */
+    EXPECT_CORRUPT(h, set_hdr(a, hdr(a) + 8));                             /* unaligned size */
+    EXPECT_CORRUPT(h, set_hdr(a, (SIZE_MAX & ~(size_t)15) | FF_PREV_FREE)); /* past end */
+    EXPECT_CORRUPT(h, set_hdr(c, hdr(c) + GJB_G));                         /* no block after */
+    EXPECT_CORRUPT(h, proof_clear(h, r, a));                               /* no proof bit */
+    EXPECT_CORRUPT(h, clear_flag(a, FF_PREV_FREE));                        /* flag vs neighbour */
+    EXPECT_CORRUPT(h, set_flag(c, FF_PREV_FREE));
+    EXPECT_CORRUPT(h, set_flag(a, FF_FREE));                               /* two free in a row */
+    EXPECT_CORRUPT(h, set_flag(f, FF_ALIGNED));                            /* a free block aligned */
+    EXPECT_CORRUPT(h, set_hdr(f + sf - GJB_W, sf + GJB_G));                /* footer */
+    EXPECT_CORRUPT(h, set_hdr(end, hdr(end) ^ FF_PREV_FREE));              /* sentinel */
+    EXPECT_CORRUPT(h, set_hdr(end, GJB_G | hdr(end)));
+    EXPECT_CORRUPT(h, proof_set(h, r, f));                                 /* a free block proved */
+    EXPECT_CORRUPT(h, proof_set(h, r, a + GJB_G));                         /* stray bits */
+    EXPECT_CORRUPT(h, proof_set(h, r, a + sa - GJB_G));
+    /* a bit in the bitmap's last word, past the block area */
+    size_t granules = (size_t)(r->end - r->first) / GJB_G;
+    assert_true(granules % FF_WBITS != 0);
+    EXPECT_CORRUPT(h, proof_set(h, r, end));
     /* the same in the second region (the one holding the descriptor) */
-    const struct gjb_region *r1 = &h->region[1];
+    const struct gjb_region *r1 = &gjb_regions(h)[1];
     char *first1 = gjb_ptr(h, r1->first);
-    EXPECT_CORRUPT(h, gjb_bit_set(h, r1, first1 + GJB_G));
-    EXPECT_CORRUPT(h, gjb_set_hdr(first1 + gjb_size(first1) - GJB_W, 0));
+    assert_true(is_free(first1));
+    EXPECT_CORRUPT(h, proof_set(h, r1, first1 + GJB_G));
+    EXPECT_CORRUPT(h, proof_set(h, r1, first1));
+    EXPECT_CORRUPT(h, set_hdr(first1 + bsize(first1) - GJB_W, 0));
     restore();
     assert_int_equal(gjb_heap_validate(h), GJB_OK);
 }
 
-static void validate_detects_tree_damage(void **state)
+/* The class of free block b, the head of its list. */
+static intptr_t *head_of(gjb_heap *h, intptr_t b)
 {
-    (void)state;
-    gjb_heap *h = rich_heap();
-    const struct gjb_region *r = &h->region[0];
-    intptr_t root = h->root;
-    assert_true(root != 0);
-    struct gjb_node *rn = node_at(h, root);
-    assert_true(rn->link[0] && rn->link[1]);
-    intptr_t rl = node_at(h, root)->link[0];
-    intptr_t rd = find_node(h, root, is_red_below_black_nonroot);
-    intptr_t leaf = find_node(h, root, is_red_leaf);
-    intptr_t open = find_node(h, root, has_free_link);
-    assert_true(rd != 0);
-    assert_true(leaf != 0);
-    assert_true(open != 0);
-    struct gjb_node *on = node_at(h, open);
-    int side = on->link[0] != 0; /* an empty link of `open` */
-    intptr_t alloc_off = gjb_off(h, hdr_of(blk[2]));
-
-    EXPECT_CORRUPT(h, gjb_set_flag(gjb_ptr(h, root), GJB_RED));                /* red root */
-    EXPECT_CORRUPT(h, node_at(h, rl)->parent = rl);                            /* parent link */
-    EXPECT_CORRUPT(h, rn->max += GJB_G);                                       /* subtree max */
-    EXPECT_CORRUPT(h, node_at(h, rl)->max -= GJB_G);
-    EXPECT_CORRUPT(h, gjb_set_flag(gjb_ptr(h, node_at(h, rd)->parent), GJB_RED)); /* red-red */
-    EXPECT_CORRUPT(h, gjb_clear_flag(gjb_ptr(h, leaf), GJB_RED));              /* black height */
-    EXPECT_CORRUPT(h, (rn->link[0] = rn->link[1], rn->link[1] = rl));          /* order */
-    EXPECT_CORRUPT(h, on->link[side] = alloc_off);                             /* allocated */
-    EXPECT_CORRUPT(h, on->link[side] = alloc_off + (intptr_t)GJB_G);           /* no block */
-    EXPECT_CORRUPT(h, on->link[side] = r->end + 4096);                         /* no region */
-    EXPECT_CORRUPT(h, h->root = rl);                                           /* lost nodes */
-    /* A red leaf taken out of the tree, maxima repaired: the tree is a
-     * valid red-black tree, but it misses a free block. */
-    restore();
-    intptr_t parent = node_at(h, leaf)->parent;
-    struct gjb_node *pn = node_at(h, parent);
-    pn->link[pn->link[1] == leaf] = 0;
-    for (intptr_t up = parent; up; up = node_at(h, up)->parent)
-        node_at(h, up)->max = node_recompute(h, up);
-    assert_int_equal(gjb_heap_validate(h), GJB_E_CORRUPT);
-    restore();
-    assert_int_equal(gjb_heap_validate(h), GJB_OK);
+    return ff_head(h, ff_class(bsize(gjb_ptr(h, b))));
 }
 
-static int collect_free(void *ctx, void *payload, size_t size, bool used)
+/* An exact class (other than skip's) with no block, above the minimum. */
+static unsigned empty_exact_class(gjb_heap *h, unsigned skip)
 {
-    (void)size;
-    if (!used) {
-        intptr_t **o = ctx;
-        *(*o)++ = (intptr_t)hdr_of(payload);
-    }
+    for (unsigned c = FF_MIN / GJB_G; c < FF_EXACT; c++)
+        if (!h->lists[c] && c != skip)
+            return c;
+    fail_msg("no empty exact class");
     return 0;
 }
 
-/* A tree deeper than any red-black tree can be (a chain of 140 nodes with
- * consistent links and maxima) is refused, not recursed into forever. */
-static void validate_refuses_a_degenerate_chain(void **state)
+static void validate_detects_list_damage(void **state)
+{
+    (void)state;
+    gjb_heap *h = rich_heap();
+    const struct gjb_region *r = &gjb_regions(h)[0];
+    /* the class of blk[10] (48-byte blocks): blk[40] -> blk[25] -> blk[10] */
+    intptr_t b10 = gjb_off(h, hdr_of(blk[10])), b25 = gjb_off(h, hdr_of(blk[25]));
+    intptr_t b40 = gjb_off(h, hdr_of(blk[40]));
+    unsigned cA = ff_class(bsize(hdr_of(blk[10])));
+    assert_true(cA < FF_EXACT);
+    assert_int_equal(h->lists[cA], b40);
+    assert_int_equal(next_of(h, b40), b25);
+    assert_int_equal(next_of(h, b25), b10);
+    assert_int_equal(next_of(h, b10), 0);
+    assert_int_equal(prev_of(h, b25), b40);
+    intptr_t alloc_off = gjb_off(h, hdr_of(blk[2]));
+    unsigned cE = empty_exact_class(h, 0);
+
+    EXPECT_CORRUPT(h, ff_set_link(h, b40, FF_NEXT, alloc_off));          /* an allocated block */
+    EXPECT_CORRUPT(h, ff_set_link(h, b40, FF_NEXT, alloc_off + (intptr_t)GJB_G)); /* no block */
+    EXPECT_CORRUPT(h, ff_set_link(h, b40, FF_NEXT, r->end + 4096));      /* no region */
+    EXPECT_CORRUPT(h, ff_set_link(h, b40, FF_NEXT, (intptr_t)1 << 44)); /* far away */
+    EXPECT_CORRUPT(h, ff_set_link(h, b40, FF_NEXT, b40 + 1));            /* not on a granule */
+    EXPECT_CORRUPT(h, ff_set_link(h, b25, FF_PREV, b10));                /* back link */
+    EXPECT_CORRUPT(h, ff_set_link(h, b40, FF_PREV, b25));                /* the first has none */
+    EXPECT_CORRUPT(h, ff_set_link(h, b10, FF_NEXT, b40));                /* a cycle */
+    EXPECT_CORRUPT(h, ff_set_link(h, b25, FF_NEXT, b25));                /* a block on itself */
+    EXPECT_CORRUPT(h, h->lists[cA] = b25);                               /* first block lost */
+    EXPECT_CORRUPT(h, h->lists[cA] = 0);
+    EXPECT_CORRUPT(h, h->small_map &= ~(1u << cA));                      /* class bits */
+    EXPECT_CORRUPT(h, h->small_map |= 1u << cE);
+    EXPECT_CORRUPT(h, h->small_map |= 1u);                               /* below the minimum */
+    EXPECT_CORRUPT(h, (h->lists[1] = b40, h->small_map |= 2u));
+    /* A free block in the wrong class, its links and bits consistent. */
+    EXPECT_CORRUPT(h, (ff_set_link(h, b25, FF_NEXT, 0), ff_set_link(h, b10, FF_PREV, 0),
+                       h->lists[cE] = b10, h->small_map |= 1u << cE));
+    /* A block taken out of its list, the list consistent: a free block
+     * no list holds. */
+    EXPECT_CORRUPT(h, (ff_set_link(h, b40, FF_NEXT, b10), ff_set_link(h, b10, FF_PREV, b40)));
+
+    /* Large classes: the rest of the low region, alone in its class. */
+    char *last = hdr_of(blk[NB - 1]);
+    intptr_t rest = gjb_off(h, last + bsize(last));
+    assert_true(is_free(gjb_ptr(h, rest)));
+    unsigned cL = ff_class(bsize(gjb_ptr(h, rest)));
+    assert_true(cL >= FF_EXACT);
+    unsigned k = cL - FF_EXACT;
+    assert_int_equal(*head_of(h, rest), rest);
+    assert_int_equal(next_of(h, rest), 0);
+    unsigned char *groups = ff_groups(h);
+    assert_true(k + 1 < h->nlarge);
+    assert_int_equal(ff_large(h)[k + 1], 0);
+    EXPECT_CORRUPT(h, groups[k / FF_GROUP] &= (unsigned char)~(1u << (k % FF_GROUP)));
+    EXPECT_CORRUPT(h, h->map &= ~((uint64_t)1 << (k / FF_GROUP)));
+    EXPECT_CORRUPT(h, groups[(k + 1) / FF_GROUP] |= (unsigned char)(1u << ((k + 1) % FF_GROUP)));
+    EXPECT_CORRUPT(h, h->map |= (uint64_t)1 << 63);                    /* no such group */
+    EXPECT_CORRUPT(h, ff_large(h)[k] = 0);
+    /* in the class above its own, bits and links consistent */
+    EXPECT_CORRUPT(h, (ff_large(h)[k + 1] = rest, ff_large(h)[k] = 0,
+                       groups[(k + 1) / FF_GROUP] |= (unsigned char)(1u << ((k + 1) % FF_GROUP)),
+                       groups[k / FF_GROUP] &= (unsigned char)~(1u << (k % FF_GROUP)),
+                       h->map |= (uint64_t)1 << ((k + 1) / FF_GROUP)));
+    restore();
+    /* a bit past the last class in the last group byte */
+    if (h->nlarge % FF_GROUP) {
+        unsigned last_k = h->nlarge;
+        EXPECT_CORRUPT(h, groups[(last_k - 1) / FF_GROUP] |= (unsigned char)(1u << (last_k % FF_GROUP)));
+    }
+    restore();
+    assert_int_equal(gjb_heap_validate(h), GJB_OK);
+}
+
+/* A list longer than the heap has free blocks (a cycle through 140 blocks)
+ * is refused, not walked forever; allocation still answers from it (it
+ * reads the first block only) and never loops. */
+static void validate_refuses_a_cyclic_list(void **state)
 {
     (void)state;
     gjb_heap *h;
@@ -551,49 +736,82 @@ static void validate_refuses_a_degenerate_chain(void **state)
     for (int i = 0; i < N; i += 2)
         assert_int_equal(gjb_heap_free(h, p[i]), GJB_OK);
     assert_int_equal(gjb_heap_validate(h), GJB_OK);
-    static intptr_t addr[N];
-    intptr_t *cur = addr;
-    assert_int_equal(gjb_heap_walk(h, collect_free, &cur), 0);
-    size_t n = (size_t)(cur - addr);
-    assert_int_equal(n, h->free_blocks);
-    assert_true(n > 130);
-    /* Right-leaning chain in address order, all black. */
-    size_t m = 0;
-    for (size_t i = n; i-- > 0;) {
-        char *b = (char *)addr[i];
-        struct gjb_node *nd = node_at(h, gjb_off(h, b));
-        nd->parent = i ? gjb_off(h, (char *)addr[i - 1]) : 0;
-        nd->link[0] = 0;
-        nd->link[1] = i + 1 < n ? gjb_off(h, (char *)addr[i + 1]) : 0;
-        if (gjb_size(b) > m)
-            m = gjb_size(b);
-        nd->max = m;
-        gjb_clear_flag(b, GJB_RED);
+    unsigned c = ff_class(gjb_ff_block_size(40));
+    intptr_t first = h->lists[c], b = first;
+    size_t n = 1;
+    while (next_of(h, b)) {
+        b = next_of(h, b);
+        n++;
     }
-    h->root = gjb_off(h, (char *)addr[0]);
+    assert_int_equal(n, N / 2);
+    assert_int_equal(first, gjb_off(h, hdr_of(p[N - 2]))); /* last in, first out */
+    ff_set_link(h, b, FF_NEXT, first); /* the last one leads back to the first */
     assert_int_equal(gjb_heap_validate(h), GJB_E_CORRUPT);
-    /* Still a search tree: first fit answers from it (and never loops). */
     void *q;
     assert_int_equal(gjb_heap_alloc(h, 40, &q), GJB_OK);
-    assert_ptr_equal(q, p[0]);
+    assert_ptr_equal(q, p[N - 2]);
 }
 
-/* A stale subtree maximum promises a block the tree does not hold: first
- * fit runs off the tree and the allocation fails instead of looping. */
-static void first_fit_on_a_stale_maximum(void **state)
+/* Compares the arena with `damaged` but for the descriptor's failed,
+ * peak_request and max_align (which a refused allocation may move). */
+static void unchanged_but_counters(gjb_heap *h)
+{
+    const gjb_heap *was = (const gjb_heap *)(const void *)(damaged + ((unsigned char *)h - arena));
+    size_t failed = h->failed, peak = h->peak_request, align = h->max_align;
+    h->failed = was->failed;
+    h->peak_request = was->peak_request;
+    h->max_align = was->max_align;
+    assert_memory_equal(arena, damaged, ARENA);
+    h->failed = failed;
+    h->peak_request = peak;
+    h->max_align = align;
+}
+
+/* A class bit with no block behind it (a stale bitmap): the allocation
+ * that finds it fails and counts as failed, instead of taking a block at
+ * offset 0 (the descriptor) or looping; validate says CORRUPT. */
+static void allocation_on_a_stale_class_bit(void **state)
 {
     (void)state;
     gjb_heap *h = rich_heap();
-    void *whole; /* takes the untouched region: the largest block is now smaller */
-    assert_int_equal(gjb_heap_alloc(h, gjb_heap_max_alloc(h), &whole), GJB_OK);
-    size_t largest = gjb_tree_max(h);
-    assert_true(largest + 4 * GJB_G <= h->max_block);
-    node_at(h, h->root)->max = h->max_block;
     void *q;
+    /* an exact class: a request whose own class is empty, above every exact
+     * class that holds blocks */
+    unsigned top = 0;
+    for (unsigned c = 0; c < FF_EXACT; c++)
+        if (h->lists[c])
+            top = c;
+    assert_true(top + 2 < FF_EXACT);
+    size_t size = (top + 1) * GJB_G - GJB_W; /* a block of class top + 1 */
+    assert_int_equal(ff_class(gjb_ff_block_size(size)), top + 1);
+    h->small_map |= 1u << (FF_EXACT - 1);
+    memcpy(damaged, arena, ARENA);
     size_t before = h->failed;
-    assert_int_equal(gjb_heap_alloc(h, largest + GJB_G, &q), GJB_E_NOMEM);
+    assert_int_equal(gjb_heap_alloc(h, size, &q), GJB_E_NOMEM);
     assert_int_equal(h->failed, before + 1);
     assert_int_equal(gjb_heap_validate(h), GJB_E_CORRUPT);
+    unchanged_but_counters(h); /* nothing else written */
+
+    /* a large class above every class that holds blocks */
+    restore();
+    void *whole; /* takes the untouched region: the largest block is now smaller */
+    assert_int_equal(gjb_heap_alloc(h, gjb_heap_max_alloc(h), &whole), GJB_OK);
+    size_t largest = gjb_heap_max_alloc(h);
+    assert_true(largest + 4 * GJB_G <= h->max_block);
+    unsigned kmax = ff_class(h->max_block) - FF_EXACT;
+    assert_true(kmax < h->nlarge && ff_large(h)[kmax] == 0);
+    ff_groups(h)[kmax / FF_GROUP] |= (unsigned char)(1u << (kmax % FF_GROUP));
+    h->map |= (uint64_t)1 << (kmax / FF_GROUP);
+    memcpy(damaged, arena, ARENA);
+    before = h->failed;
+    assert_int_equal(gjb_heap_alloc(h, largest + GJB_G, &q), GJB_E_NOMEM);
+    /* an alignment the largest block's payload does not have: memalign
+     * looks further up, and meets the stale bit too */
+    uintptr_t pay = (uintptr_t)gjb_ptr(h, *ff_head(h, ff_class(largest + GJB_W))) + GJB_W;
+    assert_int_equal(gjb_heap_memalign(h, (size_t)(pay & (~pay + 1)) << 1, largest, &q), GJB_E_NOMEM);
+    assert_int_equal(h->failed, before + 2);
+    assert_int_equal(gjb_heap_validate(h), GJB_E_CORRUPT);
+    unchanged_but_counters(h);
 }
 
 /* --- damaged metadata: free and realloc write nothing ------------------ */
@@ -625,44 +843,55 @@ static void free_refuses_damaged_blocks(void **state)
 {
     (void)state;
     gjb_heap *h = rich_heap();
-    char *b = hdr_of(blk[2]);  /* allocated; free before it, allocated after */
-    char *c = hdr_of(blk[3]);  /* allocated; allocated before, free after */
-    char *f = hdr_of(blk[1]);  /* free, before b */
-    char *g = hdr_of(blk[4]);  /* free, after c */
-    size_t sc = gjb_size(c), sf = gjb_size(f);
+    char *b = hdr_of(blk[2]); /* allocated; free before it, allocated after */
+    char *c = hdr_of(blk[3]); /* allocated; allocated before, free after */
+    char *f = hdr_of(blk[1]); /* free, before b */
+    char *g = hdr_of(blk[4]); /* free, after c */
+    char *e = hdr_of(blk[5]); /* allocated, after g */
+    size_t sb = bsize(b), sc = bsize(c), sf = bsize(f), sg = bsize(g);
+    const size_t tiny = FF_MIN - GJB_G; /* a size below the smallest block */
     assert_ptr_equal(f + sf, b);
-    assert_ptr_equal(b + gjb_size(b), c);
+    assert_ptr_equal(b + sb, c);
     assert_ptr_equal(c + sc, g);
-    assert_true(gjb_is_free(g));
+    assert_ptr_equal(g + sg, e);
+    assert_true(is_free(g));
+    assert_true(bsize(e) > GJB_G);
 
     /* its own header */
-    EXPECT_REFUSED(h, blk[3], gjb_set_hdr(c, gjb_hdr(c) + 8));
-    EXPECT_REFUSED(h, blk[3], gjb_set_hdr(c, 32 | (gjb_hdr(c) & GJB_FLAGS)));
-    EXPECT_REFUSED(h, blk[3], gjb_set_hdr(c, SIZE_MAX & ~(size_t)15));
-    EXPECT_REFUSED(h, blk[3], gjb_set_hdr(c, gjb_hdr(c) + GJB_G));
+    EXPECT_REFUSED(h, blk[3], set_hdr(c, hdr(c) + 8));
+    EXPECT_REFUSED(h, blk[3], set_hdr(c, tiny | (hdr(c) & FF_FLAGS)));
+    EXPECT_REFUSED(h, blk[3], set_hdr(c, SIZE_MAX & ~(size_t)15));
+    EXPECT_REFUSED(h, blk[3], set_hdr(c, hdr(c) + GJB_G));           /* into the free block g */
+    EXPECT_REFUSED(h, blk[3], set_hdr(c, hdr(c) + sg + GJB_G));      /* inside the block after g */
+    EXPECT_REFUSED(h, blk[3], set_hdr(c, hdr(c) - GJB_G));           /* short of g */
+    EXPECT_REFUSED(h, blk[2], set_hdr(b, hdr(b) + GJB_G));           /* inside c, allocated */
+    EXPECT_REFUSED(h, blk[2], set_hdr(b, hdr(b) + sc - GJB_G));      /* c's last granule */
+    EXPECT_REFUSED(h, blk[3], set_flag(c, FF_FREE));                 /* reads free */
     /* the next block's header */
-    EXPECT_REFUSED(h, blk[3], gjb_set_hdr(g, gjb_hdr(g) + 8));
-    EXPECT_REFUSED(h, blk[3], gjb_set_hdr(g, (gjb_hdr(g) & GJB_FLAGS) | 32));
-    EXPECT_REFUSED(h, blk[3], gjb_set_hdr(g, (gjb_hdr(g) & GJB_FLAGS) | (SIZE_MAX & ~(size_t)15)));
-    EXPECT_REFUSED(h, blk[3], gjb_set_hdr(g, gjb_hdr(g) + GJB_G));
-    EXPECT_REFUSED(h, blk[2], gjb_set_flag(c, GJB_PREV_FREE));
+    EXPECT_REFUSED(h, blk[3], set_hdr(g, hdr(g) + 8));
+    EXPECT_REFUSED(h, blk[3], set_hdr(g, (hdr(g) & FF_FLAGS) | tiny));
+    EXPECT_REFUSED(h, blk[3], set_hdr(g, (hdr(g) & FF_FLAGS) | (SIZE_MAX & ~(size_t)15)));
+    EXPECT_REFUSED(h, blk[3], set_hdr(g, hdr(g) + GJB_G));
+    EXPECT_REFUSED(h, blk[3], set_hdr(g + sg - GJB_W, sg - GJB_G));  /* its footer */
+    EXPECT_REFUSED(h, blk[2], set_flag(c, FF_PREV_FREE));
     /* the footer of the free block before it */
-    EXPECT_REFUSED(h, blk[2], gjb_set_hdr(b - GJB_W, SIZE_MAX & ~(size_t)15));
-    EXPECT_REFUSED(h, blk[2], gjb_set_hdr(b - GJB_W, sf + 8));
-    EXPECT_REFUSED(h, blk[2], gjb_set_hdr(b - GJB_W, 32));
-    EXPECT_REFUSED(h, blk[2], gjb_set_hdr(b - GJB_W, sf + GJB_G)); /* no block starts there */
-    EXPECT_REFUSED(h, blk[2], gjb_set_hdr(b - GJB_W, sf - GJB_G));
+    EXPECT_REFUSED(h, blk[2], set_hdr(b - GJB_W, SIZE_MAX & ~(size_t)15));
+    EXPECT_REFUSED(h, blk[2], set_hdr(b - GJB_W, sf + 8));
+    EXPECT_REFUSED(h, blk[2], set_hdr(b - GJB_W, tiny));
+    EXPECT_REFUSED(h, blk[2], set_hdr(b - GJB_W, sf + GJB_G)); /* no block starts there */
+    EXPECT_REFUSED(h, blk[2], set_hdr(b - GJB_W, sf - GJB_G));
     /* the free block before it */
-    EXPECT_REFUSED(h, blk[2], gjb_set_hdr(f, gjb_hdr(f) + GJB_G));
-    EXPECT_REFUSED(h, blk[2], gjb_clear_flag(f, GJB_FREE));
-    EXPECT_REFUSED(h, blk[2], gjb_set_flag(f, GJB_PREV_FREE));
+    EXPECT_REFUSED(h, blk[2], set_hdr(f, hdr(f) + GJB_G));
+    EXPECT_REFUSED(h, blk[2], clear_flag(f, FF_FREE));
+    EXPECT_REFUSED(h, blk[2], set_flag(f, FF_PREV_FREE));
 
     /* Undamaged, both are freed and merge with their free neighbours. */
     restore();
     assert_int_equal(gjb_heap_free(h, blk[2]), GJB_OK);
     assert_int_equal(gjb_heap_free(h, blk[3]), GJB_OK);
     assert_int_equal(gjb_heap_validate(h), GJB_OK);
-    assert_int_equal(gjb_size(f), sf + gjb_size(b) + sc + gjb_size(g));
+    assert_int_equal(bsize(f), sf + sb + sc + sg);
+    assert_int_equal(*head_of(h, gjb_off(h, f)), gjb_off(h, f)); /* first in its class */
 }
 
 /* --- gjbmem_strerror (src/core/strerror.c) ------------------------------ */
@@ -704,10 +933,11 @@ int main(void)
         cmocka_unit_test(pointer_checks),
         cmocka_unit_test(walk_all_and_stop_early),
         cmocka_unit_test(validate_detects_header_damage),
+        cmocka_unit_test(validate_detects_class_table_damage),
         cmocka_unit_test(validate_detects_block_damage),
-        cmocka_unit_test(validate_detects_tree_damage),
-        cmocka_unit_test(validate_refuses_a_degenerate_chain),
-        cmocka_unit_test(first_fit_on_a_stale_maximum),
+        cmocka_unit_test(validate_detects_list_damage),
+        cmocka_unit_test(validate_refuses_a_cyclic_list),
+        cmocka_unit_test(allocation_on_a_stale_class_bit),
         cmocka_unit_test(free_refuses_damaged_blocks),
         cmocka_unit_test(strerror_texts),
     };

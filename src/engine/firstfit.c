@@ -178,10 +178,10 @@ int gjb_ff_alloc(gjb_heap *h, size_t size, void **out)
 int gjb_ff_alloc_miss(gjb_heap *h, size_t size, size_t need, void **out)
 {
     uint32_t above = h->small_map & (~1u << (need / GJB_G));
-    if (!above)
-        return gjb_ff_alloc(h, size, out);
-    unsigned c = gjb_ctz64(above);
+    unsigned c = above ? gjb_ctz64(above) : 0;
     intptr_t b = h->lists[c];
+    if (!above || !b) /* (a class bit without a block: find() refuses it) */
+        return gjb_ff_alloc(h, size, out);
     take(h, b, c, need);
     gjb_note_used(h);
     *out = gjb_ptr(h, b) + GJB_W;

@@ -61,7 +61,9 @@ int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions, gjb_
         return GJB_E_POLICY;
     uintptr_t lo = (uintptr_t)mem, hi = lo + size, d = GJB_ROUND_UP(lo, GJB_G);
     size_t desc = gjb_descriptor_bytes(policy);
-    size_t tables = policy == GJB_BUDDY ? 0 : gjb_ff_table_bytes(size);
+    /* the large classes region 0's block area can need: it is below room */
+    size_t room = d <= hi && hi - d > desc ? (size_t)(hi - d) - desc : 0;
+    size_t tables = policy == GJB_BUDDY ? 0 : gjb_ff_table_bytes(room);
     if (d < lo || d > hi || hi - d < desc + tables)
         return GJB_E_SMALL;
     gjb_heap *h = (gjb_heap *)d;
@@ -76,7 +78,7 @@ int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions, gjb_
     h->nregions = 1;
     h->r0 = r;
     if (policy == GJB_FIRST_FIT)
-        gjb_ff_tables_init(h, (intptr_t)desc, size);
+        gjb_ff_tables_init(h, (intptr_t)desc, room);
     commit_region(h, &h->r0);
     gjb_tool_heap_new(h, mem, size);
     *out = h;
@@ -386,13 +388,15 @@ int gjb_heap_walk(const gjb_heap *h, gjb_walk_fn fn, void *ctx)
     return 0;
 }
 
-/* True when [off, off+len) lies in the metadata of a region of h: after a
- * block area, or before the first block of the descriptor's region. */
-static bool in_metadata(const gjb_heap *h, const struct gjb_region *t, intptr_t off, size_t len)
+/* True when [off, off+len) lies in the metadata of one of the n regions
+ * of t: after a block area, or before the first block of the descriptor's
+ * region. */
+static bool in_metadata(const gjb_heap *h, const struct gjb_region *t, uint32_t n, intptr_t off,
+                        size_t len)
 {
-    for (uint32_t i = 0; i < h->nregions; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         const struct gjb_region *r = &t[i];
-        if (off >= r->end && len <= (size_t)(r->hi - off))
+        if (off >= r->end && off <= r->hi && len <= (size_t)(r->hi - off))
             return true;
         if (r->lo == h->r0.lo && off >= 0 && off <= r->first && len <= (size_t)(r->first - off))
             return true;
@@ -423,14 +427,14 @@ int gjb_heap_validate(const gjb_heap *h)
         return GJB_E_CORRUPT;
     const struct gjb_region *t = &h->r0;
     if (h->regions) {
-        if (!in_metadata(h, &h->r0, h->regions, h->nregions * sizeof *t) &&
-            !in_metadata(h, gjb_regions(h), h->regions, h->nregions * sizeof *t))
+        if (!in_metadata(h, &h->r0, 1, h->regions, h->nregions * sizeof *t) &&
+            !in_metadata(h, gjb_regions(h), h->nregions, h->regions, h->nregions * sizeof *t))
             return GJB_E_CORRUPT;
         t = gjb_regions(h);
     }
     size_t tables = h->nlarge * sizeof(intptr_t) + (h->nlarge + FF_GROUP - 1) / FF_GROUP;
     if (!regions_ok(h, t) || (is_buddy(h) && (h->classes || h->nlarge || h->small_map)) ||
-        (!is_buddy(h) && !in_metadata(h, t, h->classes, tables)))
+        (!is_buddy(h) && !in_metadata(h, t, h->nregions, h->classes, tables)))
         return GJB_E_CORRUPT;
     size_t nfree = 0, free_bytes = 0, nalloc = 0, total = 0, max_block = 0;
     for (uint32_t i = 0; i < h->nregions; i++) {
