@@ -51,7 +51,7 @@
 #include <valgrind/memcheck.h>
 #endif
 
-#include "core/heap_internal.h"
+#include "engine/buddy.h"
 #include "errno_asserts.h"
 
 #define GRAIN ((uintptr_t)_Alignof(max_align_t))
@@ -353,10 +353,10 @@ static gjb_heap *heap_of(char *buf)
 }
 
 /* The buddy tag of the unit at p (first region). */
-static unsigned char *bd_tag(gjb_heap *h, const void *p)
+static unsigned char *tag_of(gjb_heap *h, const void *p)
 {
     struct gjb_region r;
-    meta_copy(&r, &h->region[0], sizeof r);
+    meta_copy(&r, &h->r0, sizeof r);
     return (unsigned char *)h + r.end + (size_t)((const char *)p - (char *)h - r.first) / GJB_BU;
 }
 
@@ -368,7 +368,7 @@ static void damage_block(int policy, char *buf, char *p, struct damage *d)
         d->where = p - GJB_W;
         d->width = sizeof(size_t);
     } else {
-        d->where = bd_tag(heap_of(buf), p);
+        d->where = tag_of(heap_of(buf), p);
         d->width = 1;
     }
     d->saved = 0;
@@ -381,20 +381,27 @@ static void damage_block(int policy, char *buf, char *p, struct damage *d)
 
 /* BUDDY: frees x, a 32-byte block whose buddy stays allocated, so that x
  * heads the list of order 0, and writes over its forward link (a write
- * after free): the next allocation of SMALL bytes meets it. */
+ * after free): the next allocation of SMALL bytes meets it. x and y are
+ * buddies because x's allocation splits a larger block: the 32-byte blocks
+ * already free (the carving may leave one at the low end of the block
+ * area, listed first) are taken first and stay allocated. */
 static void damage_buddy_link(mpart_id a, char *buf, struct damage *d)
 {
     gjb_heap *h = heap_of(buf);
+    for (;;) {
+        uint64_t map;
+        meta_copy(&map, &h->map, sizeof map);
+        if (!(map & 1))
+            break;
+        (void)alloc_ok(a, SMALL);
+    }
     char *x = alloc_ok(a, SMALL), *y = alloc_ok(a, SMALL);
     assert_ptr_equal(y, x + 32); /* buddies */
     OK(mpart_free(a, x));
-    intptr_t lists;
-    meta_copy(&lists, &h->bd_lists, sizeof lists);
-    intptr_t *heads = (intptr_t *)(void *)((char *)h + lists);
-    intptr_t head0;
-    meta_copy(&head0, &heads[0], sizeof head0);
+    intptr_t head0; /* BUDDY's list heads are the descriptor's lists */
+    meta_copy(&head0, &h->lists[0], sizeof head0);
     assert_int_equal(head0, x - (char *)h);
-    assert_int_equal(meta_byte(bd_tag(h, x)), GJB_TAG_FREE | 1);
+    assert_int_equal(meta_byte(tag_of(h, x)), BD_TAG_FREE | 1);
     valid(a);
     d->where = x; /* struct { intptr_t next, prev; } */
     d->width = sizeof(intptr_t);
@@ -1235,7 +1242,7 @@ static void child_isr_validate(void *arg)
     if (ca->policy == FIRST_FIT_ALLOCATION)
         meta_set(ca->ptr - GJB_W, 0, GJB_W);
     else
-        meta_set(bd_tag((gjb_heap *)(void *)ca->buf, ca->ptr), 0x3f, 1);
+        meta_set(tag_of((gjb_heap *)(void *)ca->buf, ca->ptr), 0x3f, 1);
     gjbmem_posix_set_isr(1);
     (void)mpart_validate(ca->mid);
     _exit(11);

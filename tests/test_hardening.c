@@ -56,7 +56,8 @@
 #include <gjbmem/sysheap.h>
 
 #include "core/guard.h"         /* GJB_GUARD_KEY, GJB_GUARD_FILL, GJB_NEW_FILL, GJB_FREE_FILL */
-#include "core/heap_internal.h" /* GJB_W, GJB_G, GJB_BU, gjb_block_size: level 0-1 sizes */
+#include "engine/buddy.h"    /* GJB_W, GJB_G, GJB_BU: level 0-1 sizes */
+#include "engine/firstfit.h" /* FF_MIN, FF_NEXT, FF_PREV, gjb_ff_block_size */
 #include "errno_asserts.h"
 
 #define LEVEL GJBMEM_HARDENING
@@ -318,7 +319,7 @@ static bool tool_view(size_t u, size_t n)
 
 /* Usable size of a request of n bytes (n > 0) from a fresh spot of a
  * partition of policy, as the level promises: the request at levels 2-3, the
- * engine's block payload below (FIRST_FIT: a block of at least GJB_MIN_BLOCK
+ * engine's block payload below (FIRST_FIT: a block of at least FF_MIN
  * bytes with a one-word header; BUDDY: a power of two of at least GJB_BU
  * bytes). */
 static size_t usable_for(int policy, size_t n)
@@ -326,7 +327,7 @@ static size_t usable_for(int policy, size_t n)
     if (LEVEL >= 2)
         return n;
     if (policy == FIRST_FIT_ALLOCATION)
-        return gjb_block_size(n) - GJB_W;
+        return gjb_ff_block_size(n) - GJB_W;
     size_t b = GJB_BU;
     while (b < n)
         b *= 2;
@@ -433,7 +434,7 @@ static void random_sequence(void **state)
                 size_t want = usable_for(policy, s[i].n);
                 assert_true(u >= want);
                 if (policy == FIRST_FIT_ALLOCATION)
-                    assert_true(u < want + GJB_MIN_BLOCK);
+                    assert_true(u < want + FF_MIN);
                 else if (!s[i].aligned)
                     assert_int_equal(u, want);
             }
@@ -565,7 +566,7 @@ static void realloc_keeps_contents(void **state)
     fill(r, 200, 4);
     char *pin = palloc(a, 200); /* FIRST_FIT: right after r; BUDDY: r's buddy */
     size_t need = 200 + (LEVEL >= 2 ? WORD : 0); /* the block r now is */
-    assert_ptr_equal(pin, r + (policy == FIRST_FIT_ALLOCATION ? gjb_block_size(need) : 256));
+    assert_ptr_equal(pin, r + (policy == FIRST_FIT_ALLOCATION ? gjb_ff_block_size(need) : 256));
     fill(pin, 200, 5);
     char *m = prealloc(a, r, 3000); /* grow, moving */
     assert_true(m != r);
@@ -1104,10 +1105,11 @@ static void partition_new_fill(void **state)
 }
 
 /* Freed partition blocks read GJB_FREE_FILL except the engine's own words:
- * FIRST_FIT keeps a header before the payload, a tree node in its first
- * sizeof(struct gjb_node) bytes and a footer in its last word; BUDDY keeps
- * its links in the first 2 words. Freed with no free neighbour, merging with
- * the free block before it, and with the one after it. */
+ * FIRST_FIT keeps a header before the payload, its class links in its first
+ * two words (FF_NEXT, FF_PREV after the header) and a footer in its last
+ * word; BUDDY keeps its links in the first 2 words. Freed with no free
+ * neighbour, merging with the free block before it, and with the one after
+ * it. */
 static void partition_free_fill(void **state)
 {
     int policy = policy_of(state);
@@ -1115,7 +1117,8 @@ static void partition_free_fill(void **state)
         skip();
     mpart_id a = make(policy, buf_a, sizeof buf_a);
     enum { N = 4096 };
-    size_t head = policy == FIRST_FIT_ALLOCATION ? sizeof(struct gjb_node) : 2 * sizeof(intptr_t);
+    size_t head = policy == FIRST_FIT_ALLOCATION ? FF_PREV + sizeof(intptr_t) - GJB_W
+                                                 : 2 * sizeof(intptr_t);
     char *b[4];
     for (int i = 0; i < 4; i++) {
         b[i] = palloc(a, N);

@@ -10,10 +10,12 @@
  * buddy partition beside a first-fit one.
  *
  * The expected carving is computed here from the documented layout: the
- * descriptor at round_up(addr, 16) (struct gjb_heap, the region table and 48
- * list heads), then the block area from round_up(area, 32) holding
- * (hi - first) / 33 units of 32 bytes, cut from the bottom into the largest
- * block aligned (absolute address) at each point.
+ * descriptor at round_up(addr, 16) (struct gjb_heap and 48 list heads,
+ * rounded to 16), then the block area from first = round_up(area, 32)
+ * holding (hi - first - extra - 16) / 33 units of 32 bytes (a tag byte per
+ * unit; extra: the region table an added region carries, one record per
+ * region, rounded to 16), cut from the bottom into the largest block aligned
+ * (absolute address) at each point.
  */
 #define _GNU_SOURCE
 #include <limits.h>
@@ -27,7 +29,7 @@
 
 #include <cmocka.h>
 
-#include "core/heap_internal.h" /* sizes of the descriptor, for the expected carving */
+#include "engine/buddy.h" /* sizes of the descriptor, for the expected carving */
 #include <gjbext.h>
 #include <gjbmem/posix.h>
 
@@ -79,33 +81,37 @@ static struct carving carve_area(uintptr_t first, uintptr_t end)
     return c;
 }
 
+#define G ((size_t)_Alignof(max_align_t))
+#define ROUND_G(x) (((x) + G - 1) & ~(G - 1))
+
 /* The carving of a region ending at hi whose block area starts at or after
- * area. */
-static struct carving carve_region(uintptr_t area, uintptr_t hi)
+ * area, with `extra` bytes of tables after its tags. */
+static struct carving carve_region(uintptr_t area, uintptr_t hi, size_t extra)
 {
     uintptr_t first = (area + BU - 1) & ~(uintptr_t)(BU - 1);
-    if (first >= hi)
+    if (first >= hi || hi - first < extra + G + BU + 1)
         return (struct carving){0, 0, 0, 0};
-    return carve_area(first, first + (hi - first) / (BU + 1) * BU);
+    return carve_area(first, first + (hi - first - extra - G) / (BU + 1) * BU);
 }
 
 static size_t descriptor_bytes(void)
 {
-    return sizeof(struct gjb_heap) + GJBMEM_MAX_REGIONS * sizeof(struct gjb_region) +
-           GJB_BD_ORDERS * sizeof(intptr_t);
+    return ROUND_G(sizeof(struct gjb_heap) + BD_ORDERS * sizeof(intptr_t));
 }
 
 /* The carving of a partition created over [addr, addr + size). */
 static struct carving carve_partition(const char *addr, size_t size)
 {
     uintptr_t d = ((uintptr_t)addr + 15) & ~(uintptr_t)15;
-    return carve_region(d + descriptor_bytes(), (uintptr_t)addr + size);
+    return carve_region(d + descriptor_bytes(), (uintptr_t)addr + size, 0);
 }
 
-/* The carving of a region added over [addr, addr + size). */
-static struct carving carve_added(const char *addr, size_t size)
+/* The carving of a region added over [addr, addr + size) as the n-th region
+ * of its partition (it carries the region table of n records). */
+static struct carving carve_added(const char *addr, size_t size, unsigned n)
 {
-    return carve_region((uintptr_t)addr, (uintptr_t)addr + size);
+    return carve_region((uintptr_t)addr, (uintptr_t)addr + size,
+                        ROUND_G(n * sizeof(struct gjb_region)));
 }
 
 static size_t block_for(size_t size, size_t align)
@@ -598,7 +604,12 @@ static void test_addmem_errors(void **state)
     FAILS(mpart_addmem(a, buf_a + sizeof buf_a - 1, 4096), ERROR_KERNEL_MEMORY);
     FAILS(mpart_addmem(a, buf_b + 100, 4096), ERROR_KERNEL_MEMORY);
     FAILS(mpart_addmem(f, buf_a + 100, 4096), ERROR_KERNEL_MEMORY);
-    /* Too small for one block (32 bytes and its tag byte). */
+    /* Too small for one block (32 bytes and its tag byte, after the region
+     * table of two records the region would carry, and a granule to align
+     * it). */
+    const size_t least = ROUND_G(2 * sizeof(struct gjb_region)) + G + BU + 1;
+    FAILS(mpart_addmem(a, small_a, least - 1), ERROR_REGION_SIZE);
+    FAILS(mpart_addmem(a, small_a + 1, least), ERROR_REGION_SIZE); /* 31 bytes to align */
     FAILS(mpart_addmem(a, small_a, BU), ERROR_REGION_SIZE);
     FAILS(mpart_addmem(a, small_a + 1, BU + 1), ERROR_REGION_SIZE);
     FAILS(mpart_addmem(a, small_a + 1, 2 * BU - 1), ERROR_REGION_SIZE);
@@ -612,11 +623,11 @@ static void test_addmem_errors(void **state)
     valid(a);
     valid(f);
     /* The smallest region: one unit. */
-    OK(mpart_addmem(a, small_a, BU + 1));
+    OK(mpart_addmem(a, small_a, least));
     struct partinfo pi = info(a);
     assert_int_equal(pi.segment, before.segment + 1);
     assert_int_equal(pi.free, before.free + BU);
-    assert_int_equal(pi.used + pi.free, sizeof buf_a + BU + 1);
+    assert_int_equal(pi.used + pi.free, sizeof buf_a + least);
     valid(a);
     drop(f);
 }
@@ -669,7 +680,8 @@ static void test_addmem_carving(void **state)
     FAILS_NULL(mpart_alloc(a, m0 + 1), ERROR_REGION_SIZE);
 
     /* A region whose start is not aligned: unequal blocks. */
-    struct carving c1 = carve_added(buf_a + 0x1234, 40000);
+    assert_int_equal(descriptor_bytes(), gjb_descriptor_bytes(GJB_BUDDY));
+    struct carving c1 = carve_added(buf_a + 0x1234, 40000, 2);
     OK(mpart_addmem(a, buf_a + 0x1234, 40000));
     valid(a);
     struct partinfo pi = info(a);
@@ -685,7 +697,7 @@ static void test_addmem_carving(void **state)
     fill(p, m1, 3);
 
     /* A third region; p was a whole carved block, so no split so far. */
-    struct carving c2 = carve_added(small_b, sizeof small_b);
+    struct carving c2 = carve_added(small_b, sizeof small_b, 3);
     OK(mpart_addmem(a, small_b, sizeof small_b));
     assert_int_equal(info(a).segment, c0.blocks + c1.blocks + c2.blocks);
     assert_int_equal(info(a).free, c0.bytes + c1.bytes + c2.bytes - m1);
@@ -1163,8 +1175,12 @@ static void test_free_errors(void **state)
     ia = info(a);
     FAILS(mpart_free(a, g), ERROR_REGION_NULL);
     same_info(ia, info(a));
-    /* Two buddies freed: they merge; neither address is a block now. */
-    char *x = alloc_ok(a, BU);
+    /* Two buddies freed: they merge; neither address is a block now. (x is
+     * the lower half of a block of two units: the first free unit may be one
+     * the carving left alone, whose buddy is no block.) */
+    char *pair = alloc_ok(a, 2 * BU);
+    free_ok(a, pair);
+    char *x = take_block_at(a, pair, BU);
     char *y = take_block_at(a, (char *)((uintptr_t)x ^ BU), BU);
     fill(y, BU, 16);
     free_ok(a, x);
