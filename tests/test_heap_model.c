@@ -11,8 +11,10 @@
  *    s / G below SMALL = 32 granules, else in large class
  *    32 + 8 * (log2(s) - log2(SMALL)) + (the three bits of s below its top bit);
  *    the smallest block is four words (header, two links, footer);
- *  - a class is last in, first out: a block that becomes free, or the part
- *    of one that stays free, goes first in its class;
+ *  - a block that becomes free, or the part of one that stays free, goes
+ *    first in its class (exact classes: last in, first out), except in a
+ *    large class when it is smaller than the class's first block: then it
+ *    goes second (a large class keeps the larger block first);
  *  - alloc: need = max(round_up(size + W, G), MIN); the first block of need's
  *    own class if it fits (always, in an exact class), else the first block
  *    of the smallest non-empty class above; its front is allocated and the
@@ -23,7 +25,7 @@
  *    alloc would pick for need + MIN + align - G; the gap in front becomes a
  *    free block (listed first), then the tail if it can be a block;
  *  - free: merge with the free neighbour after, then the one before; the
- *    result goes first in its class;
+ *    result is listed;
  *  - realloc: shrink in place (a tail of MIN or more is freed and merged),
  *    grow into a free block after, grow over a free block before (and the
  *    one after) moving the contents down to the highest address that keeps
@@ -64,15 +66,6 @@
 #define MAXLIVE 512
 #define MAXREG 4
 #define SEEDS 8
-
-/* The engine's order inside a class (firstfit.h): 0 (the default) last in,
- * first out; 1 the same, except that a block above the first one goes
- * second. */
-#ifdef FF_ORDER
-#define ORDER FF_ORDER
-#else
-#define ORDER 0
-#endif
 
 /* --- failure context ---------------------------------------------------- */
 
@@ -145,7 +138,7 @@ static size_t max_block, total, failed, peak, maxused, max_align;
 struct cover {
     long own, above, whole, split, aligned_at_start, aligned_inside, slack_retry, merge_next,
         merge_prev, shrink, grow_right, grow_left, grow_left_gap, moves, nomem, toobig, hostile,
-        badalign;
+        badalign, second, own_too_small;
 };
 static struct cover cov, cov_total;
 
@@ -211,7 +204,10 @@ static bool adjacent(int i, int j)
     return i >= 0 && j < nb && mb[i].h + mb[i].s == mb[j].h;
 }
 
-/* Lists free block i in its class. */
+static int find_block(uintptr_t h);
+
+/* Lists free block i in its class: first, or second in a large class
+ * whose first block is larger. */
 static void push(int i)
 {
     EXPECT(mb[i].free, NULL);
@@ -221,9 +217,11 @@ static void push(int i)
         c->a = realloc(c->a, c->cap * sizeof *c->a);
         EXPECT(c->a != NULL, NULL);
     }
-    if (ORDER == 1 && c->n && mb[i].h > c->a[c->n - 1]) { /* second */
+    int first = c->n ? find_block(c->a[c->n - 1]) : -1;
+    if (mb[i].s >= SMALL && first >= 0 && mb[i].s < mb[first].s) { /* second */
         c->a[c->n] = c->a[c->n - 1];
         c->a[c->n - 1] = mb[i].h;
+        cov.second++;
     } else {
         c->a[c->n] = mb[i].h;
     }
@@ -264,6 +262,8 @@ static int find(size_t need, unsigned *cp)
         return i;
     }
     EXPECT(i < 0 || c >= EXACT, "an exact class's head always fits");
+    if (i >= 0)
+        cov.own_too_small++;
     for (unsigned a = c + 1; a < NCLASS; a++)
         if (cl[a].n) {
             *cp = a;
@@ -981,11 +981,12 @@ static void run_layout(const struct layout *L)
     print_message("    %-22s max block %6zu: own class %ld, class above %ld, split %ld, whole %ld, "
                   "memalign at start %ld / inside %ld / retried %ld, merges %ld+%ld, "
                   "shrinks %ld, grows right %ld / left %ld (gap %ld), moves %ld, NOMEM %ld, "
-                  "TOOBIG %ld, ALIGN %ld, hostile %ld\n",
+                  "TOOBIG %ld, ALIGN %ld, hostile %ld, listed second %ld, own class's first "
+                  "too small %ld\n",
                   L->name, max_block, c->own, c->above, c->split, c->whole, c->aligned_at_start,
                   c->aligned_inside, c->slack_retry, c->merge_next, c->merge_prev, c->shrink,
                   c->grow_right, c->grow_left, c->grow_left_gap, c->moves, c->nomem, c->toobig,
-                  c->badalign, c->hostile);
+                  c->badalign, c->hostile, c->second, c->own_too_small);
     /* Every kind of outcome happened (a run of 20000 operations per layout
      * is long enough for that). */
     if (ops >= 20000)
@@ -993,7 +994,7 @@ static void run_layout(const struct layout *L)
                    c->aligned_at_start > 0 && c->aligned_inside > 0 && c->slack_retry > 0 &&
                    c->merge_next > 0 && c->merge_prev > 0 && c->shrink > 0 && c->grow_right > 0 &&
                    c->grow_left > 0 && c->moves > 0 && c->nomem > 0 && c->toobig > 0 &&
-                   c->badalign > 0 && c->hostile > 0,
+                   c->badalign > 0 && c->hostile > 0 && c->second > 0 && c->own_too_small > 0,
                "coverage");
 }
 

@@ -1,7 +1,7 @@
 /*
  * test_tools.c - the blocks of partitions and of the system heap as
  * valgrind memcheck and AddressSanitizer see them in a GJBMEM_TOOLS build
- * (src/core/tools.h). Run by tests/tools_reports.sh, one mode per process:
+ * (src/engine/tools.h). Run by tests/tools_reports.sh, one mode per process:
  *
  *   clean   legitimate work on both policies of both kinds of heap (alloc,
  *           memalign, calloc, realloc growing and shrinking, in place and

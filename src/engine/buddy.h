@@ -122,9 +122,10 @@ static GJB_ALWAYS_INLINE int bd_free_fast(gjb_heap *h, void *p)
     if (GJB_UNLIKELY(!t || h->nregions != 1))
         return gjb_bd_free(h, p);
     unsigned tag = *t, k = (tag & BD_ORDER_MASK) - 1;
-    size_t s = bd_size(k);
-    if (GJB_UNLIKELY(!tag || (tag & BD_TAG_FREE) || k >= BD_ORDERS || ((uintptr_t)p & (s - 1)) ||
-                     s > (size_t)(h->r0.end - off)))
+    if (GJB_UNLIKELY(!tag || (tag & BD_TAG_FREE) || k >= BD_ORDERS))
+        return gjb_bd_free(h, p);
+    size_t s = bd_size(k); /* only now: no shift by an order beyond any block */
+    if (GJB_UNLIKELY(((uintptr_t)p & (s - 1)) || s > (size_t)(h->r0.end - off)))
         return gjb_bd_free(h, p);
     intptr_t bud = ((uintptr_t)p & s) ? off - (intptr_t)s : off + (intptr_t)s;
     unsigned char *bt = bud <= h->r0.end - (intptr_t)s ? bd_tag0(h, bud) : NULL;
