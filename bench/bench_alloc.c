@@ -61,6 +61,8 @@
  *                                         aligned); run it under callgrind with
  *                                         --toggle-collect=steady_plain_*
  *                                         --toggle-collect=steady_aligned_*
+ *   (GJB_BENCH_FF_BUFFER=BYTES in the environment: the first-fit kinds'
+ *   heap has that size, mmap'd, instead of the size the workload needs)
  *   bench_alloc cg-perop A W N M          fill, then a steady phase with a
  *                                         CALLGRIND_DUMP_STATS after every
  *                                         alloc and free (run under callgrind
@@ -786,6 +788,7 @@ static void steady_timed(struct actx *c, enum alloc_kind k, const struct seq *q,
 struct bufs {
     char *ff;
     size_t ff_size;
+    bool ff_mapped; /* GJB_BENCH_FF_BUFFER: mmap'd, of that size */
     struct reservation bd;
     size_t bd_units;
 };
@@ -794,8 +797,12 @@ static void bufs_open(struct bufs *b, const struct seq *q, const bool *kinds)
 {
     memset(b, 0, sizeof *b);
     if (kinds[PART] || kinds[HEAP]) {
-        b->ff_size = buffer_for(q);
-        b->ff = xmalloc(b->ff_size);
+        /* GJB_BENCH_FF_BUFFER=BYTES: the first-fit kinds' heap that large
+         * (e.g. 1073741824: the worst single operation in a 1 GiB heap) */
+        const char *e = getenv("GJB_BENCH_FF_BUFFER");
+        b->ff_mapped = e && *e;
+        b->ff_size = b->ff_mapped ? (size_t)strtoull(e, NULL, 0) : buffer_for(q);
+        b->ff = b->ff_mapped ? xmap(b->ff_size) : xmalloc(b->ff_size);
     }
     if (kinds[BPART] || kinds[BHEAP]) {
         b->bd_units = buddy_units_for(q);
@@ -807,7 +814,10 @@ static void bufs_open(struct bufs *b, const struct seq *q, const bool *kinds)
 
 static void bufs_close(struct bufs *b)
 {
-    free(b->ff);
+    if (b->ff_mapped)
+        xunmap(b->ff, b->ff_size);
+    else
+        free(b->ff);
     unreserve(&b->bd);
 }
 

@@ -217,14 +217,17 @@ lines_job() { # KIND
 
 # Worst case: callgrind dump after every operation; the line of worstcase.txt
 # in $RES/wc.W.N.A, the first KTF operations (10,000 live) in perop-head files.
+# WORKLOAD small1g: small, in a 1 GiB heap (first-fit kinds).
 perop_job() { # KIND WORKLOAD N PAIRS
-    local a=$1 w=$2 n=$3 mw=$4
+    local a=$1 w=$2 n=$3 mw=$4 wl=$2 ffbuf=
+    [ "$w" = small1g ] && { wl=small; ffbuf=$((1 << 30)); }
     local d=$SCRATCH/perop.$a.$w.$n t=$SCRATCH/perop.$a.$w.$n.txt
     rm -rf "$d" && mkdir -p "$d"
-    with_lib $a timeout 1800 valgrind --tool=callgrind --collect-atstart=no --toggle-collect=bench_noop \
-        --toggle-collect="$(fn_alloc $a $w)" --toggle-collect="$(fn_free $a)" \
+    GJB_BENCH_FF_BUFFER=$ffbuf with_lib $a timeout 1800 valgrind --tool=callgrind \
+        --collect-atstart=no --toggle-collect=bench_noop \
+        --toggle-collect="$(fn_alloc $a $wl)" --toggle-collect="$(fn_free $a)" \
         --dump-line=no --dump-instr=no --callgrind-out-file="$d/cg" \
-        "$BIN" cg-perop $a $w $n "$mw" >/dev/null 2>&1
+        "$BIN" cg-perop $a $wl $n "$mw" >/dev/null 2>&1
     # part 1 = the one-instruction calibration call; then free, alloc, ...
     find "$d" -name 'cg.*' -print0 | xargs -0 grep -H '^summary:' |
         awk '{ k = $1; sub(/.*\./, "", k); sub(/:summary:$/, "", k); print k, $2 }' |
@@ -279,6 +282,9 @@ for n in 10000 100000; do
 done
 for a in part heap bpart bheap glibc; do
     spawn wc.aligned.10000.$a perop_job $a aligned 10000 "$MWCX"
+done
+for a in part heap; do
+    spawn wc.small1g.10000.$a perop_job $a small1g 10000 "$MWC"
 done
 for n in 10000 100000; do
     for a in part heap bpart bheap glibc; do
@@ -343,6 +349,7 @@ grep -h '^# malloc check' "$OUT"/time*.txt >>"$OUT/malloc-check.txt" 2>/dev/null
             cat "$RES/wc.$wn.$a"
         done
     done
+    cat "$RES/wc.small1g.10000.part" "$RES/wc.small1g.10000.heap"
 } >"$OUT/worstcase.txt"
 for n in "${FP_NAMES[@]}"; do cat "$RES/fp.$n"; done >"$OUT/footprint.txt"
 : >"$OUT/crosscheck.txt"
