@@ -11,7 +11,7 @@
  *              otherwise as part
  *   bheap    : the BUDDY engine directly (gjb_heap_init(..., GJB_BUDDY, 1))
  *   glibc    : malloc / free
- *   jemalloc, mimalloc
+ *   jemalloc, mimalloc, tcmalloc
  *            : malloc / free too, for a run with that library in LD_PRELOAD.
  *              Every malloc-family kind first checks where malloc, free and
  *              aligned_alloc resolve (dladdr of dlsym(RTLD_DEFAULT, name)) and
@@ -75,7 +75,7 @@
  *                                         stepping of the first K operations
  *                                         of the steady phase (cross-check of
  *                                         the callgrind per-operation counts)
- * A = part | heap | bpart | bheap | glibc | jemalloc | mimalloc,
+ * A = part | heap | bpart | bheap | glibc | jemalloc | mimalloc | tcmalloc,
  * W = small | mixed | aligned.
  */
 #define _GNU_SOURCE
@@ -332,9 +332,9 @@ static void seq_free(struct seq *q)
 
 /* --- allocators --------------------------------------------------------- */
 
-enum alloc_kind { PART, HEAP, BPART, BHEAP, GLIBC, JEMALLOC, MIMALLOC, NALLOC };
+enum alloc_kind { PART, HEAP, BPART, BHEAP, GLIBC, JEMALLOC, MIMALLOC, TCMALLOC, NALLOC };
 static const char *const al_name[] = {"part", "heap", "bpart", "bheap", "glibc", "jemalloc",
-                                      "mimalloc"};
+                                      "mimalloc", "tcmalloc"};
 
 static bool is_buddy(enum alloc_kind k)
 {
@@ -353,7 +353,7 @@ static bool is_engine(enum alloc_kind k)
 
 static bool is_malloc(enum alloc_kind k)
 {
-    return k == GLIBC || k == JEMALLOC || k == MIMALLOC;
+    return k == GLIBC || k == JEMALLOC || k == MIMALLOC || k == TCMALLOC;
 }
 
 struct actx {
@@ -430,6 +430,9 @@ static inline void glibc_free(struct actx *c, void *p)
 #define mimalloc_alloc glibc_alloc
 #define mimalloc_memalign glibc_memalign
 #define mimalloc_free glibc_free
+#define tcmalloc_alloc glibc_alloc
+#define tcmalloc_memalign glibc_memalign
+#define tcmalloc_free glibc_free
 
 /* --- where malloc comes from (the LD_PRELOAD check) ---------------------- */
 
@@ -451,7 +454,10 @@ static bool maps_has(const char *lib)
 static void malloc_check(enum alloc_kind k)
 {
     static const char *const fns[] = {"malloc", "free", "aligned_alloc"};
-    const char *want = k == JEMALLOC ? "libjemalloc" : k == MIMALLOC ? "libmimalloc" : "libc.so";
+    const char *want = k == JEMALLOC   ? "libjemalloc"
+                       : k == MIMALLOC ? "libmimalloc"
+                       : k == TCMALLOC ? "libtcmalloc"
+                                       : "libc.so";
     char where[3][512];
     bool ok = true;
     for (int i = 0; i < 3; i++) {
@@ -706,7 +712,8 @@ static volatile unsigned sink;
     X(part, __VA_ARGS__)                                                      \
     X(heap, __VA_ARGS__)                                                      \
     X(bpart, __VA_ARGS__)                                                     \
-    X(bheap, __VA_ARGS__) X(glibc, __VA_ARGS__) X(jemalloc, __VA_ARGS__) X(mimalloc, __VA_ARGS__)
+    X(bheap, __VA_ARGS__) X(glibc, __VA_ARGS__) X(jemalloc, __VA_ARGS__)        \
+    X(mimalloc, __VA_ARGS__) X(tcmalloc, __VA_ARGS__)
 
 /* Plain steady phase: returns the number of failed allocations (stops at the
  * first). One copy per allocator and workload type so the calls are direct:
@@ -1382,7 +1389,7 @@ static enum alloc_kind parse_alloc(const char *s)
     for (int k = 0; k < NALLOC; k++)
         if (!strcmp(s, al_name[k]))
             return (enum alloc_kind)k;
-    die("allocator: part | heap | bpart | bheap | glibc | jemalloc | mimalloc");
+    die("allocator: part | heap | bpart | bheap | glibc | jemalloc | mimalloc | tcmalloc");
     return PART;
 }
 
@@ -1483,6 +1490,6 @@ int main(int argc, char **argv)
             "       bench_alloc cg-steady A W N M\n"
             "       bench_alloc cg-perop  A W N M\n"
             "       bench_alloc tf        A W N OPS\n"
-            "  A = part|heap|bpart|bheap|glibc|jemalloc|mimalloc, W = small|mixed|aligned\n");
+            "  A = part|heap|bpart|bheap|glibc|jemalloc|mimalloc|tcmalloc, W = small|mixed|aligned\n");
     return 2;
 }

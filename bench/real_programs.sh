@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # bench/real_programs.sh - times real, unmodified programs (the workloads of
-# tests/programs/workloads.sh) under five malloc implementations:
+# tests/programs/workloads.sh) under six malloc implementations:
 #   glibc             the C library's malloc (no LD_PRELOAD)
 #   gjbmem-first-fit  LD_PRELOAD=libgjbmem-malloc.so GJBMEM_POLICY=first-fit
 #   gjbmem-buddy      LD_PRELOAD=libgjbmem-malloc.so GJBMEM_POLICY=buddy
 #   jemalloc          LD_PRELOAD=libjemalloc.so.2  (Debian libjemalloc2)
 #   mimalloc          LD_PRELOAD=libmimalloc.so.2  (Debian libmimalloc2.0)
+#   tcmalloc          LD_PRELOAD=libtcmalloc_minimal.so.4 (Debian libtcmalloc-minimal4)
 # and reports, per program and allocator, the median wall time (elapsed),
 # user+sys CPU time and peak RSS, from GNU time (/usr/bin/time -f
 # '%e %U %S %M'), and their ratios to glibc's medians.
@@ -70,7 +71,7 @@
 # noisy machine.
 #
 # Needs cmake, a C compiler, python3, sqlite3 and GNU time; missing GNU
-# time, jemalloc or mimalloc are installed with apt-get (without jemalloc or
+# time, jemalloc, mimalloc or tcmalloc are installed with apt-get (without jemalloc or
 # mimalloc the script goes on without that allocator).
 set -euo pipefail
 
@@ -112,11 +113,12 @@ done
 GNUTIME=/usr/bin/time
 MULTIARCH=$(cc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 declare -A LIB=([jemalloc]=/usr/lib/$MULTIARCH/libjemalloc.so.2
-                [mimalloc]=/usr/lib/$MULTIARCH/libmimalloc.so.2)
-declare -A PKG=([jemalloc]=libjemalloc2 [mimalloc]=libmimalloc2.0)
+                [mimalloc]=/usr/lib/$MULTIARCH/libmimalloc.so.2
+                [tcmalloc]=/usr/lib/$MULTIARCH/libtcmalloc_minimal.so.4)
+declare -A PKG=([jemalloc]=libjemalloc2 [mimalloc]=libmimalloc2.0 [tcmalloc]=libtcmalloc-minimal4)
 need=()
 [ -x "$GNUTIME" ] || need+=(time)
-for a in jemalloc mimalloc; do
+for a in jemalloc mimalloc tcmalloc; do
     [ -e "${LIB[$a]}" ] || need+=("${PKG[$a]}")
 done
 install_missing ${need[@]+"${need[@]}"}
@@ -148,7 +150,7 @@ cmake --build "$BUILD" -j"$(nproc)" --target gjbmem_malloc >/dev/null
 ALLOCS=(glibc gjbmem-first-fit gjbmem-buddy)
 declare -A PRE=([glibc]="" [gjbmem-first-fit]=$SO [gjbmem-buddy]=$SO)
 declare -A POLICY=([gjbmem-first-fit]=first-fit [gjbmem-buddy]=buddy)
-for a in jemalloc mimalloc; do
+for a in jemalloc mimalloc tcmalloc; do
     if [ -e "${LIB[$a]}" ]; then
         ALLOCS+=("$a")
         PRE[$a]=${LIB[$a]}
@@ -184,7 +186,7 @@ pkgver() { dpkg-query -W -f='${Package} ${Version}' "$1" 2>/dev/null || echo "$1
     echo "kernel: $(uname -r)"
     echo "cc: $(cc --version | head -1)"
     echo "glibc: $(ldd --version | head -1)"
-    for a in jemalloc mimalloc; do
+    for a in jemalloc mimalloc tcmalloc; do
         [ -z "${PRE[$a]:-}" ] || echo "$a: ${LIB[$a]} ($(pkgver "${PKG[$a]}"))"
     done
     echo "python: $WL_PYTHON ($("$WL_PYTHON" --version 2>&1))"

@@ -3,7 +3,8 @@
 # docs/BENCHMARKS.md: timing, footprint, callgrind instruction counts, worst
 # case per operation, and a native single-step cross-check of those counts,
 # for both policies (part/heap = FIRST_FIT, bpart/bheap = BUDDY), glibc, and
-# jemalloc and mimalloc (glibc's code path run with the library in LD_PRELOAD;
+# jemalloc, mimalloc and tcmalloc (glibc's code path run with the library in
+# LD_PRELOAD;
 # the bench checks and prints where malloc then resolves: malloc-check.txt).
 #
 #   bench/run.sh [OUTDIR]        (default: build-bench/bench-results)
@@ -19,9 +20,10 @@
 # other builds kept at load 4-7: 21 minutes, 1,050 CPU-seconds in all (the
 # timing about 150 of them), so about 11 minutes on an idle 2-CPU machine
 # (an estimate); QUICK=1: 3.5 minutes on the same busy VM. Needs cmake, a C
-# compiler and valgrind; jemalloc and mimalloc come from the Debian packages
-# libjemalloc2 and libmimalloc2.0. Whatever is missing is installed with
-# apt-get; without jemalloc or mimalloc the script goes on without those kinds.
+# compiler and valgrind; jemalloc, mimalloc and tcmalloc come from the Debian
+# packages libjemalloc2, libmimalloc2.0 and libtcmalloc-minimal4. Whatever is
+# missing is installed with apt-get; without one of them the script goes on
+# without that kind.
 set -euo pipefail
 
 T_START=$(date +%s)
@@ -53,19 +55,20 @@ fi
 # --- tools and libraries ----------------------------------------------------
 MULTIARCH=$(cc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 declare -A PRELOAD=([jemalloc]=/usr/lib/$MULTIARCH/libjemalloc.so.2
-                    [mimalloc]=/usr/lib/$MULTIARCH/libmimalloc.so.2)
-declare -A PKG=([jemalloc]=libjemalloc2 [mimalloc]=libmimalloc2.0)
+                    [mimalloc]=/usr/lib/$MULTIARCH/libmimalloc.so.2
+                    [tcmalloc]=/usr/lib/$MULTIARCH/libtcmalloc_minimal.so.4)
+declare -A PKG=([jemalloc]=libjemalloc2 [mimalloc]=libmimalloc2.0 [tcmalloc]=libtcmalloc-minimal4)
 need=()
 if ! command -v valgrind >/dev/null || [ ! -e /usr/include/valgrind/callgrind.h ]; then
     need+=(valgrind)
 fi
-for lib in jemalloc mimalloc; do
+for lib in jemalloc mimalloc tcmalloc; do
     [ -e "${PRELOAD[$lib]}" ] || need+=("${PKG[$lib]}")
 done
 install_missing ${need[@]+"${need[@]}"}
 command -v valgrind >/dev/null || { log "valgrind is needed"; exit 1; }
 PRELOADED=()   # the LD_PRELOAD kinds whose library is there
-for lib in jemalloc mimalloc; do
+for lib in jemalloc mimalloc tcmalloc; do
     if [ -e "${PRELOAD[$lib]}" ]; then
         PRELOADED+=("$lib")
     else
@@ -385,7 +388,7 @@ T_END=$(date +%s)
                for (i = 1; i <= 2; i++) { printf "  %-9s", ks[i]
                    for (j = 1; j <= 3; j++) printf " %18s", ((ks[i], ws[j]) in full) ? full[ks[i], ws[j]] " (" fill[ks[i], ws[j]] ")" : "-"
                    printf "\n" } }' "$OUT/footprint.txt"
-    echo "throughput, Mops/s (median of runs; time*.txt; jemalloc/mimalloc in their own process):"
+    echo "throughput, Mops/s (median of runs; time*.txt; jemalloc/mimalloc/tcmalloc in their own process):"
     cat "$OUT/time.txt" "$OUT"/time-*.txt 2>/dev/null | awk '$4 ~ /^[0-9.]+$/ && $2 ~ /^[0-9]+$/ && $3 != "runs" {
              v[$3, $1 "/" $2] = $4; if (!($3 in seen)) { seen[$3] = 1; k[++nk] = $3 } }
          END { split("small/10000 small/100000 mixed/10000 mixed/100000 aligned/10000 aligned/100000", c, " ")
