@@ -4,8 +4,8 @@
 # case per operation, and a native single-step cross-check of those counts,
 # for both policies (part/heap = FIRST_FIT, bpart/bheap = BUDDY), glibc, and
 # jemalloc, mimalloc and tcmalloc (glibc's code path run with the library in
-# LD_PRELOAD;
-# the bench checks and prints where malloc then resolves: malloc-check.txt).
+# LD_PRELOAD; the bench checks and prints where malloc then resolves:
+# malloc-check.txt).
 #
 #   bench/run.sh [OUTDIR]        (default: build-bench/bench-results)
 #   QUICK=1 bench/run.sh         (smaller runs, for trying the script)

@@ -13,6 +13,7 @@
 #include GJBMEM_PORT_FAST
 #else
 #define gjb_fast_in_isr gjb_port_in_isr
+#define gjb_fast_init_once gjb_port_init_once
 #define gjb_fast_try gjb_port_lock_try
 #define gjb_fast_lock gjb_port_lock_take
 #define gjb_fast_unlock gjb_port_lock_release

@@ -18,6 +18,7 @@
 
 #include "api_internal.h"
 #include "guard.h"
+#include "port_fast.h"
 #include "gjbext.h"
 #include "gjbmem/port.h"
 #include "gjbmem/sysheap.h"
@@ -106,13 +107,13 @@ void gjb_sysheap_init(void)
 
 static void lock(void)
 {
-    gjb_port_init_once(gjb_lib_init);
-    gjb_port_lock_take(&sys.lock);
+    gjb_fast_init_once(gjb_lib_init);
+    gjb_fast_lock(&sys.lock);
 }
 
 static void unlock(void)
 {
-    gjb_port_lock_release(&sys.lock);
+    gjb_fast_unlock(&sys.lock);
 }
 
 /* --- growth ------------------------------------------------------------- */

@@ -28,6 +28,15 @@ static inline bool gjb_fast_in_isr(void)
     return gjb_posix_isr != 0;
 }
 
+/* Set once the library's initialisation has run (port.c). */
+extern _Atomic int gjb_posix_init_done GJB_VISIBILITY_HIDDEN;
+
+static inline void gjb_fast_init_once(void (*init)(void))
+{
+    if (__builtin_expect(!atomic_load_explicit(&gjb_posix_init_done, memory_order_acquire), 0))
+        gjb_port_init_once(init);
+}
+
 #if defined(__linux__)
 _Static_assert(sizeof(atomic_int) <= GJB_PORT_LOCK_BYTES, "gjb_port_lock too small");
 

@@ -122,14 +122,14 @@ void gjb_port_global_unlock(void)
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static _Atomic int init_done; /* fast path: no call once initialised */
+_Atomic int gjb_posix_init_done; /* fast.h: no call once initialised */
 
 void gjb_port_init_once(void (*init)(void))
 {
-    if (atomic_load_explicit(&init_done, memory_order_acquire))
+    if (atomic_load_explicit(&gjb_posix_init_done, memory_order_acquire))
         return;
     check(pthread_once(&once, init));
-    atomic_store_explicit(&init_done, 1, memory_order_release);
+    atomic_store_explicit(&gjb_posix_init_done, 1, memory_order_release);
 }
 
 _Thread_local volatile int gjb_posix_isr __attribute__((tls_model("initial-exec")));
