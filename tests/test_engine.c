@@ -203,10 +203,14 @@ static void init_rejects_bad_arguments(void **state)
 }
 
 /* Every size from nothing to 3 KiB, at an aligned and an unaligned start:
- * SMALL up to a threshold, a valid heap from there on; the smallest heap
- * holds one block, too small to split into two minimum blocks. (The layout
- * asks for FF_MIN + W + 2 granules after the first header's place, so the
- * smallest block area is 3 granules on LP64, not FF_MIN.) */
+ * SMALL up to a threshold, a valid heap from there on, but for a short
+ * window where the large-class table first appears (it is sized for the
+ * memory handed in, so that a region as large can be added without moving
+ * it: from FF_SMALL bytes on, a heap whose block area is still far below
+ * FF_SMALL pays for one); the smallest heap holds one block, too small to
+ * split into two minimum blocks. (The layout asks for FF_MIN + W + 2
+ * granules after the first header's place, so the smallest block area is 3
+ * granules on LP64, not FF_MIN.) */
 static void init_size_sweep(void **state)
 {
     (void)state;
@@ -217,7 +221,11 @@ static void init_size_sweep(void **state)
             int rc = gjb_heap_init(arena + shift, size, GJB_FIRST_FIT, 1, &h);
             if (rc != GJB_OK) {
                 assert_int_equal(rc, GJB_E_SMALL);
-                assert_int_equal(threshold, 0); /* no refusal above the threshold */
+                if (threshold) { /* only where the large-class table appears */
+                    assert_true(gjb_ff_table_bytes(size) > gjb_ff_table_bytes(threshold));
+                    assert_true(size >= FF_SMALL &&
+                                size < FF_SMALL + gjb_ff_table_bytes(size) + 2 * GJB_G);
+                }
                 continue;
             }
             if (!threshold) {
@@ -309,10 +317,56 @@ static void add_region_edge_cases(void **state)
     assert_int_equal(st.total, 4096 + smallest + 4096);
 }
 
+/* A few free blocks in classes, as firstfit.h orders them (for predicting
+ * placement in a handful of allocations): the first block of a class is
+ * entry 0. */
+#define SIM_CLASSES 160
+static struct {
+    intptr_t at[8];
+    size_t size[8];
+    int n;
+} sim[SIM_CLASSES];
+
+static void sim_reset(void)
+{
+    memset(sim, 0, sizeof sim);
+}
+
+static void sim_push(intptr_t at, size_t size)
+{
+    unsigned c = ff_class(size);
+    assert_true(c < SIM_CLASSES && sim[c].n < 8);
+    int pos = size >= FF_SMALL && sim[c].n && size < sim[c].size[0] ? 1 : 0;
+    memmove(&sim[c].at[pos + 1], &sim[c].at[pos], (size_t)(sim[c].n - pos) * sizeof sim[c].at[0]);
+    memmove(&sim[c].size[pos + 1], &sim[c].size[pos], (size_t)(sim[c].n - pos) * sizeof sim[c].size[0]);
+    sim[c].at[pos] = at;
+    sim[c].size[pos] = size;
+    sim[c].n++;
+}
+
+/* The block an allocation of need bytes takes (0: none): its own class's
+ * first block if it fits, else the first block of the smallest non-empty
+ * class above; what it leaves is listed again. */
+static intptr_t sim_take(size_t need)
+{
+    unsigned c = ff_class(need);
+    if (!(sim[c].n && sim[c].size[0] >= need))
+        for (c++; c < SIM_CLASSES && !sim[c].n; c++)
+            ;
+    if (c >= SIM_CLASSES)
+        return 0;
+    intptr_t at = sim[c].at[0];
+    size_t size = sim[c].size[0];
+    sim[c].n--;
+    memmove(&sim[c].at[0], &sim[c].at[1], (size_t)sim[c].n * sizeof sim[c].at[0]);
+    memmove(&sim[c].size[0], &sim[c].size[1], (size_t)sim[c].n * sizeof sim[c].size[0]);
+    if (size - need >= FF_MIN)
+        sim_push(at + (intptr_t)need, size - need);
+    return at;
+}
+
 /* Regions added at descending addresses: the table stays sorted, every
- * region is found, and each allocation takes the block the policy says:
- * its own class's first block if it fits, else the first block of the
- * smallest non-empty class above (a class is last in, first out). */
+ * region is found, and each allocation takes the block the policy says. */
 static void regions_in_descending_order(void **state)
 {
     (void)state;
@@ -327,38 +381,24 @@ static void regions_in_descending_order(void **state)
         assert_true(t[i - 1].hi <= t[i].lo);
     assert_int_equal(gjb_heap_validate(h), GJB_OK);
 
-    /* The regions' blocks, in the order they were listed (region 0 first). */
-    struct { intptr_t at; size_t size; int seq; bool taken; } rb[5];
-    for (int i = 0; i < 5; i++) {
-        rb[i].at = t[i].first;
-        rb[i].size = (size_t)(t[i].end - t[i].first);
-        rb[i].seq = t[i].lo == h->r0.lo ? 0 : 4 - i; /* k = i, added as the (4 - k)th */
-        rb[i].taken = false;
-    }
+    /* The classes as the policy keeps them, simulated: each region's block
+     * listed as it was added (region 0, then the regions from the highest
+     * address down); a block goes first in its class, but second in a large
+     * class whose first block is larger. */
+    sim_reset();
+    sim_push(t[4].first, (size_t)(t[4].end - t[4].first));
+    for (int i = 3; i >= 0; i--)
+        sim_push(t[i].first, (size_t)(t[i].end - t[i].first));
     size_t need = gjb_ff_block_size(3000);
-    unsigned c = ff_class(need);
     void *p[5];
     for (int n = 0; n < 5; n++) {
-        int pick = -1;
-        for (int i = 0; i < 5; i++) /* own class: its last listed block, if it fits */
-            if (!rb[i].taken && ff_class(rb[i].size) == c && (pick < 0 || rb[i].seq > rb[pick].seq))
-                pick = i;
-        if (pick >= 0 && rb[pick].size < need)
-            pick = -1;
-        unsigned best = UINT32_MAX;
-        for (int i = 0; pick < 0 && i < 5; i++) /* else the smallest class above, its last listed */
-            if (!rb[i].taken && ff_class(rb[i].size) > c)
-                best = ff_class(rb[i].size) < best ? ff_class(rb[i].size) : best;
-        for (int i = 0; best != UINT32_MAX && i < 5; i++)
-            if (!rb[i].taken && ff_class(rb[i].size) == best && (pick < 0 || rb[i].seq > rb[pick].seq))
-                pick = i;
-        assert_true(pick >= 0);
-        rb[pick].taken = true;
-        assert_true(rb[pick].size - need < need); /* what it leaves takes no 3000 bytes */
+        intptr_t at = sim_take(need);
+        assert_true(at != 0);
         assert_int_equal(gjb_heap_alloc(h, 3000, &p[n]), GJB_OK);
-        assert_ptr_equal(hdr_of(p[n]), gjb_ptr(h, rb[pick].at));
+        assert_ptr_equal(hdr_of(p[n]), gjb_ptr(h, at));
         assert_int_equal(gjb_heap_usable_size(h, p[n]), need - GJB_W);
     }
+    assert_int_equal(sim_take(need), 0);
     /* what is left of each region is a block too small for another */
     void *q;
     assert_int_equal(gjb_heap_alloc(h, 3000, &q), GJB_E_NOMEM);

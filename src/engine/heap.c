@@ -61,9 +61,7 @@ int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions, gjb_
         return GJB_E_POLICY;
     uintptr_t lo = (uintptr_t)mem, hi = lo + size, d = GJB_ROUND_UP(lo, GJB_G);
     size_t desc = gjb_descriptor_bytes(policy);
-    /* the large classes region 0's block area can need: it is below room */
-    size_t room = d <= hi && hi - d > desc ? (size_t)(hi - d) - desc : 0;
-    size_t tables = policy == GJB_BUDDY ? 0 : gjb_ff_table_bytes(room);
+    size_t tables = policy == GJB_BUDDY ? 0 : gjb_ff_table_bytes(size);
     if (d < lo || d > hi || hi - d < desc + tables)
         return GJB_E_SMALL;
     gjb_heap *h = (gjb_heap *)d;
@@ -78,7 +76,7 @@ int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions, gjb_
     h->nregions = 1;
     h->r0 = r;
     if (policy == GJB_FIRST_FIT)
-        gjb_ff_tables_init(h, (intptr_t)desc, room);
+        gjb_ff_tables_init(h, (intptr_t)desc, size);
     commit_region(h, &h->r0);
     gjb_tool_heap_new(h, mem, size);
     *out = h;
