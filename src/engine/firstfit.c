@@ -76,8 +76,10 @@ void gjb_ff_tables_move(gjb_heap *h, intptr_t at, size_t largest)
     unsigned n = large_for(largest), old = h->nlarge;
     char *dst = gjb_ptr(h, at);
     memset(dst, 0, table_bytes_for(n));
+    gjb_tool_take(ff_large(h), table_bytes_for(old)); /* metadata: ASan lets memcpy read it */
     memcpy(dst, ff_large(h), old * sizeof(intptr_t));
     memcpy(dst + n * sizeof(intptr_t), ff_groups(h), (old + FF_GROUP - 1) / FF_GROUP);
+    gjb_tool_seal(ff_large(h), table_bytes_for(old));
     h->classes = at;
     h->nlarge = n;
 }

@@ -101,7 +101,9 @@ static void move_region_table(gjb_heap *h, const struct gjb_region *r, intptr_t 
     const struct gjb_region *old = gjb_regions(h);
     struct gjb_region *t = (struct gjb_region *)(void *)gjb_ptr(h, at);
     uint32_t n = h->nregions, i = n;
+    gjb_tool_take((void *)(uintptr_t)old, n * sizeof *t); /* metadata: ASan lets memcpy read it */
     memcpy(t, old, n * sizeof *t);
+    gjb_tool_seal((void *)(uintptr_t)old, n * sizeof *t);
     while (i > 0 && t[i - 1].lo > r->lo) {
         t[i] = t[i - 1];
         i--;
@@ -205,6 +207,14 @@ int gjb_bd_free_entry(gjb_heap *h, void *p)
 int gjb_heap_alloc(gjb_heap *h, size_t size, void **out)
 {
     return gjb_heap_alloc_inline(h, size, out);
+}
+
+int gjb_heap_alloc_watched(gjb_heap *h, size_t size, void **out)
+{
+    GJB_TOOL_SCOPE();
+    if (h->policy == GJB_BUDDY)
+        return gjb_bd_alloc_entry(h, size, out);
+    return gjb_alloc_frame(h, size, out, GJB_FIRST_FIT);
 }
 
 int gjb_heap_memalign(gjb_heap *h, size_t align, size_t size, void **out)

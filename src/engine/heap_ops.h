@@ -41,8 +41,15 @@ static GJB_ALWAYS_INLINE int gjb_alloc_frame(gjb_heap *h, size_t size, void **ou
     return GJB_OK;
 }
 
+/* With a tool watching, out of line (heap.c): code inlined into a caller
+ * (mpart.c, sysheap.c) would read the descriptor outside a GJB_TOOL_SCOPE
+ * and, under ASan, from a file compiled with instrumentation. */
+int gjb_heap_alloc_watched(gjb_heap *h, size_t size, void **out);
+
 static GJB_ALWAYS_INLINE int gjb_heap_alloc_inline(gjb_heap *h, size_t size, void **out)
 {
+    if (GJBMEM_TOOLS)
+        return gjb_heap_alloc_watched(h, size, out);
     if (h->policy == GJB_BUDDY)
         return gjb_bd_alloc_entry(h, size, out);
     return gjb_alloc_frame(h, size, out, GJB_FIRST_FIT);
