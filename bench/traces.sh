@@ -228,8 +228,8 @@ if [ "$REUSE" != 1 ]; then
     for p in $PROGRAMS; do
         record_one "$p"
     done
-    REC_S=$(($(date +%s) - T_REC))
-    log "recording and plain runs: $REC_S s"
+    REC_S="$(($(date +%s) - T_REC)) s"
+    log "recording and plain runs: $REC_S"
 else
     for p in $PROGRAMS; do
         [ -f "$TRACES/$p.gjbt" ] || { log "--reuse: no $TRACES/$p.gjbt"; exit 1; }
