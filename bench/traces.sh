@@ -220,7 +220,7 @@ measure_one() { # NAME
 
 # --- the run ----------------------------------------------------------------
 mkdir -p "$TRACES" "$OUT"
-rm -f "$OUT"/*.json "$OUT/summary.md"
+rm -f "$OUT"/*.size.json "$OUT"/*.replay-*.json "$OUT/summary.md" "$OUT/machine.txt"
 if [ "$REUSE" != 1 ]; then
     prepare_inputs
     T_REC=$(date +%s)
