@@ -55,6 +55,9 @@ bad size t.gjbt --policy glibc
 bad size t.gjbt --policy nope
 bad size t.gjbt --precision 0
 bad size t.gjbt --precision abc
+bad size t.gjbt --precision 18446744073709551615 # once looped for ever
+bad size t.gjbt --precision 99999999999999999999
+bad size t.gjbt --precision 1024G
 bad size t.gjbt --window abc
 bad size t.gjbt --window 100001
 pass "bad commands and options: exit 2 with a message"

@@ -75,7 +75,7 @@ static const char help[] =
     "\n"
     "EXAMPLES\n"
     "    gjbmem replay py.gjbt --policy all --svg py.svg\n"
-    "    gjbmem replay py.gjbt --allocator ./tlsf.so --json\n";
+    "    gjbmem replay py.gjbt --allocator ./mypool.so --json\n";
 
 static const char *CMD = "replay";
 

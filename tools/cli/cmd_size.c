@@ -230,8 +230,9 @@ int cmd_size(int argc, char **argv)
             cli_allocator(CMD, optarg, &plugins[nplugins++]);
             break;
         case 'r':
-            if (!cli_bytes(optarg, &step) || step == 0)
-                cli_die(CMD, "--precision %s: a number of bytes (K, M, G suffixes)", optarg);
+            if (!cli_bytes(optarg, &step) || step == 0 || step > SIZE_LIMIT / 2)
+                cli_die(CMD, "--precision %s: a number of bytes up to 512G (K, M, G suffixes)",
+                        optarg);
             break;
         case 'w':
             if (!cli_bytes(optarg, &window) || window > 100000)

@@ -2,6 +2,7 @@
  * main.c - `gjbmem`, the command-line tool: record a program's allocations,
  * replay them on both policies, size a partition, draw the heap.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +59,10 @@ bool cli_bytes(const char *s, size_t *out)
     char *end;
     if (!s || !*s || *s == '-')
         return false;
+    errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
+    if (errno == ERANGE)
+        return false;
     unsigned shift = 0;
     switch (*end) {
     case 'k': case 'K': shift = 10; end++; break;
