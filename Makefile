@@ -5,7 +5,7 @@ demo:
 	scripts/deps.sh
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build build -j
-	build/examples/demo_partition
+	scripts/demo.sh
 
 test:
 	scripts/deps.sh

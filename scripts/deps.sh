@@ -15,6 +15,9 @@ pkg-config --exists cmocka 2>/dev/null || need+=(libcmocka-dev)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v awk >/dev/null || need+=(mawk)
 command -v sort >/dev/null && command -v cksum >/dev/null || need+=(coreutils)
+# tests/tool/svg.sh renders the pictures of `gjbmem replay --svg` with
+# rsvg-convert (librsvg2-bin).
+command -v rsvg-convert >/dev/null || need+=(librsvg2-bin)
 [ "${GJBMEM_NEED_VALGRIND:-0}" = 1 ] && { command -v valgrind >/dev/null || need+=(valgrind); }
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "deps: installing ${need[*]}"

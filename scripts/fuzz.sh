@@ -3,13 +3,17 @@
 #
 #   scripts/fuzz.sh [--ci]      each target for FUZZ_SECONDS (default 45) over its
 #                               corpus + regressions; non-zero exit on any crash
-#   scripts/fuzz.sh --hours N   both targets for N hours, side by side (N may be 0.5)
+#   scripts/fuzz.sh --hours N   every target for N hours, side by side (N may be 0.5)
 #   scripts/fuzz.sh --replay    runs the corpus and regressions once
 #   scripts/fuzz.sh --build     only builds
 #
 # The targets are built with clang -fsanitize=fuzzer,address,undefined into
 # build-fuzz/, from the library sources of GJBMEM_SOURCES in the top-level
-# CMakeLists.txt and the config header CMake generates (build-fuzz-cfg/).
+# CMakeLists.txt and the config header CMake generates (build-fuzz-cfg/);
+# fuzz_trace (the gjbmem tool's trace reader) from the reader's sources in
+# tools/trace/ instead (-D_GNU_SOURCE, as tools/CMakeLists.txt builds them).
+# FUZZ_TARGETS="fuzz_trace ..." picks targets, FUZZ_OUT=DIR another build
+# directory (its config header in DIR-cfg/), FUZZ_SECONDS the --ci time.
 # Missing clang or libFuzzer runtime is installed with apt-get (as root or
 # with sudo). New interesting inputs of a run go to build-fuzz/corpus/<target>
 # (the committed corpus is only read); crashes go to build-fuzz/crashes/.
@@ -19,9 +23,9 @@ set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-OUT=build-fuzz
-CFG=build-fuzz-cfg
-TARGETS="fuzz_mpart fuzz_vmm_args"
+OUT=${FUZZ_OUT:-build-fuzz}
+CFG=$OUT-cfg
+TARGETS=${FUZZ_TARGETS:-fuzz_mpart fuzz_vmm_args fuzz_trace}
 MODE=ci
 HOURS=0
 case "${1:-}" in
@@ -90,9 +94,24 @@ for s in $SOURCES; do
     fi
     objs="$objs $o"
 done
+# The trace reader's sources (fuzz_trace).
+TRACE_SOURCES="tools/trace/reader.c tools/trace/records.c tools/trace/finish.c"
+trace_objs=""
+for s in $TRACE_SOURCES; do
+    o="$OUT/obj/$(echo "$s" | tr '/' '_' | sed 's/\.c$/.o/')"
+    if [ ! -f "$o" ] || [ "$s" -nt "$o" ] || [ -n "$(find tools/trace -newer "$o" -name '*.h' | head -n1)" ]; then
+        # shellcheck disable=SC2086
+        "$CC" $FLAGS -D_GNU_SOURCE -Itools/trace -c "$s" -o "$o"
+    fi
+    trace_objs="$trace_objs $o"
+done
 for t in $TARGETS; do
+    case $t in
+    fuzz_trace) deps="-Itools/trace $trace_objs" ;;
+    *) deps=$objs ;;
+    esac
     # shellcheck disable=SC2086
-    "$CC" $FLAGS -fsanitize=fuzzer "tests/fuzz/$t.c" $objs -lpthread -o "$OUT/$t"
+    "$CC" $FLAGS -fsanitize=fuzzer "tests/fuzz/$t.c" $deps -lpthread -o "$OUT/$t"
 done
 echo "fuzz.sh: built $(for t in $TARGETS; do printf '%s ' "$OUT/$t"; done)"
 [ "$MODE" = build ] && exit 0
@@ -100,11 +119,19 @@ echo "fuzz.sh: built $(for t in $TARGETS; do printf '%s ' "$OUT/$t"; done)"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:allocator_may_return_null=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
-# fuzz_one TARGET SECONDS: an exploration run over build-fuzz/corpus/TARGET
+# max_len TARGET: the longest input libFuzzer makes (traces need more room).
+max_len() {
+    case $1 in
+    fuzz_trace) echo 4096 ;;
+    *) echo 1024 ;;
+    esac
+}
+
+# fuzz_one TARGET SECONDS: an exploration run over $OUT/corpus/TARGET
 # (new inputs go there) and the committed corpus; 0 when nothing crashed.
 fuzz_one() {
     t=$1
-    if "$OUT/$t" -max_total_time="$2" -max_len=1024 -timeout=20 \
+    if "$OUT/$t" -max_total_time="$2" -max_len="$(max_len "$t")" -timeout=20 \
         -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$OUT/crashes/$t/" \
         "$OUT/corpus/$t" "tests/fuzz/corpus/$t" >"$OUT/$t.log" 2>&1; then
         echo "== $t: $(grep -E '^#[0-9]+.*(DONE|pulse|NEW|REDUCE)' "$OUT/$t.log" | tail -n 1)"
@@ -153,7 +180,7 @@ for t in $TARGETS; do
         echo "== $t: fuzzing for ${SECS}s"
         fuzz_one "$t" "$SECS" || status=1
         ;;
-    hours) # both targets at once, one per core
+    hours) # every target at once, side by side
         secs=$(awk "BEGIN { printf \"%d\", $HOURS * 3600 }")
         echo "== $t: fuzzing for ${secs}s in the background (log: $OUT/$t.log)"
         fuzz_one "$t" "$secs" >"$OUT/$t.summary" 2>&1 &

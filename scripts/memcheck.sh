@@ -18,6 +18,11 @@
 #     the malloc replacement preloaded; valgrind on bash (and those programs
 #     under it) checks neither gjbmem code in a useful way nor in a few
 #     minutes.
+#   tool_* (tests/tool/*.sh): shell scripts driving the gjbmem tool, which
+#     preloads its recording library into the programs it records (under
+#     valgrind, whose own malloc replaces it) and runs python3 and
+#     rsvg-convert; the trace reader they exercise runs under valgrind in
+#     test_trace_reader.
 #   test_vmm_args and test_vmm_more run, but one case of each cannot pass
 #     under valgrind (see KNOWN below): such a test passes when only that case
 #     fails and valgrind is clean.
@@ -73,6 +78,12 @@ SKIP = {
     "engine_freestanding": "shell script compiling the engine freestanding, no library code run",
     "real_programs": "shell script running Debian programs with the malloc replacement preloaded",
 }
+# Every test named so (tests/tool/*.sh, each CTest test tool_<script>).
+SKIP_PREFIX = {
+    "tool_": "shell script driving the gjbmem tool (a preloaded recording library, python3, "
+             "rsvg-convert); the trace reader runs under valgrind in test_trace_reader",
+}
+
 # Test cases whose expected result depends on the host kernel's answer, which
 # valgrind emulates differently: mmap of SIZE_MAX/2 bytes gets ENOMEM from
 # Linux but EINVAL from valgrind's own address-space manager (checked with a
@@ -94,8 +105,9 @@ tests = json.load(open(os.path.join(logs, "tests.json")))["tests"]
 
 def run(t):
     name = t["name"]
-    if name in SKIP:
-        return name, "skipped", 0.0, SKIP[name]
+    why = SKIP.get(name) or next((r for p, r in SKIP_PREFIX.items() if name.startswith(p)), None)
+    if why:
+        return name, "skipped", 0.0, why
     env = dict(os.environ)
     cwd = None
     for p in t.get("properties", []):

@@ -25,9 +25,14 @@ _Noreturn void cli_die(const char *cmd, const char *fmt, ...)
 /* Bytes from "123", "64K", "16M", "2G" (powers of 1024); false if bad. */
 bool cli_bytes(const char *s, size_t *out);
 
-/* Targets from "first-fit", "buddy", "glibc" or "all" (first-fit, buddy
- * and glibc): sets want[RP_*]; false if unknown. */
+/* Targets from "first-fit", "buddy", "glibc", "all" (first-fit, buddy
+ * and glibc) or "none" (only the --allocator plugins): sets want[RP_*];
+ * false if unknown. */
 bool cli_policies(const char *s, bool want[RP_TARGETS]);
+
+/* Loads the allocator plugin at path (--allocator) into *pl, or dies with
+ * exit status 2 saying why. */
+void cli_allocator(const char *cmd, const char *path, struct rp_plugin *pl);
 
 /* Loads the trace at path or dies with the reader's message. */
 void cli_load(const char *cmd, const char *path, struct gjbt_trace *t);

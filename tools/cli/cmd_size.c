@@ -1,6 +1,7 @@
 /*
- * cmd_size.c - `gjbmem size FILE`: the smallest partition of each policy in
- * which the whole trace replays without one failed allocation.
+ * cmd_size.c - `gjbmem size FILE`: the smallest partition of each policy
+ * (or pool of each allocator plugin) in which the whole trace replays
+ * without one failed allocation.
  *
  * Whether a trace fits is not monotonic in the partition's size. BUDDY
  * carves a region whose size is not a power of two into the largest aligned
@@ -29,15 +30,16 @@ static const char help[] =
     "    gjbmem size - the smallest partition a trace runs in, per policy\n"
     "\n"
     "SYNOPSIS\n"
-    "    gjbmem size FILE [--policy first-fit|buddy|all] [--precision BYTES]\n"
-    "                     [--window N] [--json] [--quiet]\n"
+    "    gjbmem size FILE [--policy first-fit|buddy|all|none] [--allocator PATH.so]...\n"
+    "                     [--precision BYTES] [--window N] [--json] [--quiet]\n"
     "\n"
     "DESCRIPTION\n"
     "    Finds, for each policy, the smallest partition (mpart_create_ex over\n"
     "    memory aligned to a power of two at least its size, as replay uses) in\n"
     "    which every allocation of the trace FILE succeeds, to the precision\n"
     "    stated, and prints it beside the trace's peak live bytes. The size found\n"
-    "    replays without a failure; one precision step less fails.\n"
+    "    replays without a failure; one precision step less fails. With\n"
+    "    --allocator, the same for the pool an allocator plugin builds its heap in.\n"
     "\n"
     "    Fitting is not monotonic in the size (BUDDY above all: a slightly larger\n"
     "    region is carved into other power-of-two blocks, and requests split and\n"
@@ -45,7 +47,14 @@ static const char help[] =
     "    boundary it found and goes on below any that works.\n"
     "\n"
     "OPTIONS\n"
-    "    --policy P        first-fit, buddy or all (the default: both)\n"
+    "    --policy P        first-fit, buddy, all (the default: both) or none (only\n"
+    "                      the allocators given with --allocator)\n"
+    "    --allocator PATH.so\n"
+    "                      also size the pool of the allocator built as the plugin\n"
+    "                      PATH.so (tools/cli/gjbmem_plugin.h; docs/TRACES.md,\n"
+    "                      \"Replaying into another allocator\"), named by its file\n"
+    "                      name; a pool it refuses to start in counts as too small\n"
+    "                      (or too large). Repeat for more (up to 8)\n"
     "    --precision BYTES the step of the search (default: the power of two\n"
     "                      nearest peak live / 4096, at least 16)\n"
     "    --window N        sizes tried below the boundary (default 16)\n"
@@ -55,7 +64,9 @@ static const char help[] =
     "\n"
     "EXIT STATUS\n"
     "    0 when a size was found for every policy, 1 when none was (a request\n"
-    "    larger than any partition of up to 1 TiB), 2 on errors.\n"
+    "    larger than any partition of up to 1 TiB), 2 on errors (a library that\n"
+    "    is not an allocator plugin, or a plugin returning a block outside its\n"
+    "    pool, misaligned or smaller than asked, among them).\n"
     "\n"
     "EXAMPLE\n"
     "    gjbmem size py.gjbt --policy first-fit --precision 64\n";
@@ -63,11 +74,14 @@ static const char help[] =
 static const char *CMD = "size";
 
 #define SIZE_LIMIT ((size_t)1 << 40)
+#define SEARCHES (RP_GLIBC + RP_PLUGINS_MAX)
 
 struct search {
     const struct gjbt_trace *t;
     int target;
-    size_t step, replays;
+    const struct rp_plugin *pl; /* RP_PLUGIN */
+    const char *name;
+    size_t step, replays, found;
     bool quiet;
 };
 
@@ -75,14 +89,16 @@ struct search {
 static bool fits(struct search *s, size_t size)
 {
     struct progress pg;
-    char label[64];
-    snprintf(label, sizeof label, "size %s %zu", rp_target_name[s->target], size);
+    char label[96];
+    snprintf(label, sizeof label, "size %s %zu", s->name, size);
     progress_start(&pg, s->quiet, label);
-    struct rp_opts o = {size, false, true, 0, NULL, 0, NULL, NULL, NULL, &pg};
+    struct rp_opts o = {.size = size, .stop_on_failure = true, .prog = &pg, .plugin = s->pl};
     struct rp_result r;
     int rc = rp_run(s->t, s->target, &o, &r);
     progress_end(&pg);
     s->replays++;
+    if (rc == -2) /* a plugin broke its contract: no size is right */
+        cli_die(CMD, "%s: %s", s->name, r.error);
     return rc == 0 && r.failed == 0; /* a partition too small to create does not fit */
 }
 
@@ -134,9 +150,59 @@ static size_t default_step(const struct gjbt_trace *t)
     return step;
 }
 
+static void print_json(const char *path, const struct gjbt_trace *t, const struct search *s,
+                       int n)
+{
+    printf("{\"trace\": ");
+    report_trace_json(stdout, path, t);
+    printf(", \"sizes\": [");
+    for (int i = 0; i < n; i++) {
+        printf("%s{\"policy\": ", i ? ", " : "");
+        cli_json_string(stdout, s[i].name);
+        printf(", \"smallest_bytes\": %zu, \"precision_bytes\": %zu, "
+               "\"peak_live_bytes\": %llu, \"ratio\": %.6f, \"replays\": %zu",
+               s[i].found, s[i].step, (unsigned long long)t->peak_live,
+               t->peak_live ? (double)s[i].found / (double)t->peak_live : 0.0, s[i].replays);
+        if (s[i].pl) {
+            printf(", \"library\": ");
+            cli_json_string(stdout, s[i].pl->path);
+        }
+        printf("}");
+    }
+    printf("]}\n");
+}
+
+static void print_text(const char *path, const struct gjbt_trace *t, const struct search *s,
+                       int n, size_t step)
+{
+    int w = 10;
+    for (int i = 0; i < n; i++)
+        if ((int)strlen(s[i].name) > w)
+            w = (int)strlen(s[i].name);
+    report_trace_text(stdout, path, t);
+    printf("\n%-*s %20s %10s %14s %8s %8s\n", w, "policy", "smallest partition", "precision",
+           "peak live", "ratio", "replays");
+    for (int i = 0; i < n; i++) {
+        if (!s[i].found) {
+            printf("%-*s %20s\n", w, s[i].name, "none up to 1 TiB");
+            continue;
+        }
+        printf("%-*s %20zu %10s %14llu %8.4f %8zu\n", w, s[i].name, s[i].found, "",
+               (unsigned long long)t->peak_live,
+               t->peak_live ? (double)s[i].found / (double)t->peak_live : 0.0, s[i].replays);
+    }
+    for (int i = 0; i < n; i++)
+        if (s[i].pl)
+            printf("%s: allocator plugin %s (smallest partition: its pool)\n", s[i].name,
+                   s[i].pl->path);
+    printf("\nprecision: %zu bytes (each size replays without a failure; one step less fails)\n",
+           step);
+}
+
 int cmd_size(int argc, char **argv)
 {
     static const struct option opts[] = {{"policy", required_argument, NULL, 'p'},
+                                         {"allocator", required_argument, NULL, 'a'},
                                          {"precision", required_argument, NULL, 'r'},
                                          {"window", required_argument, NULL, 'w'},
                                          {"json", no_argument, NULL, 'j'},
@@ -144,6 +210,8 @@ int cmd_size(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     bool want[RP_TARGETS] = {true, true, false}, json = false, quiet = false;
+    static struct rp_plugin plugins[RP_PLUGINS_MAX];
+    int nplugins = 0;
     size_t step = 0, window = 16;
     int c;
     optind = 1;
@@ -151,14 +219,20 @@ int cmd_size(int argc, char **argv)
         switch (c) {
         case 'p':
             if (!cli_policies(optarg, want))
-                cli_die(CMD, "--policy %s: first-fit, buddy or all", optarg);
+                cli_die(CMD, "--policy %s: first-fit, buddy, all or none", optarg);
             if (strcmp(optarg, "glibc") == 0)
                 cli_die(CMD, "--policy glibc: glibc has no partition to size");
             want[RP_GLIBC] = false;
             break;
+        case 'a':
+            if (nplugins == RP_PLUGINS_MAX)
+                cli_die(CMD, "--allocator: at most %d of them", RP_PLUGINS_MAX);
+            cli_allocator(CMD, optarg, &plugins[nplugins++]);
+            break;
         case 'r':
-            if (!cli_bytes(optarg, &step) || step == 0)
-                cli_die(CMD, "--precision %s: a number of bytes (K, M, G suffixes)", optarg);
+            if (!cli_bytes(optarg, &step) || step == 0 || step > SIZE_LIMIT / 2)
+                cli_die(CMD, "--precision %s: a number of bytes up to 512G (K, M, G suffixes)",
+                        optarg);
             break;
         case 'w':
             if (!cli_bytes(optarg, &window) || window > 100000)
@@ -172,57 +246,33 @@ int cmd_size(int argc, char **argv)
     }
     if (optind != argc - 1)
         cli_die(CMD, "one trace file is needed (gjbmem size --help)");
+    if (!want[RP_FIRST_FIT] && !want[RP_BUDDY] && !nplugins)
+        cli_die(CMD, "--policy none: nothing to size without --allocator");
     const char *path = argv[optind];
     struct gjbt_trace t;
     cli_load(CMD, path, &t);
     if (!step)
         step = default_step(&t);
-    struct search s[RP_GLIBC];
-    size_t found[RP_GLIBC] = {0, 0};
+    struct search s[SEARCHES];
+    int n = 0;
     bool none = false;
-    for (int target = 0; target < RP_GLIBC; target++) {
-        if (!want[target])
+    for (int k = 0; k < RP_GLIBC + nplugins; k++) {
+        const struct rp_plugin *pl = k < RP_GLIBC ? NULL : &plugins[k - RP_GLIBC];
+        if (!pl && !want[k])
             continue;
-        s[target] = (struct search){&t, target, step, 0, quiet};
-        found[target] = search(&s[target], (unsigned)window);
-        none |= found[target] == 0;
+        s[n] = (struct search){.t = &t, .target = pl ? RP_PLUGIN : k, .pl = pl,
+                               .name = pl ? pl->name : rp_target_name[k], .step = step,
+                               .quiet = quiet};
+        s[n].found = search(&s[n], (unsigned)window);
+        none |= s[n].found == 0;
+        n++;
     }
-    if (json) {
-        printf("{\"trace\": ");
-        report_trace_json(stdout, path, &t);
-        printf(", \"sizes\": [");
-        const char *sep = "";
-        for (int target = 0; target < RP_GLIBC; target++) {
-            if (!want[target])
-                continue;
-            printf("%s{\"policy\": \"%s\", \"smallest_bytes\": %zu, \"precision_bytes\": %zu, "
-                   "\"peak_live_bytes\": %llu, \"ratio\": %.6f, \"replays\": %zu}",
-                   sep, rp_target_name[target], found[target], step,
-                   (unsigned long long)t.peak_live,
-                   t.peak_live ? (double)found[target] / (double)t.peak_live : 0.0,
-                   s[target].replays);
-            sep = ", ";
-        }
-        printf("]}\n");
-    } else {
-        report_trace_text(stdout, path, &t);
-        printf("\n%-10s %20s %10s %14s %8s %8s\n", "policy", "smallest partition", "precision",
-               "peak live", "ratio", "replays");
-        for (int target = 0; target < RP_GLIBC; target++) {
-            if (!want[target])
-                continue;
-            if (!found[target]) {
-                printf("%-10s %20s\n", rp_target_name[target], "none up to 1 TiB");
-                continue;
-            }
-            printf("%-10s %20zu %10s %14llu %8.4f %8zu\n", rp_target_name[target],
-                   found[target], "", (unsigned long long)t.peak_live,
-                   t.peak_live ? (double)found[target] / (double)t.peak_live : 0.0,
-                   s[target].replays);
-        }
-        printf("\nprecision: %zu bytes (each size replays without a failure; one step less fails)\n",
-               step);
-    }
+    if (json)
+        print_json(path, &t, s, n);
+    else
+        print_text(path, &t, s, n, step);
+    for (int i = 0; i < nplugins; i++)
+        rp_plugin_unload(&plugins[i]);
     gjbt_release(&t);
     return none ? EXIT_FAILED : EXIT_OK;
 }

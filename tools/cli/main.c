@@ -2,6 +2,7 @@
  * main.c - `gjbmem`, the command-line tool: record a program's allocations,
  * replay them on both policies, size a partition, draw the heap.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +17,10 @@ static const char usage[] =
     "\n"
     "SYNOPSIS\n"
     "    gjbmem record -o FILE [--json] [--] PROGRAM [ARGS...]\n"
-    "    gjbmem replay FILE [--policy first-fit|buddy|glibc|all] [--size BYTES]\n"
-    "                       [--svg OUT] [--json] [--quiet]\n"
-    "    gjbmem size FILE [--policy first-fit|buddy|all] [--precision BYTES] [--json]\n"
+    "    gjbmem replay FILE [--policy first-fit|buddy|glibc|all|none] [--size BYTES]\n"
+    "                       [--allocator PATH.so]... [--svg OUT] [--json] [--quiet]\n"
+    "    gjbmem size FILE [--policy first-fit|buddy|all|none] [--allocator PATH.so]...\n"
+    "                     [--precision BYTES] [--json]\n"
     "    gjbmem COMMAND --help\n"
     "\n"
     "DESCRIPTION\n"
@@ -27,7 +29,8 @@ static const char usage[] =
     "    again on gjbmem partitions of each policy and on glibc's malloc, and prints\n"
     "    the memory each needed and the time each call took. size finds the\n"
     "    smallest partition of each policy in which the whole trace runs without\n"
-    "    one failed allocation.\n"
+    "    one failed allocation. Both also take other allocators, built as plugins\n"
+    "    (--allocator, tools/cli/gjbmem_plugin.h).\n"
     "\n"
     "EXIT STATUS\n"
     "    record: the program's own. replay, size: 0 when every allocation\n"
@@ -56,7 +59,10 @@ bool cli_bytes(const char *s, size_t *out)
     char *end;
     if (!s || !*s || *s == '-')
         return false;
+    errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
+    if (errno == ERANGE)
+        return false;
     unsigned shift = 0;
     switch (*end) {
     case 'k': case 'K': shift = 10; end++; break;
@@ -73,6 +79,8 @@ bool cli_policies(const char *s, bool want[RP_TARGETS])
 {
     for (int i = 0; i < RP_TARGETS; i++)
         want[i] = false;
+    if (strcmp(s, "none") == 0)
+        return true;
     if (strcmp(s, "all") == 0) {
         for (int i = 0; i < RP_TARGETS; i++)
             want[i] = true;
@@ -84,6 +92,13 @@ bool cli_policies(const char *s, bool want[RP_TARGETS])
             return true;
         }
     return false;
+}
+
+void cli_allocator(const char *cmd, const char *path, struct rp_plugin *pl)
+{
+    char err[512];
+    if (rp_plugin_load(path, pl, err, sizeof err) != 0)
+        cli_die(cmd, "--allocator %s: %s", path, err);
 }
 
 void cli_load(const char *cmd, const char *path, struct gjbt_trace *t)

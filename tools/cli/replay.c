@@ -9,14 +9,17 @@
  * refuses frees the old block (the program would have gone on without it).
  *
  * Footprint: the highest byte of any block ever allocated, counted from the
- * partition's first byte (so it includes the heap's descriptor). For glibc:
+ * partition's first byte (so it includes the heap's descriptor); the same
+ * for an allocator plugin, from its pool's first byte. For glibc:
  * the highest byte in use in its heap, counted from the heap's first byte
  * (the tool's own few blocks there included), plus the chunks it mapped on
  * their own (the extent over time is that high-water mark too).
- * Block bytes: usable size + header for a partition; the chunk size for
- * glibc (read from the chunk's header word, as glibc lays it out).
+ * Block bytes: usable size + header for a partition (a plugin: the header
+ * it declares); the chunk size for glibc (read from the chunk's header
+ * word, as glibc lays it out).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,8 +106,11 @@ static void extent_del(struct extent *x, uint64_t end)
 struct target {
     int kind;
     mpart_id mid;
-    char *base;       /* partition: its first byte */
-    size_t hdr;       /* partition: header bytes per block */
+    const struct rp_plugin *pl; /* RP_PLUGIN */
+    char *base;       /* partition, plugin: the pool's first byte */
+    size_t size;      /* partition, plugin: the pool's bytes */
+    size_t hdr;       /* partition, plugin: header bytes per block */
+    bool broken;      /* plugin: it broke its contract (see run.r->error) */
     uintptr_t heap0;  /* glibc: its heap's first byte */
     uint64_t high;    /* glibc: highest byte in use in its heap, from heap0 */
     uint64_t mmapped; /* glibc: bytes of live chunks mapped on their own */
@@ -132,37 +138,46 @@ static size_t glibc_chunk(const void *p)
     return GLIBC_HEADERS ? glibc_word(p) & ~(size_t)7 : malloc_usable_size((void *)p) + sizeof(size_t);
 }
 
+/* align: the alignment the call asked for, 0 for none. gjbmem and glibc
+ * align every block to 16 bytes; a plugin is told what was asked. */
 static inline void *t_alloc(struct target *t, size_t size, size_t align)
 {
-    if (t->kind == RP_GLIBC)
-        return align > 16 ? memalign(align, size) : malloc(size);
-    return align > 16 ? mpart_memalign(t->mid, align, size) : mpart_alloc(t->mid, size);
+    switch (t->kind) {
+    case RP_GLIBC: return align > 16 ? memalign(align, size) : malloc(size);
+    case RP_PLUGIN: return t->pl->alloc(size, align);
+    default: return align > 16 ? mpart_memalign(t->mid, align, size) : mpart_alloc(t->mid, size);
+    }
 }
 
 static inline void *t_realloc(struct target *t, void *p, size_t size)
 {
-    if (t->kind == RP_GLIBC)
-        return realloc(p, size);
-    return mpart_realloc(t->mid, p, size);
+    switch (t->kind) {
+    case RP_GLIBC: return realloc(p, size);
+    case RP_PLUGIN: return t->pl->realloc(p, size);
+    default: return mpart_realloc(t->mid, p, size);
+    }
 }
 
 static inline void t_free(struct target *t, void *p)
 {
-    if (t->kind == RP_GLIBC)
-        free(p);
-    else
-        mpart_free(t->mid, p);
+    switch (t->kind) {
+    case RP_GLIBC: free(p); break;
+    case RP_PLUGIN: t->pl->free(p); break;
+    default: mpart_free(t->mid, p); break;
+    }
 }
 
 static inline size_t t_usable(struct target *t, void *p)
 {
-    if (t->kind == RP_GLIBC)
-        return malloc_usable_size(p);
-    return mpart_usable_size(t->mid, p);
+    switch (t->kind) {
+    case RP_GLIBC: return malloc_usable_size(p);
+    case RP_PLUGIN: return t->pl->usable(p);
+    default: return mpart_usable_size(t->mid, p);
+    }
 }
 
-/* Bytes of the block at p, and where it ends (from the partition's start,
- * or for glibc, 0). */
+/* Bytes of the block at p, and where it ends (from the pool's start, or
+ * for glibc, 0). */
 static uint64_t t_block(struct target *t, void *p, uint64_t *end)
 {
     if (t->kind == RP_GLIBC) {
@@ -170,7 +185,7 @@ static uint64_t t_block(struct target *t, void *p, uint64_t *end)
         *end = 0;
         return c;
     }
-    size_t u = mpart_usable_size(t->mid, p);
+    size_t u = t_usable(t, p);
     *end = (uint64_t)((char *)p - t->base) + u;
     return u + t->hdr;
 }
@@ -219,8 +234,33 @@ static double clock_overhead(void)
     return (double)d[100];
 }
 
-static void note_block(struct run *u, uint32_t id, void *p, uint64_t req)
+/* A plugin's block must lie in its pool, have the alignment asked for and
+ * at least the bytes asked for; false (the replay stops) when it does not. */
+static bool plugin_block_ok(struct run *u, void *p, uint64_t req, size_t align)
 {
+    const char *why = NULL;
+    uintptr_t a = (uintptr_t)p, lo = (uintptr_t)u->tg.base;
+    size_t usable = 0;
+    if (a < lo || a - lo >= u->tg.size)
+        why = "outside the pool";
+    else if (align && a % align)
+        why = "not aligned as asked";
+    else if ((usable = t_usable(&u->tg, p)) < req || usable > u->tg.size - (a - lo))
+        why = "whose usable size is smaller than asked or runs past the pool";
+    if (!why)
+        return true;
+    snprintf(u->r->error, sizeof u->r->error,
+             "the plugin returned a block %s (%p for %" PRIu64 " bytes, alignment %zu, usable "
+             "%zu; the pool: %p, %zu bytes)", why, p, req, align, usable, (void *)u->tg.base,
+             u->tg.size);
+    u->tg.broken = true;
+    return false;
+}
+
+static void note_block(struct run *u, uint32_t id, void *p, uint64_t req, size_t align)
+{
+    if (u->tg.kind == RP_PLUGIN && !plugin_block_ok(u, p, req, align))
+        return;
     uint64_t end = 0, b = t_block(&u->tg, p, &end);
     u->obj[id] = p;
     u->blk[id] = b;
@@ -308,7 +348,7 @@ static double step(struct run *u, const struct gjbt_event *e, bool timed)
             if (old)
                 t_free(&u->tg, old);
         } else if (p) {
-            note_block(u, e->id, p, e->size);
+            note_block(u, e->id, p, e->size, 0);
         }
         break;
     }
@@ -319,7 +359,7 @@ static double step(struct run *u, const struct gjbt_event *e, bool timed)
         p = t_alloc(&u->tg, size, align);
         t1 = timed ? now_ns() : 0;
         if (p)
-            note_block(u, e->id, p, e->size);
+            note_block(u, e->id, p, e->size, align);
         else
             failed(u);
         break;
@@ -373,9 +413,10 @@ static void replay_loop(struct run *u)
         uint64_t fp = u->r->footprint;
         double d = call ? step(u, e, o->timing) : -1;
         if (!call && e->id) { /* an inherited block: allocated untimed */
-            void *p = t_alloc(&u->tg, e->size ? (size_t)e->size : 1, (size_t)gjbt_align(e));
+            size_t align = (size_t)gjbt_align(e);
+            void *p = t_alloc(&u->tg, e->size ? (size_t)e->size : 1, align);
             if (p)
-                note_block(u, e->id, p, e->size);
+                note_block(u, e->id, p, e->size, align);
             else
                 failed(u);
         }
@@ -393,7 +434,7 @@ static void replay_loop(struct run *u)
             sample(u, i);
         if (o->prog && (i & 0xfff) == 0)
             progress_update(o->prog, i, t->nev);
-        if (o->stop_on_failure && u->r->failed)
+        if ((o->stop_on_failure && u->r->failed) || u->tg.broken)
             break;
     }
 }
@@ -451,9 +492,47 @@ static void take_map(struct run *u)
     }
 }
 
-/* A partition replay: the memory is aligned to a power of two at least its
- * size, so every replay lays the heap out alike (the best case for BUDDY). */
-static int run_partition(struct run *u)
+/* Makes the heap in the pool at u->tg.base: a partition of the policy, or
+ * the plugin's. 0, or -1 with u->r->error set. */
+static int pool_open(struct run *u)
+{
+    struct target *t = &u->tg;
+    if (t->kind == RP_PLUGIN) {
+        if (t->pl->init(t->base, t->size) != 0) {
+            snprintf(u->r->error, sizeof u->r->error,
+                     "gjbmem_plugin_init refused a pool of %zu bytes", t->size);
+            return -1;
+        }
+        t->hdr = t->pl->header;
+        u->r->header = t->pl->header;
+        return 0;
+    }
+    int pol = t->kind == RP_BUDDY ? BUDDY_ALLOCATION : FIRST_FIT_ALLOCATION;
+    struct gjbmem_heap_stats st;
+    if (mpart_create_ex(t->base, t->size, pol, &t->mid) != 0) {
+        snprintf(u->r->error, sizeof u->r->error, "mpart_create_ex(%zu bytes): %s", t->size,
+                 gjbmem_strerror(errno));
+        return -1;
+    }
+    mpart_getstats(t->mid, &st);
+    t->hdr = st.header_bytes;
+    u->r->header = st.header_bytes;
+    u->r->min_block = st.min_block;
+    return 0;
+}
+
+static void pool_close(struct run *u)
+{
+    if (u->tg.kind == RP_PLUGIN)
+        u->tg.pl->fini();
+    else
+        mpart_delete(u->tg.mid);
+}
+
+/* A replay into a pool (a partition, or a plugin's heap): the memory is
+ * aligned to a power of two at least its size, so every replay lays the
+ * heap out alike (the best case for BUDDY). */
+static int run_pool(struct run *u)
 {
     size_t size = u->o->size, align = 4096;
     while (align < size && align < ((size_t)1 << 40))
@@ -465,25 +544,18 @@ static int run_partition(struct run *u)
         return -1;
     }
     u->tg.base = (char *)(((uintptr_t)m + align - 1) & ~(uintptr_t)(align - 1));
-    int pol = u->tg.kind == RP_BUDDY ? BUDDY_ALLOCATION : FIRST_FIT_ALLOCATION;
-    struct gjbmem_heap_stats st;
-    if (mpart_create_ex(u->tg.base, size, pol, &u->tg.mid) != 0) {
-        snprintf(u->r->error, sizeof u->r->error, "mpart_create_ex(%zu bytes): %s", size,
-                 gjbmem_strerror(errno));
+    u->tg.size = size;
+    if (pool_open(u) != 0) {
         unpages(m, maplen);
         return -1;
     }
-    mpart_getstats(u->tg.mid, &st);
-    u->tg.hdr = st.header_bytes;
-    u->r->header = st.header_bytes;
-    u->r->min_block = st.min_block;
     replay_loop(u);
-    if (u->o->map)
+    if (u->o->map && u->tg.kind != RP_PLUGIN)
         take_map(u);
     free_all(u);
-    mpart_delete(u->tg.mid);
+    pool_close(u);
     unpages(m, maplen);
-    return 0;
+    return u->tg.broken ? -2 : 0;
 }
 
 /* A glibc replay, in a child so that glibc's heap starts clean; the result
@@ -552,7 +624,14 @@ int rp_run(const struct gjbt_trace *t, int target, const struct rp_opts *o, stru
     u.o = o;
     u.r = r;
     u.tg.kind = target;
+    u.tg.pl = o->plugin;
     r->target = target;
+    if (target == RP_PLUGIN) {
+        snprintf(r->name, sizeof r->name, "%s", o->plugin->name);
+        r->library = o->plugin->path;
+    } else {
+        snprintf(r->name, sizeof r->name, "%s", rp_target_name[target]);
+    }
     r->size = target == RP_GLIBC ? 0 : o->size;
     if (!run_alloc(&u)) {
         run_release(&u);
@@ -561,7 +640,7 @@ int rp_run(const struct gjbt_trace *t, int target, const struct rp_opts *o, stru
     }
     if (o->timing)
         u.overhead = clock_overhead();
-    int rc = target == RP_GLIBC ? run_glibc(&u) : run_partition(&u);
+    int rc = target == RP_GLIBC ? run_glibc(&u) : run_pool(&u);
     if (rc == 0 && target != RP_GLIBC)
         percentiles(&u);
     run_release(&u);

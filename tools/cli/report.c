@@ -2,6 +2,7 @@
  * report.c - text and JSON output of the replay and size commands.
  */
 #include <inttypes.h>
+#include <string.h>
 
 #include "cli.h"
 #include "report.h"
@@ -63,9 +64,20 @@ struct overhead report_overhead(const struct gjbt_trace *t, const struct rp_resu
     return o;
 }
 
+/* Width of the first column: "policy", or the longest name in r. */
+int report_name_width(const struct rp_result *r, int n)
+{
+    int w = 10;
+    for (int i = 0; i < n; i++)
+        if ((int)strlen(r[i].name) > w)
+            w = (int)strlen(r[i].name);
+    return w;
+}
+
 void report_results_text(FILE *f, const struct gjbt_trace *t, const struct rp_result *r, int n)
 {
-    fprintf(f, "\n%-10s %12s %12s %9s %9s %9s %7s   %s\n", "policy", "partition", "footprint",
+    int w = report_name_width(r, n);
+    fprintf(f, "\n%-*s %12s %12s %9s %9s %9s %7s   %s\n", w, "policy", "partition", "footprint",
             "overhead", "geometry", "fragment", "failed", "ns per call: p50 p99 p99.99 max");
     for (int i = 0; i < n; i++) {
         struct overhead o = report_overhead(t, &r[i]);
@@ -74,9 +86,9 @@ void report_results_text(FILE *f, const struct gjbt_trace *t, const struct rp_re
             snprintf(part, sizeof part, "-");
         else
             snprintf(part, sizeof part, "%zu", r[i].size);
-        fprintf(f, "%-10s %12s %12" PRIu64 " %8.2f%% %8.2f%% %8.2f%% %7" PRIu64,
-                rp_target_name[r[i].target], part, r[i].footprint, 100 * o.all, 100 * o.geometry,
-                100 * o.fragmentation, r[i].failed);
+        fprintf(f, "%-*s %12s %12" PRIu64 " %8.2f%% %8.2f%% %8.2f%% %7" PRIu64, w, r[i].name,
+                part, r[i].footprint, 100 * o.all, 100 * o.geometry, 100 * o.fragmentation,
+                r[i].failed);
         if (r[i].timed)
             fprintf(f, "   %.0f %.0f %.0f %.0f", r[i].ns_p50, r[i].ns_p99, r[i].ns_p9999,
                     r[i].ns_max);
@@ -84,6 +96,10 @@ void report_results_text(FILE *f, const struct gjbt_trace *t, const struct rp_re
     }
     fprintf(f, "\noverhead = footprint / peak live - 1 = geometry (headers, rounding, minimum\n"
                "block: block bytes live at the peak / peak live - 1) + fragmentation (the rest)\n");
+    for (int i = 0; i < n; i++)
+        if (r[i].library)
+            fprintf(f, "%s: allocator plugin %s (partition: the pool it was given)\n", r[i].name,
+                    r[i].library);
 }
 
 void report_results_json(FILE *f, const struct gjbt_trace *t, const struct rp_result *r, int n)
@@ -96,9 +112,13 @@ void report_results_json(FILE *f, const struct gjbt_trace *t, const struct rp_re
                 ", \"footprint_event\": %zu, \"blocks_at_peak_bytes\": %" PRIu64
                 ", \"overhead\": %.6f, \"geometry\": %.6f, \"fragmentation\": %.6f"
                 ", \"header_bytes\": %zu, \"min_block_bytes\": %zu",
-                i ? ", " : "", rp_target_name[r[i].target], r[i].size, r[i].replayed,
+                i ? ", " : "", r[i].name, r[i].size, r[i].replayed,
                 r[i].failed, r[i].footprint, r[i].footprint_index, r[i].blocks_at_peak, o.all,
                 o.geometry, o.fragmentation, r[i].header, r[i].min_block);
+        if (r[i].library) {
+            fprintf(f, ", \"library\": ");
+            cli_json_string(f, r[i].library);
+        }
         if (r[i].timed)
             fprintf(f, ", \"ns_per_call\": {\"p50\": %.0f, \"p99\": %.0f, \"p99_99\": %.0f, "
                     "\"max\": %.0f, \"mean\": %.1f}", r[i].ns_p50, r[i].ns_p99, r[i].ns_p9999,

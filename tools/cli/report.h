@@ -21,6 +21,9 @@ struct overhead {
 };
 struct overhead report_overhead(const struct gjbt_trace *t, const struct rp_result *r);
 
+/* Width of the first column of the results (at least 10). */
+int report_name_width(const struct rp_result *r, int n);
+
 void report_results_text(FILE *f, const struct gjbt_trace *t, const struct rp_result *r, int n);
 /* The results as a JSON array (no trailing newline). */
 void report_results_json(FILE *f, const struct gjbt_trace *t, const struct rp_result *r, int n);

@@ -231,15 +231,18 @@ static int panel(FILE *f, const struct svg_panel *p, const struct gjbt_trace *t,
 {
     char h1[32], h2[32];
     int y0 = y;
-    fprintf(f, "<text x='10' y='%d' font-size='14' font-weight='bold'>%s</text>", y + 14,
-            rp_target_name[p->r->target]);
+    fprintf(f, "<text x='10' y='%d' font-size='14' font-weight='bold'>", y + 14);
+    text_escaped(f, p->r->name); /* a plugin's file name */
+    fprintf(f, "</text>");
     if (p->r->target == RP_GLIBC)
         fprintf(f, "<text x='%d' y='%d' font-size='11'>glibc malloc (reference): footprint %s"
                 "</text>\n", LEFT, y + 14, human(p->r->footprint, h1, sizeof h1));
     else
-        fprintf(f, "<text x='%d' y='%d' font-size='11'>partition of %s: footprint %s, %" PRIu64
-                " failed allocations</text>\n", LEFT, y + 14, human(p->r->size, h1, sizeof h1),
-                human(p->r->footprint, h2, sizeof h2), p->r->failed);
+        fprintf(f, "<text x='%d' y='%d' font-size='11'>%s of %s: footprint %s, %" PRIu64
+                " failed allocations</text>\n", LEFT, y + 14,
+                p->r->target == RP_PLUGIN ? "allocator plugin, pool" : "partition",
+                human(p->r->size, h1, sizeof h1), human(p->r->footprint, h2, sizeof h2),
+                p->r->failed);
     y += 24;
     if (p->map)
         y += draw_map(f, p, y);
