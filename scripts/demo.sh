@@ -48,7 +48,9 @@ say "python3 builds a dictionary of 20,000 records, drops a third, sorts the res
 PYTHONMALLOC=malloc "$B/gjbmem" record -o "$OUT/python.gjbt" -- /usr/bin/python3 "$OUT/records.py"
 say "" "\$ gjbmem replay $OUT/python.gjbt --svg $OUT/heap.svg"
 "$B/gjbmem" replay "$OUT/python.gjbt" --svg "$OUT/heap.svg"
-say "" "\$ gjbmem size $OUT/python.gjbt"
+say "" "BUDDY's footprint reaches the end of a partition of twice what the program holds:" \
+    "when an order's lowest free block is taken, its next one is the carving's highest." \
+    "What each policy really needs is what size finds:" "" "\$ gjbmem size $OUT/python.gjbt"
 "$B/gjbmem" size "$OUT/python.gjbt"
 
 step "Done"

@@ -50,10 +50,14 @@ static void unpages(void *p, size_t n)
         munmap(p, n ? n : 1);
 }
 
+/* A power of two above twice the peak's live bytes and 32 bytes of slack per
+ * live block: what one would provision, so that the footprint says where a
+ * policy puts its blocks in a partition of a likely size (replay doubles it
+ * while allocations fail). */
 size_t rp_default_size(const struct gjbt_trace *t)
 {
-    uint64_t want = 4 * (t->peak_live + 64 * (uint64_t)t->peak_blocks) + ((uint64_t)1 << 20);
-    size_t s = (size_t)1 << 20;
+    uint64_t want = 2 * t->peak_live + 32 * (uint64_t)t->peak_blocks + ((uint64_t)1 << 16);
+    size_t s = (size_t)1 << 16;
     while (s < want && s < ((size_t)1 << 40))
         s <<= 1;
     return s;
