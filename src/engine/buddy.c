@@ -5,12 +5,12 @@
  * a multiple of its size, so its buddy is at (address ^ size). A region's
  * block area is carved into the largest such blocks that fit, in address
  * order. Blocks carry no header: every unit of GJB_BU bytes has a tag byte
- * after the block area (heap_internal.h), so a 4096-byte request gets
+ * after the block area (buddy.h), so a 4096-byte request gets
  * exactly a 4096-byte, 4096-aligned block, and a pointer is proven to be an
  * allocated block start from the tags alone.
  *
  * Free blocks of order k sit on doubly linked list k (last in, first out;
- * the links are offsets kept inside the free block), and bit k of bd_mask
+ * the links are offsets kept inside the free block), and bit k of `map`
  * is set while list k is not empty: an allocation finds its list with one
  * bit scan, splits at most log2(size) times, and a free merges at most as
  * often. The links inside free blocks are memory a buggy application can
@@ -19,20 +19,10 @@
  */
 #include "buddy.h"
 
-#define bnode_t bd_node
-
-#define bsize bd_size
-#define free_tag bd_free_tag
-#define tag_at bd_tag
-#define heads bd_heads
-
 static inline unsigned order_of(size_t block)
 {
     return gjb_ctz64((uint64_t)(block / GJB_BU));
 }
-
-#define bnode bd_node
-
 
 /* gjb_region_at, kept out of line so that the hot paths stay small. */
 static GJB_NOINLINE const struct gjb_region *region_search(const gjb_heap *h,
@@ -54,7 +44,7 @@ static inline const struct gjb_region *region_at(const gjb_heap *h, intptr_t off
 static inline bool free_block_at(const gjb_heap *h, intptr_t off, unsigned k)
 {
     const struct gjb_region *r = region_at(h, off);
-    return r && (size_t)(off - r->first) % GJB_BU == 0 && *tag_at(h, r, off) == free_tag(k);
+    return r && (size_t)(off - r->first) % GJB_BU == 0 && *bd_tag(h, r, off) == bd_free_tag(k);
 }
 
 /* True when the links of free block off (order k) agree with their
@@ -62,40 +52,40 @@ static inline bool free_block_at(const gjb_heap *h, intptr_t off, unsigned k)
  * Out of line: only merging and resizing need it. */
 static GJB_NOINLINE bool links_ok(const gjb_heap *h, intptr_t off, unsigned k)
 {
-    const struct bd_node *n = bnode(h, off);
-    if (n->next && (!free_block_at(h, n->next, k) || bnode(h, n->next)->prev != off))
+    const struct bd_node *n = bd_node(h, off);
+    if (n->next && (!free_block_at(h, n->next, k) || bd_node(h, n->next)->prev != off))
         return false;
     if (!n->prev)
-        return heads(h)[k] == off;
-    return free_block_at(h, n->prev, k) && bnode(h, n->prev)->next == off;
+        return bd_heads(h)[k] == off;
+    return free_block_at(h, n->prev, k) && bd_node(h, n->prev)->next == off;
 }
 
 /* Puts block b (order k) on list k and tags it free. The caller counts it. */
 static inline void push(gjb_heap *h, const struct gjb_region *r, char *b, unsigned k)
 {
-    intptr_t *head = heads(h), off = gjb_off(h, b);
-    struct bd_node *n = bnode(h, off);
+    intptr_t *head = bd_heads(h), off = gjb_off(h, b);
+    struct bd_node *n = bd_node(h, off);
     n->next = head[k];
     n->prev = 0;
     if (head[k])
-        bnode(h, head[k])->prev = off;
+        bd_node(h, head[k])->prev = off;
     head[k] = off;
     h->map |= 1ULL << k;
-    *tag_at(h, r, off) = free_tag(k);
+    *bd_tag(h, r, off) = bd_free_tag(k);
 }
 
 /* Takes free block off (order k, links checked) off its list; its tag and
  * the counters are the caller's to update. */
 static void unlink_block(gjb_heap *h, intptr_t off, unsigned k)
 {
-    struct bd_node *n = bnode(h, off);
+    struct bd_node *n = bd_node(h, off);
     if (n->prev)
-        bnode(h, n->prev)->next = n->next;
+        bd_node(h, n->prev)->next = n->next;
     else
-        heads(h)[k] = n->next;
+        bd_heads(h)[k] = n->next;
     if (n->next)
-        bnode(h, n->next)->prev = n->prev;
-    if (!heads(h)[k])
+        bd_node(h, n->next)->prev = n->prev;
+    if (!bd_heads(h)[k])
         h->map &= ~(1ULL << k);
 }
 
@@ -156,7 +146,7 @@ static unsigned carve_order(const gjb_heap *h, const struct gjb_region *r, intpt
     uintptr_t a = (uintptr_t)gjb_ptr(h, off);
     size_t room = (size_t)(r->end - off);
     unsigned k = 0;
-    while (k + 1 < BD_ORDERS && (room >> (k + 1)) >= GJB_BU && !(a & bsize(k)))
+    while (k + 1 < BD_ORDERS && (room >> (k + 1)) >= GJB_BU && !(a & bd_size(k)))
         k++;
     return k;
 }
@@ -168,16 +158,16 @@ void gjb_bd_add_area(gjb_heap *h, const struct gjb_region *r)
 {
     intptr_t at[2 * BD_ORDERS]; /* the carving rises and then falls in order */
     unsigned order[2 * BD_ORDERS], n = 0;
-    memset(tag_at(h, r, r->first), 0, meta_bytes(r));
+    memset(bd_tag(h, r, r->first), 0, meta_bytes(r));
     for (intptr_t off = r->first; off < r->end && n < 2 * BD_ORDERS; n++) {
         order[n] = carve_order(h, r, off);
         at[n] = off;
-        off += (intptr_t)bsize(order[n]);
+        off += (intptr_t)bd_size(order[n]);
     }
     while (n--) {
         push(h, r, gjb_ptr(h, at[n]), order[n]);
         h->free_blocks++;
-        h->free += bsize(order[n]);
+        h->free += bd_size(order[n]);
     }
 }
 
@@ -185,7 +175,7 @@ size_t gjb_bd_largest(const gjb_heap *h, const struct gjb_region *r)
 {
     size_t m = 0;
     for (intptr_t off = r->first; off < r->end;) {
-        size_t s = bsize(carve_order(h, r, off));
+        size_t s = bd_size(carve_order(h, r, off));
         if (s > m)
             m = s;
         off += (intptr_t)s;
@@ -203,11 +193,11 @@ static inline int check(const gjb_heap *h, const void *p, const struct gjb_regio
     const struct gjb_region *r = region_at(h, off);
     if (!r || (size_t)(off - r->first) % GJB_BU)
         return GJB_E_BADPTR;
-    unsigned char *t = tag_at(h, r, off);
+    unsigned char *t = bd_tag(h, r, off);
     unsigned k = (*t & BD_ORDER_MASK) - 1;
     if (*t == 0 || (*t & BD_TAG_FREE))
         return GJB_E_BADPTR;
-    if (k >= BD_ORDERS || ((uintptr_t)p & (bsize(k) - 1)) || bsize(k) > (size_t)(r->end - off))
+    if (k >= BD_ORDERS || ((uintptr_t)p & (bd_size(k) - 1)) || bd_size(k) > (size_t)(r->end - off))
         return GJB_E_CORRUPT;
     *rp = r;
     *tp = t;
@@ -232,7 +222,7 @@ static GJB_NOINLINE void split(gjb_heap *h, const struct gjb_region *r, char *b,
     h->free_blocks += j - k;
     while (j > k) {
         j--;
-        push(h, r, b + bsize(j), j);
+        push(h, r, b + bd_size(j), j);
     }
 }
 
@@ -243,18 +233,18 @@ int gjb_bd_alloc(gjb_heap *h, size_t block, bool aligned, void **out)
     if (!m)
         return GJB_E_NOMEM;
     unsigned j = k + gjb_ctz64(m);
-    intptr_t *head = heads(h), off = head[j];
+    intptr_t *head = bd_heads(h), off = head[j];
     const struct gjb_region *r = region_at(h, off);
     if (!r || (size_t)(off - r->first) % GJB_BU) /* the head must be a unit's start */
         return GJB_E_CORRUPT;
-    unsigned char *t = tag_at(h, r, off);
-    intptr_t next = bnode(h, off)->next;
-    if (*t != free_tag(j) ||
-        (next && (!free_block_at(h, next, j) || bnode(h, next)->prev != off)))
+    unsigned char *t = bd_tag(h, r, off);
+    intptr_t next = bd_node(h, off)->next;
+    if (*t != bd_free_tag(j) ||
+        (next && (!free_block_at(h, next, j) || bd_node(h, next)->prev != off)))
         return GJB_E_CORRUPT; /* a damaged list is refused, never followed */
     head[j] = next;
     if (next)
-        bnode(h, next)->prev = 0;
+        bd_node(h, next)->prev = 0;
     else
         h->map &= ~(1ULL << j);
     if (j > k)
@@ -262,7 +252,7 @@ int gjb_bd_alloc(gjb_heap *h, size_t block, bool aligned, void **out)
     *t = (unsigned char)((k + 1) | (aligned ? BD_TAG_ALIGNED : 0));
     h->free_blocks--;
     h->alloc_blocks++;
-    h->free -= bsize(k);
+    h->free -= bd_size(k);
     *out = gjb_ptr(h, off);
     return GJB_OK;
 }
@@ -277,14 +267,14 @@ static GJB_ALWAYS_INLINE void release(gjb_heap *h, const struct gjb_region *r,
 
     *t = 0;
     h->alloc_blocks--;
-    h->free += bsize(k);
+    h->free += bd_size(k);
     for (; k + 1 < BD_ORDERS; k++) {
-        size_t s = bsize(k);
+        size_t s = bd_size(k);
         intptr_t bud = buddy_of(h, off, s);
         if (bud < r->first || bud > r->end - (intptr_t)s)
             break;
-        unsigned char *bt = tag_at(h, r, bud);
-        if (*bt != free_tag(k) || !links_ok(h, bud, k))
+        unsigned char *bt = bd_tag(h, r, bud);
+        if (*bt != bd_free_tag(k) || !links_ok(h, bud, k))
             break;
         unlink_block(h, bud, k);
         h->free_blocks--;
@@ -299,7 +289,7 @@ static GJB_ALWAYS_INLINE void release(gjb_heap *h, const struct gjb_region *r,
 void gjb_bd_release(gjb_heap *h, const struct gjb_region *r, char *b)
 {
     intptr_t off = gjb_off(h, b);
-    release(h, r, off, tag_at(h, r, off));
+    release(h, r, off, bd_tag(h, r, off));
 }
 
 int gjb_bd_free(gjb_heap *h, void *p)
@@ -318,11 +308,11 @@ int gjb_bd_free(gjb_heap *h, void *p)
 static bool can_grow(const gjb_heap *h, const struct gjb_region *r, intptr_t off, unsigned k,
                      unsigned want)
 {
-    if (((uintptr_t)gjb_ptr(h, off) & (bsize(want) - 1)) || bsize(want) > (size_t)(r->end - off))
+    if (((uintptr_t)gjb_ptr(h, off) & (bd_size(want) - 1)) || bd_size(want) > (size_t)(r->end - off))
         return false;
     for (unsigned j = k; j < want; j++) {
-        intptr_t bud = off + (intptr_t)bsize(j);
-        if (*tag_at(h, r, bud) != free_tag(j) || !links_ok(h, bud, j))
+        intptr_t bud = off + (intptr_t)bd_size(j);
+        if (*bd_tag(h, r, bud) != bd_free_tag(j) || !links_ok(h, bud, j))
             return false;
     }
     return true;
@@ -331,23 +321,23 @@ static bool can_grow(const gjb_heap *h, const struct gjb_region *r, intptr_t off
 int gjb_bd_resize(gjb_heap *h, const struct gjb_region *r, char *b, size_t block)
 {
     intptr_t off = gjb_off(h, b);
-    unsigned char *t = tag_at(h, r, off);
+    unsigned char *t = bd_tag(h, r, off);
     unsigned k = (*t & BD_ORDER_MASK) - 1, want = order_of(block);
 
     if (want <= k) {
         while (k > want) {
             k--;
-            push(h, r, b + bsize(k), k);
+            push(h, r, b + bd_size(k), k);
             h->free_blocks++;
-            h->free += bsize(k);
+            h->free += bd_size(k);
         }
     } else if (can_grow(h, r, off, k, want)) {
         for (; k < want; k++) {
-            intptr_t bud = off + (intptr_t)bsize(k);
+            intptr_t bud = off + (intptr_t)bd_size(k);
             unlink_block(h, bud, k);
-            *tag_at(h, r, bud) = 0;
+            *bd_tag(h, r, bud) = 0;
             h->free_blocks--;
-            h->free -= bsize(k);
+            h->free -= bd_size(k);
         }
     } else {
         return GJB_E_NOMEM;
@@ -360,34 +350,34 @@ int gjb_bd_resize(gjb_heap *h, const struct gjb_region *r, char *b, size_t block
 
 size_t gjb_bd_size(const gjb_heap *h, const struct gjb_region *r, const char *b, bool *is_free)
 {
-    unsigned t = *tag_at(h, r, gjb_off(h, b)), k = (t & BD_ORDER_MASK) - 1;
+    unsigned t = *bd_tag(h, r, gjb_off(h, b)), k = (t & BD_ORDER_MASK) - 1;
     *is_free = (t & BD_TAG_FREE) != 0;
-    return t && k < BD_ORDERS ? bsize(k) : 0;
+    return t && k < BD_ORDERS ? bd_size(k) : 0;
 }
 
 size_t gjb_bd_max(const gjb_heap *h)
 {
-    return h->map ? bsize(gjb_log2_64(h->map)) : 0;
+    return h->map ? bd_size(gjb_log2_64(h->map)) : 0;
 }
 
 /* Checks one block: tag, alignment, room, interior tags, and (for a free
  * block) that its buddy is not a free block of the same order. */
 static bool check_block(const gjb_heap *h, const struct gjb_region *r, intptr_t off, size_t *sz)
 {
-    unsigned t = *tag_at(h, r, off), k = (t & BD_ORDER_MASK) - 1;
+    unsigned t = *bd_tag(h, r, off), k = (t & BD_ORDER_MASK) - 1;
     bool bad_bits = (t & BD_TAG_FREE) ? (t & BD_TAG_ALIGNED) != 0
                                        : (t & ~(BD_TAG_ALIGNED | BD_ORDER_MASK)) != 0;
     if (t == 0 || bad_bits || k >= BD_ORDERS)
         return false;
-    size_t s = bsize(k);
+    size_t s = bd_size(k);
     if (((uintptr_t)gjb_ptr(h, off) & (s - 1)) || s > (size_t)(r->end - off))
         return false;
     for (size_t u = 1; u < s / GJB_BU; u++)
-        if (*tag_at(h, r, off + (intptr_t)(u * GJB_BU)))
+        if (*bd_tag(h, r, off + (intptr_t)(u * GJB_BU)))
             return false;
     if (t & BD_TAG_FREE) {
         intptr_t bud = buddy_of(h, off, s);
-        if (bud >= r->first && bud <= r->end - (intptr_t)s && *tag_at(h, r, bud) == t)
+        if (bud >= r->first && bud <= r->end - (intptr_t)s && *bd_tag(h, r, bud) == t)
             return false; /* two free buddies left unmerged */
     }
     *sz = s;
@@ -398,13 +388,13 @@ bool gjb_bd_check_region(const gjb_heap *h, const struct gjb_region *r, size_t *
                          size_t *free_bytes, size_t *nalloc)
 {
     if (((uintptr_t)gjb_ptr(h, r->first)) % GJB_BU || (r->end - r->first) % (intptr_t)GJB_BU ||
-        (uintptr_t)tag_at(h, r, r->end) > (uintptr_t)gjb_ptr(h, r->hi))
+        (uintptr_t)bd_tag(h, r, r->end) > (uintptr_t)gjb_ptr(h, r->hi))
         return false;
     for (intptr_t off = r->first; off < r->end;) {
         size_t s;
         if (!check_block(h, r, off, &s))
             return false;
-        if (*tag_at(h, r, off) & BD_TAG_FREE) {
+        if (*bd_tag(h, r, off) & BD_TAG_FREE) {
             (*nfree)++;
             *free_bytes += s;
         } else {
@@ -419,15 +409,15 @@ int gjb_bd_validate_lists(const gjb_heap *h, size_t *count, size_t *bytes)
 {
     *count = *bytes = 0;
     for (unsigned k = 0; k < BD_ORDERS; k++) {
-        intptr_t prev = 0, off = heads(h)[k];
+        intptr_t prev = 0, off = bd_heads(h)[k];
         if (((h->map >> k) & 1) != (off != 0))
             return GJB_E_CORRUPT;
-        for (; off; prev = off, off = bnode(h, off)->next) {
+        for (; off; prev = off, off = bd_node(h, off)->next) {
             if (*count >= h->free_blocks || !free_block_at(h, off, k) ||
-                bnode(h, off)->prev != prev)
+                bd_node(h, off)->prev != prev)
                 return GJB_E_CORRUPT;
             (*count)++;
-            *bytes += bsize(k);
+            *bytes += bd_size(k);
         }
     }
     return (h->map >> BD_ORDERS) ? GJB_E_CORRUPT : GJB_OK;
@@ -436,7 +426,7 @@ int gjb_bd_validate_lists(const gjb_heap *h, size_t *count, size_t *bytes)
 char *gjb_bd_block_containing(const gjb_heap *h, const struct gjb_region *r, intptr_t off)
 {
     size_t u = (size_t)(off - r->first) / GJB_BU;
-    const unsigned char *t = tag_at(h, r, r->first);
+    const unsigned char *t = bd_tag(h, r, r->first);
     for (; !t[u]; u--)
         if (u == 0)
             return NULL;
@@ -446,5 +436,5 @@ char *gjb_bd_block_containing(const gjb_heap *h, const struct gjb_region *r, int
 bool gjb_bd_aligned(const gjb_heap *h, const char *b)
 {
     const struct gjb_region *r = gjb_region_at(h, gjb_off(h, b));
-    return r && (*tag_at(h, r, gjb_off(h, b)) & BD_TAG_ALIGNED);
+    return r && (*bd_tag(h, r, gjb_off(h, b)) & BD_TAG_ALIGNED);
 }

@@ -86,13 +86,6 @@ void gjb_ff_tables_move(gjb_heap *h, intptr_t at, size_t largest)
 
 /* --- the free lists ------------------------------------------------------ */
 
-#define push ff_push
-#define pop ff_pop
-#define home ff_home
-#define prove ff_prove
-
-#define unlink_block ff_unlink
-
 /* Makes [b, b+s) a free block of its own (not merged) and lists it. */
 static void add_free(gjb_heap *h, intptr_t b, size_t s)
 {
@@ -100,7 +93,7 @@ static void add_free(gjb_heap *h, intptr_t b, size_t s)
     gjb_set_word(p, s | FF_FREE);
     gjb_set_word(p + s - GJB_W, s);
     gjb_set_word(p + s, gjb_word(p + s) | FF_PREV_FREE);
-    push(h, b, s);
+    ff_push(h, b, s);
     h->free += s - GJB_W;
     h->free_blocks++;
 }
@@ -160,8 +153,6 @@ static inline void unprove(const gjb_heap *h, const struct gjb_region *r, intptr
 
 /* --- allocation ---------------------------------------------------------- */
 
-#define take ff_take
-
 int gjb_ff_alloc(gjb_heap *h, size_t size, void **out)
 {
     size_t need = gjb_ff_block_size(size);
@@ -171,7 +162,7 @@ int gjb_ff_alloc(gjb_heap *h, size_t size, void **out)
     intptr_t b = find(h, need, &c);
     if (GJB_UNLIKELY(!b))
         return GJB_E_NOMEM;
-    take(h, b, c, need);
+    ff_take(h, b, c, need);
     gjb_note_used(h);
     *out = gjb_ptr(h, b) + GJB_W;
     return GJB_OK;
@@ -184,7 +175,7 @@ int gjb_ff_alloc_miss(gjb_heap *h, size_t size, size_t need, void **out)
     intptr_t b = h->lists[c];
     if (!above || !b) /* (a class bit without a block: find() refuses it) */
         return gjb_ff_alloc(h, size, out);
-    take(h, b, c, need);
+    ff_take(h, b, c, need);
     gjb_note_used(h);
     *out = gjb_ptr(h, b) + GJB_W;
     return GJB_OK;
@@ -210,14 +201,14 @@ static void carve_at(gjb_heap *h, intptr_t b, unsigned c, intptr_t at, size_t ne
 {
     char *p = gjb_ptr(h, b), *a = gjb_ptr(h, at);
     size_t s = ff_size(p), lead = (size_t)(at - b), rest = s - lead - need;
-    pop(h, b, c);
+    ff_pop(h, b, c);
     gjb_set_word(p, lead | FF_FREE);
     gjb_set_word(a - GJB_W, lead);
-    push(h, b, lead);
+    ff_push(h, b, lead);
     if (rest >= FF_MIN) {
         gjb_set_word(a + need, rest | FF_FREE);
         gjb_set_word(a + need + rest - GJB_W, rest);
-        push(h, at + (intptr_t)need, rest);
+        ff_push(h, at + (intptr_t)need, rest);
         h->free_blocks++;
         h->free -= GJB_W;
     } else {
@@ -226,7 +217,7 @@ static void carve_at(gjb_heap *h, intptr_t b, unsigned c, intptr_t at, size_t ne
     }
     gjb_set_word(a, need | FF_PREV_FREE);
     h->free -= need;
-    prove(h, home(h, at), at + (intptr_t)GJB_W);
+    ff_prove(h, ff_home(h, at), at + (intptr_t)GJB_W);
     h->alloc_blocks++;
 }
 
@@ -247,7 +238,7 @@ int gjb_ff_memalign(gjb_heap *h, size_t align, size_t size, void **out)
             return GJB_E_NOMEM;
     }
     if (at == b)
-        take(h, b, c, need);
+        ff_take(h, b, c, need);
     else
         carve_at(h, b, c, at, need);
     gjb_ff_mark_aligned(gjb_ptr(h, at));
@@ -271,7 +262,7 @@ void gjb_ff_release(gjb_heap *h, const struct gjb_region *r, char *b)
     h->free_blocks++;
     if (nh & FF_FREE) { /* merge the next block: one header less */
         size_t ns = nh & ~FF_FLAGS;
-        unlink_block(h, gjb_off(h, n), ns);
+        ff_unlink(h, gjb_off(h, n), ns);
         s += ns;
         h->free += GJB_W;
         h->free_blocks--;
@@ -281,14 +272,14 @@ void gjb_ff_release(gjb_heap *h, const struct gjb_region *r, char *b)
     if (hd & FF_PREV_FREE) { /* merge into the block before */
         size_t ps = gjb_word(b - GJB_W);
         b -= ps;
-        unlink_block(h, gjb_off(h, b), ps);
+        ff_unlink(h, gjb_off(h, b), ps);
         s += ps;
         h->free += GJB_W;
         h->free_blocks--;
     }
     gjb_set_word(b, s | FF_FREE);
     gjb_set_word(b + s - GJB_W, s);
-    push(h, gjb_off(h, b), s);
+    ff_push(h, gjb_off(h, b), s);
 }
 
 /* True when the metadata free() will rely on for block b (header hd, in
@@ -347,7 +338,7 @@ int gjb_ff_check(const gjb_heap *h, const void *p, char **bp, const struct gjb_r
 
 void gjb_ff_push_large(gjb_heap *h, intptr_t b, size_t s)
 {
-    push(h, b, s);
+    ff_push(h, b, s);
 }
 
 int gjb_ff_free_merge(gjb_heap *h, intptr_t b, size_t hd, size_t nh)
@@ -392,14 +383,14 @@ static void grow_right(gjb_heap *h, char *b, size_t need)
     size_t hd = gjb_word(b), s = hd & ~FF_FLAGS;
     char *n = b + s;
     size_t ns = ff_size(n), rest = s + ns - need;
-    unlink_block(h, gjb_off(h, n), ns);
+    ff_unlink(h, gjb_off(h, n), ns);
     h->free -= ns - GJB_W;
     h->free_blocks--;
     if (rest >= FF_MIN) {
         s = need;
         gjb_set_word(b + s, rest | FF_FREE);
         gjb_set_word(b + s + rest - GJB_W, rest);
-        push(h, gjb_off(h, b + s), rest);
+        ff_push(h, gjb_off(h, b + s), rest);
         h->free += rest - GJB_W;
         h->free_blocks++;
     } else {
@@ -432,11 +423,11 @@ static char *grow_left(gjb_heap *h, const struct gjb_region *r, char *b, size_t 
     }
     char *nb = p + gap;
     if (ns) {
-        unlink_block(h, gjb_off(h, n), ns);
+        ff_unlink(h, gjb_off(h, n), ns);
         h->free -= ns - GJB_W;
         h->free_blocks--;
     }
-    unlink_block(h, gjb_off(h, p), ps);
+    ff_unlink(h, gjb_off(h, p), ps);
     h->free -= ps - GJB_W;
     h->free_blocks--;
     unprove(h, r, gjb_off(h, b) + (intptr_t)GJB_W);
@@ -446,7 +437,7 @@ static char *grow_left(gjb_heap *h, const struct gjb_region *r, char *b, size_t 
         add_free(h, gjb_off(h, p), gap);
     gjb_set_word(nb, (size_t)(end - nb) | (hd & FF_ALIGNED) | (gap ? FF_PREV_FREE : 0));
     gjb_set_word(end, gjb_word(end) & ~FF_PREV_FREE);
-    prove(h, r, gjb_off(h, nb) + (intptr_t)GJB_W);
+    ff_prove(h, r, gjb_off(h, nb) + (intptr_t)GJB_W);
     shrink(h, r, nb, need);
     return nb;
 }

@@ -191,9 +191,6 @@ void *gjb_heap_block_of(const gjb_heap *h, const void *mem)
 
 /* --- allocation --------------------------------------------------------- */
 
-#define refused gjb_refused
-#define bd_place gjb_bd_place
-
 int gjb_bd_alloc_entry(gjb_heap *h, size_t size, void **out)
 {
     return gjb_alloc_frame(h, size, out, GJB_BUDDY);
@@ -230,9 +227,9 @@ int gjb_heap_memalign(gjb_heap *h, size_t align, size_t size, void **out)
         h->peak_request = size;
     if (align > h->max_align)
         h->max_align = align;
-    int st = is_buddy(h) ? bd_place(h, size, align, out) : gjb_ff_memalign(h, align, size, out);
+    int st = is_buddy(h) ? gjb_bd_place(h, size, align, out) : gjb_ff_memalign(h, align, size, out);
     if (st != GJB_OK)
-        return refused(h, st);
+        return gjb_refused(h, st);
     gjb_tool_alloc(h, *out, size);
     return GJB_OK;
 }
@@ -289,7 +286,7 @@ static size_t moved_align(const gjb_heap *h, const char *b, const void *p)
 static int place(gjb_heap *h, size_t size, size_t align, void **out)
 {
     if (is_buddy(h))
-        return bd_place(h, size, align, out);
+        return gjb_bd_place(h, size, align, out);
     return align > GJB_G ? gjb_ff_memalign(h, align, size, out) : gjb_ff_alloc(h, size, out);
 }
 
@@ -310,7 +307,7 @@ int gjb_heap_realloc(gjb_heap *h, void *p, size_t size, void **out)
     size_t align = moved_align(h, b, p);
     size_t need = is_buddy(h) ? gjb_bd_block_for(size, GJB_G) : gjb_ff_block_size(size);
     if (!need || need > h->max_block)
-        return refused(h, GJB_E_TOOBIG);
+        return gjb_refused(h, GJB_E_TOOBIG);
     size_t old = usable(h, r, b), kept = gjb_tool_kept(p, old);
     if (resize(h, r, b, need, &nb) == GJB_OK) {
         gjb_note_used(h);
@@ -321,7 +318,7 @@ int gjb_heap_realloc(gjb_heap *h, void *p, size_t size, void **out)
     }
     void *q;
     if ((st = place(h, size, align, &q)) != GJB_OK)
-        return refused(h, st == GJB_E_TOOBIG ? GJB_E_NOMEM : st);
+        return gjb_refused(h, st == GJB_E_TOOBIG ? GJB_E_NOMEM : st);
     gjb_tool_alloc(h, q, size);
     memcpy(q, p, kept < size ? kept : size);
     release(h, r, b);
