@@ -14,10 +14,14 @@
 #else
 #define gjb_fast_in_isr gjb_port_in_isr
 #define gjb_fast_init_once gjb_port_init_once
+#endif
+
+/* A port whose fast header has no inline locks (GJB_FAST_LOCKS) gets the
+ * out-of-line ones. */
+#ifndef GJB_FAST_LOCKS
 #define gjb_fast_try gjb_port_lock_try
 #define gjb_fast_lock gjb_port_lock_take
 #define gjb_fast_unlock gjb_port_lock_release
-#define GJB_FAST_LOCKS_ZERO_READY 0
 #endif
 
 #endif

@@ -69,13 +69,7 @@ static inline void gjb_fast_unlock(gjb_port_lock *lock)
         gjb_posix_lock_wake(gjb_posix_word(lock));
 }
 
-/* Locks need no initialisation: the library's tables start zeroed. */
-#define GJB_FAST_LOCKS_ZERO_READY 1
-#else
-#define gjb_fast_try gjb_port_lock_try
-#define gjb_fast_lock gjb_port_lock_take
-#define gjb_fast_unlock gjb_port_lock_release
-#define GJB_FAST_LOCKS_ZERO_READY 0
-#endif
+#define GJB_FAST_LOCKS 1
+#endif /* elsewhere src/core/port_fast.h falls back on the pthread mutexes of port.c */
 
 #endif
