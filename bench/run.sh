@@ -162,12 +162,12 @@ with_lib() {
     if [ -n "${PRELOAD[$k]:-}" ]; then LD_PRELOAD=${PRELOAD[$k]} "$@"; else "$@"; fi
 }
 
-# Allocator entry points as callgrind names them (glibc's aligned_alloc is an
-# alias that callgrind reports as memalign).
+# Allocator entry points as callgrind names them (glibc's and tcmalloc's
+# aligned_alloc are aliases that callgrind reports as memalign).
 fn_alloc() { # KIND WORKLOAD
     if [ "$2" = aligned ]; then
         case $1 in part | bpart) echo mpart_memalign ;; heap | bheap) echo gjb_heap_memalign ;;
-            glibc) echo memalign ;; *) echo aligned_alloc ;; esac
+            glibc | tcmalloc) echo memalign ;; *) echo aligned_alloc ;; esac
     else
         case $1 in part | bpart) echo mpart_alloc ;; heap | bheap) echo gjb_heap_alloc ;; *) echo malloc ;; esac
     fi

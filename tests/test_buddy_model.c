@@ -6,8 +6,9 @@
  * documented buddy rules with linear scans:
  *
  *  - a region's block area is [first = round_up(area, BU), + units of BU),
- *    units = (hi - first - extra - G) / (BU + 1) (a tag byte per unit, the
- *    region table's extra bytes after the tags when a region is added),
+ *    units = (hi - first - tables) / (BU + 1), tables = extra + G when a
+ *    region is added with extra bytes of tables after its tags (the granule
+ *    aligns them), 0 otherwise (a tag byte per unit),
  *    carved from the bottom into the largest block that is aligned there
  *    (absolute address) and fits; the blocks are pushed in reverse address
  *    order, so that each list's lowest block comes first;
@@ -224,9 +225,10 @@ static const struct mreg *region_of(uintptr_t a)
 static bool layout(struct mreg *r, uintptr_t lo, uintptr_t area, uintptr_t hi, size_t extra)
 {
     uintptr_t first = (area + BU - 1) & ~(BU - 1);
-    if (first >= hi || hi - first < extra + G + BU + 1)
+    size_t tables = extra ? extra + G : 0;
+    if (first >= hi || hi - first < tables + BU + 1)
         return false;
-    size_t units = (hi - first - extra - G) / (BU + 1);
+    size_t units = (hi - first - tables) / (BU + 1);
     if (units == 0)
         return false;
     *r = (struct mreg){lo, hi, first, first + units * BU};

@@ -12,9 +12,9 @@
  * The expected carving is computed here from the documented layout: the
  * descriptor at round_up(addr, 16) (struct gjb_heap and 48 list heads,
  * rounded to 16), then the block area from first = round_up(area, 32)
- * holding (hi - first - extra - 16) / 33 units of 32 bytes (a tag byte per
- * unit; extra: the region table an added region carries, one record per
- * region, rounded to 16), cut from the bottom into the largest block aligned
+ * holding (hi - first - tables) / 33 units of 32 bytes (a tag byte per
+ * unit; tables: none for the first region, for an added one the region table
+ * it carries, one record per region, rounded to 16, plus 16 to align it), cut from the bottom into the largest block aligned
  * (absolute address) at each point.
  */
 #define _GNU_SOURCE
@@ -89,9 +89,10 @@ static struct carving carve_area(uintptr_t first, uintptr_t end)
 static struct carving carve_region(uintptr_t area, uintptr_t hi, size_t extra)
 {
     uintptr_t first = (area + BU - 1) & ~(uintptr_t)(BU - 1);
-    if (first >= hi || hi - first < extra + G + BU + 1)
+    size_t tables = extra ? extra + G : 0;
+    if (first >= hi || hi - first < tables + BU + 1)
         return (struct carving){0, 0, 0, 0};
-    return carve_area(first, first + (hi - first - extra - G) / (BU + 1) * BU);
+    return carve_area(first, first + (hi - first - tables) / (BU + 1) * BU);
 }
 
 static size_t descriptor_bytes(void)

@@ -122,9 +122,10 @@ int gjb_bd_layout(const gjb_heap *h, struct gjb_region *r, uintptr_t area, uintp
                   size_t extra, intptr_t *extra_off)
 {
     uintptr_t first = GJB_ROUND_UP(area, GJB_BU);
-    if (first < area || first >= hi || hi - first < extra + GJB_G + GJB_BU + 1)
+    size_t tables = extra ? extra + GJB_G : 0; /* after the tags, rounded up to a granule */
+    if (first < area || first >= hi || hi - first < tables + GJB_BU + 1)
         return GJB_E_SMALL;
-    size_t units = ((size_t)(hi - first) - extra - GJB_G) / (GJB_BU + 1); /* tag + unit each */
+    size_t units = ((size_t)(hi - first) - tables) / (GJB_BU + 1); /* tag + unit each */
     if (units == 0)
         return GJB_E_SMALL;
     r->first = (intptr_t)(first - (uintptr_t)h);
