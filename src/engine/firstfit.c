@@ -341,13 +341,30 @@ void gjb_ff_push_large(gjb_heap *h, intptr_t b, size_t s)
     ff_push(h, b, s);
 }
 
+/* What ff_free_fast left to check when a neighbour of b is free (it proved
+ * b, its header's flags and size): the next block is free and whole (its
+ * footer agrees), or allocated and proved, or the sentinel; a free block
+ * before b matches its footer. Then b is freed and merged. */
 int gjb_ff_free_merge(gjb_heap *h, intptr_t b, size_t hd, size_t nh)
 {
-    (void)nh;
+    const struct gjb_region *r = &h->r0;
     char *bp = gjb_ptr(h, b);
-    if (!sane(h, &h->r0, bp, hd))
+    size_t s = hd & ~FF_FLAGS, room = (size_t)(r->end - b) - s, ns = nh & ~FF_FLAGS;
+    if (nh & FF_PREV_FREE)
         return GJB_E_CORRUPT;
-    gjb_ff_release(h, &h->r0, bp);
+    if (nh & FF_FREE) {
+        if (ns < FF_MIN || ns % GJB_G || ns > room || gjb_word(bp + s + ns - GJB_W) != ns)
+            return GJB_E_CORRUPT;
+    } else if (room && !ff_proved(h, r, ff_bit(r, b + (intptr_t)(s + GJB_W)))) {
+        return GJB_E_CORRUPT;
+    }
+    if (hd & FF_PREV_FREE) {
+        size_t ps = gjb_word(bp - GJB_W);
+        if (ps < FF_MIN || ps % GJB_G || ps > (size_t)(b - r->first) ||
+            gjb_word(bp - ps) != (ps | FF_FREE))
+            return GJB_E_CORRUPT;
+    }
+    gjb_ff_release(h, r, bp);
     return GJB_OK;
 }
 

@@ -331,11 +331,11 @@ static GJB_ALWAYS_INLINE int ff_free_fast(gjb_heap *h, void *p)
     size_t hd = gjb_word(bp), s = hd & ~FF_FLAGS;
     size_t *w = &ff_proof(h, &h->r0)[d / (GJB_G * FF_WBITS)];
     size_t m = (size_t)1 << (d / GJB_G % FF_WBITS);
-    if (GJB_UNLIKELY((GJBMEM_HARDENING > 0 && !(*w & m)) || (hd & (FF_FREE | FF_PREV_FREE)) ||
-                     s < FF_MIN || s % GJB_G || s > room))
+    if (GJB_UNLIKELY((GJBMEM_HARDENING > 0 && !(*w & m)) || (hd & FF_FREE) || s < FF_MIN ||
+                     s % GJB_G || s > room))
         return gjb_ff_free(h, p);
     size_t nh = gjb_word(bp + s);
-    if (GJB_UNLIKELY(nh & (FF_FREE | FF_PREV_FREE)))
+    if (GJB_UNLIKELY((nh & (FF_FREE | FF_PREV_FREE)) || (hd & FF_PREV_FREE)))
         return gjb_ff_free_merge(h, b, hd, nh);
     /* the next block, allocated, must be proved too (or be the sentinel):
      * a damaged size that lands inside a block is refused */
