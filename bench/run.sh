@@ -300,6 +300,7 @@ for a in $CG_KINDS; do
 done
 for a in part heap bpart bheap glibc; do
     spawn cg.small.100000.$a cg_job $a small 100000
+    spawn cg.mixed.10000.$a cg_job $a mixed 10000
 done
 spawn lines.part lines_job part
 spawn lines.bheap lines_job bheap
@@ -329,13 +330,13 @@ T_EXACT=$(date +%s)
     echo "# alloc, free = inclusive cost of the allocator's entry points (aligned: mpart_memalign,"
     echo "# gjb_heap_memalign, aligned_alloc = glibc's memalign); loop = the whole steady loop per pair"
     printf '%-6s %7s %-6s %12s %12s %12s %12s\n' workload N alloc "alloc+free" alloc free loop
-    for wn in small.10000 small.100000 aligned.10000; do
+    for wn in small.10000 small.100000 mixed.10000 aligned.10000; do
         for a in $CG_KINDS; do
             [ -e "$RES/cg.$wn.$a" ] && cat "$RES/cg.$wn.$a"
         done
     done
 } >"$OUT/callgrind.txt"
-for wn in small.10000 small.100000 aligned.10000; do
+for wn in small.10000 small.100000 mixed.10000 aligned.10000; do
     for a in $GJB_KINDS; do
         cat "$RES/cgf.$wn.$a"
     done
@@ -374,10 +375,10 @@ T_END=$(date +%s)
     echo "== summary ($OUT)"
     echo "instructions per alloc+free pair (callgrind, steady phase, M=$M; callgrind.txt):"
     awk '!/^#/ && NF == 7 && $1 != "workload" { v[$3, $1 "/" $2] = $4; if (!($3 in seen)) { seen[$3] = 1; k[++nk] = $3 } }
-         END { printf "  %-9s %12s %12s %12s\n", "kind", "small/10000", "small/100000", "aligned/10000"
+         END { printf "  %-9s %12s %12s %12s %12s\n", "kind", "small/10000", "small/100000", "mixed/10000", "aligned/10000"
                for (i = 1; i <= nk; i++) { printf "  %-9s", k[i]
-                   split("small/10000 small/100000 aligned/10000", c, " ")
-                   for (j = 1; j <= 3; j++) printf " %12s", ((k[i], c[j]) in v) ? v[k[i], c[j]] : "-"
+                   split("small/10000 small/100000 mixed/10000 aligned/10000", c, " ")
+                   for (j = 1; j <= 4; j++) printf " %12s", ((k[i], c[j]) in v) ? v[k[i], c[j]] : "-"
                    printf "\n" } }' "$OUT/callgrind.txt"
     echo "footprint, N=10000: min buffer / peak live, fill + $M pairs (fill only) (footprint.txt):"
     awk '/^footprint/ { w = $2; m = $4; sub(/M=/, "", m); m = m + 0; kind = ($5 == "buddy:") ? "bheap" : "heap"
