@@ -97,6 +97,16 @@ static inline intptr_t buddy_of(const gjb_heap *h, intptr_t off, size_t s)
 
 /* --- regions ------------------------------------------------------------ */
 
+int gjb_bd_alloc_multi(gjb_heap *h, size_t size, void **out)
+{
+    return bd_alloc_body(h, size, out, true);
+}
+
+int gjb_bd_free_multi(gjb_heap *h, void *p)
+{
+    return bd_free_body(h, p, true);
+}
+
 int gjb_bd_place(gjb_heap *h, size_t size, size_t align, void **out)
 {
     size_t block = gjb_bd_block_for(size, align);

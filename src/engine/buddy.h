@@ -64,8 +64,9 @@ bool gjb_bd_check_region(const gjb_heap *h, const struct gjb_region *r, size_t *
 int gjb_bd_validate_lists(const gjb_heap *h, size_t *count, size_t *bytes);
 
 /* --- the hot paths, inlined into heap_ops.h ------------------------------ *
- * In region 0 of a one-region heap: an allocation that finds a block of its
- * own order, a free whose buddy is not a free block of the same order.
+ * An allocation that finds a block of its own order, a free whose buddy is
+ * not a free block of the same order (inline in a one-region heap; out of
+ * line, after a search of the region table, in a heap of several).
  * Everything else (splitting, merging, other regions, anything a check
  * refuses) goes to the general functions, which also tell a bad pointer
  * from damage. */
@@ -79,25 +80,38 @@ static inline struct bd_node *bd_node(const gjb_heap *h, intptr_t off)
     return (struct bd_node *)(void *)gjb_ptr(h, off);
 }
 
-/* The tag of offset off of region 0 when off is a unit of its block area,
- * else NULL. */
-static GJB_ALWAYS_INLINE unsigned char *bd_tag0(const gjb_heap *h, intptr_t off)
+/* The region of offset off: region 0 without a search in a one-region heap
+ * (multi false), else by a search of the region table (NULL if none). */
+static GJB_ALWAYS_INLINE const struct gjb_region *bd_home(const gjb_heap *h, intptr_t off,
+                                                         bool multi)
 {
-    size_t d = (size_t)(off - h->r0.first);
-    if (d >= (size_t)(h->r0.end - h->r0.first) || d % GJB_BU)
-        return NULL;
-    return (unsigned char *)gjb_ptr(h, h->r0.end) + d / GJB_BU;
+    return multi ? gjb_region_at(h, off) : &h->r0;
 }
 
-static GJB_ALWAYS_INLINE int bd_alloc_fast(gjb_heap *h, size_t size, void **out)
+/* The tag of offset off of region r when off is a unit of its block area,
+ * else NULL. */
+static GJB_ALWAYS_INLINE unsigned char *bd_tag_at(const gjb_heap *h, const struct gjb_region *r,
+                                                 intptr_t off)
+{
+    size_t d = r ? (size_t)(off - r->first) : 0;
+    if (!r || d >= (size_t)(r->end - r->first) || d % GJB_BU)
+        return NULL;
+    return (unsigned char *)gjb_ptr(h, r->end) + d / GJB_BU;
+}
+
+/* Out of line: the same paths for a heap of several regions. */
+int gjb_bd_alloc_multi(gjb_heap *h, size_t size, void **out);
+int gjb_bd_free_multi(gjb_heap *h, void *p);
+
+static GJB_ALWAYS_INLINE int bd_alloc_body(gjb_heap *h, size_t size, void **out, bool multi)
 {
     unsigned k = size <= GJB_BU ? 0 : gjb_log2(size - 1) + 1 - gjb_log2(GJB_BU);
-    if (GJB_UNLIKELY(k >= BD_ORDERS || !((h->map >> k) & 1) || h->nregions != 1))
+    if (GJB_UNLIKELY(k >= BD_ORDERS || !((h->map >> k) & 1)))
         return gjb_bd_place(h, size, GJB_G, out);
     intptr_t off = h->lists[k];
-    unsigned char *t = bd_tag0(h, off); /* checked before off's links are read */
+    unsigned char *t = bd_tag_at(h, bd_home(h, off, multi), off); /* before off's links are read */
     intptr_t next = t ? bd_node(h, off)->next : 0;
-    unsigned char *nt = next ? bd_tag0(h, next) : NULL;
+    unsigned char *nt = next ? bd_tag_at(h, bd_home(h, next, multi), next) : NULL;
     if (GJB_UNLIKELY(!t || *t != bd_free_tag(k) ||
                      (next && (!nt || *nt != bd_free_tag(k) || bd_node(h, next)->prev != off))))
         return gjb_bd_place(h, size, GJB_G, out); /* it reports the damage */
@@ -115,20 +129,28 @@ static GJB_ALWAYS_INLINE int bd_alloc_fast(gjb_heap *h, size_t size, void **out)
     return GJB_OK;
 }
 
-static GJB_ALWAYS_INLINE int bd_free_fast(gjb_heap *h, void *p)
+static GJB_ALWAYS_INLINE int bd_alloc_fast(gjb_heap *h, size_t size, void **out)
+{
+    if (GJB_UNLIKELY(h->nregions != 1))
+        return gjb_bd_alloc_multi(h, size, out);
+    return bd_alloc_body(h, size, out, false);
+}
+
+static GJB_ALWAYS_INLINE int bd_free_body(gjb_heap *h, void *p, bool multi)
 {
     intptr_t off = gjb_off(h, p);
-    unsigned char *t = bd_tag0(h, off);
-    if (GJB_UNLIKELY(!t || h->nregions != 1))
+    const struct gjb_region *r = bd_home(h, off, multi);
+    unsigned char *t = bd_tag_at(h, r, off);
+    if (GJB_UNLIKELY(!t))
         return gjb_bd_free(h, p);
     unsigned tag = *t, k = (tag & BD_ORDER_MASK) - 1;
     if (GJB_UNLIKELY(!tag || (tag & BD_TAG_FREE) || k >= BD_ORDERS))
         return gjb_bd_free(h, p);
     size_t s = bd_size(k); /* only now: no shift by an order beyond any block */
-    if (GJB_UNLIKELY(((uintptr_t)p & (s - 1)) || s > (size_t)(h->r0.end - off)))
+    if (GJB_UNLIKELY(((uintptr_t)p & (s - 1)) || s > (size_t)(r->end - off)))
         return gjb_bd_free(h, p);
     intptr_t bud = ((uintptr_t)p & s) ? off - (intptr_t)s : off + (intptr_t)s;
-    unsigned char *bt = bud <= h->r0.end - (intptr_t)s ? bd_tag0(h, bud) : NULL;
+    unsigned char *bt = bud <= r->end - (intptr_t)s ? bd_tag_at(h, r, bud) : NULL;
     if (GJB_UNLIKELY(bt && *bt == bd_free_tag(k)))
         return gjb_bd_free(h, p); /* it merges */
     *t = bd_free_tag(k);
@@ -144,6 +166,13 @@ static GJB_ALWAYS_INLINE int bd_free_fast(gjb_heap *h, void *p)
     h->free_blocks++;
     h->free += s;
     return GJB_OK;
+}
+
+static GJB_ALWAYS_INLINE int bd_free_fast(gjb_heap *h, void *p)
+{
+    if (GJB_UNLIKELY(h->nregions != 1))
+        return gjb_bd_free_multi(h, p);
+    return bd_free_body(h, p, false);
 }
 
 #endif

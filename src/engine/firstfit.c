@@ -345,9 +345,8 @@ void gjb_ff_push_large(gjb_heap *h, intptr_t b, size_t s)
  * b, its header's flags and size): the next block is free and whole (its
  * footer agrees), or allocated and proved, or the sentinel; a free block
  * before b matches its footer. Then b is freed and merged. */
-int gjb_ff_free_merge(gjb_heap *h, intptr_t b, size_t hd, size_t nh)
+int gjb_ff_free_merge(gjb_heap *h, const struct gjb_region *r, intptr_t b, size_t hd, size_t nh)
 {
-    const struct gjb_region *r = &h->r0;
     char *bp = gjb_ptr(h, b);
     size_t s = hd & ~FF_FLAGS, room = (size_t)(r->end - b) - s, ns = nh & ~FF_FLAGS;
     if (nh & FF_PREV_FREE)
@@ -366,6 +365,17 @@ int gjb_ff_free_merge(gjb_heap *h, intptr_t b, size_t hd, size_t nh)
     }
     gjb_ff_release(h, r, bp);
     return GJB_OK;
+}
+
+/* A free outside region 0: found by a search of the region table, then
+ * the same fast path. */
+int gjb_ff_free_other(gjb_heap *h, void *p)
+{
+    intptr_t b = gjb_off(h, p) - (intptr_t)GJB_W;
+    const struct gjb_region *r = h->nregions > 1 ? gjb_region_at(h, b) : NULL;
+    if (!r || (size_t)(b - r->first) % GJB_G)
+        return gjb_ff_free(h, p);
+    return ff_free_in(h, p, r, b, (size_t)(b - r->first));
 }
 
 int gjb_ff_free(gjb_heap *h, void *p)

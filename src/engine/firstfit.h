@@ -284,7 +284,8 @@ static GJB_ALWAYS_INLINE void ff_take(gjb_heap *h, intptr_t b, unsigned c, size_
  * whose exact class is empty; a free whose neighbours need merging, after
  * ff_free_fast checked everything (hd: b's header, nh: the next header). */
 int gjb_ff_alloc_miss(gjb_heap *h, size_t size, size_t need, void **out);
-int gjb_ff_free_merge(gjb_heap *h, intptr_t b, size_t hd, size_t nh);
+int gjb_ff_free_merge(gjb_heap *h, const struct gjb_region *r, intptr_t b, size_t hd, size_t nh);
+int gjb_ff_free_other(gjb_heap *h, void *p);
 void gjb_ff_push_large(gjb_heap *h, intptr_t b, size_t s);
 
 /* A small request from its own exact class; anything else goes out of
@@ -317,32 +318,30 @@ static GJB_ALWAYS_INLINE int ff_alloc_fast(gjb_heap *h, size_t size, void **out)
     return GJB_OK;
 }
 
-/* A free in region 0 of a block whose neighbours are both allocated;
- * anything else goes out of line: gjb_ff_free_merge when a neighbour is
- * free, gjb_ff_free otherwise (which tells a bad pointer from damage, and
- * frees blocks of other regions). */
-static GJB_ALWAYS_INLINE int ff_free_fast(gjb_heap *h, void *p)
+/* A free of the block b (payload p) at offset d into region r's block area,
+ * whose neighbours are both allocated; anything else goes out of line:
+ * gjb_ff_free_merge when a neighbour is free, gjb_ff_free otherwise (which
+ * tells a bad pointer from damage). */
+static GJB_ALWAYS_INLINE int ff_free_in(gjb_heap *h, void *p, const struct gjb_region *r,
+                                        intptr_t b, size_t d)
 {
-    intptr_t b = gjb_off(h, p) - (intptr_t)GJB_W;
-    size_t d = (size_t)(b - h->r0.first), room = (size_t)(h->r0.end - b);
-    if (GJB_UNLIKELY(d >= (size_t)(h->r0.end - h->r0.first) || d % GJB_G))
-        return gjb_ff_free(h, p);
+    size_t room = (size_t)(r->end - b);
     char *bp = gjb_ptr(h, b);
     size_t hd = gjb_word(bp), s = hd & ~FF_FLAGS;
-    size_t *w = &ff_proof(h, &h->r0)[d / (GJB_G * FF_WBITS)];
+    size_t *w = &ff_proof(h, r)[d / (GJB_G * FF_WBITS)];
     size_t m = (size_t)1 << (d / GJB_G % FF_WBITS);
     if (GJB_UNLIKELY((GJBMEM_HARDENING > 0 && !(*w & m)) || (hd & FF_FREE) || s < FF_MIN ||
                      s % GJB_G || s > room))
         return gjb_ff_free(h, p);
     size_t nh = gjb_word(bp + s);
     if (GJB_UNLIKELY((nh & (FF_FREE | FF_PREV_FREE)) || (hd & FF_PREV_FREE)))
-        return gjb_ff_free_merge(h, b, hd, nh);
+        return gjb_ff_free_merge(h, r, b, hd, nh);
     /* the next block, allocated, must be proved too (or be the sentinel):
      * a damaged size that lands inside a block is refused */
     if (GJBMEM_HARDENING > 0 && s != room) {
         size_t nd = d + s;
-        if (GJB_UNLIKELY(!((ff_proof(h, &h->r0)[nd / (GJB_G * FF_WBITS)] >>
-                            (nd / GJB_G % FF_WBITS)) & 1)))
+        if (GJB_UNLIKELY(!((ff_proof(h, r)[nd / (GJB_G * FF_WBITS)] >> (nd / GJB_G % FF_WBITS)) &
+                           1)))
             return gjb_ff_free(h, p);
     }
     *w &= ~m;
@@ -360,6 +359,17 @@ static GJB_ALWAYS_INLINE int ff_free_fast(gjb_heap *h, void *p)
     if (!ff_link_in(h, &h->lists[c], b, s))
         h->small_map |= 1u << c;
     return GJB_OK;
+}
+
+/* A free: region 0's blocks inline, the other regions' after a search of
+ * the region table (gjb_ff_free_other). */
+static GJB_ALWAYS_INLINE int ff_free_fast(gjb_heap *h, void *p)
+{
+    intptr_t b = gjb_off(h, p) - (intptr_t)GJB_W;
+    size_t d = (size_t)(b - h->r0.first);
+    if (GJB_UNLIKELY(d >= (size_t)(h->r0.end - h->r0.first) || d % GJB_G))
+        return gjb_ff_free_other(h, p);
+    return ff_free_in(h, p, &h->r0, b, d);
 }
 
 #endif

@@ -35,6 +35,8 @@ bad record
 bad record -o
 bad record -o x.gjbt
 bad record --bogus -o x.gjbt -- true
+bad record -o /dev/null -- true # never removes a device (as root it could)
+bad record -o . -- true
 bad replay
 bad replay t.gjbt t.gjbt
 bad replay t.gjbt --bogus

@@ -284,6 +284,9 @@ int cmd_record(int argc, char **argv)
         cli_die(CMD, "%s: %s", out, strerror(errno));
     snprintf(file, sizeof file, "%s/%s", dir, basename(bbuf));
     free(dir);
+    struct stat st; /* replace a trace, never a device, directory or link */
+    if (lstat(file, &st) == 0 && !S_ISREG(st.st_mode))
+        cli_die(CMD, "%s: exists and is not a regular file", file);
     if (unlink(file) != 0 && errno != ENOENT)
         cli_die(CMD, "%s: %s", file, strerror(errno));
     struct timespec ts;
