@@ -2,20 +2,450 @@
  * test_sysheap_env.c - the system heap's settings from the environment
  * (read once, at the library's first use, so this is a program of its
  * own), and validation of a damaged system heap.
+ *
+ * The first tests run their cases in forked children, each a process whose
+ * library has not started yet (this process makes no gjbmem call before
+ * they run): every value of GJBMEM_HEAP_LIMIT and GJBMEM_POLICY, and what
+ * only a fresh system heap can show (no heap yet, the first direct
+ * mapping's table refused by the host, all 64 regions in use, a policy
+ * switch that the heap's memory cannot take). A child reports what it saw
+ * through a pipe; this process checks it.
  */
 #define _POSIX_C_SOURCE 200809L /* setenv */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include <gjbext.h>
+#include <gjbmem/config.h>
+#include <gjbmem/fault.h>
+#include <gjbmem/heap.h>
 #include <gjbmem/sysheap.h>
+
+/* --- forked children ------------------------------------------------------- */
+
+/* Runs fn(arg, out) in a forked child and copies the size bytes it leaves
+ * in out back into out; the child must exit normally. (It ends with exit,
+ * not _exit, so that a coverage build writes its counters; stdio is
+ * flushed first, so that nothing buffered here is written twice.) */
+static void in_child(void (*fn)(const void *arg, void *out), const void *arg, void *out,
+                     size_t size)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        memset(out, 0, size);
+        fn(arg, out);
+        const char *p = out;
+        for (size_t done = 0; done < size;) {
+            ssize_t n = write(fds[1], p + done, size - done);
+            if (n <= 0)
+                exit(3);
+            done += (size_t)n;
+        }
+        exit(0);
+    }
+    close(fds[1]);
+    char *p = out;
+    size_t got = 0;
+    for (ssize_t n; got < size && (n = read(fds[0], p + got, size - got)) > 0;)
+        got += (size_t)n;
+    close(fds[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(got, size);
+}
+
+/* --- GJBMEM_HEAP_LIMIT and GJBMEM_POLICY -------------------------------- */
+
+struct env {
+    const char *limit, *policy; /* NULL: unset */
+};
+
+struct settings {
+    size_t limit;
+    int policy;
+    int rc;
+};
+
+static void read_settings(const void *arg, void *out)
+{
+    const struct env *e = arg;
+    struct settings *s = out;
+    if (e->limit)
+        setenv("GJBMEM_HEAP_LIMIT", e->limit, 1);
+    else
+        unsetenv("GJBMEM_HEAP_LIMIT");
+    if (e->policy)
+        setenv("GJBMEM_POLICY", e->policy, 1);
+    else
+        unsetenv("GJBMEM_POLICY");
+    struct gjbmem_sysheap_stats st;
+    s->rc = gjbmem_sysheap_stats(&st);
+    s->limit = st.limit;
+    s->policy = st.policy;
+}
+
+static struct settings settings_with(const char *limit, const char *policy)
+{
+    struct env e = {limit, policy};
+    struct settings s;
+    in_child(read_settings, &e, &s, sizeof s);
+    assert_int_equal(s.rc, 0);
+    return s;
+}
+
+/* Every form GJBMEM_HEAP_LIMIT takes (bytes, K, M or G in either case),
+ * the largest values that fit, and what is refused (the default then
+ * holds: the host's memory). */
+static void heap_limit_values(void **state)
+{
+    (void)state;
+    size_t dflt = settings_with(NULL, NULL).limit;
+    assert_true(dflt > 0);
+    static const struct {
+        const char *text;
+        size_t bytes;
+    } good[] = {
+        {"0", 0},
+        {"123", 123},
+        {"4096", 4096},
+        {"64k", (size_t)64 << 10},
+        {"64K", (size_t)64 << 10},
+        {"3m", (size_t)3 << 20},
+        {"3M", (size_t)3 << 20},
+        {"2g", (size_t)2 << 30},
+        {"2G", (size_t)2 << 30},
+        {"007K", (size_t)7 << 10},
+        {"18446744073709551615", SIZE_MAX},    /* SIZE_MAX itself (LP64) */
+        {"18446744073709551609", SIZE_MAX - 6},
+        {"17179869183G", (size_t)17179869183 << 30}, /* the most G that fit */
+        {"17592186044415M", (size_t)17592186044415 << 20},
+        {"18014398509481983K", (size_t)18014398509481983 << 10},
+    };
+    _Static_assert(sizeof(size_t) == 8, "the values above are for a 64-bit size_t");
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        struct settings s = settings_with(good[i].text, NULL);
+        if (s.limit != good[i].bytes)
+            fail_msg("GJBMEM_HEAP_LIMIT=%s: limit %zu, expected %zu", good[i].text, s.limit,
+                     good[i].bytes);
+        assert_int_equal(s.policy, FIRST_FIT_ALLOCATION);
+    }
+    static const char *const bad[] = {
+        "",                      /* nothing */
+        " 64",                   /* leading space (below '0') */
+        "-1", "+5",              /* signs */
+        "abc", "K", "M1",        /* no digits first (above '9') */
+        "64KB", "64kk", "1Gx",   /* junk after the suffix */
+        "64x", "12 ", "1.5G", "0x100", "64T", "64b", /* junk after the digits */
+        "18446744073709551616",  /* SIZE_MAX + 1 */
+        "99999999999999999999999",
+        "17179869184G",          /* 2^64 bytes */
+        "17592186044416M",
+        "18014398509481984K",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct settings s = settings_with(bad[i], NULL);
+        if (s.limit != dflt)
+            fail_msg("GJBMEM_HEAP_LIMIT=\"%s\": limit %zu, expected the default %zu", bad[i],
+                     s.limit, dflt);
+    }
+}
+
+static void policy_values(void **state)
+{
+    (void)state;
+    assert_int_equal(settings_with(NULL, NULL).policy, FIRST_FIT_ALLOCATION);
+    assert_int_equal(settings_with(NULL, "buddy").policy, BUDDY_ALLOCATION);
+    assert_int_equal(settings_with("1M", "buddy").policy, BUDDY_ALLOCATION);
+    static const char *const first_fit[] = {"first-fit", "", "budd", "buddyx", "buddy ",
+                                            "Buddy", "BUDDY", "xbuddy"};
+    for (size_t i = 0; i < sizeof first_fit / sizeof first_fit[0]; i++)
+        if (settings_with(NULL, first_fit[i]).policy != FIRST_FIT_ALLOCATION)
+            fail_msg("GJBMEM_POLICY=\"%s\" is not FIRST_FIT", first_fit[i]);
+}
+
+/* --- a fresh system heap --------------------------------------------------- */
+
+/* A system heap with no heap yet (limit 8 MiB): its first direct mapping,
+ * whose table's first pages the host refuses, then granted. */
+struct fresh {
+    size_t foreign_usable, findmax, regions_before;
+    int validate0, free_foreign, free_foreign_errno;
+    int refused_null, refused_errno;
+    unsigned long faults;
+    size_t port_after_refusal, direct_after_refusal;
+    int validate1;
+    bool granted;
+    size_t usable, port, direct_blocks, direct_bytes, regions, alloc_blocks;
+    int validate2, free_rc;
+    size_t port_after_free, direct_after_free, regions_after_free;
+    int validate3;
+};
+
+static void fresh_direct_mapping(const void *arg, void *out)
+{
+    (void)arg;
+    struct fresh *f = out;
+    setenv("GJBMEM_HEAP_LIMIT", "8M", 1);
+    unsetenv("GJBMEM_POLICY");
+    int local = 0;
+    struct gjbmem_sysheap_stats st;
+    /* No heap: nothing is a block, validate has nothing to check, the
+     * largest request is a direct mapping as large as the limit allows
+     * (less the table's first pages). */
+    f->foreign_usable = gjbmem_usable_size(&local);
+    f->validate0 = gjbmem_sysheap_validate();
+    f->findmax = (size_t)mem_findmax();
+    errno = 0;
+    f->free_foreign = gjbmem_free(&local);
+    f->free_foreign_errno = errno;
+    gjbmem_sysheap_stats(&st);
+    f->regions_before = st.heap.regions;
+
+    gjbmem_fault_after(1); /* the mapping is granted, the table's pages are not */
+    errno = 0;
+    void *d = gjbmem_malloc(GJBMEM_SYSHEAP_DIRECT);
+    f->refused_null = d == NULL;
+    f->refused_errno = errno;
+    f->faults = gjbmem_fault_count();
+    gjbmem_fault_reset();
+    gjbmem_sysheap_stats(&st);
+    f->port_after_refusal = st.port_bytes;
+    f->direct_after_refusal = st.direct_blocks;
+    f->validate1 = gjbmem_sysheap_validate();
+
+    d = gjbmem_malloc(GJBMEM_SYSHEAP_DIRECT);
+    f->granted = d != NULL;
+    if (!d)
+        return;
+    f->usable = gjbmem_usable_size(d);
+    memset(d, 0x5a, GJBMEM_SYSHEAP_DIRECT);
+    gjbmem_sysheap_stats(&st);
+    f->port = st.port_bytes;
+    f->direct_blocks = st.direct_blocks;
+    f->direct_bytes = st.direct_bytes;
+    f->regions = st.heap.regions;
+    f->alloc_blocks = st.heap.alloc_blocks;
+    f->validate2 = gjbmem_sysheap_validate();
+    f->free_rc = gjbmem_free(d);
+    gjbmem_sysheap_stats(&st);
+    f->port_after_free = st.port_bytes;
+    f->direct_after_free = st.direct_blocks;
+    f->regions_after_free = st.heap.regions;
+    f->validate3 = gjbmem_sysheap_validate();
+}
+
+static void fresh_heap_and_first_direct_mapping(void **state)
+{
+    (void)state;
+    struct fresh f;
+    in_child(fresh_direct_mapping, NULL, &f, sizeof f);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), table = 256 * 2 * sizeof(void *);
+    assert_int_equal(f.foreign_usable, 0);
+    assert_int_equal(f.validate0, 0);
+    size_t guard = GJBMEM_HARDENING >= 2 ? sizeof(uintptr_t) : 0; /* the guard word */
+    assert_int_equal(f.findmax, ((size_t)8 << 20) - table - guard);
+    assert_int_equal(f.free_foreign, -1);
+    assert_int_equal(f.free_foreign_errno, EINVAL);
+    assert_int_equal(f.regions_before, 0);
+    /* refused: the mapping went back, nothing is counted */
+    assert_true(f.refused_null);
+    assert_int_equal(f.refused_errno, ENOMEM);
+    assert_int_equal(f.faults, 1);
+    assert_int_equal(f.port_after_refusal, 0);
+    assert_int_equal(f.direct_after_refusal, 0);
+    assert_int_equal(f.validate1, 0);
+    /* granted: a mapping and the table, still no heap */
+    assert_true(f.granted);
+    assert_true(f.usable >= GJBMEM_SYSHEAP_DIRECT);
+    assert_int_equal(f.direct_blocks, 1);
+    assert_true(f.direct_bytes >= GJBMEM_SYSHEAP_DIRECT && f.direct_bytes % page == 0);
+    assert_int_equal(f.port, f.direct_bytes + table);
+    assert_int_equal(f.regions, 0);
+    assert_int_equal(f.alloc_blocks, 0);
+    assert_int_equal(f.validate2, 0);
+    /* freed without a heap: the table stays */
+    assert_int_equal(f.free_rc, 0);
+    assert_int_equal(f.port_after_free, table);
+    assert_int_equal(f.direct_after_free, 0);
+    assert_int_equal(f.regions_after_free, 0);
+    assert_int_equal(f.validate3, 0);
+}
+
+/* All 64 regions from memory handed in (none from the host): a 65th is
+ * refused with ENOSPC, and a request no region can hold fails instead of
+ * growing; the heap still serves what fits. */
+#define PIECES 64
+#define PIECE (16 * 1024)
+static _Alignas(64) char pieces[PIECES + 1][PIECE];
+
+struct full_table {
+    int added, add_extra, add_extra_errno, regions;
+    size_t port, total;
+    int big_null, big_errno;
+    bool small_ok, small_inside;
+    int free_rc, validate;
+    size_t port_end;
+};
+
+static void all_regions_in_use(const void *arg, void *out)
+{
+    (void)arg;
+    struct full_table *r = out;
+    unsetenv("GJBMEM_HEAP_LIMIT");
+    unsetenv("GJBMEM_POLICY");
+    for (int i = 0; i < PIECES; i++)
+        r->added += gjbmem_sysheap_add_memory(pieces[i], PIECE) == 0;
+    errno = 0;
+    r->add_extra = gjbmem_sysheap_add_memory(pieces[PIECES], PIECE);
+    r->add_extra_errno = errno;
+    struct gjbmem_sysheap_stats st;
+    gjbmem_sysheap_stats(&st);
+    r->regions = (int)st.heap.regions;
+    r->port = st.port_bytes;
+    r->total = st.heap.total;
+    errno = 0;
+    void *big = gjbmem_malloc(4 * PIECE); /* more than any region, less than a direct mapping */
+    r->big_null = big == NULL;
+    r->big_errno = errno;
+    char *small = gjbmem_malloc(100);
+    r->small_ok = small != NULL;
+    r->small_inside = small >= pieces[0] && small < pieces[PIECES];
+    r->free_rc = gjbmem_free(small);
+    r->validate = gjbmem_sysheap_validate();
+    gjbmem_sysheap_stats(&st);
+    r->port_end = st.port_bytes;
+}
+
+static void sixty_four_regions(void **state)
+{
+    (void)state;
+    struct full_table r;
+    in_child(all_regions_in_use, NULL, &r, sizeof r);
+    assert_int_equal(r.added, PIECES);
+    assert_int_equal(r.add_extra, -1);
+    assert_int_equal(r.add_extra_errno, ENOSPC);
+    assert_int_equal(r.regions, PIECES);
+    assert_int_equal(r.total, (size_t)PIECES * PIECE);
+    assert_int_equal(r.port, 0);
+    assert_true(r.big_null);
+    assert_int_equal(r.big_errno, ENOMEM);
+    assert_true(r.small_ok);
+    assert_true(r.small_inside);
+    assert_int_equal(r.free_rc, 0);
+    assert_int_equal(r.validate, 0);
+    assert_int_equal(r.port_end, 0); /* the host was never asked */
+}
+
+/* heap_mem_init re-creates the heap over the same memory; memory that holds
+ * a FIRST_FIT heap but not a BUDDY one (the first region, or one added
+ * later) makes the switch fail with ENOMEM and leaves the FIRST_FIT heap as
+ * it was. The sizes are found with the engine: the smallest that FIRST_FIT
+ * takes and BUDDY refuses, at the same address. */
+static _Alignas(4096) char small_mem[4096];
+static _Alignas(4096) char scratch_a[65536], scratch_b[65536];
+
+struct switch_refused {
+    size_t size;
+    int added, switched, switch_errno, policy, regions, validate;
+    bool served, inside;
+    int free_rc, back_and_forth;
+};
+
+/* The smallest size at small_mem + off that one policy accepts and the
+ * other refuses, as a first region (init) or as an added one; 0 if none. */
+static size_t ff_only_size(bool added, size_t off)
+{
+    for (size_t n = 1; n < sizeof small_mem - off; n++) {
+        gjb_heap *ff, *bd;
+        int a, b;
+        if (added) {
+            if (gjb_heap_init(scratch_a, sizeof scratch_a, GJB_FIRST_FIT, 64, &ff) != GJB_OK ||
+                gjb_heap_init(scratch_b, sizeof scratch_b, GJB_BUDDY, 64, &bd) != GJB_OK)
+                return 0;
+            a = gjb_heap_add_region(ff, small_mem + off, n);
+            b = gjb_heap_add_region(bd, small_mem + off, n);
+        } else {
+            a = gjb_heap_init(small_mem + off, n, GJB_FIRST_FIT, 64, &ff);
+            b = gjb_heap_init(small_mem + off, n, GJB_BUDDY, 64, &bd);
+        }
+        if (a == GJB_OK && b == GJB_E_SMALL)
+            return n;
+    }
+    return 0;
+}
+
+static void switch_over(const void *arg, void *out)
+{
+    bool added = *(const bool *)arg;
+    struct switch_refused *s = out;
+    unsetenv("GJBMEM_HEAP_LIMIT");
+    unsetenv("GJBMEM_POLICY");
+    size_t off = 0;
+    while (off < 64 && !(s->size = ff_only_size(added, off)))
+        off += 8;
+    if (!s->size)
+        return;
+    if (added) { /* a heap from the host first, then the small region */
+        void *p = gjbmem_malloc(100);
+        gjbmem_free(p);
+    }
+    s->added = gjbmem_sysheap_add_memory(small_mem + off, s->size);
+    errno = 0;
+    s->switched = heap_mem_init(BUDDY_ALLOCATION);
+    s->switch_errno = errno;
+    struct gjbmem_sysheap_stats st;
+    gjbmem_sysheap_stats(&st);
+    s->policy = st.policy;
+    s->regions = (int)st.heap.regions;
+    s->validate = gjbmem_sysheap_validate();
+    char *p = gjbmem_malloc(16);
+    s->served = p != NULL;
+    s->inside = p >= small_mem && p < small_mem + sizeof small_mem;
+    s->free_rc = gjbmem_free(p);
+    s->back_and_forth = heap_mem_init(FIRST_FIT_ALLOCATION); /* the same policy: a no-op */
+}
+
+static void policy_switch_refused_by_the_memory(void **state)
+{
+    (void)state;
+    for (int added = 0; added < 2; added++) {
+        bool arg = added;
+        struct switch_refused s;
+        in_child(switch_over, &arg, &s, sizeof s);
+        assert_true(s.size > 0);
+        assert_int_equal(s.added, 0);
+        assert_int_equal(s.switched, -1);
+        assert_int_equal(s.switch_errno, ENOMEM);
+        assert_int_equal(s.policy, FIRST_FIT_ALLOCATION);
+        assert_int_equal(s.regions, added ? 2 : 1);
+        assert_int_equal(s.validate, 0);
+        assert_true(s.served);
+        if (!added)
+            assert_true(s.inside); /* the only region */
+        assert_int_equal(s.free_rc, 0);
+        assert_int_equal(s.back_and_forth, 0);
+    }
+}
 
 static void settings_from_environment(void **state)
 {
@@ -64,6 +494,12 @@ static void validate_reports_damage(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        /* first: forked children whose library has not started */
+        cmocka_unit_test(heap_limit_values),
+        cmocka_unit_test(policy_values),
+        cmocka_unit_test(fresh_heap_and_first_direct_mapping),
+        cmocka_unit_test(sixty_four_regions),
+        cmocka_unit_test(policy_switch_refused_by_the_memory),
         cmocka_unit_test(settings_from_environment),
         cmocka_unit_test(validate_reports_damage),
     };

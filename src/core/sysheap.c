@@ -62,7 +62,7 @@ static bool parse_size(const char *s, size_t *out)
     if (!s || *s < '0' || *s > '9')
         return false;
     for (; *s >= '0' && *s <= '9'; s++) {
-        if (v > (SIZE_MAX - 9) / 10)
+        if (v > (SIZE_MAX - (size_t)(*s - '0')) / 10)
             return false;
         v = v * 10 + (size_t)(*s - '0');
     }
