@@ -20,6 +20,7 @@
 
 static _Alignas(65536) char arena[ARENA];
 static _Alignas(64) char extra[256];
+static _Alignas(16384) char second[16384]; /* a second region */
 
 struct bnode {
     intptr_t next, prev;
@@ -33,10 +34,14 @@ static gjb_heap *fresh(void)
     return h;
 }
 
+static unsigned char *tag_in(gjb_heap *h, const struct gjb_region *r, const void *p)
+{
+    return (unsigned char *)h + r->end + (size_t)((const char *)p - (char *)h - r->first) / GJB_BU;
+}
+
 static unsigned char *tag(gjb_heap *h, const void *p)
 {
-    const struct gjb_region *r = &h->r0;
-    return (unsigned char *)h + r->end + (size_t)((const char *)p - (char *)h - r->first) / GJB_BU;
+    return tag_in(h, &h->r0, p);
 }
 
 static struct bnode *node(void *p)
@@ -128,12 +133,99 @@ static void damaged_tags(void **state)
 
     char *first = (char *)h + h->r0.first; /* the walk stops at a missing tag */
     unsigned char ft = *tag(h, first);
+    assert_ptr_equal(gjb_heap_block_of(h, first + 8), first); /* an allocated block */
     *tag(h, first) = 0;
     int n = 0;
     assert_int_equal(gjb_heap_walk(h, count_blocks, &n), 0);
     assert_int_equal(n, 0);
+    assert_null(gjb_heap_block_of(h, first + 8)); /* no tag back to the area's start */
+    corrupt(h);
+    *tag(h, first) = 0x3f; /* allocated, of an order beyond any block */
+    n = 0;
+    assert_int_equal(gjb_heap_walk(h, count_blocks, &n), 0);
+    assert_int_equal(n, 0);
+    assert_null(gjb_heap_block_of(h, first + 8));
+    assert_int_equal(gjb_heap_usable_size(h, first), 0);
     corrupt(h);
     *tag(h, first) = ft;
+    whole(h);
+    n = 0;
+    assert_int_equal(gjb_heap_walk(h, count_blocks, &n), 0);
+    assert_true(n > 4);
+}
+
+static void past_the_area(gjb_heap *h, const struct gjb_region *r, void **held, size_t n);
+
+/* A block's tag says an order whose block is aligned at its address but
+ * would run past the end of the block area: free (the fast path hands it
+ * to the general one), realloc and usable size refuse it with CORRUPT and
+ * write nothing; validate says so. */
+static void tag_order_past_the_area(void **state)
+{
+    (void)state;
+    gjb_heap *h = fresh();
+    static void *held[ARENA / 32];
+    size_t n = 0;
+    void *p;
+    while (gjb_heap_alloc(h, 32, &p) == GJB_OK) /* every unit a block of its own */
+        held[n++] = p;
+    assert_true(n > 1000);
+    whole(h);
+    past_the_area(h, &h->r0, held, n);
+}
+
+/* The same in a heap of two regions (the fast paths out of line, each
+ * block's region searched), in the region added second. */
+static void tag_order_past_the_area_of_a_second_region(void **state)
+{
+    (void)state;
+    gjb_heap *h = fresh();
+    memset(second, 0, sizeof second);
+    assert_int_equal(gjb_heap_add_region(h, second, sizeof second), GJB_OK);
+    static void *held[(ARENA + sizeof second) / 32];
+    size_t n = 0;
+    void *p;
+    while (gjb_heap_alloc(h, 32, &p) == GJB_OK)
+        held[n++] = p;
+    assert_true(n > 1400);
+    whole(h);
+    const struct gjb_region *r = gjb_region_at(h, off(h, second + 4096));
+    assert_non_null(r);
+    assert_ptr_not_equal(r, gjb_region_at(h, h->r0.first));
+    past_the_area(h, r, held, n);
+}
+
+/* Region r's area holds only allocated 32-byte blocks (held[0 .. n), freed
+ * at the end): one near its end is given a larger order, then refused. */
+static void past_the_area(gjb_heap *h, const struct gjb_region *r, void **held, size_t n)
+{
+    /* a unit near the end, aligned to a block larger than what is left */
+    char *end = (char *)h + r->end, *victim = NULL;
+    unsigned k = 0;
+    for (char *u = end - 32; !victim && u >= end - 32 * 64; u -= 32)
+        for (unsigned j = 1; j < 12 && !victim; j++)
+            if ((uintptr_t)u % ((size_t)32 << j) == 0 && ((size_t)32 << j) > (size_t)(end - u)) {
+                victim = u;
+                k = j;
+            }
+    assert_non_null(victim);
+    assert_int_equal(*tag_in(h, r, victim), 1); /* allocated, order 0 */
+    *tag_in(h, r, victim) = (unsigned char)(k + 1);
+    static unsigned char before[ARENA], before2[sizeof second];
+    memcpy(before, arena, ARENA);
+    memcpy(before2, second, sizeof second);
+    assert_int_equal(gjb_heap_free(h, victim), GJB_E_CORRUPT);
+    void *out = (void *)0x1;
+    assert_int_equal(gjb_heap_realloc(h, victim, 16, &out), GJB_E_CORRUPT);
+    assert_ptr_equal(out, (void *)0x1);
+    assert_int_equal(gjb_heap_usable_size(h, victim), 0);
+    assert_memory_equal(arena, before, ARENA);
+    assert_memory_equal(second, before2, sizeof second);
+    corrupt(h);
+    *tag_in(h, r, victim) = 1;
+    whole(h);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(gjb_heap_free(h, held[i]), GJB_OK);
     whole(h);
 }
 
@@ -189,6 +281,20 @@ static void damaged_list_refuses_allocation(void **state)
     node(c)->next = off(h, c) + 16; /* inside the heap, not a unit */
     assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_CORRUPT);
     corrupt(h);
+    /* A unit, but no free block of order 0: an allocated block, and the
+     * head of another order's list. Refused, nothing written through it. */
+    static unsigned char before[ARENA];
+    intptr_t other = heads(h)[gjb_ctz64(h->map & ~1ULL)];
+    assert_true(other != 0);
+    const intptr_t not_free0[] = {off(h, d), off(h, b), other};
+    for (size_t i = 0; i < sizeof not_free0 / sizeof not_free0[0]; i++) {
+        node(c)->next = not_free0[i];
+        memcpy(before, arena, ARENA);
+        assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_CORRUPT);
+        assert_ptr_equal(p, (void *)0x1);
+        assert_memory_equal(arena, before, ARENA);
+        corrupt(h);
+    }
     node(c)->next = saved;
 
     saved = node(a)->prev;
@@ -225,6 +331,66 @@ static void damaged_list_refuses_allocation(void **state)
     whole(h);
 }
 
+/* The same damage in a heap of two regions, where an allocation finds the
+ * region of the list's first block and of its next block by a search: a
+ * head or link in no region, inside a region but not on a unit, or on a
+ * unit that is no free block of the order. Refused, nothing written. */
+static void damaged_list_in_a_heap_of_two_regions(void **state)
+{
+    (void)state;
+    gjb_heap *h = fresh();
+    memset(second, 0, sizeof second);
+    assert_int_equal(gjb_heap_add_region(h, second, sizeof second), GJB_OK);
+    assert_int_equal(h->nregions, 2);
+    char *a, *b, *c, *d;
+    buddies(h, &a, &b);
+    buddies(h, &c, &d);
+    assert_int_equal(gjb_heap_free(h, a), GJB_OK);
+    assert_int_equal(gjb_heap_free(h, c), GJB_OK);
+    assert_int_equal(heads(h)[0], off(h, c));
+    assert_int_equal(node(c)->next, off(h, a));
+    whole(h);
+
+    static unsigned char before[ARENA], before2[sizeof second];
+    void *p = (void *)0x1;
+    intptr_t head = heads(h)[0], next = node(c)->next;
+    /* just below region 0's memory (no block area ends there), far away,
+     * inside a unit */
+    const intptr_t below = h->r0.lo - 32, far = (intptr_t)1 << (sizeof(intptr_t) == 8 ? 46 : 30);
+    assert_null(gjb_region_at(h, below));
+    const intptr_t bad_heads[] = {below, far, head + 16};
+    for (size_t i = 0; i < sizeof bad_heads / sizeof bad_heads[0]; i++) {
+        heads(h)[0] = bad_heads[i];
+        memcpy(before, arena, ARENA);
+        memcpy(before2, second, sizeof second);
+        assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_CORRUPT);
+        assert_ptr_equal(p, (void *)0x1);
+        assert_memory_equal(arena, before, ARENA);
+        assert_memory_equal(second, before2, sizeof second);
+        corrupt(h);
+    }
+    heads(h)[0] = head;
+    const intptr_t bad_next[] = {8, below, far, off(h, c) + 16, off(h, d), off(h, b)};
+    for (size_t i = 0; i < sizeof bad_next / sizeof bad_next[0]; i++) {
+        node(c)->next = bad_next[i];
+        memcpy(before, arena, ARENA);
+        memcpy(before2, second, sizeof second);
+        assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_CORRUPT);
+        assert_ptr_equal(p, (void *)0x1);
+        assert_memory_equal(arena, before, ARENA);
+        assert_memory_equal(second, before2, sizeof second);
+        corrupt(h);
+    }
+    node(c)->next = next;
+    /* and a free of what is no block: in no region, inside a unit */
+    assert_int_equal(gjb_heap_free(h, extra), GJB_E_BADPTR);
+    assert_int_equal(gjb_heap_free(h, b + 16), GJB_E_BADPTR);
+    whole(h);
+    assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_OK);
+    assert_ptr_equal(p, c);
+    whole(h);
+}
+
 static void damaged_links_stop_a_merge(void **state)
 {
     (void)state;
@@ -245,6 +411,15 @@ static void damaged_links_stop_a_merge(void **state)
     node(c)->next = 8; /* the head's forward link damaged: d's buddy c stays */
     assert_int_equal(gjb_heap_free(h, d), GJB_OK);
     assert_int_equal(*tag(h, c), FREE0);
+    corrupt(h);
+
+    h = two_on_list0(&a, &b, &c, &d);
+    node(a)->prev = 8; /* c's next block (a) does not point back at c: c stays */
+    assert_int_equal(gjb_heap_free(h, d), GJB_OK);
+    assert_int_equal(*tag(h, c), FREE0);
+    assert_int_equal(*tag(h, d), FREE0);
+    assert_int_equal(heads(h)[0], off(h, d));
+    assert_int_equal(node(c)->next, off(h, a)); /* c was not unlinked */
     corrupt(h);
 }
 
@@ -302,11 +477,31 @@ static void damaged_descriptor(void **state)
     corrupt(h);
     h->r0.end += 16;
     whole(h);
+    h->r0.first += 16; /* the block area no longer starts on a unit */
+    corrupt(h);
+    h->r0.first -= 16;
+    whole(h);
+    intptr_t hi = h->r0.hi;
+    h->r0.hi = h->r0.end + 1; /* the tags run past the region */
+    corrupt(h);
+    h->r0.hi = h->r0.end - 32; /* the blocks too */
+    corrupt(h);
+    h->r0.hi = hi;
+    whole(h);
+    size_t nfree = h->free_blocks;
+    h->free_blocks = 0; /* fewer free blocks than the lists hold */
+    corrupt(h);
+    h->free_blocks = nfree;
+    whole(h);
 
     /* A region whose area rounds up past its end, and one too small for a
      * unit and its tag. */
     assert_int_equal(gjb_heap_add_region(h, extra + 1, 20), GJB_E_SMALL);
     assert_int_equal(gjb_heap_add_region(h, extra, 32), GJB_E_SMALL);
+    /* one whose first unit's place rounds up past the address space's end
+     * (never dereferenced) */
+    assert_int_equal(gjb_heap_add_region(h, (void *)(UINTPTR_MAX - 3), 2), GJB_E_SMALL);
+    assert_int_equal(h->nregions, 1);
     whole(h);
 }
 
@@ -314,8 +509,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(damaged_tags),
+        cmocka_unit_test(tag_order_past_the_area),
+        cmocka_unit_test(tag_order_past_the_area_of_a_second_region),
         cmocka_unit_test(unmerged_buddies),
         cmocka_unit_test(damaged_list_refuses_allocation),
+        cmocka_unit_test(damaged_list_in_a_heap_of_two_regions),
         cmocka_unit_test(damaged_links_stop_a_merge),
         cmocka_unit_test(damaged_links_stop_growing_in_place),
         cmocka_unit_test(damaged_descriptor),

@@ -18,7 +18,7 @@
 
 #include <errno.h>
 
-#include "engine/firstfit.h"
+#include "engine/heap_ops.h" /* firstfit.h, and the watched entry points */
 #include "gjbext.h"
 
 #define ARENA (64 * 1024)
@@ -185,6 +185,13 @@ static void init_rejects_bad_arguments(void **state)
     /* A range that wraps around the address space (never dereferenced). */
     assert_int_equal(gjb_heap_init((void *)(UINTPTR_MAX - 15), 4096, GJB_FIRST_FIT, 1, &h),
                      GJB_E_INVAL);
+    /* Rounding the start up to a granule wraps past the address space's
+     * end (never dereferenced). */
+    h = NULL;
+    assert_int_equal(gjb_heap_init((void *)(UINTPTR_MAX - 3), 2, GJB_FIRST_FIT, 1, &h),
+                     GJB_E_SMALL);
+    assert_int_equal(gjb_heap_init((void *)(UINTPTR_MAX - 3), 2, GJB_BUDDY, 1, &h), GJB_E_SMALL);
+    assert_null(h);
     assert_int_equal(gjb_heap_init(arena, 4096, 2, 1, &h), GJB_E_POLICY);
     assert_int_equal(gjb_heap_init(arena, 4096, -1, 1, &h), GJB_E_POLICY);
     /* Too small for the descriptor, or for its alignment. */
@@ -266,6 +273,9 @@ static void add_region_edge_cases(void **state)
     assert_int_equal(gjb_heap_add_region(h, NULL, 4096), GJB_E_INVAL);
     assert_int_equal(gjb_heap_add_region(h, arena, 0), GJB_E_INVAL);
     assert_int_equal(gjb_heap_add_region(h, (void *)(UINTPTR_MAX - 15), 4096), GJB_E_INVAL);
+    /* in the address space, but its first block's place rounds up past the
+     * end (never dereferenced) */
+    assert_int_equal(gjb_heap_add_region(h, (void *)(UINTPTR_MAX - 3), 2), GJB_E_SMALL);
     /* overlaps: inside, straddling either edge, covering */
     assert_int_equal(gjb_heap_add_region(h, arena + 8192 + 100, 64), GJB_E_OVERLAP);
     assert_int_equal(gjb_heap_add_region(h, arena + 8000, 300), GJB_E_OVERLAP);
@@ -571,6 +581,7 @@ static void validate_detects_header_damage(void **state)
     EXPECT_CORRUPT(h, h->nregions = h->max_regions + 1u);
     EXPECT_CORRUPT(h, h->alloc_blocks++);
     EXPECT_CORRUPT(h, h->free_blocks++);
+    EXPECT_CORRUPT(h, h->free_blocks = 0); /* fewer than the lists hold */
     EXPECT_CORRUPT(h, h->free += GJB_G);
     EXPECT_CORRUPT(h, h->total += 1);
     EXPECT_CORRUPT(h, h->max_block += GJB_G);
@@ -594,6 +605,8 @@ static void validate_detects_header_damage(void **state)
     EXPECT_CORRUPT(h, h->r0.end -= (intptr_t)GJB_G);
     EXPECT_CORRUPT(h, table(h)[1].hi += (intptr_t)GJB_G);
     EXPECT_CORRUPT(h, h->r0.lo += (intptr_t)GJB_G);
+    EXPECT_CORRUPT(h, h->r0.first += (intptr_t)GJB_G); /* only its first block differs */
+    EXPECT_CORRUPT(h, r->end = r->hi + (intptr_t)GJB_G);  /* blocks past the region's end */
     /* the region table's offset */
     EXPECT_CORRUPT(h, h->regions = 0);
     EXPECT_CORRUPT(h, h->regions += (intptr_t)GJB_G);
@@ -626,6 +639,27 @@ static void validate_detects_class_table_damage(void **state)
     EXPECT_CORRUPT(h, (h->classes = far, h->nlarge = UINT32_MAX));
     restore();
     assert_int_equal(gjb_heap_validate(h), GJB_OK);
+
+    /* More large classes than any heap has (up to SIZE_MAX bytes), the
+     * table placed where that many fit in the metadata: a large region's
+     * proof bitmap. Refused before any class is read. */
+    static _Alignas(64) unsigned char mib[1 << 20];
+    gjb_heap *big;
+    assert_int_equal(gjb_heap_init(mib, sizeof mib, GJB_FIRST_FIT, 1, &big), GJB_OK);
+    assert_int_equal(gjb_heap_validate(big), GJB_OK);
+    unsigned most = 0; /* large classes of blocks up to SIZE_MAX: FF_SUB per power of two */
+    for (size_t s = FF_SMALL; s; s <<= 1)
+        most += FF_SUB;
+    size_t bitmap = (size_t)(big->r0.hi - big->r0.end) - GJB_W;
+    assert_true((most + 1) * sizeof(intptr_t) + (most + 1 + FF_GROUP - 1) / FF_GROUP <= bitmap);
+    intptr_t classes = big->classes;
+    uint32_t nlarge = big->nlarge;
+    big->classes = big->r0.end + (intptr_t)GJB_W;
+    big->nlarge = most + 1;
+    assert_int_equal(gjb_heap_validate(big), GJB_E_CORRUPT);
+    big->classes = classes;
+    big->nlarge = nlarge;
+    assert_int_equal(gjb_heap_validate(big), GJB_OK);
 }
 
 static void validate_detects_block_damage(void **state)
@@ -724,6 +758,15 @@ static void validate_detects_list_damage(void **state)
     /* A free block in the wrong class, its links and bits consistent. */
     EXPECT_CORRUPT(h, (ff_set_link(h, b25, FF_NEXT, 0), ff_set_link(h, b10, FF_PREV, 0),
                        h->lists[cE] = b10, h->small_map |= 1u << cE));
+    /* A link into a live block's payload, whose bytes there read as the
+     * header of a free block too small, or running past the region's end. */
+    intptr_t forged = gjb_off(h, hdr_of(blk[2])) + (intptr_t)(2 * GJB_G);
+    assert_int_equal((forged - r->first) % (intptr_t)GJB_G, 0);
+    assert_true(forged + 3 * (intptr_t)GJB_W <= gjb_off(h, blk[2]) + (intptr_t)bsize(hdr_of(blk[2])) - (intptr_t)GJB_W);
+    EXPECT_CORRUPT(h, (set_hdr(gjb_ptr(h, forged), (FF_MIN - GJB_G) | FF_FREE),
+                       ff_set_link(h, b40, FF_NEXT, forged)));
+    EXPECT_CORRUPT(h, (set_hdr(gjb_ptr(h, forged), (r->end - forged + (intptr_t)GJB_G) | FF_FREE),
+                       ff_set_link(h, b40, FF_NEXT, forged)));
     /* A block taken out of its list, the list consistent: a free block
      * no list holds. */
     EXPECT_CORRUPT(h, (ff_set_link(h, b40, FF_NEXT, b10), ff_set_link(h, b10, FF_PREV, b40)));
@@ -750,6 +793,16 @@ static void validate_detects_list_damage(void **state)
                        groups[(k + 1) / FF_GROUP] |= (unsigned char)(1u << ((k + 1) % FF_GROUP)),
                        groups[k / FF_GROUP] &= (unsigned char)~(1u << (k % FF_GROUP)),
                        h->map |= (uint64_t)1 << ((k + 1) / FF_GROUP)));
+    /* The large class's block replaced by a forged one in a live payload:
+     * of the same class, links and bits consistent, as many blocks listed
+     * as there are free ones, but not the same bytes. */
+    size_t real = bsize(gjb_ptr(h, rest)), lo = ff_class_floor(cL), hi = ff_class_floor(cL + 1);
+    size_t other = real == lo ? hi - GJB_G : lo;
+    assert_int_equal(ff_class(other), cL);
+    assert_true(other != real && (intptr_t)other <= r->end - forged);
+    EXPECT_CORRUPT(h, (set_hdr(gjb_ptr(h, forged), other | FF_FREE),
+                       ff_set_link(h, forged, FF_NEXT, 0), ff_set_link(h, forged, FF_PREV, 0),
+                       ff_large(h)[k] = forged));
     restore();
     /* a bit past the last class in the last group byte */
     if (h->nlarge % FF_GROUP) {
@@ -934,6 +987,178 @@ static void free_refuses_damaged_blocks(void **state)
     assert_int_equal(*head_of(h, gjb_off(h, f)), gjb_off(h, f)); /* first in its class */
 }
 
+/* A heap of one region (where ff_free_fast's path is inline, region 0
+ * without a search): A, B, C, D allocated in a row, then the free rest. */
+static gjb_heap *one_region(void **a, void **b, void **c, void **d)
+{
+    gjb_heap *h;
+    memset(arena, 0, ARENA);
+    assert_int_equal(gjb_heap_init(arena, 16384, GJB_FIRST_FIT, 1, &h), GJB_OK);
+    assert_int_equal(gjb_heap_alloc(h, 100, a), GJB_OK);
+    assert_int_equal(gjb_heap_alloc(h, 200, b), GJB_OK);
+    assert_int_equal(gjb_heap_alloc(h, 100, c), GJB_OK);
+    assert_int_equal(gjb_heap_alloc(h, 100, d), GJB_OK);
+    assert_ptr_equal(hdr_of(*b), hdr_of(*a) + bsize(hdr_of(*a)));
+    assert_ptr_equal(hdr_of(*c), hdr_of(*b) + bsize(hdr_of(*b)));
+    assert_ptr_equal(hdr_of(*d), hdr_of(*c) + bsize(hdr_of(*c)));
+    assert_int_equal(gjb_heap_validate(h), GJB_OK);
+    snapshot();
+    return h;
+}
+
+/* In a one-region heap a free first takes the inline path, which hands
+ * anything unusual to the general functions (a neighbour to merge with:
+ * gjb_ff_free_merge; damage: gjb_ff_free). Damage found on either way is
+ * refused with CORRUPT and nothing written: its own size past the region's
+ * end or into the next block; the next block's header saying it is free;
+ * a free next block whose size or footer is damaged; a free block before
+ * it whose footer is damaged. */
+static void fast_free_refuses_damaged_neighbours(void **state)
+{
+    (void)state;
+    void *a, *b, *c, *d;
+    gjb_heap *h = one_region(&a, &b, &c, &d);
+    char *ha = hdr_of(a), *hb = hdr_of(b), *hc = hdr_of(c);
+    size_t sa = bsize(ha), sb = bsize(hb), sc = bsize(hc);
+    const size_t tiny = FF_MIN - GJB_G, huge = SIZE_MAX & ~(GJB_G - 1); /* whole granules */
+
+    /* all four allocated */
+    EXPECT_REFUSED(h, a, set_hdr(ha, huge));                            /* past the end */
+    EXPECT_REFUSED(h, a, set_hdr(ha, (size_t)(h->r0.end - gjb_off(h, ha)) + GJB_G));
+    EXPECT_REFUSED(h, a, set_hdr(ha, sa + GJB_G));                      /* into B */
+    EXPECT_REFUSED(h, a, set_flag(hb, FF_PREV_FREE));                   /* B says A is free */
+
+    /* B free: A's next block and C's previous one */
+    restore();
+    assert_int_equal(gjb_heap_free(h, b), GJB_OK);
+    assert_true(is_free(hb));
+    assert_true(hdr(hc) & FF_PREV_FREE);
+    snapshot();
+    EXPECT_REFUSED(h, a, set_hdr(hb + sb - GJB_W, sb + GJB_G));         /* B's footer */
+    EXPECT_REFUSED(h, a, set_hdr(hb, tiny | FF_FREE));                  /* B's size */
+    EXPECT_REFUSED(h, a, set_hdr(hb, (sb + 8) | FF_FREE));
+    EXPECT_REFUSED(h, a, set_hdr(hb, huge | FF_FREE));
+    EXPECT_REFUSED(h, a, set_hdr(hb, ((size_t)(h->r0.end - gjb_off(h, hb)) + GJB_G) | FF_FREE));
+    EXPECT_REFUSED(h, a, set_hdr(hb, (sb + GJB_G) | FF_FREE));
+    EXPECT_REFUSED(h, c, set_hdr(hc - GJB_W, tiny));                    /* B's footer, from C */
+    EXPECT_REFUSED(h, c, set_hdr(hc - GJB_W, sb + 8));
+    EXPECT_REFUSED(h, c, set_hdr(hc - GJB_W, huge));
+    EXPECT_REFUSED(h, c, set_hdr(hc - GJB_W, (size_t)(hc - gjb_ptr(h, h->r0.first)) + GJB_G));
+    EXPECT_REFUSED(h, c, set_hdr(hc - GJB_W, sb - GJB_G));              /* no header there */
+    EXPECT_REFUSED(h, c, set_hdr(hc, hdr(hc) + GJB_G));                 /* C's size into D */
+
+    /* Undamaged: A merges with B, C with both, D with all and the rest. */
+    restore();
+    assert_int_equal(gjb_heap_free(h, a), GJB_OK);
+    assert_true(is_free(ha));
+    assert_int_equal(bsize(ha), sa + sb);
+    assert_int_equal(gjb_heap_free(h, c), GJB_OK);
+    assert_int_equal(bsize(ha), sa + sb + sc);
+    assert_int_equal(gjb_heap_validate(h), GJB_OK);
+    assert_int_equal(gjb_heap_free(h, d), GJB_OK);
+    assert_int_equal(gjb_heap_validate(h), GJB_OK);
+    struct gjbmem_heap_stats st;
+    gjb_heap_get_stats(h, &st);
+    assert_int_equal(st.alloc_blocks, 0);
+    assert_int_equal(st.free_blocks, 1);
+}
+
+/* Region 0's own record damaged in a heap of one region (where it is the
+ * whole region table): its memory must surround the descriptor. */
+static void validate_detects_region_zero_damage(void **state)
+{
+    (void)state;
+    void *a, *b, *c, *d;
+    gjb_heap *h = one_region(&a, &b, &c, &d);
+    struct gjb_region r0 = h->r0;
+    const intptr_t G = (intptr_t)GJB_G;
+    EXPECT_CORRUPT(h, h->r0.lo = G);                           /* starts after the descriptor */
+    EXPECT_CORRUPT(h, h->r0 = ((struct gjb_region){-8 * G, 0, -8 * G, -4 * G})); /* ends at it */
+    EXPECT_CORRUPT(h, h->r0.end = h->r0.hi + G);
+    EXPECT_CORRUPT(h, h->r0.hi = h->r0.end + (intptr_t)GJB_W); /* the proof bitmap outside */
+    EXPECT_CORRUPT(h, h->free_blocks = 0);
+    restore();
+    assert_memory_equal(&h->r0, &r0, sizeof r0);
+    assert_int_equal(gjb_heap_validate(h), GJB_OK);
+}
+
+/* gjb_heap_block_of: the payload of an allocated block for any byte of it;
+ * NULL for a header, a free block, metadata and memory outside. */
+static void block_of_payloads_only(void **state)
+{
+    (void)state;
+    void *a, *b, *c, *d;
+    gjb_heap *h = one_region(&a, &b, &c, &d);
+    assert_int_equal(gjb_heap_free(h, b), GJB_OK);
+    assert_ptr_equal(gjb_heap_block_of(h, a), a);
+    assert_ptr_equal(gjb_heap_block_of(h, (char *)a + 99), a);
+    assert_ptr_equal(gjb_heap_block_of(h, c), c);
+    assert_null(gjb_heap_block_of(h, hdr_of(a)));
+    assert_null(gjb_heap_block_of(h, (char *)c - 1)); /* C's header */
+    assert_null(gjb_heap_block_of(h, b));             /* free */
+    assert_null(gjb_heap_block_of(h, (char *)b + 50));
+    assert_null(gjb_heap_block_of(h, (char *)h + GJB_W)); /* the descriptor */
+    assert_null(gjb_heap_block_of(h, arena + 20000));      /* outside */
+}
+
+/* The entry points a GJBMEM_TOOLS build calls instead of the inline ones
+ * (heap_ops.h): with no tool watching they must do exactly what
+ * gjb_heap_alloc and gjb_heap_free do, under either policy, for good and
+ * bad requests alike. Two identical heaps, one driven through each. */
+static void watched_entry_points_match_plain_ones(void **state)
+{
+    (void)state;
+    /* aligned alike: BUDDY carves by absolute address */
+    static _Alignas(32768) unsigned char plain[32768], other[32768];
+    for (int policy = GJB_FIRST_FIT; policy <= GJB_BUDDY; policy++) {
+        gjb_heap *h, *w;
+        memset(plain, 0, sizeof plain);
+        memset(other, 0, sizeof other);
+        assert_int_equal(gjb_heap_init(plain, sizeof plain, policy, 1, &h), GJB_OK);
+        assert_int_equal(gjb_heap_init(other, sizeof other, policy, 1, &w), GJB_OK);
+        const ptrdiff_t shift = other - plain;
+        static const size_t sizes[] = {24, 40, 24, 500, 24, 40, 3000, 100000, 0, 40, 24};
+        void *p[sizeof sizes / sizeof sizes[0]], *q[sizeof sizes / sizeof sizes[0]];
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            p[i] = q[i] = NULL;
+            int rp = gjb_heap_alloc(h, sizes[i], &p[i]);
+            int rq = gjb_heap_alloc_watched(w, sizes[i], &q[i]);
+            assert_int_equal(rq, rp);
+            if (rp == GJB_OK)
+                assert_ptr_equal((char *)q[i] - shift, p[i]);
+            else
+                assert_null(q[i]);
+            if (i == 3) /* a free block of that size first in its class */
+                for (int k = 0; k < 2; k++) {
+                    void **x = k ? &q[1] : &p[1];
+                    assert_int_equal(k ? gjb_heap_free_watched(w, *x) : gjb_heap_free(h, *x),
+                                     GJB_OK);
+                    *x = NULL;
+                }
+        }
+        /* bad frees: NULL, interior, foreign, double */
+        assert_int_equal(gjb_heap_free_watched(w, NULL), gjb_heap_free(h, NULL));
+        assert_int_equal(gjb_heap_free_watched(w, (char *)q[0] + 16), GJB_E_BADPTR);
+        assert_int_equal(gjb_heap_free(h, (char *)p[0] + 16), GJB_E_BADPTR);
+        assert_int_equal(gjb_heap_free_watched(w, plain + 4096), GJB_E_BADPTR);
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+            if (p[i]) {
+                assert_int_equal(gjb_heap_free_watched(w, q[i]), GJB_OK);
+                assert_int_equal(gjb_heap_free(h, p[i]), GJB_OK);
+                assert_int_equal(gjb_heap_free_watched(w, q[i]), gjb_heap_free(h, p[i]));
+            }
+        struct gjbmem_heap_stats sh, sw;
+        gjb_heap_get_stats(h, &sh);
+        gjb_heap_get_stats(w, &sw);
+        assert_memory_equal(&sh, &sw, sizeof sh);
+        assert_int_equal(sh.alloc_blocks, 0);
+        assert_true(sh.failed > 0); /* the 100000-byte request */
+        assert_int_equal(gjb_heap_validate(w), GJB_OK);
+        /* the same bytes but for links: those are offsets, so equal too */
+        assert_memory_equal(plain, other, sizeof plain);
+    }
+}
+
 /* --- gjbmem_strerror (src/core/strerror.c) ------------------------------ */
 
 static void strerror_texts(void **state)
@@ -979,6 +1204,10 @@ int main(void)
         cmocka_unit_test(validate_refuses_a_cyclic_list),
         cmocka_unit_test(allocation_on_a_stale_class_bit),
         cmocka_unit_test(free_refuses_damaged_blocks),
+        cmocka_unit_test(fast_free_refuses_damaged_neighbours),
+        cmocka_unit_test(validate_detects_region_zero_damage),
+        cmocka_unit_test(block_of_payloads_only),
+        cmocka_unit_test(watched_entry_points_match_plain_ones),
         cmocka_unit_test(strerror_texts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -625,6 +625,8 @@ static void test_addmem_bad_args(void **state)
         assert_int_equal(mpart_addmem(a, buf_b, huge[i]), -1);
         assert_true(errno == EINVAL || errno == ERROR_KERNEL_MEMORY);
     }
+    /* Memory in the address space whose end is past it. */
+    FAILS(mpart_addmem(a, (void *)(UINTPTR_MAX - 4095), 8192), EINVAL);
     same_info(before, info(a));
     valid(a);
     OK(mpart_addmem(a, buf_b, sizeof buf_b)); /* nothing was taken */
@@ -1710,6 +1712,126 @@ static void test_getinfo_and_findmaxfree_in_isr(void **state)
     assert_int_equal(m2, m);
     assert_int_equal(e, SENTINEL);
     same_info(before, pi);
+
+    /* In interrupt context the partition's lock is tried, not waited for:
+     * ids never issued, one of a deleted partition, and a stale one whose
+     * slot holds a newer partition are refused the same way. */
+    mpart_id gone = make(buf_b, sizeof buf_b);
+    drop(gone);
+    mpart_id stale = make(buf_b, sizeof buf_b);
+    drop(stale);
+    mpart_id now = make(buf_c, sizeof buf_c); /* takes the freed slot */
+    mpart_id refused[NBAD + 2];
+    size_t nref = 0;
+    for (size_t i = 0; i < NBAD; i++)
+        if (!is_live(bad_ids[i]))
+            refused[nref++] = bad_ids[i];
+    refused[nref++] = gone;
+    refused[nref++] = stale;
+    for (size_t i = 0; i < nref; i++) {
+        assert_false(is_live(refused[i]));
+        gjbmem_posix_set_isr(1);
+        errno = SENTINEL;
+        int r1 = mpart_getinfo(refused[i], &pi);
+        int e1 = errno;
+        errno = SENTINEL;
+        int r2 = mpart_findmaxfree(refused[i]);
+        int e2 = errno;
+        gjbmem_posix_set_isr(0);
+        assert_int_equal(r1, -1);
+        assert_int_equal(e1, ERROR_KERNEL_HANDLE_NULL);
+        assert_int_equal(r2, -1);
+        assert_int_equal(e2, ERROR_KERNEL_HANDLE_NULL);
+    }
+    struct partinfo fresh = info(now);
+    gjbmem_posix_set_isr(1);
+    rc = mpart_getinfo(now, &pi);
+    gjbmem_posix_set_isr(0);
+    assert_int_equal(rc, 0);
+    same_info(fresh, pi);
+    /* and once its slot is empty */
+    drop(now);
+    gjbmem_posix_set_isr(1);
+    errno = SENTINEL;
+    rc = mpart_getinfo(now, &pi);
+    e = errno;
+    gjbmem_posix_set_isr(0);
+    assert_int_equal(rc, -1);
+    assert_int_equal(e, ERROR_KERNEL_HANDLE_NULL);
+    same_info(before, info(a));
+}
+
+/* === mpart_blocks ============================================================ */
+
+static void test_blocks(void **state)
+{
+    (void)state;
+    mpart_id a = make(buf_a, sizeof buf_a);
+    char *p = alloc_ok(a, 100), *q = alloc_ok(a, 300), *r = alloc_ok(a, 50);
+    free_ok(a, q); /* allocated, free, allocated, then the free rest */
+    struct partinfo pi = info(a);
+    size_t n = 12345;
+    OK(mpart_blocks(a, NULL, 0, &n)); /* only the count */
+    assert_int_equal(n, pi.segment);
+    assert_int_equal(n, 4);
+
+    struct mpart_block out[8], untouched;
+    memset(out, 0x5a, sizeof out);
+    memset(&untouched, 0x5a, sizeof untouched);
+    size_t m = 0;
+    OK(mpart_blocks(a, out, 8, &m));
+    assert_int_equal(m, 4);
+    char *const payload[4] = {p, q, r, NULL};
+    size_t free_bytes = 0, total = 0;
+    for (size_t i = 0; i < m; i++) {
+        assert_int_equal(out[i].header, sizeof(size_t)); /* FIRST_FIT: one header word */
+        assert_int_equal(out[i].used, i % 2 == 0 && i < 3);
+        if (payload[i])
+            assert_ptr_equal((char *)out[i].start + out[i].header, payload[i]);
+        if (i) /* one region: each block starts where the one before ends */
+            assert_ptr_equal((char *)out[i - 1].start + out[i - 1].size, out[i].start);
+        if (out[i].used)
+            assert_true(out[i].size - out[i].header >= mpart_usable_size(a, payload[i]));
+        else
+            free_bytes += out[i].size - out[i].header;
+        total += out[i].size;
+    }
+    assert_int_equal(free_bytes, pi.free);
+    assert_true(total < sizeof buf_a); /* the rest is metadata */
+    for (size_t i = m; i < 8; i++)
+        assert_memory_equal(&out[i], &untouched, sizeof untouched);
+
+    /* Fewer places than blocks: those filled, the count still whole. */
+    struct mpart_block all[4];
+    memcpy(all, out, sizeof all);
+    memset(out, 0x5a, sizeof out);
+    OK(mpart_blocks(a, out, 2, &m));
+    assert_int_equal(m, 4);
+    assert_memory_equal(out, all, 2 * sizeof out[0]);
+    assert_memory_equal(&out[2], &untouched, sizeof untouched);
+
+    /* Errors. */
+    memset(out, 0x5a, sizeof out);
+    m = 777;
+    FAILS(mpart_blocks(a, out, 8, NULL), EINVAL);
+    FAILS(mpart_blocks(a, NULL, 1, &m), EINVAL);
+    FAILS(mpart_blocks(a, NULL, 0, NULL), EINVAL);
+    for (size_t i = 0; i < NBAD; i++)
+        if (!is_live(bad_ids[i]))
+            FAILS(mpart_blocks(bad_ids[i], out, 8, &m), ERROR_KERNEL_HANDLE_NULL);
+    gjbmem_posix_set_isr(1);
+    errno = 0;
+    int rc = mpart_blocks(a, out, 8, &m);
+    int e = errno;
+    gjbmem_posix_set_isr(0);
+    assert_int_equal(rc, -1);
+    assert_int_equal(e, ERROR_KERNEL_IN_ISR);
+    assert_int_equal(m, 777);
+    assert_memory_equal(&out[0], &untouched, sizeof untouched);
+    same_info(pi, info(a));
+    free_ok(a, p);
+    free_ok(a, r);
+    drop(a);
 }
 
 #define T(f) cmocka_unit_test_teardown(f, teardown)
@@ -1776,6 +1898,7 @@ int main(void)
         T(test_getinfo_fresh),
         T(test_getinfo_tracks_blocks),
         T(test_getinfo_and_findmaxfree_in_isr),
+        T(test_blocks),
     };
     return cmocka_run_group_tests_name("mpart_api", tests, NULL, NULL);
 }

@@ -845,6 +845,12 @@ static void test_malloc_too_big(void **state)
         FAILS_NULL(gjbmem_malloc(st.limit + g_page), ENOMEM);
     FAILS_NULL(gjbmem_memalign(64, SIZE_MAX), ENOMEM);
     FAILS_NULL(gjbmem_memalign(64, SIZE_MAX - 63), ENOMEM);
+    /* A small request whose alignment is a quarter of the address space:
+     * no region can be grown for it. */
+    FAILS_NULL(gjbmem_memalign((size_t)1 << 62, 16), ENOMEM);
+    /* A direct mapping whose length plus alignment slack overflows. */
+    FAILS_NULL(gjbmem_memalign((size_t)1 << 63, (size_t)1 << 63), ENOMEM);
+    FAILS_NULL(gjbmem_memalign((size_t)1 << 63, DIRECT), ENOMEM);
     FAILS_NULL(gjbmem_realloc(keep, SIZE_MAX), ENOMEM);
     FAILS_NULL(gjbmem_realloc(keep, SIZE_MAX / 2), ENOMEM);
     struct gjbmem_sysheap_stats st2 = stats();
@@ -1074,6 +1080,15 @@ static void test_usable_size(void **state)
     assert_empty();
 }
 
+static int isr_hook_calls;
+
+static void isr_hook(const struct gjbmem_error *e, void *arg)
+{
+    (void)e;
+    (void)arg;
+    isr_hook_calls++;
+}
+
 static void test_isr(void **state)
 {
     (void)state;
@@ -1097,7 +1112,12 @@ static void test_isr(void **state)
     FAILS(gjbmem_free(d), ERROR_KERNEL_IN_ISR);
     FAILS(mem_getinfo(&(struct meminfo){0}), EACCES);
     OK(gjbmem_free(NULL)); /* nothing to do */
+    isr_hook_calls = 0;
+    FAILS(gjbmem_sysheap_set_error_policy(GJBMEM_ERR_HOOK, isr_hook, NULL), ERROR_KERNEL_IN_ISR);
     gjbmem_posix_set_isr(0);
+    /* the refused policy was not installed: a bad free calls no hook */
+    FAILS(gjbmem_free(not_heap), EINVAL);
+    assert_int_equal(isr_hook_calls, 0);
     struct gjbmem_sysheap_stats st2 = stats();
     assert_int_equal(st2.heap.alloc_blocks, st.heap.alloc_blocks);
     assert_int_equal(st2.direct_blocks, st.direct_blocks);
@@ -1250,6 +1270,120 @@ static void test_fault_injection(void **state)
     (void)e;
     check_all_held();
     valid();
+    give_all();
+    assert_empty();
+}
+
+/* A direct mapping that cannot grow: the host refuses the pages (fault
+ * injection: neither moving its pages nor a new mapping), the limit leaves
+ * no room, or the size rounds past the address space. Each time the call
+ * fails with ENOMEM and the block stays where it was, whole; then it grows. */
+static void test_direct_resize_refused(void **state)
+{
+    (void)state;
+    char *d = take(DIRECT + 100);
+    size_t u = gjbmem_usable_size(d);
+    struct gjbmem_sysheap_stats st = stats();
+    size_t more = st.heap.largest_free + DIRECT; /* the heap cannot take it either */
+
+    gjbmem_fault_after(0);
+    FAILS_NULL(gjbmem_realloc(d, more), ENOMEM);
+    assert_true(gjbmem_fault_count() >= 2); /* the move, then a new mapping */
+    gjbmem_fault_reset();
+    assert_int_equal(gjbmem_usable_size(d), u);
+    check_all_held();
+
+    /* at the limit */
+    OK(gjbmem_sysheap_set_limit(st.port_bytes));
+    FAILS_NULL(gjbmem_realloc(d, more), ENOMEM);
+    OK(gjbmem_sysheap_set_limit(g_limit0));
+    assert_int_equal(gjbmem_usable_size(d), u);
+
+    FAILS_NULL(gjbmem_realloc(d, SIZE_MAX - 10), ENOMEM);
+    FAILS_NULL(gjbmem_realloc(d, SIZE_MAX - g_page + 2), ENOMEM);
+    assert_int_equal(gjbmem_usable_size(d), u);
+
+    struct gjbmem_sysheap_stats st2 = stats();
+    assert_int_equal(st2.port_bytes, st.port_bytes);
+    assert_int_equal(st2.direct_blocks, st.direct_blocks);
+    assert_int_equal(st2.direct_bytes, st.direct_bytes);
+    check_all_held();
+    valid();
+
+    errno = SENTINEL;
+    d = resized(d, gjbmem_realloc(d, more), more);
+    assert_int_equal(stats().direct_blocks, st.direct_blocks);
+    valid();
+    give_all();
+    assert_empty();
+}
+
+/* With the heap full and the limit a few pages above what it holds, a
+ * request a little smaller than those pages takes them as a new region
+ * (the region fits the limit) but the region, less its metadata, cannot
+ * hold it: malloc and realloc fail with ENOMEM; the region stays and
+ * serves smaller requests without taking more from the host. */
+static void test_grown_region_too_small(void **state)
+{
+    (void)state;
+    char *small = take(64);
+    OK(gjbmem_sysheap_set_limit(stats().port_bytes));
+    fill_heap(64 * KiB);
+    size_t req = 4 * g_page - 16;
+    assert_true(req < DIRECT);
+    FAILS_NULL(gjbmem_malloc(req), ENOMEM); /* full, no room to grow */
+
+    struct gjbmem_sysheap_stats st = stats();
+    OK(gjbmem_sysheap_set_limit(st.port_bytes + 4 * g_page));
+    FAILS_NULL(gjbmem_malloc(req), ENOMEM);
+    struct gjbmem_sysheap_stats st2 = stats();
+    assert_int_equal(st2.heap.regions, st.heap.regions + 1);
+    assert_int_equal(st2.port_bytes, st.port_bytes + 4 * g_page);
+    assert_int_equal(st2.heap.total, st.heap.total + 4 * g_page);
+    assert_int_equal(st2.heap.alloc_blocks, st.heap.alloc_blocks);
+    valid();
+    take(1000); /* from the new region */
+    assert_int_equal(stats().port_bytes, st2.port_bytes);
+
+    /* realloc: the same, through a block that must move */
+    OK(gjbmem_sysheap_set_limit(st2.port_bytes + 4 * g_page));
+    FAILS_NULL(gjbmem_realloc(small, req), ENOMEM);
+    struct gjbmem_sysheap_stats st3 = stats();
+    assert_int_equal(st3.heap.regions, st2.heap.regions + 1);
+    assert_int_equal(st3.port_bytes, st2.port_bytes + 4 * g_page);
+    assert_true(gjbmem_usable_size(small) >= 64);
+    check_all_held();
+    valid();
+    give_all();
+    OK(gjbmem_sysheap_set_limit(g_limit0));
+    assert_empty();
+}
+
+/* Room under the limit for a direct mapping, but less than the heap's
+ * largest free block: mem_findmax is the free block (and it can be had);
+ * with more room than that, the direct mapping. */
+static void test_findmax_larger_of_block_and_room(void **state)
+{
+    (void)state;
+    take(64);
+    struct gjbmem_sysheap_stats st = stats();
+    size_t largest = st.heap.largest_free;
+    assert_true(largest > 2 * DIRECT); /* a region of 4 MiB or more, nearly empty */
+    OK(gjbmem_sysheap_set_limit(st.port_bytes + 2 * DIRECT));
+    int m = findmax();
+    assert_int_equal((size_t)m, clamp_int(largest));
+    char *p = take((size_t)m);
+    give(p);
+
+    OK(gjbmem_sysheap_set_limit(st.port_bytes + largest + 4 * DIRECT));
+    m = findmax();
+    assert_true((size_t)m > clamp_int(largest) || m == INT_MAX);
+    assert_true((size_t)m <= largest + 4 * DIRECT);
+    size_t directs = stats().direct_blocks;
+    p = take((size_t)m);
+    assert_int_equal(stats().direct_blocks, directs + 1);
+    give(p);
+    OK(gjbmem_sysheap_set_limit(g_limit0));
     give_all();
     assert_empty();
 }
@@ -1530,6 +1664,20 @@ static void test_add_memory_refused(void **state)
     OK(gjbmem_free(f));
     FAILS(gjbmem_sysheap_add_memory(f, 8192), EINVAL);
 
+    /* A live direct mapping, with others below and above it (whichever
+     * way the host placed them), and a range into its first page. */
+    char *dm[3] = {take(DIRECT), take(DIRECT), take(DIRECT)};
+    for (int i = 0; i < 3; i++)
+        for (int j = i + 1; j < 3; j++)
+            if (dm[j] < dm[i]) {
+                char *t = dm[i];
+                dm[i] = dm[j];
+                dm[j] = t;
+            }
+    FAILS(gjbmem_sysheap_add_memory(dm[1], DIRECT), EINVAL);
+    FAILS(gjbmem_sysheap_add_memory(dm[1] - g_page, 2 * g_page), EINVAL);
+    check_all_held();
+
     struct gjbmem_sysheap_stats st2 = stats();
     assert_int_equal(st2.heap.regions, st.heap.regions);
     assert_int_equal(st2.heap.total, st.heap.total);
@@ -1718,6 +1866,8 @@ int main(void)
         T(test_usable_size),         T(test_isr),                 T(test_limit),
         T(test_fault_injection),     T(test_growth),              T(test_findmax_at_limit),
         T(test_getinfo_numbers),     T(test_mpart_over_sysheap),  T(test_mem_show),
+        T(test_direct_resize_refused), T(test_grown_region_too_small),
+        T(test_findmax_larger_of_block_and_room),
     };
     const struct CMUnitTest add_tests[] = {
         T(test_add_memory_refused),
