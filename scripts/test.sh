@@ -80,7 +80,7 @@ for level in 0 2 3; do
     -R "^(${hard_tests[$level]})\$"
 done
 
-echo "== line and branch coverage of src/ (src/core, src/vmm >= 95% lines, 90% branches)"
+echo "== line and branch coverage of src/ (src/core, src/vmm, src/engine >= 95% lines, 90% branches)"
 scripts/coverage.sh
 
 echo "== fuzzing: regression inputs, then each target for a bounded time"
