@@ -206,7 +206,7 @@ wl_prepare "$DATA"
 # Replaces workloads.sh's: the same program and arguments, run under
 # /usr/bin/time (writing "%e %U %S %M" to $RP_TIMEFILE), with the extra
 # environment RP_ENV (GJBMEM_POLICY=...) given to the program alone.
-RP_TIMEFILE=/dev/null
+RP_TIMEFILE=$SCRATCH/time # never /dev/null: the runs remove it first
 RP_ENV=()
 wl__with() {
     local pre=$1

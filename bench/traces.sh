@@ -132,7 +132,7 @@ trap 'rm -rf "$SCRATCH"' EXIT
 # into $TR_FILE (MODE=record, gjbmem's JSON and the program's stderr in
 # $TR_LOG) or under GNU time, its peak RSS into $TR_RSS (MODE=rss).
 MODE=record
-TR_FILE=/dev/null TR_LOG=/dev/null TR_RSS=/dev/null
+TR_FILE=$SCRATCH/t.gjbt TR_LOG=$SCRATCH/t.log TR_RSS=$SCRATCH/t.rss # never /dev/null
 wl__with() {
     shift
     if [ "$MODE" = record ]; then

@@ -67,7 +67,9 @@ cat "$out/coverage-branches.txt"
 status=0
 for d in src/core src/vmm src/engine; do
   # Per-directory totals: gcovr's own thresholds over a filter of the directory.
-  summary=$(gcovr "${gcov_args[@]}" --filter "$d/" --print-summary --txt /dev/null \
+  # The report goes to a file of ours, never /dev/null: gcovr 5 removes the
+  # output file after checking that it can write it (as root, the device).
+  summary=$(gcovr "${gcov_args[@]}" --filter "$d/" --print-summary --txt "$out/${d//\//-}.txt" \
     --fail-under-line "$line_min" --fail-under-branch "$branch_min" 2>&1) && rc=0 || rc=$?
   lines=$(printf '%s\n' "$summary" | sed -n 's/^lines: *//p')
   branches=$(printf '%s\n' "$summary" | sed -n 's/^branches: *//p')
