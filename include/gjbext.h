@@ -104,8 +104,10 @@ int mpart_delete(mpart_id mid);
 
 /* Adds [addr, addr+size) to the partition as a further region. Errors: NULL
  * addr or size 0: EINVAL; bad mid: ERROR_KERNEL_HANDLE_NULL; overlap with any
- * managed memory: ERROR_KERNEL_MEMORY; too small for one block:
- * ERROR_REGION_SIZE; region table of the partition full (see
+ * managed memory: ERROR_KERNEL_MEMORY; too small for one block (and, when
+ * the partition's region table is full, for the bigger table it moves into
+ * the new memory: 32 bytes per region on LP64, room to double, one more
+ * record at the least): ERROR_REGION_SIZE; region table of the partition full (see
  * GJBMEM_MAX_REGIONS): ENOSPC; interrupt context: ERROR_KERNEL_IN_ISR.
  * O(partitions x regions). */
 int mpart_addmem(mpart_id mid, char *addr, size_t size);

@@ -117,6 +117,7 @@ struct mblk {
 
 static struct mreg reg[MAXREG]; /* in the order added */
 static int nreg;
+static unsigned table_cap, max_regs; /* the engine's region table: its room, the limit */
 static struct mblk *mb; /* all blocks of all regions, by address */
 static int nb;
 static uintptr_t *fl[ORDERS]; /* free lists: the head is the last entry */
@@ -783,6 +784,7 @@ static long ops_per_layout(void)
 static void reset_model(void)
 {
     nb = nreg = nlive = 0;
+    table_cap = 1;
     for (unsigned k = 0; k < ORDERS; k++)
         fn[k] = 0;
     max_block = total = failed = peak = maxused = 0;
@@ -825,11 +827,27 @@ static size_t descriptor_bytes(void)
     return (sizeof(struct gjb_heap) + ORDERS * sizeof(intptr_t) + G - 1) & ~(G - 1);
 }
 
-/* Bytes of the region table a heap of n regions keeps in its last added
- * region's metadata. */
-static size_t table_bytes(int n)
+/* Bytes of a region table with room for n records. */
+static size_t table_bytes(unsigned n)
 {
     return ((size_t)n * sizeof(struct gjb_region) + G - 1) & ~(G - 1);
+}
+
+/* The room a table moved into the next added region gets (heap.c): twice
+ * the regions (4 for the first move), at most max_regs, at least one more
+ * than now. */
+static unsigned grown_cap(void)
+{
+    unsigned n = (unsigned)nreg, c = n < 2 ? 4 : 2 * n;
+    c = c > max_regs ? max_regs : c;
+    return c < n + 1 ? n + 1 : c;
+}
+
+/* The least table room the next added region must carry: none while the
+ * table has room for it, else one more record than now. */
+static size_t least_table(void)
+{
+    return (unsigned)nreg + 1 <= table_cap ? 0 : table_bytes((unsigned)nreg + 1);
 }
 
 /* Refused regions: nothing changes. */
@@ -851,7 +869,7 @@ static void refused_regions(gjb_heap *h, const struct layout *L)
     EQ(gjb_heap_add_region(h, spare + 1, BU + 1), GJB_E_SMALL);
     EQ(gjb_heap_add_region(h, spare, 1), GJB_E_SMALL);
     /* one byte short of a unit after the region table it would carry */
-    EQ(gjb_heap_add_region(h, spare, table_bytes(nreg + 1) + G + BU), GJB_E_SMALL);
+    EQ(gjb_heap_add_region(h, spare, least_table() + (least_table() ? G : 0) + BU), GJB_E_SMALL);
     EQ(gjb_heap_add_region(h, NULL, 4096), GJB_E_INVAL);
     EQ(gjb_heap_add_region(h, spare, 0), GJB_E_INVAL);
     if (L->fill_table)
@@ -865,11 +883,22 @@ static void add_region(gjb_heap *h, size_t off, size_t len)
     EXPECT(nreg < MAXREG, NULL);
     uintptr_t lo = (uintptr_t)arena + off;
     struct mreg r;
-    bool fits = layout(&r, lo, lo, lo + len, table_bytes(nreg + 1));
+    /* the table in place while it has room; else moved here, with room to
+     * grow, or with one more record when the memory cannot hold that */
+    unsigned cap = (unsigned)nreg + 1 <= table_cap ? 0 : grown_cap();
+    bool fits = layout(&r, lo, lo, lo + len, table_bytes(cap));
+    if (!fits && cap > (unsigned)nreg + 1) {
+        cap = (unsigned)nreg + 1;
+        fits = layout(&r, lo, lo, lo + len, table_bytes(cap));
+    }
     int st = gjb_heap_add_region(h, (void *)lo, len);
     EQ(st, fits ? GJB_OK : GJB_E_SMALL);
     if (!fits)
         return;
+    if (cap) {
+        table_cap = cap;
+        EQ(h->region_cap, cap);
+    }
     reg[nreg++] = r;
     carve(&r);
     note_used();
@@ -895,6 +924,7 @@ static void run_layout(const struct layout *L)
         gjb_heap *h = NULL;
         unsigned char *lo = arena + L->init_off;
         EQ(gjb_heap_init(lo, L->init_len, GJB_BUDDY, L->max_regions, &h), GJB_OK);
+        max_regs = L->max_regions;
         uintptr_t d = ((uintptr_t)lo + 15) & ~(uintptr_t)15;
         EQ((uintptr_t)h, d);
         struct mreg r0;

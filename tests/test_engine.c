@@ -327,6 +327,82 @@ static void add_region_edge_cases(void **state)
     assert_int_equal(st.total, 4096 + smallest + 4096);
 }
 
+/* The region table moves into an added region with room to double, so
+ * that the regions after it need no room for it, however small; when the
+ * memory cannot hold that room, it gets room for one more record. */
+static void region_table_room(void **state)
+{
+    (void)state;
+    gjb_heap *h;
+    const size_t rec = sizeof(struct gjb_region);
+    memset(arena, 0, ARENA);
+    assert_int_equal(gjb_heap_init(arena, 8192, GJB_FIRST_FIT, 12, &h), GJB_OK);
+    assert_int_equal(h->region_cap, 1);
+    unsigned char *at = arena + 8192;
+    size_t with5 = 0, bare = 0, least = 0;
+    assert_int_equal(gjb_heap_add_region(h, at, 4096), GJB_OK); /* region 2: room for 4 */
+    assert_int_equal(h->region_cap, 4);
+    intptr_t table_at = h->regions;
+    assert_true(table_at >= gjb_off(h, at) && table_at + (intptr_t)(4 * rec) <= gjb_off(h, at + 4096));
+    at += 4096;
+    for (unsigned n = 3; n <= 4; n++) { /* regions 3 and 4: the table stays */
+        for (size_t size = 1; size < 1024 && !bare; size++)
+            if (gjb_heap_add_region(h, at, size) == GJB_OK)
+                bare = size;
+        /* one block, its sentinel, its bitmap word: no room for a record */
+        assert_true(bare > 0 && bare < FF_MIN + GJB_W + 2 * GJB_G + rec);
+        assert_int_equal(h->nregions, n);
+        assert_int_equal(h->regions, table_at);
+        assert_int_equal(h->region_cap, 4);
+        assert_int_equal(gjb_heap_validate(h), GJB_OK);
+        at += bare + 64;
+        least = bare;
+        bare = 0;
+    }
+    /* region 5: the table moves; memory for 5 records but not for 8 */
+    for (size_t size = 1; size < 2048 && !with5; size++)
+        if (gjb_heap_add_region(h, at, size) == GJB_OK)
+            with5 = size;
+    assert_int_equal(h->nregions, 5);
+    assert_int_equal(h->region_cap, 5);
+    assert_true(h->regions >= gjb_off(h, at) && h->regions < gjb_off(h, at + with5));
+    assert_true(with5 >= least + 5 * rec && with5 < least + 8 * rec);
+    assert_int_equal(gjb_heap_validate(h), GJB_OK);
+    at += with5 + 64;
+    /* region 6: room to double again, 10 records */
+    assert_int_equal(gjb_heap_add_region(h, at, 4096), GJB_OK);
+    assert_int_equal(h->region_cap, 10);
+    table_at = h->regions;
+    at += 4096;
+    for (unsigned n = 7; n <= 10; n++, at += 512) {
+        assert_int_equal(gjb_heap_add_region(h, at, 256), GJB_OK);
+        assert_int_equal(h->regions, table_at);
+    }
+    /* region 11: at most max_regions (12) records */
+    assert_int_equal(gjb_heap_add_region(h, at, 4096), GJB_OK);
+    assert_int_equal(h->region_cap, 12);
+    at += 4096;
+    assert_int_equal(gjb_heap_add_region(h, at, 256), GJB_OK);
+    assert_int_equal(gjb_heap_add_region(h, at + 512, 4096), GJB_E_FULL);
+    assert_int_equal(h->nregions, 12);
+    assert_int_equal(gjb_heap_validate(h), GJB_OK);
+    /* every region's blocks are reachable and sorted lookups find them */
+    const struct gjb_region *t = gjb_regions(h);
+    for (uint32_t i = 0; i < h->nregions; i++) {
+        assert_ptr_equal(gjb_region_at(h, t[i].first), &t[i]);
+        if (i)
+            assert_true(t[i - 1].hi <= t[i].lo);
+    }
+    void *p[64];
+    int n = 0;
+    while (n < 64 && gjb_heap_alloc(h, 16, &p[n]) == GJB_OK)
+        n++;
+    assert_true(n < 64 || gjb_heap_validate(h) == GJB_OK);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(gjb_heap_free(h, p[i]), GJB_OK);
+    assert_int_equal(gjb_heap_validate(h), GJB_OK);
+}
+
 /* A few free blocks in classes, as firstfit.h orders them (for predicting
  * placement in a handful of allocations): the first block of a class is
  * entry 0. */
@@ -611,6 +687,13 @@ static void validate_detects_header_damage(void **state)
     EXPECT_CORRUPT(h, h->regions = 0);
     EXPECT_CORRUPT(h, h->regions += (intptr_t)GJB_G);
     EXPECT_CORRUPT(h, h->regions = h->r0.end + (intptr_t)GJB_W); /* region 0's bitmap */
+    /* the table's room: fewer records than regions, more than the heap may
+     * have, or reaching past its region's end */
+    assert_int_equal(h->region_cap, 4);
+    EXPECT_CORRUPT(h, h->region_cap = 1);
+    EXPECT_CORRUPT(h, h->region_cap = 0);
+    EXPECT_CORRUPT(h, h->region_cap = 5);
+    EXPECT_CORRUPT(h, (h->max_regions = 64, h->region_cap = 64));
     restore();
     assert_int_equal(gjb_heap_validate(h), GJB_OK);
 }
@@ -1193,6 +1276,7 @@ int main(void)
         cmocka_unit_test(init_rejects_bad_arguments),
         cmocka_unit_test(init_size_sweep),
         cmocka_unit_test(add_region_edge_cases),
+        cmocka_unit_test(region_table_room),
         cmocka_unit_test(regions_in_descending_order),
         cmocka_unit_test(alloc_arguments_and_stats),
         cmocka_unit_test(pointer_checks),

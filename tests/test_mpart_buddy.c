@@ -107,12 +107,14 @@ static struct carving carve_partition(const char *addr, size_t size)
     return carve_region(d + descriptor_bytes(), (uintptr_t)addr + size, 0);
 }
 
-/* The carving of a region added over [addr, addr + size) as the n-th region
- * of its partition (it carries the region table of n records). */
-static struct carving carve_added(const char *addr, size_t size, unsigned n)
+/* The carving of a region added over [addr, addr + size) that carries a
+ * region table with room for `records` records (0: the table stays where
+ * it is). The engine moves the table into the second region with room for
+ * four, and keeps it there until a fifth region comes. */
+static struct carving carve_added(const char *addr, size_t size, unsigned records)
 {
     return carve_region((uintptr_t)addr, (uintptr_t)addr + size,
-                        ROUND_G(n * sizeof(struct gjb_region)));
+                        ROUND_G(records * sizeof(struct gjb_region)));
 }
 
 static size_t block_for(size_t size, size_t align)
@@ -682,7 +684,7 @@ static void test_addmem_carving(void **state)
 
     /* A region whose start is not aligned: unequal blocks. */
     assert_int_equal(descriptor_bytes(), gjb_descriptor_bytes(GJB_BUDDY));
-    struct carving c1 = carve_added(buf_a + 0x1234, 40000, 2);
+    struct carving c1 = carve_added(buf_a + 0x1234, 40000, 4);
     OK(mpart_addmem(a, buf_a + 0x1234, 40000));
     valid(a);
     struct partinfo pi = info(a);
@@ -698,7 +700,7 @@ static void test_addmem_carving(void **state)
     fill(p, m1, 3);
 
     /* A third region; p was a whole carved block, so no split so far. */
-    struct carving c2 = carve_added(small_b, sizeof small_b, 3);
+    struct carving c2 = carve_added(small_b, sizeof small_b, 0);
     OK(mpart_addmem(a, small_b, sizeof small_b));
     assert_int_equal(info(a).segment, c0.blocks + c1.blocks + c2.blocks);
     assert_int_equal(info(a).free, c0.bytes + c1.bytes + c2.bytes - m1);

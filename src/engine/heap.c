@@ -74,6 +74,7 @@ int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions, gjb_
     h->policy = (uint16_t)policy;
     h->max_regions = (uint16_t)max_regions;
     h->nregions = 1;
+    h->region_cap = 1;
     h->r0 = r;
     if (policy == GJB_FIRST_FIT)
         gjb_ff_tables_init(h, (intptr_t)desc, size);
@@ -94,22 +95,34 @@ bool gjb_heap_overlaps(const gjb_heap *h, const void *mem, size_t size)
     return false;
 }
 
-/* Writes the region table of the heap with r added, sorted by address, at
- * offset at (in the new region's metadata), and makes it the heap's. */
-static void move_region_table(gjb_heap *h, const struct gjb_region *r, intptr_t at)
+/* Adds r to the region table, kept sorted by address: in place while it
+ * has room, else copied first to offset at (in the new region's metadata),
+ * with room for cap entries. */
+static void insert_region(gjb_heap *h, const struct gjb_region *r, intptr_t at, uint32_t cap)
 {
     const struct gjb_region *old = gjb_regions(h);
-    struct gjb_region *t = (struct gjb_region *)(void *)gjb_ptr(h, at);
     uint32_t n = h->nregions, i = n;
+    struct gjb_region *t = (struct gjb_region *)(void *)gjb_ptr(h, at ? at : h->regions);
     gjb_tool_take((void *)(uintptr_t)old, n * sizeof *t); /* metadata: ASan lets memcpy read it */
-    memcpy(t, old, n * sizeof *t);
-    gjb_tool_seal((void *)(uintptr_t)old, n * sizeof *t);
+    gjb_tool_take(t, (n + 1) * sizeof *t);
+    if (at) {
+        memcpy(t, old, n * sizeof *t);
+        gjb_tool_seal((void *)(uintptr_t)old, n * sizeof *t);
+        h->regions = at;
+        h->region_cap = cap;
+    }
     while (i > 0 && t[i - 1].lo > r->lo) {
         t[i] = t[i - 1];
         i--;
     }
     t[i] = *r;
-    h->regions = at;
+    gjb_tool_seal(t, (n + 1) * sizeof *t);
+}
+
+/* Bytes of a region table of cap entries. */
+static size_t table_bytes(uint32_t cap)
+{
+    return GJB_ROUND_UP(cap * sizeof(struct gjb_region), GJB_G);
 }
 
 int gjb_heap_add_region(gjb_heap *h, void *mem, size_t size)
@@ -120,18 +133,31 @@ int gjb_heap_add_region(gjb_heap *h, void *mem, size_t size)
     if (gjb_heap_overlaps(h, mem, size))
         return GJB_E_OVERLAP;
     uintptr_t lo = (uintptr_t)mem;
-    size_t table = GJB_ROUND_UP((h->nregions + 1) * sizeof(struct gjb_region), GJB_G);
+    /* A full table moves to the new memory with room to double (so that
+     * later regions, however small, rarely need room for it), or with room
+     * for one more entry when the memory cannot hold that. */
+    uint32_t n = h->nregions, cap = 0;
+    if (n + 1 > h->region_cap) {
+        cap = n < 2 ? 4 : 2 * n;
+        cap = cap > h->max_regions ? h->max_regions : cap;
+        cap = cap < n + 1 ? n + 1 : cap;
+    }
     size_t classes = is_buddy(h) ? 0 : gjb_ff_table_growth(h, size);
     struct gjb_region r = {gjb_off(h, mem), gjb_off(h, (char *)mem + size), 0, 0};
-    intptr_t extra;
-    if (layout(h, h->policy, &r, lo, lo + size, table + classes, &extra) != GJB_OK)
+    intptr_t extra = 0;
+    int st = layout(h, h->policy, &r, lo, lo + size, table_bytes(cap) + classes, &extra);
+    if (st != GJB_OK && cap > n + 1) {
+        cap = n + 1;
+        st = layout(h, h->policy, &r, lo, lo + size, table_bytes(cap) + classes, &extra);
+    }
+    if (st != GJB_OK)
         return GJB_E_SMALL;
-    if (h->nregions == h->max_regions)
+    if (n == h->max_regions)
         return GJB_E_FULL;
     gjb_tool_take(mem, size);
     if (classes)
-        gjb_ff_tables_move(h, extra + (intptr_t)table, size);
-    move_region_table(h, &r, extra);
+        gjb_ff_tables_move(h, extra + (intptr_t)table_bytes(cap), size);
+    insert_region(h, &r, cap ? extra : 0, cap);
     h->nregions++;
     commit_region(h, gjb_region_at(h, r.first));
     gjb_tool_seal(mem, size);
@@ -428,12 +454,14 @@ int gjb_heap_validate(const gjb_heap *h)
 {
     GJB_TOOL_SCOPE();
     if (!h || h->magic != GJB_MAGIC || (h->policy != GJB_FIRST_FIT && h->policy != GJB_BUDDY) ||
-        h->nregions == 0 || h->nregions > h->max_regions || (h->nregions == 1) != !h->regions)
+        h->nregions == 0 || h->nregions > h->region_cap || h->region_cap > h->max_regions ||
+        (h->nregions == 1) != !h->regions || (!h->regions && h->region_cap != 1))
         return GJB_E_CORRUPT;
     const struct gjb_region *t = &h->r0;
-    if (h->regions) {
-        if (!in_metadata(h, &h->r0, 1, h->regions, h->nregions * sizeof *t) &&
-            !in_metadata(h, gjb_regions(h), h->nregions, h->regions, h->nregions * sizeof *t))
+    if (h->regions) { /* the table's room, every entry of it, is metadata */
+        size_t room = h->region_cap * sizeof *t;
+        if (!in_metadata(h, &h->r0, 1, h->regions, room) &&
+            !in_metadata(h, gjb_regions(h), h->nregions, h->regions, room))
             return GJB_E_CORRUPT;
         t = gjb_regions(h);
     }

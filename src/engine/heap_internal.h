@@ -53,7 +53,7 @@ struct gjb_heap {
                               BUDDY: orders whose list is not empty */
     intptr_t classes;      /* FIRST_FIT: the table of large classes */
     uint32_t nlarge;       /* FIRST_FIT: classes in it */
-    uint32_t reserved;
+    uint32_t region_cap;   /* entries the region table has room for */
     intptr_t regions;      /* the region table (sorted by address) once there are
                               two regions; 0 before */
     struct gjb_region r0;  /* the region holding the descriptor */

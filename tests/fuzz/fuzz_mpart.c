@@ -479,8 +479,11 @@ static void op_addmem(struct in *in)
             allowed |= X_RSIZE;
         if (parts[pi].nregions == GJBMEM_MAX_REGIONS)
             allowed |= X_ENOSPC;
+        /* the memory also carries the region table when it moves: room
+         * for one more record than now at the least */
+        size_t table = ((size_t)parts[pi].nregions + 1) * 4 * sizeof(void *) + 16;
         if (!allowed)
-            allowed = size >= 256 ? X_OK : X_OK | X_RSIZE;
+            allowed = size >= 256 + table ? X_OK : X_OK | X_RSIZE;
         else if (allowed & X_ENOSPC) /* table full: smaller memory may be refused first */
             allowed |= X_RSIZE;
     }
