@@ -41,7 +41,7 @@ static unsigned char *tag_in(gjb_heap *h, const struct gjb_region *r, const void
 
 static unsigned char *tag(gjb_heap *h, const void *p)
 {
-    return tag_in(h, &h->r0, p);
+    return tag_in(h, &h->hot, p);
 }
 
 static struct bnode *node(void *p)
@@ -131,7 +131,7 @@ static void damaged_tags(void **state)
     *tag(h, (char *)h + f) &= (unsigned char)~BD_TAG_ALIGNED;
     whole(h);
 
-    char *first = (char *)h + h->r0.first; /* the walk stops at a missing tag */
+    char *first = (char *)h + h->hot.first; /* the walk stops at a missing tag */
     unsigned char ft = *tag(h, first);
     assert_ptr_equal(gjb_heap_block_of(h, first + 8), first); /* an allocated block */
     *tag(h, first) = 0;
@@ -171,7 +171,7 @@ static void tag_order_past_the_area(void **state)
         held[n++] = p;
     assert_true(n > 1000);
     whole(h);
-    past_the_area(h, &h->r0, held, n);
+    past_the_area(h, &h->hot, held, n);
 }
 
 /* The same in a heap of two regions (the fast paths out of line, each
@@ -191,7 +191,7 @@ static void tag_order_past_the_area_of_a_second_region(void **state)
     whole(h);
     const struct gjb_region *r = gjb_region_at(h, off(h, second + 4096));
     assert_non_null(r);
-    assert_ptr_not_equal(r, gjb_region_at(h, h->r0.first));
+    assert_ptr_not_equal(r, gjb_region_at(h, h->hot.first));
     past_the_area(h, r, held, n);
 }
 
@@ -356,7 +356,7 @@ static void damaged_list_in_a_heap_of_two_regions(void **state)
     intptr_t head = heads(h)[0], next = node(c)->next;
     /* just below region 0's memory (no block area ends there), far away,
      * inside a unit */
-    const intptr_t below = h->r0.lo - 32, far = (intptr_t)1 << (sizeof(intptr_t) == 8 ? 46 : 30);
+    const intptr_t below = h->hot.lo - 32, far = (intptr_t)1 << (sizeof(intptr_t) == 8 ? 46 : 30);
     assert_null(gjb_region_at(h, below));
     const intptr_t bad_heads[] = {below, far, head + 16};
     for (size_t i = 0; i < sizeof bad_heads / sizeof bad_heads[0]; i++) {
@@ -473,20 +473,20 @@ static void damaged_descriptor(void **state)
     node(a)->prev = saved;
     whole(h);
 
-    h->r0.end -= 16; /* the block area no longer a whole number of units */
+    h->hot.end -= 16; /* the block area no longer a whole number of units */
     corrupt(h);
-    h->r0.end += 16;
+    h->hot.end += 16;
     whole(h);
-    h->r0.first += 16; /* the block area no longer starts on a unit */
+    h->hot.first += 16; /* the block area no longer starts on a unit */
     corrupt(h);
-    h->r0.first -= 16;
+    h->hot.first -= 16;
     whole(h);
-    intptr_t hi = h->r0.hi;
-    h->r0.hi = h->r0.end + 1; /* the tags run past the region */
+    intptr_t hi = h->hot.hi;
+    h->hot.hi = h->hot.end + 1; /* the tags run past the region */
     corrupt(h);
-    h->r0.hi = h->r0.end - 32; /* the blocks too */
+    h->hot.hi = h->hot.end - 32; /* the blocks too */
     corrupt(h);
-    h->r0.hi = hi;
+    h->hot.hi = hi;
     whole(h);
     size_t nfree = h->free_blocks;
     h->free_blocks = 0; /* fewer free blocks than the lists hold */

@@ -798,7 +798,7 @@ static void compare_regions(const gjb_heap *h)
     EQ(h->nregions, (uint32_t)nreg);
     const struct gjb_region *t = gjb_regions(h);
     if (nreg == 1)
-        EQ((uintptr_t)t, (uintptr_t)&h->r0); /* no table before a second region */
+        EQ((uintptr_t)t, (uintptr_t)&h->hot); /* no table before a second region */
     for (uint32_t i = 0; i < h->nregions; i++) {
         const struct gjb_region *er = &t[i];
         const struct mreg *m = region_of((uintptr_t)gjb_ptr(h, er->first));

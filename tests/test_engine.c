@@ -134,9 +134,9 @@ static gjb_heap *rich_heap(void)
     assert_int_equal(gjb_heap_add_region(h, arena + 4104, 8000), GJB_OK);
     assert_int_equal(h->nregions, 2);
     const struct gjb_region *t = gjb_regions(h);
-    assert_ptr_not_equal(t, &h->r0); /* a table once there are two regions */
+    assert_ptr_not_equal(t, &h->hot); /* a table once there are two regions */
     assert_true(t[0].lo < t[1].lo);  /* kept sorted */
-    assert_memory_equal(&t[1], &h->r0, sizeof h->r0);
+    assert_memory_equal(&t[1], &h->hot, sizeof h->hot);
     for (int i = 0; i < NB; i++) {
         assert_int_equal(gjb_heap_alloc(h, 40 + (size_t)(i % 5) * 24, &blk[i]), GJB_OK);
         assert_ptr_equal(gjb_region_at(h, gjb_off(h, hdr_of(blk[i]))), &t[0]);
@@ -238,7 +238,7 @@ static void init_size_sweep(void **state)
             if (!threshold) {
                 threshold = size;
                 size_t one = gjb_heap_max_alloc(h) + GJB_W;
-                assert_int_equal(one, (size_t)(h->r0.end - h->r0.first));
+                assert_int_equal(one, (size_t)(h->hot.end - h->hot.first));
                 assert_true(one >= FF_MIN && one < 2 * FF_MIN);
             }
             assert_true((uintptr_t)h % GJB_G == 0);
@@ -251,7 +251,7 @@ static void init_size_sweep(void **state)
             assert_int_equal(st.segments, 1);
             assert_int_equal(st.largest_free, st.free);
             /* the sentinel and the proof bitmap stay inside the memory handed in */
-            const struct gjb_region *r = &h->r0;
+            const struct gjb_region *r = &h->hot;
             size_t granules = (size_t)(r->end - r->first) / GJB_G;
             uintptr_t bitmap_end = (uintptr_t)ff_proof(h, r) +
                                    (granules + FF_WBITS - 1) / FF_WBITS * sizeof(size_t);
@@ -403,6 +403,64 @@ static void region_table_room(void **state)
     assert_int_equal(gjb_heap_validate(h), GJB_OK);
 }
 
+/* The hot region, whose blocks the hot paths find without a search, is
+ * the largest region (the lowest of equals), wherever the descriptor is;
+ * blocks of every region are allocated and freed alike; validate checks
+ * the choice. */
+static void hot_region(void **state)
+{
+    (void)state;
+    for (int policy = GJB_FIRST_FIT; policy <= GJB_BUDDY; policy++) {
+        gjb_heap *h;
+        memset(arena, 0, ARENA);
+        assert_int_equal(gjb_heap_init(arena + 61440, 4096, policy, 8, &h), GJB_OK);
+        struct gjb_region home = h->hot;
+        assert_int_equal(gjb_heap_add_region(h, arena + 24576, 16384), GJB_OK); /* larger: hot */
+        assert_int_equal(h->hot.lo, gjb_off(h, arena + 24576));
+        assert_true(h->hot.end - h->hot.first > home.end - home.first);
+        /* as much memory but no region table to carry (it has room for 4):
+         * more blocks, hot; then an equal one lower down: the lower */
+        assert_int_equal(gjb_heap_add_region(h, arena + 40960, 16384), GJB_OK);
+        assert_int_equal(h->hot.lo, gjb_off(h, arena + 40960));
+        assert_int_equal(gjb_heap_add_region(h, arena + 8192, 16384), GJB_OK);
+        assert_int_equal(h->hot.lo, gjb_off(h, arena + 8192));
+        assert_int_equal(gjb_heap_validate(h), GJB_OK);
+        /* every region's blocks: allocated until full, freed in a scattered order */
+        void *p[2048];
+        int n = 0;
+        while (n < 2048 && gjb_heap_alloc(h, 40, &p[n]) == GJB_OK)
+            n++;
+        assert_true(n > 0 && n < 2048);
+        bool seen[4] = {false};
+        const struct gjb_region *t = gjb_regions(h);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < 4; j++)
+                seen[j] |= gjb_region_at(h, gjb_off(h, p[i])) == &t[j];
+        assert_true(seen[0] && seen[1] && seen[2] && seen[3]);
+        assert_int_equal(gjb_heap_validate(h), GJB_OK);
+        for (int i = 0; i < n; i += 2)
+            assert_int_equal(gjb_heap_free(h, p[i]), GJB_OK);
+        for (int i = 1; i < n; i += 2)
+            assert_int_equal(gjb_heap_free(h, p[i]), GJB_OK);
+        assert_int_equal(gjb_heap_validate(h), GJB_OK);
+        struct gjbmem_heap_stats st;
+        gjb_heap_get_stats(h, &st);
+        assert_int_equal(st.alloc_blocks, 0);
+        /* the hot record must be the largest region's, exactly */
+        struct gjb_region keep = h->hot;
+        h->hot = home; /* the descriptor's region, smaller */
+        assert_int_equal(gjb_heap_validate(h), GJB_E_CORRUPT);
+        assert_int_equal(t[2].end - t[2].first, keep.end - keep.first);
+        h->hot = t[2]; /* as large, but higher */
+        assert_int_equal(gjb_heap_validate(h), GJB_E_CORRUPT);
+        h->hot = keep;
+        h->hot.end -= (intptr_t)GJB_G;
+        assert_int_equal(gjb_heap_validate(h), GJB_E_CORRUPT);
+        h->hot = keep;
+        assert_int_equal(gjb_heap_validate(h), GJB_OK);
+    }
+}
+
 /* A few free blocks in classes, as firstfit.h orders them (for predicting
  * placement in a handful of allocations): the first block of a class is
  * entry 0. */
@@ -509,7 +567,7 @@ static void alloc_arguments_and_stats(void **state)
     /* One free block: the whole block area less its header. The area is
      * what follows the descriptor and the large-class table, less the end
      * sentinel and the proof bitmap; over 90 % of an 8 KiB heap. */
-    const size_t avail = (size_t)(h->r0.end - h->r0.first) - GJB_W;
+    const size_t avail = (size_t)(h->hot.end - h->hot.first) - GJB_W;
     uintptr_t area = (uintptr_t)arena + gjb_descriptor_bytes(GJB_FIRST_FIT) + gjb_ff_table_bytes(8192);
     assert_int_equal(avail + GJB_W, ff_area_bytes(area, (uintptr_t)arena + 8192));
     assert_true(avail * 10 > 8192 * 9);
@@ -678,15 +736,15 @@ static void validate_detects_header_damage(void **state)
     EXPECT_CORRUPT(h, (r->first += (intptr_t)GJB_W, r->end += (intptr_t)GJB_W));
     EXPECT_CORRUPT(h, r->hi = r->end + (intptr_t)GJB_W); /* bitmap beyond the region */
     /* region 0's record in the descriptor and its copy in the table */
-    EXPECT_CORRUPT(h, h->r0.end -= (intptr_t)GJB_G);
+    EXPECT_CORRUPT(h, h->hot.end -= (intptr_t)GJB_G);
     EXPECT_CORRUPT(h, table(h)[1].hi += (intptr_t)GJB_G);
-    EXPECT_CORRUPT(h, h->r0.lo += (intptr_t)GJB_G);
-    EXPECT_CORRUPT(h, h->r0.first += (intptr_t)GJB_G); /* only its first block differs */
+    EXPECT_CORRUPT(h, h->hot.lo += (intptr_t)GJB_G);
+    EXPECT_CORRUPT(h, h->hot.first += (intptr_t)GJB_G); /* only its first block differs */
     EXPECT_CORRUPT(h, r->end = r->hi + (intptr_t)GJB_G);  /* blocks past the region's end */
     /* the region table's offset */
     EXPECT_CORRUPT(h, h->regions = 0);
     EXPECT_CORRUPT(h, h->regions += (intptr_t)GJB_G);
-    EXPECT_CORRUPT(h, h->regions = h->r0.end + (intptr_t)GJB_W); /* region 0's bitmap */
+    EXPECT_CORRUPT(h, h->regions = h->hot.end + (intptr_t)GJB_W); /* region 0's bitmap */
     /* the table's room: fewer records than regions, more than the heap may
      * have, or reaching past its region's end */
     assert_int_equal(h->region_cap, 4);
@@ -709,11 +767,11 @@ static void validate_detects_class_table_damage(void **state)
     const intptr_t far = (intptr_t)1 << (sizeof(intptr_t) == 8 ? 44 : 30);
     EXPECT_CORRUPT(h, h->classes = far);                       /* far outside the heap */
     EXPECT_CORRUPT(h, h->classes = -far);
-    EXPECT_CORRUPT(h, h->classes = h->r0.hi + (intptr_t)GJB_G); /* just past region 0 */
-    EXPECT_CORRUPT(h, h->classes = h->r0.hi - (intptr_t)GJB_W); /* runs past region 0 */
+    EXPECT_CORRUPT(h, h->classes = h->hot.hi + (intptr_t)GJB_G); /* just past region 0 */
+    EXPECT_CORRUPT(h, h->classes = h->hot.hi - (intptr_t)GJB_W); /* runs past region 0 */
     EXPECT_CORRUPT(h, h->classes += (intptr_t)GJB_G);           /* shifted */
-    EXPECT_CORRUPT(h, h->classes = h->r0.end + (intptr_t)GJB_W); /* region 0's bitmap */
-    EXPECT_CORRUPT(h, h->classes = h->r0.first + (intptr_t)GJB_W); /* inside a block */
+    EXPECT_CORRUPT(h, h->classes = h->hot.end + (intptr_t)GJB_W); /* region 0's bitmap */
+    EXPECT_CORRUPT(h, h->classes = h->hot.first + (intptr_t)GJB_W); /* inside a block */
     EXPECT_CORRUPT(h, h->nlarge = 0);                           /* listed blocks lost */
     EXPECT_CORRUPT(h, h->nlarge += 1);
     EXPECT_CORRUPT(h, h->nlarge -= 1);
@@ -733,11 +791,11 @@ static void validate_detects_class_table_damage(void **state)
     unsigned most = 0; /* large classes of blocks up to SIZE_MAX: FF_SUB per power of two */
     for (size_t s = FF_SMALL; s; s <<= 1)
         most += FF_SUB;
-    size_t bitmap = (size_t)(big->r0.hi - big->r0.end) - GJB_W;
+    size_t bitmap = (size_t)(big->hot.hi - big->hot.end) - GJB_W;
     assert_true((most + 1) * sizeof(intptr_t) + (most + 1 + FF_GROUP - 1) / FF_GROUP <= bitmap);
     intptr_t classes = big->classes;
     uint32_t nlarge = big->nlarge;
-    big->classes = big->r0.end + (intptr_t)GJB_W;
+    big->classes = big->hot.end + (intptr_t)GJB_W;
     big->nlarge = most + 1;
     assert_int_equal(gjb_heap_validate(big), GJB_E_CORRUPT);
     big->classes = classes;
@@ -1107,7 +1165,7 @@ static void fast_free_refuses_damaged_neighbours(void **state)
 
     /* all four allocated */
     EXPECT_REFUSED(h, a, set_hdr(ha, huge));                            /* past the end */
-    EXPECT_REFUSED(h, a, set_hdr(ha, (size_t)(h->r0.end - gjb_off(h, ha)) + GJB_G));
+    EXPECT_REFUSED(h, a, set_hdr(ha, (size_t)(h->hot.end - gjb_off(h, ha)) + GJB_G));
     EXPECT_REFUSED(h, a, set_hdr(ha, sa + GJB_G));                      /* into B */
     EXPECT_REFUSED(h, a, set_flag(hb, FF_PREV_FREE));                   /* B says A is free */
 
@@ -1121,12 +1179,12 @@ static void fast_free_refuses_damaged_neighbours(void **state)
     EXPECT_REFUSED(h, a, set_hdr(hb, tiny | FF_FREE));                  /* B's size */
     EXPECT_REFUSED(h, a, set_hdr(hb, (sb + 8) | FF_FREE));
     EXPECT_REFUSED(h, a, set_hdr(hb, huge | FF_FREE));
-    EXPECT_REFUSED(h, a, set_hdr(hb, ((size_t)(h->r0.end - gjb_off(h, hb)) + GJB_G) | FF_FREE));
+    EXPECT_REFUSED(h, a, set_hdr(hb, ((size_t)(h->hot.end - gjb_off(h, hb)) + GJB_G) | FF_FREE));
     EXPECT_REFUSED(h, a, set_hdr(hb, (sb + GJB_G) | FF_FREE));
     EXPECT_REFUSED(h, c, set_hdr(hc - GJB_W, tiny));                    /* B's footer, from C */
     EXPECT_REFUSED(h, c, set_hdr(hc - GJB_W, sb + 8));
     EXPECT_REFUSED(h, c, set_hdr(hc - GJB_W, huge));
-    EXPECT_REFUSED(h, c, set_hdr(hc - GJB_W, (size_t)(hc - gjb_ptr(h, h->r0.first)) + GJB_G));
+    EXPECT_REFUSED(h, c, set_hdr(hc - GJB_W, (size_t)(hc - gjb_ptr(h, h->hot.first)) + GJB_G));
     EXPECT_REFUSED(h, c, set_hdr(hc - GJB_W, sb - GJB_G));              /* no header there */
     EXPECT_REFUSED(h, c, set_hdr(hc, hdr(hc) + GJB_G));                 /* C's size into D */
 
@@ -1153,15 +1211,15 @@ static void validate_detects_region_zero_damage(void **state)
     (void)state;
     void *a, *b, *c, *d;
     gjb_heap *h = one_region(&a, &b, &c, &d);
-    struct gjb_region r0 = h->r0;
+    struct gjb_region r0 = h->hot;
     const intptr_t G = (intptr_t)GJB_G;
-    EXPECT_CORRUPT(h, h->r0.lo = G);                           /* starts after the descriptor */
-    EXPECT_CORRUPT(h, h->r0 = ((struct gjb_region){-8 * G, 0, -8 * G, -4 * G})); /* ends at it */
-    EXPECT_CORRUPT(h, h->r0.end = h->r0.hi + G);
-    EXPECT_CORRUPT(h, h->r0.hi = h->r0.end + (intptr_t)GJB_W); /* the proof bitmap outside */
+    EXPECT_CORRUPT(h, h->hot.lo = G);                           /* starts after the descriptor */
+    EXPECT_CORRUPT(h, h->hot = ((struct gjb_region){-8 * G, 0, -8 * G, -4 * G})); /* ends at it */
+    EXPECT_CORRUPT(h, h->hot.end = h->hot.hi + G);
+    EXPECT_CORRUPT(h, h->hot.hi = h->hot.end + (intptr_t)GJB_W); /* the proof bitmap outside */
     EXPECT_CORRUPT(h, h->free_blocks = 0);
     restore();
-    assert_memory_equal(&h->r0, &r0, sizeof r0);
+    assert_memory_equal(&h->hot, &r0, sizeof r0);
     assert_int_equal(gjb_heap_validate(h), GJB_OK);
 }
 
@@ -1277,6 +1335,7 @@ int main(void)
         cmocka_unit_test(init_size_sweep),
         cmocka_unit_test(add_region_edge_cases),
         cmocka_unit_test(region_table_room),
+        cmocka_unit_test(hot_region),
         cmocka_unit_test(regions_in_descending_order),
         cmocka_unit_test(alloc_arguments_and_stats),
         cmocka_unit_test(pointer_checks),

@@ -356,7 +356,7 @@ static gjb_heap *heap_of(char *buf)
 static unsigned char *tag_of(gjb_heap *h, const void *p)
 {
     struct gjb_region r;
-    meta_copy(&r, &h->r0, sizeof r);
+    meta_copy(&r, &h->hot, sizeof r);
     return (unsigned char *)h + r.end + (size_t)((const char *)p - (char *)h - r.first) / GJB_BU;
 }
 

@@ -1001,6 +1001,16 @@ static void test_free_bad_pointer(void **state)
 {
     (void)state;
     OK(gjbmem_free(NULL));
+    /* A free that succeeds leaves errno as it was (the malloc replacement's
+     * free relies on it): a heap block, a direct mapping, NULL. */
+    char *q = gjbmem_malloc(100), *qd = gjbmem_malloc(DIRECT);
+    assert_non_null(q);
+    assert_non_null(qd);
+    errno = 4321;
+    assert_int_equal(gjbmem_free(q), 0);
+    assert_int_equal(gjbmem_free(qd), 0);
+    assert_int_equal(gjbmem_free(NULL), 0);
+    assert_int_equal(errno, 4321);
     char *w1 = take(48); /* witnesses around the victims */
     char *p = take(256);
     char *w2 = take(48);

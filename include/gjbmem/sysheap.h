@@ -49,9 +49,10 @@ void *gjbmem_realloc(void *p, size_t size);
  * or not a power of two: EINVAL; otherwise as gjbmem_malloc. */
 void *gjbmem_memalign(size_t align, size_t size);
 
-/* Frees p (NULL: nothing). Returns 0, or -1 with errno EINVAL when p is not
- * an allocated block of the system heap (foreign, interior, already freed:
- * nothing is written), ERROR_KERNEL_IN_ISR in interrupt context. */
+/* Frees p (NULL: nothing). Returns 0 (errno left as it was), or -1 with
+ * errno EINVAL when p is not an allocated block of the system heap (foreign,
+ * interior, already freed: nothing is written), ERROR_KERNEL_IN_ISR in
+ * interrupt context. */
 int gjbmem_free(void *p);
 
 /* Usable bytes of block p (at least what was asked), 0 if p is not one. */

@@ -175,7 +175,8 @@ static int engine_alloc(size_t align, size_t size, void **p)
 {
     if (!sys.h)
         return GJB_E_NOMEM;
-    return align > 1 ? gjb_heap_memalign(sys.h, align, size, p) : gjb_heap_alloc(sys.h, size, p);
+    return align > 1 ? gjb_heap_memalign(sys.h, align, size, p)
+                     : gjb_heap_alloc_inline(sys.h, size, p);
 }
 
 /* A direct mapping of size bytes aligned to align (at most a page, or the
@@ -265,7 +266,7 @@ static size_t usable_locked(const void *p)
  * block is a new direct mapping (zero-filled by the host). */
 static void *allocate(size_t align, size_t size, bool *fresh)
 {
-    if (gjb_port_in_isr()) {
+    if (gjb_fast_in_isr()) {
         gjb_port_set_errno(ERROR_KERNEL_IN_ISR);
         return NULL;
     }
@@ -285,9 +286,41 @@ static void *allocate(size_t align, size_t size, bool *fresh)
     return p;
 }
 
+/* The rest of a plain allocation of size bytes (0 < size < DIRECT) that the
+ * heap could not hold (lock held, released here): growth. */
+static GJB_NOINLINE void *alloc_grown(size_t size)
+{
+    void *p;
+    if (grow(size) != 0 || engine_alloc(1, size, &p) != GJB_OK)
+        p = NULL;
+    unlock();
+    if (!p)
+        gjb_port_set_errno(ENOMEM);
+    return p;
+}
+
+/* A plain allocation: the common case inline, a heap block (no guard) the
+ * heap holds now; the rest as allocate does it, growth after the heap said
+ * no. fresh as for allocate. */
+static GJB_ALWAYS_INLINE void *allocate_plain(size_t size, bool *fresh)
+{
+    if (!GJB_GUARDED && GJB_LIKELY(size - 1 < GJBMEM_SYSHEAP_DIRECT - 1 && !gjb_fast_in_isr())) {
+        void *p;
+        if (fresh)
+            *fresh = false; /* no direct mapping */
+        lock();
+        if (GJB_LIKELY(sys.h != NULL) && gjb_heap_alloc_inline(sys.h, size, &p) == GJB_OK) {
+            unlock();
+            return p;
+        }
+        return alloc_grown(size);
+    }
+    return allocate(1, size, fresh);
+}
+
 void *gjbmem_malloc(size_t size)
 {
-    return allocate(1, size, NULL);
+    return allocate_plain(size, NULL);
 }
 
 void *gjbmem_memalign(size_t align, size_t size)
@@ -306,25 +339,31 @@ void *gjbmem_calloc(size_t n, size_t size)
         return NULL;
     }
     bool fresh;
-    void *p = allocate(1, n * size, &fresh);
+    void *p = allocate_plain(n * size, &fresh);
     if (p && (!fresh || GJB_FILLED)) /* a new direct mapping comes zeroed */
         memset(p, 0, n * size);
     return p;
 }
 
-/* Frees p under the lock: 0, or EINVAL when p is no block of the heap
- * (*corrupt set when the engine found damage on the way). */
-static int free_locked(void *p, bool *corrupt)
+/* Frees p, which the heap refused (st), under the lock: 0 when it is a
+ * direct mapping, else EINVAL (*corrupt set when the engine found damage on
+ * the way). */
+static int free_direct_locked(void *p, int st, bool *corrupt)
 {
-    int st = sys.h ? gjb_heap_free(sys.h, p) : GJB_E_BADPTR;
-    if (st == GJB_OK)
-        return 0;
     *corrupt = st == GJB_E_CORRUPT;
     size_t len = gjb_big_get(&sys.big, p);
     if (!len)
         return EINVAL;
     direct_free(p, len);
     return 0;
+}
+
+/* Frees p under the lock: 0, or EINVAL when p is no block of the heap
+ * (*corrupt set when the engine found damage on the way). */
+static int free_locked(void *p, bool *corrupt)
+{
+    int st = sys.h ? gjb_heap_free_inline(sys.h, p) : GJB_E_BADPTR;
+    return st == GJB_OK ? 0 : free_direct_locked(p, st, corrupt);
 }
 
 /* Fails a call with err after carrying out the policy (pol: a copy taken
@@ -342,7 +381,7 @@ static int free_call(void *p, const char *call)
 {
     if (!p)
         return 0;
-    if (gjb_port_in_isr()) {
+    if (gjb_fast_in_isr()) {
         gjb_port_set_errno(ERROR_KERNEL_IN_ISR);
         return -1;
     }
@@ -357,15 +396,42 @@ static int free_call(void *p, const char *call)
         gjb_fill_free(p, u);
         err = free_locked(p, &corrupt);
     }
+    if (GJB_LIKELY(!err)) {
+        unlock();
+        return 0;
+    }
     struct gjb_errpolicy pol = sys.pol;
     unlock();
-    if (err)
-        misuse(&pol, call, err, corrupt, p);
-    return err ? -1 : 0;
+    misuse(&pol, call, err, corrupt, p);
+    return -1;
+}
+
+/* The rest of a free the heap refused (st; lock held, released here): a
+ * direct mapping, or a bad pointer reported by the error policy. */
+static GJB_NOINLINE int free_refused(void *p, int st)
+{
+    bool corrupt;
+    int err = free_direct_locked(p, st, &corrupt);
+    struct gjb_errpolicy pol = sys.pol;
+    unlock();
+    if (!err)
+        return 0;
+    misuse(&pol, "gjbmem_free", err, corrupt, p);
+    return -1;
 }
 
 int gjbmem_free(void *p)
 {
+    /* The common case inline: a heap block (no guard to check first). */
+    if (!GJB_GUARDED && GJB_LIKELY(p != NULL && !gjb_fast_in_isr())) {
+        lock();
+        int st = GJB_LIKELY(sys.h != NULL) ? gjb_heap_free_inline(sys.h, p) : GJB_E_BADPTR;
+        if (GJB_LIKELY(st == GJB_OK)) {
+            unlock();
+            return 0;
+        }
+        return free_refused(p, st);
+    }
     return free_call(p, "gjbmem_free");
 }
 
@@ -452,7 +518,7 @@ void *gjbmem_realloc(void *p, size_t size)
         free_call(p, "gjbmem_realloc");
         return NULL;
     }
-    if (gjb_port_in_isr()) {
+    if (gjb_fast_in_isr()) {
         gjb_port_set_errno(ERROR_KERNEL_IN_ISR);
         return NULL;
     }

@@ -24,26 +24,10 @@ static inline unsigned order_of(size_t block)
     return gjb_ctz64((uint64_t)(block / GJB_BU));
 }
 
-/* gjb_region_at, kept out of line so that the hot paths stay small. */
-static GJB_NOINLINE const struct gjb_region *region_search(const gjb_heap *h,
-                                                                        intptr_t off)
-{
-    return gjb_region_at(h, off);
-}
-
-/* The region holding offset off, or NULL; the one-region case inline. */
-static inline const struct gjb_region *region_at(const gjb_heap *h, intptr_t off)
-{
-    const struct gjb_region *r = &h->r0;
-    if (h->nregions != 1)
-        return region_search(h, off);
-    return off >= r->first && off < r->end ? r : NULL;
-}
-
 /* True when off is the start of a free block of order k (by its tag). */
 static inline bool free_block_at(const gjb_heap *h, intptr_t off, unsigned k)
 {
-    const struct gjb_region *r = region_at(h, off);
+    const struct gjb_region *r = gjb_region_of(h, off);
     return r && (size_t)(off - r->first) % GJB_BU == 0 && *bd_tag(h, r, off) == bd_free_tag(k);
 }
 
@@ -96,16 +80,6 @@ static inline intptr_t buddy_of(const gjb_heap *h, intptr_t off, size_t s)
 }
 
 /* --- regions ------------------------------------------------------------ */
-
-int gjb_bd_alloc_multi(gjb_heap *h, size_t size, void **out)
-{
-    return bd_alloc_body(h, size, out, true);
-}
-
-int gjb_bd_free_multi(gjb_heap *h, void *p)
-{
-    return bd_free_body(h, p, true);
-}
 
 int gjb_bd_place(gjb_heap *h, size_t size, size_t align, void **out)
 {
@@ -201,7 +175,7 @@ static inline int check(const gjb_heap *h, const void *p, const struct gjb_regio
                         unsigned char **tp)
 {
     intptr_t off = gjb_off(h, p);
-    const struct gjb_region *r = region_at(h, off);
+    const struct gjb_region *r = gjb_region_of(h, off);
     if (!r || (size_t)(off - r->first) % GJB_BU)
         return GJB_E_BADPTR;
     unsigned char *t = bd_tag(h, r, off);
@@ -245,7 +219,7 @@ int gjb_bd_alloc(gjb_heap *h, size_t block, bool aligned, void **out)
         return GJB_E_NOMEM;
     unsigned j = k + gjb_ctz64(m);
     intptr_t *head = bd_heads(h), off = head[j];
-    const struct gjb_region *r = region_at(h, off);
+    const struct gjb_region *r = gjb_region_of(h, off);
     if (!r || (size_t)(off - r->first) % GJB_BU) /* the head must be a unit's start */
         return GJB_E_CORRUPT;
     unsigned char *t = bd_tag(h, r, off);

@@ -80,12 +80,22 @@ static inline struct bd_node *bd_node(const gjb_heap *h, intptr_t off)
     return (struct bd_node *)(void *)gjb_ptr(h, off);
 }
 
-/* The region of offset off: region 0 without a search in a one-region heap
- * (multi false), else by a search of the region table (NULL if none). */
-static GJB_ALWAYS_INLINE const struct gjb_region *bd_home(const gjb_heap *h, intptr_t off,
-                                                         bool multi)
+/* The tag of offset off when it is a unit of a region's block area (*rp:
+ * the region), else NULL: the hot region's without a search. */
+static GJB_ALWAYS_INLINE unsigned char *bd_tag_of(const gjb_heap *h, intptr_t off,
+                                                 const struct gjb_region **rp)
 {
-    return multi ? gjb_region_at(h, off) : &h->r0;
+    const struct gjb_region *r = &h->hot;
+    size_t d = (size_t)(off - r->first);
+    if (GJB_UNLIKELY(d >= (size_t)(r->end - r->first))) {
+        if (!(r = gjb_region_at(h, off)))
+            return NULL;
+        d = (size_t)(off - r->first);
+    }
+    if (d % GJB_BU)
+        return NULL;
+    *rp = r;
+    return (unsigned char *)gjb_ptr(h, r->end) + d / GJB_BU;
 }
 
 /* The tag of offset off of region r when off is a unit of its block area,
@@ -99,19 +109,16 @@ static GJB_ALWAYS_INLINE unsigned char *bd_tag_at(const gjb_heap *h, const struc
     return (unsigned char *)gjb_ptr(h, r->end) + d / GJB_BU;
 }
 
-/* Out of line: the same paths for a heap of several regions. */
-int gjb_bd_alloc_multi(gjb_heap *h, size_t size, void **out);
-int gjb_bd_free_multi(gjb_heap *h, void *p);
-
-static GJB_ALWAYS_INLINE int bd_alloc_body(gjb_heap *h, size_t size, void **out, bool multi)
+static GJB_ALWAYS_INLINE int bd_alloc_fast(gjb_heap *h, size_t size, void **out)
 {
     unsigned k = size <= GJB_BU ? 0 : gjb_log2(size - 1) + 1 - gjb_log2(GJB_BU);
     if (GJB_UNLIKELY(k >= BD_ORDERS || !((h->map >> k) & 1)))
         return gjb_bd_place(h, size, GJB_G, out);
     intptr_t off = h->lists[k];
-    unsigned char *t = bd_tag_at(h, bd_home(h, off, multi), off); /* before off's links are read */
+    const struct gjb_region *r;
+    unsigned char *t = bd_tag_of(h, off, &r); /* before off's links are read */
     intptr_t next = t ? bd_node(h, off)->next : 0;
-    unsigned char *nt = next ? bd_tag_at(h, bd_home(h, next, multi), next) : NULL;
+    unsigned char *nt = next ? bd_tag_of(h, next, &r) : NULL;
     if (GJB_UNLIKELY(!t || *t != bd_free_tag(k) ||
                      (next && (!nt || *nt != bd_free_tag(k) || bd_node(h, next)->prev != off))))
         return gjb_bd_place(h, size, GJB_G, out); /* it reports the damage */
@@ -129,18 +136,11 @@ static GJB_ALWAYS_INLINE int bd_alloc_body(gjb_heap *h, size_t size, void **out,
     return GJB_OK;
 }
 
-static GJB_ALWAYS_INLINE int bd_alloc_fast(gjb_heap *h, size_t size, void **out)
-{
-    if (GJB_UNLIKELY(h->nregions != 1))
-        return gjb_bd_alloc_multi(h, size, out);
-    return bd_alloc_body(h, size, out, false);
-}
-
-static GJB_ALWAYS_INLINE int bd_free_body(gjb_heap *h, void *p, bool multi)
+static GJB_ALWAYS_INLINE int bd_free_fast(gjb_heap *h, void *p)
 {
     intptr_t off = gjb_off(h, p);
-    const struct gjb_region *r = bd_home(h, off, multi);
-    unsigned char *t = bd_tag_at(h, r, off);
+    const struct gjb_region *r = NULL;
+    unsigned char *t = bd_tag_of(h, off, &r);
     if (GJB_UNLIKELY(!t))
         return gjb_bd_free(h, p);
     unsigned tag = *t, k = (tag & BD_ORDER_MASK) - 1;
@@ -166,13 +166,6 @@ static GJB_ALWAYS_INLINE int bd_free_body(gjb_heap *h, void *p, bool multi)
     h->free_blocks++;
     h->free += s;
     return GJB_OK;
-}
-
-static GJB_ALWAYS_INLINE int bd_free_fast(gjb_heap *h, void *p)
-{
-    if (GJB_UNLIKELY(h->nregions != 1))
-        return gjb_bd_free_multi(h, p);
-    return bd_free_body(h, p, false);
 }
 
 #endif

@@ -217,7 +217,7 @@ static void carve_at(gjb_heap *h, intptr_t b, unsigned c, intptr_t at, size_t ne
     }
     gjb_set_word(a, need | FF_PREV_FREE);
     h->free -= need;
-    ff_prove(h, ff_home(h, at), at + (intptr_t)GJB_W);
+    ff_prove(h, gjb_region_of(h, at), at + (intptr_t)GJB_W);
     h->alloc_blocks++;
 }
 
@@ -312,7 +312,7 @@ static inline bool sane(const gjb_heap *h, const struct gjb_region *r, const cha
 int gjb_ff_check(const gjb_heap *h, const void *p, char **bp, const struct gjb_region **rp)
 {
     intptr_t pay = gjb_off(h, p);
-    const struct gjb_region *r = &h->r0;
+    const struct gjb_region *r = &h->hot;
     size_t d = (size_t)(pay - r->first - (intptr_t)GJB_W);
     if (GJB_UNLIKELY(d >= (size_t)(r->end - r->first))) {
         if (h->nregions == 1 || !(r = gjb_region_at(h, pay - (intptr_t)GJB_W)))
@@ -367,8 +367,8 @@ int gjb_ff_free_merge(gjb_heap *h, const struct gjb_region *r, intptr_t b, size_
     return GJB_OK;
 }
 
-/* A free outside region 0: found by a search of the region table, then
- * the same fast path. */
+/* A free outside the hot region: found by a search of the region table,
+ * then the same fast path. */
 int gjb_ff_free_other(gjb_heap *h, void *p)
 {
     intptr_t b = gjb_off(h, p) - (intptr_t)GJB_W;

@@ -213,13 +213,6 @@ static inline bool ff_proved(const gjb_heap *h, const struct gjb_region *r, size
     return (ff_proof(h, r)[bit / FF_WBITS] >> (bit % FF_WBITS)) & 1;
 }
 
-/* The region of a block this heap handed out or listed: region 0 without
- * a search while it is the only one. */
-static GJB_ALWAYS_INLINE const struct gjb_region *ff_home(const gjb_heap *h, intptr_t b)
-{
-    return GJB_LIKELY(h->nregions == 1) ? &h->r0 : gjb_region_at(h, b);
-}
-
 static GJB_ALWAYS_INLINE void ff_prove(const gjb_heap *h, const struct gjb_region *r, intptr_t pay)
 {
     size_t bit = ff_bit(r, pay);
@@ -276,7 +269,7 @@ static GJB_ALWAYS_INLINE void ff_take(gjb_heap *h, intptr_t b, unsigned c, size_
         h->free_blocks--;
     }
     gjb_set_word(p, need);
-    ff_prove(h, ff_home(h, b), b + (intptr_t)GJB_W);
+    ff_prove(h, gjb_region_of(h, b), b + (intptr_t)GJB_W);
     h->alloc_blocks++;
 }
 
@@ -312,7 +305,7 @@ static GJB_ALWAYS_INLINE int ff_alloc_fast(gjb_heap *h, size_t size, void **out)
     h->free -= need - GJB_W;
     h->free_blocks--;
     h->alloc_blocks++;
-    ff_prove(h, ff_home(h, b), b + (intptr_t)GJB_W);
+    ff_prove(h, gjb_region_of(h, b), b + (intptr_t)GJB_W);
     gjb_note_used(h);
     *out = p + GJB_W;
     return GJB_OK;
@@ -361,15 +354,15 @@ static GJB_ALWAYS_INLINE int ff_free_in(gjb_heap *h, void *p, const struct gjb_r
     return GJB_OK;
 }
 
-/* A free: region 0's blocks inline, the other regions' after a search of
- * the region table (gjb_ff_free_other). */
+/* A free: the hot region's blocks inline, the other regions' after a
+ * search of the region table (gjb_ff_free_other). */
 static GJB_ALWAYS_INLINE int ff_free_fast(gjb_heap *h, void *p)
 {
     intptr_t b = gjb_off(h, p) - (intptr_t)GJB_W;
-    size_t d = (size_t)(b - h->r0.first);
-    if (GJB_UNLIKELY(d >= (size_t)(h->r0.end - h->r0.first) || d % GJB_G))
+    size_t d = (size_t)(b - h->hot.first);
+    if (GJB_UNLIKELY(d >= (size_t)(h->hot.end - h->hot.first) || d % GJB_G))
         return gjb_ff_free_other(h, p);
-    return ff_free_in(h, p, &h->r0, b, d);
+    return ff_free_in(h, p, &h->hot, b, d);
 }
 
 #endif

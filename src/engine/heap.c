@@ -75,10 +75,10 @@ int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions, gjb_
     h->max_regions = (uint16_t)max_regions;
     h->nregions = 1;
     h->region_cap = 1;
-    h->r0 = r;
+    h->hot = r;
     if (policy == GJB_FIRST_FIT)
         gjb_ff_tables_init(h, (intptr_t)desc, size);
-    commit_region(h, &h->r0);
+    commit_region(h, &h->hot);
     gjb_tool_heap_new(h, mem, size);
     *out = h;
     return GJB_OK;
@@ -117,6 +117,17 @@ static void insert_region(gjb_heap *h, const struct gjb_region *r, intptr_t at, 
     }
     t[i] = *r;
     gjb_tool_seal(t, (n + 1) * sizeof *t);
+}
+
+/* Bytes of region r's block area: the largest such region is the hot one. */
+static size_t area(const struct gjb_region *r)
+{
+    return (size_t)(r->end - r->first);
+}
+
+const struct gjb_region *gjb_region_search(const gjb_heap *h, intptr_t off)
+{
+    return gjb_region_at(h, off);
 }
 
 /* Bytes of a region table of cap entries. */
@@ -159,6 +170,8 @@ int gjb_heap_add_region(gjb_heap *h, void *mem, size_t size)
         gjb_ff_tables_move(h, extra + (intptr_t)table_bytes(cap), size);
     insert_region(h, &r, cap ? extra : 0, cap);
     h->nregions++;
+    if (area(&r) > area(&h->hot) || (area(&r) == area(&h->hot) && r.lo < h->hot.lo))
+        h->hot = r;
     commit_region(h, gjb_region_at(h, r.first));
     gjb_tool_seal(mem, size);
     return GJB_OK;
@@ -170,11 +183,13 @@ void gjb_heap_retire(gjb_heap *h)
     if (!GJBMEM_TOOLS || !h)
         return;
     gjb_tool_heap_gone(h);
-    const struct gjb_region *t = gjb_regions(h);
+    const struct gjb_region *t = gjb_regions(h), *home = NULL;
     for (uint32_t i = 0; i < h->nregions; i++) /* the descriptor's region reopens last */
-        if (t[i].lo != h->r0.lo)
+        if (!gjb_region_home(&t[i]))
             gjb_tool_region_gone(gjb_ptr(h, t[i].lo), (size_t)(t[i].hi - t[i].lo));
-    gjb_tool_region_gone(gjb_ptr(h, h->r0.lo), (size_t)(h->r0.hi - h->r0.lo));
+        else
+            home = &t[i];
+    gjb_tool_region_gone(gjb_ptr(h, home->lo), (size_t)(home->hi - home->lo));
 }
 
 /* --- pointer checks ----------------------------------------------------- */
@@ -422,32 +437,40 @@ int gjb_heap_walk(const gjb_heap *h, gjb_walk_fn fn, void *ctx)
 /* True when [off, off+len) lies in the metadata of one of the n regions
  * of t: after a block area, or before the first block of the descriptor's
  * region. */
-static bool in_metadata(const gjb_heap *h, const struct gjb_region *t, uint32_t n, intptr_t off,
-                        size_t len)
+static bool in_metadata(const struct gjb_region *t, uint32_t n, intptr_t off, size_t len)
 {
     for (uint32_t i = 0; i < n; i++) {
         const struct gjb_region *r = &t[i];
         if (off >= r->end && off <= r->hi && len <= (size_t)(r->hi - off))
             return true;
-        if (r->lo == h->r0.lo && off >= 0 && off <= r->first && len <= (size_t)(r->first - off))
+        if (gjb_region_home(r) && off >= 0 && off <= r->first && len <= (size_t)(r->first - off))
             return true;
     }
     return false;
 }
 
-/* Checks the region table: sorted, disjoint, sane bounds, r0 among them. */
+/* Checks the region table: sorted, disjoint, sane bounds, one region
+ * holding the descriptor before its blocks, the hot one the first of the
+ * largest. */
 static bool regions_ok(const gjb_heap *h, const struct gjb_region *t)
 {
-    bool home = false;
+    unsigned homes = 0;
+    const struct gjb_region *largest = NULL;
+    size_t desc = gjb_descriptor_bytes(h->policy);
     for (uint32_t i = 0; i < h->nregions; i++) {
         const struct gjb_region *r = &t[i];
         if (r->lo >= r->hi || r->first < r->lo || r->first >= r->end || r->end > r->hi ||
             (i && r->lo < t[i - 1].hi))
             return false;
-        home |= r->lo == h->r0.lo && r->hi == h->r0.hi && r->first == h->r0.first &&
-                r->end == h->r0.end; /* not memcmp: the engine calls only memcpy/memmove/memset */
+        if (gjb_region_home(r) && (homes++ || r->first < (intptr_t)desc))
+            return false; /* a second one, or blocks over the descriptor */
+        if (!largest || area(r) > area(largest))
+            largest = r;
     }
-    return home && h->r0.lo <= 0 && h->r0.hi > 0;
+    const struct gjb_region *hot = &h->hot;
+    return homes && hot->lo == largest->lo && hot->hi == largest->hi &&
+           hot->first == largest->first &&
+           hot->end == largest->end; /* not memcmp: the engine calls only memcpy/memmove/memset */
 }
 
 int gjb_heap_validate(const gjb_heap *h)
@@ -457,17 +480,17 @@ int gjb_heap_validate(const gjb_heap *h)
         h->nregions == 0 || h->nregions > h->region_cap || h->region_cap > h->max_regions ||
         (h->nregions == 1) != !h->regions || (!h->regions && h->region_cap != 1))
         return GJB_E_CORRUPT;
-    const struct gjb_region *t = &h->r0;
+    const struct gjb_region *t = &h->hot;
     if (h->regions) { /* the table's room, every entry of it, is metadata */
         size_t room = h->region_cap * sizeof *t;
-        if (!in_metadata(h, &h->r0, 1, h->regions, room) &&
-            !in_metadata(h, gjb_regions(h), h->nregions, h->regions, room))
+        if (!in_metadata(&h->hot, 1, h->regions, room) &&
+            !in_metadata(gjb_regions(h), h->nregions, h->regions, room))
             return GJB_E_CORRUPT;
         t = gjb_regions(h);
     }
     size_t tables = h->nlarge * sizeof(intptr_t) + (h->nlarge + FF_GROUP - 1) / FF_GROUP;
     if (!regions_ok(h, t) || (is_buddy(h) && (h->classes || h->nlarge || h->small_map)) ||
-        (!is_buddy(h) && !in_metadata(h, t, h->nregions, h->classes, tables)))
+        (!is_buddy(h) && !in_metadata(t, h->nregions, h->classes, tables)))
         return GJB_E_CORRUPT;
     size_t nfree = 0, free_bytes = 0, nalloc = 0, total = 0, max_block = 0;
     for (uint32_t i = 0; i < h->nregions; i++) {

@@ -56,7 +56,9 @@ struct gjb_heap {
     uint32_t region_cap;   /* entries the region table has room for */
     intptr_t regions;      /* the region table (sorted by address) once there are
                               two regions; 0 before */
-    struct gjb_region r0;  /* the region holding the descriptor */
+    struct gjb_region hot; /* a copy of the largest region's record (the lowest
+                              of equals): the hot paths find its blocks without
+                              a search; the descriptor's while there is one */
     size_t total;          /* bytes handed to the heap */
     size_t free;           /* payload bytes of the free blocks (headers excluded) */
     size_t free_blocks;
@@ -121,7 +123,7 @@ static inline size_t gjb_kept_align(const gjb_heap *h, const void *p)
 
 static inline const struct gjb_region *gjb_regions(const gjb_heap *h)
 {
-    return h->regions ? (const struct gjb_region *)(const void *)gjb_ptr(h, h->regions) : &h->r0;
+    return h->regions ? (const struct gjb_region *)(const void *)gjb_ptr(h, h->regions) : &h->hot;
 }
 
 /* The region whose block area holds offset off, or NULL. O(log r). */
@@ -137,6 +139,23 @@ static inline const struct gjb_region *gjb_region_at(const gjb_heap *h, intptr_t
             hi = mid;
     }
     return off >= t[lo].first && off < t[lo].end ? &t[lo] : NULL;
+}
+
+/* The region whose block area holds offset off, or NULL: the hot region
+ * without a search, the others by gjb_region_at out of line (heap.c). */
+const struct gjb_region *gjb_region_search(const gjb_heap *h, intptr_t off);
+
+static GJB_ALWAYS_INLINE const struct gjb_region *gjb_region_of(const gjb_heap *h, intptr_t off)
+{
+    if (GJB_LIKELY((size_t)(off - h->hot.first) < (size_t)(h->hot.end - h->hot.first)))
+        return &h->hot;
+    return gjb_region_at(h, off);
+}
+
+/* True when region r holds the descriptor (at offset 0, before its blocks). */
+static inline bool gjb_region_home(const struct gjb_region *r)
+{
+    return r->lo <= 0 && r->first > 0;
 }
 
 /* Bytes of a descriptor of the policy, with its lists. */

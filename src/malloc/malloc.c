@@ -166,10 +166,12 @@ EXPORT void free(void *p)
 {
     if (p == NULL)
         return;
-    int saved = errno;
-    if (gjbmem_free(p) != 0 && errno == EINVAL && abort_on_bad_free())
-        bad_pointer_abort("free()", p);
-    errno = saved;
+    int *e = &errno, saved = *e; /* gjbmem_free sets errno only when it fails */
+    if (gjbmem_free(p) != 0) {
+        if (*e == EINVAL && abort_on_bad_free())
+            bad_pointer_abort("free()", p);
+        *e = saved;
+    }
 }
 
 EXPORT void *calloc(size_t n, size_t size)
