@@ -125,11 +125,6 @@ static size_t area(const struct gjb_region *r)
     return (size_t)(r->end - r->first);
 }
 
-const struct gjb_region *gjb_region_search(const gjb_heap *h, intptr_t off)
-{
-    return gjb_region_at(h, off);
-}
-
 /* Bytes of a region table of cap entries. */
 static size_t table_bytes(uint32_t cap)
 {
