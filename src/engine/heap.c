@@ -229,7 +229,10 @@ void *gjb_heap_block_of(const gjb_heap *h, const void *mem)
 
 int gjb_bd_alloc_entry(gjb_heap *h, size_t size, void **out)
 {
-    return gjb_alloc_frame(h, size, out, GJB_BUDDY);
+    GJB_TOOL_SCOPE();
+    if (!gjb_alloc_open(h, size))
+        return GJB_E_INVAL;
+    return gjb_alloc_close(h, size, out, bd_alloc_fast(h, size, out));
 }
 
 int gjb_bd_free_entry(gjb_heap *h, void *p)
@@ -247,7 +250,7 @@ int gjb_heap_alloc_watched(gjb_heap *h, size_t size, void **out)
     GJB_TOOL_SCOPE();
     if (h->policy == GJB_BUDDY)
         return gjb_bd_alloc_entry(h, size, out);
-    return gjb_alloc_frame(h, size, out, GJB_FIRST_FIT);
+    return gjb_ff_alloc_frame(h, size, out);
 }
 
 int gjb_heap_memalign(gjb_heap *h, size_t align, size_t size, void **out)

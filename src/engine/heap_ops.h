@@ -25,20 +25,35 @@ static inline int gjb_refused(gjb_heap *h, int st)
 int gjb_bd_alloc_entry(gjb_heap *h, size_t size, void **out);
 int gjb_bd_free_entry(gjb_heap *h, void *p);
 
-/* What every allocation does around the policy's own: the request's
- * statistics, the tools' view of the block. */
-static GJB_ALWAYS_INLINE int gjb_alloc_frame(gjb_heap *h, size_t size, void **out, int policy)
+/* What every allocation does before the policy's own: the request's
+ * statistics; false for a request of 0 bytes (GJB_E_INVAL). */
+static GJB_ALWAYS_INLINE bool gjb_alloc_open(gjb_heap *h, size_t size)
 {
-    GJB_TOOL_SCOPE();
     if (GJB_UNLIKELY(size == 0))
-        return GJB_E_INVAL;
+        return false;
     if (size > h->peak_request)
         h->peak_request = size;
-    int st = policy == GJB_BUDDY ? bd_alloc_fast(h, size, out) : ff_alloc_fast(h, size, out);
+    return true;
+}
+
+/* ... and after it (st: the policy's status): a refusal counted, the
+ * tools' view of the block. One frame per policy, not one with the policy
+ * as a parameter: at -O0 (coverage) the other policy's path would be
+ * compiled into every copy, dead. */
+static GJB_ALWAYS_INLINE int gjb_alloc_close(gjb_heap *h, size_t size, void **out, int st)
+{
     if (GJB_UNLIKELY(st != GJB_OK))
         return gjb_refused(h, st);
     gjb_tool_alloc(h, *out, size);
     return GJB_OK;
+}
+
+static GJB_ALWAYS_INLINE int gjb_ff_alloc_frame(gjb_heap *h, size_t size, void **out)
+{
+    GJB_TOOL_SCOPE();
+    if (!gjb_alloc_open(h, size))
+        return GJB_E_INVAL;
+    return gjb_alloc_close(h, size, out, ff_alloc_fast(h, size, out));
 }
 
 /* With a tool watching, out of line (heap.c): code inlined into a caller
@@ -52,7 +67,7 @@ static GJB_ALWAYS_INLINE int gjb_heap_alloc_inline(gjb_heap *h, size_t size, voi
         return gjb_heap_alloc_watched(h, size, out);
     if (h->policy == GJB_BUDDY)
         return gjb_bd_alloc_entry(h, size, out);
-    return gjb_alloc_frame(h, size, out, GJB_FIRST_FIT);
+    return gjb_ff_alloc_frame(h, size, out);
 }
 
 /* With a tool watching, the freed block's size must be known first. */
