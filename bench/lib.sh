@@ -26,10 +26,12 @@ export_rev() { # ROOT REV DIR
 # Builds bench_alloc from SRC in BUILD (Release, -O2 -g) and a copy without
 # DWARF, BUILD/bench/bench_alloc.nodebug, for callgrind: with debug info
 # callgrind splits a function's cost by source file (inlined header code),
-# which blurs the per-function inclusive figures.
+# which blurs the per-function inclusive figures. BENCH_CMAKE_ARGS: more
+# CMake options (for instance -DGJBMEM_HARDENING=0), split at spaces.
 build_bench() { # SRC BUILD
+    # shellcheck disable=SC2086
     cmake -S "$1" -B "$2" -DCMAKE_BUILD_TYPE=Release -DGJBMEM_TESTS=OFF \
-        -DGJBMEM_EXAMPLES=OFF "-DCMAKE_C_FLAGS_RELEASE=-O2 -g -DNDEBUG" >/dev/null
+        -DGJBMEM_EXAMPLES=OFF "-DCMAKE_C_FLAGS_RELEASE=-O2 -g -DNDEBUG" ${BENCH_CMAKE_ARGS:-} >/dev/null
     cmake --build "$2" -j2 --target bench_alloc >/dev/null
     objcopy --strip-debug "$2/bench/bench_alloc" "$2/bench/bench_alloc.nodebug"
 }
