@@ -561,6 +561,28 @@ static void test_delete_stale_and_reused(void **state)
     drop(c);
 }
 
+/* The id a free slot will issue next (its generation, one past the
+ * deleted partition's) names no partition yet: refused by every call, and
+ * it works only once that partition exists. */
+static void test_next_id_refused_before_create(void **state)
+{
+    (void)state;
+    mpart_id old = make(buf_a, sizeof buf_a);
+    drop(old);
+    mpart_id next = old + ((mpart_id)1 << 8); /* same slot, next generation */
+    assert_false(is_live(next));
+    expect_refused_id(next, buf_a + 64);
+
+    mpart_id b = make(buf_a, sizeof buf_a); /* the table is empty: the same slot */
+    assert_int_equal(b, next);
+    char *p = alloc_ok(b, 100);
+    expect_refused_id(old, p);
+    free_ok(b, p);
+    valid(b);
+    drop(b);
+    expect_refused_id(next, buf_a + 64);
+}
+
 static void test_delete_busy(void **state)
 {
     (void)state;
@@ -1852,6 +1874,7 @@ int main(void)
         T(test_delete_never_issued_ids),
         T(test_bad_ids_everywhere),
         T(test_delete_stale_and_reused),
+        T(test_next_id_refused_before_create),
         T(test_delete_busy),
         T(test_delete_in_isr),
         T(test_addmem_bad_args),

@@ -5,6 +5,8 @@
  *
  * Id layout: (generation << 8) | (slot + 1). A slot's generation changes
  * when its partition is deleted, so stale ids are refused; 0 is never an id.
+ * A slot keeps its live partition's id (0 while free): a call checks its id
+ * with one comparison.
  *
  * Locking: the global lock guards the table and the ownership of memory
  * (create, addmem, delete, module_init); a partition's own lock guards its
@@ -29,9 +31,11 @@ _Static_assert(MPART_MAX_PARTS >= 1 && MPART_MAX_PARTS < (1 << SLOT_BITS),
 struct slot {
     gjb_port_lock lock;
     gjb_heap *heap;         /* NULL while the slot is free */
-    unsigned long gen;
+    mpart_id id;            /* the partition's id; 0 while the slot is free */
+    unsigned long gen;      /* the generation of the slot's next id */
     struct gjb_errpolicy pol; /* what a bad pointer or damage also does */
-    char pad[128 - GJB_PORT_LOCK_BYTES - 2 * sizeof(void *) - sizeof(struct gjb_errpolicy)];
+    char pad[128 - GJB_PORT_LOCK_BYTES - 2 * sizeof(void *) - sizeof(mpart_id) -
+             sizeof(struct gjb_errpolicy)];
 };
 _Static_assert(sizeof(struct slot) == 128, "a slot is 128 bytes: indexing by a shift");
 
@@ -61,7 +65,7 @@ static GJB_ALWAYS_INLINE struct slot *lock_slot_inline(mpart_id mid)
         return NULL;
     struct slot *s = &slots[i];
     gjb_fast_lock(&s->lock);
-    if (GJB_LIKELY(s->heap && s->gen == mid >> SLOT_BITS))
+    if (GJB_LIKELY(s->id == mid))
         return s;
     gjb_fast_unlock(&s->lock);
     return NULL;
@@ -82,7 +86,7 @@ static struct slot *lock_slot(mpart_id mid, bool isr)
     struct slot *s = &slots[i];
     if (!gjb_fast_try(&s->lock))
         return NULL; /* never wait in interrupt context */
-    if (!s->heap || s->gen != mid >> SLOT_BITS) {
+    if (s->id != mid) {
         gjb_fast_unlock(&s->lock);
         return NULL;
     }
@@ -167,7 +171,8 @@ int mpart_create_ex(char *addr, size_t size, int policy, mpart_id *mid)
         gjb_port_lock_take(&s->lock);
         s->heap = h;
         s->pol = (struct gjb_errpolicy){GJBMEM_ERR_RETURN, NULL, NULL};
-        *mid = (s->gen << SLOT_BITS) | (unsigned long)(s - slots + 1);
+        s->id = (s->gen << SLOT_BITS) | (unsigned long)(s - slots + 1);
+        *mid = s->id;
         gjb_port_lock_release(&s->lock);
         live_parts++;
     }
@@ -190,6 +195,7 @@ int mpart_delete(mpart_id mid)
     if (s && !err) {
         gjb_heap_retire(s->heap);
         s->heap = NULL;
+        s->id = 0;
         s->gen++;
         live_parts--;
     }
@@ -238,11 +244,13 @@ static int alloc_errno(int st)
 }
 
 /* A call that failed under the lock of slot s with engine status st: the
- * lock goes, the error policy runs (bad pointers, damage), errno is set. */
-static GJB_NOINLINE int failed(struct slot *s, mpart_id mid, const char *call, int err, int st,
+ * lock goes, the error policy runs (bad pointers, damage), errno is set.
+ * The id is the slot's, not passed down: the hot paths need not keep it. */
+static GJB_NOINLINE int failed(struct slot *s, const char *call, int err, int st,
                                const void *addr)
 {
     struct gjb_errpolicy pol = s->pol;
+    mpart_id mid = s->id;
     release(s);
     report(&pol, mid, call, err, st, addr);
     return fail(err);
@@ -279,14 +287,14 @@ static void *allocate(const char *call, mpart_id mid, bool resize, char *old, si
         release(s);
         return p;
     }
-    failed(s, mid, call, alloc_errno(st), st, old);
+    failed(s, call, alloc_errno(st), st, old);
     return NULL;
 }
 
 /* mpart_alloc's way out when the engine refused (the slot is locked). */
-static GJB_NOINLINE void *alloc_refused(struct slot *s, mpart_id mid, int st)
+static GJB_NOINLINE void *alloc_refused(struct slot *s, int st)
 {
-    failed(s, mid, "mpart_alloc", alloc_errno(st), st, NULL);
+    failed(s, "mpart_alloc", alloc_errno(st), st, NULL);
     return NULL;
 }
 
@@ -298,7 +306,7 @@ void *mpart_alloc(mpart_id mid, size_t size)
         return NULL;
     int st = gjb_guarded_alloc(s->heap, size, &p);
     if (GJB_UNLIKELY(st != GJB_OK))
-        return alloc_refused(s, mid, st);
+        return alloc_refused(s, st);
     release(s);
     return p;
 }
@@ -314,9 +322,9 @@ void *mpart_realloc(mpart_id mid, char *addr, size_t size)
 }
 
 /* mpart_free's way out when the engine refused (the slot is locked). */
-static GJB_NOINLINE int free_refused(struct slot *s, mpart_id mid, int st, const void *addr)
+static GJB_NOINLINE int free_refused(struct slot *s, int st, const void *addr)
 {
-    return failed(s, mid, "mpart_free", st == GJB_E_INVAL ? EINVAL : ERROR_REGION_NULL, st, addr);
+    return failed(s, "mpart_free", st == GJB_E_INVAL ? EINVAL : ERROR_REGION_NULL, st, addr);
 }
 
 int mpart_free(mpart_id mid, char *addr)
@@ -326,7 +334,7 @@ int mpart_free(mpart_id mid, char *addr)
         return -1;
     int st = gjb_guarded_free(s->heap, addr);
     if (GJB_UNLIKELY(st != GJB_OK))
-        return free_refused(s, mid, st, addr);
+        return free_refused(s, st, addr);
     release(s);
     return 0;
 }
@@ -459,7 +467,7 @@ void gjb_mpart_each(gjb_part_fn fn, void *ctx)
         struct gjbmem_heap_stats st;
         gjb_port_lock_take(&s->lock);
         bool live = s->heap != NULL;
-        unsigned long mid = (s->gen << SLOT_BITS) | (unsigned long)(i + 1);
+        unsigned long mid = s->id;
         if (live)
             gjb_heap_get_stats(s->heap, &st);
         gjb_port_lock_release(&s->lock);
