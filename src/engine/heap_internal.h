@@ -142,8 +142,8 @@ static inline const struct gjb_region *gjb_region_at(const gjb_heap *h, intptr_t
 }
 
 /* The region whose block area holds offset off, or NULL: the hot region
- * by two compares, the others by gjb_region_at's search (inline too: a
- * an out-of-line call measured 8-9 instructions per pair more, docs/DESIGN.md). */
+ * by two compares, the others by gjb_region_at's search, inline too (out
+ * of line it measured 8-9 instructions per pair more: docs/DESIGN.md). */
 static GJB_ALWAYS_INLINE const struct gjb_region *gjb_region_of(const gjb_heap *h, intptr_t off)
 {
     if (GJB_LIKELY((size_t)(off - h->hot.first) < (size_t)(h->hot.end - h->hot.first)))
