@@ -112,16 +112,18 @@ int mpart_delete(mpart_id mid);
  * O(partitions x regions). */
 int mpart_addmem(mpart_id mid, char *addr, size_t size);
 
-/* Allocates size bytes (aligned to alignof(max_align_t)) from the lowest
- * address free block that holds them. Errors: size 0: EINVAL; bad mid:
+/* Allocates size bytes (aligned to alignof(max_align_t)): a FIRST_FIT
+ * partition takes the first free block of the smallest size class that
+ * holds them (segregated first fit, docs/DESIGN.md), a BUDDY partition the
+ * smallest free power-of-two block. Errors: size 0: EINVAL; bad mid:
  * ERROR_KERNEL_HANDLE_NULL; larger than the partition could ever hold:
  * ERROR_REGION_SIZE; not enough free memory now: ENOMEM; interrupt context:
- * ERROR_KERNEL_IN_ISR. O(log n). */
+ * ERROR_KERNEL_IN_ISR. FIRST_FIT O(1), BUDDY O(log size). */
 void *mpart_alloc(mpart_id mid, size_t size);
 
 /* As mpart_alloc, aligned to alignment (any power of two). Errors as
  * mpart_alloc, plus alignment 0 or not a power of two: ERROR_REGION_ALIGN.
- * O(log n). */
+ * As mpart_alloc. */
 void *mpart_memalign(mpart_id mid, size_t alignment, size_t size);
 
 /* Resizes the block at addr, keeping its contents up to the smaller size and
@@ -131,14 +133,16 @@ void *mpart_memalign(mpart_id mid, size_t alignment, size_t size);
  * EINVAL; addr not an allocated block of this partition: EINVAL; bad mid:
  * ERROR_KERNEL_HANDLE_NULL; larger than the partition could ever hold:
  * ERROR_REGION_SIZE; cannot grow now: ENOMEM; interrupt context:
- * ERROR_KERNEL_IN_ISR. O(log n) plus the copy. */
+ * ERROR_KERNEL_IN_ISR. As mpart_alloc (+ O(log regions)), plus the copy. */
 void *mpart_realloc(mpart_id mid, char *addr, size_t size);
 
 /* Frees the block at addr. The pointer is checked first (inside the
  * partition, at a block start, allocated); nothing is written otherwise.
  * Errors: NULL addr: EINVAL; foreign, interior or already freed pointer, or
  * a damaged block header: ERROR_REGION_NULL; bad mid:
- * ERROR_KERNEL_HANDLE_NULL; interrupt context: ERROR_KERNEL_IN_ISR. O(log n). */
+ * ERROR_KERNEL_HANDLE_NULL; interrupt context: ERROR_KERNEL_IN_ISR. FIRST_FIT
+ * O(1), BUDDY O(log size); a block outside the partition's largest region
+ * adds O(log regions). */
 int mpart_free(mpart_id mid, char *addr);
 
 /* Returns the largest size mpart_alloc would now satisfy, clamped to

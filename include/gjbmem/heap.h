@@ -6,8 +6,12 @@
  * addresses in different processes.
  *
  * The engine takes no locks: the caller serialises calls on one heap.
- * Functions return a gjb_status (0 on success). n = free blocks in the heap,
- * r = regions of the heap.
+ * Functions return a gjb_status (0 on success). r = regions of the heap.
+ * Costs: FIRST_FIT (segregated first fit) allocates, frees and resizes in
+ * O(1), a fixed number of bitmap words and no loop over blocks or lists;
+ * BUDDY in O(log size) (splitting down or merging up, at most one step per
+ * order). A pointer outside the heap's largest region adds a binary search
+ * of the region table, O(log r).
  */
 #ifndef GJBMEM_HEAP_H
 #define GJBMEM_HEAP_H
@@ -85,20 +89,21 @@ void *gjb_heap_block_of(const gjb_heap *h, const void *mem);
 
 /* Allocates size bytes aligned to alignof(max_align_t). Errors: size 0:
  * INVAL; too large ever: TOOBIG; not now: NOMEM; a damaged free list met
- * (buddy): CORRUPT. O(log n). */
+ * (buddy): CORRUPT. FIRST_FIT O(1), BUDDY O(log size). */
 int gjb_heap_alloc(gjb_heap *h, size_t size, void **out);
 
 /* Allocates size bytes aligned to align (a power of two). Errors: as
- * gjb_heap_alloc, plus ALIGN. O(log n). */
+ * gjb_heap_alloc, plus ALIGN. As gjb_heap_alloc. */
 int gjb_heap_memalign(gjb_heap *h, size_t align, size_t size, void **out);
 
 /* Resizes the block p (NULL: allocate). Errors: size 0: INVAL; p not an
  * allocated block: BADPTR; damaged: CORRUPT; TOOBIG; NOMEM. On error the
- * block is intact. O(log n) plus the copy. */
+ * block is intact. As gjb_heap_alloc (+ O(log r)), plus the copy. */
 int gjb_heap_realloc(gjb_heap *h, void *p, size_t size, void **out);
 
 /* Frees p. Errors: NULL: INVAL; not an allocated block: BADPTR; its header
- * or a neighbour's damaged: CORRUPT. Nothing is written on error. O(log n). */
+ * or a neighbour's damaged: CORRUPT. Nothing is written on error. FIRST_FIT
+ * O(1), BUDDY O(log size), + O(log r). */
 int gjb_heap_free(gjb_heap *h, void *p);
 
 /* Usable size of the allocated block p, or 0 if p is not one. O(log r). */

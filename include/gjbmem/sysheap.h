@@ -33,11 +33,12 @@ extern "C" {
 
 /* Allocates size bytes; size 0 gives a unique pointer to a minimal block.
  * Errors: NULL with errno ENOMEM (no memory within the limit) or
- * ERROR_KERNEL_IN_ISR. O(log n) (+ one page mapping when the heap grows). */
+ * ERROR_KERNEL_IN_ISR. As mpart_alloc for the heap's policy (+ one page
+ * mapping when the heap grows). */
 void *gjbmem_malloc(size_t size);
 
 /* Allocates n * size zeroed bytes. Errors: as gjbmem_malloc; n * size
- * overflows: ENOMEM. O(log n) + clearing. */
+ * overflows: ENOMEM. As gjbmem_malloc, + clearing. */
 void *gjbmem_calloc(size_t n, size_t size);
 
 /* Resizes p (NULL: gjbmem_malloc) keeping its contents up to the smaller
