@@ -60,7 +60,7 @@ pcdir=$(dirname "${pcs[0]}")
 libdir=$(dirname "$pcdir")
 echo "installed: ${pcs[0]#"$prefix"/}"
 
-for f in gjbext.h gjbmem/config.h gjbmem/heap.h gjbmem/mpart.h gjbmem/posix.h; do
+for f in gjbext.h gjbmem/config.h gjbmem/version.h gjbmem/heap.h gjbmem/mpart.h gjbmem/posix.h; do
   [ -f "$prefix/include/$f" ] || fail "header $f not installed under $prefix/include"
 done
 [ -z "$(find "$prefix" -name '*_internal.h')" ] || fail "private headers installed"
@@ -107,6 +107,7 @@ esac
 cat >"$tmp/app.c" <<'EOF'
 #include <gjbext.h>
 #include <gjbmem/posix.h>
+#include <gjbmem/version.h>
 
 #include <stdint.h>
 #include <string.h>
@@ -127,6 +128,7 @@ int main(void)
     mpart_id mid = 0;
     struct partinfo pi;
 
+    CHECK(strcmp(gjbmem_version(), GJBMEM_VERSION) == 0);
     CHECK(mpart_create(mem, sizeof mem, &mid) == 0);
     char *p = mpart_alloc(mid, 100);
     CHECK(p != NULL && p >= mem && p < mem + sizeof mem);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # cli.sh - the command line: --help of the tool and of each subcommand
-# exits 0 with a man-style page (NAME, SYNOPSIS) on stdout; bad commands,
+# exits 0 with a man-style page (NAME, SYNOPSIS) on stdout; --version prints
+# the project's version; bad commands,
 # options and arguments exit 2 with a message on stderr; record of a
 # program that cannot be found or run exits 127 / 126; every --json output
 # (record's on stderr, replay's and size's on stdout) parses
@@ -17,6 +18,15 @@ for args in "--help" "-h" "help" "record --help" "record -h" "replay --help" "re
   [ ! -s help.err ] || fail "gjbmem $args: wrote on stderr: $(cat help.err)"
 done
 pass "--help: every page"
+
+# --version: "gjbmem MAJOR.MINOR.PATCH" on stdout, the project's version
+# (GJB_PROJECT_VERSION, from CMake), exit 0, nothing on stderr.
+run version "$GJBMEM" --version
+expect_rc 0 "gjbmem --version" version.err
+[ "$(cat version.out)" = "gjbmem ${GJB_PROJECT_VERSION:?}" ] ||
+  fail "gjbmem --version: '$(head -c 200 version.out)', expected 'gjbmem $GJB_PROJECT_VERSION'"
+[ ! -s version.err ] || fail "gjbmem --version: wrote on stderr: $(cat version.err)"
+pass "--version: $(cat version.out)"
 
 record t prog_calls 8
 expect_rc 0 "record prog_calls" t.err

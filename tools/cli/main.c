@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gjbmem/version.h>
+
 #include "cli.h"
 
 static const char usage[] =
@@ -22,6 +24,7 @@ static const char usage[] =
     "    gjbmem size FILE [--policy first-fit|buddy|all|none] [--allocator PATH.so]...\n"
     "                     [--precision BYTES] [--json]\n"
     "    gjbmem COMMAND --help\n"
+    "    gjbmem --version\n"
     "\n"
     "DESCRIPTION\n"
     "    record runs an unmodified program and writes every call it makes to the\n"
@@ -130,6 +133,10 @@ int main(int argc, char **argv)
     const char *c = argv[1];
     if (strcmp(c, "--help") == 0 || strcmp(c, "-h") == 0 || strcmp(c, "help") == 0)
         cli_help(usage);
+    if (strcmp(c, "--version") == 0) {
+        printf("gjbmem %s\n", gjbmem_version());
+        return EXIT_OK;
+    }
     if (strcmp(c, "record") == 0)
         return cmd_record(argc - 1, argv + 1);
     if (strcmp(c, "replay") == 0)
