@@ -376,6 +376,21 @@ static void misuse(const struct gjb_errpolicy *pol, const char *call, int err, b
     gjb_port_set_errno(err);
 }
 
+/* The end of a free of p under the lock (err: 0 or its errno; corrupt:
+ * damage found): the lock goes; a failure runs the error policy for call
+ * (the name a report gives) and returns -1. */
+static int free_done(void *p, const char *call, int err, bool corrupt)
+{
+    if (GJB_LIKELY(!err)) {
+        unlock();
+        return 0;
+    }
+    struct gjb_errpolicy pol = sys.pol;
+    unlock();
+    misuse(&pol, call, err, corrupt, p);
+    return -1;
+}
+
 /* gjbmem_free, for call (the name a report gives). */
 static int free_call(void *p, const char *call)
 {
@@ -396,28 +411,16 @@ static int free_call(void *p, const char *call)
         gjb_fill_free(p, u);
         err = free_locked(p, &corrupt);
     }
-    if (GJB_LIKELY(!err)) {
-        unlock();
-        return 0;
-    }
-    struct gjb_errpolicy pol = sys.pol;
-    unlock();
-    misuse(&pol, call, err, corrupt, p);
-    return -1;
+    return free_done(p, call, err, corrupt);
 }
 
 /* The rest of a free the heap refused (st; lock held, released here): a
  * direct mapping, or a bad pointer reported by the error policy. */
 static GJB_NOINLINE int free_refused(void *p, int st)
 {
-    bool corrupt;
+    bool corrupt = false;
     int err = free_direct_locked(p, st, &corrupt);
-    struct gjb_errpolicy pol = sys.pol;
-    unlock();
-    if (!err)
-        return 0;
-    misuse(&pol, "gjbmem_free", err, corrupt, p);
-    return -1;
+    return free_done(p, "gjbmem_free", err, corrupt);
 }
 
 int gjbmem_free(void *p)

@@ -81,21 +81,15 @@ static inline struct bd_node *bd_node(const gjb_heap *h, intptr_t off)
 }
 
 /* The tag of offset off when it is a unit of a region's block area (*rp:
- * the region), else NULL: the hot region's without a search. */
+ * the region), else NULL. */
 static GJB_ALWAYS_INLINE unsigned char *bd_tag_of(const gjb_heap *h, intptr_t off,
                                                  const struct gjb_region **rp)
 {
-    const struct gjb_region *r = &h->hot;
-    size_t d = (size_t)(off - r->first);
-    if (GJB_UNLIKELY(d >= (size_t)(r->end - r->first))) {
-        if (!(r = gjb_region_at(h, off)))
-            return NULL;
-        d = (size_t)(off - r->first);
-    }
-    if (d % GJB_BU)
+    const struct gjb_region *r = gjb_region_of(h, off);
+    if (!r || (size_t)(off - r->first) % GJB_BU)
         return NULL;
     *rp = r;
-    return (unsigned char *)gjb_ptr(h, r->end) + d / GJB_BU;
+    return bd_tag(h, r, off);
 }
 
 /* The tag of offset off of region r when off is a unit of its block area,

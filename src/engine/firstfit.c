@@ -311,15 +311,10 @@ static inline bool sane(const gjb_heap *h, const struct gjb_region *r, const cha
 
 int gjb_ff_check(const gjb_heap *h, const void *p, char **bp, const struct gjb_region **rp)
 {
-    intptr_t pay = gjb_off(h, p);
-    const struct gjb_region *r = &h->hot;
-    size_t d = (size_t)(pay - r->first - (intptr_t)GJB_W);
-    if (GJB_UNLIKELY(d >= (size_t)(r->end - r->first))) {
-        if (h->nregions == 1 || !(r = gjb_region_at(h, pay - (intptr_t)GJB_W)))
-            return GJB_E_BADPTR;
-        d = (size_t)(pay - r->first - (intptr_t)GJB_W);
-    }
-    if (d % GJB_G)
+    intptr_t off = gjb_off(h, p) - (intptr_t)GJB_W;
+    const struct gjb_region *r = gjb_region_of(h, off);
+    size_t d = r ? (size_t)(off - r->first) : 0;
+    if (!r || d % GJB_G)
         return GJB_E_BADPTR;
     char *b = (char *)p - GJB_W;
     size_t hd = gjb_word(b);
@@ -372,7 +367,7 @@ int gjb_ff_free_merge(gjb_heap *h, const struct gjb_region *r, intptr_t b, size_
 int gjb_ff_free_other(gjb_heap *h, void *p)
 {
     intptr_t b = gjb_off(h, p) - (intptr_t)GJB_W;
-    const struct gjb_region *r = h->nregions > 1 ? gjb_region_at(h, b) : NULL;
+    const struct gjb_region *r = gjb_region_at(h, b);
     if (!r || (size_t)(b - r->first) % GJB_G)
         return gjb_ff_free(h, p);
     return ff_free_in(h, p, r, b, (size_t)(b - r->first));
