@@ -331,6 +331,21 @@ static void damaged_list_refuses_allocation(void **state)
     whole(h);
 }
 
+/* An allocation in a heap of both regions (arena, second) with a damaged
+ * free list: refused as CORRUPT, *out and both regions untouched. */
+static void alloc_refused_writes_nothing(gjb_heap *h)
+{
+    static unsigned char before[ARENA], before2[sizeof second];
+    void *p = (void *)0x1;
+    memcpy(before, arena, ARENA);
+    memcpy(before2, second, sizeof second);
+    assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_CORRUPT);
+    assert_ptr_equal(p, (void *)0x1);
+    assert_memory_equal(arena, before, ARENA);
+    assert_memory_equal(second, before2, sizeof second);
+    corrupt(h);
+}
+
 /* The same damage in a heap of two regions, where an allocation finds the
  * region of the list's first block and of its next block by a search: a
  * head or link in no region, inside a region but not on a unit, or on a
@@ -351,8 +366,6 @@ static void damaged_list_in_a_heap_of_two_regions(void **state)
     assert_int_equal(node(c)->next, off(h, a));
     whole(h);
 
-    static unsigned char before[ARENA], before2[sizeof second];
-    void *p = (void *)0x1;
     intptr_t head = heads(h)[0], next = node(c)->next;
     /* just below region 0's memory (no block area ends there), far away,
      * inside a unit */
@@ -361,31 +374,20 @@ static void damaged_list_in_a_heap_of_two_regions(void **state)
     const intptr_t bad_heads[] = {below, far, head + 16};
     for (size_t i = 0; i < sizeof bad_heads / sizeof bad_heads[0]; i++) {
         heads(h)[0] = bad_heads[i];
-        memcpy(before, arena, ARENA);
-        memcpy(before2, second, sizeof second);
-        assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_CORRUPT);
-        assert_ptr_equal(p, (void *)0x1);
-        assert_memory_equal(arena, before, ARENA);
-        assert_memory_equal(second, before2, sizeof second);
-        corrupt(h);
+        alloc_refused_writes_nothing(h);
     }
     heads(h)[0] = head;
     const intptr_t bad_next[] = {8, below, far, off(h, c) + 16, off(h, d), off(h, b)};
     for (size_t i = 0; i < sizeof bad_next / sizeof bad_next[0]; i++) {
         node(c)->next = bad_next[i];
-        memcpy(before, arena, ARENA);
-        memcpy(before2, second, sizeof second);
-        assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_CORRUPT);
-        assert_ptr_equal(p, (void *)0x1);
-        assert_memory_equal(arena, before, ARENA);
-        assert_memory_equal(second, before2, sizeof second);
-        corrupt(h);
+        alloc_refused_writes_nothing(h);
     }
     node(c)->next = next;
     /* and a free of what is no block: in no region, inside a unit */
     assert_int_equal(gjb_heap_free(h, extra), GJB_E_BADPTR);
     assert_int_equal(gjb_heap_free(h, b + 16), GJB_E_BADPTR);
     whole(h);
+    void *p;
     assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_OK);
     assert_ptr_equal(p, c);
     whole(h);
