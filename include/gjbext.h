@@ -67,15 +67,18 @@ typedef unsigned long mpart_id;
  * blocks are allocated: -1 / EBUSY. O(regions). */
 int heap_mem_init(int flag);
 
-/* A size the system heap can hand out now, clamped to INT_MAX: its largest
- * free block, or the largest direct mapping its limit still allows (for
- * requests of GJBMEM_SYSHEAP_DIRECT bytes or more), whichever is larger.
- * Never more than an allocation would get; room under the limit smaller
- * than GJBMEM_SYSHEAP_DIRECT that only a new region could use is not
- * counted. No errors. O(1). */
+/* The largest block the system heap can hand out from the memory it holds
+ * now (its largest free block; the heap may still grow, or serve a large
+ * request with a direct mapping, within its limit), clamped to INT_MAX.
+ * Never above mem_getinfo's free; gjbmem_malloc of that size succeeds. No
+ * errors. O(1). */
 int mem_findmax(void);
 
-/* Copies the system heap's statistics into *info. Errors: NULL info: -1 /
+/* Copies the system heap's statistics into *info. The heap holds its first
+ * region from the library's first use (on a host 4 MiB from the port, less
+ * when the limit is lower), so a process that has not allocated yet reports
+ * segment >= 1 and free > 0; used + free is the bytes the heap manages
+ * (direct mappings are not counted: gjbmem_sysheap_stats). Errors: NULL info: -1 /
  * EINVAL; caller not in system context (as the port reports): -1 / EACCES.
  * O(1). */
 int mem_getinfo(struct meminfo *info);

@@ -533,15 +533,22 @@ static void test_init_buddy_blocks(void **state)
 /* mem_findmax and the limit                                                     */
 /* ============================================================================ */
 
-static void test_findmax_clamp(void **state)
+/* mem_findmax is the heap's largest free block: the limit (room to grow or
+ * map more) does not count, and it is never above mem_getinfo's free. */
+static void test_findmax_held_memory(void **state)
 {
     (void)state;
-    assert_true(findmax() > 0);
+    struct gjbmem_sysheap_stats st = stats();
+    int m = findmax();
+    assert_true(m > 0);
+    assert_int_equal((size_t)m, clamp_int(st.heap.largest_free));
+    assert_true((size_t)m <= info().free);
     OK(gjbmem_sysheap_set_limit(SIZE_MAX));
     assert_int_equal(stats().limit, SIZE_MAX);
-    assert_int_equal(findmax(), INT_MAX);
+    assert_int_equal(findmax(), m);
     OK(gjbmem_sysheap_set_limit(g_limit0));
     assert_int_equal(stats().limit, g_limit0);
+    assert_int_equal(findmax(), m);
 }
 
 static void test_set_limit_below_held(void **state)
@@ -1369,9 +1376,9 @@ static void test_grown_region_too_small(void **state)
     assert_empty();
 }
 
-/* Room under the limit for a direct mapping, but less than the heap's
- * largest free block: mem_findmax is the free block (and it can be had);
- * with more room than that, the direct mapping. */
+/* Room under the limit for direct mappings, less or more than the heap's
+ * largest free block: mem_findmax is that block either way (never above
+ * mem_getinfo's free), and a request of that size succeeds. */
 static void test_findmax_larger_of_block_and_room(void **state)
 {
     (void)state;
@@ -1379,20 +1386,15 @@ static void test_findmax_larger_of_block_and_room(void **state)
     struct gjbmem_sysheap_stats st = stats();
     size_t largest = st.heap.largest_free;
     assert_true(largest > 2 * DIRECT); /* a region of 4 MiB or more, nearly empty */
-    OK(gjbmem_sysheap_set_limit(st.port_bytes + 2 * DIRECT));
-    int m = findmax();
-    assert_int_equal((size_t)m, clamp_int(largest));
-    char *p = take((size_t)m);
-    give(p);
-
-    OK(gjbmem_sysheap_set_limit(st.port_bytes + largest + 4 * DIRECT));
-    m = findmax();
-    assert_true((size_t)m > clamp_int(largest) || m == INT_MAX);
-    assert_true((size_t)m <= largest + 4 * DIRECT);
-    size_t directs = stats().direct_blocks;
-    p = take((size_t)m);
-    assert_int_equal(stats().direct_blocks, directs + 1);
-    give(p);
+    size_t limits[] = {st.port_bytes + 2 * DIRECT, st.port_bytes + largest + 4 * DIRECT};
+    for (int i = 0; i < 2; i++) {
+        OK(gjbmem_sysheap_set_limit(limits[i]));
+        int m = findmax();
+        assert_int_equal((size_t)m, clamp_int(largest));
+        assert_true((size_t)m <= info().free);
+        char *p = take((size_t)m);
+        give(p);
+    }
     OK(gjbmem_sysheap_set_limit(g_limit0));
     give_all();
     assert_empty();
@@ -1865,7 +1867,7 @@ int main(void)
     const struct CMUnitTest policy_tests[] = {
         T(test_init_default_and_flags), T(test_init_switch_when_empty),
         T(test_init_busy),              T(test_init_buddy_blocks),
-        T(test_findmax_clamp),          T(test_set_limit_below_held),
+        T(test_findmax_held_memory),    T(test_set_limit_below_held),
         T(test_findmax_at_limit),       T(test_getinfo_errors),
         T(test_getinfo_numbers),
     };

@@ -11,7 +11,7 @@
  * switch that the heap's memory cannot take). A child reports what it saw
  * through a pipe; this process checks it.
  */
-#define _POSIX_C_SOURCE 200809L /* setenv */
+#define _DEFAULT_SOURCE /* setenv, MAP_ANONYMOUS, MAP_NORESERVE */
 #include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -185,10 +186,12 @@ static void policy_values(void **state)
 
 /* --- a fresh system heap --------------------------------------------------- */
 
-/* A system heap with no heap yet (limit 8 MiB): its first direct mapping,
+/* A fresh system heap (limit 16 MiB: a first region of 4 MiB, room for 12
+ * more): its first direct mapping (5 MiB: more than the region holds),
  * whose table's first pages the host refuses, then granted. */
+#define BIG ((size_t)5 << 20)
 struct fresh {
-    size_t foreign_usable, findmax, regions_before;
+    size_t foreign_usable, findmax, regions_before, port_before, free_before;
     int validate0, free_foreign, free_foreign_errno;
     int refused_null, refused_errno;
     unsigned long faults;
@@ -205,13 +208,12 @@ static void fresh_direct_mapping(const void *arg, void *out)
 {
     (void)arg;
     struct fresh *f = out;
-    setenv("GJBMEM_HEAP_LIMIT", "8M", 1);
+    setenv("GJBMEM_HEAP_LIMIT", "16M", 1);
     unsetenv("GJBMEM_POLICY");
     int local = 0;
     struct gjbmem_sysheap_stats st;
-    /* No heap: nothing is a block, validate has nothing to check, the
-     * largest request is a direct mapping as large as the limit allows
-     * (less the table's first pages). */
+    /* The first region and nothing in it: a foreign pointer is no block,
+     * the largest request is the region's free block. */
     f->foreign_usable = gjbmem_usable_size(&local);
     f->validate0 = gjbmem_sysheap_validate();
     f->findmax = (size_t)mem_findmax();
@@ -220,10 +222,12 @@ static void fresh_direct_mapping(const void *arg, void *out)
     f->free_foreign_errno = errno;
     gjbmem_sysheap_stats(&st);
     f->regions_before = st.heap.regions;
+    f->port_before = st.port_bytes;
+    f->free_before = st.heap.free;
 
     gjbmem_fault_after(1); /* the mapping is granted, the table's pages are not */
     errno = 0;
-    void *d = gjbmem_malloc(GJBMEM_SYSHEAP_DIRECT);
+    void *d = gjbmem_malloc(BIG);
     f->refused_null = d == NULL;
     f->refused_errno = errno;
     f->faults = gjbmem_fault_count();
@@ -233,12 +237,12 @@ static void fresh_direct_mapping(const void *arg, void *out)
     f->direct_after_refusal = st.direct_blocks;
     f->validate1 = gjbmem_sysheap_validate();
 
-    d = gjbmem_malloc(GJBMEM_SYSHEAP_DIRECT);
+    d = gjbmem_malloc(BIG);
     f->granted = d != NULL;
     if (!d)
         return;
     f->usable = gjbmem_usable_size(d);
-    memset(d, 0x5a, GJBMEM_SYSHEAP_DIRECT);
+    memset(d, 0x5a, BIG);
     gjbmem_sysheap_stats(&st);
     f->port = st.port_bytes;
     f->direct_blocks = st.direct_blocks;
@@ -260,40 +264,176 @@ static void fresh_heap_and_first_direct_mapping(void **state)
     struct fresh f;
     in_child(fresh_direct_mapping, NULL, &f, sizeof f);
     size_t page = (size_t)sysconf(_SC_PAGESIZE), table = 256 * 2 * sizeof(void *);
+    size_t region = (size_t)4 << 20;
     assert_int_equal(f.foreign_usable, 0);
     assert_int_equal(f.validate0, 0);
     size_t guard = GJBMEM_HARDENING >= 2 ? sizeof(uintptr_t) : 0; /* the guard word */
-    assert_int_equal(f.findmax, ((size_t)8 << 20) - table - guard);
+    assert_true(f.findmax > 0 && f.findmax + guard <= f.free_before);
+    assert_true(f.findmax > region - region / 16); /* the region's one free block */
     assert_int_equal(f.free_foreign, -1);
     assert_int_equal(f.free_foreign_errno, EINVAL);
-    assert_int_equal(f.regions_before, 0);
-    /* refused: the mapping went back, nothing is counted */
+    assert_int_equal(f.regions_before, 1);
+    assert_int_equal(f.port_before, region);
+    /* refused: the mapping went back, nothing more is counted */
     assert_true(f.refused_null);
     assert_int_equal(f.refused_errno, ENOMEM);
     assert_int_equal(f.faults, 1);
-    assert_int_equal(f.port_after_refusal, 0);
+    assert_int_equal(f.port_after_refusal, region);
     assert_int_equal(f.direct_after_refusal, 0);
     assert_int_equal(f.validate1, 0);
-    /* granted: a mapping and the table, still no heap */
+    /* granted: a mapping and the table; the region holds no block */
     assert_true(f.granted);
-    assert_true(f.usable >= GJBMEM_SYSHEAP_DIRECT);
+    assert_true(f.usable >= BIG);
     assert_int_equal(f.direct_blocks, 1);
-    assert_true(f.direct_bytes >= GJBMEM_SYSHEAP_DIRECT && f.direct_bytes % page == 0);
-    assert_int_equal(f.port, f.direct_bytes + table);
-    assert_int_equal(f.regions, 0);
+    assert_true(f.direct_bytes >= BIG && f.direct_bytes % page == 0);
+    assert_int_equal(f.port, region + f.direct_bytes + table);
+    assert_int_equal(f.regions, 1);
     assert_int_equal(f.alloc_blocks, 0);
     assert_int_equal(f.validate2, 0);
-    /* freed without a heap: the table stays */
+    /* freed: the table stays */
     assert_int_equal(f.free_rc, 0);
-    assert_int_equal(f.port_after_free, table);
+    assert_int_equal(f.port_after_free, region + table);
     assert_int_equal(f.direct_after_free, 0);
-    assert_int_equal(f.regions_after_free, 0);
+    assert_int_equal(f.regions_after_free, 1);
     assert_int_equal(f.validate3, 0);
 }
 
-/* All 64 regions from memory handed in (none from the host): a 65th is
- * refused with ENOSPC, and a request no region can hold fails instead of
- * growing; the heap still serves what fits. */
+/* --- the system heap tried as a new user would (issue 13) ---------------- */
+
+/* What a process that has not allocated sees at the library's first use,
+ * under each policy and limit. */
+struct first_use {
+    int getinfo_rc;
+    struct meminfo mi;
+    size_t total, port, regions, alloc_blocks;
+    int findmax, malloc_ok, free_rc;
+    int same_policy, other_policy, other_policy_errno, back;
+};
+
+static void first_use(const void *arg, void *out)
+{
+    const struct env *e = arg;
+    struct first_use *r = out;
+    if (e->limit)
+        setenv("GJBMEM_HEAP_LIMIT", e->limit, 1);
+    else
+        unsetenv("GJBMEM_HEAP_LIMIT");
+    if (e->policy)
+        setenv("GJBMEM_POLICY", e->policy, 1);
+    else
+        unsetenv("GJBMEM_POLICY");
+    r->getinfo_rc = mem_getinfo(&r->mi); /* the library's first call */
+    struct gjbmem_sysheap_stats st;
+    gjbmem_sysheap_stats(&st);
+    r->total = st.heap.total;
+    r->port = st.port_bytes;
+    r->regions = st.heap.regions;
+    r->alloc_blocks = st.heap.alloc_blocks;
+    r->findmax = mem_findmax();
+    void *p = gjbmem_malloc((size_t)r->findmax);
+    r->malloc_ok = p != NULL;
+    r->free_rc = gjbmem_free(p);
+    /* The empty first region is no allocated block: switching works. */
+    int flag = st.policy, other = flag == BUDDY_ALLOCATION ? FIRST_FIT_ALLOCATION : BUDDY_ALLOCATION;
+    r->same_policy = heap_mem_init(flag);
+    errno = 0;
+    r->other_policy = heap_mem_init(other);
+    r->other_policy_errno = errno;
+    r->back = heap_mem_init(flag);
+}
+
+static struct first_use first_use_with(const char *limit, const char *policy)
+{
+    struct env e = {limit, policy};
+    struct first_use r;
+    in_child(first_use, &e, &r, sizeof r);
+    return r;
+}
+
+/* SPEC 4: a fresh process reports its first region (segment >= 1, free > 0,
+ * used + free = the bytes managed); mem_findmax is at most free and can be
+ * had; heap_mem_init may still switch. A limit below 4 MiB makes a smaller
+ * first region; a limit below a page (or 0) none. */
+static void first_region_at_first_use(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *limit, *policy;
+        size_t region;
+    } cases[] = {
+        {NULL, NULL, (size_t)4 << 20},
+        {NULL, "buddy", (size_t)4 << 20},
+        {"1M", NULL, (size_t)1 << 20},
+        {"100K", "buddy", (size_t)100 << 10},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct first_use r = first_use_with(cases[i].limit, cases[i].policy);
+        assert_int_equal(r.getinfo_rc, 0);
+        assert_true(r.mi.segment >= 1); /* FIRST_FIT: one free block; BUDDY: a few */
+        if (!cases[i].policy)
+            assert_int_equal(r.mi.segment, 1);
+        assert_true(r.mi.free > 0);
+        assert_int_equal(r.mi.used + r.mi.free, r.total);
+        assert_int_equal(r.mi.maxused, r.mi.used); /* the heap's own metadata */
+        assert_int_equal(r.total, cases[i].region);
+        assert_int_equal(r.port, cases[i].region);
+        assert_int_equal(r.regions, 1);
+        assert_int_equal(r.alloc_blocks, 0);
+        assert_true(r.findmax > 0);
+        assert_true((size_t)r.findmax <= r.mi.free);
+        assert_true(r.malloc_ok);
+        assert_int_equal(r.free_rc, 0);
+        assert_int_equal(r.same_policy, 0);
+        assert_int_equal(r.other_policy, 0);
+        assert_int_equal(r.back, 0);
+    }
+    /* No room for a page: no region, nothing to report but zeros. */
+    struct first_use r = first_use_with("0", NULL);
+    assert_int_equal(r.getinfo_rc, 0);
+    assert_int_equal(r.mi.segment, 0);
+    assert_int_equal(r.mi.free, 0);
+    assert_int_equal(r.regions, 0);
+    assert_int_equal(r.findmax, 0);
+    assert_false(r.malloc_ok); /* gjbmem_malloc(0): a minimal block, no memory */
+    assert_int_equal(r.other_policy, 0);
+}
+
+/* Memory added by the integrator larger than INT_MAX: mem_findmax is
+ * clamped to INT_MAX, still not above free, and can be had. */
+static void findmax_clamp(const void *arg, void *out)
+{
+    (void)arg;
+    int *r = out;
+    unsetenv("GJBMEM_HEAP_LIMIT");
+    unsetenv("GJBMEM_POLICY");
+    size_t size = (size_t)INT_MAX + ((size_t)64 << 20);
+    void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    struct meminfo mi;
+    if (mem == MAP_FAILED || gjbmem_sysheap_add_memory(mem, size) != 0 || mem_getinfo(&mi))
+        return;
+    r[0] = 1;
+    r[1] = mem_findmax();
+    r[2] = mi.free > (size_t)INT_MAX;
+    void *p = gjbmem_malloc((size_t)r[1]);
+    r[3] = p != NULL && gjbmem_free(p) == 0;
+}
+
+static void findmax_clamped_to_int_max(void **state)
+{
+    (void)state;
+    int r[4];
+    in_child(findmax_clamp, NULL, r, sizeof r);
+    if (!r[0])
+        skip(); /* the host would not map that much address space */
+    assert_int_equal(r[1], INT_MAX);
+    assert_true(r[2]);
+    assert_true(r[3]);
+}
+
+/* All 64 regions from memory handed in (none from the host: limit 0, as
+ * on bare metal): a 65th is refused with ENOSPC, and a request no region
+ * can hold fails instead of growing; the heap still serves what fits. */
 #define PIECES 64
 #define PIECE (16 * 1024)
 static _Alignas(64) char pieces[PIECES + 1][PIECE];
@@ -311,7 +451,7 @@ static void all_regions_in_use(const void *arg, void *out)
 {
     (void)arg;
     struct full_table *r = out;
-    unsetenv("GJBMEM_HEAP_LIMIT");
+    setenv("GJBMEM_HEAP_LIMIT", "0", 1);
     unsetenv("GJBMEM_POLICY");
     for (int i = 0; i < PIECES; i++)
         r->added += gjbmem_sysheap_add_memory(pieces[i], PIECE) == 0;
@@ -398,17 +538,16 @@ static void switch_over(const void *arg, void *out)
 {
     bool added = *(const bool *)arg;
     struct switch_refused *s = out;
-    unsetenv("GJBMEM_HEAP_LIMIT");
+    if (added) /* a first region from the host */
+        unsetenv("GJBMEM_HEAP_LIMIT");
+    else /* none: the small memory is the heap's first region */
+        setenv("GJBMEM_HEAP_LIMIT", "0", 1);
     unsetenv("GJBMEM_POLICY");
     size_t off = 0;
     while (off < 64 && !(s->size = ff_only_size(added, off)))
         off += 8;
     if (!s->size)
         return;
-    if (added) { /* a heap from the host first, then the small region */
-        void *p = gjbmem_malloc(100);
-        gjbmem_free(p);
-    }
     s->added = gjbmem_sysheap_add_memory(small_mem + off, s->size);
     errno = 0;
     s->switched = heap_mem_init(BUDDY_ALLOCATION);
@@ -498,6 +637,8 @@ int main(void)
         cmocka_unit_test(heap_limit_values),
         cmocka_unit_test(policy_values),
         cmocka_unit_test(fresh_heap_and_first_direct_mapping),
+        cmocka_unit_test(first_region_at_first_use),
+        cmocka_unit_test(findmax_clamped_to_int_max),
         cmocka_unit_test(sixty_four_regions),
         cmocka_unit_test(policy_switch_refused_by_the_memory),
         cmocka_unit_test(settings_from_environment),

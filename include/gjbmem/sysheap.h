@@ -3,8 +3,9 @@
  * the documented calls are heap_mem_init and mem_* in <gjbext.h>).
  *
  * The system heap is one heap owned by the library. On a host it takes its
- * memory from the port in regions (page mappings) and grows on demand up to
- * a limit: the host's physical memory by default, GJBMEM_HEAP_LIMIT in the
+ * memory from the port in regions (page mappings): the first at the
+ * library's first use (4 MiB, or what the limit allows), more on demand up
+ * to a limit: the host's physical memory by default, GJBMEM_HEAP_LIMIT in the
  * environment (bytes, with an optional K, M or G suffix), or
  * gjbmem_sysheap_set_limit. Requests of GJBMEM_SYSHEAP_DIRECT bytes or more
  * get pages of their own (a direct mapping, returned to the host on free);

@@ -3,10 +3,11 @@
  * the allocation interface of <gjbmem/sysheap.h>.
  *
  * One engine heap with up to SYS_REGIONS regions. On a host the regions
- * are page mappings from the port: the first of GROW_MIN bytes, each later
- * one at least as large as all before it together (so 64 regions are never
- * the limit), taken when an allocation finds no room; the integrator may
- * add memory of its own. Requests of GJBMEM_SYSHEAP_DIRECT bytes or more
+ * are page mappings from the port: the first of GROW_MIN bytes (less when
+ * the limit is lower) taken at the library's first use, so that a fresh
+ * process already reports it; each later one at least as large as all
+ * before it together (so 64 regions are never the limit), taken when an
+ * allocation finds no room; the integrator may add memory of its own. Requests of GJBMEM_SYSHEAP_DIRECT bytes or more
  * get a direct mapping each, recorded in a hash table (bigblock.c), and go
  * back to the host when freed. Everything taken from the port counts
  * against the limit. One lock guards it all; fork handlers hold it across
@@ -76,6 +77,8 @@ static bool parse_size(const char *s, size_t *out)
     return true;
 }
 
+static int grow(size_t size);
+
 static void on_prepare(void)
 {
     gjb_port_lock_take(&sys.lock);
@@ -103,6 +106,7 @@ void gjb_sysheap_init(void)
     if (parse_size(gjb_port_getenv("GJBMEM_HEAP_LIMIT"), &lim))
         sys.limit = lim;
     gjb_port_at_fork(on_prepare, on_parent, on_child);
+    (void)grow(0); /* the first region, when the limit and the host allow one */
 }
 
 static void lock(void)
@@ -609,11 +613,6 @@ int mem_findmax(void)
 {
     lock();
     size_t m = sys.h ? gjb_guarded_max(sys.h) : 0;
-    size_t direct = room(gjb_big_growth(&sys.big));
-    if (GJB_GUARDED)
-        direct = direct > sizeof(uintptr_t) ? direct - sizeof(uintptr_t) : 0;
-    if (direct >= GJBMEM_SYSHEAP_DIRECT && direct > m)
-        m = direct; /* a direct mapping of that many bytes fits the limit */
     unlock();
     return m > INT_MAX ? INT_MAX : (int)m;
 }
