@@ -83,9 +83,13 @@ int mem_findmax(void);
  * O(1). */
 int mem_getinfo(struct meminfo *info);
 
-/* Prints the SylixOS `free` table ("heap show >>": HEAP, TOTAL, USED, MAX
- * USED, SEGMENT, USED%) with one row for the system heap and one per live
- * partition, then the mapping layer's summary, on standard output. O(parts). */
+/* Prints, on standard output, the table of the SylixOS `free` command:
+ * "heap show >>", a blank line, the header and its rule, then one row
+ * "%-14s %8zuKB %8zuKB %8zuKB %7ld %3zd%%" (name, total, used and max used
+ * in KiB, segments, used / (total / 100)) for the system heap ("system")
+ * and for each live partition ("mpart 0x<id>"), a blank line, then the
+ * system heap's host summary and the mapping layer's. No errors. Thread-safe
+ * (each row is a snapshot under its heap's lock). O(partitions). */
 void mem_show(void);
 
 /* Sets how many partitions may be live at once (default MPART_MAX_PARTS).

@@ -41,6 +41,7 @@
 #include <gjbmem/vmm.h>
 
 #include "errno_asserts.h"
+#include "show_text.h"
 #undef FAILS_NULL /* its own version below holds a block given by mistake */
 #define GRAIN ((uintptr_t)_Alignof(max_align_t))
 #define DIRECT GJBMEM_SYSHEAP_DIRECT
@@ -1506,94 +1507,11 @@ static char *capture(int fd, void (*fn)(void))
     return text;
 }
 
-static void check_show(char *text)
+/* mem_show's text is exactly the SylixOS table of the present state. */
+static void check_show(const char *text)
 {
-    char *save = NULL;
-    char *line = strtok_r(text, "\n", &save);
-    assert_non_null(line);
-    assert_string_equal(line, "heap show >>");
-    line = strtok_r(NULL, "\n", &save);
-    assert_non_null(line);
-    const char *names[] = {"HEAP", "TOTAL", "USED", "MAX USED", "SEGMENT", "USED%"};
-    const char *at = line;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        const char *f = strstr(at, names[i]);
-        assert_non_null(f);
-        at = f + strlen(names[i]);
-    }
-    line = strtok_r(NULL, "\n", &save);
-    assert_non_null(line);
-    assert_true(strspn(line, "- ") == strlen(line) && strchr(line, '-'));
-
-    /* The system row. */
-    line = strtok_r(NULL, "\n", &save);
-    assert_non_null(line);
-    struct meminfo mi = info();
-    size_t total, used, maxused;
-    unsigned long seg;
-    unsigned pct;
-    assert_int_equal(sscanf(line, "system %zu %zu %zu %lu %u%%", &total, &used, &maxused, &seg,
-                            &pct),
-                     5);
-    assert_int_equal(total, mi.used + mi.free);
-    assert_int_equal(used, mi.used);
-    assert_int_equal(maxused, mi.maxused);
-    assert_int_equal(seg, mi.segment);
-    assert_true(pct <= 100);
-    if (total >= 100)
-        assert_true(pct + 1 >= used * 100 / total && pct <= used * 100 / total + 1);
-
-    /* One row per live partition. */
-    bool seen[sizeof parts / sizeof parts[0]] = {false};
-    int rows = 0;
-    for (line = strtok_r(NULL, "\n", &save); line && strncmp(line, "mpart", 5) == 0;
-         line = strtok_r(NULL, "\n", &save)) {
-        unsigned long id;
-        assert_int_equal(sscanf(line, "mpart 0x%lx %zu %zu %zu %lu %u%%", &id, &total, &used,
-                                &maxused, &seg, &pct),
-                         6);
-        int k = -1;
-        for (int i = 0; i < nparts; i++)
-            if (parts[i] == id)
-                k = i;
-        assert_true(k >= 0);
-        assert_false(seen[k]);
-        seen[k] = true;
-        rows++;
-        struct partinfo pi;
-        OK(mpart_getinfo(id, &pi));
-        assert_int_equal(total, pi.used + pi.free);
-        assert_int_equal(used, pi.used);
-        assert_int_equal(maxused, pi.maxused);
-        assert_int_equal(seg, pi.segment);
-        assert_true(pct <= 100);
-    }
-    assert_int_equal(rows, nparts);
-
-    /* The summary. */
-    assert_non_null(line);
-    struct gjbmem_sysheap_stats st = stats();
-    size_t nd, bd, pb, lim;
-    char policy[16] = "";
-    assert_int_equal(sscanf(line,
-                            "system heap: %zu direct mappings of %zu bytes; %zu bytes from the "
-                            "host, limit %zu; policy %15s",
-                            &nd, &bd, &pb, &lim, policy),
-                     5);
-    assert_int_equal(nd, st.direct_blocks);
-    assert_int_equal(bd, st.direct_bytes);
-    assert_int_equal(pb, st.port_bytes);
-    assert_int_equal(lim, st.limit);
-    assert_string_equal(policy, st.policy == BUDDY_ALLOCATION ? "BUDDY" : "FIRST_FIT");
-    line = strtok_r(NULL, "\n", &save);
-    assert_non_null(line);
-    struct gjbmem_vmm_stats vs;
-    OK(gjbmem_vmm_stats(&vs));
-    size_t maps, mapped;
-    assert_int_equal(sscanf(line, "mappings: %zu live, %zu bytes mapped", &maps, &mapped), 2);
-    assert_int_equal(maps, vs.mappings);
-    assert_int_equal(mapped, vs.bytes_mapped);
-    assert_null(strtok_r(NULL, "\n", &save));
+    struct show_text want;
+    assert_string_equal(text, show_expected(&want, parts, nparts));
 }
 
 static _Alignas(64) char show_part_mem[3][16384];

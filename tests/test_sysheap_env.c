@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +34,9 @@
 #include <gjbmem/fault.h>
 #include <gjbmem/heap.h>
 #include <gjbmem/sysheap.h>
+#include <gjbmem/vmm.h>
+
+#include "show_text.h"
 
 /* --- forked children ------------------------------------------------------- */
 
@@ -398,6 +402,63 @@ static void first_region_at_first_use(void **state)
     assert_int_equal(r.other_policy, 0);
 }
 
+/* mem_show's exact text in a fresh process: the SylixOS table (known
+ * figures: a 4096 KiB system heap of one segment, and a 16 KiB partition),
+ * then the summaries. */
+struct show_result {
+    char got[4096], want[4096];
+};
+
+static _Alignas(64) char show_mem[16 * 1024];
+
+static void show_fresh(const void *arg, void *out)
+{
+    (void)arg;
+    struct show_result *r = out;
+    unsetenv("GJBMEM_HEAP_LIMIT");
+    unsetenv("GJBMEM_POLICY");
+    FILE *tmp = tmpfile();
+    mpart_id mid;
+    if (!tmp || mpart_create(show_mem, sizeof show_mem, &mid) != 0 || !mpart_alloc(mid, 3000))
+        return;
+    fflush(stdout);
+    int saved = dup(1);
+    dup2(fileno(tmp), 1);
+    mem_show();
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    rewind(tmp);
+    size_t n = fread(r->got, 1, sizeof r->got - 1, tmp);
+    r->got[n] = 0;
+    fclose(tmp);
+    struct show_text t;
+    const char *want = show_expected(&t, &mid, 1);
+    size_t k = strlen(want) < sizeof r->want ? strlen(want) : sizeof r->want - 1;
+    memcpy(r->want, want, k);
+}
+
+static void mem_show_exact_text(void **state)
+{
+    (void)state;
+    struct show_result r;
+    in_child(show_fresh, NULL, &r, sizeof r);
+    assert_string_equal(r.got, r.want);
+    /* The figures printf cannot get wrong: the heap's 4 MiB in one segment,
+     * the partition's 16 KiB (less its metadata), 3000 bytes used in 2. */
+    assert_non_null(strstr(r.got, SHOW_HEAD "system             4096KB "));
+    const char *row = strstr(r.got, "\nmpart 0x");
+    assert_non_null(row);
+    unsigned long total, used, maxused, seg, pct;
+    assert_int_equal(sscanf(row, "\nmpart 0x%*x %luKB %luKB %luKB %lu %lu%%", &total, &used,
+                            &maxused, &seg, &pct),
+                     5);
+    assert_true(total >= 15 && total <= 16);
+    assert_true(used >= 2 && used <= 3);
+    assert_int_equal(seg, 2);
+    assert_non_null(strstr(r.got, "       1   0%\nmpart 0x"));
+}
+
 /* Memory added by the integrator larger than INT_MAX: mem_findmax is
  * clamped to INT_MAX, still not above free, and can be had. */
 static void findmax_clamp(const void *arg, void *out)
@@ -638,6 +699,7 @@ int main(void)
         cmocka_unit_test(policy_values),
         cmocka_unit_test(fresh_heap_and_first_direct_mapping),
         cmocka_unit_test(first_region_at_first_use),
+        cmocka_unit_test(mem_show_exact_text),
         cmocka_unit_test(findmax_clamped_to_int_max),
         cmocka_unit_test(sixty_four_regions),
         cmocka_unit_test(policy_switch_refused_by_the_memory),

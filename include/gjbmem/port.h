@@ -44,8 +44,9 @@ void gjb_port_set_errno(int err);
  * allowed): not in interrupt context and not marked as a user thread. */
 bool gjb_port_in_system_context(void);
 
-/* Writes n bytes of text to stream 1 (standard output) or 2 (errors). */
-void gjb_port_write(int stream, const char *s, unsigned long n);
+/* Writes n bytes of text to stream 1 (standard output) or 2 (errors), at
+ * once (unbuffered): 0, or -1 when the stream refused them. */
+int gjb_port_write(int stream, const char *s, unsigned long n);
 
 /* Stops the program at once (an error policy asked for it). Never returns. */
 void gjb_port_abort(void);

@@ -1,6 +1,7 @@
 /*
  * api_internal.h - what the API layer's files (mpart.c, sysheap.c,
- * bigblock.c, memshow.c, lib.c) share. Not installed.
+ * bigblock.c, memshow.c, lib.c) share, and what the mapping layer
+ * registers with them (gjb_vmm_init). Not installed.
  */
 #ifndef GJB_API_INTERNAL_H
 #define GJB_API_INTERNAL_H
@@ -12,10 +13,21 @@
 #include "gjbmem/errpolicy.h"
 #include "gjbmem/heap.h"
 
-/* The library's one initialisation (run through gjb_port_init_once). */
+/* The library's one initialisation (run through gjb_port_init_once): it
+ * starts each part in turn (lib.c). */
 void gjb_lib_init(void);
 void gjb_mpart_init(void);
 void gjb_sysheap_init(void);
+void gjb_vmm_init(void); /* src/vmm/show.c: registers the mapping summary */
+
+/* --- mem_show (memshow.c) */
+struct gjb_line;
+/* Fills line (textline.h) with one line of a part's summary. */
+typedef void (*gjb_show_fn)(struct gjb_line *line);
+/* Adds fn to the summaries mem_show prints after its table, in the order
+ * registered (at most 4; the same fn once). Call it from the library's
+ * initialisation only (no lock). */
+void gjb_show_register(gjb_show_fn fn);
 
 /* Calls fn for every live partition with its id and statistics, each taken
  * under the partition's lock (fn runs with no lock held). */

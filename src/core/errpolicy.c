@@ -23,8 +23,7 @@ static void log_line(const struct gjbmem_error *e)
         gjb_line_hex(&m, (uintptr_t)e->addr);
     }
     gjb_line_put(&m, e->corrupt ? ": damaged heap metadata or guard" : ": not an allocated block");
-    gjb_line_put(&m, "\n");
-    gjb_port_write(2, m.buf, m.n);
+    gjb_line_emit(2, &m);
 }
 
 bool gjb_errpolicy_valid(unsigned flags, gjbmem_error_hook hook)

@@ -1,65 +1,57 @@
 /*
- * memshow.c - mem_show: the SylixOS `free` table of the system heap and of
- * every live partition, then the mapping layer's summary. Formats its own
- * numbers (no stdio in src/core) and writes through the port.
+ * memshow.c - mem_show: the table of the SylixOS `free` command (its
+ * RegionShow layout: sizes in KiB) for the system heap and every live
+ * partition, then the summaries registered with gjb_show_register (the
+ * system heap's host memory, the mapping layer's records). Every line is
+ * made by textline.h and leaves through gjb_line_emit.
  */
 #include "api_internal.h"
-#include "gjbext.h"
-#include "gjbmem/port.h"
 #include "gjbmem/sysheap.h"
-#include "gjbmem/vmm.h"
 #include "textline.h"
 
-/* Appends v right-aligned in width columns (a leading space first). */
-static void num(struct gjb_line *l, unsigned long long v, unsigned width, const char *suffix)
+#define SUMMARIES 4
+
+static gjb_show_fn summaries[SUMMARIES];
+
+void gjb_show_register(gjb_show_fn fn)
 {
-    char d[24];
-    unsigned k = 0;
-    do
-        d[k++] = (char)('0' + v % 10);
-    while ((v /= 10) && k < sizeof d);
+    for (int i = 0; i < SUMMARIES; i++)
+        if (!summaries[i] || summaries[i] == fn) {
+            summaries[i] = fn;
+            return;
+        }
+}
+
+/* " %8zuKB": bytes in KiB. */
+static void kib(struct gjb_line *l, size_t bytes)
+{
     gjb_line_put(l, " ");
-    for (unsigned i = k; i < width; i++)
-        gjb_line_put(l, " ");
-    while (k) {
-        char c[2] = {d[--k], 0};
-        gjb_line_put(l, c);
-    }
-    gjb_line_put(l, suffix);
+    gjb_line_uint(l, bytes / 1024, 10, 8);
+    gjb_line_put(l, "KB");
 }
 
-/* The name column: name (and id, unless 0), then padding to 16 characters. */
-static void name(struct gjb_line *l, const char *s, unsigned long long id)
-{
-    unsigned start = l->n;
-    gjb_line_put(l, s);
-    if (id) {
-        gjb_line_put(l, " ");
-        gjb_line_hex(l, id);
-    }
-    while (l->n - start < 16)
-        gjb_line_put(l, " ");
-}
-
-static void emit(int stream, struct gjb_line *l)
-{
-    gjb_line_put(l, "\n");
-    gjb_port_write(stream, l->buf, l->n);
-    l->n = 0;
-}
-
-static void row(int stream, const char *label, unsigned long long id,
+/* One row, printf("%-14s %8zuKB %8zuKB %8zuKB %7ld %3zd%%\n", name, total / 1024,
+ * used / 1024, maxused / 1024, segments, used / (total / 100)), the name
+ * followed by id in hexadecimal unless id is 0. */
+static void row(int stream, const char *name, unsigned long id,
                 const struct gjbmem_heap_stats *st)
 {
     struct gjb_line l = {.n = 0};
-    name(&l, label, id);
-    num(&l, st->total, 10, "");
-    num(&l, st->used, 10, "");
-    num(&l, st->maxused, 10, "");
-    num(&l, st->segments, 8, "");
-    num(&l, st->total ? (unsigned long long)(st->used / (st->total / 100 ? st->total / 100 : 1)) : 0,
-        4, "%");
-    emit(stream, &l);
+    gjb_line_put(&l, name);
+    if (id) {
+        gjb_line_put(&l, " ");
+        gjb_line_hex(&l, id);
+    }
+    gjb_line_pad(&l, 0, 14);
+    kib(&l, st->total);
+    kib(&l, st->used);
+    kib(&l, st->maxused);
+    gjb_line_put(&l, " ");
+    gjb_line_uint(&l, st->segments, 10, 7);
+    gjb_line_put(&l, " ");
+    gjb_line_uint(&l, st->total / 100 ? st->used / (st->total / 100) : 0, 10, 3);
+    gjb_line_put(&l, "%");
+    gjb_line_emit(stream, &l);
 }
 
 static void part_row(void *ctx, unsigned long mid, const struct gjbmem_heap_stats *st)
@@ -67,34 +59,29 @@ static void part_row(void *ctx, unsigned long mid, const struct gjbmem_heap_stat
     row(*(int *)ctx, "mpart", mid, st);
 }
 
+static void text(int stream, const char *s)
+{
+    struct gjb_line l = {.n = 0};
+    gjb_line_put(&l, s);
+    gjb_line_emit(stream, &l);
+}
+
 void gjbmem_mem_show_to(int stream)
 {
-    static const char head[] =
-        "heap show >>\n"
-        "      HEAP           TOTAL       USED   MAX USED  SEGMENT USED%\n"
-        "---------------- ---------- ---------- ---------- -------- -----\n";
-    gjb_port_write(stream, head, sizeof head - 1);
     struct gjbmem_sysheap_stats ss;
-    gjbmem_sysheap_stats(&ss);
+    gjbmem_sysheap_stats(&ss); /* first: the library starts */
+    text(stream, "heap show >>");
+    text(stream, "");
+    text(stream, "     HEAP         TOTAL      USED     MAX USED  SEGMENT USED");
+    text(stream, "-------------- ---------- ---------- ---------- ------- ----");
     row(stream, "system", 0, &ss.heap);
     gjb_mpart_each(part_row, &stream);
-
-    struct gjbmem_vmm_stats vs;
-    struct gjb_line l = {.n = 0};
-    gjb_line_put(&l, "system heap:");
-    num(&l, ss.direct_blocks, 0, " direct mappings of");
-    num(&l, ss.direct_bytes, 0, " bytes;");
-    num(&l, ss.port_bytes, 0, " bytes from the host, limit");
-    num(&l, ss.limit, 0, ss.policy == BUDDY_ALLOCATION ? "; policy BUDDY" : "; policy FIRST_FIT");
-    emit(stream, &l);
-    gjbmem_vmm_stats(&vs);
-    gjb_line_put(&l, "mappings:");
-    num(&l, vs.mappings, 0, " live,");
-    num(&l, vs.bytes_mapped, 0, " bytes mapped,");
-    num(&l, vs.bytes_locked, 0, " bytes locked,");
-    num(&l, vs.shm_opened, 0, " shared-memory objects opened,");
-    num(&l, vs.shared_anon_bytes, 0, " bytes shared anonymous");
-    emit(stream, &l);
+    text(stream, "");
+    for (int i = 0; i < SUMMARIES && summaries[i]; i++) {
+        struct gjb_line l = {.n = 0};
+        summaries[i](&l);
+        gjb_line_emit(stream, &l);
+    }
 }
 
 void mem_show(void)

@@ -7,8 +7,8 @@
  * the limit is lower) taken at the library's first use, so that a fresh
  * process already reports it; each later one at least as large as all
  * before it together (so 64 regions are never the limit), taken when an
- * allocation finds no room; the integrator may add memory of its own. Requests of GJBMEM_SYSHEAP_DIRECT bytes or more
- * get a direct mapping each, recorded in a hash table (bigblock.c), and go
+ * allocation finds no room; the integrator may add memory of its own.
+ * Requests of GJBMEM_SYSHEAP_DIRECT bytes or more get a direct mapping each, recorded in a hash table (bigblock.c), and go
  * back to the host when freed. Everything taken from the port counts
  * against the limit. One lock guards it all; fork handlers hold it across
  * fork so that the child inherits a consistent heap.
@@ -20,6 +20,7 @@
 #include "api_internal.h"
 #include "guard.h"
 #include "port_fast.h"
+#include "textline.h"
 #include "gjbext.h"
 #include "gjbmem/port.h"
 #include "gjbmem/sysheap.h"
@@ -78,6 +79,7 @@ static bool parse_size(const char *s, size_t *out)
 }
 
 static int grow(size_t size);
+static void summary(struct gjb_line *l);
 
 static void on_prepare(void)
 {
@@ -106,6 +108,7 @@ void gjb_sysheap_init(void)
     if (parse_size(gjb_port_getenv("GJBMEM_HEAP_LIMIT"), &lim))
         sys.limit = lim;
     gjb_port_at_fork(on_prepare, on_parent, on_child);
+    gjb_show_register(summary);
     (void)grow(0); /* the first region, when the limit and the host allow one */
 }
 
@@ -696,4 +699,21 @@ int gjbmem_sysheap_validate(void)
     if (!ok)
         misuse(&pol, "gjbmem_sysheap_validate", ERROR_KERNEL_MEMORY, true, NULL);
     return ok ? 0 : -1;
+}
+
+/* mem_show's line: "system heap: 0 direct mappings of 0 bytes; 4194304 bytes
+ * from the host, limit 8388608; policy FIRST_FIT" */
+static void summary(struct gjb_line *l)
+{
+    struct gjbmem_sysheap_stats st;
+    gjbmem_sysheap_stats(&st);
+    gjb_line_put(l, "system heap: ");
+    gjb_line_dec(l, st.direct_blocks);
+    gjb_line_put(l, " direct mappings of ");
+    gjb_line_dec(l, st.direct_bytes);
+    gjb_line_put(l, " bytes; ");
+    gjb_line_dec(l, st.port_bytes);
+    gjb_line_put(l, " bytes from the host, limit ");
+    gjb_line_dec(l, st.limit);
+    gjb_line_put(l, st.policy == BUDDY_ALLOCATION ? "; policy BUDDY" : "; policy FIRST_FIT");
 }

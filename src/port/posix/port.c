@@ -166,11 +166,11 @@ bool gjb_port_in_system_context(void)
     return !gjb_posix_isr && !is_user;
 }
 
-void gjb_port_write(int stream, const char *s, unsigned long n)
+int gjb_port_write(int stream, const char *s, unsigned long n)
 {
     FILE *f = stream == 2 ? stderr : stdout;
-    fwrite(s, 1, n, f);
-    fflush(f);
+    bool ok = fwrite(s, 1, n, f) == n;
+    return fflush(f) == 0 && ok ? 0 : -1;
 }
 
 _Noreturn void gjb_port_abort(void)
