@@ -65,6 +65,8 @@
 
 #include <gjbmem/sysheap.h>
 
+#include "../core/textline.h" /* header-only: the formatter */
+
 #define EXPORT __attribute__((visibility("default")))
 
 /* The declarations of <stdlib.h>/<malloc.h> for the functions not every
@@ -103,38 +105,18 @@ static int abort_on_bad_free(void)
 }
 
 /* Writes "gjbmem: <what>: invalid pointer 0x...\n" to stderr without stdio
- * (which may allocate) and aborts. */
+ * (which may allocate), formatted by the library's one formatter, and
+ * aborts. */
 static void bad_pointer_abort(const char *what, const void *p)
 {
-    char buf[128];
-    size_t n = 0;
-    static const char pre[] = "gjbmem: ";
-    static const char post[] = ": invalid pointer 0x";
-    static const char tail[] = " (GJBMEM_ABORT_ON_BAD_FREE=1)\n";
-    static const char hex[] = "0123456789abcdef";
-
-    memcpy(buf + n, pre, sizeof pre - 1);
-    n += sizeof pre - 1;
-    size_t wl = strlen(what);
-    if (wl > 32)
-        wl = 32;
-    memcpy(buf + n, what, wl);
-    n += wl;
-    memcpy(buf + n, post, sizeof post - 1);
-    n += sizeof post - 1;
-    uintptr_t v = (uintptr_t)p;
-    int started = 0;
-    for (int shift = (int)(sizeof v * 8) - 4; shift >= 0; shift -= 4) {
-        unsigned d = (unsigned)(v >> shift) & 0xf;
-        if (d != 0 || started || shift == 0) {
-            buf[n++] = hex[d];
-            started = 1;
-        }
-    }
-    memcpy(buf + n, tail, sizeof tail - 1);
-    n += sizeof tail - 1;
-    for (size_t off = 0; off < n;) {
-        ssize_t w = write(2, buf + off, n - off);
+    struct gjb_line l = {.n = 0};
+    gjb_line_put(&l, "gjbmem: ");
+    gjb_line_put(&l, what);
+    gjb_line_put(&l, ": invalid pointer ");
+    gjb_line_hex(&l, (uintptr_t)p);
+    gjb_line_put(&l, " (GJBMEM_ABORT_ON_BAD_FREE=1)\n");
+    for (size_t off = 0; off < l.n;) {
+        ssize_t w = write(2, l.buf + off, l.n - off);
         if (w <= 0) {
             if (w < 0 && errno == EINTR)
                 continue;
