@@ -1,7 +1,8 @@
 /*
  * test_malloc_edges.c - the malloc replacement (libgjbmem-malloc.so), linked
  * directly: every edge of the malloc family that glibc programs rely on
- * (SPEC section 4), bad pointers, GJBMEM_SHOW, GJBMEM_VALIDATE and
+ * (SPEC section 4), bad pointers, GJBMEM_SHOW (also for programs that
+ * never allocate: exec'd children), GJBMEM_VALIDATE and
  * GJBMEM_ABORT_ON_BAD_FREE,
  * and that the C library's own allocations (strdup, asprintf, stdio) come
  * from the system heap too. After each test the system heap must validate.
@@ -10,11 +11,13 @@
  * checks that the heap took the policy asked for.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -432,6 +435,70 @@ static void show_at_exit(void **state)
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
     assert_null(strstr(out, "heap show >>"));
+}
+
+/* GJBMEM_SHOW=1 for programs that never allocate (issue 13): the C
+ * library's `true` with the replacement preloaded, and this program,
+ * exec'd to return from main at once. Each prints the table at exit, the
+ * system heap holding its first region (4096 KiB, one segment or more). */
+static const char *g_exec_path, *g_exec_arg;
+static char g_preload[4096];
+
+static void child_exec(void)
+{
+    setenv("GJBMEM_SHOW", "1", 1);
+    if (g_preload[0])
+        setenv("LD_PRELOAD", g_preload, 1);
+    execl(g_exec_path, g_exec_path, g_exec_arg, (char *)NULL);
+    _exit(98);
+}
+
+static void expect_fresh_table(const char *out)
+{
+    static const char head[] = "heap show >>\n\n"
+                               "     HEAP         TOTAL      USED     MAX USED  SEGMENT USED\n"
+                               "-------------- ---------- ---------- ---------- ------- ----\n"
+                               "system ";
+    const char *row = strstr(out, head);
+    if (!row)
+        fail_msg("no table at exit; stderr was:\n%s", out);
+    unsigned long total, used, maxused, seg, pct;
+    assert_int_equal(sscanf(row + sizeof head - 1, "%luKB %luKB %luKB %lu %lu%%", &total, &used,
+                            &maxused, &seg, &pct),
+                     5);
+    assert_int_equal(total, 4096);
+    assert_true(seg >= 1);
+    assert_true(used < total && pct < 100);
+    const char *policy = getenv("GJBMEM_POLICY");
+    bool buddy = policy && strcmp(policy, "buddy") == 0;
+    assert_non_null(strstr(out, buddy ? "; policy BUDDY\n" : "; policy FIRST_FIT\n"));
+}
+
+static void show_when_nothing_allocated(void **state)
+{
+    (void)state;
+    char out[8192];
+    /* this program, linked with the replacement */
+    g_exec_path = "/proc/self/exe";
+    g_exec_arg = "--return-at-once";
+    g_preload[0] = 0;
+    int st = in_child(child_exec, out, sizeof out);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    expect_fresh_table(out);
+    /* `true`, preloaded (where malloc resolves to, in this process, is the
+     * replacement's file) */
+    Dl_info dl;
+    assert_true(dladdr((void *)p_malloc, &dl) != 0 && dl.dli_fname);
+    assert_true(strlen(dl.dli_fname) < sizeof g_preload);
+    strcpy(g_preload, dl.dli_fname);
+    assert_non_null(strstr(g_preload, "libgjbmem-malloc.so"));
+    g_exec_path = access("/usr/bin/true", X_OK) == 0 ? "/usr/bin/true" : "/bin/true";
+    g_exec_arg = NULL;
+    st = in_child(child_exec, out, sizeof out);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    expect_fresh_table(out);
 }
 
 /* GJBMEM_VALIDATE=1: the heap is checked at exit; damage aborts. */
@@ -863,8 +930,10 @@ static void churn_returns_to_empty(void **state)
     assert_int_equal(live_blocks(), before);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--return-at-once") == 0)
+        return 0; /* show_when_nothing_allocated: a program that never allocates */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(replacement_in_place, check_heap),
         cmocka_unit_test_teardown(libc_allocations_routed, check_heap),
@@ -878,6 +947,7 @@ int main(void)
         cmocka_unit_test_teardown(realloc_bad_pointer, check_heap),
         cmocka_unit_test_teardown(abort_on_bad_free, check_heap),
         cmocka_unit_test_teardown(show_at_exit, check_heap),
+        cmocka_unit_test_teardown(show_when_nothing_allocated, check_heap),
         cmocka_unit_test_teardown(validate_at_exit, check_heap),
         cmocka_unit_test_teardown(calloc_edges, check_heap),
         cmocka_unit_test_teardown(calloc_zeroes_reused_memory, check_heap),
