@@ -67,9 +67,10 @@ echo "== hardening levels 0, 2, 3 (test_hardening and the tests that hold at eac
 #     bytes lower). At 0 they pass interior and foreign pointers (undefined:
 #     test_mpart_api hangs, test_sysheap crashes with the heap's lock held).
 #   test_engine, test_heap_model: engine tests; the engine is built at 2 and 3
-#     as at 1 (guards live in mpart.c and sysheap.c), and at 0 they pass bad
-#     pointers to FIRST_FIT. test_buddy_model, test_buddy_damage, the
-#     test_vmm_* tests and engine_freestanding: code no level changes.
+#     as at 1 (the guard layer, guard.h, wraps it in mpart.c and sysheap.c),
+#     and at 0 they pass bad pointers to FIRST_FIT. test_buddy_model,
+#     test_buddy_damage, the test_vmm_* tests and engine_freestanding: code
+#     no level changes.
 #   real_programs at 2: time (level 3 runs the same guard code, plus fills).
 hard_common='test_hardening|test_threads|test_threads_sysheap|test_fault|test_sysheap_env|test_malloc_.*'
 hard_tests=([0]="$hard_common|real_programs" [2]="$hard_common|test_errpolicy|install_pkgconfig"

@@ -338,7 +338,8 @@ static void first_use(const void *arg, void *out)
     r->malloc_ok = p != NULL;
     r->free_rc = gjbmem_free(p);
     /* The empty first region is no allocated block: switching works. */
-    int flag = st.policy, other = flag == BUDDY_ALLOCATION ? FIRST_FIT_ALLOCATION : BUDDY_ALLOCATION;
+    int flag = st.policy;
+    int other = flag == BUDDY_ALLOCATION ? FIRST_FIT_ALLOCATION : BUDDY_ALLOCATION;
     r->same_policy = heap_mem_init(flag);
     errno = 0;
     r->other_policy = heap_mem_init(other);

@@ -13,6 +13,14 @@
 #include "gjbmem/errpolicy.h"
 #include "gjbmem/heap.h"
 
+/* An object shared by the library's files but not exported from the shared
+ * library (reached PC-relative, like a static one). */
+#if defined(__GNUC__) || defined(__clang__)
+#define GJB_INTERNAL __attribute__((visibility("hidden")))
+#else
+#define GJB_INTERNAL
+#endif
+
 /* The library's one initialisation (run through gjb_port_init_once): it
  * starts each part in turn (lib.c). */
 void gjb_lib_init(void);

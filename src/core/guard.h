@@ -1,6 +1,10 @@
 /*
- * guard.h - the hardening levels above 1 (GJBMEM_HARDENING in config.h),
- * applied by the API layer (mpart.c, sysheap.c) around the engine:
+ * guard.h - the one guard layer: the hardening levels above 1
+ * (GJBMEM_HARDENING in config.h), applied by the API layer around the
+ * engine, for partitions (mpart.c, through the gjb_guarded_* calls on one
+ * heap) and for the system heap (sysheap.c, through the block steps
+ * gjb_guard_need / gjb_guard_new / gjb_guard_size / gjb_guard_release, since
+ * its blocks are heap blocks or direct mappings):
  *
  *   2  every block gets a guard: its bytes past the request hold
  *      GJB_GUARD_FILL, and its last word holds the request's size xor'ed
@@ -87,6 +91,30 @@ static inline void gjb_fill_free(void *p, size_t u)
         memset(p, GJB_FREE_FILL, u);
 }
 
+/* A block p of u usable bytes now holds a request of size bytes, of which
+ * the first old were there before (a resize; 0 for a new block): level 3
+ * fills the rest of the request as new, level 2+ writes the guard. */
+static inline void gjb_guard_new(void *p, size_t u, size_t old, size_t size)
+{
+    if (!GJB_GUARDED)
+        return;
+    gjb_fill_new(p, old, size);
+    gjb_guard_set(p, u, size);
+}
+
+/* Block p of u usable bytes (0: not known to be a block, nothing done) is
+ * about to be freed: false when its guard is broken (it must stay as it
+ * is); else true, its bytes filled as freed at level 3. */
+static inline bool gjb_guard_release(void *p, size_t u)
+{
+    if (!GJB_GUARDED || !u)
+        return true;
+    if (gjb_guard_size(p, u) == SIZE_MAX)
+        return false;
+    gjb_fill_free(p, u);
+    return true;
+}
+
 /* --- one heap's calls with guards (the plain engine calls at levels 0-1) */
 
 /* gjb_heap_memalign, the block guarded (and filled at level 3). */
@@ -96,10 +124,8 @@ static inline int gjb_guarded_memalign(gjb_heap *h, size_t align, size_t size, v
     if (!gjb_guard_need(size, &need))
         return GJB_E_TOOBIG;
     int st = gjb_heap_memalign(h, align, size ? need : 0, out);
-    if (GJB_GUARDED && st == GJB_OK) {
-        gjb_fill_new(*out, 0, size);
-        gjb_guard_set(*out, gjb_heap_usable_size(h, *out), size);
-    }
+    if (GJB_GUARDED && st == GJB_OK)
+        gjb_guard_new(*out, gjb_heap_usable_size(h, *out), 0, size);
     return st;
 }
 
@@ -115,11 +141,8 @@ static inline int gjb_guarded_alloc(gjb_heap *h, size_t size, void **out)
 static inline int gjb_guarded_free(gjb_heap *h, void *p)
 {
     size_t u = GJB_GUARDED && p ? gjb_heap_usable_size(h, p) : 0;
-    if (u) {
-        if (gjb_guard_size(p, u) == SIZE_MAX)
-            return GJB_E_CORRUPT;
-        gjb_fill_free(p, u);
-    }
+    if (!gjb_guard_release(p, u))
+        return GJB_E_CORRUPT;
     return gjb_heap_free_inline(h, p);
 }
 
@@ -140,10 +163,8 @@ static inline int gjb_guarded_realloc(gjb_heap *h, void *p, size_t size, void **
     if (!gjb_guard_need(size, &need))
         return GJB_E_TOOBIG;
     int st = gjb_heap_realloc(h, p, need, out);
-    if (st == GJB_OK) {
-        gjb_fill_new(*out, old, size);
-        gjb_guard_set(*out, gjb_heap_usable_size(h, *out), size);
-    }
+    if (st == GJB_OK)
+        gjb_guard_new(*out, gjb_heap_usable_size(h, *out), old, size);
     return st;
 }
 

@@ -1,0 +1,68 @@
+/*
+ * sysheap_setup.c - the system heap's start-up (gjb_sysheap_init, run once
+ * by the library's initialisation): its settings from the environment
+ * (GJBMEM_POLICY, GJBMEM_HEAP_LIMIT), its fork handlers, mem_show's summary
+ * line, and its first region, so that a fresh process already reports it.
+ */
+#include "sysheap_state.h"
+
+static bool same(const char *a, const char *b)
+{
+    while (*a && *a == *b)
+        a++, b++;
+    return *a == *b;
+}
+
+/* "123", "64K", "512M", "2G" -> bytes; false when malformed or too big. */
+static bool parse_size(const char *s, size_t *out)
+{
+    size_t v = 0;
+    if (!s || *s < '0' || *s > '9')
+        return false;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (v > (SIZE_MAX - (size_t)(*s - '0')) / 10)
+            return false;
+        v = v * 10 + (size_t)(*s - '0');
+    }
+    unsigned shift = *s == 'K' || *s == 'k' ? 10 : *s == 'M' || *s == 'm' ? 20
+                   : *s == 'G' || *s == 'g' ? 30 : 0;
+    if (shift)
+        s++;
+    if (*s || (shift && v > SIZE_MAX >> shift))
+        return false;
+    *out = v << shift;
+    return true;
+}
+
+/* Fork: the lock is held across it, so the child inherits a consistent
+ * heap; the child's copy of the lock is made new. */
+static void on_prepare(void)
+{
+    gjb_port_lock_take(&gjb_sys.lock);
+}
+
+static void on_parent(void)
+{
+    gjb_port_lock_release(&gjb_sys.lock);
+}
+
+static void on_child(void)
+{
+    gjb_port_lock_init(&gjb_sys.lock);
+}
+
+void gjb_sysheap_init(void)
+{
+    gjb_port_lock_init(&gjb_sys.lock);
+    gjb_sys.page = gjb_port_page_size();
+    const char *pol = gjb_port_getenv("GJBMEM_POLICY");
+    gjb_sys.policy = pol && same(pol, "buddy") ? GJB_BUDDY : GJB_FIRST_FIT;
+    unsigned long long mem = gjb_port_memory_size();
+    gjb_sys.limit = mem > SIZE_MAX ? SIZE_MAX : (size_t)mem;
+    size_t lim;
+    if (parse_size(gjb_port_getenv("GJBMEM_HEAP_LIMIT"), &lim))
+        gjb_sys.limit = lim;
+    gjb_port_at_fork(on_prepare, on_parent, on_child);
+    gjb_show_register(gjb_sys_summary);
+    (void)gjb_sys_grow(0); /* the first region, when the limit and the host allow one */
+}
