@@ -42,15 +42,29 @@ void gjb_show_register(gjb_show_fn fn);
 typedef void (*gjb_part_fn)(void *ctx, unsigned long mid, const struct gjbmem_heap_stats *st);
 void gjb_mpart_each(gjb_part_fn fn, void *ctx);
 
-/* True when [mem, mem+size) overlaps memory of a live partition. The
- * caller holds the global lock. */
+/* --- which memory belongs to whom (ownership.c; lock order there). The
+ * caller holds the global lock from the check until the memory is handed
+ * over. O(partitions x regions + log regions of the system heap); for the
+ * system heap also O(its direct mappings table). */
+bool gjb_memory_free_for_partition(const void *mem, size_t size);
+bool gjb_memory_free_for_sysheap(const void *mem, size_t size);
+
+/* What ownership.c asks each side (neither calls anything else):
+ * True when [mem, mem+size) overlaps a live partition's regions (mpart.c;
+ * they change only under the global lock, which the caller holds). */
 bool gjb_mpart_owns(const void *mem, size_t size);
 
-/* True when [mem, mem+size) overlaps the system heap's regions other than
- * inside one allocated block (memory malloc'd from the system heap may be
- * handed to a partition). Lock order: the global lock before this. */
-bool gjb_sysheap_conflicts(const void *mem, size_t size);
-
+/* How [mem, mem+size) meets the system heap's regions (sysheap_regions.c;
+ * takes the system heap's lock). O(log regions). */
+enum gjb_sys_overlap {
+    GJB_SYS_NONE,  /* not at all */
+    GJB_SYS_BLOCK, /* inside the usable bytes of one allocated block */
+    GJB_SYS_OTHER  /* over free memory, metadata or several blocks */
+};
+enum gjb_sys_overlap gjb_sysheap_overlap(const void *mem, size_t size);
+/* True when [mem, mem+size) overlaps one of the system heap's direct
+ * mappings (sysheap_regions.c; takes its lock). O(mappings table). */
+bool gjb_sysheap_maps(const void *mem, size_t size);
 
 /* --- error policies (errpolicy.c) */
 struct gjb_errpolicy {

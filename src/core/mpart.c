@@ -9,9 +9,10 @@
  * with one comparison.
  *
  * Locking: the global lock guards the table and the ownership of memory
- * (create, addmem, delete, module_init); a partition's own lock guards its
- * heap. Order: global, then partition. Slot locks are made once and never
- * destroyed, so a caller holding a stale id may lock one safely.
+ * (create, addmem, delete, module_init; ownership.c decides what memory a
+ * partition may take, and holds the lock order); a partition's own lock
+ * guards its heap. Slot locks are made once and never destroyed, so a
+ * caller holding a stale id may lock one safely.
  */
 #include <errno.h>
 #include <limits.h>
@@ -115,20 +116,14 @@ static void report(const struct gjb_errpolicy *pol, mpart_id mid, const char *ca
     gjb_errpolicy_report(pol, &e);
 }
 
-/* Region tables change only under the global lock, which the caller holds. */
+/* For ownership.c. Region tables change only under the global lock, which
+ * the caller holds. */
 bool gjb_mpart_owns(const void *addr, size_t size)
 {
     for (int i = 0; i < MPART_MAX_PARTS; i++)
         if (slots[i].heap && gjb_heap_overlaps(slots[i].heap, addr, size))
             return true;
     return false;
-}
-
-/* True when [addr, addr+size) is managed memory: a live partition's, or
- * the system heap's (except inside a block allocated from it). */
-static bool owned_elsewhere(const void *addr, size_t size)
-{
-    return gjb_mpart_owns(addr, size) || gjb_sysheap_conflicts(addr, size);
 }
 
 int mpart_module_init(int max)
@@ -163,7 +158,7 @@ int mpart_create_ex(char *addr, size_t size, int policy, mpart_id *mid)
     gjb_heap *h = NULL;
     if (live_parts >= max_parts || !s)
         err = ENOSPC;
-    else if (owned_elsewhere(addr, size) ||
+    else if (!gjb_memory_free_for_partition(addr, size) ||
              gjb_heap_init(addr, size, policy == BUDDY_ALLOCATION ? GJB_BUDDY : GJB_FIRST_FIT,
                            GJBMEM_MAX_REGIONS, &h) != GJB_OK)
         err = EINVAL;
@@ -215,7 +210,7 @@ int mpart_addmem(mpart_id mid, char *addr, size_t size)
     struct slot *s = lock_slot(mid, false);
     int err = ERROR_KERNEL_HANDLE_NULL;
     if (s) {
-        if (owned_elsewhere(addr, size)) {
+        if (!gjb_memory_free_for_partition(addr, size)) {
             err = ERROR_KERNEL_MEMORY;
         } else {
             switch (gjb_heap_add_region(s->heap, addr, size)) {

@@ -76,15 +76,41 @@ int gjbmem_sysheap_set_limit(size_t bytes)
     return ok ? 0 : -1;
 }
 
+enum gjb_sys_overlap gjb_sysheap_overlap(const void *mem, size_t size)
+{
+    gjb_sys_lock();
+    enum gjb_sys_overlap o = GJB_SYS_NONE;
+    if (gjb_sys.h && gjb_heap_overlaps(gjb_sys.h, mem, size)) {
+        /* a block only within its usable bytes (not over its guard, at
+         * hardening level 2+) */
+        const char *p = gjb_heap_block_of(gjb_sys.h, mem);
+        size_t n = p ? gjb_sys_usable(p) : 0;
+        size_t off = p ? (size_t)((const char *)mem - p) : 0;
+        bool in = p && n != SIZE_MAX && off < n && size <= n - off;
+        o = in ? GJB_SYS_BLOCK : GJB_SYS_OTHER;
+    }
+    gjb_sys_unlock();
+    return o;
+}
+
+bool gjb_sysheap_maps(const void *mem, size_t size)
+{
+    gjb_sys_lock();
+    bool o = gjb_big_overlaps(&gjb_sys.big, mem, size);
+    gjb_sys_unlock();
+    return o;
+}
+
 int gjbmem_sysheap_add_memory(void *mem, size_t size)
 {
     gjb_port_init_once(gjb_lib_init);
-    gjb_port_global_lock(); /* lock order: global (partitions), then the heap's */
-    bool taken = !mem || !size || gjb_mpart_owns(mem, size);
-    gjb_sys_lock();
-    int err = taken || gjb_big_overlaps(&gjb_sys.big, mem, size) ? EINVAL
-                                                                 : adopt(mem, size, false);
-    gjb_sys_unlock();
+    gjb_port_global_lock(); /* held until the memory is the heap's: ownership.c */
+    int err = !mem || !size || !gjb_memory_free_for_sysheap(mem, size) ? EINVAL : 0;
+    if (!err) {
+        gjb_sys_lock();
+        err = adopt(mem, size, false);
+        gjb_sys_unlock();
+    }
     gjb_port_global_unlock();
     if (err)
         gjb_port_set_errno(err);

@@ -1,7 +1,7 @@
 /*
  * sysheap_stats.c - what the system heap reports: mem_findmax,
  * mem_getinfo, gjbmem_sysheap_stats, gjbmem_sysheap_validate, mem_show's
- * summary line, and whether memory handed to a partition is the heap's.
+ * summary line.
  */
 #include <errno.h>
 #include <limits.h>
@@ -18,22 +18,6 @@ int mem_findmax(void)
     size_t m = gjb_sys.h ? gjb_guarded_max(gjb_sys.h) : 0;
     gjb_sys_unlock();
     return m > INT_MAX ? INT_MAX : (int)m;
-}
-
-bool gjb_sysheap_conflicts(const void *mem, size_t size)
-{
-    gjb_sys_lock();
-    bool bad = false;
-    if (gjb_sys.h && gjb_heap_overlaps(gjb_sys.h, mem, size)) {
-        /* only inside the usable bytes of one allocated block (not over
-         * its guard, at hardening level 2+) */
-        const char *p = gjb_heap_block_of(gjb_sys.h, mem);
-        size_t n = p ? gjb_sys_usable(p) : 0;
-        size_t off = p ? (size_t)((const char *)mem - p) : 0;
-        bad = !p || n == SIZE_MAX || off >= n || size > n - off;
-    }
-    gjb_sys_unlock();
-    return bad;
 }
 
 int mem_getinfo(struct meminfo *info)
