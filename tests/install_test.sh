@@ -110,6 +110,7 @@ cat >"$tmp/app.c" <<'EOF'
 #include <gjbmem/version.h>
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #define CHECK(c)                                                        \

@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include <gjbmem/export.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -25,11 +27,11 @@ struct gjbmem_vmm_stats {
 };
 
 /* Fills *st with a consistent snapshot; 0, or -1 with EINVAL for NULL. */
-int gjbmem_vmm_stats(struct gjbmem_vmm_stats *st);
+GJBMEM_API int gjbmem_vmm_stats(struct gjbmem_vmm_stats *st);
 
 /* Prints the summary above to stdout; 0, or -1 with errno on an output
  * error. */
-int gjbmem_vmm_show(void);
+GJBMEM_API int gjbmem_vmm_show(void);
 
 #ifdef __cplusplus
 }
