@@ -54,11 +54,15 @@ GJB_MODEL_OPS=${GJB_MODEL_OPS:-100000} GJB_STRESS_SCALE=${GJB_STRESS_SCALE:-0.3}
 
 mkdir -p "$out"
 # Only the library's objects (its object libraries, which the shared, the
-# static and the tests' library share; tests/: the page supply with fault
-# injection): the tests, examples and the install/freestanding scratch builds
-# compile no src/ file that the library does not.
+# static and the tests' library share): the tests, examples and the
+# install/freestanding scratch builds compile no src/ file that the library
+# does not. Not the tests' second compilation of vmm_port.c, with fault
+# injection (tests/CMakeFiles/gjbmem_hostvm_fault.dir): gcovr cannot merge two
+# builds of one file whose functions sit on different lines (src/port has no
+# threshold; what the injected faults exercise in src/core and src/vmm is
+# counted in gjbmem_api's objects, which the tests' library shares).
 gcov_args=(--root "$root" "$dir/CMakeFiles/gjbmem_engine.dir" "$dir/CMakeFiles/gjbmem_api.dir"
-           "$dir/CMakeFiles/gjbmem_hostvm.dir" "$dir/tests/CMakeFiles/gjbmem_hostvm_fault.dir")
+           "$dir/CMakeFiles/gjbmem_hostvm.dir")
 
 echo "== coverage of src/ (lines)"
 gcovr "${gcov_args[@]}" --filter 'src/' --txt "$out/coverage.txt" --html-details "$out/index.html" \

@@ -18,7 +18,7 @@ build() { # dir, extra cmake args...
   cmake --build "$dir" -j "$jobs"
 }
 
-echo "== build (-Wall -Wextra -Werror) and test"
+echo "== build (GCC, -Werror with the strict warnings of GJBMEM_WERROR) and test"
 build build
 ctest --test-dir build --output-on-failure -j "$jobs"
 
