@@ -196,9 +196,11 @@ static uint64_t rng_next(struct rng *r)
     return res;
 }
 
+__extension__ typedef unsigned __int128 u128; /* GCC and Clang on 64-bit targets */
+
 static uint64_t rng_below(struct rng *r, uint64_t n)
 {
-    return (uint64_t)(((unsigned __int128)rng_next(r) * n) >> 64);
+    return (uint64_t)(((u128)rng_next(r) * n) >> 64);
 }
 
 static double rng_unit(struct rng *r)

@@ -7,7 +7,9 @@
  */
 #include <gjbext.h>
 #include <gjbmem/sysheap.h>
+#include <stdio.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define KIB 1024u

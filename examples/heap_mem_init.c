@@ -2,6 +2,7 @@
  * heap before anything is allocated from it, allocates, shows the table. */
 #include <gjbext.h>
 #include <gjbmem/sysheap.h>
+#include <stdio.h>
 int main(void)
 {
     if (heap_mem_init(BUDDY_ALLOCATION) != 0) {

@@ -2,6 +2,8 @@
  * thread of main as the manual's "系统线程" (system thread). */
 #include <pthread.h>
 #include <gjbext.h>
+#include <stdio.h>
+#include <stdlib.h>
 void *Thread1(void *arg)
 {
     int ret = 0;

@@ -3,6 +3,7 @@
 #include<stdio.h>
 #include<gjbext.h>
 #include<string.h>
+#include<stdlib.h>
 int main (int argc, char**argv)
 {
     int ret = 0; static char addr[1024*8];

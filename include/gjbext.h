@@ -12,12 +12,9 @@
 
 #include <errno.h>
 #include <stddef.h>
-#ifndef GJBMEM_BUILD /* the library itself uses neither */
-#include <stdio.h>  /* the manual's samples use printf/perror with this header only */
-#include <stdlib.h> /* ... and malloc */
-#endif
 
 #include <gjbmem/config.h>
+#include <gjbmem/export.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -65,14 +62,14 @@ typedef unsigned long mpart_id;
  * it is never called) or BUDDY_ALLOCATION. Returns 0; the same policy again
  * is a no-op. Errors: any other flag: -1 / EINVAL; a different policy while
  * blocks are allocated: -1 / EBUSY. O(regions). */
-int heap_mem_init(int flag);
+GJBMEM_API int heap_mem_init(int flag);
 
 /* The largest block the system heap can hand out from the memory it holds
  * now (its largest free block; the heap may still grow, or serve a large
  * request with a direct mapping, within its limit), clamped to INT_MAX.
  * Never above mem_getinfo's free; gjbmem_malloc of that size succeeds. No
  * errors. O(1). */
-int mem_findmax(void);
+GJBMEM_API int mem_findmax(void);
 
 /* Copies the system heap's statistics into *info. The heap holds its first
  * region from the library's first use (on a host 4 MiB from the port, less
@@ -81,7 +78,7 @@ int mem_findmax(void);
  * (direct mappings are not counted: gjbmem_sysheap_stats). Errors: NULL info: -1 /
  * EINVAL; caller not in system context (as the port reports): -1 / EACCES.
  * O(1). */
-int mem_getinfo(struct meminfo *info);
+GJBMEM_API int mem_getinfo(struct meminfo *info);
 
 /* Prints, on standard output, the table of the SylixOS `free` command:
  * "heap show >>", a blank line, the header and its rule, then one row
@@ -90,24 +87,24 @@ int mem_getinfo(struct meminfo *info);
  * and for each live partition ("mpart 0x<id>"), a blank line, then the
  * system heap's host summary and the mapping layer's. No errors. Thread-safe
  * (each row is a snapshot under its heap's lock). O(partitions). */
-void mem_show(void);
+GJBMEM_API void mem_show(void);
 
 /* Sets how many partitions may be live at once (default MPART_MAX_PARTS).
  * Errors: max_parts < 1: EINVAL; max_parts > MPART_MAX_PARTS: ENOSPC;
  * max_parts below the number of live partitions: EBUSY. O(1). */
-int mpart_module_init(int max_parts);
+GJBMEM_API int mpart_module_init(int max_parts);
 
 /* Creates a partition over [addr, addr+size) and stores its id in *mid. Any
  * alignment of addr is accepted. The memory belongs to the partition until
  * mpart_delete. Errors: NULL addr or mid, size 0, too small, or overlapping
  * memory already managed: EINVAL; table full: ENOSPC; interrupt context:
  * ERROR_KERNEL_IN_ISR. O(partitions x regions). */
-int mpart_create(char *addr, size_t size, mpart_id *mid);
+GJBMEM_API int mpart_create(char *addr, size_t size, mpart_id *mid);
 
 /* Deletes an empty partition; its id becomes stale. Errors: bad or stale
  * mid: EINVAL; blocks still allocated: EBUSY (nothing changes); interrupt
  * context: ERROR_KERNEL_IN_ISR. O(1). */
-int mpart_delete(mpart_id mid);
+GJBMEM_API int mpart_delete(mpart_id mid);
 
 /* Adds [addr, addr+size) to the partition as a further region. Errors: NULL
  * addr or size 0: EINVAL; bad mid: ERROR_KERNEL_HANDLE_NULL; overlap with any
@@ -117,7 +114,7 @@ int mpart_delete(mpart_id mid);
  * record at the least): ERROR_REGION_SIZE; region table of the partition full (see
  * GJBMEM_MAX_REGIONS): ENOSPC; interrupt context: ERROR_KERNEL_IN_ISR.
  * O(partitions x regions). */
-int mpart_addmem(mpart_id mid, char *addr, size_t size);
+GJBMEM_API int mpart_addmem(mpart_id mid, char *addr, size_t size);
 
 /* Allocates size bytes (aligned to alignof(max_align_t)): a FIRST_FIT
  * partition takes the first free block of the smallest size class that
@@ -126,12 +123,12 @@ int mpart_addmem(mpart_id mid, char *addr, size_t size);
  * ERROR_KERNEL_HANDLE_NULL; larger than the partition could ever hold:
  * ERROR_REGION_SIZE; not enough free memory now: ENOMEM; interrupt context:
  * ERROR_KERNEL_IN_ISR. FIRST_FIT O(1), BUDDY O(log size). */
-void *mpart_alloc(mpart_id mid, size_t size);
+GJBMEM_API void *mpart_alloc(mpart_id mid, size_t size);
 
 /* As mpart_alloc, aligned to alignment (any power of two). Errors as
  * mpart_alloc, plus alignment 0 or not a power of two: ERROR_REGION_ALIGN.
  * As mpart_alloc. */
-void *mpart_memalign(mpart_id mid, size_t alignment, size_t size);
+GJBMEM_API void *mpart_memalign(mpart_id mid, size_t alignment, size_t size);
 
 /* Resizes the block at addr, keeping its contents up to the smaller size and
  * its alignment. Grows into a free right neighbour or (moving the contents)
@@ -141,7 +138,7 @@ void *mpart_memalign(mpart_id mid, size_t alignment, size_t size);
  * ERROR_KERNEL_HANDLE_NULL; larger than the partition could ever hold:
  * ERROR_REGION_SIZE; cannot grow now: ENOMEM; interrupt context:
  * ERROR_KERNEL_IN_ISR. As mpart_alloc (+ O(log regions)), plus the copy. */
-void *mpart_realloc(mpart_id mid, char *addr, size_t size);
+GJBMEM_API void *mpart_realloc(mpart_id mid, char *addr, size_t size);
 
 /* Frees the block at addr. The pointer is checked first (inside the
  * partition, at a block start, allocated); nothing is written otherwise.
@@ -150,19 +147,19 @@ void *mpart_realloc(mpart_id mid, char *addr, size_t size);
  * ERROR_KERNEL_HANDLE_NULL; interrupt context: ERROR_KERNEL_IN_ISR. FIRST_FIT
  * O(1), BUDDY O(log size); a block outside the partition's largest region
  * adds O(log regions). */
-int mpart_free(mpart_id mid, char *addr);
+GJBMEM_API int mpart_free(mpart_id mid, char *addr);
 
 /* Returns the largest size mpart_alloc would now satisfy, clamped to
  * INT_MAX (mpart_findmaxfree_size gives the full value). Errors: bad mid:
  * -1 / ERROR_KERNEL_HANDLE_NULL. O(1). */
-int mpart_findmaxfree(mpart_id mid);
+GJBMEM_API int mpart_findmaxfree(mpart_id mid);
 
 /* Copies the partition's statistics into *pi. Errors: NULL pi: EINVAL; bad
  * mid: ERROR_KERNEL_HANDLE_NULL. O(1). */
-int mpart_getinfo(mpart_id mid, struct partinfo *pi);
+GJBMEM_API int mpart_getinfo(mpart_id mid, struct partinfo *pi);
 
 /* Text for an errno value, including the SylixOS codes above. Never NULL. */
-const char *gjbmem_strerror(int err);
+GJBMEM_API const char *gjbmem_strerror(int err);
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <gjbmem/export.h>
+
 /* Constants the manual uses, whether or not _GNU_SOURCE was defined. */
 #ifndef MAP_ANONYMOUS
 #if defined(MAP_ANON)
@@ -74,9 +76,9 @@ typedef int64_t gjbmem_off64_t;
  * unknown prot/flags bits, off not page-aligned), ENOTSUP (MAP_FIXED),
  * EBADF, EACCES (fd not readable; MAP_SHARED+PROT_WRITE on a descriptor not
  * open for writing), ENODEV (a directory), ENOMEM. Returns MAP_FAILED. */
-void *gjbmem_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+GJBMEM_API void *gjbmem_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 /* mmap with a 64-bit offset; same rules. */
-void *gjbmem_mmap64(void *addr, size_t len, int prot, int flags, int fd,
+GJBMEM_API void *gjbmem_mmap64(void *addr, size_t len, int prot, int flags, int fd,
                     gjbmem_off64_t off);
 /* Resizes the mapping at addr from old_len to new_len bytes; grows in place
  * when possible, moves only with MREMAP_MAYMOVE. Errors: ENOTSUP
@@ -84,37 +86,37 @@ void *gjbmem_mmap64(void *addr, size_t len, int prot, int flags, int fd,
  * unknown flags, a range that is not inside one mapping made through this
  * layer), ENOMEM (cannot grow in place without MREMAP_MAYMOVE). Returns
  * MAP_FAILED. */
-void *gjbmem_mremap(void *addr, size_t old_len, size_t new_len, int flags, ...);
+GJBMEM_API void *gjbmem_mremap(void *addr, size_t old_len, size_t new_len, int flags, ...);
 /* Unmaps exactly the pages of [addr, addr+len) that belong to mappings made
  * through this layer (splitting them). Errors: EINVAL (addr not
  * page-aligned, len 0, the range holds no such mapping). */
-int gjbmem_munmap(void *addr, size_t len);
+GJBMEM_API int gjbmem_munmap(void *addr, size_t len);
 /* Writes the pages of file mappings back (MS_SYNC: before returning).
  * Errors: EINVAL (addr not page-aligned, MS_SYNC with MS_ASYNC, unknown
  * flags), ENOMEM (range not wholly mapped through this layer). */
-int gjbmem_msync(void *addr, size_t len, int flags);
+GJBMEM_API int gjbmem_msync(void *addr, size_t len, int flags);
 /* Changes the protection of the pages. Errors: EINVAL (addr not
  * page-aligned, len 0), ENOTSUP (bits beyond read/write/exec), ENOMEM
  * (range not wholly mapped through this layer), ERROR_VMM_VIRTUAL_PAGE
  * (the host refused, e.g. write access to a read-only file). */
-int gjbmem_mprotect(void *addr, size_t len, int prot);
+GJBMEM_API int gjbmem_mprotect(void *addr, size_t len, int prot);
 /* Locks / unlocks the pages in memory. Errors: EACCES (no privilege or
  * over the lock limit), ENOMEM (range not mapped), EINVAL. */
-int gjbmem_mlock(const void *addr, size_t len);
-int gjbmem_munlock(const void *addr, size_t len);
+GJBMEM_API int gjbmem_mlock(const void *addr, size_t len);
+GJBMEM_API int gjbmem_munlock(const void *addr, size_t len);
 /* Locks all current (MCL_CURRENT) and/or future (MCL_FUTURE) pages.
  * Errors: EINVAL (bad flags), EACCES (no privilege or over the limit). */
-int gjbmem_mlockall(int flags);
-int gjbmem_munlockall(void);
+GJBMEM_API int gjbmem_mlockall(int flags);
+GJBMEM_API int gjbmem_munlockall(void);
 /* Opens (creates with O_CREAT) a shared-memory object, under /dev/shm on
  * Linux. Errors: EINVAL (NULL or empty name, a '/' after the first
  * character), ENAMETOOLONG, EEXIST, ENOENT, EACCES, as POSIX otherwise. */
-int gjbmem_shm_open(const char *name, int oflag, mode_t mode);
+GJBMEM_API int gjbmem_shm_open(const char *name, int oflag, mode_t mode);
 /* Removes a shared-memory object; same name rules as gjbmem_shm_open. */
-int gjbmem_shm_unlink(const char *name);
+GJBMEM_API int gjbmem_shm_unlink(const char *name);
 /* Advice on the use of [addr, addr+len). Returns 0 or an error number
  * (EINVAL for unknown advice); never sets errno. */
-int gjbmem_posix_madvise(void *addr, size_t len, int advice);
+GJBMEM_API int gjbmem_posix_madvise(void *addr, size_t len, int advice);
 
 #ifdef __cplusplus
 }

@@ -45,16 +45,24 @@ cmake --build "$dir" -j "$jobs" >/dev/null
 echo "== run the tests"
 # Counters from an earlier run would add up: start from zero.
 find "$dir" -name '*.gcda' -delete
-# install_pkgconfig is left out: it links a program against the installed
-# static library through pkg-config, and an instrumented libgjbmem.a needs
-# libgcov, which gjbmem.pc (rightly) does not list; it tests packaging, not src/.
+# install_pkgconfig and install_cmake are left out: they link programs
+# against the installed static library through pkg-config or CMake, and an
+# instrumented libgjbmem.a needs libgcov, which neither (rightly) lists;
+# they test packaging, not src/ (public_api likewise).
 GJB_MODEL_OPS=${GJB_MODEL_OPS:-100000} GJB_STRESS_SCALE=${GJB_STRESS_SCALE:-0.3} \
-  ctest --test-dir "$dir" --output-on-failure -j "$jobs" -E '^install_pkgconfig$'
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs" -E '^(install_pkgconfig|install_cmake|public_api)$'
 
 mkdir -p "$out"
-# Only the library's objects: the tests, examples and the install/freestanding
-# scratch builds compile no src/ file that the library does not.
-gcov_args=(--root "$root" "$dir/CMakeFiles/gjbmem_static.dir" "$dir/CMakeFiles/gjbmem_shared.dir")
+# Only the library's objects (its object libraries, which the shared, the
+# static and the tests' library share): the tests, examples and the
+# install/freestanding scratch builds compile no src/ file that the library
+# does not. Not the tests' second compilation of vmm_port.c, with fault
+# injection (tests/CMakeFiles/gjbmem_hostvm_fault.dir): gcovr cannot merge two
+# builds of one file whose functions sit on different lines (src/port has no
+# threshold; what the injected faults exercise in src/core and src/vmm is
+# counted in gjbmem_api's objects, which the tests' library shares).
+gcov_args=(--root "$root" "$dir/CMakeFiles/gjbmem_engine.dir" "$dir/CMakeFiles/gjbmem_api.dir"
+           "$dir/CMakeFiles/gjbmem_hostvm.dir")
 
 echo "== coverage of src/ (lines)"
 gcovr "${gcov_args[@]}" --filter 'src/' --txt "$out/coverage.txt" --html-details "$out/index.html" \

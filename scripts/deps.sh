@@ -19,10 +19,29 @@ command -v sort >/dev/null && command -v cksum >/dev/null || need+=(coreutils)
 # rsvg-convert (librsvg2-bin).
 command -v rsvg-convert >/dev/null || need+=(librsvg2-bin)
 [ "${GJBMEM_NEED_VALGRIND:-0}" = 1 ] && { command -v valgrind >/dev/null || need+=(valgrind); }
+# scripts/test.sh's clang stage.
+[ "${GJBMEM_NEED_CLANG:-0}" = 1 ] && { command -v clang >/dev/null || need+=(clang); }
+# scripts/test.sh's 32-bit stage (-m32): the 32-bit C library and libgcc
+# (gcc-multilib) and cmocka for i386 (libcmocka-dev:i386, Multi-Arch: same,
+# beside the amd64 one), which needs the i386 architecture in dpkg.
+add_i386=0
+if [ "${GJBMEM_NEED_M32:-0}" = 1 ]; then
+  m32_ok=0
+  tmp=$(mktemp -d)
+  printf 'int main(void) { return 0; }\n' >"$tmp/m.c"
+  cc -m32 "$tmp/m.c" -o "$tmp/m" >/dev/null 2>&1 && m32_ok=1
+  rm -rf "$tmp"
+  [ $m32_ok = 1 ] || need+=(gcc-multilib)
+  if [ ! -f /usr/lib/i386-linux-gnu/pkgconfig/cmocka.pc ]; then
+    need+=(libcmocka-dev:i386)
+    dpkg --print-foreign-architectures | grep -qx i386 || add_i386=1
+  fi
+fi
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "deps: installing ${need[*]}"
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo=sudo
 export DEBIAN_FRONTEND=noninteractive
+[ $add_i386 = 1 ] && $sudo dpkg --add-architecture i386
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq "${need[@]}" >/dev/null

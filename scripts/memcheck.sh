@@ -10,7 +10,8 @@
 # fails. Exit status: 0 when all pass, 1 otherwise.
 #
 # Not run under valgrind, and why:
-#   install_pkgconfig, engine_freestanding: shell scripts that run cmake and
+#   install_pkgconfig, install_cmake, public_api, engine_freestanding: shell
+#     scripts that run cmake, nm and
 #     the compiler (installing, building against the installed library); they
 #     run no library code of their own worth checking, and valgrind on cmake
 #     and cc checks the toolchain, not gjbmem.
@@ -75,6 +76,8 @@ import concurrent.futures, json, os, subprocess, sys, time
 logs, supp, jobs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 SKIP = {
     "install_pkgconfig": "shell script running cmake and cc (packaging), no library code of its own",
+    "install_cmake": "shell script running cmake and cc (packaging), no library code of its own",
+    "public_api": "shell script running cmake, nm and cc (packaging), no library code of its own",
     "engine_freestanding": "shell script compiling the engine freestanding, no library code run",
     "real_programs": "shell script running Debian programs with the malloc replacement preloaded",
 }

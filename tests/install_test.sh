@@ -7,7 +7,8 @@
 # LD_LIBRARY_PATH at the installed lib dir) and once statically against
 # libgjbmem.a (pkg-config --static), and runs both.
 #
-# Environment: CC (default cc), CMAKE (default cmake), GJBMEM_SANITIZE (the
+# Environment: CC (default cc), CFLAGS (the build's C flags, e.g. -m32),
+# CMAKE (default cmake), GJBMEM_SANITIZE (the
 # build's sanitizers: when non-empty the installed library is instrumented
 # and the test is skipped with exit status 77, CTest's SKIP_RETURN_CODE).
 # Exit status: 0 pass, 1 failure, 77 skipped.
@@ -110,6 +111,7 @@ cat >"$tmp/app.c" <<'EOF'
 #include <gjbmem/version.h>
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #define CHECK(c)                                                        \
@@ -162,7 +164,8 @@ int main(void)
 }
 EOF
 
-std_flags=(-std=c11 -Wall -Wextra -Werror)
+# shellcheck disable=SC2206 # CFLAGS is a list of words
+std_flags=(-std=c11 -Wall -Wextra -Werror ${CFLAGS:-})
 
 # Shared: built with pkg-config --cflags --libs, run from the installed lib dir.
 # shellcheck disable=SC2086 # pkg-config output is a list of words

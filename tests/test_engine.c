@@ -906,7 +906,7 @@ static void validate_detects_list_damage(void **state)
     assert_true(forged + 3 * (intptr_t)GJB_W <= gjb_off(h, blk[2]) + (intptr_t)bsize(hdr_of(blk[2])) - (intptr_t)GJB_W);
     EXPECT_CORRUPT(h, (set_hdr(gjb_ptr(h, forged), (FF_MIN - GJB_G) | FF_FREE),
                        ff_set_link(h, b40, FF_NEXT, forged)));
-    EXPECT_CORRUPT(h, (set_hdr(gjb_ptr(h, forged), (r->end - forged + (intptr_t)GJB_G) | FF_FREE),
+    EXPECT_CORRUPT(h, (set_hdr(gjb_ptr(h, forged), (size_t)(r->end - forged + (intptr_t)GJB_G) | FF_FREE),
                        ff_set_link(h, b40, FF_NEXT, forged)));
     /* A block taken out of its list, the list consistent: a free block
      * no list holds. */

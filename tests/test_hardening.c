@@ -416,7 +416,7 @@ static void random_sequence(void **state)
         unsigned seed;
         bool aligned; /* placed by memalign */
     } s[SLOTS] = {{0}};
-    rng_state = 0x9e3779b97f4a7c15ULL ^ (uint64_t)policy;
+    rng_state = UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)policy;
     size_t done = 0, refused = 0;
     for (int op = 0; op < OPS; op++) {
         int i = (int)below(SLOTS);

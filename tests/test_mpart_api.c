@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -1301,12 +1302,12 @@ struct slot {
     unsigned tag;
 };
 
-static unsigned long rng_state = 12345;
+static uint64_t rng_state = 12345;
 
 static unsigned long rng(void)
 {
-    rng_state = rng_state * 6364136223846793005UL + 1442695040888963407UL;
-    return rng_state >> 33;
+    rng_state = rng_state * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+    return (unsigned long)(rng_state >> 33); /* 31 bits */
 }
 
 static void random_step(mpart_id a, struct slot *s, unsigned tag)

@@ -148,10 +148,10 @@ static size_t rnd_size(uint64_t *s, size_t large)
 {
     uint64_t r = rnd(s) % 100;
     if (r < 70)
-        return 1 + rnd(s) % 256;
+        return (size_t)(1 + rnd(s) % 256);
     if (r < 95)
-        return 257 + rnd(s) % 3840;
-    return 4097 + rnd(s) % (large - 4096);
+        return (size_t)(257 + rnd(s) % 3840);
+    return (size_t)(4097 + rnd(s) % (large - 4096)); /* < large */
 }
 
 static size_t rnd_align(uint64_t *s)
@@ -242,7 +242,7 @@ static bool a_realloc(struct a_ctx *c, uint64_t *rs, struct blk *b, unsigned slo
 {
     if (!blk_intact(c->mid, b))
         return false;
-    size_t size = rnd(rs) % 4 == 0 ? rnd_size(rs, 32768) : 1 + rnd(rs) % (2 * b->size + 64);
+    size_t size = rnd(rs) % 4 == 0 ? rnd_size(rs, 32768) : (size_t)(1 + rnd(rs) % (2 * b->size + 64));
     if (size > 65536)
         size = 65536;
     errno = 4242;

@@ -308,7 +308,7 @@ static void run_random(int policy, bool faults)
     for (int i = 0; i < NWORKERS; i++) {
         memset(&w[i], 0, sizeof w[i]);
         w[i].id = i;
-        w[i].seed = 0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1) + (uint64_t)policy;
+        w[i].seed = UINT64_C(0x9E3779B97F4A7C15) * (uint64_t)(i + 1) + (uint64_t)policy;
         w[i].iters = iters(faults ? 6000 : 12000);
         w[i].may_fail = faults;
         assert_int_equal(pthread_create(&w[i].th, NULL, worker_main, &w[i]), 0);
@@ -429,7 +429,7 @@ static void test_fork_while_allocating(void **state)
     for (int i = 0; i < FORKERS; i++) {
         memset(&w[i], 0, sizeof w[i]);
         w[i].id = i;
-        w[i].seed = 0xC0FFEEULL * (uint64_t)(i + 3);
+        w[i].seed = UINT64_C(0xC0FFEE) * (uint64_t)(i + 3);
         w[i].iters = -1; /* until stopped */
         assert_int_equal(pthread_create(&w[i].th, NULL, worker_main, &w[i]), 0);
     }

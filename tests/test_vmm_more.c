@@ -124,7 +124,7 @@ static void remap_a_file_mapping(void **state)
     assert_true(fd >= 0);
     for (int i = 0; i < 4; i++) {
         char c = (char)('0' + i);
-        assert_int_equal(pwrite(fd, &c, 1, (off_t)(i * pg)), 1);
+        assert_int_equal(pwrite(fd, &c, 1, (off_t)((size_t)i * pg)), 1);
     }
     struct gjbmem_vmm_stats base = vmm_now();
     char *p = gjbmem_mmap(NULL, 3 * pg, RW, MAP_SHARED, fd, 0);

@@ -31,9 +31,12 @@
  * (their memory is always given by the application through mpart_create /
  * mpart_addmem).
  *
- * Cost: always compiled in. When injection is off, each port call above
- * costs one atomic load (acquire). When it is on, one or two more atomic
- * operations. Thread-safe: every function may be called from any thread at
+ * Only in builds that have it: the tests' own library (gjbmem_testlib), or
+ * libgjbmem built with the CMake option GJBMEM_FAULT_INJECTION=ON, which
+ * also installs this header. The default library has neither the functions
+ * nor the checks. Cost where compiled in: when injection is off, each port
+ * call above costs one atomic load (acquire); when it is on, one or two
+ * more atomic operations. Thread-safe: every function may be called from any thread at
  * any time; all state is held in C11 atomics. With several threads calling
  * the port at once, which call fails is decided by the order in which they
  * reach the port.
@@ -43,6 +46,8 @@
 #ifndef GJBMEM_FAULT_H
 #define GJBMEM_FAULT_H
 
+#include <gjbmem/export.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -50,21 +55,21 @@ extern "C" {
 /* From now on the first n port calls above succeed (if the host agrees),
  * and the (n+1)-th and every later one fails, until gjbmem_fault_reset or
  * another gjbmem_fault_* setting. n = 0 fails every call. No errors. */
-void gjbmem_fault_after(unsigned n);
+GJBMEM_API void gjbmem_fault_after(unsigned n);
 
 /* From now on each port call above fails with probability permille/1000,
  * independently, from a pseudo-random sequence fixed by seed: the same seed
  * and the same sequence of calls fail the same calls. permille 0 never
  * fails, 1000 always fails. Returns 0, or -1 with errno EINVAL when
  * permille > 1000 (the setting is then left unchanged). */
-int gjbmem_fault_random(unsigned permille, unsigned seed);
+GJBMEM_API int gjbmem_fault_random(unsigned permille, unsigned seed);
 
 /* Turns injection off and sets the failure count back to 0. */
-void gjbmem_fault_reset(void);
+GJBMEM_API void gjbmem_fault_reset(void);
 
 /* How many port calls have been failed by injection since the process
  * started or since the last gjbmem_fault_reset. */
-unsigned long gjbmem_fault_count(void);
+GJBMEM_API unsigned long gjbmem_fault_count(void);
 
 #ifdef __cplusplus
 }

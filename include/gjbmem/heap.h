@@ -19,6 +19,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <gjbmem/stats.h>
+#include <gjbmem/export.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -41,92 +44,74 @@ enum gjb_status {
 
 enum gjb_policy { GJB_FIRST_FIT = 0, GJB_BUDDY = 1 };
 
-/* Extended statistics of a heap. total = used + free = bytes under
- * management; the first four fields are those of struct meminfo. */
-struct gjbmem_heap_stats {
-    size_t segments;     /* blocks, allocated and free */
-    size_t used;         /* total - free */
-    size_t maxused;      /* high-water mark of used */
-    size_t free;         /* payload bytes in free blocks */
-    size_t total;        /* bytes handed to the heap */
-    size_t alloc_blocks; /* allocated blocks */
-    size_t free_blocks;  /* free blocks */
-    size_t largest_free; /* largest request that would succeed now */
-    size_t regions;      /* regions */
-    size_t failed;       /* allocations refused with NOMEM or TOOBIG */
-    size_t peak_request; /* largest size ever requested */
-    size_t header_bytes; /* overhead of an allocated block */
-    size_t min_block;    /* smallest block (header included) */
-};
-
 /* Turns [mem, mem+size) into a heap with policy and room for max_regions
  * regions (this one included); *out is the heap, which sits inside mem.
  * Errors: NULL mem/out, size 0, max_regions 0: INVAL; unknown policy:
  * POLICY; too small: SMALL. O(1) plus clearing the block bitmap. */
-int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions,
+GJBMEM_API int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions,
                   gjb_heap **out);
 
 /* Adds [mem, mem+size) as a further region. Errors: NULL or size 0: INVAL;
  * overlap with a region of this heap: OVERLAP; too small: SMALL; table
  * full: FULL. O(r) plus clearing the bitmap. */
-int gjb_heap_add_region(gjb_heap *h, void *mem, size_t size);
+GJBMEM_API int gjb_heap_add_region(gjb_heap *h, void *mem, size_t size);
 
 /* Gives heap h up: its memory goes back to the caller, to reuse or to make
  * a new heap in; h must not be used again. Call it before deleting the
  * owner of a heap or re-initialising its memory. It matters only in builds
  * with GJBMEM_TOOLS (the heap's valgrind pool is dropped and its regions
  * become accessible again); elsewhere it does nothing. NULL: nothing. O(r). */
-void gjb_heap_retire(gjb_heap *h);
+GJBMEM_API void gjb_heap_retire(gjb_heap *h);
 
 /* True when [mem, mem+size) overlaps memory of heap h. O(r). */
-bool gjb_heap_overlaps(const gjb_heap *h, const void *mem, size_t size);
+GJBMEM_API bool gjb_heap_overlaps(const gjb_heap *h, const void *mem, size_t size);
 
 /* The payload start of the allocated block of h whose payload holds mem,
  * or NULL (its usable size: gjb_heap_usable_size). O(log r) plus a backward
  * scan of the block-start metadata (1 bit per 16 bytes, or 1 byte per 32
  * bytes for buddy) over that block. */
-void *gjb_heap_block_of(const gjb_heap *h, const void *mem);
+GJBMEM_API void *gjb_heap_block_of(const gjb_heap *h, const void *mem);
 
 /* Allocates size bytes aligned to alignof(max_align_t). Errors: size 0:
  * INVAL; too large ever: TOOBIG; not now: NOMEM; a damaged free list met
  * (buddy): CORRUPT. FIRST_FIT O(1), BUDDY O(log size). */
-int gjb_heap_alloc(gjb_heap *h, size_t size, void **out);
+GJBMEM_API int gjb_heap_alloc(gjb_heap *h, size_t size, void **out);
 
 /* Allocates size bytes aligned to align (a power of two). Errors: as
  * gjb_heap_alloc, plus ALIGN. As gjb_heap_alloc. */
-int gjb_heap_memalign(gjb_heap *h, size_t align, size_t size, void **out);
+GJBMEM_API int gjb_heap_memalign(gjb_heap *h, size_t align, size_t size, void **out);
 
 /* Resizes the block p (NULL: allocate). Errors: size 0: INVAL; p not an
  * allocated block: BADPTR; damaged: CORRUPT; TOOBIG; NOMEM. On error the
  * block is intact. As gjb_heap_alloc (+ O(log r)), plus the copy. */
-int gjb_heap_realloc(gjb_heap *h, void *p, size_t size, void **out);
+GJBMEM_API int gjb_heap_realloc(gjb_heap *h, void *p, size_t size, void **out);
 
 /* Frees p. Errors: NULL: INVAL; not an allocated block: BADPTR; its header
  * or a neighbour's damaged: CORRUPT. Nothing is written on error. FIRST_FIT
  * O(1), BUDDY O(log size), + O(log r). */
-int gjb_heap_free(gjb_heap *h, void *p);
+GJBMEM_API int gjb_heap_free(gjb_heap *h, void *p);
 
 /* Usable size of the allocated block p, or 0 if p is not one. O(log r). */
-size_t gjb_heap_usable_size(const gjb_heap *h, const void *p);
+GJBMEM_API size_t gjb_heap_usable_size(const gjb_heap *h, const void *p);
 
 /* Largest size gjb_heap_alloc would satisfy now (0 if none). O(1). */
-size_t gjb_heap_max_alloc(const gjb_heap *h);
+GJBMEM_API size_t gjb_heap_max_alloc(const gjb_heap *h);
 
 /* True while the heap has no allocated block. O(1). */
-bool gjb_heap_is_empty(const gjb_heap *h);
+GJBMEM_API bool gjb_heap_is_empty(const gjb_heap *h);
 
 /* Fills *st. O(1). */
-void gjb_heap_get_stats(const gjb_heap *h, struct gjbmem_heap_stats *st);
+GJBMEM_API void gjb_heap_get_stats(const gjb_heap *h, struct gjbmem_heap_stats *st);
 
 /* Re-derives every invariant by walking all regions, blocks and the free
  * index, and compares the counters. Returns OK or CORRUPT. O(blocks). */
-int gjb_heap_validate(const gjb_heap *h);
+GJBMEM_API int gjb_heap_validate(const gjb_heap *h);
 
 /* Calls fn for every block in address order within each region: payload
  * address, usable payload size, allocated or not. Stops early when fn
  * returns non-zero and returns that value. O(blocks). */
 typedef int (*gjb_walk_fn)(void *ctx, void *payload, size_t size, bool used);
-int gjb_heap_walk(const gjb_heap *h, gjb_walk_fn fn, void *ctx);
+GJBMEM_API int gjb_heap_walk(const gjb_heap *h, gjb_walk_fn fn, void *ctx);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,8 @@
 
 #include <stdbool.h>
 
+#include <gjbmem/export.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -19,56 +21,56 @@ typedef struct gjb_port_lock {
 } gjb_port_lock;
 
 /* Prepares a lock for use; a lock is never destroyed. */
-void gjb_port_lock_init(gjb_port_lock *lock);
-void gjb_port_lock_take(gjb_port_lock *lock);
-void gjb_port_lock_release(gjb_port_lock *lock);
+GJBMEM_API void gjb_port_lock_init(gjb_port_lock *lock);
+GJBMEM_API void gjb_port_lock_take(gjb_port_lock *lock);
+GJBMEM_API void gjb_port_lock_release(gjb_port_lock *lock);
 /* Takes the lock if it is free now; false (without waiting) otherwise. */
-bool gjb_port_lock_try(gjb_port_lock *lock);
+GJBMEM_API bool gjb_port_lock_try(gjb_port_lock *lock);
 
 /* The library's one global lock (partition table, region ownership). */
-void gjb_port_global_lock(void);
-void gjb_port_global_unlock(void);
+GJBMEM_API void gjb_port_global_lock(void);
+GJBMEM_API void gjb_port_global_unlock(void);
 
 /* Runs the library's initialisation function exactly once per process,
  * before any caller returns (one once-flag: always pass the same init). */
-void gjb_port_init_once(void (*init)(void));
+GJBMEM_API void gjb_port_init_once(void (*init)(void));
 
 /* True when the caller runs in interrupt context (where blocking calls and
  * allocation are refused). */
-bool gjb_port_in_isr(void);
+GJBMEM_API bool gjb_port_in_isr(void);
 
 /* Reports an error to the calling thread (errno on POSIX). */
-void gjb_port_set_errno(int err);
+GJBMEM_API void gjb_port_set_errno(int err);
 
 /* True when the caller runs in system context (where mem_getinfo is
  * allowed): not in interrupt context and not marked as a user thread. */
-bool gjb_port_in_system_context(void);
+GJBMEM_API bool gjb_port_in_system_context(void);
 
 /* Writes n bytes of text to stream 1 (standard output) or 2 (errors), at
  * once (unbuffered): 0, or -1 when the stream refused them. */
-int gjb_port_write(int stream, const char *s, unsigned long n);
+GJBMEM_API int gjb_port_write(int stream, const char *s, unsigned long n);
 
 /* Stops the program at once (an error policy asked for it). Never returns. */
-void gjb_port_abort(void);
+GJBMEM_API void gjb_port_abort(void);
 
 /* The value of configuration setting name (the environment on POSIX), or
  * NULL. Never allocates. */
-const char *gjb_port_getenv(const char *name);
+GJBMEM_API const char *gjb_port_getenv(const char *name);
 
 /* --- Pages for the system heap. */
 
 /* Maps len bytes (a multiple of the page size) of zero-filled, readable and
  * writable memory aligned to a page: 0, or ENOMEM (also when fault
  * injection says so, see <gjbmem/fault.h>). */
-int gjb_port_pages_get(unsigned long len, void **out);
+GJBMEM_API int gjb_port_pages_get(unsigned long len, void **out);
 /* Gives back pages from gjb_port_pages_get (or a part of them). */
-void gjb_port_pages_put(void *p, unsigned long len);
+GJBMEM_API void gjb_port_pages_put(void *p, unsigned long len);
 /* Bytes of memory the host has (the system heap's default limit). */
-unsigned long long gjb_port_memory_size(void);
+GJBMEM_API unsigned long long gjb_port_memory_size(void);
 
 /* Registers fork handlers: prepare runs in the parent before fork, parent
  * after it in the parent, child in the child. One set; never allocates. */
-void gjb_port_at_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
+GJBMEM_API void gjb_port_at_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 
 /* --- Host virtual memory, behind the mapping layer (src/vmm/). Each call
  * returns 0 or an errno value and never touches errno. prot, flags and
@@ -80,25 +82,25 @@ struct gjb_port_file {
     bool is_dir, can_read, can_write;
 };
 
-unsigned long gjb_port_page_size(void);
-int gjb_port_file_info(int fd, struct gjb_port_file *out); /* EBADF */
-int gjb_port_vm_map(void **out, unsigned long len, int prot, int flags, int fd,
+GJBMEM_API unsigned long gjb_port_page_size(void);
+GJBMEM_API int gjb_port_file_info(int fd, struct gjb_port_file *out); /* EBADF */
+GJBMEM_API int gjb_port_vm_map(void **out, unsigned long len, int prot, int flags, int fd,
                     long long off);
-int gjb_port_vm_unmap(void *addr, unsigned long len);
+GJBMEM_API int gjb_port_vm_unmap(void *addr, unsigned long len);
 /* Resizes [addr, addr+old); moves the pages only when may_move. */
-int gjb_port_vm_remap(void *addr, unsigned long old_len, unsigned long new_len,
+GJBMEM_API int gjb_port_vm_remap(void *addr, unsigned long old_len, unsigned long new_len,
                       bool may_move, void **out);
-int gjb_port_vm_protect(void *addr, unsigned long len, int prot);
-int gjb_port_vm_sync(void *addr, unsigned long len, int flags);
+GJBMEM_API int gjb_port_vm_protect(void *addr, unsigned long len, int prot);
+GJBMEM_API int gjb_port_vm_sync(void *addr, unsigned long len, int flags);
 /* Lock calls: a lack of privilege or a hit lock limit comes back as EACCES. */
-int gjb_port_vm_lock(const void *addr, unsigned long len);
-int gjb_port_vm_unlock(const void *addr, unsigned long len);
-int gjb_port_vm_lockall(int flags);
-int gjb_port_vm_unlockall(void);
-int gjb_port_vm_advise(void *addr, unsigned long len, int advice);
+GJBMEM_API int gjb_port_vm_lock(const void *addr, unsigned long len);
+GJBMEM_API int gjb_port_vm_unlock(const void *addr, unsigned long len);
+GJBMEM_API int gjb_port_vm_lockall(int flags);
+GJBMEM_API int gjb_port_vm_unlockall(void);
+GJBMEM_API int gjb_port_vm_advise(void *addr, unsigned long len, int advice);
 /* name has been checked: one leading '/', no other '/', not too long. */
-int gjb_port_shm_open(const char *name, int oflag, unsigned mode, int *fd);
-int gjb_port_shm_unlink(const char *name);
+GJBMEM_API int gjb_port_shm_open(const char *name, int oflag, unsigned mode, int *fd);
+GJBMEM_API int gjb_port_shm_unlink(const char *name);
 
 #ifdef __cplusplus
 }

@@ -23,7 +23,8 @@
 #include <stddef.h>
 
 #include <gjbmem/errpolicy.h>
-#include <gjbmem/heap.h>
+#include <gjbmem/stats.h>
+#include <gjbmem/export.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -36,39 +37,39 @@ extern "C" {
  * Errors: NULL with errno ENOMEM (no memory within the limit) or
  * ERROR_KERNEL_IN_ISR. As mpart_alloc for the heap's policy (+ one page
  * mapping when the heap grows). */
-void *gjbmem_malloc(size_t size);
+GJBMEM_API void *gjbmem_malloc(size_t size);
 
 /* Allocates n * size zeroed bytes. Errors: as gjbmem_malloc; n * size
  * overflows: ENOMEM. As gjbmem_malloc, + clearing. */
-void *gjbmem_calloc(size_t n, size_t size);
+GJBMEM_API void *gjbmem_calloc(size_t n, size_t size);
 
 /* Resizes p (NULL: gjbmem_malloc) keeping its contents up to the smaller
  * size; size 0 frees p and returns NULL. Errors (p then intact): ENOMEM;
  * p not a block of the system heap: EINVAL; ERROR_KERNEL_IN_ISR. */
-void *gjbmem_realloc(void *p, size_t size);
+GJBMEM_API void *gjbmem_realloc(void *p, size_t size);
 
 /* Allocates size bytes aligned to align (a power of two). Errors: align 0
  * or not a power of two: EINVAL; otherwise as gjbmem_malloc. */
-void *gjbmem_memalign(size_t align, size_t size);
+GJBMEM_API void *gjbmem_memalign(size_t align, size_t size);
 
 /* Frees p (NULL: nothing). Returns 0 (errno left as it was), or -1 with
  * errno EINVAL when p is not an allocated block of the system heap (foreign,
  * interior, already freed: nothing is written), ERROR_KERNEL_IN_ISR in
  * interrupt context. */
-int gjbmem_free(void *p);
+GJBMEM_API int gjbmem_free(void *p);
 
 /* Usable bytes of block p (at least what was asked), 0 if p is not one. */
-size_t gjbmem_usable_size(const void *p);
+GJBMEM_API size_t gjbmem_usable_size(const void *p);
 
 /* Sets the most bytes the system heap may take from the port (regions and
  * direct mappings together). Errors: below what it holds now: EINVAL. */
-int gjbmem_sysheap_set_limit(size_t bytes);
+GJBMEM_API int gjbmem_sysheap_set_limit(size_t bytes);
 
 /* Hands [mem, mem+size) to the system heap as a region (bare metal: the
  * integrator's memory; on a host it supplements the port's). Errors: NULL,
  * 0, too small, overlap with managed memory: EINVAL; region table full:
  * ENOSPC. */
-int gjbmem_sysheap_add_memory(void *mem, size_t size);
+GJBMEM_API int gjbmem_sysheap_add_memory(void *mem, size_t size);
 
 struct gjbmem_sysheap_stats {
     struct gjbmem_heap_stats heap; /* the heap proper (what mem_getinfo reports) */
@@ -80,14 +81,14 @@ struct gjbmem_sysheap_stats {
 };
 
 /* Fills *st. Errors: NULL: EINVAL. O(1). */
-int gjbmem_sysheap_stats(struct gjbmem_sysheap_stats *st);
+GJBMEM_API int gjbmem_sysheap_stats(struct gjbmem_sysheap_stats *st);
 
 /* mem_show() to stream 1 (stdout, what mem_show does) or 2 (stderr). */
-void gjbmem_mem_show_to(int stream);
+GJBMEM_API void gjbmem_mem_show_to(int stream);
 
 /* Checks every invariant of the system heap (gjb_heap_validate) and of its
  * direct mappings. 0, or -1 with errno ERROR_KERNEL_MEMORY. O(blocks). */
-int gjbmem_sysheap_validate(void);
+GJBMEM_API int gjbmem_sysheap_validate(void);
 
 /* Sets what the system heap does, besides failing the call, when
  * gjbmem_free or gjbmem_realloc gets a pointer that is no block of it or
@@ -95,7 +96,7 @@ int gjbmem_sysheap_validate(void);
  * GJBMEM_ERR_* of gjbmem/errpolicy.h; reports carry heap 0. The default is
  * GJBMEM_ERR_RETURN. Errors: unknown flags, or GJBMEM_ERR_HOOK without a
  * hook: EINVAL; ERROR_KERNEL_IN_ISR. O(1). */
-int gjbmem_sysheap_set_error_policy(unsigned flags, gjbmem_error_hook hook, void *arg);
+GJBMEM_API int gjbmem_sysheap_set_error_policy(unsigned flags, gjbmem_error_hook hook, void *arg);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include <gjbmem/export.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -25,13 +27,13 @@ struct gjbmem_vmm_stats {
 };
 
 /* Fills *st with a consistent snapshot; 0, or -1 with EINVAL for NULL. */
-int gjbmem_vmm_stats(struct gjbmem_vmm_stats *st);
+GJBMEM_API int gjbmem_vmm_stats(struct gjbmem_vmm_stats *st);
 
 /* Prints the summary above to stdout as one line, the one mem_show ends
  * with ("mappings: 2 live, 8192 bytes mapped, 0 bytes locked, 1
  * shared-memory objects opened, 4096 bytes shared anonymous"); 0, or -1
  * with errno on an output error. Thread-safe. O(GJBMEM_VMM_MAX_MAPPINGS). */
-int gjbmem_vmm_show(void);
+GJBMEM_API int gjbmem_vmm_show(void);
 
 #ifdef __cplusplus
 }

@@ -79,6 +79,8 @@ static void tb_rec(struct tb *t, unsigned c, const uint64_t *f, size_t nf)
 #define REC(t, c, ...)                                                                   \
     tb_rec((t), (c), (const uint64_t[]){__VA_ARGS__},                                  \
            sizeof((const uint64_t[]){__VA_ARGS__}) / sizeof(uint64_t))
+/* A record without fields (ISO C: no empty __VA_ARGS__, no empty array). */
+#define REC0(t, c) tb_rec((t), (c), NULL, 0)
 
 /* END with the given counts and the checksum of everything before it. */
 static void tb_end_counts(struct tb *t, uint64_t calls, uint64_t inherited)
@@ -302,8 +304,8 @@ static void foreign_pointers(void **state)
     struct tb t;
     struct gjbt_trace tr;
     tb_header(&t, GJBT_ORIGIN_ROOT, 4096, "");
-    REC(&t, GJBT_FREE | GJBT_FOREIGN);
-    REC(&t, GJBT_USABLE_SIZE | GJBT_FOREIGN);
+    REC0(&t, GJBT_FREE | GJBT_FOREIGN);
+    REC0(&t, GJBT_USABLE_SIZE | GJBT_FOREIGN);
     REC(&t, GJBT_REALLOC | GJBT_FOREIGN, 64, 1);        /* a new block 1 */
     REC(&t, GJBT_REALLOCARRAY | GJBT_FOREIGN, 2, 8, 2); /* a new block 2 */
     REC(&t, GJBT_FREE, 1);

@@ -696,9 +696,14 @@ static void child_after_fork(void)
 __attribute__((constructor)) static void record_init(void)
 {
     busy = true; /* dlsym may allocate: not the program's calls */
-    real_posix_memalign = (int (*)(void **, size_t, size_t))dlsym(RTLD_NEXT, "posix_memalign");
-    real_aligned_alloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "aligned_alloc");
-    real_usable_size = (size_t (*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+    /* dlsym's object pointer copied into each function pointer (ISO C has
+     * no conversion between the two; POSIX makes the bytes the same). */
+    void *sym = dlsym(RTLD_NEXT, "posix_memalign");
+    memcpy(&real_posix_memalign, &sym, sizeof sym);
+    sym = dlsym(RTLD_NEXT, "aligned_alloc");
+    memcpy(&real_aligned_alloc, &sym, sizeof sym);
+    sym = dlsym(RTLD_NEXT, "malloc_usable_size");
+    memcpy(&real_usable_size, &sym, sizeof sym);
     busy = false;
     pthread_atfork(before_fork, parent_after_fork, child_after_fork);
 }

@@ -5,9 +5,13 @@
  * an errno value and leaves errno as the caller had it.
  *
  * Also the pages of the system heap (pages_get/put, anonymous private
- * mappings), and the fault injection of <gjbmem/fault.h>: vm_map (hence
- * pages_get), a growing vm_remap and shm_open ask fault_hit() first and return ENOMEM without calling the host
- * when it says so. Off, that is one atomic load.
+ * mappings), and, in builds with GJBMEM_FAULT_INJECTION=1 (the tests'
+ * library; CMake option GJBMEM_FAULT_INJECTION for libgjbmem itself), the
+ * fault injection of <gjbmem/fault.h>: vm_map (hence pages_get), a growing
+ * vm_remap and shm_open ask fault_hit() first and return ENOMEM without
+ * calling the host when it says so. Off, that is one atomic load; in other
+ * builds fault_hit() is constant false and the functions of <gjbmem/fault.h>
+ * do not exist.
  */
 #define _GNU_SOURCE /* mremap, mmap64, MAP_ANONYMOUS */
 #include <errno.h>
@@ -18,10 +22,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gjbmem/fault.h"
 #include "gjbmem/port.h"
 
+#ifndef GJBMEM_FAULT_INJECTION
+#define GJBMEM_FAULT_INJECTION 0
+#endif
+
 /* --- Fault injection ---------------------------------------------------- */
+
+#if GJBMEM_FAULT_INJECTION
+#include "gjbmem/fault.h"
 
 enum { FAULT_OFF, FAULT_AFTER, FAULT_RANDOM };
 
@@ -97,6 +107,12 @@ unsigned long gjbmem_fault_count(void)
 {
     return atomic_load_explicit(&fault_failed, memory_order_relaxed);
 }
+#else
+static inline bool fault_hit(void)
+{
+    return false;
+}
+#endif
 
 /* --- Host calls --------------------------------------------------------- */
 
