@@ -5,6 +5,7 @@
  * system heap's host memory, the mapping layer's records). Every line is
  * made by textline.h and leaves through gjb_line_emit.
  */
+#include "gjbext.h" /* mem_show */
 #include "api_internal.h"
 #include "gjbmem/sysheap.h"
 #include "textline.h"
