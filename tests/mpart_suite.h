@@ -410,6 +410,25 @@ static inline char *take_block_at(mpart_id mid, char *target, size_t size)
     return got;
 }
 
+/* Takes the largest free block until none is left. */
+static inline size_t take_all(mpart_id mid, char **held, size_t cap)
+{
+    size_t n = 0;
+    for (size_t m; (m = maxfree(mid)) != 0;) {
+        assert_true(n < cap);
+        held[n++] = alloc_ok(mid, m);
+    }
+    assert_int_equal(info(mid).free, 0);
+    FAILS_NULL(mpart_alloc(mid, 1), ENOMEM);
+    return n;
+}
+
+static inline void free_all(mpart_id mid, char **held, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free_ok(mid, held[i]);
+}
+
 /* Every call refuses the id: ERROR_KERNEL_HANDLE_NULL, EINVAL for delete;
  * spare is memory no partition holds (offered to mpart_addmem). */
 static inline void expect_refused_id(mpart_id id, char *some_block, char *spare, size_t spare_size)

@@ -57,12 +57,6 @@ static size_t exhaust(mpart_id mid, size_t size, char **held, size_t cap)
     return n;
 }
 
-static void free_all(mpart_id mid, char **held, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free_ok(mid, held[i]);
-}
-
 /* === mpart_module_init ======================================================= */
 
 static void test_module_init_bounds(void **state)
@@ -457,19 +451,6 @@ static void test_addmem_bad_args(void **state)
     valid(a);
     OK(mpart_addmem(a, buf_b, sizeof buf_b)); /* nothing was taken */
     valid(a);
-}
-
-/* Takes the largest free block until none is left. */
-static size_t take_all(mpart_id mid, char **held, size_t cap)
-{
-    size_t n = 0;
-    for (size_t m; (m = maxfree(mid)) != 0;) {
-        assert_true(n < cap);
-        held[n++] = alloc_ok(mid, m);
-    }
-    assert_int_equal(info(mid).free, 0);
-    FAILS_NULL(mpart_alloc(mid, 1), ENOMEM);
-    return n;
 }
 
 static void test_addmem_smallest(void **state)
@@ -875,7 +856,8 @@ static size_t foreign_pointers(char **out, char *p, char *base, size_t size, cha
     out[n++] = base + 16;
     out[n++] = base + 32;
     out[n++] = base + 512;
-    out[n++] = base + size - 32; /* its bitmap or tags, at the end */
+    out[n++] = base + size - 33; /* its bitmap or tags, at the end */
+    out[n++] = base + size - 32;
     out[n++] = base + size - 16;
     out[n++] = base + size;      /* one past its end */
     out[n++] = p - 16;           /* before the block */
@@ -891,39 +873,68 @@ static size_t foreign_pointers(char **out, char *p, char *base, size_t size, cha
     return n;
 }
 
+/* Partition a with live blocks p (256 bytes) and g (64) and partition b
+ * with q; bad[] holds what is no allocated block of a: foreign_pointers,
+ * the free block after g, interior pointers of g and a freed block. */
+struct hostile {
+    mpart_id a, b;
+    char *p, *q, *g, *heap;
+    char *bad[40];
+    size_t n;
+    struct partinfo ia, ib;
+};
+
+static void hostile_setup(struct hostile *h, char *stack)
+{
+    h->a = make(buf_a, sizeof buf_a);
+    h->b = make(buf_b, sizeof buf_b);
+    h->p = alloc_ok(h->a, 256);
+    h->q = alloc_ok(h->b, 256);
+    h->g = alloc_ok(h->a, 64);
+    fill(h->p, 256, 33);
+    fill(h->q, 256, 34);
+    fill(h->g, 64, 35);
+    h->heap = malloc(256);
+    assert_non_null(h->heap);
+    h->n = foreign_pointers(h->bad, h->p, buf_a, sizeof buf_a, h->q, stack, h->heap);
+    h->bad[h->n++] = next_block(h->a, h->g); /* the free block after g */
+    h->bad[h->n++] = h->g + 8;
+    h->bad[h->n++] = h->g + 32;
+    char *r = alloc_ok(h->a, 64);
+    free_ok(h->a, r);
+    h->bad[h->n++] = r; /* a freed block */
+    h->ia = info(h->a);
+    h->ib = info(h->b);
+}
+
+/* Nothing changed; the blocks are given back. */
+static void hostile_done(struct hostile *h)
+{
+    same_info(h->ia, info(h->a));
+    same_info(h->ib, info(h->b));
+    valid(h->a);
+    valid(h->b);
+    expect(h->p, 256, 33);
+    expect(h->q, 256, 34);
+    expect(h->g, 64, 35);
+    free(h->heap);
+    free_ok(h->a, h->p);
+    free_ok(h->a, h->g);
+    free_ok(h->b, h->q);
+}
+
 static void test_realloc_foreign_pointers(void **state)
 {
     (void)state;
-    mpart_id a = make(buf_a, sizeof buf_a);
-    mpart_id b = make(buf_b, sizeof buf_b);
-    char *p = alloc_ok(a, 256), *q = alloc_ok(b, 256);
-    fill(p, 256, 13);
-    fill(q, 256, 14);
-    char *free_tail = next_block(a, p); /* the payload of the free block after p */
     _Alignas(64) char stack[64];
-    char *heap = malloc(256);
-    assert_non_null(heap);
-    char *bad[32];
-    size_t n = foreign_pointers(bad, p, buf_a, sizeof buf_a, q, stack, heap);
-    bad[n++] = free_tail;
-    char *r = alloc_ok(a, 64);
-    free_ok(a, r);
-    bad[n++] = r; /* a freed block */
-    struct partinfo ia = info(a), ib = info(b);
-    for (size_t i = 0; i < n; i++) {
-        FAILS_NULL(mpart_realloc(a, bad[i], 64), EINVAL);
-        FAILS_NULL(mpart_realloc(a, bad[i], 4000), EINVAL);
-        FAILS_NULL(mpart_realloc(a, bad[i], SIZE_MAX), EINVAL); /* checked before the size */
+    struct hostile h;
+    hostile_setup(&h, stack);
+    for (size_t i = 0; i < h.n; i++) {
+        FAILS_NULL(mpart_realloc(h.a, h.bad[i], 64), EINVAL);
+        FAILS_NULL(mpart_realloc(h.a, h.bad[i], 4000), EINVAL);
+        FAILS_NULL(mpart_realloc(h.a, h.bad[i], SIZE_MAX), EINVAL); /* checked before the size */
     }
-    same_info(ia, info(a));
-    same_info(ib, info(b));
-    valid(a);
-    valid(b);
-    expect(p, 256, 13);
-    expect(q, 256, 14);
-    free(heap);
-    free_ok(a, p);
-    free_ok(b, q);
+    hostile_done(&h);
 }
 
 static void test_realloc_too_big(void **state)
@@ -1153,39 +1164,16 @@ static void test_free_null_and_bad_mid(void **state)
 static void test_free_foreign_pointers(void **state)
 {
     (void)state;
-    mpart_id a = make(buf_a, sizeof buf_a);
-    mpart_id b = make(buf_b, sizeof buf_b);
-    char *p = alloc_ok(a, 256), *q = alloc_ok(b, 256);
-    char *g = alloc_ok(a, 64);
-    fill(p, 256, 33);
-    fill(q, 256, 34);
-    fill(g, 64, 35);
     _Alignas(64) char stack[64];
-    char *heap = malloc(256);
-    assert_non_null(heap);
-    char *bad[32];
-    size_t n = foreign_pointers(bad, p, buf_a, sizeof buf_a, q, stack, heap);
-    bad[n++] = next_block(a, g); /* the free block after g */
-    bad[n++] = g + 8;
-    bad[n++] = g + 32;
-    struct partinfo ia = info(a), ib = info(b);
-    for (size_t i = 0; i < n; i++) {
-        FAILS(mpart_free(a, bad[i]), ERROR_REGION_NULL);
+    struct hostile h;
+    hostile_setup(&h, stack);
+    for (size_t i = 0; i < h.n; i++) {
+        FAILS(mpart_free(h.a, h.bad[i]), ERROR_REGION_NULL);
         errno = 0;
-        assert_int_equal(mpart_usable_size(a, bad[i]), 0);
+        assert_int_equal(mpart_usable_size(h.a, h.bad[i]), 0);
         assert_int_equal(errno, ERROR_REGION_NULL);
     }
-    same_info(ia, info(a));
-    same_info(ib, info(b));
-    valid(a);
-    valid(b);
-    expect(p, 256, 33);
-    expect(q, 256, 34);
-    expect(g, 64, 35);
-    free(heap);
-    free_ok(a, p);
-    free_ok(a, g);
-    free_ok(b, q);
+    hostile_done(&h);
 }
 
 static void test_double_free(void **state)
@@ -1337,19 +1325,25 @@ static void test_getinfo_fresh(void **state)
     assert_true(maxfree(a) + GUARD <= pi.free);
 }
 
-/* The high-water mark, and the extension's statistics agree with getinfo. */
+/* Blocks, free bytes and the high-water mark, exactly (a block's bytes and
+ * its header), and the extension's statistics agree with getinfo. */
 static void test_getinfo_and_getstats(void **state)
 {
     (void)state;
     mpart_id a = make(buf_a, sizeof buf_a);
+    size_t hb = hdr_bytes(a);
     struct partinfo p0 = info(a);
-    char *p = alloc_ok(a, 100);
+    char *p = alloc_ok(a, 100); /* BUDDY: a block of 128 bytes */
     struct partinfo p1 = info(a);
+    size_t pb = block_bytes(a, p) + hb;
     assert_int_equal(p1.used + p1.free, sizeof buf_a);
     assert_int_equal(p1.maxused, p1.used);
-    assert_true(p0.free - p1.free >= 100 + GUARD);
-    char *q = alloc_ok(a, 1500);
+    assert_int_equal(p0.free - p1.free, pb);
+    assert_int_equal(p1.used - p0.used, pb);
+    char *q = alloc_ok(a, 1500); /* BUDDY: 2048 */
     struct partinfo p2 = info(a);
+    size_t qb = block_bytes(a, q) + hb;
+    assert_int_equal(p1.free - p2.free, qb);
     assert_int_equal(p2.maxused, p2.used);
     free_ok(a, q);
     struct partinfo p3 = info(a);
@@ -1362,6 +1356,7 @@ static void test_getinfo_and_getstats(void **state)
     assert_int_equal(p4.free, p0.free);
     assert_int_equal(p4.used, p0.used);
     assert_int_equal(p4.maxused, p2.used); /* the high-water mark stays */
+    assert_int_equal(p4.maxused, p0.used + pb + qb);
     free_ok(a, alloc_ok(a, 16));
     assert_int_equal(info(a).maxused, p2.used);
     struct gjbmem_heap_stats st = stats(a);
