@@ -722,11 +722,13 @@ static void test_memalign_bad_args(void **state)
     same_info(before, info(a));
     valid(a);
 
-    /* ENOMEM: the largest blocks taken. */
-    char *p = alloc_ok(a, 100);
+    /* ENOMEM: half the largest block taken, then every other of its size
+     * (FIRST_FIT: none is left), so that no free block holds 2/3 of it. */
+    char *p = alloc_ok(a, m / 2);
     char *held[64];
     size_t n = exhaust(a, m, held, 64);
     before = info(a);
+    FAILS_NULL(mpart_memalign(a, 64, m / 3 * 2), ENOMEM);
     FAILS_NULL(mpart_memalign(a, 64, m), ENOMEM);
     FAILS_NULL(mpart_memalign(a, 4, maxfree(a) + 1), ENOMEM);
     same_info(before, info(a));
@@ -1102,7 +1104,7 @@ static void test_realloc_random_contents(void **state)
     /* FIRST_FIT as ever; BUDDY with larger blocks and alignments up to
      * 16 KiB, over memory that holds them. */
     const struct random_run runs[2] = {
-        {big, buf_c, sizeof big, sizeof buf_c, 2500, 9, 3000},
+        {big, buf_c, 16384, sizeof buf_c, 2500, 9, 3000},
         {wide, buf_c + 3, sizeof wide, sizeof buf_c - 3, 6000, 15, 4000},
     };
     const struct random_run *run = &runs[policy == BUDDY];
