@@ -663,24 +663,30 @@ static void test_alloc_enomem(void **state)
 {
     (void)state;
     mpart_id a = make(buf_a, sizeof buf_a);
+    struct partinfo fresh = info(a);
     size_t m = maxfree(a);
-    char *p = alloc_ok(a, 100);
-    fill(p, 100, 8);
+    /* Half the largest block taken, then every other block of its size
+     * (FIRST_FIT: none is left): 2/3 of it is refused though the empty
+     * partition would hold it, and so are m and findmaxfree + 1. */
+    char *p = alloc_ok(a, m / 2);
+    fill(p, m / 2, 8);
     char *held[64];
-    size_t n = exhaust(a, maxfree(a), held, 64);
-    assert_true(n >= 1);
+    size_t n = exhaust(a, m, held, 64);
     for (size_t i = 0; i < n; i++)
         fill(held[i], 64, 40 + (unsigned)i);
     struct partinfo before = info(a);
-    FAILS_NULL(mpart_alloc(a, m), ENOMEM); /* would fit the empty partition */
+    FAILS_NULL(mpart_alloc(a, m / 3 * 2), ENOMEM);
+    FAILS_NULL(mpart_alloc(a, m), ENOMEM);
     FAILS_NULL(mpart_alloc(a, maxfree(a) + 1), ENOMEM);
     same_info(before, info(a));
     valid(a);
-    expect(p, 100, 8);
+    expect(p, m / 2, 8);
     for (size_t i = 0; i < n; i++)
         expect(held[i], 64, 40 + (unsigned)i);
     free_ok(a, p);
     free_all(a, held, n);
+    same_blocks(fresh, info(a));
+    free_ok(a, alloc_ok(a, m / 3 * 2));
     free_ok(a, alloc_ok(a, m));
 }
 
@@ -961,6 +967,7 @@ static void test_realloc_enomem_keeps_block(void **state)
 {
     (void)state;
     mpart_id a = make(buf_a, sizeof buf_a);
+    struct partinfo fresh = info(a);
     char *p = alloc_ok(a, 200);
     fill(p, 200, 16);
     size_t m = maxfree(a);
@@ -978,6 +985,7 @@ static void test_realloc_enomem_keeps_block(void **state)
     expect(held[0], 1000, 17);
     free_ok(a, p); /* still freeable */
     free_all(a, held, n);
+    same_blocks(fresh, info(a));
 }
 
 /* A block of the first region grows to the size only the added one holds. */
