@@ -15,7 +15,7 @@
  *   0            usable sizes are the engine's block payloads.
  *   1            the same, and interior pointers, pointers to metadata and
  *                double frees after a merge are refused too (the rest of the
- *                pointer checks is test_mpart_api's and test_sysheap's).
+ *                pointer checks is test_mpart's and test_sysheap's).
  *   2, 3         usable size is exactly the request (malloc(0): 0); a write
  *                one byte past the request, or over the guard word, leaves the
  *                block allocated: free, realloc and usable size refuse it,
