@@ -567,7 +567,7 @@ static void test_addmem_region_table_full(void **state)
     bool from[GJBMEM_MAX_REGIONS] = {false};
     for (size_t i = 0; i < n; i++) {
         assert_true(blocks[i] >= chunks[0] && blocks[i] + 256 <= chunks[GJBMEM_MAX_REGIONS]);
-        from[(blocks[i] - chunks[0]) / sizeof chunks[0]] = true;
+        from[(size_t)(blocks[i] - chunks[0]) / sizeof chunks[0]] = true;
     }
     for (int i = 0; i < GJBMEM_MAX_REGIONS; i++)
         assert_true(from[i]);
