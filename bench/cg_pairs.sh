@@ -6,7 +6,7 @@
 #   REV KIND WORKLOAD PER_PAIR
 # Takes under a minute. Needs valgrind (bench/run.sh installs it).
 #   KINDS="part heap"  WORKLOADS="small mixed"  M=200000: other cases, pairs
-#   BENCH_CMAKE_ARGS="-DGJBMEM_HARDENING=0": a build option (bench/lib.sh)
+#   BENCH_CMAKE_ARGS="-DGJBMEM_HARDENING=2": a build option (bench/lib.sh)
 set -euo pipefail
 REV=${1:?usage: bench/cg_pairs.sh REV [OUT]}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

@@ -27,7 +27,7 @@ export_rev() { # ROOT REV DIR
 # DWARF, BUILD/bench/bench_alloc.nodebug, for callgrind: with debug info
 # callgrind splits a function's cost by source file (inlined header code),
 # which blurs the per-function inclusive figures. BENCH_CMAKE_ARGS: more
-# CMake options (for instance -DGJBMEM_HARDENING=0), split at spaces.
+# CMake options (for instance -DGJBMEM_HARDENING=2), split at spaces.
 build_bench() { # SRC BUILD
     # shellcheck disable=SC2086
     cmake -S "$1" -B "$2" -DCMAKE_BUILD_TYPE=Release -DGJBMEM_TESTS=OFF \

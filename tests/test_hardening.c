@@ -9,13 +9,12 @@
  *                block's contents and ends with validate passing; writing all
  *                of a block's usable size harms nothing; realloc keeps the
  *                contents (grow and shrink, in place and moving); calloc
- *                zeroes; findmaxfree is exactly what an allocation gets; a
- *                double free of a block that is still free (not merged) and
- *                pointers outside every region of the heap are refused.
- *   0            usable sizes are the engine's block payloads.
- *   1            the same, and interior pointers, pointers to metadata and
- *                double frees after a merge are refused too (the rest of the
+ *                zeroes; findmaxfree is exactly what an allocation gets;
+ *                double frees (of a block still free or merged since),
+ *                interior pointers, pointers to metadata and pointers outside
+ *                every region of the heap are refused (the rest of the
  *                pointer checks is test_mpart's and test_sysheap's).
+ *   1            usable sizes are the engine's block payloads.
  *   2, 3         usable size is exactly the request (malloc(0): 0); a write
  *                one byte past the request, or over the guard word, leaves the
  *                block allocated: free, realloc and usable size refuse it,
@@ -56,7 +55,7 @@
 #include <gjbmem/sysheap.h>
 
 #include "core/guard.h"         /* GJB_GUARD_KEY, GJB_GUARD_FILL, GJB_NEW_FILL, GJB_FREE_FILL */
-#include "engine/buddy.h"    /* GJB_W, GJB_G, GJB_BU: level 0-1 sizes */
+#include "engine/buddy.h"    /* GJB_W, GJB_G, GJB_BU: level 1 sizes */
 #include "engine/firstfit.h" /* FF_MIN, FF_NEXT, FF_PREV, gjb_ff_block_size */
 #include "errno_asserts.h"
 
@@ -310,7 +309,7 @@ static int teardown(void **state)
 
 /* --- sizes ---------------------------------------------------------------------- */
 
-/* A GJBMEM_TOOLS build (levels 0-1) run under valgrind or ASan reports the
+/* A GJBMEM_TOOLS build (level 1) run under valgrind or ASan reports the
  * request as a partition block's usable size: true when u is that. */
 static bool tool_view(size_t u, size_t n)
 {
@@ -632,8 +631,7 @@ static void findmaxfree_is_exact(void **state)
 
 /* A double free of a block that is still free (no neighbour merged with it)
  * and pointers outside every region of the partition are refused at every
- * level (level 0 keeps the free-flag and region checks); after a merge (level
- * 1+ only: level 0 trusts the stale header) too. */
+ * level; after a merge too. */
 static void double_free_and_foreign_refused(void **state)
 {
     int policy = policy_of(state);
@@ -671,10 +669,8 @@ static void double_free_and_foreign_refused(void **state)
 
     /* After a merge: q's block is now part of the free block p heads. */
     pfree(a, q);
-    if (LEVEL >= 1 || policy == BUDDY_ALLOCATION) {
-        FAILS(mpart_free(a, q), ERROR_REGION_NULL);
-        FAILS_NULL(mpart_realloc(a, q, 10), EINVAL);
-    }
+    FAILS(mpart_free(a, q), ERROR_REGION_NULL);
+    FAILS_NULL(mpart_realloc(a, q, 10), EINVAL);
     valid(a);
     assert_int_equal(pstats(a).alloc_blocks, 0);
 
@@ -787,16 +783,13 @@ static void sys_usable_and_realloc(void **state)
 }
 
 /* ================================================================================ */
-/* levels 1-3: the pointer checks                                                    */
+/* every level: the pointer checks                                                   */
 /* ================================================================================ */
 
-/* Interior pointers and pointers at metadata inside a region are refused
- * (level 0: undefined behaviour by design, skipped). */
+/* Interior pointers and pointers at metadata inside a region are refused. */
 static void interior_pointers_refused(void **state)
 {
     int policy = policy_of(state);
-    if (LEVEL < 1)
-        skip();
     mpart_id a = make(policy, buf_a, sizeof buf_a);
     char *p = palloc(a, 200), *g = palloc(a, 200);
     fill(p, 200, 10);

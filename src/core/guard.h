@@ -14,7 +14,7 @@
  *      error policy).
  *   3  also: new memory reads GJB_NEW_FILL, freed memory GJB_FREE_FILL.
  *
- * At levels 0 and 1 the fill and guard functions are empty inlines and
+ * At level 1 the fill and guard functions are empty inlines and
  * the gjb_guarded_* calls are the engine's own.
  */
 #ifndef GJB_GUARD_H
@@ -115,7 +115,7 @@ static inline bool gjb_guard_release(void *p, size_t u)
     return true;
 }
 
-/* --- one heap's calls with guards (the plain engine calls at levels 0-1) */
+/* --- one heap's calls with guards (the plain engine calls at level 1) */
 
 /* gjb_heap_memalign, the block guarded (and filled at level 3). */
 static inline int gjb_guarded_memalign(gjb_heap *h, size_t align, size_t size, void **out)

@@ -10,11 +10,15 @@
 #include "gjbmem/config.h"
 #endif
 
-/* 0: FIRST_FIT trusts the header of a pointer it is handed; 1 (default):
- * every pointer is proved an allocated block first; 2, 3: the API layer
- * adds guards and fills (docs/RELIABILITY.md). */
+/* 1 (default): every pointer is proved an allocated block before it is
+ * used; 2, 3: the API layer adds guards and fills (docs/RELIABILITY.md).
+ * The proof is part of the engine's contract (gjbmem/heap.h): there is no
+ * level without it. */
 #ifndef GJBMEM_HARDENING
 #define GJBMEM_HARDENING 1
+#endif
+#if GJBMEM_HARDENING < 1 || GJBMEM_HARDENING > 3
+#error "GJBMEM_HARDENING must be 1, 2 or 3"
 #endif
 
 /* 1: blocks are described to valgrind and AddressSanitizer (tools.h). */

@@ -318,14 +318,10 @@ int gjb_ff_check(const gjb_heap *h, const void *p, char **bp, const struct gjb_r
         return GJB_E_BADPTR;
     char *b = (char *)p - GJB_W;
     size_t hd = gjb_word(b);
-    if (GJBMEM_HARDENING > 0) {
-        if (!ff_proved(h, r, d / GJB_G))
-            return GJB_E_BADPTR;
-        if (!sane(h, r, b, hd))
-            return GJB_E_CORRUPT;
-    } else if (hd & FF_FREE) {
+    if (!ff_proved(h, r, d / GJB_G))
         return GJB_E_BADPTR;
-    }
+    if (!sane(h, r, b, hd))
+        return GJB_E_CORRUPT;
     *bp = b;
     *rp = r;
     return GJB_OK;

@@ -323,7 +323,7 @@ static GJB_ALWAYS_INLINE int ff_free_in(gjb_heap *h, void *p, const struct gjb_r
     size_t hd = gjb_word(bp), s = hd & ~FF_FLAGS;
     size_t *w = &ff_proof(h, r)[d / (GJB_G * FF_WBITS)];
     size_t m = (size_t)1 << (d / GJB_G % FF_WBITS);
-    if (GJB_UNLIKELY((GJBMEM_HARDENING > 0 && !(*w & m)) || (hd & FF_FREE) || s < FF_MIN ||
+    if (GJB_UNLIKELY(!(*w & m) || (hd & FF_FREE) || s < FF_MIN ||
                      s % GJB_G || s > room))
         return gjb_ff_free(h, p);
     size_t nh = gjb_word(bp + s);
@@ -331,7 +331,7 @@ static GJB_ALWAYS_INLINE int ff_free_in(gjb_heap *h, void *p, const struct gjb_r
         return gjb_ff_free_merge(h, r, b, hd, nh);
     /* the next block, allocated, must be proved too (or be the sentinel):
      * a damaged size that lands inside a block is refused */
-    if (GJBMEM_HARDENING > 0 && s != room) {
+    if (s != room) {
         size_t nd = d + s;
         if (GJB_UNLIKELY(!((ff_proof(h, r)[nd / (GJB_G * FF_WBITS)] >> (nd / GJB_G % FF_WBITS)) &
                            1)))
