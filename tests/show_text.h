@@ -13,7 +13,7 @@
 #define SHOW_HEAD                                                                                 \
     "heap show >>\n"                                                                              \
     "\n"                                                                                          \
-    "     HEAP         TOTAL      USED     MAX USED  SEGMENT USED\n"                            \
+    "     HEAP         TOTAL      USED     MAX USED  SEGMENT USED%\n"                            \
     "-------------- ---------- ---------- ---------- ------- ----\n"
 
 struct show_text {

@@ -41,10 +41,13 @@
 #include <gjbmem/vmm.h>
 
 #include "errno_asserts.h"
+#include "levels.h"
 #include "show_text.h"
 #undef FAILS_NULL /* its own version below holds a block given by mistake */
 #define GRAIN ((uintptr_t)_Alignof(max_align_t))
 #define DIRECT GJBMEM_SYSHEAP_DIRECT
+/* Bytes of a block's guard word from hardening level 2 (src/core/guard.h). */
+#define GUARD (GJBMEM_HARDENING >= 2 ? sizeof(uintptr_t) : (size_t)0)
 #define KiB ((size_t)1024)
 #define MiB ((size_t)1024 * 1024)
 
@@ -103,6 +106,13 @@ static int findmax(void)
 static size_t clamp_int(size_t v)
 {
     return v > INT_MAX ? INT_MAX : v;
+}
+
+/* What mem_findmax says when the largest free block has `largest` payload
+ * bytes: all of them, less the guard word from level 2. */
+static size_t findmax_of(size_t largest)
+{
+    return clamp_int(largest > GUARD ? largest - GUARD : 0);
 }
 
 /* No block of the system heap is live: the state every test must leave. */
@@ -509,6 +519,7 @@ static void test_init_busy(void **state)
 static void test_init_buddy_blocks(void **state)
 {
     (void)state;
+    ONLY_AT_LEVEL_1(); /* usable sizes = BUDDY's power-of-two blocks */
     OK(heap_mem_init(BUDDY_ALLOCATION));
     char *p = take(4096);
     assert_int_equal((uintptr_t)p % 4096, 0);
@@ -542,7 +553,7 @@ static void test_findmax_held_memory(void **state)
     struct gjbmem_sysheap_stats st = stats();
     int m = findmax();
     assert_true(m > 0);
-    assert_int_equal((size_t)m, clamp_int(st.heap.largest_free));
+    assert_int_equal((size_t)m, findmax_of(st.heap.largest_free));
     assert_true((size_t)m <= info().free);
     OK(gjbmem_sysheap_set_limit(SIZE_MAX));
     assert_int_equal(stats().limit, SIZE_MAX);
@@ -580,7 +591,7 @@ static void test_findmax_at_limit(void **state)
     take(64);
     struct gjbmem_sysheap_stats st = stats();
     OK(gjbmem_sysheap_set_limit(st.port_bytes));
-    assert_int_equal((size_t)findmax(), clamp_int(stats().heap.largest_free));
+    assert_int_equal((size_t)findmax(), findmax_of(stats().heap.largest_free));
 
     /* Fill with 64 KiB blocks until refused (the heap cannot grow). */
     size_t n = 0;
@@ -589,9 +600,9 @@ static void test_findmax_at_limit(void **state)
     assert_true(n > 0);
     assert_int_equal(stats().port_bytes, st.port_bytes);
     st = stats();
-    assert_true(st.heap.largest_free < 64 * KiB);
+    assert_true(st.heap.largest_free < 64 * KiB + GUARD);
     int m = findmax();
-    assert_int_equal((size_t)m, st.heap.largest_free);
+    assert_int_equal((size_t)m, findmax_of(st.heap.largest_free));
     if (m > 0) {
         char *q = take((size_t)m);
         give(q);
@@ -607,7 +618,7 @@ static void test_findmax_at_limit(void **state)
     give(mid);
     m = findmax();
     assert_true(m >= (int)(64 * KiB));
-    assert_int_equal((size_t)m, stats().heap.largest_free);
+    assert_int_equal((size_t)m, findmax_of(stats().heap.largest_free));
     char *q = take((size_t)m);
     FAILS_NULL(gjbmem_malloc(64 * KiB), ENOMEM);
     give(q);
@@ -721,14 +732,17 @@ static void test_malloc_zero(void **state)
         track(p[i]);
         assert_int_equal(errno, SENTINEL);
         assert_int_equal((uintptr_t)p[i] % GRAIN, 0);
-        assert_true(gjbmem_usable_size(p[i]) > 0);
+        /* usable size: a byte at least, the request (0) from level 2 */
+        assert_int_equal(gjbmem_usable_size(p[i]) > 0, !GUARD);
         for (int j = 0; j < i; j++)
             assert_true(p[i] != p[j]);
-        p[i][0] = (char)i; /* the minimal block is writable */
+        if (!GUARD)
+            p[i][0] = (char)i; /* the minimal block is writable */
     }
     valid();
     for (int i = 0; i < N; i++) {
-        assert_int_equal(p[i][0], (char)i);
+        if (!GUARD)
+            assert_int_equal(p[i][0], (char)i);
         give(p[i]);
     }
     /* realloc(NULL, 0) is malloc(0). */
@@ -754,8 +768,8 @@ static void test_sizes_and_alignment(void **state)
         take(sizes[i]);
     size_t ndirect = 0;
     for (size_t i = 0; i < nsizes; i++)
-        ndirect += sizes[i] >= DIRECT;
-    assert_int_equal(ndirect, 5);
+        ndirect += sizes[i] + GUARD >= DIRECT; /* the guard word counts */
+    assert_int_equal(ndirect, GUARD ? 6 : 5);
     struct gjbmem_sysheap_stats st = stats();
     assert_int_equal(st.direct_blocks, ndirect); /* DIRECT and above */
     assert_int_equal(st.heap.alloc_blocks, nsizes - ndirect);
@@ -1083,7 +1097,10 @@ static void test_usable_size(void **state)
     char *d = take(DIRECT + 1);
     size_t u = gjbmem_usable_size(d);
     assert_true(u >= DIRECT + 1);
-    assert_int_equal(u % g_page, 0);
+    if (GUARD) /* usable size = the request */
+        assert_int_equal(u, DIRECT + 1);
+    else
+        assert_int_equal(u % g_page, 0);
     memset(d, 0x44, u);
     assert_int_equal(gjbmem_usable_size(d + g_page), 0);
     char stack[32];
@@ -1391,7 +1408,7 @@ static void test_findmax_larger_of_block_and_room(void **state)
     for (int i = 0; i < 2; i++) {
         OK(gjbmem_sysheap_set_limit(limits[i]));
         int m = findmax();
-        assert_int_equal((size_t)m, clamp_int(largest));
+        assert_int_equal((size_t)m, findmax_of(largest));
         assert_true((size_t)m <= info().free);
         char *p = take((size_t)m);
         give(p);
@@ -1682,7 +1699,7 @@ static void test_bug_findmax_is_allocatable(void **state)
     OK(gjbmem_sysheap_set_limit(stats().port_bytes));
     struct gjbmem_sysheap_stats st = stats();
     int m = findmax();
-    assert_int_equal((size_t)m, clamp_int(st.heap.largest_free));
+    assert_int_equal((size_t)m, findmax_of(st.heap.largest_free));
     assert_true((size_t)m >= DIRECT); /* the precondition of the bug */
     errno = SENTINEL;
     char *p = gjbmem_malloc((size_t)m);
@@ -1707,7 +1724,7 @@ static void test_findmax_ignores_small_room(void **state)
     fill_heap(64 * KiB);
     OK(gjbmem_sysheap_set_limit(stats().port_bytes + 200 * KiB));
     int m = findmax();
-    assert_int_equal((size_t)m, clamp_int(stats().heap.largest_free));
+    assert_int_equal((size_t)m, findmax_of(stats().heap.largest_free));
     if (m > 0) {
         errno = SENTINEL;
         char *p = gjbmem_malloc((size_t)m);

@@ -73,7 +73,8 @@ void gjbmem_mem_show_to(int stream)
     gjbmem_sysheap_stats(&ss); /* first: the library starts */
     text(stream, "heap show >>");
     text(stream, "");
-    text(stream, "     HEAP         TOTAL      USED     MAX USED  SEGMENT USED");
+    /* the last column as SPEC section 4 names it (SylixOS's source: USED) */
+    text(stream, "     HEAP         TOTAL      USED     MAX USED  SEGMENT USED%");
     text(stream, "-------------- ---------- ---------- ---------- ------- ----");
     row(stream, "system", 0, &ss.heap);
     gjb_mpart_each(part_row, &stream);

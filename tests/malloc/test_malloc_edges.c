@@ -456,7 +456,7 @@ static void child_exec(void)
 static void expect_fresh_table(const char *out)
 {
     static const char head[] = "heap show >>\n\n"
-                               "     HEAP         TOTAL      USED     MAX USED  SEGMENT USED\n"
+                               "     HEAP         TOTAL      USED     MAX USED  SEGMENT USED%\n"
                                "-------------- ---------- ---------- ---------- ------- ----\n"
                                "system ";
     const char *row = strstr(out, head);
