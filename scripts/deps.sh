@@ -7,7 +7,7 @@ command -v cc >/dev/null || need+=(gcc)
 command -v make >/dev/null || need+=(make)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 pkg-config --exists cmocka 2>/dev/null || need+=(libcmocka-dev)
-# tests/real_programs.sh runs these Debian programs under the malloc
+# tests/malloc/real_programs.sh runs these Debian programs under the malloc
 # replacement: python3 (Debian's /usr/bin/python3, with its sqlite3 module),
 # the sqlite3 CLI, awk (mawk), sort and cksum (coreutils).
 [ -x /usr/bin/python3 ] || need+=(python3)

@@ -38,8 +38,8 @@ so=$(realpath "$1")
 [ -f "$so" ] || { echo "FAIL: $so not found" >&2; exit 1; }
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/programs/workloads.sh
-. "$here/programs/workloads.sh"
+# shellcheck source=../programs/workloads.sh
+. "$here/../programs/workloads.sh"
 
 for tool in "$WL_PYTHON" "$WL_SQLITE" "$WL_SORT" "$WL_AWK" cksum cmp; do
   command -v "$tool" >/dev/null 2>&1 ||

@@ -4,7 +4,7 @@
 # Three builds of it:
 #   1. as it is (compiler builtins through compat.h);
 #   2. with -DGJB_NO_BUILTINS (compat.h's portable fallbacks); these objects
-#      are then linked with tests/freestanding_driver.c, which checks the
+#      are then linked with tests/engine/freestanding_driver.c, which checks the
 #      fallbacks against plain loops and runs both policies through a short
 #      random sequence with validation after every step;
 #   3. with -m32 (ILP32: one-word headers of 4 bytes, 16-byte minimum
@@ -69,7 +69,7 @@ compile "$tmp/nobuiltins" -DGJB_NO_BUILTINS
 check_calls "no builtins" "$tmp/nobuiltins"
 "$cc" -std=c11 -O2 -Wall -Wextra -Werror -DGJB_NO_BUILTINS \
   -I"$src/include" -I"$bin/include" -I"$src/src" \
-  "$src/tests/freestanding_driver.c" "$tmp/nobuiltins"/*.o -o "$tmp/driver"
+  "$src/tests/engine/freestanding_driver.c" "$tmp/nobuiltins"/*.o -o "$tmp/driver"
 if ! "$tmp/driver"; then
   echo "FAIL: the engine built without builtins does not work"
   failed=1
