@@ -15,37 +15,10 @@
 # status 77, the installed library is instrumented).
 # Exit status: 0 pass, 1 failure, 77 skipped.
 set -uo pipefail
-
-if [ $# -ne 2 ]; then
-  echo "usage: $0 SOURCE_DIR BUILD_DIR" >&2
-  exit 1
-fi
-build=$2
-CC=${CC:-cc}
-CMAKE=${CMAKE:-cmake}
+# shellcheck source=tests/install_lib.sh
+. "$(dirname "$0")/install_lib.sh"
 CFLAGS=${CFLAGS:-}
-
-if [ -n "${GJBMEM_SANITIZE:-}" ]; then
-  echo "SKIP: sanitizer build (GJBMEM_SANITIZE=$GJBMEM_SANITIZE): the installed library is instrumented"
-  exit 77
-fi
-
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
-die() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/gjbmem-cmake.XXXXXX") || die "mktemp failed"
-trap 'rm -rf "$tmp"' EXIT
-prefix=$tmp/prefix
-unset DESTDIR
-"$CMAKE" --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1 ||
-  { cat "$tmp/install.log" >&2; die "cmake --install $build --prefix $prefix failed"; }
+install_setup install_cmake_test "$@"
 config=$(find "$prefix" -name gjbmemConfig.cmake)
 [ -n "$config" ] || die "gjbmemConfig.cmake not installed"
 [ -f "$(dirname "$config")/gjbmemConfigVersion.cmake" ] || fail "gjbmemConfigVersion.cmake not installed"
@@ -146,8 +119,4 @@ if "$CMAKE" -S "$tmp/app" -B "$tmp/app/build99" -DCMAKE_PREFIX_PATH="$prefix" \
   fail "find_package(gjbmem 99.0) accepted version $version"
 fi
 
-if [ "$failures" -ne 0 ]; then
-  echo "install_cmake_test: $failures failure(s)" >&2
-  exit 1
-fi
-echo "install_cmake_test: ok"
+install_verdict install_cmake_test

@@ -13,47 +13,13 @@
 # and the test is skipped with exit status 77, CTest's SKIP_RETURN_CODE).
 # Exit status: 0 pass, 1 failure, 77 skipped.
 set -uo pipefail
+# shellcheck source=tests/install_lib.sh
+. "$(dirname "$0")/install_lib.sh"
 
-if [ $# -ne 2 ]; then
-  echo "usage: $0 SOURCE_DIR BUILD_DIR" >&2
-  exit 1
-fi
-src=$1
-build=$2
-CC=${CC:-cc}
-CMAKE=${CMAKE:-cmake}
-
-if [ -n "${GJBMEM_SANITIZE:-}" ]; then
-  echo "SKIP: sanitizer build (GJBMEM_SANITIZE=$GJBMEM_SANITIZE): the installed library is instrumented"
-  exit 77
-fi
-
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
-die() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-
-for tool in "$CMAKE" "$CC" pkg-config readelf; do
+for tool in "${CMAKE:-cmake}" "${CC:-cc}" pkg-config readelf; do
   command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found"
 done
-[ -f "$build/CMakeCache.txt" ] || die "$build is not a configured build directory"
-[ -f "$src/include/gjbext.h" ] || die "$src is not the gjbmem source directory"
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/gjbmem-install.XXXXXX") || die "mktemp failed"
-trap 'rm -rf "$tmp"' EXIT
-prefix=$tmp/prefix
-
-# --- install ---------------------------------------------------------------
-unset DESTDIR PKG_CONFIG_SYSROOT_DIR
-if ! "$CMAKE" --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1; then
-  cat "$tmp/install.log" >&2
-  die "cmake --install $build --prefix $prefix failed"
-fi
+install_setup install_test "$@"
 
 mapfile -t pcs < <(find "$prefix" -name gjbmem.pc -path '*/pkgconfig/*')
 [ ${#pcs[@]} -eq 1 ] || die "expected one installed gjbmem.pc, found ${#pcs[@]}: ${pcs[*]:-none}"
@@ -203,8 +169,4 @@ else
   fail "linking statically against the installed libgjbmem.a failed"
 fi
 
-if [ "$failures" -ne 0 ]; then
-  echo "install_test: $failures failure(s)" >&2
-  exit 1
-fi
-echo "install_test: ok"
+install_verdict install_test

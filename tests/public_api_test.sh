@@ -19,42 +19,13 @@
 # python3), GJBMEM_SANITIZE (non-empty: skipped, exit 77, as the sanitizer
 # runtimes add exports of their own). Exit status: 0 pass, 1 failure, 77 skip.
 set -uo pipefail
-
-if [ $# -ne 2 ]; then
-  echo "usage: $0 SOURCE_DIR BUILD_DIR" >&2
-  exit 1
-fi
-src=$1
-build=$2
-CC=${CC:-cc}
-CMAKE=${CMAKE:-cmake}
+# shellcheck source=tests/install_lib.sh
+. "$(dirname "$0")/install_lib.sh"
 PYTHON=${PYTHON:-python3}
-
-if [ -n "${GJBMEM_SANITIZE:-}" ]; then
-  echo "SKIP: sanitizer build (GJBMEM_SANITIZE=$GJBMEM_SANITIZE)"
-  exit 77
-fi
-
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
-die() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-
-for tool in "$CMAKE" "$CC" "$PYTHON" nm; do
+for tool in "${CMAKE:-cmake}" "${CC:-cc}" "$PYTHON" nm; do
   command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found"
 done
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/gjbmem-api.XXXXXX") || die "mktemp failed"
-trap 'rm -rf "$tmp"' EXIT
-prefix=$tmp/prefix
-unset DESTDIR
-"$CMAKE" --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1 ||
-  { cat "$tmp/install.log" >&2; die "cmake --install $build failed"; }
+install_setup public_api_test "$@"
 inc=$prefix/include
 lib=$(find "$prefix" -name 'libgjbmem.so' | head -n 1)
 malloc_lib=$(find "$prefix" -name 'libgjbmem-malloc.so' | head -n 1)
@@ -110,8 +81,4 @@ for h in "${headers[@]}"; do
     2>"$tmp/one.log" || { cat "$tmp/one.log" >&2; fail "<$h> does not compile on its own"; }
 done
 
-if [ "$failures" -ne 0 ]; then
-  echo "public_api_test: $failures failure(s)" >&2
-  exit 1
-fi
-echo "public_api_test: ok"
+install_verdict public_api_test
