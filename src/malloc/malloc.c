@@ -19,8 +19,9 @@
  *   - pointers are aligned to alignof(max_align_t) (16 on x86-64);
  *   - free(NULL) does nothing; malloc_usable_size(NULL) is 0;
  *   - posix_memalign returns EINVAL when the alignment is not a power of
- *     two multiple of sizeof(void *), ENOMEM when memory is short, and
- *     touches neither errno nor *memptr on failure;
+ *     two multiple of sizeof(void *) (errno untouched), ENOMEM when memory
+ *     is short (errno ENOMEM as well, as glibc sets it), and leaves
+ *     *memptr alone on failure;
  *   - memalign rounds an alignment that is not a power of two up to the
  *     next one (as glibc does); aligned_alloc refuses it (NULL, EINVAL);
  *   - valloc is memalign(page size); pvalloc also rounds the size up to
@@ -232,9 +233,11 @@ EXPORT int posix_memalign(void **memptr, size_t align, size_t size)
         return EINVAL;
     int saved = errno;
     void *p = aligned(align, size);
-    errno = saved;
-    if (p == NULL)
+    if (p == NULL) {
+        errno = ENOMEM;
         return ENOMEM;
+    }
+    errno = saved;
     *memptr = p;
     return 0;
 }

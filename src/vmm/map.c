@@ -7,6 +7,7 @@
 #define GJBMEM_NO_STD_NAMES
 #include <errno.h>
 #include <mman.h>
+#include <stdint.h>
 
 #include "gjbmem/port.h"
 #include "vmm/registry.h"
@@ -43,20 +44,24 @@ static void *map_fail(int err)
     return MAP_FAILED;
 }
 
+/* The argument rules of SPEC section 5, argument errors first (EINVAL, as
+ * POSIX orders them): only a request that is otherwise valid hears that
+ * MAP_FIXED is not supported (ENOTSUP), and a MAP_FIXED address that is not
+ * page-aligned is an argument error. */
 static int check_map_args(void *addr, size_t len, int prot, int flags, long long off)
 {
     int kind = flags & (MAP_SHARED | MAP_PRIVATE);
-    if (flags & MAP_FIXED)
-        return ENOTSUP;
-    if (flags & ~(MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_HINTS))
+    if (flags & ~(MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_HINTS))
         return EINVAL;
-    if (addr != NULL || len == 0 || (prot & ~PROT_KNOWN) != 0)
+    if (len == 0 || (prot & ~PROT_KNOWN) != 0)
         return EINVAL;
     if (kind != MAP_SHARED && kind != MAP_PRIVATE)
         return EINVAL;
     if (off < 0 || (unsigned long long)off % gjb_vmm_page() != 0)
         return EINVAL;
-    return 0;
+    if (flags & MAP_FIXED)
+        return (uintptr_t)addr % gjb_vmm_page() != 0 ? EINVAL : ENOTSUP;
+    return addr != NULL ? EINVAL : 0;
 }
 
 /* Fills the file part of the record, with the access rules of SPEC §5. */

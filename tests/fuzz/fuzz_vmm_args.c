@@ -311,12 +311,17 @@ static void op_mmap(struct in *in)
     int known = MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_FILE | MAP_NORESERVE | MAP_POPULATE |
                 MAP_DENYWRITE | MAP_EXECUTABLE;
     size_t rlen = 0;
-    if (flags & MAP_FIXED) allowed |= A_ENOTSUP;
-    if (flags & ~known & ~MAP_FIXED) allowed |= A_EINVAL;
-    if (addr || len == 0 || (prot & ~7)) allowed |= A_EINVAL;
-    if (kindbits != MAP_SHARED && kindbits != MAP_PRIVATE) allowed |= A_EINVAL;
-    if (off < 0 || off % (long long)page) allowed |= A_EINVAL;
-    if (len && !round_len(len, &rlen)) allowed |= A_ENOMEM;
+    /* argument errors first (EINVAL), then MAP_FIXED (ENOTSUP, or EINVAL for
+     * an unaligned address), then addr, then a length beyond rounding */
+    if ((flags & ~known & ~MAP_FIXED) || len == 0 || (prot & ~7) ||
+        (kindbits != MAP_SHARED && kindbits != MAP_PRIVATE) || off < 0 || off % (long long)page)
+        allowed = A_EINVAL;
+    else if (flags & MAP_FIXED)
+        allowed = (uintptr_t)addr % page ? A_EINVAL : A_ENOTSUP;
+    else if (addr)
+        allowed = A_EINVAL;
+    else if (!round_len(len, &rlen))
+        allowed = A_ENOMEM;
     if (!allowed && !anon) {
         if (fdkind == 4 || fdkind == 5 || fdkind == 8 || (fdkind >= 6 && fd < 0)) allowed |= A_EBADF;
         else if (fdkind == 3) allowed |= A_ENODEV;

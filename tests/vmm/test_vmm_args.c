@@ -47,6 +47,27 @@ static void mmap_rejects_bad_arguments(void **state)
     EXPECT_MAP_ERR(gjbmem_mmap64(NULL, pg, RW, ANON | MAP_FIXED, -1, 0), ENOTSUP);
 }
 
+/* Argument errors come before ENOTSUP (POSIX): only an otherwise valid
+ * MAP_FIXED request hears that it is not supported. */
+static void mmap_argument_errors_before_enotsup(void **state)
+{
+    (void)state;
+    size_t pg = page_size();
+    static _Alignas(65536) char spot[65536];
+    char *aligned = spot + pg - (uintptr_t)spot % pg, *odd = aligned + 1;
+    EXPECT_MAP_ERR(gjbmem_mmap(NULL, pg, RW, ~0, -1, 0), EINVAL);
+    EXPECT_MAP_ERR(gjbmem_mmap(odd, pg, RW, MAP_FIXED | MAP_ANONYMOUS, -1, 0), EINVAL);
+    EXPECT_MAP_ERR(gjbmem_mmap(odd, pg, RW, ANON | MAP_FIXED, -1, 0), EINVAL);
+    EXPECT_MAP_ERR(gjbmem_mmap(aligned, 0, RW, ANON | MAP_FIXED, -1, 0), EINVAL);
+    EXPECT_MAP_ERR(gjbmem_mmap(aligned, pg, RW | 0x1000, ANON | MAP_FIXED, -1, 0), EINVAL);
+    EXPECT_MAP_ERR(gjbmem_mmap(aligned, pg, RW, ANON | MAP_FIXED, -1, 1), EINVAL);
+    EXPECT_MAP_ERR(gjbmem_mmap(aligned, pg, RW, ANON | MAP_FIXED | 0x40000, -1, 0), EINVAL);
+    EXPECT_MAP_ERR(gjbmem_mmap(aligned, pg, RW, ANON | MAP_FIXED, -1, 0), ENOTSUP);
+    EXPECT_MAP_ERR(gjbmem_mmap64(aligned, pg, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0),
+                   ENOTSUP);
+    EXPECT_MAP_ERR(gjbmem_mmap(aligned, pg, RW, ANON, -1, 0), EINVAL); /* addr, no MAP_FIXED */
+}
+
 static void mmap_checks_the_descriptor(void **state)
 {
     (void)state;
@@ -227,6 +248,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(mmap_rejects_bad_arguments),
+        cmocka_unit_test(mmap_argument_errors_before_enotsup),
         cmocka_unit_test(mmap_checks_the_descriptor),
         cmocka_unit_test(mmap_rounds_and_records),
         cmocka_unit_test(munmap_rejects_bad_arguments),
