@@ -24,6 +24,9 @@
 #     valgrind, whose own malloc replaces it) and runs python3 and
 #     rsvg-convert; the trace reader they exercise runs under valgrind in
 #     test_trace_reader.
+#   test_malloc_fork_* (tests/malloc/test_malloc_fork.c): hundreds of forks
+#     of a process of five threads, minutes under valgrind; the fork handlers
+#     it exercises run under memcheck in test_malloc_threads' fork test.
 #   test_vmm_args and test_vmm_more run, but one case of each cannot pass
 #     under valgrind (see KNOWN below): such a test passes when only that case
 #     fails and valgrind is clean.
@@ -85,6 +88,8 @@ SKIP = {
 SKIP_PREFIX = {
     "tool_": "shell script driving the gjbmem tool (a preloaded recording library, python3, "
              "rsvg-convert); the trace reader runs under valgrind in test_trace_reader",
+    "test_malloc_fork_": "hundreds of forks of a process of five threads take minutes under "
+                         "valgrind; the fork handlers run under memcheck in test_malloc_threads",
 }
 
 # Test cases whose expected result depends on the host kernel's answer, which

@@ -233,10 +233,8 @@ EXPORT int posix_memalign(void **memptr, size_t align, size_t size)
         return EINVAL;
     int saved = errno;
     void *p = aligned(align, size);
-    if (p == NULL) {
-        errno = ENOMEM;
-        return ENOMEM;
-    }
+    if (p == NULL)
+        return ENOMEM; /* errno ENOMEM too (aligned) */
     errno = saved;
     *memptr = p;
     return 0;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -193,8 +194,30 @@ unsigned long long gjb_port_memory_size(void)
 
 /* Fork handlers: stored here and registered with pthread_atfork once, when
  * the library is loaded (pthread_atfork may allocate, so it must not run
- * inside the library's first allocation). */
+ * inside the library's first allocation).
+ *
+ * Around them, two rules glibc's own malloc follows (its fork takes its
+ * allocator's locks only in a process with several threads, and after its
+ * stdio list lock):
+ *   - In a process with one thread nothing is locked: a fork from a signal
+ *     handler that interrupted an allocation must not wait for the lock the
+ *     interrupted code holds (that code resumes, in parent and child, and
+ *     releases it).
+ *   - Otherwise glibc's stdio list lock is taken before the library's
+ *     locks. A thread holding a FILE's lock may wait in realloc for the
+ *     system heap's lock, and fflush(NULL) holds the list lock while it
+ *     waits for that FILE: a prepare handler that held the heap's lock and
+ *     then waited in fork for the list lock would close the circle. The list
+ *     lock is recursive, so fork takes it again; the parent handler gives
+ *     back this handler's hold, and in the child glibc resets the lock.
+ * Elsewhere (no glibc) the library's handlers run as they are. */
 static void (*fork_prepare)(void), (*fork_parent)(void), (*fork_child)(void);
+
+extern char __libc_single_threaded __attribute__((weak));
+extern void _IO_list_lock(void) __attribute__((weak));
+extern void _IO_list_unlock(void) __attribute__((weak));
+
+static _Thread_local bool fork_held; /* this thread's prepare handler took the locks */
 
 void gjb_port_at_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
 {
@@ -205,19 +228,28 @@ void gjb_port_at_fork(void (*prepare)(void), void (*parent)(void), void (*child)
 
 static void on_prepare(void)
 {
+    fork_held = !(&__libc_single_threaded != NULL && __libc_single_threaded);
+    if (!fork_held)
+        return;
+    if (_IO_list_lock)
+        _IO_list_lock();
     if (fork_prepare)
         fork_prepare();
 }
 
 static void on_parent(void)
 {
+    if (!fork_held)
+        return;
     if (fork_parent)
         fork_parent();
+    if (_IO_list_unlock)
+        _IO_list_unlock();
 }
 
 static void on_child(void)
 {
-    if (fork_child)
+    if (fork_held && fork_child)
         fork_child();
 }
 
