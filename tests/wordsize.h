@@ -1,0 +1,25 @@
+/*
+ * wordsize.h - a test case that holds only with a 64-bit size_t says so
+ * with ONLY_ON_LP64() at its start, with the reason in a comment, and
+ * cmocka reports it skipped on ILP32 targets (scripts/test.sh's -m32
+ * stage). Only for what has no sound 32-bit equivalent (a request that
+ * must fail but that a 32-bit process can be granted, an address above
+ * 4 GiB): a value that merely depends on the word size is computed instead
+ * (sizeof(size_t), GJB_W, GJB_G, FF_MIN), and a size that cannot fit the
+ * 32-bit address space replaces one that cannot fit the 64-bit one.
+ */
+#ifndef GJB_TEST_WORDSIZE_H
+#define GJB_TEST_WORDSIZE_H
+
+#include <stdint.h>
+
+#define GJB_TEST_LP64 (SIZE_MAX > UINT32_MAX)
+
+/* The rest of the case runs only where size_t has 64 bits. */
+#define ONLY_ON_LP64()                                                                             \
+    do {                                                                                           \
+        if (!GJB_TEST_LP64)                                                                        \
+            skip();                                                                                \
+    } while (0)
+
+#endif
