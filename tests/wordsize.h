@@ -22,4 +22,11 @@
             skip();                                                                                \
     } while (0)
 
+/* On ILP32, a length that rounds up to whole pages of pg bytes without
+ * overflow but that the host cannot map: 4 GiB less a page, more than any
+ * 32-bit process has free (its program, libraries and stack are in the same
+ * 4 GiB). The 32-bit stand-in for the LP64 cases' 2^57 or SIZE_MAX / 2
+ * bytes, which a 32-bit process may well be granted (2 GiB). */
+#define UNMAPPABLE_ON_ILP32(pg) (SIZE_MAX - (size_t)(pg) + 1)
+
 #endif
