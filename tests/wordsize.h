@@ -22,11 +22,12 @@
             skip();                                                                                \
     } while (0)
 
-/* On ILP32, a length that rounds up to whole pages of pg bytes without
- * overflow but that the host cannot map: 4 GiB less a page, more than any
- * 32-bit process has free (its program, libraries and stack are in the same
- * 4 GiB). The 32-bit stand-in for the LP64 cases' 2^57 or SIZE_MAX / 2
- * bytes, which a 32-bit process may well be granted (2 GiB). */
-#define UNMAPPABLE_ON_ILP32(pg) (SIZE_MAX - (size_t)(pg) + 1)
+/* On ILP32, a length that no arithmetic of the library overflows (rounding
+ * up to pages, a block header, alignment slack: anything below 1 MiB) but
+ * that no 32-bit process can be granted: 4 GiB less 1 MiB, while its
+ * program, libraries and stack take more than 1 MiB of the same 4 GiB. The
+ * 32-bit stand-in for the LP64 cases' SIZE_MAX / 2 or 2^57 bytes, of which
+ * a 32-bit process may well be granted the first (2 GiB). */
+#define TOO_MUCH_FOR_ILP32 (SIZE_MAX - ((size_t)1 << 20) + 1)
 
 #endif

@@ -46,7 +46,7 @@ static void mmap_rejects_bad_arguments(void **state)
 #if GJB_TEST_LP64
     EXPECT_MAP_ERR(gjbmem_mmap(NULL, SIZE_MAX / 2, RW, ANON, -1, 0), ENOMEM);
 #else /* SIZE_MAX / 2 (2 GiB) can be granted there */
-    EXPECT_MAP_ERR(gjbmem_mmap(NULL, UNMAPPABLE_ON_ILP32(pg), RW, ANON, -1, 0), ENOMEM);
+    EXPECT_MAP_ERR(gjbmem_mmap(NULL, TOO_MUCH_FOR_ILP32, RW, ANON, -1, 0), ENOMEM);
 #endif
     EXPECT_MAP_ERR(gjbmem_mmap64(NULL, pg, RW, ANON, -1, 1), EINVAL);
     EXPECT_MAP_ERR(gjbmem_mmap64(NULL, pg, RW, ANON | MAP_FIXED, -1, 0), ENOTSUP);

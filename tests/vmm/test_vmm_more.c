@@ -337,7 +337,7 @@ static void remap_beyond_the_address_space(void **state)
 #if GJB_TEST_LP64
     const size_t huge = (size_t)1 << 57;
 #else
-    const size_t huge = UNMAPPABLE_ON_ILP32(pg);
+    const size_t huge = TOO_MUCH_FOR_ILP32;
 #endif
     assert_ptr_equal(gjbmem_mremap(a, 6 * pg, huge, MREMAP_MAYMOVE), MAP_FAILED);
     assert_int_equal(errno, ENOMEM);
