@@ -15,7 +15,8 @@
 
 #define GJB_TEST_LP64 (SIZE_MAX > UINT32_MAX)
 
-/* The rest of the case runs only where size_t has 64 bits. */
+/* The rest of the case runs only where size_t has 64 bits (at its start, or
+ * before the part that needs it: what ran before stays checked). */
 #define ONLY_ON_LP64()                                                                             \
     do {                                                                                           \
         if (!GJB_TEST_LP64)                                                                        \
@@ -29,5 +30,9 @@
  * 32-bit stand-in for the LP64 cases' SIZE_MAX / 2 or 2^57 bytes, of which
  * a 32-bit process may well be granted the first (2 GiB). */
 #define TOO_MUCH_FOR_ILP32 (SIZE_MAX - ((size_t)1 << 20) + 1)
+
+/* A request that overflows nothing but is more than any process can get:
+ * SIZE_MAX / 2 on LP64, TOO_MUCH_FOR_ILP32 on ILP32. */
+#define TOO_MUCH (GJB_TEST_LP64 ? SIZE_MAX / 2 : TOO_MUCH_FOR_ILP32)
 
 #endif

@@ -51,9 +51,6 @@
 #define GUARD (GJBMEM_HARDENING >= 2 ? sizeof(uintptr_t) : (size_t)0)
 #define KiB ((size_t)1024)
 #define MiB ((size_t)1024 * 1024)
-/* A request that overflows nothing but is more than any process can get:
- * SIZE_MAX / 2 on LP64; a 32-bit process may be granted that (2 GiB). */
-#define TOO_MUCH (GJB_TEST_LP64 ? SIZE_MAX / 2 : TOO_MUCH_FOR_ILP32)
 
 /* For gjbmem_* allocating calls: a block given by mistake is held, so that
  * the teardown frees it and the next tests start from an empty heap. */
