@@ -39,11 +39,12 @@ CC=clang build build-clang -DGJBMEM_BENCH=OFF
 ctest --test-dir build-clang --output-on-failure -j "$jobs" -E '^real_programs$'
 
 echo "== 32-bit (-m32, -Werror, strict warnings): build and test"
-# ILP32: 4-byte size_t and pointers, the engine's 16-byte minimum block. The
-# tests that assume a 64-bit size_t are not built there (tests/CMakeLists.txt,
-# tests/malloc/CMakeLists.txt); the gjbmem tool (64-bit traces) and the
-# benchmarks are left out, and real_programs (64-bit Debian programs cannot
-# preload a 32-bit library) skips itself. cmocka and pkg-config's files for
+# ILP32: 4-byte size_t and pointers, the engine's 16-byte minimum block. Every
+# test program is built and run there too: values that depend on the word
+# size are computed, and the few cases that hold only with a 64-bit size_t
+# are skipped (ONLY_ON_LP64, tests/wordsize.h). The gjbmem tool (64-bit
+# traces) and the benchmarks are left out, and real_programs (64-bit Debian
+# programs cannot preload a 32-bit library) skips itself. cmocka and pkg-config's files for
 # i386 come from libcmocka-dev:i386 (scripts/deps.sh).
 GJBMEM_NEED_M32=1 scripts/deps.sh
 PKG_CONFIG_LIBDIR=/usr/lib/i386-linux-gnu/pkgconfig:/usr/share/pkgconfig \

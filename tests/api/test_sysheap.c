@@ -43,6 +43,7 @@
 #include "errno_asserts.h"
 #include "levels.h"
 #include "show_text.h"
+#include "wordsize.h"
 #undef FAILS_NULL /* its own version below holds a block given by mistake */
 #define GRAIN ((uintptr_t)_Alignof(max_align_t))
 #define DIRECT GJBMEM_SYSHEAP_DIRECT
@@ -322,13 +323,15 @@ static void give_all(void)
 }
 
 /* Fills the heap: requests of size bytes until one is refused, then of half
- * that, and so on down to 16 bytes; returns how many were taken. With the
- * limit at what the heap holds (or fault injection on) this leaves no free
- * block of 16 bytes or more. */
+ * that, and so on down to two words (16 bytes on LP64, 8 on ILP32: a request
+ * that a minimum FIRST_FIT block, four words with its header and from level
+ * 2 its guard word, holds); returns how many were taken. With the limit at
+ * what the heap holds (or fault injection on) this leaves no free block that
+ * can serve even malloc(1). */
 static size_t fill_heap(size_t size)
 {
     size_t n = 0;
-    for (; size >= 16; size /= 2)
+    for (; size >= 2 * sizeof(size_t); size /= 2)
         while (try_take(size))
             n++;
     return n;
@@ -848,7 +851,7 @@ static void test_calloc_zeroes(void **state)
                ENOMEM);
     FAILS_NULL(gjbmem_calloc(SIZE_MAX, SIZE_MAX), ENOMEM);
     /* No overflow, just too much. */
-    FAILS_NULL(gjbmem_calloc(SIZE_MAX / 2, 1), ENOMEM);
+    FAILS_NULL(gjbmem_calloc(TOO_MUCH, 1), ENOMEM);
     struct gjbmem_sysheap_stats st2 = stats();
     assert_int_equal(st2.port_bytes, st.port_bytes);
     assert_int_equal(st2.heap.total, st.heap.total);
@@ -862,19 +865,24 @@ static void test_malloc_too_big(void **state)
     struct gjbmem_sysheap_stats st = stats();
     FAILS_NULL(gjbmem_malloc(SIZE_MAX), ENOMEM);
     FAILS_NULL(gjbmem_malloc(SIZE_MAX - g_page), ENOMEM);
-    FAILS_NULL(gjbmem_malloc(SIZE_MAX / 2), ENOMEM);
+    FAILS_NULL(gjbmem_malloc(TOO_MUCH), ENOMEM);
     if (st.limit < SIZE_MAX - 2 * g_page)
         FAILS_NULL(gjbmem_malloc(st.limit + g_page), ENOMEM);
     FAILS_NULL(gjbmem_memalign(64, SIZE_MAX), ENOMEM);
     FAILS_NULL(gjbmem_memalign(64, SIZE_MAX - 63), ENOMEM);
     /* A small request whose alignment is a quarter of the address space:
      * no region can be grown for it. */
-    FAILS_NULL(gjbmem_memalign((size_t)1 << 62, 16), ENOMEM);
+    FAILS_NULL(gjbmem_memalign(SIZE_MAX / 4 + 1, 16), ENOMEM); /* 2^62 on LP64 */
     /* A direct mapping whose length plus alignment slack overflows. */
-    FAILS_NULL(gjbmem_memalign((size_t)1 << 63, (size_t)1 << 63), ENOMEM);
-    FAILS_NULL(gjbmem_memalign((size_t)1 << 63, DIRECT), ENOMEM);
+    FAILS_NULL(gjbmem_memalign(SIZE_MAX / 2 + 1, SIZE_MAX / 2 + 1), ENOMEM); /* 2^63 */
+    /* A direct mapping whose length plus alignment slack is too much. On
+     * ILP32 a 2 GiB-aligned DIRECT block can be had: there the length is
+     * such that both take TOO_MUCH_FOR_ILP32. */
+    FAILS_NULL(gjbmem_memalign(SIZE_MAX / 2 + 1,
+                               GJB_TEST_LP64 ? DIRECT : TOO_MUCH_FOR_ILP32 - (SIZE_MAX / 2 + 1)),
+               ENOMEM);
     FAILS_NULL(gjbmem_realloc(keep, SIZE_MAX), ENOMEM);
-    FAILS_NULL(gjbmem_realloc(keep, SIZE_MAX / 2), ENOMEM);
+    FAILS_NULL(gjbmem_realloc(keep, TOO_MUCH), ENOMEM);
     struct gjbmem_sysheap_stats st2 = stats();
     assert_int_equal(st2.port_bytes, st.port_bytes);
     assert_int_equal(st2.heap.alloc_blocks, st.heap.alloc_blocks);

@@ -37,6 +37,7 @@
 #include <gjbmem/vmm.h>
 
 #include "show_text.h"
+#include "wordsize.h"
 
 /* --- forked children ------------------------------------------------------- */
 
@@ -140,13 +141,22 @@ static void heap_limit_values(void **state)
         {"2g", (size_t)2 << 30},
         {"2G", (size_t)2 << 30},
         {"007K", (size_t)7 << 10},
+#if SIZE_MAX == UINT64_MAX
         {"18446744073709551615", SIZE_MAX},    /* SIZE_MAX itself (LP64) */
         {"18446744073709551609", SIZE_MAX - 6},
         {"17179869183G", (size_t)17179869183 << 30}, /* the most G that fit */
         {"17592186044415M", (size_t)17592186044415 << 20},
         {"18014398509481983K", (size_t)18014398509481983 << 10},
+#elif SIZE_MAX == UINT32_MAX
+        {"4294967295", SIZE_MAX},              /* SIZE_MAX itself (ILP32) */
+        {"4294967289", SIZE_MAX - 6},
+        {"3G", (size_t)3 << 30},               /* the most G that fit */
+        {"4095M", (size_t)4095 << 20},
+        {"4194303K", (size_t)4194303 << 10},
+#else
+#error "the values here are for a 64-bit or a 32-bit size_t"
+#endif
     };
-    _Static_assert(sizeof(size_t) == 8, "the values above are for a 64-bit size_t");
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         struct settings s = settings_with(good[i].text, NULL);
         if (s.limit != good[i].bytes)
@@ -161,11 +171,20 @@ static void heap_limit_values(void **state)
         "abc", "K", "M1",        /* no digits first (above '9') */
         "64KB", "64kk", "1Gx",   /* junk after the suffix */
         "64x", "12 ", "1.5G", "0x100", "64T", "64b", /* junk after the digits */
+#if SIZE_MAX == UINT64_MAX
         "18446744073709551616",  /* SIZE_MAX + 1 */
         "99999999999999999999999",
         "17179869184G",          /* 2^64 bytes */
         "17592186044416M",
         "18014398509481984K",
+#else
+        "4294967296",            /* SIZE_MAX + 1 */
+        "99999999999999999999999",
+        "18446744073709551615",  /* what a 64-bit size_t would take */
+        "4G",                    /* 2^32 bytes */
+        "4096M",
+        "4194304K",
+#endif
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct settings s = settings_with(bad[i], NULL);
@@ -461,7 +480,10 @@ static void mem_show_exact_text(void **state)
 }
 
 /* Memory added by the integrator larger than INT_MAX: mem_findmax is
- * clamped to INT_MAX, still not above free, and can be had. */
+ * clamped to INT_MAX, still not above free, and can be had. LP64 only: on
+ * ILP32 the engine reaches a region through intptr_t offsets from the heap's
+ * descriptor, which span 2 GiB, so no block can exceed INT_MAX there (and a
+ * region of more than 2 GiB is not supported). */
 static void findmax_clamp(const void *arg, void *out)
 {
     (void)arg;
@@ -484,6 +506,7 @@ static void findmax_clamp(const void *arg, void *out)
 static void findmax_clamped_to_int_max(void **state)
 {
     (void)state;
+    ONLY_ON_LP64(); /* no block above INT_MAX on ILP32 (above) */
     int r[4];
     in_child(findmax_clamp, NULL, r, sizeof r);
     if (!r[0])

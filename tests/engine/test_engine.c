@@ -23,6 +23,10 @@
 
 #define ARENA (64 * 1024)
 
+/* An offset far outside any heap: 16 TiB on LP64, 1 GiB on ILP32 (where
+ * 1 << 44 does not fit an intptr_t). */
+#define FAR_OFF ((intptr_t)1 << (sizeof(intptr_t) == 8 ? 44 : 30))
+
 static _Alignas(64) unsigned char arena[ARENA];
 static _Alignas(64) unsigned char saved[ARENA];
 static _Alignas(64) unsigned char damaged[ARENA];
@@ -115,6 +119,17 @@ static size_t ff_area_bytes(uintptr_t area, uintptr_t hi)
             return k * GJB_G;
         k = n;
     }
+}
+
+/* The block area of the smallest FIRST_FIT heap or region: the layout asks
+ * for FF_MIN + W + 2 granules after the first header's place (which is a
+ * word below a granule). 3 granules on LP64: one block, too small to split
+ * into two minimum blocks; 2 granules on ILP32, where a minimum block is a
+ * single granule (16 bytes) and two of them would fit. */
+static size_t smallest_area(void)
+{
+    uintptr_t first = GJB_G - GJB_W;
+    return ff_area_bytes(first, first + FF_MIN + GJB_W + 2 * GJB_G);
 }
 
 /* The "rich" heap: two regions (the second one unaligned and below the
@@ -214,10 +229,11 @@ static void init_rejects_bad_arguments(void **state)
  * window where the large-class table first appears (it is sized for the
  * memory handed in, so that a region as large can be added without moving
  * it: from FF_SMALL bytes on, a heap whose block area is still far below
- * FF_SMALL pays for one); the smallest heap holds one block, too small to
- * split into two minimum blocks. (The layout asks for FF_MIN + W + 2
- * granules after the first header's place, so the smallest block area is 3
- * granules on LP64, not FF_MIN.) */
+ * FF_SMALL pays for one); the smallest heap holds one block of
+ * smallest_area() bytes: on LP64 too small to split into two minimum
+ * blocks. (The layout asks for FF_MIN + W + 2 granules after the first
+ * header's place, so the smallest block area is 3 granules on LP64, not
+ * FF_MIN, and 2 on ILP32.) */
 static void init_size_sweep(void **state)
 {
     (void)state;
@@ -239,7 +255,7 @@ static void init_size_sweep(void **state)
                 threshold = size;
                 size_t one = gjb_heap_max_alloc(h) + GJB_W;
                 assert_int_equal(one, (size_t)(h->hot.end - h->hot.first));
-                assert_true(one >= FF_MIN && one < 2 * FF_MIN);
+                assert_int_equal(one, smallest_area()); /* in [FF_MIN, 2 * FF_MIN) on LP64 */
             }
             assert_true((uintptr_t)h % GJB_G == 0);
             assert_true((unsigned char *)h >= arena + shift);
@@ -291,8 +307,8 @@ static void add_region_edge_cases(void **state)
     assert_int_equal(h->regions, 0); /* no table while there is one region */
     assert_int_equal(gjb_heap_validate(h), GJB_OK);
 
-    /* The smallest region accepted holds exactly one minimum block (and the
-     * region table it carries from now on). */
+    /* The smallest region accepted holds one block of smallest_area() bytes
+     * (and the region table it carries from now on). */
     size_t smallest = 0;
     for (size_t size = 1; size < 400 && !smallest; size++) {
         int rc = gjb_heap_add_region(h, arena + 1000 + 3, size);
@@ -305,8 +321,8 @@ static void add_region_edge_cases(void **state)
     assert_int_equal(h->nregions, 2);
     assert_int_equal(gjb_heap_validate(h), GJB_OK);
     const struct gjb_region *t = gjb_regions(h);
-    assert_true(t[0].end - t[0].first >= (intptr_t)FF_MIN &&
-                t[0].end - t[0].first < 2 * (intptr_t)FF_MIN); /* one block, no room for two */
+    /* one block, on LP64 no room for two (smallest_area) */
+    assert_int_equal(t[0].end - t[0].first, (intptr_t)smallest_area());
     /* the table lives in the new region's memory, after its blocks */
     assert_true(h->regions >= t[0].end && h->regions + 2 * (intptr_t)sizeof *t <= t[0].hi);
     void *p;
@@ -764,7 +780,7 @@ static void validate_detects_class_table_damage(void **state)
     gjb_heap *h = rich_heap();
     assert_true(h->nlarge > 0);
     assert_true(h->map != 0); /* both regions' rests are in large classes */
-    const intptr_t far = (intptr_t)1 << (sizeof(intptr_t) == 8 ? 44 : 30);
+    const intptr_t far = FAR_OFF;
     EXPECT_CORRUPT(h, h->classes = far);                       /* far outside the heap */
     EXPECT_CORRUPT(h, h->classes = -far);
     EXPECT_CORRUPT(h, h->classes = h->hot.hi + (intptr_t)GJB_G); /* just past region 0 */
@@ -884,7 +900,7 @@ static void validate_detects_list_damage(void **state)
     EXPECT_CORRUPT(h, ff_set_link(h, b40, FF_NEXT, alloc_off));          /* an allocated block */
     EXPECT_CORRUPT(h, ff_set_link(h, b40, FF_NEXT, alloc_off + (intptr_t)GJB_G)); /* no block */
     EXPECT_CORRUPT(h, ff_set_link(h, b40, FF_NEXT, r->end + 4096));      /* no region */
-    EXPECT_CORRUPT(h, ff_set_link(h, b40, FF_NEXT, (intptr_t)1 << 44)); /* far away */
+    EXPECT_CORRUPT(h, ff_set_link(h, b40, FF_NEXT, FAR_OFF));          /* far away */
     EXPECT_CORRUPT(h, ff_set_link(h, b40, FF_NEXT, b40 + 1));            /* not on a granule */
     EXPECT_CORRUPT(h, ff_set_link(h, b25, FF_PREV, b10));                /* back link */
     EXPECT_CORRUPT(h, ff_set_link(h, b40, FF_PREV, b25));                /* the first has none */

@@ -32,6 +32,12 @@
 #include "gjbmem/posix.h"
 #include "gjbmem/sysheap.h"
 
+#include "../wordsize.h"
+
+/* 2^62 bytes (a quarter of the address space) on LP64; TOO_MUCH_FOR_ILP32
+ * on ILP32, where a quarter of the address space (1 GiB) can be had. */
+#define WAY_TOO_MUCH (GJB_TEST_LP64 ? SIZE_MAX / 4 + 1 : TOO_MUCH_FOR_ILP32)
+
 /* Compilers know malloc & co. and may fold away what these tests look at
  * (e.g. a malloc whose result is only compared with NULL): route the calls
  * through volatile pointers. */
@@ -187,8 +193,11 @@ static void malloc_alignment(void **state)
 static void malloc_failure_enomem(void **state)
 {
     (void)state;
-    const size_t huge[] = {SIZE_MAX, SIZE_MAX - 15, SIZE_MAX / 2, (size_t)PTRDIFF_MAX + 1,
-                           (size_t)1 << 62};
+    /* PTRDIFF_MAX + 1 on LP64 only: on ILP32 it is 2 GiB, which the
+     * replacement grants (glibc's malloc refuses anything above PTRDIFF_MAX;
+     * this one does not), and SIZE_MAX stands in for it. */
+    const size_t huge[] = {SIZE_MAX, SIZE_MAX - 15, TOO_MUCH,
+                           GJB_TEST_LP64 ? (size_t)PTRDIFF_MAX + 1 : SIZE_MAX, WAY_TOO_MUCH};
     for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
         errno = 0;
         assert_null(p_malloc(huge[i]));
@@ -501,6 +510,9 @@ static void show_when_nothing_allocated(void **state)
     strcpy(g_preload, dl.dli_fname);
     assert_non_null(strstr(g_preload, "libgjbmem-malloc.so"));
     g_exec_path = access("/usr/bin/true", X_OK) == 0 ? "/usr/bin/true" : "/bin/true";
+    /* The host's `true` is a 64-bit program: it cannot preload this
+     * replacement when it is built for ILP32 (the -m32 stage). */
+    ONLY_ON_LP64();
     g_exec_arg = NULL;
     st = in_child(child_exec, out, sizeof out);
     assert_true(WIFEXITED(st));
@@ -568,15 +580,16 @@ static void calloc_edges(void **state)
     p_free(b);
     p_free(c);
 
-    const size_t over[][2] = {{SIZE_MAX, 2}, {2, SIZE_MAX}, {(size_t)1 << 33, (size_t)1 << 33},
-                              {SIZE_MAX / 3 + 1, 3}};
+    /* root * root overflows: 2^33 on LP64, 2^17 on ILP32 */
+    const size_t root = (size_t)1 << (4 * sizeof(size_t) + 1);
+    const size_t over[][2] = {{SIZE_MAX, 2}, {2, SIZE_MAX}, {root, root}, {SIZE_MAX / 3 + 1, 3}};
     for (size_t i = 0; i < sizeof over / sizeof over[0]; i++) {
         errno = 0;
         assert_null(p_calloc(over[i][0], over[i][1]));
         assert_int_equal(errno, ENOMEM);
     }
     errno = 0;
-    assert_null(p_calloc(1, SIZE_MAX / 2));
+    assert_null(p_calloc(1, TOO_MUCH));
     assert_int_equal(errno, ENOMEM);
 }
 
@@ -632,7 +645,7 @@ static void realloc_edges(void **state)
 
     /* A growth that cannot be met: NULL, ENOMEM, the block intact. */
     fill(b, malloc_usable_size(b), 4);
-    const size_t huge[] = {SIZE_MAX, SIZE_MAX / 2, (size_t)1 << 62};
+    const size_t huge[] = {SIZE_MAX, TOO_MUCH, WAY_TOO_MUCH};
     for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
         errno = 0;
         assert_null(p_realloc(b, huge[i]));
@@ -699,7 +712,8 @@ static void reallocarray_edges(void **state)
     assert_null(p_reallocarray(p, SIZE_MAX / 2, 4));
     assert_int_equal(errno, ENOMEM);
     errno = 0;
-    assert_null(p_reallocarray(p, (size_t)1 << 40, (size_t)1 << 40));
+    const size_t big = (size_t)1 << (5 * sizeof(size_t)); /* 2^40 on LP64, 2^20 on ILP32 */
+    assert_null(p_reallocarray(p, big, big));
     assert_int_equal(errno, ENOMEM);
     for (unsigned i = 0; i < 10; i++) /* intact */
         assert_int_equal(p[i], i * 3);
@@ -758,7 +772,8 @@ static void posix_memalign_edges(void **state)
 {
     (void)state;
     void *const sentinel = (void *)(uintptr_t)0x5a5a;
-    const size_t bad[] = {0, 1, 2, 4, sizeof(void *) / 2, 24, 48, 3000, SIZE_MAX, SIZE_MAX / 2};
+    /* sizeof(void *) / 2: 4 on LP64, 2 on ILP32 (where 4 is a valid alignment) */
+    const size_t bad[] = {0, 1, 2, sizeof(void *) / 2, 24, 48, 3000, SIZE_MAX, SIZE_MAX / 2};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         void *p = sentinel;
         errno = 4321;
@@ -788,7 +803,7 @@ static void posix_memalign_edges(void **state)
     /* ENOMEM returned, and errno ENOMEM too (as glibc sets it); *memptr
      * untouched. */
     void *p = sentinel;
-    const size_t huge[] = {SIZE_MAX - 100, SIZE_MAX / 2, SIZE_MAX};
+    const size_t huge[] = {SIZE_MAX - 100, TOO_MUCH, SIZE_MAX};
     for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
         errno = 4321;
         assert_int_equal(p_posix_memalign(&p, (size_t)64 >> i, huge[i]), ENOMEM);

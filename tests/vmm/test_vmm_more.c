@@ -7,6 +7,7 @@
  * gjbmem_vmm_show on a failing stdout.
  */
 #include "vmm_helpers.h"
+#include "wordsize.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -333,7 +334,12 @@ static void remap_beyond_the_address_space(void **state)
     assert_ptr_not_equal(a, MAP_FAILED);
     a[0] = 7;
     errno = 0;
-    assert_ptr_equal(gjbmem_mremap(a, 6 * pg, (size_t)1 << 57, MREMAP_MAYMOVE), MAP_FAILED);
+#if GJB_TEST_LP64
+    const size_t huge = (size_t)1 << 57;
+#else
+    const size_t huge = TOO_MUCH_FOR_ILP32;
+#endif
+    assert_ptr_equal(gjbmem_mremap(a, 6 * pg, huge, MREMAP_MAYMOVE), MAP_FAILED);
     assert_int_equal(errno, ENOMEM);
     assert_int_equal(a[0], 7);
     assert_int_equal(gjbmem_munmap(a, 6 * pg), 0);
