@@ -71,9 +71,11 @@ typedef int64_t gjbmem_off64_t;
 #endif
 
 /* Maps len bytes (rounded up to whole pages) of fd from off, or anonymous
- * memory with MAP_ANONYMOUS (fd ignored). addr must be NULL. Errors:
- * EINVAL (addr not NULL, len 0, not exactly one of MAP_SHARED/MAP_PRIVATE,
- * unknown prot/flags bits, off not page-aligned), ENOTSUP (MAP_FIXED),
+ * memory with MAP_ANONYMOUS (fd ignored). addr must be NULL. Errors, the
+ * argument errors first: EINVAL (len 0, not exactly one of
+ * MAP_SHARED/MAP_PRIVATE, unknown prot/flags bits, off not page-aligned),
+ * then ENOTSUP (MAP_FIXED; EINVAL when its addr is not page-aligned), then
+ * EINVAL (addr not NULL),
  * EBADF, EACCES (fd not readable; MAP_SHARED+PROT_WRITE on a descriptor not
  * open for writing), ENODEV (a directory), ENOMEM. Returns MAP_FAILED. */
 GJBMEM_API void *gjbmem_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);

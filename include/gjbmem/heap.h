@@ -47,13 +47,17 @@ enum gjb_policy { GJB_FIRST_FIT = 0, GJB_BUDDY = 1 };
 /* Turns [mem, mem+size) into a heap with policy and room for max_regions
  * regions (this one included); *out is the heap, which sits inside mem.
  * Errors: NULL mem/out, size 0, max_regions 0: INVAL; unknown policy:
- * POLICY; too small: SMALL. O(1) plus clearing the block bitmap. */
+ * POLICY; too small: SMALL; larger than INTPTR_MAX bytes (ILP32: 2 GiB):
+ * TOOBIG. O(1) plus clearing the block bitmap. */
 GJBMEM_API int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions,
                   gjb_heap **out);
 
 /* Adds [mem, mem+size) as a further region. Errors: NULL or size 0: INVAL;
  * overlap with a region of this heap: OVERLAP; too small: SMALL; table
- * full: FULL. O(r) plus clearing the bitmap. */
+ * full: FULL; memory that straddles the point INTPTR_MAX bytes past the
+ * heap's descriptor (links are offsets, modulo the address space; on ILP32
+ * 2 GiB past it): TOOBIG. Nothing is written on error. O(r) plus clearing
+ * the bitmap. */
 GJBMEM_API int gjb_heap_add_region(gjb_heap *h, void *mem, size_t size);
 
 /* Gives heap h up: its memory goes back to the caller, to reuse or to make

@@ -61,7 +61,7 @@ GJBMEM_API const char *gjb_port_getenv(const char *name);
 
 /* Maps len bytes (a multiple of the page size) of zero-filled, readable and
  * writable memory aligned to a page: 0, or ENOMEM (also when fault
- * injection says so, see <gjbmem/fault.h>). */
+ * injection, a test facility, says so: <gjbmem/fault.h>). */
 GJBMEM_API int gjb_port_pages_get(unsigned long len, void **out);
 /* Gives back pages from gjb_port_pages_get (or a part of them). */
 GJBMEM_API void gjb_port_pages_put(void *p, unsigned long len);
@@ -69,7 +69,10 @@ GJBMEM_API void gjb_port_pages_put(void *p, unsigned long len);
 GJBMEM_API unsigned long long gjb_port_memory_size(void);
 
 /* Registers fork handlers: prepare runs in the parent before fork, parent
- * after it in the parent, child in the child. One set; never allocates. */
+ * after it in the parent, child in the child. One set; never allocates. A
+ * port may skip them where no lock can be held by another thread (the POSIX
+ * port on glibc: in a process with one thread) and may order them after the
+ * C library's own locks (the POSIX port: glibc's stdio list lock first). */
 GJBMEM_API void gjb_port_at_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 
 /* --- Host virtual memory, behind the mapping layer (src/vmm/). Each call

@@ -34,8 +34,8 @@ extern "C" {
 #define GJBMEM_SYSHEAP_DIRECT ((size_t)256 * 1024)
 
 /* Allocates size bytes; size 0 gives a unique pointer to a minimal block.
- * Errors: NULL with errno ENOMEM (no memory within the limit) or
- * ERROR_KERNEL_IN_ISR. As mpart_alloc for the heap's policy (+ one page
+ * Errors: NULL with errno ENOMEM (no memory within the limit, or size above
+ * PTRDIFF_MAX, as glibc) or ERROR_KERNEL_IN_ISR. As mpart_alloc for the heap's policy (+ one page
  * mapping when the heap grows). */
 GJBMEM_API void *gjbmem_malloc(size_t size);
 

@@ -55,7 +55,8 @@ bool gjb_memory_free_for_sysheap(const void *mem, size_t size);
 bool gjb_mpart_owns(const void *mem, size_t size);
 
 /* How [mem, mem+size) meets the system heap's regions (sysheap_regions.c;
- * takes the system heap's lock). O(log regions). */
+ * takes the system heap's lock). O(regions), plus the guard check of the
+ * block it lies in from hardening level 2. */
 enum gjb_sys_overlap {
     GJB_SYS_NONE,  /* not at all */
     GJB_SYS_BLOCK, /* inside the usable bytes of one allocated block */

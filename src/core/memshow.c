@@ -75,7 +75,7 @@ void gjbmem_mem_show_to(int stream)
     text(stream, "");
     /* the last column as SPEC section 4 names it (SylixOS's source: USED) */
     text(stream, "     HEAP         TOTAL      USED     MAX USED  SEGMENT USED%");
-    text(stream, "-------------- ---------- ---------- ---------- ------- ----");
+    text(stream, "-------------- ---------- ---------- ---------- ------- -----");
     row(stream, "system", 0, &ss.heap);
     gjb_mpart_each(part_row, &stream);
     text(stream, "");

@@ -18,6 +18,15 @@ struct gjb_sys gjb_sys;
 
 /* --- allocation (lock held) -------------------------------------------- */
 
+/* Bytes a request of size takes with its guard; false for one no block of
+ * the system heap may have: beyond PTRDIFF_MAX (glibc refuses those too, so
+ * that the difference of two pointers into a block is defined), or one the
+ * guard would overflow. */
+static bool request_bytes(size_t size, size_t *need)
+{
+    return size <= PTRDIFF_MAX && gjb_guard_need(size, need);
+}
+
 static int engine_alloc(size_t align, size_t size, void **p)
 {
     if (!gjb_sys.h)
@@ -51,7 +60,7 @@ static void *allocate(size_t align, size_t size, bool *fresh)
         return NULL;
     }
     size_t need;
-    bool ok = gjb_guard_need(size, &need);
+    bool ok = request_bytes(size, &need);
     gjb_sys_lock();
     void *p = ok ? alloc_locked(align, need) : NULL;
     if (fresh)
@@ -278,7 +287,7 @@ static void *realloc_locked(void *p, size_t size, int *err, bool *corrupt)
         *err = EINVAL;
         return NULL;
     }
-    void *q = gjb_guard_need(size, &need) ? resize_locked(p, old, need) : NULL;
+    void *q = request_bytes(size, &need) ? resize_locked(p, old, need) : NULL;
     if (!q) {
         *err = ENOMEM;
         return NULL;

@@ -35,7 +35,8 @@ static bool parse_size(const char *s, size_t *out)
 }
 
 /* Fork: the lock is held across it, so the child inherits a consistent
- * heap; the child's copy of the lock is made new. */
+ * heap; the child's copy of the lock is made new. (The port may skip these
+ * where no other thread can hold the lock: gjbmem/port.h.) */
 static void on_prepare(void)
 {
     gjb_port_lock_take(&gjb_sys.lock);

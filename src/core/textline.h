@@ -3,8 +3,9 @@
  * stdio (the library prints nothing through printf), for mem_show's table
  * (memshow.c), the mapping layer's summary (src/vmm/show.c) and the error
  * policies' log line (errpolicy.c). A line that would overflow is cut,
- * never overrun. gjb_line_emit is the one way a line leaves the library
- * (through the port). All functions are O(length) and thread-safe (the
+ * never overrun. gjb_line_emit is the way a line leaves the library
+ * (through the port); only the malloc replacement's last words before an
+ * abort are written directly, so that nothing of the library runs then. All functions are O(length) and thread-safe (the
  * line is the caller's).
  */
 #ifndef GJB_TEXTLINE_H

@@ -46,6 +46,18 @@ static bool range_ok(const void *mem, size_t size)
     return mem && size && (uintptr_t)mem <= UINTPTR_MAX - size;
 }
 
+/* True when [lo, lo + size) can be linked from the descriptor at base.
+ * Links are intptr_t offsets, taken modulo the address space (on ILP32 a
+ * region 3 GiB above the descriptor lies 1 GiB below it), and every region's
+ * offsets must run up without changing sign: one may not straddle the
+ * offset INTPTR_MAX (2 GiB past the descriptor on ILP32; a region that
+ * straddled offset 0 would overlap the descriptor's own). */
+static bool linkable(uintptr_t base, uintptr_t lo, size_t size)
+{
+    uintptr_t off = lo - base;
+    return off > (uintptr_t)INTPTR_MAX || size <= (uintptr_t)INTPTR_MAX - off;
+}
+
 size_t gjb_descriptor_bytes(int policy)
 {
     unsigned lists = policy == GJB_BUDDY ? BD_ORDERS : FF_EXACT;
@@ -64,6 +76,8 @@ int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions, gjb_
     size_t tables = policy == GJB_BUDDY ? 0 : gjb_ff_table_bytes(size);
     if (d < lo || d > hi || hi - d < desc + tables)
         return GJB_E_SMALL;
+    if (hi - d > (uintptr_t)INTPTR_MAX) /* offsets from the descriptor: intptr_t */
+        return GJB_E_TOOBIG;
     gjb_heap *h = (gjb_heap *)d;
     struct gjb_region r = {(intptr_t)(lo - d), (intptr_t)(hi - d), 0, 0};
     if (layout(h, policy, &r, d + desc + tables, hi, 0, NULL) != GJB_OK)
@@ -158,6 +172,8 @@ int gjb_heap_add_region(gjb_heap *h, void *mem, size_t size)
     }
     if (st != GJB_OK)
         return GJB_E_SMALL;
+    if (!linkable((uintptr_t)h, lo, size))
+        return GJB_E_TOOBIG;
     if (n == h->max_regions)
         return GJB_E_FULL;
     gjb_tool_take(mem, size);

@@ -346,6 +346,35 @@ static void add_region_edge_cases(void **state)
 /* The region table moves into an added region with room to double, so
  * that the regions after it need no room for it, however small; when the
  * memory cannot hold that room, it gets room for one more record. */
+/* Memory that straddles the point INTPTR_MAX bytes past the descriptor
+ * (where links, intptr_t offsets modulo the address space, change sign: 2 GiB
+ * on ILP32) is refused before it is touched, reached from above and from
+ * below; the heap is as it was. The addresses are never dereferenced. */
+static void far_memory_is_refused(void **state)
+{
+    (void)state;
+    for (int policy = GJB_FIRST_FIT; policy <= GJB_BUDDY; policy++) {
+        gjb_heap *h;
+        memset(arena, 0, ARENA);
+        assert_int_equal(gjb_heap_init(arena, 16384, policy, 4, &h), GJB_OK);
+        struct gjbmem_heap_stats before;
+        gjb_heap_get_stats(h, &before);
+        uintptr_t base = (uintptr_t)h, far = (uintptr_t)INTPTR_MAX;
+        /* [base + far - 4096, + 8192) and, modulo the address space, the
+         * same place reached downwards */
+        void *above = (void *)(base + far - 4096), *below = (void *)(base - (far + 2) - 4096);
+        if (base <= UINTPTR_MAX - far)
+            assert_int_equal(gjb_heap_add_region(h, above, 8192), GJB_E_TOOBIG);
+        if (base >= far + 2 + 4096)
+            assert_int_equal(gjb_heap_add_region(h, below, 8192), GJB_E_TOOBIG);
+        struct gjbmem_heap_stats after;
+        gjb_heap_get_stats(h, &after);
+        assert_int_equal(after.regions, before.regions);
+        assert_int_equal(after.total, before.total);
+        assert_int_equal(gjb_heap_validate(h), GJB_OK);
+    }
+}
+
 static void region_table_room(void **state)
 {
     (void)state;
@@ -1350,6 +1379,7 @@ int main(void)
         cmocka_unit_test(init_rejects_bad_arguments),
         cmocka_unit_test(init_size_sweep),
         cmocka_unit_test(add_region_edge_cases),
+        cmocka_unit_test(far_memory_is_refused),
         cmocka_unit_test(region_table_room),
         cmocka_unit_test(hot_region),
         cmocka_unit_test(regions_in_descending_order),

@@ -210,7 +210,10 @@ unsigned long long gjb_port_memory_size(void)
  *     then waited in fork for the list lock would close the circle. The list
  *     lock is recursive, so fork takes it again; the parent handler gives
  *     back this handler's hold, and in the child glibc resets the lock.
- * Elsewhere (no glibc) the library's handlers run as they are. */
+ * Where the C library lacks __libc_single_threaded (not glibc, or glibc
+ * before 2.32, which takes its list lock only in a process with several
+ * threads and would leave a single-threaded child's held) neither rule
+ * applies: the library's handlers run as they are. */
 static void (*fork_prepare)(void), (*fork_parent)(void), (*fork_child)(void);
 
 extern char __libc_single_threaded __attribute__((weak));
@@ -226,24 +229,24 @@ void gjb_port_at_fork(void (*prepare)(void), void (*parent)(void), void (*child)
     fork_child = child;
 }
 
+static _Thread_local bool fork_listed; /* ... and glibc's list lock */
+
 static void on_prepare(void)
 {
-    fork_held = !(&__libc_single_threaded != NULL && __libc_single_threaded);
-    if (!fork_held)
-        return;
-    if (_IO_list_lock)
+    bool glibc = &__libc_single_threaded != NULL;
+    fork_held = !(glibc && __libc_single_threaded);
+    fork_listed = fork_held && glibc && _IO_list_lock && _IO_list_unlock;
+    if (fork_listed)
         _IO_list_lock();
-    if (fork_prepare)
+    if (fork_held && fork_prepare)
         fork_prepare();
 }
 
 static void on_parent(void)
 {
-    if (!fork_held)
-        return;
-    if (fork_parent)
+    if (fork_held && fork_parent)
         fork_parent();
-    if (_IO_list_unlock)
+    if (fork_listed)
         _IO_list_unlock();
 }
 
