@@ -16,7 +16,9 @@
  * Lock order, the library's only one: the global lock (the caller holds it
  * from the check until the memory is handed over, so no other claim slips
  * in between; gjb_mpart_owns reads the partitions' region tables under it),
- * then at most one heap lock: a partition's or the system heap's.
+ * then a partition's lock, then the system heap's (mpart_addmem holds its
+ * partition's while it asks gjb_sysheap_overlap). Nothing takes a
+ * partition's lock while it holds the system heap's.
  */
 #include "api_internal.h"
 
