@@ -153,6 +153,8 @@ int gjb_heap_add_region(gjb_heap *h, void *mem, size_t size)
     if (gjb_heap_overlaps(h, mem, size))
         return GJB_E_OVERLAP;
     uintptr_t lo = (uintptr_t)mem;
+    if (!linkable((uintptr_t)h, lo, size)) /* before any offset into it is computed */
+        return GJB_E_TOOBIG;
     /* A full table moves to the new memory with room to double (so that
      * later regions, however small, rarely need room for it), or with room
      * for one more entry when the memory cannot hold that. */
@@ -172,8 +174,6 @@ int gjb_heap_add_region(gjb_heap *h, void *mem, size_t size)
     }
     if (st != GJB_OK)
         return GJB_E_SMALL;
-    if (!linkable((uintptr_t)h, lo, size))
-        return GJB_E_TOOBIG;
     if (n == h->max_regions)
         return GJB_E_FULL;
     gjb_tool_take(mem, size);
