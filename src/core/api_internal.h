@@ -54,18 +54,16 @@ bool gjb_memory_free_for_sysheap(const void *mem, size_t size);
  * they change only under the global lock, which the caller holds). */
 bool gjb_mpart_owns(const void *mem, size_t size);
 
-/* How [mem, mem+size) meets the system heap's regions (sysheap_regions.c;
- * takes the system heap's lock). O(regions), plus the guard check of the
- * block it lies in from hardening level 2. */
+/* How [mem, mem+size) meets the system heap's memory, its regions and its
+ * direct mappings (sysheap_regions.c; takes the system heap's lock).
+ * O(regions + mappings table), plus the guard check of the block it lies
+ * in from hardening level 2. */
 enum gjb_sys_overlap {
     GJB_SYS_NONE,  /* not at all */
-    GJB_SYS_BLOCK, /* inside the usable bytes of one allocated block */
-    GJB_SYS_OTHER  /* over free memory, metadata or several blocks */
+    GJB_SYS_BLOCK, /* inside the usable bytes of one allocated block or direct mapping */
+    GJB_SYS_OTHER  /* over free memory, metadata, several blocks or mappings, or past one */
 };
 enum gjb_sys_overlap gjb_sysheap_overlap(const void *mem, size_t size);
-/* True when [mem, mem+size) overlaps one of the system heap's direct
- * mappings (sysheap_regions.c; takes its lock). O(mappings table). */
-bool gjb_sysheap_maps(const void *mem, size_t size);
 
 /* --- error policies (errpolicy.c) */
 struct gjb_errpolicy {
@@ -102,6 +100,9 @@ int gjb_big_put(struct gjb_bigtab *t, void *p, size_t len, long *table_bytes);
 size_t gjb_big_growth(const struct gjb_bigtab *t);
 /* True when [mem, mem+size) overlaps a recorded mapping. O(table). */
 bool gjb_big_overlaps(const struct gjb_bigtab *t, const void *mem, size_t size);
+/* The start of the recorded mapping that holds address mem, or NULL.
+ * O(table). */
+void *gjb_big_containing(const struct gjb_bigtab *t, const void *mem);
 /* Length recorded for p, or 0. O(1) expected. */
 size_t gjb_big_get(const struct gjb_bigtab *t, const void *p);
 /* Forgets p (which must be recorded). O(1) expected. */

@@ -63,6 +63,15 @@ bool gjb_big_overlaps(const struct gjb_bigtab *t, const void *mem, size_t size)
     return false;
 }
 
+void *gjb_big_containing(const struct gjb_bigtab *t, const void *mem)
+{
+    uintptr_t a = (uintptr_t)mem;
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->slot[i].addr && t->slot[i].addr <= a && a - t->slot[i].addr < t->slot[i].len)
+            return (void *)t->slot[i].addr;
+    return NULL;
+}
+
 int gjb_big_put(struct gjb_bigtab *t, void *p, size_t len, long *table_bytes)
 {
     if ((t->count + 1) * 4 > t->cap * 3) {

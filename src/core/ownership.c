@@ -3,13 +3,12 @@
  * whether memory may be handed to a partition (mpart_create, mpart_addmem)
  * or to the system heap (gjbmem_sysheap_add_memory). Each heap's region
  * table is the truth about its own memory (there is no second copy to keep
- * in step); this file asks each side (gjb_mpart_owns; gjb_sysheap_overlap
- * and gjb_sysheap_maps: none of them calls anything else) and applies the
- * rules:
+ * in step); this file asks each side (gjb_mpart_owns, gjb_sysheap_overlap:
+ * neither calls anything else) and applies the rules:
  *
  *   a partition may take memory that no partition holds and, of the system
- *   heap's, only bytes inside one allocated block (the manual's samples
- *   malloc a partition's memory) or a direct mapping;
+ *   heap's, only bytes inside the usable bytes of one allocated block or
+ *   one direct mapping (the manual's samples malloc a partition's memory);
  *   the system heap may take memory that no partition holds and that is
  *   nothing of its own (regions, blocks, direct mappings).
  *
@@ -29,6 +28,5 @@ bool gjb_memory_free_for_partition(const void *mem, size_t size)
 
 bool gjb_memory_free_for_sysheap(const void *mem, size_t size)
 {
-    return !gjb_mpart_owns(mem, size) && gjb_sysheap_overlap(mem, size) == GJB_SYS_NONE &&
-           !gjb_sysheap_maps(mem, size);
+    return !gjb_mpart_owns(mem, size) && gjb_sysheap_overlap(mem, size) == GJB_SYS_NONE;
 }

@@ -76,27 +76,25 @@ int gjbmem_sysheap_set_limit(size_t bytes)
     return ok ? 0 : -1;
 }
 
+/* True when [mem, mem+size) lies within the usable bytes of block p (a
+ * heap block or a direct mapping; NULL: none), so not over its guard at
+ * hardening level 2+ nor past its end. */
+static bool within(const char *p, const void *mem, size_t size)
+{
+    size_t n = p ? gjb_sys_usable(p) : 0;
+    size_t off = p ? (size_t)((const char *)mem - p) : 0;
+    return p && n != SIZE_MAX && off < n && size <= n - off;
+}
+
 enum gjb_sys_overlap gjb_sysheap_overlap(const void *mem, size_t size)
 {
     gjb_sys_lock();
     enum gjb_sys_overlap o = GJB_SYS_NONE;
-    if (gjb_sys.h && gjb_heap_overlaps(gjb_sys.h, mem, size)) {
-        /* a block only within its usable bytes (not over its guard, at
-         * hardening level 2+) */
-        const char *p = gjb_heap_block_of(gjb_sys.h, mem);
-        size_t n = p ? gjb_sys_usable(p) : 0;
-        size_t off = p ? (size_t)((const char *)mem - p) : 0;
-        bool in = p && n != SIZE_MAX && off < n && size <= n - off;
-        o = in ? GJB_SYS_BLOCK : GJB_SYS_OTHER;
-    }
-    gjb_sys_unlock();
-    return o;
-}
-
-bool gjb_sysheap_maps(const void *mem, size_t size)
-{
-    gjb_sys_lock();
-    bool o = gjb_big_overlaps(&gjb_sys.big, mem, size);
+    if (gjb_sys.h && gjb_heap_overlaps(gjb_sys.h, mem, size))
+        o = within(gjb_heap_block_of(gjb_sys.h, mem), mem, size) ? GJB_SYS_BLOCK : GJB_SYS_OTHER;
+    else if (gjb_big_overlaps(&gjb_sys.big, mem, size))
+        o = within(gjb_big_containing(&gjb_sys.big, mem), mem, size) ? GJB_SYS_BLOCK
+                                                                     : GJB_SYS_OTHER;
     gjb_sys_unlock();
     return o;
 }

@@ -1477,6 +1477,23 @@ static void test_mpart_over_sysheap(void **state)
     mid = make_part(b, gjbmem_usable_size(b));
     drop_part(mid);
     give(b);
+    /* A direct mapping: only within its usable bytes, not past its end nor
+     * over the mapping next to it. */
+    char *d1 = gjbmem_malloc(DIRECT), *d2 = gjbmem_malloc(DIRECT);
+    track(d1);
+    track(d2);
+    size_t du = gjbmem_usable_size(d1);
+    mid = 0x5555;
+    FAILS(mpart_create(d1 + du - 4096, 8192, &mid), EINVAL);
+    FAILS(mpart_create(d1 - 4096, 8192, &mid), EINVAL); /* from before it */
+    char *lo = d1 < d2 ? d1 : d2, *hi = d1 < d2 ? d2 : d1;
+    if (lo + gjbmem_usable_size(lo) == hi) /* the host placed them side by side */
+        FAILS(mpart_create(lo, 2 * du, &mid), EINVAL);
+    assert_int_equal(mid, 0x5555);
+    mid = make_part(d1 + 4096, du - 4096);
+    drop_part(mid);
+    give(d1);
+    give(d2);
     /* Just past a freed block, inside the region. */
     char *c = gjbmem_malloc(2000);
     assert_non_null(c);
