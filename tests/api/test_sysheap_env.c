@@ -86,6 +86,20 @@ struct env {
     const char *limit, *policy; /* NULL: unset */
 };
 
+/* Puts e's settings in the environment (a child's, before the library's
+ * first use). */
+static void set_env(const struct env *e)
+{
+    if (e->limit)
+        setenv("GJBMEM_HEAP_LIMIT", e->limit, 1);
+    else
+        unsetenv("GJBMEM_HEAP_LIMIT");
+    if (e->policy)
+        setenv("GJBMEM_POLICY", e->policy, 1);
+    else
+        unsetenv("GJBMEM_POLICY");
+}
+
 struct settings {
     size_t limit;
     int policy;
@@ -96,14 +110,7 @@ static void read_settings(const void *arg, void *out)
 {
     const struct env *e = arg;
     struct settings *s = out;
-    if (e->limit)
-        setenv("GJBMEM_HEAP_LIMIT", e->limit, 1);
-    else
-        unsetenv("GJBMEM_HEAP_LIMIT");
-    if (e->policy)
-        setenv("GJBMEM_POLICY", e->policy, 1);
-    else
-        unsetenv("GJBMEM_POLICY");
+    set_env(e);
     struct gjbmem_sysheap_stats st;
     s->rc = gjbmem_sysheap_stats(&st);
     s->limit = st.limit;
@@ -337,14 +344,7 @@ static void first_use(const void *arg, void *out)
 {
     const struct env *e = arg;
     struct first_use *r = out;
-    if (e->limit)
-        setenv("GJBMEM_HEAP_LIMIT", e->limit, 1);
-    else
-        unsetenv("GJBMEM_HEAP_LIMIT");
-    if (e->policy)
-        setenv("GJBMEM_POLICY", e->policy, 1);
-    else
-        unsetenv("GJBMEM_POLICY");
+    set_env(e);
     r->getinfo_rc = mem_getinfo(&r->mi); /* the library's first call */
     struct gjbmem_sysheap_stats st;
     gjbmem_sysheap_stats(&st);
