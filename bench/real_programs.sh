@@ -76,9 +76,7 @@ set -euo pipefail
 
 T_START=$(date +%s)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=$ROOT/build-realbench
-BUILDTOP=$BUILD
-SRCROOT=$ROOT
+BUILDTOP=$ROOT/build-realbench
 REV=${REV:-}
 OUT=${1:-$ROOT/build-bench/real-results}
 QUICK=${QUICK:-0}
@@ -100,28 +98,10 @@ esac
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
 
-# A clean environment for every run: no inherited preload, no gjbmem
-# settings (GJBMEM_VALIDATE, GJBMEM_SHOW ... would change what is measured).
-unset LD_PRELOAD
-for v in $(compgen -e | grep '^GJBMEM_' || true); do
-    log "unsetting $v"
-    unset "$v"
-done
+clean_env
 
 # --- tools and libraries ----------------------------------------------------
-GNUTIME=/usr/bin/time
-MULTIARCH=$(cc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-declare -A LIB=([jemalloc]=/usr/lib/$MULTIARCH/libjemalloc.so.2
-                [mimalloc]=/usr/lib/$MULTIARCH/libmimalloc.so.2
-                [tcmalloc]=/usr/lib/$MULTIARCH/libtcmalloc_minimal.so.4)
-declare -A PKG=([jemalloc]=libjemalloc2 [mimalloc]=libmimalloc2.0 [tcmalloc]=libtcmalloc-minimal4)
-need=()
-[ -x "$GNUTIME" ] || need+=(time)
-for a in jemalloc mimalloc tcmalloc; do
-    [ -e "${LIB[$a]}" ] || need+=("${PKG[$a]}")
-done
-install_missing ${need[@]+"${need[@]}"}
-[ -x "$GNUTIME" ] || { log "$GNUTIME (package time) is needed"; exit 1; }
+time_and_libs  # GNUTIME; LIB and PKG of jemalloc, mimalloc, tcmalloc
 
 # shellcheck source-path=SCRIPTDIR/.. source=tests/programs/workloads.sh
 . "$ROOT/tests/programs/workloads.sh"
@@ -130,33 +110,12 @@ for tool in "$WL_PYTHON" "$WL_SQLITE" "$WL_SORT" "$WL_AWK" cksum cmake cc; do
 done
 
 # --- build -------------------------------------------------------------------
-mkdir -p "$BUILD"
-if [ -n "$REV" ]; then
-    REVHASH=$(git -C "$ROOT" rev-parse --verify "$REV^{commit}")
-    REVDIR=${REV//[^A-Za-z0-9._-]/_}
-    SRCROOT=$BUILD/src-$REVDIR
-    export_rev "$ROOT" "$REVHASH" "$SRCROOT"
-    BUILD=$BUILD/rev-$REVDIR
-fi
-SO=$BUILD/libgjbmem-malloc.so
-log "building $SRCROOT in $BUILD"
-cmake -S "$SRCROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DGJBMEM_TESTS=OFF \
-    -DGJBMEM_EXAMPLES=OFF >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" --target gjbmem_malloc >/dev/null
-[ -f "$SO" ] || { log "no $SO after the build"; exit 1; }
+mkdir -p "$BUILDTOP"
+rev_source "$ROOT" "$REV" "$BUILDTOP"          # SRCROOT, BUILD, REVHASH
+build_malloc_so "$SRCROOT" "$BUILD" "$(nproc)"  # SO
 
 # The allocators, in table order, and their LD_PRELOAD and GJBMEM_POLICY.
-ALLOCS=(glibc gjbmem-first-fit gjbmem-buddy)
-declare -A PRE=([glibc]="" [gjbmem-first-fit]=$SO [gjbmem-buddy]=$SO)
-declare -A POLICY=([gjbmem-first-fit]=first-fit [gjbmem-buddy]=buddy)
-for a in jemalloc mimalloc tcmalloc; do
-    if [ -e "${LIB[$a]}" ]; then
-        ALLOCS+=("$a")
-        PRE[$a]=${LIB[$a]}
-    else
-        log "no ${LIB[$a]}: $a is left out"
-    fi
-done
+alloc_table "$SO"  # ALLOCS, PRE, POLICY
 
 mkdir -p "$OUT"
 rm -rf "$OUT/fail"
@@ -165,29 +124,9 @@ trap 'rm -rf "$SCRATCH"' EXIT
 DATA=$BUILDTOP/data-$WL_LINES-$WL_SQL_ROWS
 
 # --- the machine ----------------------------------------------------------
-pkgver() { dpkg-query -W -f='${Package} ${Version}' "$1" 2>/dev/null || echo "$1 version unknown"; }
 {
-    echo "date: $(date -u +%FT%TZ)"
-    if [ -n "$REV" ]; then
-        echo "library: git $REV = $(git -C "$ROOT" rev-parse --short "$REVHASH")"
-    else
-        dirty=
-        [ -z "$(git -C "$ROOT" status --porcelain -- src include CMakeLists.txt cmake 2>/dev/null)" ] ||
-            dirty=' + uncommitted changes'
-        echo "library: work tree at git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$dirty"
-    fi
-    echo "library file: $SO (sha1 $(sha1sum "$SO" | cut -c1-12))"
-    echo "build: CMAKE_BUILD_TYPE=Release ($(grep -m1 '^CMAKE_C_FLAGS_RELEASE:' "$BUILD/CMakeCache.txt" | cut -d= -f2-))"
-    echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-    echo "nproc: $(nproc)"
-    echo "mem: $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
-    echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "kernel: $(uname -r)"
-    echo "cc: $(cc --version | head -1)"
-    echo "glibc: $(ldd --version | head -1)"
-    for a in jemalloc mimalloc tcmalloc; do
-        [ -z "${PRE[$a]:-}" ] || echo "$a: ${LIB[$a]} ($(pkgver "${PKG[$a]}"))"
-    done
+    describe_library "$ROOT" "$REV" "$REVHASH" "$SO" "$BUILD"
+    describe_machine
     echo "python: $WL_PYTHON ($("$WL_PYTHON" --version 2>&1))"
     echo "sqlite3: $(command -v "$WL_SQLITE") ($("$WL_SQLITE" --version | cut -d' ' -f1-2))"
     echo "sort: $(command -v "$WL_SORT") ($("$WL_SORT" --version | head -1))"
@@ -220,12 +159,6 @@ wl__with() {
 # --- is malloc really the one asked for? --------------------------------------
 # Every program, with each library preloaded, must bind malloc to it; the
 # replacement must also print its heap table naming the policy.
-check_binding() {  # LIB CMD...
-    local lib=$1
-    shift
-    env LD_PRELOAD="$lib" LD_DEBUG=bindings "$@" 2>&1 >/dev/null |
-        grep -F "to $lib [0]: normal symbol \`malloc'" | head -1
-}
 {
     echo "# which library serves malloc (LD_DEBUG=bindings), per program"
     fails=0
@@ -235,34 +168,15 @@ check_binding() {  # LIB CMD...
         for cmd in "$WL_PYTHON -c pass" "$WL_SQLITE :memory: select(1);" \
                    "$WL_SORT /dev/null" "$WL_AWK BEGIN{}"; do
             # shellcheck disable=SC2086 # the words of cmd
-            b=$(check_binding "$lib" $cmd || true)
-            if [ -n "$b" ]; then
-                echo "$a: $cmd: ok: ${b#*binding file }"
-            else
-                echo "$a: $cmd: FAIL: malloc not bound to $lib"
-                fails=$((fails + 1))
-            fi
+            report_binding "$a: $cmd" "$lib" $cmd || fails=$((fails + 1))
         done
         if [ -n "${POLICY[$a]:-}" ]; then
-            want=FIRST_FIT
-            [ "${POLICY[$a]}" = buddy ] && want=BUDDY
-            if env LD_PRELOAD="$lib" GJBMEM_POLICY="${POLICY[$a]}" GJBMEM_SHOW=1 "$WL_PYTHON" -c pass 2>&1 |
-                grep -qi "policy $want"; then
-                echo "$a: heap table names policy $want: ok"
-            else
-                echo "$a: FAIL: GJBMEM_SHOW=1 prints no heap table naming policy $want"
-                fails=$((fails + 1))
-            fi
+            report_policy "$a" "$lib" "${POLICY[$a]}" "$WL_PYTHON" -c pass || fails=$((fails + 1))
         fi
     done
     echo "failures: $fails"
 } >"$OUT/preload-check.txt"
-if ! grep -q '^failures: 0$' "$OUT/preload-check.txt"; then
-    log "FAIL: the preload check failed:"
-    grep FAIL "$OUT/preload-check.txt" >&2
-    exit 1
-fi
-log "preload check ok ($OUT/preload-check.txt)"
+preload_verdict "$OUT/preload-check.txt"
 
 # --- warm-up and reference outputs ------------------------------------------
 for w in $WL_NAMES; do
@@ -307,9 +221,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
             if [ "$status" != ok ]; then
                 FAILS=$((FAILS + 1))
                 f=$OUT/fail/$w.$a.rep$rep
-                mkdir -p "$OUT/fail"
-                cp "$SCRATCH/out" "$f.out"
-                cp "$SCRATCH/err" "$f.err"
+                keep_failure "$SCRATCH" "$f"
                 cp "$SCRATCH/$w.ref" "$OUT/fail/$w.reference.out"
                 log "FAIL: $w under $a (rep $rep): $status; kept in $f.{out,err}"
                 if [ "$status" = diff ]; then
@@ -321,27 +233,21 @@ for ((rep = 1; rep <= REPS; rep++)); do
                 log "note: $w under $a wrote to stderr: $(head -c 200 "$SCRATCH/err")"
             fi
             [ -n "$t" ] || t="- - - -"
-            echo "$rep $w $a $t $status" >>"$RAW"
             done_runs=$((done_runs + 1))
-            log "[$done_runs/$total] rep $rep $w $a: $t $status"
+            record_run "$RAW" "$done_runs/$total" "$rep" "$w" "$a" "$t $status"
         done
     done
 done
 
 # --- summary ----------------------------------------------------------------
 declare -A THREADS=([python]=MT [sqlite]=1T [sort]=MT [awk]=1T)
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # col: 4 elapsed, 5+6 user+sys, 7 maxrss
 metric() {  # PROGRAM ALLOC WHAT
     awk -v w="$1" -v a="$2" -v what="$3" '$2 == w && $3 == a && $8 == "ok" {
         if (what == "el") print $4; else if (what == "cpu") print $5 + $6; else print $7 / 1024 }' "$RAW" | median
 }
 spread() {  # PROGRAM ALLOC: (max - min) / median of the elapsed times, in %
-    awk -v w="$1" -v a="$2" '$2 == w && $3 == a && $8 == "ok" { print $4 }' "$RAW" | sort -g |
-        awk '{ v[NR] = $1 } END {
-            if (NR == 0) { print "-"; exit }
-            m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-            if (m + 0 == 0) print "-"; else printf "%.0f%%\n", 100 * (v[NR] - v[1]) / m }'
+    awk -v w="$1" -v a="$2" '$2 == w && $3 == a && $8 == "ok" { print $4 }' "$RAW" | spread_pct
 }
 {
     echo "real programs: medians of $REPS interleaved runs (only runs with the reference output and status 0);"
@@ -377,15 +283,7 @@ spread() {  # PROGRAM ALLOC: (max - min) / median of the elapsed times, in %
     echo "failed runs: $FAILS"
 } >"$OUT/summary.txt"
 
-T_END=$(date +%s)
-{
-    echo "load after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "duration: $(((T_END - T_START) / 60)) min $(((T_END - T_START) % 60)) s"
-} >>"$OUT/machine.txt"
-
-echo "== summary ($OUT)"
-cat "$OUT/summary.txt"
-log "done in $(((T_END - T_START) / 60)) min $(((T_END - T_START) % 60)) s"
+finish_run "$OUT" summary summary.txt "$T_START"
 if [ "$FAILS" -ne 0 ]; then
     log "FAIL: $FAILS run(s) failed (exit status or output differing from glibc's): see $OUT/fail/ and $RAW"
     exit 1

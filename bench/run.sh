@@ -53,26 +53,18 @@ fi
 . "$ROOT/bench/lib.sh"
 
 # --- tools and libraries ----------------------------------------------------
-MULTIARCH=$(cc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-declare -A PRELOAD=([jemalloc]=/usr/lib/$MULTIARCH/libjemalloc.so.2
-                    [mimalloc]=/usr/lib/$MULTIARCH/libmimalloc.so.2
-                    [tcmalloc]=/usr/lib/$MULTIARCH/libtcmalloc_minimal.so.4)
-declare -A PKG=([jemalloc]=libjemalloc2 [mimalloc]=libmimalloc2.0 [tcmalloc]=libtcmalloc-minimal4)
 need=()
 if ! command -v valgrind >/dev/null || [ ! -e /usr/include/valgrind/callgrind.h ]; then
     need+=(valgrind)
 fi
-for lib in jemalloc mimalloc tcmalloc; do
-    [ -e "${PRELOAD[$lib]}" ] || need+=("${PKG[$lib]}")
-done
-install_missing ${need[@]+"${need[@]}"}
+alloc_libs ${need[@]+"${need[@]}"}  # LIB and PKG of jemalloc, mimalloc, tcmalloc
 command -v valgrind >/dev/null || { log "valgrind is needed"; exit 1; }
 PRELOADED=()   # the LD_PRELOAD kinds whose library is there
 for lib in jemalloc mimalloc tcmalloc; do
-    if [ -e "${PRELOAD[$lib]}" ]; then
+    if [ -e "${LIB[$lib]}" ]; then
         PRELOADED+=("$lib")
     else
-        log "no ${PRELOAD[$lib]}: the $lib kind is left out"
+        log "no ${LIB[$lib]}: the $lib kind is left out"
     fi
 done
 
@@ -113,7 +105,7 @@ mkdir -p "$RES"
     echo "glibc: $(ldd --version | head -1)"
     echo "valgrind: $(valgrind --version)"
     for lib in "${PRELOADED[@]}"; do
-        echo "$lib: ${PRELOAD[$lib]} ($(dpkg-query -W -f='${Package} ${Version}' "${PKG[$lib]}" 2>/dev/null || echo 'version unknown'))"
+        echo "$lib: ${LIB[$lib]} ($(dpkg-query -W -f='${Package} ${Version}' "${PKG[$lib]}" 2>/dev/null || echo 'version unknown'))"
     done
     echo "flags: -O2 -g -DNDEBUG (CMAKE_BUILD_TYPE=Release, CMAKE_C_FLAGS_RELEASE overridden to -O2)"
     echo "M=$M MWC=$MWC MWCX=$MWCX KTF=$KTF JOBS=$JOBS"
@@ -123,8 +115,8 @@ mkdir -p "$RES"
 log "timing (throughput + latency): part heap bpart bheap glibc"
 timeout 1800 "$BIN" time $TIMEARG | tee "$OUT/time.txt"
 for lib in "${PRELOADED[@]}"; do
-    log "timing: $lib (LD_PRELOAD=${PRELOAD[$lib]})"
-    LD_PRELOAD=${PRELOAD[$lib]} timeout 900 "$BIN" time $TIMEARG --kinds=$lib |
+    log "timing: $lib (LD_PRELOAD=${LIB[$lib]})"
+    LD_PRELOAD=${LIB[$lib]} timeout 900 "$BIN" time $TIMEARG --kinds=$lib |
         tee "$OUT/time-$lib.txt"
 done
 T_TIMING=$(date +%s)
@@ -159,7 +151,7 @@ join_all() {
 with_lib() {
     local k=$1
     shift
-    if [ -n "${PRELOAD[$k]:-}" ]; then LD_PRELOAD=${PRELOAD[$k]} "$@"; else "$@"; fi
+    if [ -n "${LIB[$k]:-}" ]; then LD_PRELOAD=${LIB[$k]} "$@"; else "$@"; fi
 }
 
 # Allocator entry points as callgrind names them (glibc's and tcmalloc's
@@ -182,7 +174,7 @@ cg_job() { # KIND WORKLOAD N
     local f=$SCRATCH/cg.steady.$a.$n sf
     [ $w = small ] || f=$SCRATCH/cg.steady.$a.$w.$n
     sf=$(loop_fn $a $w)
-    cg_steady "$NODEBUG" $a $w $n "$M" "$f" "${PRELOAD[$a]:-}" >"$RES/cgout.$w.$n.$a" 2>/dev/null
+    cg_steady "$NODEBUG" $a $w $n "$M" "$f" "${LIB[$a]:-}" >"$RES/cgout.$w.$n.$a" 2>/dev/null
     local incl excl total loop ia ifr
     incl=$(incl_costs "$f")
     excl=$(excl_costs "$f")

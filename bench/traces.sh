@@ -69,11 +69,7 @@ export WL_LINES WL_SQL_ROWS WL_PY_SCALE WL_AWK
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
 
-unset LD_PRELOAD
-for v in $(compgen -e | grep '^GJBMEM_' || true); do
-    log "unsetting $v"
-    unset "$v"
-done
+clean_env
 
 # --- programs -------------------------------------------------------------
 GNUTIME=/usr/bin/time
@@ -93,19 +89,9 @@ done
 . "$ROOT/tests/programs/workloads.sh"
 
 # --- the tool -------------------------------------------------------------
-SRC=$ROOT
-BUILD=$BUILDTOP
-if [ -n "$REV" ]; then
-    REVHASH=$(git -C "$ROOT" rev-parse --verify "$REV^{commit}")
-    REVDIR=${REV//[^A-Za-z0-9._-]/_}
-    SRC=$BUILDTOP/src-$REVDIR
-    BUILD=$BUILDTOP/rev-$REVDIR
-    export_rev "$ROOT" "$REVHASH" "$SRC"
-fi
-log "building the gjbmem tool from $SRC in $BUILD"
-cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DGJBMEM_TESTS=OFF \
-    -DGJBMEM_EXAMPLES=OFF -DGJBMEM_BENCH=OFF >/dev/null
-cmake --build "$BUILD" -j2 --target gjbmem >/dev/null
+rev_source "$ROOT" "$REV" "$BUILDTOP"  # SRCROOT, BUILD, REVHASH
+log "building the gjbmem tool from $SRCROOT in $BUILD"
+cmake_build "$SRCROOT" "$BUILD" 2 gjbmem -DGJBMEM_BENCH=OFF
 GJBMEM=$BUILD/gjbmem
 [ -x "$GJBMEM" ] || { log "no $GJBMEM after the build"; exit 1; }
 
@@ -237,7 +223,8 @@ else
     REC_S=reused
 fi
 
-pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo '?'; }
+# The version of the Debian package PACKAGE ('?' if dpkg does not know it).
+debver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo '?'; }
 {
     echo "date: $(date -u +%FT%TZ)"
     if [ -n "$REV" ]; then
@@ -255,9 +242,9 @@ pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo '?'; }
     echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), nproc $(nproc)"
     echo "load before measuring: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "kernel: $(uname -r); glibc: $(ldd --version | head -1)"
-    echo "programs: python3 $(pkgver python3), sqlite3 $(pkgver sqlite3), gcc $(pkgver gcc-12)," \
-        "perl $(pkgver perl), jq $(pkgver jq), git $(pkgver git), ripgrep $(pkgver ripgrep)," \
-        "gawk $(pkgver gawk), time $(pkgver time)"
+    echo "programs: python3 $(debver python3), sqlite3 $(debver sqlite3), gcc $(debver gcc-12)," \
+        "perl $(debver perl), jq $(debver jq), git $(debver git), ripgrep $(debver ripgrep)," \
+        "gawk $(debver gawk), time $(debver time)"
     echo "inputs: WL_LINES=$WL_LINES WL_SQL_ROWS=$WL_SQL_ROWS WL_PY_SCALE=$WL_PY_SCALE WL_AWK=$WL_AWK"
 } >"$OUT/machine.txt"
 

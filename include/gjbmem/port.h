@@ -39,6 +39,19 @@ GJBMEM_API void gjb_port_init_once(void (*init)(void));
  * allocation are refused). */
 GJBMEM_API bool gjb_port_in_isr(void);
 
+/* GJB_PORT_THREAD_AREA zeroed bytes private to the calling thread,
+ * aligned to max_align_t, that live as long as the thread (the system heap
+ * keeps the thread's arena and cache there). A port without threads has
+ * one static area. */
+#define GJB_PORT_THREAD_AREA 512
+GJBMEM_API void *gjb_port_thread_area(void);
+
+/* fn, given once at start-up, runs with a thread's area when a thread that
+ * called gjb_port_thread_exit_arm exits. A port without threads never
+ * calls it. */
+GJBMEM_API void gjb_port_at_thread_exit(void (*fn)(void *area));
+GJBMEM_API void gjb_port_thread_exit_arm(void);
+
 /* Reports an error to the calling thread (errno on POSIX). */
 GJBMEM_API void gjb_port_set_errno(int err);
 

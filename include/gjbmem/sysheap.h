@@ -2,18 +2,24 @@
  * gjbmem/sysheap.h - the system heap's allocation interface (our extension;
  * the documented calls are heap_mem_init and mem_* in <gjbext.h>).
  *
- * The system heap is one heap owned by the library. On a host it takes its
- * memory from the port in regions (page mappings): the first at the
- * library's first use (4 MiB, or what the limit allows), more on demand up
- * to a limit: the host's physical memory by default, GJBMEM_HEAP_LIMIT in the
+ * The system heap is one heap owned by the library, made of up to 8 arenas
+ * (each an engine heap with its own lock: a thread allocates from one, a
+ * block goes back to its own); its statistics are sums over them. On a host
+ * it takes its memory from the port in regions (page mappings): the first
+ * at the library's first use (4 MiB, or what the limit allows), an arena's
+ * first when its first thread comes, more on demand up to a limit: the host's physical memory by default, GJBMEM_HEAP_LIMIT in the
  * environment (bytes, with an optional K, M or G suffix), or
  * gjbmem_sysheap_set_limit. Requests of GJBMEM_SYSHEAP_DIRECT bytes or more
- * get pages of their own (a direct mapping, returned to the host on free);
+ * get pages of their own (a direct mapping; when freed it is kept for the
+ * next large requests, up to min(32 MiB, limit / 4) bytes and 16 mappings,
+ * the oldest given back to the host first, all of them when the limit
+ * needs the room);
  * they are not part of the heap's statistics (struct meminfo) and are
  * counted in struct gjbmem_sysheap_stats. GJBMEM_POLICY=first-fit|buddy in
  * the environment chooses the policy before the first allocation.
  *
- * Every call is thread-safe (one lock) and fork-safe. In interrupt context
+ * Every call is thread-safe (the arena's lock; none in a process with one
+ * thread) and fork-safe. In interrupt context
  * (as the port reports it) the allocating calls fail with
  * ERROR_KERNEL_IN_ISR. Pointers are aligned to alignof(max_align_t).
  */
@@ -57,6 +63,26 @@ GJBMEM_API void *gjbmem_memalign(size_t align, size_t size);
  * interior, already freed: nothing is written), ERROR_KERNEL_IN_ISR in
  * interrupt context. */
 GJBMEM_API int gjbmem_free(void *p);
+
+/* gjbmem_malloc and gjbmem_free through the calling thread's cache (what
+ * the malloc replacement calls): a freed block of up to 512 bytes (LP64;
+ * 32 granules with its header) is checked as gjbmem_free checks it, then
+ * kept, up to 16 per block size and thread, and given to the thread's next
+ * request of that size without a lock or a search; it coalesces when it
+ * leaves the cache (its bin full, the thread's exit, heap_mem_init in the
+ * thread, fork for the other threads). Kept blocks count as free in the
+ * statistics but are allocated for the engine: they do not merge with
+ * their neighbours while kept, so mem_findmax may be lower than after
+ * gjbmem_free. gjbmem_malloc_cached: errors and cost as gjbmem_malloc
+ * (O(1) without a lock when the cache has the block). gjbmem_free_cached
+ * returns 0, or the error number gjbmem_free would set (EINVAL: no block
+ * of the system heap, or a kept block freed again by any call;
+ * ERROR_KERNEL_IN_ISR), and never changes errno (what free() needs); its
+ * cost is gjbmem_free's, without the engine's merge when the block is
+ * kept. At hardening level 2 and above, and with tools, they do what
+ * gjbmem_malloc and gjbmem_free do. */
+GJBMEM_API void *gjbmem_malloc_cached(size_t size);
+GJBMEM_API int gjbmem_free_cached(void *p);
 
 /* Usable bytes of block p (at least what was asked), 0 if p is not one. */
 GJBMEM_API size_t gjbmem_usable_size(const void *p);

@@ -14,6 +14,7 @@
 #else
 #define gjb_fast_in_isr gjb_port_in_isr
 #define gjb_fast_init_once gjb_port_init_once
+#define gjb_fast_thread_area gjb_port_thread_area
 #endif
 
 /* A port whose fast header has no inline locks (GJB_FAST_LOCKS) gets the
@@ -22,6 +23,8 @@
 #define gjb_fast_try gjb_port_lock_try
 #define gjb_fast_lock gjb_port_lock_take
 #define gjb_fast_unlock gjb_port_lock_release
+#define gjb_fast_lock_mt gjb_port_lock_take
+#define gjb_fast_unlock_mt gjb_port_lock_release
 #endif
 
 #endif

@@ -1,11 +1,12 @@
 /*
  * sysheap.c - the system heap's allocation interface (<gjbmem/sysheap.h>):
  * gjbmem_malloc, calloc, memalign, realloc, free, usable_size and the error
- * policy. gjbmem_malloc and gjbmem_free inline their common case (a heap
- * block, no guard) and leave the rest to out-of-line functions: growth,
+ * policy. gjbmem_malloc and gjbmem_free inline their common case (a block
+ * of the calling thread's arena, or of the arena the chunk map names; no
+ * guard) and leave the rest to out-of-line functions: other arenas, growth,
  * direct mappings, guards (hardening level 2+), bad pointers. The heap's
- * memory, start-up and statistics are in the other sysheap_*.c files
- * (sysheap_state.h lists them).
+ * memory, arenas, start-up and statistics are in the other files
+ * sysheap_state.h lists.
  */
 #include <errno.h>
 #include <string.h>
@@ -16,43 +17,84 @@
 
 struct gjb_sys gjb_sys;
 
-/* --- allocation (lock held) -------------------------------------------- */
-
-/* Bytes a request of size takes with its guard; false for one no block of
- * the system heap may have: beyond PTRDIFF_MAX (glibc refuses those too, so
- * that the difference of two pointers into a block is defined), or one the
- * guard would overflow. */
+/* Bytes a request of size takes with its guard (at least 1); false for one
+ * no block of the system heap may have: beyond PTRDIFF_MAX (glibc refuses
+ * those too, so that the difference of two pointers into a block is
+ * defined), or one the guard would overflow. */
 static bool request_bytes(size_t size, size_t *need)
 {
-    return size <= PTRDIFF_MAX && gjb_guard_need(size, need);
+    if (size > PTRDIFF_MAX || !gjb_guard_need(size, need))
+        return false;
+    *need += *need == 0;
+    return true;
 }
 
-static int engine_alloc(size_t align, size_t size, void **p)
+void gjb_sys_misuse(const char *call, int err, bool corrupt, const void *p)
 {
-    if (!gjb_sys.h)
+    gjb_sys_lock();
+    struct gjb_errpolicy pol = gjb_sys.pol;
+    gjb_sys_unlock();
+    struct gjbmem_error e = {0, call, err, corrupt, p};
+    gjb_errpolicy_report(&pol, &e);
+    gjb_port_set_errno(err);
+}
+
+/* --- allocation ---------------------------------------------------------- */
+
+/* A block of need bytes aligned to align from arena a (locked), without
+ * growing, its guard made for a request of size bytes: GJB_OK or the
+ * engine's refusal. */
+static int arena_alloc(struct gjb_arena *a, size_t align, size_t need, size_t size, void **p)
+{
+    if (!a->h)
         return GJB_E_NOMEM;
-    return align > 1 ? gjb_heap_memalign(gjb_sys.h, align, size, p)
-                     : gjb_heap_alloc_inline(gjb_sys.h, size, p);
+    int st = align > 1 ? gjb_heap_memalign(a->h, align, need, p)
+                       : gjb_heap_alloc_inline(a->h, need, p);
+    if (GJB_GUARDED && st == GJB_OK)
+        gjb_guard_new(*p, gjb_arena_raw(a, *p), 0, size);
+    return st;
 }
 
-static void *alloc_locked(size_t align, size_t size)
+/* arena_alloc on arena a, locking it. */
+static bool arena_try(struct gjb_arena *a, size_t align, size_t need, size_t size, void **p)
 {
-    if (size == 0)
-        size = 1;
-    void *p;
-    bool big = size >= GJBMEM_SYSHEAP_DIRECT;
-    if (big && (p = gjb_sys_direct_alloc(align, size)) != NULL)
-        return p; /* else the heap's free memory may still hold it, without growing */
-    if (engine_alloc(align, size, &p) == GJB_OK)
-        return p;
-    if (!big && gjb_sys_grow(size + (align > 1 ? align : 0)) == 0 &&
-        engine_alloc(align, size, &p) == GJB_OK)
-        return p;
-    return NULL;
+    gjb_fast_lock_mt(&a->lock);
+    int st = arena_alloc(a, align, need, size, p);
+    gjb_fast_unlock_mt(&a->lock);
+    return st == GJB_OK;
 }
 
-/* Allocates under the lock; if fresh is not NULL, *fresh tells whether the
- * block is a new direct mapping (zero-filled by the host). */
+/* A heap block after the calling thread's arena a said no: from another
+ * arena's free memory, else (grow) from a grown. NULL when none. */
+static void *heap_alloc_other(struct gjb_arena *a, size_t align, size_t need, size_t size, bool grow)
+{
+    void *p;
+    for (unsigned i = 0; i < SYS_ARENAS; i++)
+        if (&gjb_sys.arena[i] != a && arena_try(&gjb_sys.arena[i], align, need, size, &p))
+            return p;
+    if (!grow)
+        return NULL;
+    gjb_fast_lock_mt(&a->lock);
+    int st = gjb_sys_grow(a, need + (align > 1 ? align : 0));
+    if (st == 0)
+        st = arena_alloc(a, align, need, size, &p);
+    gjb_fast_unlock_mt(&a->lock);
+    return st == GJB_OK ? p : NULL;
+}
+
+/* A direct mapping for a request of size bytes (need with its guard). */
+static void *direct_alloc(size_t align, size_t need, size_t size, bool *fresh)
+{
+    gjb_sys_lock();
+    void *p = gjb_sys_direct_alloc(align, need, fresh);
+    if (GJB_GUARDED && p)
+        gjb_guard_new(p, gjb_sys_direct_raw(p), 0, size);
+    gjb_sys_unlock();
+    return p;
+}
+
+/* Allocates size bytes aligned to align; if fresh is not NULL, *fresh
+ * tells whether the block is new pages from the host (zero-filled). */
 static void *allocate(size_t align, size_t size, bool *fresh)
 {
     if (gjb_fast_in_isr()) {
@@ -60,47 +102,50 @@ static void *allocate(size_t align, size_t size, bool *fresh)
         return NULL;
     }
     size_t need;
-    bool ok = request_bytes(size, &need);
-    gjb_sys_lock();
-    void *p = ok ? alloc_locked(align, need) : NULL;
+    void *p = NULL;
+    bool f = false, big = false;
+    if (request_bytes(size, &need)) {
+        big = need >= GJBMEM_SYSHEAP_DIRECT;
+        if (big) /* else the heap's free memory may still hold it, without growing */
+            p = direct_alloc(align, need, size, &f);
+        struct gjb_arena *a = p ? NULL : gjb_sys_mine();
+        if (a && !arena_try(a, align, need, size, &p))
+            p = heap_alloc_other(a, align, need, size, !big);
+    }
     if (fresh)
-        *fresh = p && gjb_big_get(&gjb_sys.big, p) != 0;
-    if (GJB_GUARDED && p)
-        gjb_guard_new(p, gjb_sys_raw_usable(p), 0, size);
-    gjb_sys_unlock();
+        *fresh = f;
     if (!p)
         gjb_port_set_errno(ENOMEM);
     return p;
 }
 
-/* The rest of a plain allocation of size bytes (0 < size < DIRECT) that the
- * heap could not hold (lock held, released here): growth. */
-static GJB_NOINLINE void *alloc_grown(size_t size)
+/* The rest of a plain allocation of size bytes (0 < size < DIRECT, no
+ * guard) that the calling thread's arena a could not hold now. */
+static GJB_NOINLINE void *alloc_more(struct gjb_arena *a, size_t size)
 {
-    void *p;
-    if (gjb_sys_grow(size) != 0 || engine_alloc(1, size, &p) != GJB_OK)
-        p = NULL;
-    gjb_sys_unlock();
+    void *p = heap_alloc_other(a, 1, size, size, true);
     if (!p)
         gjb_port_set_errno(ENOMEM);
     return p;
 }
 
-/* A plain allocation: the common case inline, a heap block (no guard) the
- * heap holds now; the rest as allocate does it, growth after the heap said
- * no. fresh as for allocate. */
+/* A plain allocation: the common case inline, a block (no guard) the
+ * calling thread's arena holds now; the rest as allocate does it. fresh as
+ * for allocate. */
 static GJB_ALWAYS_INLINE void *allocate_plain(size_t size, bool *fresh)
 {
     if (!GJB_GUARDED && GJB_LIKELY(size - 1 < GJBMEM_SYSHEAP_DIRECT - 1 && !gjb_fast_in_isr())) {
+        struct gjb_arena *a = gjb_sys_mine();
         void *p;
         if (fresh)
             *fresh = false; /* no direct mapping */
-        gjb_sys_lock();
-        if (GJB_LIKELY(gjb_sys.h != NULL) && gjb_heap_alloc_inline(gjb_sys.h, size, &p) == GJB_OK) {
-            gjb_sys_unlock();
+        gjb_fast_lock_mt(&a->lock);
+        if (GJB_LIKELY(a->h != NULL) && gjb_heap_alloc_inline(a->h, size, &p) == GJB_OK) {
+            gjb_fast_unlock_mt(&a->lock);
             return p;
         }
-        return alloc_grown(size);
+        gjb_fast_unlock_mt(&a->lock);
+        return alloc_more(a, size);
     }
     return allocate(1, size, fresh);
 }
@@ -127,58 +172,41 @@ void *gjbmem_calloc(size_t n, size_t size)
     }
     bool fresh;
     void *p = allocate_plain(n * size, &fresh);
-    if (p && (!fresh || GJB_FILLED)) /* a new direct mapping comes zeroed */
+    if (p && (!fresh || GJB_FILLED)) /* new pages from the host come zeroed */
         memset(p, 0, n * size);
     return p;
 }
 
-/* Frees p, which the heap refused (st), under the lock: 0 when it is a
- * direct mapping, else EINVAL (*corrupt set when the engine found damage on
- * the way). */
-static int free_direct_locked(void *p, int st, bool *corrupt)
-{
-    *corrupt = st == GJB_E_CORRUPT;
-    size_t len = gjb_big_get(&gjb_sys.big, p);
-    if (!len)
-        return EINVAL;
-    gjb_sys_direct_free(p, len);
-    return 0;
-}
+/* --- free ----------------------------------------------------------------- */
 
-/* Frees p under the lock: 0, or EINVAL when p is no block of the heap
- * (*corrupt set when the engine found damage on the way). */
-static int free_locked(void *p, bool *corrupt)
+/* The rest of a free that no arena took (st: the last engine's answer): a
+ * direct mapping, or a bad pointer the error policy reports for call. */
+static GJB_NOINLINE int free_refused(void *p, int st, const char *call)
 {
-    int st = gjb_sys.h ? gjb_heap_free_inline(gjb_sys.h, p) : GJB_E_BADPTR;
-    return st == GJB_OK ? 0 : free_direct_locked(p, st, corrupt);
-}
-
-/* Fails a call with err after carrying out the policy (pol: a copy taken
- * under the lock, none held now) for pointer p. */
-void gjb_sys_misuse(const struct gjb_errpolicy *pol, const char *call, int err, bool corrupt,
-                   const void *p)
-{
-    struct gjbmem_error e = {0, call, err, corrupt, p};
-    gjb_errpolicy_report(pol, &e);
-    gjb_port_set_errno(err);
-}
-
-/* The end of a free of p under the lock (err: 0 or its errno; corrupt:
- * damage found): the lock goes; a failure runs the error policy for call
- * (the name a report gives) and returns -1. */
-static int free_done(void *p, const char *call, int err, bool corrupt)
-{
-    if (GJB_LIKELY(!err)) {
-        gjb_sys_unlock();
-        return 0;
-    }
-    struct gjb_errpolicy pol = gjb_sys.pol;
+    gjb_sys_lock();
+    size_t len = gjb_sys_direct_raw(p);
+    bool ok = len && gjb_guard_release(p, len);
+    if (ok)
+        gjb_sys_direct_free(p, len);
     gjb_sys_unlock();
-    gjb_sys_misuse(&pol, call, err, corrupt, p);
+    if (ok)
+        return 0;
+    gjb_sys_misuse(call, EINVAL, st == GJB_E_CORRUPT || len, p);
     return -1;
 }
 
-/* gjbmem_free, for call (the name a report gives). */
+/* Frees p in arena a (locked): the engine's answer, GJB_E_CORRUPT for a
+ * broken guard (the block stays as it is). */
+static int arena_free(struct gjb_arena *a, void *p, size_t raw)
+{
+    if (raw && !gjb_guard_release(p, raw))
+        return GJB_E_CORRUPT;
+    return a->h ? gjb_heap_free_inline(a->h, p) : GJB_E_BADPTR;
+}
+
+/* gjbmem_free, for call (the name a report gives): the arena the chunk map
+ * names frees p (in a chunk several arenas share, the one holding it);
+ * what none takes goes to free_refused. */
 static int free_call(void *p, const char *call)
 {
     if (!p)
@@ -187,39 +215,37 @@ static int free_call(void *p, const char *call)
         gjb_port_set_errno(ERROR_KERNEL_IN_ISR);
         return -1;
     }
-    bool corrupt = false;
-    int err = 0;
-    gjb_sys_lock();
-    size_t u = GJB_GUARDED ? gjb_sys_raw_usable(p) : 0;
-    if (!gjb_guard_release(p, u)) {
-        err = EINVAL; /* a broken guard: the block stays as it is */
-        corrupt = true;
-    } else {
-        err = free_locked(p, &corrupt);
+    unsigned t = gjb_chunk_get(p);
+    bool mixed = t == GJB_CHUNK_MIXED;
+    int st = GJB_E_BADPTR;
+    for (unsigned i = mixed ? 0 : t - 1; t && i < (mixed ? SYS_ARENAS : t); i++) {
+        struct gjb_arena *a = &gjb_sys.arena[i];
+        gjb_fast_lock_mt(&a->lock);
+        size_t raw = a->h ? gjb_heap_usable_size(a->h, p) : 0;
+        bool kept = raw && gjb_tc_kept(p, raw), here = raw || !mixed;
+        if (here) /* no block (raw 0): the engine refuses it, and says how */
+            st = kept ? GJB_E_BADPTR : arena_free(a, p, raw);
+        gjb_fast_unlock_mt(&a->lock);
+        if (here)
+            break;
     }
-    return free_done(p, call, err, corrupt);
-}
-
-/* The rest of a free the heap refused (st; lock held, released here): a
- * direct mapping, or a bad pointer reported by the error policy. */
-static GJB_NOINLINE int free_refused(void *p, int st)
-{
-    bool corrupt = false;
-    int err = free_direct_locked(p, st, &corrupt);
-    return free_done(p, "gjbmem_free", err, corrupt);
+    return st == GJB_OK ? 0 : free_refused(p, st, call);
 }
 
 int gjbmem_free(void *p)
 {
-    /* The common case inline: a heap block (no guard to check first). */
-    if (!GJB_GUARDED && GJB_LIKELY(p != NULL && !gjb_fast_in_isr())) {
-        gjb_sys_lock();
-        int st = GJB_LIKELY(gjb_sys.h != NULL) ? gjb_heap_free_inline(gjb_sys.h, p) : GJB_E_BADPTR;
-        if (GJB_LIKELY(st == GJB_OK)) {
-            gjb_sys_unlock();
-            return 0;
+    /* The common case inline: a block of the arena the chunk map names (no
+     * guard to check first). */
+    if (!GJB_GUARDED && GJB_LIKELY(p != NULL && !gjb_fast_in_isr()) &&
+        !atomic_load_explicit(&gjb_tc_active, memory_order_relaxed)) { /* no cache to look at */
+        unsigned t = gjb_chunk_get(p);
+        if (GJB_LIKELY(t - 1 < SYS_ARENAS)) {
+            struct gjb_arena *a = &gjb_sys.arena[t - 1];
+            gjb_fast_lock_mt(&a->lock);
+            int st = GJB_LIKELY(a->h != NULL) ? gjb_heap_free_inline(a->h, p) : GJB_E_BADPTR;
+            gjb_fast_unlock_mt(&a->lock);
+            return GJB_LIKELY(st == GJB_OK) ? 0 : free_refused(p, st, "gjbmem_free");
         }
-        return free_refused(p, st);
     }
     return free_call(p, "gjbmem_free");
 }
@@ -240,60 +266,119 @@ int gjbmem_sysheap_set_error_policy(unsigned flags, gjbmem_error_hook hook, void
     return 0;
 }
 
+/* --- sizes and realloc ---------------------------------------------------- */
+
+/* Usable size of a block of raw bytes at p: SIZE_MAX when its guard
+ * (hardening level 2+) is broken; 0 when raw is. */
+static size_t guarded(const void *p, size_t raw)
+{
+    return GJB_GUARDED && raw ? gjb_guard_size(p, raw) : raw;
+}
+
 size_t gjbmem_usable_size(const void *p)
 {
     if (!p)
         return 0;
-    gjb_sys_lock();
-    size_t n = gjb_sys_usable(p);
-    gjb_sys_unlock();
+    size_t n;
+    struct gjb_arena *a = gjb_sys_owner(p, &n);
+    if (a) {
+        n = guarded(p, n);
+        gjb_fast_unlock_mt(&a->lock);
+    } else {
+        gjb_sys_lock();
+        n = guarded(p, gjb_sys_direct_raw(p));
+        gjb_sys_unlock();
+    }
     return n == SIZE_MAX ? 0 : n;
 }
 
-/* Resizes block p (holding old bytes) to need bytes under the lock: the
- * new pointer, or NULL (ENOMEM). */
-static void *resize_locked(void *p, size_t old, size_t need)
+/* A realloc that found p (old usable bytes) cannot stay: a new block,
+ * old bytes copied, p freed. NULL (ENOMEM) leaves p alone. */
+static void *move(void *p, size_t old, size_t size)
 {
-    size_t len = gjb_big_get(&gjb_sys.big, p);
-    void *q;
-    if (!len && need < GJBMEM_SYSHEAP_DIRECT) {
-        if (gjb_heap_realloc(gjb_sys.h, p, need, &q) == GJB_OK)
-            return q;
-        if (gjb_sys_grow(need) == 0 && gjb_heap_realloc(gjb_sys.h, p, need, &q) == GJB_OK)
-            return q;
-        return NULL;
+    void *q = allocate_plain(size, NULL);
+    if (q) {
+        memcpy(q, p, old < size ? old : size);
+        free_call(p, "gjbmem_realloc");
     }
-    if (len && need >= GJBMEM_SYSHEAP_DIRECT / 2 && need <= len)
-        return p; /* a direct mapping keeps its pages when it shrinks a little */
-    if (len && need >= GJBMEM_SYSHEAP_DIRECT && (q = gjb_sys_direct_resize(p, len, need)) != NULL)
-        return q;
-    q = alloc_locked(1, need);
-    if (!q)
-        return NULL;
-    memcpy(q, p, old < need ? old : need);
-    bool corrupt;
-    free_locked(p, &corrupt);
     return q;
 }
 
-/* Resizes a block under the lock: the new pointer, or NULL with *err
- * (*corrupt: p's guard is broken). */
-static void *realloc_locked(void *p, size_t size, int *err, bool *corrupt)
+/* Fails a realloc of p: EINVAL through the error policy for a pointer that
+ * is no block (broken: its guard is), ENOMEM otherwise. */
+static void *realloc_failed(const void *p, int err, bool broken)
 {
-    size_t raw = gjb_sys_raw_usable(p), need;
-    size_t old = GJB_GUARDED && raw ? gjb_guard_size(p, raw) : raw; /* may be 0 */
-    if (!raw || old == SIZE_MAX) {
-        *corrupt = raw != 0;
-        *err = EINVAL;
-        return NULL;
+    if (err == EINVAL)
+        gjb_sys_misuse("gjbmem_realloc", err, broken, p);
+    else
+        gjb_port_set_errno(err);
+    return NULL;
+}
+
+/* Resizes heap block p (raw bytes) of arena a (locked; released here) to
+ * size bytes (need with the guard; ok: the request is possible): in its arena when
+ * it fits there (growing the arena), else moved. */
+static void *realloc_heap(struct gjb_arena *a, void *p, size_t raw, size_t size, size_t need,
+                          bool ok)
+{
+    size_t old = guarded(p, raw);
+    void *q = NULL;
+    if (old != SIZE_MAX && ok && need < GJBMEM_SYSHEAP_DIRECT &&
+        (gjb_heap_realloc(a->h, p, need, &q) == GJB_OK ||
+         (gjb_sys_grow(a, need) == 0 && gjb_heap_realloc(a->h, p, need, &q) == GJB_OK))) {
+        if (GJB_GUARDED)
+            gjb_guard_new(q, gjb_arena_raw(a, q), old, size);
+    } else {
+        q = NULL;
     }
-    void *q = request_bytes(size, &need) ? resize_locked(p, old, need) : NULL;
-    if (!q) {
-        *err = ENOMEM;
-        return NULL;
+    gjb_fast_unlock_mt(&a->lock);
+    if (q)
+        return q;
+    if (old == SIZE_MAX || !ok)
+        return realloc_failed(p, old == SIZE_MAX ? EINVAL : ENOMEM, true);
+    return move(p, old, size);
+}
+
+/* Resizes p, if it is a direct mapping, to size bytes (need, ok as for
+ * realloc_heap): its pages kept when it shrinks a little, moved by the
+ * host when it grows, else copied to a new block. */
+static void *realloc_direct(void *p, size_t size, size_t need, bool ok)
+{
+    gjb_sys_lock();
+    size_t len = gjb_sys_direct_raw(p), old = guarded(p, len);
+    void *q = NULL;
+    if (len && old != SIZE_MAX && ok) {
+        if (need >= GJBMEM_SYSHEAP_DIRECT / 2 && need <= len)
+            q = p; /* a direct mapping keeps its pages when it shrinks a little */
+        else if (need >= GJBMEM_SYSHEAP_DIRECT)
+            q = gjb_sys_direct_resize(p, len, need);
+        if (GJB_GUARDED && q)
+            gjb_guard_new(q, gjb_sys_direct_raw(q), old, size);
     }
-    if (GJB_GUARDED)
-        gjb_guard_new(q, gjb_sys_raw_usable(q), old, size);
+    gjb_sys_unlock();
+    if (q)
+        return q;
+    if (!len || old == SIZE_MAX || !ok)
+        return realloc_failed(p, !len || old == SIZE_MAX ? EINVAL : ENOMEM, len != 0);
+    return move(p, old, size);
+}
+
+/* The common case of a realloc (no guard): p a block of the hot region of
+ * the arena the chunk map names (proved inline), resized in that arena
+ * without growing it. NULL for anything else, which the general path
+ * decides. */
+static void *realloc_hot(void *p, size_t need)
+{
+    unsigned t = gjb_chunk_get(p);
+    if (GJB_GUARDED || t - 1 >= SYS_ARENAS)
+        return NULL;
+    struct gjb_arena *a = &gjb_sys.arena[t - 1];
+    void *q = NULL;
+    gjb_fast_lock_mt(&a->lock);
+    size_t block = a->h ? gjb_heap_hot_block(a->h, p) : 0;
+    if (block && !gjb_tc_kept(p, block) && gjb_heap_realloc(a->h, p, need, &q) != GJB_OK)
+        q = NULL;
+    gjb_fast_unlock_mt(&a->lock);
     return q;
 }
 
@@ -309,17 +394,11 @@ void *gjbmem_realloc(void *p, size_t size)
         gjb_port_set_errno(ERROR_KERNEL_IN_ISR);
         return NULL;
     }
-    int err = 0;
-    bool corrupt = false;
-    gjb_sys_lock();
-    void *q = realloc_locked(p, size, &err, &corrupt);
-    struct gjb_errpolicy pol = gjb_sys.pol;
-    gjb_sys_unlock();
+    size_t need = 0, raw = 0;
+    bool ok = request_bytes(size, &need);
+    void *q = ok && need < GJBMEM_SYSHEAP_DIRECT ? realloc_hot(p, need) : NULL;
     if (q)
         return q;
-    if (err == EINVAL)
-        gjb_sys_misuse(&pol, "gjbmem_realloc", err, corrupt, p);
-    else
-        gjb_port_set_errno(err);
-    return NULL;
+    struct gjb_arena *a = gjb_sys_owner(p, &raw);
+    return a ? realloc_heap(a, p, raw, size, need, ok) : realloc_direct(p, size, need, ok);
 }

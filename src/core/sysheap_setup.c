@@ -34,27 +34,38 @@ static bool parse_size(const char *s, size_t *out)
     return true;
 }
 
-/* Fork: the lock is held across it, so the child inherits a consistent
- * heap; the child's copy of the lock is made new. (The port may skip these
- * where no other thread can hold the lock: gjbmem/port.h.) */
+/* Every lock of the system heap made new. */
+static void init_locks(void)
+{
+    for (unsigned i = 0; i < SYS_ARENAS; i++)
+        gjb_port_lock_init(&gjb_sys.arena[i].lock);
+    gjb_port_lock_init(&gjb_sys.lock);
+}
+
+/* Fork: the locks are held across it, so the child inherits a consistent
+ * heap; the child's copies of the locks are made new. (The port may skip
+ * these where no other thread can hold a lock: gjbmem/port.h.) */
 static void on_prepare(void)
 {
-    gjb_port_lock_take(&gjb_sys.lock);
+    gjb_sys_lock_all();
 }
 
 static void on_parent(void)
 {
-    gjb_port_lock_release(&gjb_sys.lock);
+    gjb_sys_unlock_all();
 }
 
+/* The child: new locks, and the caches of the threads that did not fork
+ * give their blocks back. */
 static void on_child(void)
 {
-    gjb_port_lock_init(&gjb_sys.lock);
+    init_locks();
+    gjb_tc_after_fork();
 }
 
 void gjb_sysheap_init(void)
 {
-    gjb_port_lock_init(&gjb_sys.lock);
+    init_locks();
     gjb_sys.page = gjb_port_page_size();
     const char *pol = gjb_port_getenv("GJBMEM_POLICY");
     gjb_sys.policy = pol && same(pol, "buddy") ? GJB_BUDDY : GJB_FIRST_FIT;
@@ -64,6 +75,7 @@ void gjb_sysheap_init(void)
     if (parse_size(gjb_port_getenv("GJBMEM_HEAP_LIMIT"), &lim))
         gjb_sys.limit = lim;
     gjb_port_at_fork(on_prepare, on_parent, on_child);
+    gjb_port_at_thread_exit(gjb_tc_thread_exit);
     gjb_show_register(gjb_sys_summary);
-    (void)gjb_sys_grow(0); /* the first region, when the limit and the host allow one */
+    (void)gjb_sys_grow(&gjb_sys.arena[0], 0); /* the first region, when the limit and the host allow one */
 }

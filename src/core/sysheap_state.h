@@ -3,26 +3,45 @@
  *
  *   sysheap.c          the allocation interface of <gjbmem/sysheap.h>
  *                      (malloc ... free, the hot paths), the error policy
+ *   sysheap_arenas.c   arenas: which one a thread allocates from, which one
+ *                      holds a block, all of them locked at once
+ *   chunkmap.c         the map from an address to the arena holding it
+ *   sysheap_cache.c    thread caches (gjbmem_malloc_cached and
+ *                      gjbmem_free_cached, the malloc replacement's calls)
  *   sysheap_setup.c    start-up: settings from the environment, fork
  *                      handlers, the first region
  *   sysheap_regions.c  the heap's memory: regions from the host (growth),
  *                      memory added by the integrator, the limit,
- *                      heap_mem_init (the heap re-created over its regions)
+ *                      heap_mem_init (the arenas re-created over their
+ *                      regions)
  *   sysheap_direct.c   direct mappings for large requests (their table:
  *                      bigblock.c)
  *   sysheap_stats.c    mem_findmax, mem_getinfo, statistics, validation,
  *                      mem_show's summary line
  *
- * One engine heap with up to SYS_REGIONS regions; on a host each region is
- * a page mapping from the port. Everything taken from the port counts
- * against the limit. One lock, gjb_sys.lock, guards all of it; a function
- * here marked "lock held" expects it.
+ * The system heap is up to SYS_ARENAS arenas: each an engine heap with its
+ * own light lock and up to SYS_REGIONS regions. A thread allocates from
+ * one arena (the first thread from arena 0, later ones round the others);
+ * a block goes back to the arena that holds it, whoever frees it. The
+ * statistics are sums over the arenas: together they are the one system
+ * heap of the manual. On a host each region is a page mapping from the
+ * port, aligned to a chunk (GJB_CHUNK_BYTES), so that the chunk map tells
+ * a block's arena from its address without a lock.
+ *
+ * Locks: an arena's lock guards its heap and regions; gjb_sys.lock guards
+ * the rest (limit, bytes from the port, direct mappings, chunk map writes,
+ * policy, error policy). Order: arenas (by index), then gjb_sys.lock. A
+ * function marked "lock held" expects gjb_sys.lock; "arena locked" its
+ * arena's lock.
  */
 #ifndef GJB_SYSHEAP_STATE_H
 #define GJB_SYSHEAP_STATE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "api_internal.h"
 #include "guard.h"
@@ -30,8 +49,9 @@
 #include "gjbmem/heap.h"
 #include "gjbmem/port.h"
 
+#define SYS_ARENAS 8
 #define SYS_REGIONS 64
-#define GROW_MIN ((size_t)4 << 20) /* the first region, and the least growth */
+#define GROW_MIN ((size_t)4 << 20) /* an arena's first region, and its least growth */
 
 struct gjb_sys_piece {
     void *mem;
@@ -39,77 +59,215 @@ struct gjb_sys_piece {
     bool from_port; /* else the integrator's (gjbmem_sysheap_add_memory) */
 };
 
-struct gjb_sys {
-    gjb_port_lock lock;
-    gjb_heap *h;     /* NULL until the heap has memory */
-    int policy;      /* GJB_FIRST_FIT or GJB_BUDDY */
-    size_t limit;    /* most bytes to take from the port */
-    size_t port;     /* bytes held from the port: regions, direct, table */
-    size_t regions;  /* bytes of all regions */
-    size_t page;
-    struct gjb_sys_piece piece[SYS_REGIONS];
+struct gjb_arena {
+    _Alignas(64) gjb_port_lock lock; /* a cache line of its own */
+    gjb_heap *h;     /* NULL until the arena has memory */
+    size_t regions;  /* bytes of all its regions */
     unsigned npieces;
+    struct gjb_sys_piece piece[SYS_REGIONS];
+};
+
+struct gjb_sys {
+    struct gjb_arena arena[SYS_ARENAS];
+    _Alignas(64) gjb_port_lock lock;
+    _Atomic unsigned next;    /* arenas handed to threads so far */
+    int policy;               /* GJB_FIRST_FIT or GJB_BUDDY */
+    size_t limit;             /* most bytes to take from the port */
+    size_t port;              /* bytes held from the port: regions, direct, tables */
+    size_t page;
     struct gjb_bigtab big;    /* the direct mappings */
     struct gjb_errpolicy pol; /* what a bad pointer or damage also does */
 };
 
 extern struct gjb_sys gjb_sys GJB_INTERNAL;
 
-/* Takes the lock (starting the library first if need be). */
+/* Takes gjb_sys.lock (starting the library first if need be). */
 static inline void gjb_sys_lock(void)
 {
     gjb_fast_init_once(gjb_lib_init);
-    gjb_fast_lock(&gjb_sys.lock);
+    gjb_fast_lock_mt(&gjb_sys.lock);
 }
 
 static inline void gjb_sys_unlock(void)
 {
-    gjb_fast_unlock(&gjb_sys.lock);
+    gjb_fast_unlock_mt(&gjb_sys.lock);
 }
 
-/* Bytes of block p (not NULL), guard included, lock held; 0 when p is no
- * block (neither the heap's nor a direct mapping). O(1) expected. */
-static inline size_t gjb_sys_raw_usable(const void *p)
+/* --- chunkmap.c */
+
+#define GJB_CHUNK_SHIFT 22 /* 4 MiB */
+#define GJB_CHUNK_BYTES ((size_t)1 << GJB_CHUNK_SHIFT)
+#if UINTPTR_MAX > 0xFFFFFFFFu
+#define GJB_CHUNK_ADDR_BITS 48 /* user addresses a host hands out */
+#define GJB_CHUNK_LEAF_BITS 12
+#else
+#define GJB_CHUNK_ADDR_BITS 32
+#define GJB_CHUNK_LEAF_BITS 10
+#endif
+#define GJB_CHUNK_LEAF ((size_t)1 << GJB_CHUNK_LEAF_BITS)
+#define GJB_CHUNK_TOP ((size_t)1 << (GJB_CHUNK_ADDR_BITS - GJB_CHUNK_SHIFT - GJB_CHUNK_LEAF_BITS))
+#define GJB_CHUNK_MIXED 255u /* regions of several arenas share the chunk */
+_Static_assert(SYS_ARENAS < GJB_CHUNK_MIXED, "an arena's tag fits a byte");
+
+typedef _Atomic unsigned char gjb_chunk_leaf[GJB_CHUNK_LEAF];
+extern _Atomic(gjb_chunk_leaf *) gjb_chunk_top[GJB_CHUNK_TOP] GJB_INTERNAL;
+
+/* The tag of the chunk holding p, without a lock: 0 (no arena), 1 + the
+ * arena's index, or GJB_CHUNK_MIXED. A hint: the arena's engine decides. */
+static inline unsigned gjb_chunk_get(const void *p)
 {
-    size_t n = gjb_sys.h ? gjb_heap_usable_size(gjb_sys.h, p) : 0;
-    return n ? n : gjb_big_get(&gjb_sys.big, p);
+    uint64_t a = (uintptr_t)p;
+    if (a >> GJB_CHUNK_ADDR_BITS)
+        return 0;
+    size_t i = (size_t)(a >> GJB_CHUNK_SHIFT);
+    gjb_chunk_leaf *leaf =
+        atomic_load_explicit(&gjb_chunk_top[i >> GJB_CHUNK_LEAF_BITS], memory_order_acquire);
+    return leaf ? atomic_load_explicit(&(*leaf)[i & (GJB_CHUNK_LEAF - 1)], memory_order_relaxed)
+                : 0;
 }
 
-/* Usable size of p (not NULL), lock held: 0 when p is no block; SIZE_MAX
- * when its guard (hardening level 2+) is broken. */
-static inline size_t gjb_sys_usable(const void *p)
+/* Tags the chunks of [mem, mem+size) with tag (lock held): 0; EINVAL when
+ * the range wraps or lies beyond the map; ENOMEM when a leaf could not be
+ * had (pages taken count in gjb_sys.port). */
+int gjb_chunk_mark(const void *mem, size_t size, unsigned tag);
+/* Bytes of pages the map holds. */
+size_t gjb_chunk_bytes(void);
+
+/* --- the calling thread's state, in its area from the port */
+
+#define GJB_TC_BINS 33u /* bins 1..32: blocks of 1..32 granules */
+
+/* A thread cache (sysheap_cache.c). */
+struct gjb_tcache {
+    struct gjb_tcache *prev, *next;       /* the registry (gjb_sys.lock) */
+    _Atomic bool buddy;                   /* the policy (heap_mem_init sets it, bins empty) */
+    _Atomic unsigned char n[GJB_TC_BINS]; /* blocks per bin (read by the statistics) */
+    char *head[GJB_TC_BINS];
+};
+
+struct gjb_thread {
+    unsigned arena; /* 1 + the thread's arena; 0 before its first allocation */
+    bool cached;    /* tc is in use (in the registry) */
+    bool gone;      /* the thread's exit handler has run: no cache again */
+    struct gjb_tcache tc;
+};
+_Static_assert(sizeof(struct gjb_thread) <= GJB_PORT_THREAD_AREA, "fits the thread's area");
+
+static inline struct gjb_thread *gjb_thread(void)
 {
-    size_t n = gjb_sys_raw_usable(p);
-    return GJB_GUARDED && n ? gjb_guard_size(p, n) : n;
+    return gjb_fast_thread_area();
 }
 
-/* --- sysheap_regions.c (lock held, except at start-up) */
+/* --- sysheap_arenas.c */
 
-/* Bytes the limit still allows, less reserve, in whole pages. */
+/* The calling thread's arena (one is chosen at its first call). */
+struct gjb_arena *gjb_sys_assign(void);
+
+static GJB_ALWAYS_INLINE struct gjb_arena *gjb_sys_mine(void)
+{
+    unsigned n = gjb_thread()->arena;
+    return GJB_LIKELY(n != 0) ? &gjb_sys.arena[n - 1] : gjb_sys_assign();
+}
+
+/* The arena holding heap block p, locked, and p's bytes (gjb_arena_raw) in
+ * *raw; NULL when no arena holds it (a direct mapping, or no block). */
+struct gjb_arena *gjb_sys_owner(const void *p, size_t *raw);
+/* Takes / releases every arena's lock, then gjb_sys.lock / in reverse. */
+void gjb_sys_lock_all(void);
+void gjb_sys_unlock_all(void);
+
+/* --- sysheap_cache.c: the malloc replacement's thread caches */
+
+/* Set once a thread has a cache: from then on every path that takes a
+ * block back checks that it is not kept in one (gjb_tc_kept). */
+extern _Atomic bool gjb_tc_active GJB_INTERNAL;
+extern uintptr_t gjb_tc_key GJB_INTERNAL;
+
+/* The mark of a kept block p whose first word links to next: binds the
+ * link to the block, so that a write after free into either word is seen
+ * before the link is followed. */
+static inline uintptr_t gjb_tc_mark(const void *p, const void *next)
+{
+    return gjb_tc_key ^ (uintptr_t)p ^ (uintptr_t)next;
+}
+
+/* True when live block p (at least two words) holds a kept block's mark. */
+static inline bool gjb_tc_marked(const void *p)
+{
+    uintptr_t w[2];
+    memcpy(w, p, sizeof w);
+    return w[1] == gjb_tc_mark(p, (const void *)w[0]);
+}
+
+/* True when heap block p (usable bytes u, a live block of its arena's
+ * engine) is kept in a thread cache: caches exist, and it is marked. */
+static inline bool gjb_tc_kept(const void *p, size_t u)
+{
+    return atomic_load_explicit(&gjb_tc_active, memory_order_acquire) &&
+           u >= 2 * sizeof(uintptr_t) && gjb_tc_marked(p);
+}
+
+/* Gives back every block the calling thread's cache keeps (before
+ * heap_mem_init looks for live blocks). */
+void gjb_tc_flush_mine(void);
+/* True when every block the calling thread's cache keeps is whole (its
+ * mark) and a live block of its arena. O(kept blocks). */
+bool gjb_tc_check_mine(void);
+/* Every cache follows the policy (heap_mem_init, all locks held). */
+void gjb_tc_policy(bool buddy);
+/* Blocks and usable bytes kept in all threads' caches (lock held). */
+void gjb_tc_totals(size_t *blocks, size_t *bytes);
+/* In a child after fork (single-threaded, locks new): the caches of the
+ * other threads of the parent give their blocks back. */
+void gjb_tc_after_fork(void);
+/* At a thread's exit (area: its gjb_thread): its cache gives everything
+ * back. */
+void gjb_tc_thread_exit(void *area);
+
+/* Bytes of heap block p in arena a (a locked), guard included; 0 when it
+ * is not a live block of a (none, or kept in a thread cache). */
+static inline size_t gjb_arena_raw(const struct gjb_arena *a, const void *p)
+{
+    size_t u = a->h ? gjb_heap_usable_size(a->h, p) : 0;
+    return u && gjb_tc_kept(p, u) ? 0 : u;
+}
+
+/* --- sysheap_regions.c */
+
+/* Bytes the limit still allows, less reserve, in whole pages (lock held). */
 size_t gjb_sys_room(size_t reserve);
 /* n rounded up to whole pages; 0 on overflow. */
 size_t gjb_sys_page_up(size_t n);
-/* Takes a region from the port that can hold a request of size bytes:
- * 0 or ENOMEM. */
-int gjb_sys_grow(size_t size);
+/* Gives arena a (locked) a region from the port that can hold a request of
+ * size bytes: 0 or ENOMEM. Takes gjb_sys.lock. */
+int gjb_sys_grow(struct gjb_arena *a, size_t size);
 
 /* --- sysheap_direct.c (lock held) */
 
-/* A new direct mapping of size bytes aligned to align, or NULL (the limit,
- * the host, or the table refused). */
-void *gjb_sys_direct_alloc(size_t align, size_t size);
+/* A direct mapping of size bytes aligned to align, or NULL (the limit, the
+ * host, or the table refused); *fresh: new pages from the host (zeroed). */
+void *gjb_sys_direct_alloc(size_t align, size_t size, bool *fresh);
 /* Gives back direct mapping p of len bytes. */
 void gjb_sys_direct_free(void *p, size_t len);
 /* Grows direct mapping p (len bytes) to hold size bytes, moving its pages;
  * NULL when refused (p intact). */
 void *gjb_sys_direct_resize(void *p, size_t len, size_t size);
+/* Bytes of freed direct mappings kept for reuse (held from the port). */
+size_t gjb_sys_direct_kept(void);
+/* Gives kept mappings back to the port until the limit leaves room for
+ * need more bytes (or none is kept). */
+void gjb_sys_direct_trim(size_t need);
+/* Usable bytes of direct mapping p, guard included; 0 when p is none. */
+static inline size_t gjb_sys_direct_raw(const void *p)
+{
+    return gjb_big_get(&gjb_sys.big, p);
+}
 
 /* --- sysheap.c */
 
-/* Fails a call with err after carrying out the policy pol (a copy taken
- * under the lock, none held now) for pointer p. */
-void gjb_sys_misuse(const struct gjb_errpolicy *pol, const char *call, int err, bool corrupt,
-                    const void *p);
+/* Fails a call with err after carrying out the error policy (a copy taken
+ * under the lock; none held now) for pointer p. */
+void gjb_sys_misuse(const char *call, int err, bool corrupt, const void *p);
 
 /* --- sysheap_stats.c */
 

@@ -14,9 +14,15 @@
 
 int mem_findmax(void)
 {
-    gjb_sys_lock();
-    size_t m = gjb_sys.h ? gjb_guarded_max(gjb_sys.h) : 0;
-    gjb_sys_unlock();
+    size_t m = 0;
+    gjb_fast_init_once(gjb_lib_init);
+    for (unsigned i = 0; i < SYS_ARENAS; i++) {
+        struct gjb_arena *a = &gjb_sys.arena[i];
+        gjb_fast_lock_mt(&a->lock);
+        size_t n = a->h ? gjb_guarded_max(a->h) : 0;
+        gjb_fast_unlock_mt(&a->lock);
+        m = n > m ? n : m;
+    }
     return m > INT_MAX ? INT_MAX : (int)m;
 }
 
@@ -39,17 +45,50 @@ int mem_getinfo(struct meminfo *info)
     return 0;
 }
 
+/* Adds the statistics of one arena's heap to *sum: counters add up, the
+ * largest block and request are the largest of any arena. */
+static void add_stats(struct gjbmem_heap_stats *sum, const struct gjbmem_heap_stats *s)
+{
+    sum->segments += s->segments;
+    sum->used += s->used;
+    sum->maxused += s->maxused;
+    sum->free += s->free;
+    sum->total += s->total;
+    sum->alloc_blocks += s->alloc_blocks;
+    sum->free_blocks += s->free_blocks;
+    sum->regions += s->regions;
+    sum->failed += s->failed;
+    sum->largest_free = s->largest_free > sum->largest_free ? s->largest_free : sum->largest_free;
+    sum->peak_request = s->peak_request > sum->peak_request ? s->peak_request : sum->peak_request;
+    sum->header_bytes = s->header_bytes;
+    sum->min_block = s->min_block;
+}
+
 int gjbmem_sysheap_stats(struct gjbmem_sysheap_stats *st)
 {
     if (!st) {
         gjb_port_set_errno(EINVAL);
         return -1;
     }
+    memset(&st->heap, 0, sizeof st->heap);
+    gjb_fast_init_once(gjb_lib_init);
+    for (unsigned i = 0; i < SYS_ARENAS; i++) {
+        struct gjb_arena *a = &gjb_sys.arena[i];
+        struct gjbmem_heap_stats one;
+        gjb_fast_lock_mt(&a->lock);
+        if (a->h)
+            gjb_heap_get_stats(a->h, &one);
+        gjb_fast_unlock_mt(&a->lock);
+        if (a->h)
+            add_stats(&st->heap, &one);
+    }
+    size_t kept, kept_bytes;
     gjb_sys_lock();
-    if (gjb_sys.h)
-        gjb_heap_get_stats(gjb_sys.h, &st->heap);
-    else
-        memset(&st->heap, 0, sizeof st->heap);
+    gjb_tc_totals(&kept, &kept_bytes); /* blocks in thread caches count as free */
+    st->heap.used -= kept_bytes;
+    st->heap.free += kept_bytes;
+    st->heap.alloc_blocks -= kept;
+    st->heap.free_blocks += kept;
     st->policy = gjb_sys.policy == GJB_BUDDY ? BUDDY_ALLOCATION : FIRST_FIT_ALLOCATION;
     st->limit = gjb_sys.limit;
     st->port_bytes = gjb_sys.port;
@@ -70,19 +109,40 @@ static bool direct_guards_ok(void)
     return true;
 }
 
+/* Every arena's heap validates (each under its lock). */
+static bool arenas_ok(void)
+{
+    bool ok = true;
+    for (unsigned i = 0; i < SYS_ARENAS; i++) {
+        struct gjb_arena *a = &gjb_sys.arena[i];
+        gjb_fast_lock_mt(&a->lock);
+        ok = ok && (!a->h || gjb_guarded_validate(a->h) == GJB_OK);
+        gjb_fast_unlock_mt(&a->lock);
+    }
+    return ok;
+}
+
+/* Bytes the system heap should hold from the port (lock held; regions are
+ * added with both locks held, so this lock alone keeps them still). */
+static size_t port_expected(void)
+{
+    size_t port = gjb_big_table_bytes(&gjb_sys.big) + gjb_sys.big.bytes + gjb_chunk_bytes() +
+                  gjb_sys_direct_kept();
+    for (unsigned i = 0; i < SYS_ARENAS; i++)
+        for (unsigned k = 0; k < gjb_sys.arena[i].npieces; k++)
+            port += gjb_sys.arena[i].piece[k].from_port ? gjb_sys.arena[i].piece[k].size : 0;
+    return port;
+}
+
 int gjbmem_sysheap_validate(void)
 {
+    bool ok = arenas_ok() && gjb_tc_check_mine();
     gjb_sys_lock();
-    size_t port = gjb_big_table_bytes(&gjb_sys.big) + gjb_sys.big.bytes;
-    for (unsigned i = 0; i < gjb_sys.npieces; i++)
-        port += gjb_sys.piece[i].from_port ? gjb_sys.piece[i].size : 0;
-    bool ok = (!gjb_sys.h || gjb_guarded_validate(gjb_sys.h) == GJB_OK) &&
-              gjb_big_valid(&gjb_sys.big, gjb_sys.page) && port == gjb_sys.port &&
-              direct_guards_ok();
-    struct gjb_errpolicy pol = gjb_sys.pol;
+    ok = ok && gjb_big_valid(&gjb_sys.big, gjb_sys.page) && port_expected() == gjb_sys.port &&
+         direct_guards_ok();
     gjb_sys_unlock();
     if (!ok)
-        gjb_sys_misuse(&pol, "gjbmem_sysheap_validate", ERROR_KERNEL_MEMORY, true, NULL);
+        gjb_sys_misuse("gjbmem_sysheap_validate", ERROR_KERNEL_MEMORY, true, NULL);
     return ok ? 0 : -1;
 }
 

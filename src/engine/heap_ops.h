@@ -82,4 +82,37 @@ static GJB_ALWAYS_INLINE int gjb_heap_free_inline(gjb_heap *h, void *p)
     return h->policy == GJB_BUDDY ? gjb_bd_free_entry(h, p) : ff_free_fast(h, p);
 }
 
+/* The size (header included) of p when it is an allocated block of h's
+ * hot region, proved as a free proves it (FIRST_FIT: its bit and a header
+ * of an allocated block of a possible size; BUDDY: its tag and alignment);
+ * 0 for anything else, about which gjb_heap_usable_size decides (other
+ * regions, bad pointers, damage). Reads only; O(1), inline: the system
+ * heap's thread caches check a block with it before keeping it. */
+static GJB_ALWAYS_INLINE size_t gjb_heap_hot_block(const gjb_heap *h, const void *p)
+{
+    const struct gjb_region *r = &h->hot;
+    size_t len = (size_t)(r->end - r->first);
+    if (GJBMEM_TOOLS)
+        return 0;
+    if (h->policy == GJB_BUDDY) {
+        intptr_t off = gjb_off(h, p);
+        size_t d = (size_t)(off - r->first);
+        if (d >= len || d % GJB_BU)
+            return 0;
+        unsigned t = *bd_tag(h, r, off), k = (t & BD_ORDER_MASK) - 1;
+        if (t == 0 || (t & BD_TAG_FREE) || k >= BD_ORDERS || ((uintptr_t)p & (bd_size(k) - 1)) ||
+            bd_size(k) > len - d)
+            return 0;
+        return bd_size(k);
+    }
+    intptr_t b = gjb_off(h, p) - (intptr_t)GJB_W;
+    size_t d = (size_t)(b - r->first);
+    if (d >= len || d % GJB_G || !ff_proved(h, r, d / GJB_G))
+        return 0;
+    size_t hd = gjb_word((const char *)p - GJB_W), s = hd & ~FF_FLAGS;
+    if ((hd & FF_FREE) || s < FF_MIN || s % GJB_G || s > len - d)
+        return 0;
+    return s;
+}
+
 #endif

@@ -141,7 +141,7 @@ static void *nomem(void)
 
 EXPORT void *malloc(size_t size)
 {
-    void *p = gjbmem_malloc(size);
+    void *p = gjbmem_malloc_cached(size);
     return p != NULL ? p : nomem();
 }
 
@@ -149,12 +149,8 @@ EXPORT void free(void *p)
 {
     if (p == NULL)
         return;
-    int *e = &errno, saved = *e; /* gjbmem_free sets errno only when it fails */
-    if (gjbmem_free(p) != 0) {
-        if (*e == EINVAL && abort_on_bad_free())
-            bad_pointer_abort("free()", p);
-        *e = saved;
-    }
+    if (gjbmem_free_cached(p) == EINVAL && abort_on_bad_free()) /* errno untouched */
+        bad_pointer_abort("free()", p);
 }
 
 EXPORT void *calloc(size_t n, size_t size)
@@ -195,7 +191,7 @@ static void *aligned(size_t align, size_t size)
 {
     void *p;
     if (align <= _Alignof(max_align_t))
-        p = gjbmem_malloc(size);
+        p = gjbmem_malloc_cached(size);
     else
         p = gjbmem_memalign(align, size != 0 ? size : 1);
     return p != NULL ? p : nomem();

@@ -14,6 +14,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "gjbmem/port.h"
 
@@ -26,6 +27,21 @@ extern _Thread_local volatile int gjb_posix_isr __attribute__((tls_model("initia
 static inline bool gjb_fast_in_isr(void)
 {
     return gjb_posix_isr != 0;
+}
+
+/* The calling thread's area (gjb_port_thread_area). */
+extern _Thread_local _Alignas(max_align_t) unsigned char
+    gjb_posix_thread_area[GJB_PORT_THREAD_AREA] __attribute__((tls_model("initial-exec")))
+    GJB_VISIBILITY_HIDDEN;
+
+static inline void *gjb_fast_thread_area(void)
+{
+    void *p = gjb_posix_thread_area;
+    /* Opaque to the optimiser: GCC 12 with -fsanitize=null tested stale
+     * flags for the address of this thread-local array (a false report of a
+     * null pointer). No instruction. */
+    __asm__("" : "+r"(p));
+    return p;
 }
 
 /* Set once the library's initialisation has run (port.c). */
@@ -67,6 +83,29 @@ static inline void gjb_fast_unlock(gjb_port_lock *lock)
     if (__builtin_expect(atomic_exchange_explicit(gjb_posix_word(lock), 0, memory_order_release) == 2,
                          0))
         gjb_posix_lock_wake(gjb_posix_word(lock));
+}
+
+/* glibc 2.32+: true while the process has one thread (weak: absent
+ * elsewhere, where the locks are always taken). */
+extern char __libc_single_threaded __attribute__((weak));
+
+/* The system heap's locks: none taken in a process with one thread (a
+ * signal handler that allocates is no more allowed there than in glibc's
+ * malloc, which skips its locks the same way). Partitions keep the plain
+ * ones: the check costs instructions that the partition figures count. */
+static inline void gjb_fast_lock_mt(gjb_port_lock *lock)
+{
+    if (&__libc_single_threaded != NULL && __libc_single_threaded)
+        return;
+    gjb_fast_lock(lock);
+}
+
+/* Releases what gjb_fast_lock_mt took: a lock it skipped is 0 (free), and
+ * stays so, whatever the process became since. */
+static inline void gjb_fast_unlock_mt(gjb_port_lock *lock)
+{
+    if (atomic_load_explicit(gjb_posix_word(lock), memory_order_relaxed) != 0)
+        gjb_fast_unlock(lock);
 }
 
 #define GJB_FAST_LOCKS 1

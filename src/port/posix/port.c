@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -148,6 +149,43 @@ int gjbmem_posix_in_isr(void)
 bool gjb_port_in_isr(void)
 {
     return gjb_fast_in_isr();
+}
+
+_Thread_local _Alignas(max_align_t) unsigned char
+    gjb_posix_thread_area[GJB_PORT_THREAD_AREA] __attribute__((tls_model("initial-exec")));
+
+void *gjb_port_thread_area(void)
+{
+    return gjb_fast_thread_area();
+}
+
+/* Thread exit: a key whose destructor runs fn with the thread's area, made
+ * at the first arming (a constructor may run too late: another library's
+ * constructor may allocate first, and key 0 is someone else's). */
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+static void (*exit_fn)(void *);
+
+static void on_thread_exit(void *area)
+{
+    if (exit_fn)
+        exit_fn(area);
+}
+
+static void make_exit_key(void)
+{
+    check(pthread_key_create(&exit_key, on_thread_exit));
+}
+
+void gjb_port_at_thread_exit(void (*fn)(void *area))
+{
+    exit_fn = fn;
+}
+
+void gjb_port_thread_exit_arm(void)
+{
+    check(pthread_once(&exit_key_once, make_exit_key));
+    (void)pthread_setspecific(exit_key, gjb_fast_thread_area());
 }
 
 void gjb_port_set_errno(int err)

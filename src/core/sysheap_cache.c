@@ -1,0 +1,312 @@
+/*
+ * sysheap_cache.c - thread caches in front of the system heap, for the
+ * malloc replacement (gjbmem_malloc_cached, gjbmem_free_cached).
+ *
+ * A thread's cache keeps up to TC_DEPTH freed blocks of each small block
+ * size (TC_BINS - 1 bins of TC_G-byte steps: 16 to 512 bytes on LP64,
+ * header included) and hands them to the thread's next requests of that
+ * size without a lock. A kept block stays allocated in its arena's engine
+ * (so it is checked like any block when it is freed: in its arena, under
+ * its lock, before the cache takes it) and carries a mark in its second
+ * word (gjb_tc_mark: the key, its address and the link); every other path that takes a block
+ * back sees the mark (gjb_arena_raw) and refuses it as a block already
+ * freed. Blocks leave a cache when a request takes them, when their bin
+ * is full (they go to their arena's engine at once), and all of them when
+ * the thread exits, when heap_mem_init runs in the thread, and in a child
+ * after fork for the threads that did not fork.
+ *
+ * The statistics count kept blocks as free (gjbmem_sysheap_stats). The
+ * registry of caches (for those sums and for fork) is a list under
+ * gjb_sys.lock; a cache's counters are written by its thread only and read
+ * with relaxed atomics.
+ */
+#include "sysheap_state.h"
+#include "gjbext.h"
+#include "gjbmem/sysheap.h"
+
+#define TC_G GJB_G          /* the engine's granule */
+#define TC_BINS GJB_TC_BINS
+#define TC_DEPTH 16u
+#define TC_MAX (TC_BINS * TC_G) /* requests above never have a bin */
+#define TC_STEPS (TC_MAX / GJB_W + 1)
+
+/* A request's bin by its size in words: the block size the policy gives
+ * it, in granules (TC_BINS or more: none). Made once (tc_tables). */
+static unsigned char bin_of[2][TC_STEPS]; /* [buddy][ceil(size / word)] */
+static size_t block_hdr[2] = {GJB_W, 0};  /* header bytes per block */
+
+_Static_assert(TC_DEPTH < 256 && FF_MIN >= 2 * sizeof(uintptr_t) + GJB_W &&
+                   GJB_BU >= 2 * sizeof(uintptr_t),
+               "a kept block holds a link and a mark");
+
+_Atomic bool gjb_tc_active;
+
+/* The calling thread's cache, or NULL before it has one. */
+static GJB_ALWAYS_INLINE struct gjb_tcache *tc_mine(void)
+{
+    struct gjb_thread *th = gjb_thread();
+    return GJB_LIKELY(th->cached) ? &th->tc : NULL;
+}
+uintptr_t gjb_tc_key;
+static struct gjb_tcache *registry;
+
+/* The block size FIRST_FIT (buddy false) or BUDDY gives a request of size
+ * bytes, for sizes below TC_MAX. */
+static size_t block_for(bool buddy, size_t size)
+{
+    size_t block = buddy ? GJB_BU : FF_MIN;
+    if (buddy)
+        while (block < size)
+            block <<= 1;
+    else if (size + GJB_W > block)
+        block = (size + GJB_W + TC_G - 1) & ~(TC_G - 1);
+    return block;
+}
+
+static void tc_tables(void)
+{
+    for (int buddy = 0; buddy < 2; buddy++)
+        for (size_t k = 1; k < TC_STEPS; k++) {
+            size_t b = block_for(buddy, k * GJB_W) / TC_G;
+            bin_of[buddy][k] = (unsigned char)(b < TC_BINS ? b : TC_BINS);
+        }
+}
+
+static unsigned tc_n(const struct gjb_tcache *tc, size_t b)
+{
+    return atomic_load_explicit(&tc->n[b], memory_order_relaxed);
+}
+
+static void tc_set_n(struct gjb_tcache *tc, size_t b, unsigned n)
+{
+    atomic_store_explicit(&tc->n[b], (unsigned char)n, memory_order_relaxed);
+}
+
+/* Reports damage to a kept block p through the error policy and drops bin
+ * b (its blocks stay allocated; errno is left alone). */
+static GJB_NOINLINE void tc_damaged(struct gjb_tcache *tc, size_t b, const void *p)
+{
+    tc->head[b] = NULL;
+    tc_set_n(tc, b, 0);
+    gjb_sys_lock();
+    struct gjb_errpolicy pol = gjb_sys.pol;
+    gjb_sys_unlock();
+    struct gjbmem_error e = {0, "gjbmem_malloc_cached", ERROR_KERNEL_MEMORY, true, p};
+    gjb_errpolicy_report(&pol, &e);
+}
+
+/* Takes the first block of bin b: NULL when the bin is empty, or when the
+ * block is not whole (a write after free broke its mark: tc_damaged). */
+static GJB_ALWAYS_INLINE char *tc_pop(struct gjb_tcache *tc, size_t b)
+{
+    char *p = tc->head[b];
+    if (!p)
+        return NULL;
+    uintptr_t w[2];
+    memcpy(w, p, sizeof w);
+    if (GJB_UNLIKELY(w[1] != gjb_tc_mark(p, (char *)w[0]))) {
+        tc_damaged(tc, b, p);
+        return NULL;
+    }
+    tc->head[b] = (char *)w[0];
+    tc_set_n(tc, b, tc_n(tc, b) - 1);
+    w[1] = 0; /* no mark: a live block again */
+    memcpy(p + sizeof w[0], &w[1], sizeof w[1]);
+    return p;
+}
+
+void *gjbmem_malloc_cached(size_t size)
+{
+    struct gjb_tcache *tc = tc_mine();
+    if (GJB_LIKELY(tc != NULL) && size - 1 < TC_MAX - 1 && !gjb_fast_in_isr()) {
+        size_t b = bin_of[atomic_load_explicit(&tc->buddy, memory_order_relaxed)]
+                         [(size + GJB_W - 1) / GJB_W];
+        char *p = b < TC_BINS ? tc_pop(tc, b) : NULL;
+        if (p)
+            return p;
+    }
+    return gjbmem_malloc(size);
+}
+
+/* Keeps block p (block bytes with its header, a live block of arena a,
+ * locked, not kept already) when its bin has room: true when kept. Every
+ * request bin_of puts in the same bin fits it: the bin is the block's size
+ * in granules, and a request's bin the size of the block the policy gives
+ * it (the policy cannot change while a block is kept). */
+static GJB_ALWAYS_INLINE bool tc_keep(struct gjb_tcache *tc, char *p, size_t block)
+{
+    size_t b = block / TC_G;
+    if (b >= TC_BINS || tc_n(tc, b) >= TC_DEPTH)
+        return false;
+    uintptr_t w[2] = {(uintptr_t)tc->head[b], gjb_tc_mark(p, tc->head[b])};
+    memcpy(p, w, sizeof w);
+    tc->head[b] = p;
+    tc_set_n(tc, b, tc_n(tc, b) + 1);
+    return true;
+}
+
+static struct gjb_tcache *tc_create(void);
+
+/* gjbmem_free_cached for what the inline path did not settle: a thread
+ * without a cache, interrupt context, hardening 2+, another arena, a
+ * direct mapping, a bad pointer. errno is kept. */
+static GJB_NOINLINE int free_other(struct gjb_tcache *tc, void *p)
+{
+    if (!tc && p && !gjb_fast_in_isr())
+        tc_create(); /* for the thread's next frees */
+    int *e = &errno, saved = *e;
+    int err = gjbmem_free(p) == 0 ? 0 : *e;
+    *e = saved;
+    return err;
+}
+
+int gjbmem_free_cached(void *p)
+{
+    struct gjb_tcache *tc = tc_mine();
+    unsigned t = gjb_chunk_get(p);
+    if (GJB_UNLIKELY(!tc || t - 1 >= SYS_ARENAS || GJB_GUARDED || gjb_fast_in_isr()))
+        return free_other(tc, p);
+    struct gjb_arena *a = &gjb_sys.arena[t - 1];
+    bool done = false;
+    gjb_fast_lock_mt(&a->lock);
+    size_t block = a->h ? gjb_heap_hot_block(a->h, p) : 0;
+    if (block && !gjb_tc_marked(p))
+        done = tc_keep(tc, p, block) || gjb_heap_free_inline(a->h, p) == GJB_OK;
+    gjb_fast_unlock_mt(&a->lock);
+    return done ? 0 : free_other(tc, p); /* decided there */
+}
+
+/* Gives every kept block of tc back to its arena's engine (a block that is
+ * not whole stays allocated: tc_pop reports it). */
+static void tc_flush(struct gjb_tcache *tc)
+{
+    for (size_t b = 1; b < TC_BINS; b++) {
+        char *p;
+        while ((p = tc_pop(tc, b)) != NULL) {
+            struct gjb_arena *a = &gjb_sys.arena[gjb_chunk_get(p) - 1];
+            gjb_fast_lock_mt(&a->lock);
+            (void)gjb_heap_free_inline(a->h, p);
+            gjb_fast_unlock_mt(&a->lock);
+        }
+    }
+}
+
+/* True when p (kept in bin b) is a live block of its arena and marked. */
+static bool tc_whole(const char *p)
+{
+    unsigned t = gjb_chunk_get(p);
+    if (t - 1 >= SYS_ARENAS)
+        return false;
+    struct gjb_arena *a = &gjb_sys.arena[t - 1];
+    gjb_fast_lock_mt(&a->lock);
+    size_t u = a->h ? gjb_heap_usable_size(a->h, p) : 0;
+    gjb_fast_unlock_mt(&a->lock);
+    return u && gjb_tc_kept(p, u);
+}
+
+bool gjb_tc_check_mine(void)
+{
+    const struct gjb_tcache *tc = tc_mine();
+    for (size_t b = 1; tc && b < TC_BINS; b++) {
+        unsigned n = 0;
+        for (const char *p = tc->head[b]; p; n++) {
+            if (n >= tc_n(tc, b) || !tc_whole(p))
+                return false;
+            uintptr_t next;
+            memcpy(&next, p, sizeof next);
+            p = (const char *)next;
+        }
+        if (n != tc_n(tc, b))
+            return false;
+    }
+    return true;
+}
+
+/* The calling thread's new cache (in the thread's area from the port, in
+ * the registry), or NULL where there are no caches. */
+static struct gjb_tcache *tc_create(void)
+{
+    struct gjb_thread *th = gjb_thread();
+    if (GJB_GUARDED || GJBMEM_TOOLS || th->gone)
+        return NULL; /* guards and tools see every request; a thread past its
+                        exit handler would leave its cache behind */
+    struct gjb_tcache *tc = &th->tc;
+    gjb_sys_lock();
+    if (!gjb_tc_key) { /* the address of the first cache: differs between runs */
+        gjb_tc_key = ((uintptr_t)tc * (uintptr_t)0x9E3779B97F4A7C15ULL) | 1;
+        tc_tables();
+    }
+    atomic_store_explicit(&tc->buddy, gjb_sys.policy == GJB_BUDDY, memory_order_relaxed);
+    tc->next = registry;
+    if (registry)
+        registry->prev = tc;
+    registry = tc;
+    atomic_store_explicit(&gjb_tc_active, true, memory_order_release);
+    gjb_sys_unlock();
+    th->cached = true;
+    gjb_port_thread_exit_arm();
+    return tc;
+}
+
+/* Takes tc out of the registry and gives it and its blocks back. */
+static void tc_destroy(struct gjb_tcache *tc)
+{
+    tc_flush(tc);
+    gjb_sys_lock();
+    if (tc->prev)
+        tc->prev->next = tc->next;
+    else
+        registry = tc->next;
+    if (tc->next)
+        tc->next->prev = tc->prev;
+    gjb_sys_unlock();
+    memset(tc, 0, sizeof *tc);
+}
+
+void gjb_tc_thread_exit(void *area)
+{
+    struct gjb_thread *th = area;
+    if (th->cached)
+        tc_destroy(&th->tc);
+    th->cached = false;
+    th->gone = true;
+}
+
+void gjb_tc_flush_mine(void)
+{
+    struct gjb_tcache *tc = tc_mine();
+    if (tc)
+        tc_flush(tc);
+}
+
+void gjb_tc_policy(bool buddy)
+{
+    for (struct gjb_tcache *tc = registry; tc; tc = tc->next)
+        atomic_store_explicit(&tc->buddy, buddy, memory_order_relaxed);
+}
+
+void gjb_tc_totals(size_t *blocks, size_t *bytes)
+{
+    *blocks = *bytes = 0;
+    for (const struct gjb_tcache *tc = registry; tc; tc = tc->next) {
+        size_t hdr = block_hdr[atomic_load_explicit(&tc->buddy, memory_order_relaxed)];
+        for (size_t b = 1; b < TC_BINS; b++) {
+            *blocks += tc_n(tc, b);
+            *bytes += tc_n(tc, b) * (b * TC_G - hdr);
+        }
+    }
+}
+
+void gjb_tc_after_fork(void)
+{
+    struct gjb_tcache *mine = tc_mine();
+    gjb_sys_lock();
+    struct gjb_tcache *tc = registry;
+    gjb_sys_unlock();
+    while (tc) {
+        struct gjb_tcache *next = tc->next;
+        if (tc != mine)
+            tc_destroy(tc); /* its thread is not in the child */
+        tc = next;
+    }
+}
