@@ -7,18 +7,18 @@
  * header included) and hands them to the thread's next requests of that
  * size without a lock. A kept block stays allocated in its arena's engine
  * (so it is checked like any block when it is freed: in its arena, under
- * its lock, before the cache takes it) and carries a mark in its second
- * word (gjb_tc_mark: the key, its address and the link); every other path that takes a block
- * back sees the mark (gjb_arena_raw) and refuses it as a block already
- * freed. Blocks leave a cache when a request takes them, when their bin
+ * its lock, before the cache takes it). Its first word links it to the
+ * next kept block and its second holds a mark (gjb_tc_mark: a key, its
+ * address and the link combined); every other path that takes a block back
+ * sees the mark (gjb_arena_raw) and refuses it as a block already freed. Blocks leave a cache when a request takes them, when their bin
  * is full (they go to their arena's engine at once), and all of them when
  * the thread exits, when heap_mem_init runs in the thread, and in a child
  * after fork for the threads that did not fork.
  *
  * The statistics count kept blocks as free (gjbmem_sysheap_stats). The
  * registry of caches (for those sums and for fork) is a list under
- * gjb_sys.lock; a cache's counters are written by its thread only and read
- * with relaxed atomics.
+ * gjb_sys.lock; a cache's bin counts are written by its thread only and
+ * read with relaxed atomics.
  */
 #include "sysheap_state.h"
 #include "gjbext.h"
@@ -40,6 +40,8 @@ _Static_assert(TC_DEPTH < 256 && FF_MIN >= 2 * sizeof(uintptr_t) + GJB_W &&
                "a kept block holds a link and a mark");
 
 _Atomic bool gjb_tc_active;
+uintptr_t gjb_tc_key;
+static struct gjb_tcache *registry;
 
 /* The calling thread's cache, or NULL before it has one. */
 static GJB_ALWAYS_INLINE struct gjb_tcache *tc_mine(void)
@@ -47,8 +49,6 @@ static GJB_ALWAYS_INLINE struct gjb_tcache *tc_mine(void)
     struct gjb_thread *th = gjb_thread();
     return GJB_LIKELY(th->cached) ? &th->tc : NULL;
 }
-uintptr_t gjb_tc_key;
-static struct gjb_tcache *registry;
 
 /* The block size FIRST_FIT (buddy false) or BUDDY gives a request of size
  * bytes, for sizes below TC_MAX. */
