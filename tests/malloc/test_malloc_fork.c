@@ -11,7 +11,8 @@
  *     without pause while a timer's signal interrupts it; the handler forks
  *     (the child exits at once) and waits for the child. The interrupted
  *     code may hold the system heap's lock at that moment.
- * A deadlock is caught by alarm(): its SIGALRM ends the test as a failure.
+ * A deadlock is caught by alarm() (WATCHDOG): its SIGALRM ends the test as
+ * a failure.
  * GJB_STRESS_SCALE (default 1) scales the counts. CTest runs it with
  * GJBMEM_POLICY=first-fit and =buddy.
  */
@@ -38,7 +39,10 @@
 
 #include "../thread_harness.h"
 
-#define WATCHDOG 300 /* seconds a test may take before it counts as a deadlock (a busy machine: two of these tests at once took 90 s) */
+/* Seconds without progress that count as a deadlock: a whole test, and in
+ * stdio_and_realloc each fork (re-armed before every one: on a busy machine,
+ * two of these tests at once took 90 s, and 204 s under -m32). */
+#define WATCHDOG 120
 
 /* ---- fork while other threads use stdio and the heap ---------------------- */
 
@@ -130,6 +134,7 @@ static void stdio_and_realloc(void **state)
         assert_int_equal(pthread_create(&t[i], NULL, fn[i], NULL), 0);
     long forks = iters(600);
     for (long k = 0; k < forks && !stopped(); k++) {
+        alarm(WATCHDOG); /* this fork and its child */
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) { /* the child: the heap works, one thread or not */
