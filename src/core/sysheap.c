@@ -215,10 +215,10 @@ static int free_call(void *p, const char *call)
         gjb_port_set_errno(ERROR_KERNEL_IN_ISR);
         return -1;
     }
-    unsigned t = gjb_chunk_get(p);
-    bool mixed = t == GJB_CHUNK_MIXED;
+    unsigned lo, hi = gjb_sys_candidates(p, &lo);
+    bool mixed = hi - lo > 1;
     int st = GJB_E_BADPTR;
-    for (unsigned i = mixed ? 0 : t - 1; t && i < (mixed ? SYS_ARENAS : t); i++) {
+    for (unsigned i = lo; i < hi; i++) {
         struct gjb_arena *a = &gjb_sys.arena[i];
         gjb_fast_lock_mt(&a->lock);
         size_t raw = a->h ? gjb_heap_usable_size(a->h, p) : 0;

@@ -27,11 +27,8 @@ struct gjb_arena *gjb_sys_assign(void)
 
 struct gjb_arena *gjb_sys_owner(const void *p, size_t *raw)
 {
-    unsigned t = gjb_chunk_get(p);
-    if (t == 0)
-        return NULL;
-    unsigned lo = t == GJB_CHUNK_MIXED ? 0 : t - 1, hi = t == GJB_CHUNK_MIXED ? SYS_ARENAS : t;
-    for (unsigned i = lo; i < hi && i < SYS_ARENAS; i++) {
+    unsigned lo, hi = gjb_sys_candidates(p, &lo);
+    for (unsigned i = lo; i < hi; i++) {
         struct gjb_arena *a = &gjb_sys.arena[i];
         gjb_fast_lock_mt(&a->lock);
         if ((*raw = gjb_arena_raw(a, p)) != 0)

@@ -169,6 +169,15 @@ static GJB_ALWAYS_INLINE struct gjb_arena *gjb_sys_mine(void)
     return GJB_LIKELY(n != 0) ? &gjb_sys.arena[n - 1] : gjb_sys_assign();
 }
 
+/* The arenas that may hold p, by the chunk map: indexes [*lo, hi) (one,
+ * all of them for a chunk several share, none for no arena's chunk). */
+static inline unsigned gjb_sys_candidates(const void *p, unsigned *lo)
+{
+    unsigned t = gjb_chunk_get(p);
+    *lo = t == GJB_CHUNK_MIXED ? 0 : t - 1;
+    return t == GJB_CHUNK_MIXED ? SYS_ARENAS : t - 1 < SYS_ARENAS ? t : 0;
+}
+
 /* The arena holding heap block p, locked, and p's bytes (gjb_arena_raw) in
  * *raw; NULL when no arena holds it (a direct mapping, or no block). */
 struct gjb_arena *gjb_sys_owner(const void *p, size_t *raw);
