@@ -43,7 +43,7 @@ GJBMEM_API bool gjb_port_in_isr(void);
  * aligned to max_align_t, that live as long as the thread (the system heap
  * keeps the thread's arena and cache there). A port without threads has
  * one static area. */
-#define GJB_PORT_THREAD_AREA 512
+#define GJB_PORT_THREAD_AREA 1024
 GJBMEM_API void *gjb_port_thread_area(void);
 
 /* fn, given once at start-up, runs with a thread's area when a thread that

@@ -65,9 +65,10 @@ GJBMEM_API void *gjbmem_memalign(size_t align, size_t size);
 GJBMEM_API int gjbmem_free(void *p);
 
 /* gjbmem_malloc and gjbmem_free through the calling thread's cache (what
- * the malloc replacement calls): a freed block of up to 512 bytes (LP64;
- * 32 granules with its header) is checked as gjbmem_free checks it, then
- * kept, up to 16 per block size and thread, and given to the thread's next
+ * the malloc replacement calls): a freed block of up to 1024 bytes (LP64;
+ * 64 granules with its header) is checked as gjbmem_free checks it (without
+ * a lock while no other thread changes its arena), then kept, up to 16 per
+ * block size and thread (8 above 512 bytes), and given to the thread's next
  * request of that size without a lock or a search; it coalesces when it
  * leaves the cache (its bin full, the thread's exit, heap_mem_init in the
  * thread, fork for the other threads). Kept blocks count as free in the
@@ -79,8 +80,9 @@ GJBMEM_API int gjbmem_free(void *p);
  * of the system heap, or a kept block freed again by any call;
  * ERROR_KERNEL_IN_ISR), and never changes errno (what free() needs); its
  * cost is gjbmem_free's, without the engine's merge when the block is
- * kept. At hardening level 2 and above, and with tools, they do what
- * gjbmem_malloc and gjbmem_free do. */
+ * kept, and without a lock when it is kept and no other thread holds its
+ * arena's lock meanwhile. At hardening level 2 and above, and with tools,
+ * they do what gjbmem_malloc and gjbmem_free do. */
 GJBMEM_API void *gjbmem_malloc_cached(size_t size);
 GJBMEM_API int gjbmem_free_cached(void *p);
 

@@ -14,6 +14,10 @@
  * guards its heap. Slot locks are made once and never destroyed, so a
  * caller holding a stale id may lock one safely.
  */
+/* Partitions' heaps are read under their lock only: plain stores in the
+ * engine's inline paths (heap_internal.h, gjb_put). */
+#define GJB_LOCKED_READS 1
+
 #include <errno.h>
 #include <limits.h>
 

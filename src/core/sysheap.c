@@ -58,9 +58,9 @@ static int arena_alloc(struct gjb_arena *a, size_t align, size_t need, size_t si
 /* arena_alloc on arena a, locking it. */
 static bool arena_try(struct gjb_arena *a, size_t align, size_t need, size_t size, void **p)
 {
-    gjb_fast_lock_mt(&a->lock);
+    gjb_arena_lock(a);
     int st = arena_alloc(a, align, need, size, p);
-    gjb_fast_unlock_mt(&a->lock);
+    gjb_arena_unlock(a);
     return st == GJB_OK;
 }
 
@@ -74,11 +74,11 @@ static void *heap_alloc_other(struct gjb_arena *a, size_t align, size_t need, si
             return p;
     if (!grow)
         return NULL;
-    gjb_fast_lock_mt(&a->lock);
+    gjb_arena_lock(a);
     int st = gjb_sys_grow(a, need + (align > 1 ? align : 0));
     if (st == 0)
         st = arena_alloc(a, align, need, size, &p);
-    gjb_fast_unlock_mt(&a->lock);
+    gjb_arena_unlock(a);
     return st == GJB_OK ? p : NULL;
 }
 
@@ -139,12 +139,12 @@ static GJB_ALWAYS_INLINE void *allocate_plain(size_t size, bool *fresh)
         void *p;
         if (fresh)
             *fresh = false; /* no direct mapping */
-        gjb_fast_lock_mt(&a->lock);
+        gjb_arena_lock(a);
         if (GJB_LIKELY(a->h != NULL) && gjb_heap_alloc_inline(a->h, size, &p) == GJB_OK) {
-            gjb_fast_unlock_mt(&a->lock);
+            gjb_arena_unlock(a);
             return p;
         }
-        gjb_fast_unlock_mt(&a->lock);
+        gjb_arena_unlock(a);
         return alloc_more(a, size);
     }
     return allocate(1, size, fresh);
@@ -220,12 +220,12 @@ static int free_call(void *p, const char *call)
     int st = GJB_E_BADPTR;
     for (unsigned i = lo; i < hi; i++) {
         struct gjb_arena *a = &gjb_sys.arena[i];
-        gjb_fast_lock_mt(&a->lock);
+        gjb_arena_lock(a);
         size_t raw = a->h ? gjb_heap_usable_size(a->h, p) : 0;
         bool kept = raw && gjb_tc_kept(p, raw), here = raw || !mixed;
         if (here) /* no block (raw 0): the engine refuses it, and says how */
             st = kept ? GJB_E_BADPTR : arena_free(a, p, raw);
-        gjb_fast_unlock_mt(&a->lock);
+        gjb_arena_unlock(a);
         if (here)
             break;
     }
@@ -241,9 +241,9 @@ int gjbmem_free(void *p)
         unsigned t = gjb_chunk_get(p);
         if (GJB_LIKELY(t - 1 < SYS_ARENAS)) {
             struct gjb_arena *a = &gjb_sys.arena[t - 1];
-            gjb_fast_lock_mt(&a->lock);
+            gjb_arena_lock(a);
             int st = GJB_LIKELY(a->h != NULL) ? gjb_heap_free_inline(a->h, p) : GJB_E_BADPTR;
-            gjb_fast_unlock_mt(&a->lock);
+            gjb_arena_unlock(a);
             return GJB_LIKELY(st == GJB_OK) ? 0 : free_refused(p, st, "gjbmem_free");
         }
     }
@@ -283,7 +283,7 @@ size_t gjbmem_usable_size(const void *p)
     struct gjb_arena *a = gjb_sys_owner(p, &n);
     if (a) {
         n = guarded(p, n);
-        gjb_fast_unlock_mt(&a->lock);
+        gjb_arena_unlock(a);
     } else {
         gjb_sys_lock();
         n = guarded(p, gjb_sys_direct_raw(p));
@@ -331,7 +331,7 @@ static void *realloc_heap(struct gjb_arena *a, void *p, size_t raw, size_t size,
     } else {
         q = NULL;
     }
-    gjb_fast_unlock_mt(&a->lock);
+    gjb_arena_unlock(a);
     if (q)
         return q;
     if (old == SIZE_MAX || !ok)
@@ -374,11 +374,11 @@ static void *realloc_hot(void *p, size_t need)
         return NULL;
     struct gjb_arena *a = &gjb_sys.arena[t - 1];
     void *q = NULL;
-    gjb_fast_lock_mt(&a->lock);
+    gjb_arena_lock(a);
     size_t block = a->h ? gjb_heap_hot_block(a->h, p) : 0;
     if (block && !gjb_tc_kept(p, block) && gjb_heap_realloc(a->h, p, need, &q) != GJB_OK)
         q = NULL;
-    gjb_fast_unlock_mt(&a->lock);
+    gjb_arena_unlock(a);
     return q;
 }
 

@@ -2,18 +2,29 @@
  * sysheap_cache.c - thread caches in front of the system heap, for the
  * malloc replacement (gjbmem_malloc_cached, gjbmem_free_cached).
  *
- * A thread's cache keeps up to TC_DEPTH freed blocks of each small block
- * size (TC_BINS - 1 bins of TC_G-byte steps: 16 to 512 bytes on LP64,
- * header included) and hands them to the thread's next requests of that
- * size without a lock. A kept block stays allocated in its arena's engine
- * (so it is checked like any block when it is freed: in its arena, under
- * its lock, before the cache takes it). Its first word links it to the
- * next kept block and its second holds a mark (gjb_tc_mark: a key, its
- * address and the link combined); every other path that takes a block back
- * sees the mark (gjb_arena_raw) and refuses it as a block already freed. Blocks leave a cache when a request takes them, when their bin
- * is full (they go to their arena's engine at once), and all of them when
- * the thread exits, when heap_mem_init runs in the thread, and in a child
- * after fork for the threads that did not fork.
+ * A thread's cache keeps freed blocks of each small block size (TC_BINS - 1
+ * bins of TC_G-byte steps: 16 to 1024 bytes on LP64, header included; up
+ * to TC_DEPTH blocks per bin up to 512 bytes, half as many above) and
+ * hands them to the thread's next requests of that size without a lock.
+ *
+ * A kept block stays allocated in its arena's engine, and it is checked as
+ * any free checks it before the cache takes it: its arena's engine proves
+ * it (gjb_hot_block). That check needs no lock either (tc_peek): the arena
+ * has a sequence count that every holder of its lock makes odd while it
+ * holds it (gjb_arena_lock), the engine stores the words the check reads
+ * (the proof bitmap, the headers a neighbour's change rewrites, the hot
+ * region) atomically, and a check that saw the same even count before and
+ * after its reads saw the heap as the lock would have shown it. Otherwise,
+ * or when the hot region does not tell, the check runs under the lock.
+ *
+ * A kept block's first word links it to the next kept block and its second
+ * holds a mark (gjb_tc_mark: a key, its address and the link combined);
+ * every other path that takes a block back sees the mark (gjb_arena_raw)
+ * and refuses it as a block already freed. Blocks leave a cache when a
+ * request takes them, when their bin is full (they go to their arena's
+ * engine at once), and all of them when the thread exits, when
+ * heap_mem_init runs in the thread, and in a child after fork for the
+ * threads that did not fork.
  *
  * The statistics count kept blocks as free (gjbmem_sysheap_stats). The
  * registry of caches (for those sums and for fork) is a list under
@@ -26,13 +37,15 @@
 
 #define TC_G GJB_G          /* the engine's granule */
 #define TC_BINS GJB_TC_BINS
-#define TC_DEPTH 16u
+#define TC_DEPTH 16u /* blocks kept per bin, bins up to TC_HALF */
+#define TC_HALF 32u  /* larger blocks: TC_DEPTH / 2 per bin */
 #define TC_MAX (TC_BINS * TC_G) /* requests above never have a bin */
 #define TC_STEPS (TC_MAX / GJB_W + 1)
 
 /* A request's bin by its size in words: the block size the policy gives
  * it, in granules (TC_BINS or more: none). Made once (tc_tables). */
 static unsigned char bin_of[2][TC_STEPS]; /* [buddy][ceil(size / word)] */
+static unsigned char depth_of[TC_BINS]; /* the most blocks each bin keeps */
 static size_t block_hdr[2] = {GJB_W, 0};  /* header bytes per block */
 
 _Static_assert(TC_DEPTH < 256 && FF_MIN >= 2 * sizeof(uintptr_t) + GJB_W &&
@@ -70,6 +83,8 @@ static void tc_tables(void)
             size_t b = block_for(buddy, k * GJB_W) / TC_G;
             bin_of[buddy][k] = (unsigned char)(b < TC_BINS ? b : TC_BINS);
         }
+    for (size_t b = 1; b < TC_BINS; b++)
+        depth_of[b] = (unsigned char)(b <= TC_HALF ? TC_DEPTH : TC_DEPTH / 2);
 }
 
 static unsigned tc_n(const struct gjb_tcache *tc, size_t b)
@@ -136,7 +151,7 @@ void *gjbmem_malloc_cached(size_t size)
 static GJB_ALWAYS_INLINE bool tc_keep(struct gjb_tcache *tc, char *p, size_t block)
 {
     size_t b = block / TC_G;
-    if (b >= TC_BINS || tc_n(tc, b) >= TC_DEPTH)
+    if (b >= TC_BINS || tc_n(tc, b) >= depth_of[b])
         return false;
     uintptr_t w[2] = {(uintptr_t)tc->head[b], gjb_tc_mark(p, tc->head[b])};
     memcpy(p, w, sizeof w);
@@ -160,20 +175,73 @@ static GJB_NOINLINE int free_other(struct gjb_tcache *tc, void *p)
     return err;
 }
 
-int gjbmem_free_cached(void *p)
+/* The size of block p when arena a proves it, as under its lock, and it
+ * is not kept already; read without the lock: 0 when a holder of the lock
+ * changed the heap meanwhile (its sequence count), or when the hot region
+ * does not tell (the locked path then decides). */
+static GJB_ALWAYS_INLINE size_t tc_peek(struct gjb_arena *a, const void *p)
 {
-    struct gjb_tcache *tc = tc_mine();
-    unsigned t = gjb_chunk_get(p);
-    if (GJB_UNLIKELY(!tc || t - 1 >= SYS_ARENAS || GJB_GUARDED || gjb_fast_in_isr()))
-        return free_other(tc, p);
-    struct gjb_arena *a = &gjb_sys.arena[t - 1];
+    unsigned s = atomic_load_explicit(&a->seq, memory_order_acquire);
+    gjb_heap *h = atomic_load_explicit(&a->h, memory_order_acquire);
+    if ((s & 1) || !h)
+        return 0;
+    struct gjb_region r = gjb_heap_hot(h); /* acquire loads: the count is read after */
+    if (atomic_load_explicit(&a->seq, memory_order_relaxed) != s)
+        return 0; /* r may mix two regions: not to be followed */
+    size_t block = gjb_hot_block(h, &r, p, false);
+    if (!block || gjb_tc_marked(p))
+        return 0;
+    return atomic_load_explicit(&a->seq, memory_order_relaxed) == s ? block : 0;
+}
+
+/* gjbmem_free_cached under arena a's lock: the block proved again, kept
+ * or given to the engine; anything else goes to free_other. */
+static GJB_NOINLINE int free_locked(struct gjb_tcache *tc, struct gjb_arena *a, void *p)
+{
     bool done = false;
-    gjb_fast_lock_mt(&a->lock);
+    gjb_arena_lock(a);
     size_t block = a->h ? gjb_heap_hot_block(a->h, p) : 0;
     if (block && !gjb_tc_marked(p))
         done = tc_keep(tc, p, block) || gjb_heap_free_inline(a->h, p) == GJB_OK;
-    gjb_fast_unlock_mt(&a->lock);
+    gjb_arena_unlock(a);
     return done ? 0 : free_other(tc, p); /* decided there */
+}
+
+/* gjbmem_free_cached for block p that tc_peek proved but whose bin is
+ * full: to its arena's engine (which proves it again). */
+static GJB_NOINLINE int free_spill(struct gjb_tcache *tc, struct gjb_arena *a, void *p)
+{
+    gjb_arena_lock(a);
+    int st = gjb_heap_free_inline(a->h, p);
+    gjb_arena_unlock(a);
+    return st == GJB_OK ? 0 : free_other(tc, p);
+}
+
+/* gjbmem_free_cached for a block that is not in the hot region of the
+ * thread's own arena: the chunk map names its arena. */
+static GJB_NOINLINE int free_elsewhere(struct gjb_tcache *tc, void *p)
+{
+    unsigned t = gjb_chunk_get(p);
+    if (t - 1 >= SYS_ARENAS)
+        return free_other(tc, p);
+    struct gjb_arena *a = &gjb_sys.arena[t - 1];
+    size_t block = tc_peek(a, p);
+    if (block == 0)
+        return free_locked(tc, a, p);
+    return tc_keep(tc, p, block) ? 0 : free_spill(tc, a, p);
+}
+
+int gjbmem_free_cached(void *p)
+{
+    struct gjb_thread *th = gjb_thread();
+    struct gjb_tcache *tc = &th->tc;
+    if (GJB_UNLIKELY(!th->cached || GJB_GUARDED || gjb_fast_in_isr()))
+        return free_other(th->cached ? tc : NULL, p);
+    /* most blocks a thread frees are its own arena's: no chunk map */
+    size_t block = th->arena ? tc_peek(th->arena, p) : 0;
+    if (GJB_UNLIKELY(block == 0))
+        return free_elsewhere(tc, p);
+    return tc_keep(tc, p, block) ? 0 : free_spill(tc, th->arena, p);
 }
 
 /* Gives every kept block of tc back to its arena's engine (a block that is
@@ -184,9 +252,9 @@ static void tc_flush(struct gjb_tcache *tc)
         char *p;
         while ((p = tc_pop(tc, b)) != NULL) {
             struct gjb_arena *a = &gjb_sys.arena[gjb_chunk_get(p) - 1];
-            gjb_fast_lock_mt(&a->lock);
+            gjb_arena_lock(a);
             (void)gjb_heap_free_inline(a->h, p);
-            gjb_fast_unlock_mt(&a->lock);
+            gjb_arena_unlock(a);
         }
     }
 }
@@ -198,9 +266,9 @@ static bool tc_whole(const char *p)
     if (t - 1 >= SYS_ARENAS)
         return false;
     struct gjb_arena *a = &gjb_sys.arena[t - 1];
-    gjb_fast_lock_mt(&a->lock);
+    gjb_arena_lock(a);
     size_t u = a->h ? gjb_heap_usable_size(a->h, p) : 0;
-    gjb_fast_unlock_mt(&a->lock);
+    gjb_arena_unlock(a);
     return u && gjb_tc_kept(p, u);
 }
 

@@ -36,8 +36,11 @@ static int adopt(struct gjb_arena *a, void *mem, size_t size, bool from_port)
     int st = gjb_chunk_mark(mem, size, (unsigned)(a - gjb_sys.arena) + 1);
     if (st)
         return st;
-    st = a->h ? gjb_heap_add_region(a->h, mem, size)
-              : gjb_heap_init(mem, size, gjb_sys.policy, SYS_REGIONS, &a->h);
+    gjb_heap *h = a->h;
+    st = h ? gjb_heap_add_region(h, mem, size)
+           : gjb_heap_init(mem, size, gjb_sys.policy, SYS_REGIONS, &h);
+    if (st == GJB_OK)
+        atomic_store_explicit(&a->h, h, memory_order_release); /* read without the lock */
     if (st != GJB_OK)
         return st == GJB_E_FULL ? ENOSPC : EINVAL;
     a->piece[a->npieces++] = (struct gjb_sys_piece){mem, size, from_port};
@@ -130,9 +133,9 @@ enum gjb_sys_overlap gjb_sysheap_overlap(const void *mem, size_t size)
     gjb_fast_init_once(gjb_lib_init);
     for (unsigned i = 0; i < SYS_ARENAS && o == GJB_SYS_NONE; i++) {
         struct gjb_arena *a = &gjb_sys.arena[i];
-        gjb_fast_lock_mt(&a->lock);
+        gjb_arena_lock(a);
         o = arena_overlap(a, mem, size);
-        gjb_fast_unlock_mt(&a->lock);
+        gjb_arena_unlock(a);
     }
     if (o != GJB_SYS_NONE)
         return o;
@@ -152,11 +155,11 @@ int gjbmem_sysheap_add_memory(void *mem, size_t size)
     int err = !mem || !size || !gjb_memory_free_for_sysheap(mem, size) ? EINVAL : 0;
     if (!err) {
         struct gjb_arena *a = &gjb_sys.arena[0];
-        gjb_fast_lock_mt(&a->lock);
+        gjb_arena_lock(a);
         gjb_sys_lock();
         err = adopt(a, mem, size, false);
         gjb_sys_unlock();
-        gjb_fast_unlock_mt(&a->lock);
+        gjb_arena_unlock(a);
     }
     gjb_port_global_unlock();
     if (err)
@@ -178,7 +181,7 @@ static int rebuild(struct gjb_arena *a, int policy)
     for (unsigned i = 1; i < a->npieces; i++)
         if (gjb_heap_add_region(h, piece[i].mem, piece[i].size) != GJB_OK)
             return ENOMEM;
-    a->h = h;
+    atomic_store_explicit(&a->h, h, memory_order_release);
     return 0;
 }
 

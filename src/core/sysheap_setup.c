@@ -34,11 +34,16 @@ static bool parse_size(const char *s, size_t *out)
     return true;
 }
 
-/* Every lock of the system heap made new. */
+/* Every lock of the system heap made new (and every arena's sequence
+ * count even: none of them is held). */
 static void init_locks(void)
 {
-    for (unsigned i = 0; i < SYS_ARENAS; i++)
-        gjb_port_lock_init(&gjb_sys.arena[i].lock);
+    for (unsigned i = 0; i < SYS_ARENAS; i++) {
+        struct gjb_arena *a = &gjb_sys.arena[i];
+        gjb_port_lock_init(&a->lock);
+        unsigned s = atomic_load_explicit(&a->seq, memory_order_relaxed);
+        atomic_store_explicit(&a->seq, (s + 1) & ~1u, memory_order_relaxed);
+    }
     gjb_port_lock_init(&gjb_sys.lock);
 }
 

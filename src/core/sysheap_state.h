@@ -59,9 +59,25 @@ struct gjb_sys_piece {
     bool from_port; /* else the integrator's (gjbmem_sysheap_add_memory) */
 };
 
+#if defined(__SANITIZE_THREAD__)
+#define GJB_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GJB_TSAN 1
+#endif
+#endif
+#ifndef GJB_TSAN
+#define GJB_TSAN 0
+#endif
+
 struct gjb_arena {
-    _Alignas(64) gjb_port_lock lock; /* a cache line of its own */
-    gjb_heap *h;     /* NULL until the arena has memory */
+    /* One cache line for what a holder of the lock writes: the sequence
+     * count, then the lock (a futex word, or a mutex of 40 bytes at most:
+     * the line ends in the lock's unused bytes). */
+    _Alignas(64) _Atomic unsigned seq; /* odd while a holder of the lock may
+                                          change the heap (gjb_arena_lock) */
+    gjb_port_lock lock;
+    _Alignas(64) _Atomic(gjb_heap *) h; /* NULL until the arena has memory */
     size_t regions;  /* bytes of all its regions */
     unsigned npieces;
     struct gjb_sys_piece piece[SYS_REGIONS];
@@ -91,6 +107,32 @@ static inline void gjb_sys_lock(void)
 static inline void gjb_sys_unlock(void)
 {
     gjb_fast_unlock_mt(&gjb_sys.lock);
+}
+
+/* Takes arena a's lock. Its sequence count turns odd until
+ * gjb_arena_unlock: a reader without the lock (the thread caches' free)
+ * that reads the same even count before and after its reads saw no
+ * change. In a process with one thread neither is needed
+ * (gjb_fast_lock_mt). */
+static GJB_ALWAYS_INLINE void gjb_arena_lock(struct gjb_arena *a)
+{
+    if (!gjb_fast_lock_mt(&a->lock))
+        return;
+    unsigned s = atomic_load_explicit(&a->seq, memory_order_relaxed);
+#if GJB_TSAN /* which does not model fences: an exchange orders the same */
+    atomic_exchange_explicit(&a->seq, s + 1, memory_order_acq_rel);
+#else
+    atomic_store_explicit(&a->seq, s + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release); /* before the heap's stores */
+#endif
+}
+
+static GJB_ALWAYS_INLINE void gjb_arena_unlock(struct gjb_arena *a)
+{
+    unsigned s = atomic_load_explicit(&a->seq, memory_order_relaxed);
+    if (s & 1)
+        atomic_store_explicit(&a->seq, s + 1, memory_order_release);
+    gjb_fast_unlock_mt(&a->lock);
 }
 
 /* --- chunkmap.c */
@@ -135,7 +177,7 @@ size_t gjb_chunk_bytes(void);
 
 /* --- the calling thread's state, in its area from the port */
 
-#define GJB_TC_BINS 33u /* bins 1..32: blocks of 1..32 granules */
+#define GJB_TC_BINS 65u /* bins 1..64: blocks of 1..64 granules */
 
 /* A thread cache (sysheap_cache.c). */
 struct gjb_tcache {
@@ -146,7 +188,7 @@ struct gjb_tcache {
 };
 
 struct gjb_thread {
-    unsigned arena; /* 1 + the thread's arena; 0 before its first allocation */
+    struct gjb_arena *arena; /* the thread's arena; NULL before its first allocation */
     bool cached;    /* tc is in use (in the registry) */
     bool gone;      /* the thread's exit handler has run: no cache again */
     struct gjb_tcache tc;
@@ -165,8 +207,8 @@ struct gjb_arena *gjb_sys_assign(void);
 
 static GJB_ALWAYS_INLINE struct gjb_arena *gjb_sys_mine(void)
 {
-    unsigned n = gjb_thread()->arena;
-    return GJB_LIKELY(n != 0) ? &gjb_sys.arena[n - 1] : gjb_sys_assign();
+    struct gjb_arena *a = gjb_thread()->arena;
+    return GJB_LIKELY(a != NULL) ? a : gjb_sys_assign();
 }
 
 /* The arenas that may hold p, by the chunk map: indexes [*lo, hi) (one,

@@ -18,9 +18,9 @@ int mem_findmax(void)
     gjb_fast_init_once(gjb_lib_init);
     for (unsigned i = 0; i < SYS_ARENAS; i++) {
         struct gjb_arena *a = &gjb_sys.arena[i];
-        gjb_fast_lock_mt(&a->lock);
+        gjb_arena_lock(a);
         size_t n = a->h ? gjb_guarded_max(a->h) : 0;
-        gjb_fast_unlock_mt(&a->lock);
+        gjb_arena_unlock(a);
         m = n > m ? n : m;
     }
     return m > INT_MAX ? INT_MAX : (int)m;
@@ -75,10 +75,10 @@ int gjbmem_sysheap_stats(struct gjbmem_sysheap_stats *st)
     for (unsigned i = 0; i < SYS_ARENAS; i++) {
         struct gjb_arena *a = &gjb_sys.arena[i];
         struct gjbmem_heap_stats one;
-        gjb_fast_lock_mt(&a->lock);
+        gjb_arena_lock(a);
         if (a->h)
             gjb_heap_get_stats(a->h, &one);
-        gjb_fast_unlock_mt(&a->lock);
+        gjb_arena_unlock(a);
         if (a->h)
             add_stats(&st->heap, &one);
     }
@@ -115,9 +115,9 @@ static bool arenas_ok(void)
     bool ok = true;
     for (unsigned i = 0; i < SYS_ARENAS; i++) {
         struct gjb_arena *a = &gjb_sys.arena[i];
-        gjb_fast_lock_mt(&a->lock);
+        gjb_arena_lock(a);
         ok = ok && (!a->h || gjb_guarded_validate(a->h) == GJB_OK);
-        gjb_fast_unlock_mt(&a->lock);
+        gjb_arena_unlock(a);
     }
     return ok;
 }

@@ -1,12 +1,13 @@
 /*
  * compat.h - what the engine needs from the compiler, with a portable
- * fallback for each: bit scans, branch hints, inlining. The engine uses no
- * compiler builtin except through this file; build with
+ * fallback for each: bit scans, branch hints, inlining, atomic words. The
+ * engine uses no compiler builtin except through this file; build with
  * -DGJB_NO_BUILTINS to check that the fallbacks compile and work.
  */
 #ifndef GJB_COMPAT_H
 #define GJB_COMPAT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(GJB_NO_BUILTINS)
@@ -25,6 +26,56 @@
 #define GJB_UNLIKELY(x) (x)
 #define GJB_NOINLINE
 #define GJB_ALWAYS_INLINE inline
+#endif
+
+/* Atomic loads (acquire) and stores (relaxed) of a word, an offset and a
+ * byte: for the words a reader without the heap's lock may read
+ * (gjb_hot_block) while a holder of the lock writes them. Aligned. On the
+ * hosts we know they are plain moves (x86) or a move with a load barrier;
+ * the fallback is a volatile access, one move of an aligned word with the
+ * compilers we know. */
+#if GJB_HAVE_BUILTINS
+static inline size_t gjb_load_word(const size_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+static inline void gjb_store_word(size_t *p, size_t v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+static inline intptr_t gjb_load_off(const intptr_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+static inline void gjb_store_off(intptr_t *p, intptr_t v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+static inline unsigned char gjb_load_byte(const unsigned char *p)
+{
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+#else
+static inline size_t gjb_load_word(const size_t *p)
+{
+    return *(const volatile size_t *)p;
+}
+static inline void gjb_store_word(size_t *p, size_t v)
+{
+    *(volatile size_t *)p = v;
+}
+static inline intptr_t gjb_load_off(const intptr_t *p)
+{
+    return *(const volatile intptr_t *)p;
+}
+static inline void gjb_store_off(intptr_t *p, intptr_t v)
+{
+    *(volatile intptr_t *)p = v;
+}
+static inline unsigned char gjb_load_byte(const unsigned char *p)
+{
+    return *(const volatile unsigned char *)p;
+}
 #endif
 
 /* Index of the lowest set bit of x (x != 0). */

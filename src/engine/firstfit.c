@@ -147,8 +147,8 @@ static inline intptr_t find(gjb_heap *h, size_t need, unsigned *cp)
 
 static inline void unprove(const gjb_heap *h, const struct gjb_region *r, intptr_t pay)
 {
-    size_t bit = ff_bit(r, pay);
-    ff_proof(h, r)[bit / FF_WBITS] &= ~((size_t)1 << (bit % FF_WBITS));
+    size_t bit = ff_bit(r, pay), *w = &ff_proof(h, r)[bit / FF_WBITS];
+    gjb_put(w, *w & ~((size_t)1 << (bit % FF_WBITS)));
 }
 
 /* --- allocation ---------------------------------------------------------- */

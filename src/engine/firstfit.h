@@ -213,10 +213,16 @@ static inline bool ff_proved(const gjb_heap *h, const struct gjb_region *r, size
     return (ff_proof(h, r)[bit / FF_WBITS] >> (bit % FF_WBITS)) & 1;
 }
 
+/* ff_proved for a reader without the lock (gjb_hot_block). */
+static inline bool ff_proved_shared(const gjb_heap *h, const struct gjb_region *r, size_t bit)
+{
+    return (gjb_load_word(&ff_proof(h, r)[bit / FF_WBITS]) >> (bit % FF_WBITS)) & 1;
+}
+
 static GJB_ALWAYS_INLINE void ff_prove(const gjb_heap *h, const struct gjb_region *r, intptr_t pay)
 {
-    size_t bit = ff_bit(r, pay);
-    ff_proof(h, r)[bit / FF_WBITS] |= (size_t)1 << (bit % FF_WBITS);
+    size_t bit = ff_bit(r, pay), *w = &ff_proof(h, r)[bit / FF_WBITS];
+    gjb_put(w, *w | (size_t)1 << (bit % FF_WBITS));
 }
 
 /* --- the general functions (firstfit.c) --------------------------------- */
@@ -337,7 +343,7 @@ static GJB_ALWAYS_INLINE int ff_free_in(gjb_heap *h, void *p, const struct gjb_r
                            1)))
             return gjb_ff_free(h, p);
     }
-    *w &= ~m;
+    gjb_put(w, *w & ~m);
     gjb_set_word(bp + s, nh | FF_PREV_FREE);
     gjb_set_word(bp, s | FF_FREE);
     gjb_set_word(bp + s - GJB_W, s);

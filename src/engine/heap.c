@@ -139,6 +139,16 @@ static size_t area(const struct gjb_region *r)
     return (size_t)(r->end - r->first);
 }
 
+/* Makes r the hot region. Its block area is read without the lock
+ * (gjb_heap_hot): stored with atomic stores. */
+static void set_hot(gjb_heap *h, const struct gjb_region *r)
+{
+    h->hot.lo = r->lo;
+    h->hot.hi = r->hi;
+    gjb_store_off(&h->hot.first, r->first);
+    gjb_store_off(&h->hot.end, r->end);
+}
+
 /* Bytes of a region table of cap entries. */
 static size_t table_bytes(uint32_t cap)
 {
@@ -182,7 +192,7 @@ int gjb_heap_add_region(gjb_heap *h, void *mem, size_t size)
     insert_region(h, &r, cap ? extra : 0, cap);
     h->nregions++;
     if (area(&r) > area(&h->hot) || (area(&r) == area(&h->hot) && r.lo < h->hot.lo))
-        h->hot = r;
+        set_hot(h, &r);
     commit_region(h, gjb_region_at(h, r.first));
     gjb_tool_seal(mem, size);
     return GJB_OK;

@@ -91,9 +91,33 @@ static inline size_t gjb_word(const char *b)
     return v;
 }
 
+/* Stores word v at p (aligned). The system heap's heaps are read without
+ * their lock (gjb_hot_block): their words are stored atomically (relaxed:
+ * a plain move on the hosts we know, but one the compiler may not tear,
+ * merge or fold). A file whose heaps are only ever read under their lock
+ * (the partitions: mpart.c) defines GJB_LOCKED_READS before its includes;
+ * its inline copies of the hot paths then store plainly, and the compiler
+ * may fold a load, an operation and the store into one instruction. */
+static inline void gjb_put(size_t *p, size_t v)
+{
+#ifdef GJB_LOCKED_READS
+    *p = v;
+#else
+    gjb_store_word(p, v);
+#endif
+}
+
+/* Stores a word of a block: header, footer, link (gjb_put). */
 static inline void gjb_set_word(char *b, size_t v)
 {
-    memcpy(b, &v, sizeof v);
+    gjb_put((size_t *)(void *)b, v);
+}
+
+/* Reads a word that a holder of the lock may store meanwhile (the caller
+ * has no lock: gjb_hot_block). */
+static inline size_t gjb_word_shared(const char *b)
+{
+    return gjb_load_word((const size_t *)(const void *)b);
 }
 
 /* Header bytes an allocated block of this heap carries. */

@@ -82,15 +82,30 @@ static GJB_ALWAYS_INLINE int gjb_heap_free_inline(gjb_heap *h, void *p)
     return h->policy == GJB_BUDDY ? gjb_bd_free_entry(h, p) : ff_free_fast(h, p);
 }
 
-/* The size (header included) of p when it is an allocated block of h's
- * hot region, proved as a free proves it (FIRST_FIT: its bit and a header
- * of an allocated block of a possible size; BUDDY: its tag and alignment);
- * 0 for anything else, about which gjb_heap_usable_size decides (other
- * regions, bad pointers, damage). Reads only; O(1), inline: the system
- * heap's thread caches check a block with it before keeping it. */
-static GJB_ALWAYS_INLINE size_t gjb_heap_hot_block(const gjb_heap *h, const void *p)
+/* The hot region's block area as a reader without h's lock sees it:
+ * acquire loads (gjb_load_off), for gjb_heap_add_region changes it under
+ * the lock. */
+static GJB_ALWAYS_INLINE struct gjb_region gjb_heap_hot(const gjb_heap *h)
 {
-    const struct gjb_region *r = &h->hot;
+    struct gjb_region r = {0, 0, gjb_load_off(&h->hot.first), gjb_load_off(&h->hot.end)};
+    return r;
+}
+
+/* The size (header included) of p when it is an allocated block of region
+ * r (h's hot region, as gjb_heap_hot read it), proved as a free proves it
+ * (FIRST_FIT: its bit and a header of an allocated block of a possible
+ * size; BUDDY: its tag and alignment); 0 for anything else, about which
+ * gjb_heap_usable_size decides (other regions, bad pointers, damage).
+ * Reads only, with acquire loads of the words a holder of the lock may
+ * write meanwhile; O(1), inline. A caller without the lock (the system
+ * heap's thread caches) must make sure that no holder of the lock changed
+ * the heap while it read r and while it read the block (a sequence count:
+ * sysheap_cache.c) and passes locked false; then the answer is the one
+ * the lock would have given, but for a next block's footer, which only a
+ * holder of the lock reads. */
+static GJB_ALWAYS_INLINE size_t gjb_hot_block(const gjb_heap *h, const struct gjb_region *r,
+                                              const void *p, bool locked)
+{
     size_t len = (size_t)(r->end - r->first);
     if (GJBMEM_TOOLS)
         return 0;
@@ -99,7 +114,7 @@ static GJB_ALWAYS_INLINE size_t gjb_heap_hot_block(const gjb_heap *h, const void
         size_t d = (size_t)(off - r->first);
         if (d >= len || d % GJB_BU)
             return 0;
-        unsigned t = *bd_tag(h, r, off), k = (t & BD_ORDER_MASK) - 1;
+        unsigned t = gjb_load_byte(bd_tag(h, r, off)), k = (t & BD_ORDER_MASK) - 1;
         if (t == 0 || (t & BD_TAG_FREE) || k >= BD_ORDERS || ((uintptr_t)p & (bd_size(k) - 1)) ||
             bd_size(k) > len - d)
             return 0;
@@ -107,12 +122,30 @@ static GJB_ALWAYS_INLINE size_t gjb_heap_hot_block(const gjb_heap *h, const void
     }
     intptr_t b = gjb_off(h, p) - (intptr_t)GJB_W;
     size_t d = (size_t)(b - r->first);
-    if (d >= len || d % GJB_G || !ff_proved(h, r, d / GJB_G))
+    if (d >= len || d % GJB_G || !ff_proved_shared(h, r, d / GJB_G))
         return 0;
-    size_t hd = gjb_word((const char *)p - GJB_W), s = hd & ~FF_FLAGS;
+    size_t hd = gjb_word_shared((const char *)p - GJB_W), s = hd & ~FF_FLAGS;
     if ((hd & FF_FREE) || s < FF_MIN || s % GJB_G || s > len - d)
         return 0;
+    /* the next block is proved too (or it is the end), or a free block (its
+     * header; with the lock its footer too): a damaged size that lands
+     * inside a block is refused, as free refuses it. (Without the lock the
+     * footer is not read: the block may be allocated meanwhile, and the
+     * footer's word written by its user.) */
+    if (s == len - d || ff_proved_shared(h, r, (d + s) / GJB_G))
+        return s;
+    const char *n = (const char *)p - GJB_W + s;
+    size_t nh = gjb_word_shared(n), ns = nh & ~FF_FLAGS;
+    if ((nh & (FF_FREE | FF_PREV_FREE)) != FF_FREE || ns < FF_MIN || ns % GJB_G ||
+        ns > len - d - s || (locked && gjb_word(n + ns - GJB_W) != ns))
+        return 0;
     return s;
+}
+
+/* gjb_hot_block with the lock held. */
+static GJB_ALWAYS_INLINE size_t gjb_heap_hot_block(const gjb_heap *h, const void *p)
+{
+    return gjb_hot_block(h, &h->hot, p, true);
 }
 
 #endif

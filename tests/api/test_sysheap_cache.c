@@ -43,8 +43,8 @@
 
 #define GRAIN ((size_t)_Alignof(max_align_t))
 #define DIRECT GJBMEM_SYSHEAP_DIRECT
-#define DEPTH 16                   /* blocks kept per block size */
-#define CACHE_MAX_BLOCK (32 * GRAIN) /* largest kept block, header included */
+#define DEPTH 16                   /* most blocks kept per block size */
+#define CACHE_MAX_BLOCK (64 * GRAIN) /* largest kept block, header included */
 /* The cached calls keep blocks (below level 2, without tools). */
 #define CACHE_ON (GJBMEM_HARDENING < 2 && !GJBMEM_TOOLS)
 
@@ -220,7 +220,7 @@ static bool check_reuse(int unused)
     struct gjbmem_sysheap_stats st;
     CK(stats(&st));
     size_t hdr = st.heap.header_bytes;
-    for (size_t n = 1; n <= 600; n += n < 64 ? 1 : 7) {
+    for (size_t n = 1; n <= 4 * CACHE_MAX_BLOCK / 3; n += n < 64 ? 1 : 7) {
         CK(empty_bin(n));
         unsigned char *p = cmalloc(n, (unsigned)n);
         CK(p != NULL);
@@ -551,6 +551,47 @@ static bool check_write_after_free(int unused)
     return valid();
 }
 
+/* FIRST_FIT: a block whose header was overwritten with a larger size that
+ * lands inside the next block (an overflow from the block before) is not
+ * kept: gjbmem_free_cached refuses it as gjbmem_free does (damage, through
+ * the error policy), and no later request gets it. With its header
+ * mended, it is freed as any block. */
+static bool check_damaged_size_not_kept(int unused)
+{
+    (void)unused;
+    struct gjbmem_sysheap_stats st;
+    CK(stats(&st));
+    if (st.policy != FIRST_FIT_ALLOCATION)
+        return true; /* BUDDY keeps no size in the block */
+    CK(empty_bin(100));
+    unsigned char *a = gjbmem_malloc(100), *b = gjbmem_malloc(100);
+    CK(a && b);
+    size_t hdr, s = (size_t)(b - a); /* a's block, when b follows it */
+    memcpy(&hdr, a - sizeof hdr, sizeof hdr);
+    CK(b > a && (hdr & ~(size_t)7) == s); /* neighbours, in this child's fresh heap */
+    memset(b, 0, 64);
+    size_t bad = (hdr & 7) | (s + 2 * GRAIN); /* ends inside b */
+    memcpy(a - sizeof bad, &bad, sizeof bad);
+    CK(gjbmem_sysheap_set_error_policy(GJBMEM_ERR_HOOK, hook, NULL) == 0);
+    g_reports = 0;
+    errno = SENTINEL;
+    int err = gjbmem_free_cached(a);
+    CK(err != 0 && errno == SENTINEL);
+    CK(g_reports == 1 && g_err.corrupt && g_err.addr == a);
+    void *q[DEPTH];
+    for (int i = 0; i < DEPTH; i++) { /* a's bin and the damaged size's: never a */
+        CK((q[i] = gjbmem_malloc_cached(i % 2 ? 100 : s + 2 * GRAIN - GRAIN)) != NULL);
+        CK(q[i] != a);
+    }
+    for (int i = 0; i < DEPTH; i++)
+        CK(cfree(q[i]));
+    CK(gjbmem_sysheap_set_error_policy(GJBMEM_ERR_RETURN, NULL, NULL) == 0);
+    memcpy(a - sizeof hdr, &hdr, sizeof hdr); /* mended */
+    CK(valid());
+    CK(cfree(a) && cfree(b));
+    return valid();
+}
+
 /* --- the model-based random run ---------------------------------------------- */
 
 #define SLOTS 64
@@ -742,6 +783,13 @@ static void write_after_free_over_kept_block(void **state)
     in_child(check_write_after_free, 0, NULL);
 }
 
+static void damaged_size_not_kept(void **state)
+{
+    (void)state;
+    skip_without_cache();
+    in_child(check_damaged_size_not_kept, 0, NULL);
+}
+
 static void seventeenth_block_goes_to_heap_buddy(void **state)
 {
     (void)state;
@@ -758,6 +806,7 @@ int main(void)
         cmocka_unit_test(fresh_buddy_from_environment_all_checks),
         /* then this process's own heap (FIRST_FIT) */
         cmocka_unit_test(reuse_returns_same_pointer),
+        cmocka_unit_test(damaged_size_not_kept),
         cmocka_unit_test(lifo_per_bin),
         cmocka_unit_test(kept_block_refused_by_every_call),
         cmocka_unit_test(interior_and_foreign_pointers_refused),

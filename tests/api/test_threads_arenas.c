@@ -90,6 +90,12 @@ static bool touch(unsigned char *p, size_t n, unsigned tag, bool write)
     return true;
 }
 
+/* Fills a block of n bytes with its own length (checked by any thread). */
+static void stamp(unsigned char *p, size_t n)
+{
+    touch(p, n, (unsigned)n, true);
+}
+
 static uintptr_t chunk(const void *p)
 {
     return (uintptr_t)p >> CHUNK_SHIFT;
@@ -442,6 +448,162 @@ static void free_after_thread_exit_handler(void **state)
     assert_int_equal(pthread_key_delete(late_key), 0);
 }
 
+/* --- frees without the lock while the arena changes ------------------------- */
+
+#define RING 64
+#define BIGS 48
+struct race {
+    _Atomic(unsigned char *) ring[RING]; /* blocks from the changer to the freer */
+    size_t n[RING];                     /* their sizes, written before the slot */
+    atomic_int done;
+    long rounds;
+    size_t regions_before, regions_after; /* the changer's view of the heap */
+};
+
+/* A block into ring slot k once the freer has emptied it. */
+static bool race_put(struct race *r, unsigned k, unsigned char *p, size_t n)
+{
+    while (atomic_load_explicit(&r->ring[k], memory_order_acquire) != NULL)
+        if (stopped())
+            return false;
+        else
+            sched_yield();
+    r->n[k] = n;
+    atomic_store_explicit(&r->ring[k], p, memory_order_release);
+    return true;
+}
+
+/* The changer: its arena's engine at work all the time (small blocks
+ * allocated without the cache for the freer; large ones allocated, resized
+ * and freed, a window that widens so that the arena grows new regions, and
+ * with them a new hot region). */
+static bool race_change(struct race *r)
+{
+    unsigned char *big[BIGS] = {0};
+    size_t bign[BIGS] = {0};
+    uint64_t seed = 77;
+    struct gjbmem_sysheap_stats st;
+    CHECK(gjbmem_sysheap_stats(&st) == 0);
+    r->regions_before = st.heap.regions;
+    for (long i = 0; i < r->rounds && !stopped(); i++) {
+        size_t n = 16 + (size_t)(rnd(&seed) % 600);
+        unsigned char *p = gjbmem_malloc(n);
+        CHECK(p != NULL);
+        stamp(p, n);
+        if (!race_put(r, (unsigned)(i % RING), p, n))
+            return false;
+        unsigned k = (unsigned)(rnd(&seed) % (1 + (uint64_t)i * BIGS / (uint64_t)r->rounds));
+        if (big[k]) {
+            CHECK(touch(big[k], bign[k], (unsigned)bign[k], false));
+            if (rnd(&seed) % 3 == 0) {
+                size_t m = 64 * 1024 + (size_t)(rnd(&seed) % (DIRECT - 80 * 1024));
+                unsigned char *q = gjbmem_realloc(big[k], m);
+                CHECK(q != NULL);
+                big[k] = q;
+                bign[k] = m;
+                stamp(q, m);
+                continue;
+            }
+            CHECK(gjbmem_free(big[k]) == 0);
+        }
+        bign[k] = 64 * 1024 + (size_t)(rnd(&seed) % (DIRECT - 80 * 1024));
+        CHECK((big[k] = gjbmem_malloc(bign[k])) != NULL);
+        stamp(big[k], bign[k]);
+    }
+    CHECK(gjbmem_sysheap_stats(&st) == 0);
+    r->regions_after = st.heap.regions;
+    for (unsigned k = 0; k < BIGS; k++)
+        CHECK(!big[k] || gjbmem_free(big[k]) == 0);
+    return true;
+}
+
+static void *race_changer(void *arg)
+{
+    struct race *r = arg;
+    race_change(r);
+    atomic_store_explicit(&r->done, 1, memory_order_release);
+    return NULL;
+}
+
+/* The freer: frees the changer's blocks with gjbmem_free_cached (proved
+ * without the arena's lock while the changer holds it), and takes some of
+ * them back from its cache. */
+static bool race_free(struct race *r)
+{
+    unsigned char *mine[8] = {0};
+    size_t minen[8] = {0};
+    for (unsigned k = 0, idle = 0;; k = (k + 1) % RING) {
+        unsigned char *p = atomic_load_explicit(&r->ring[k], memory_order_acquire);
+        if (!p) {
+            if (atomic_load_explicit(&r->done, memory_order_acquire) && ++idle > RING)
+                break;
+            continue;
+        }
+        idle = 0;
+        size_t n = r->n[k];
+        atomic_store_explicit(&r->ring[k], NULL, memory_order_release); /* the slot is free again */
+        CHECKF(touch(p, n, (unsigned)n, false), "block of %zu damaged", n);
+        errno = SENTINEL;
+        CHECK(gjbmem_free_cached(p) == 0 && errno == SENTINEL);
+        unsigned j = k % 8;
+        if (mine[j]) {
+            CHECK(touch(mine[j], minen[j], (unsigned)minen[j], false));
+            CHECK(gjbmem_free_cached(mine[j]) == 0);
+        }
+        minen[j] = n;
+        CHECK((mine[j] = gjbmem_malloc_cached(n)) != NULL); /* often the block just kept */
+        stamp(mine[j], n);
+    }
+    for (unsigned j = 0; j < 8; j++)
+        CHECK(!mine[j] || gjbmem_free_cached(mine[j]) == 0);
+    return true;
+}
+
+static void *race_freer(void *arg)
+{
+    race_free(arg);
+    return NULL;
+}
+
+/* One thread frees, through its cache, the blocks another thread allocates
+ * from its arena, while that thread's engine splits, merges, resizes and
+ * grows the arena (its hot region changes): every block's contents hold,
+ * and afterwards the heap validates and holds what it held before. Under
+ * ThreadSanitizer: the lock-free proof reads nothing that the lock's
+ * holder writes without an atomic store. Both policies (heap_mem_init
+ * switches: no block is live). */
+static void race_with(int policy)
+{
+    errno = SENTINEL;
+    assert_int_equal(heap_mem_init(policy), 0);
+    struct gjbmem_sysheap_stats s0 = stats();
+    assert_int_equal(s0.policy, policy);
+    static struct race r;
+    memset(&r, 0, sizeof r);
+    r.rounds = iters(30000);
+    pthread_t c, f;
+    assert_int_equal(pthread_create(&c, NULL, race_changer, &r), 0);
+    assert_int_equal(pthread_create(&f, NULL, race_freer, &r), 0);
+    join(c);
+    join(f);
+    assert_no_thread_failure();
+    if (r.rounds >= 20000)
+        assert_true(r.regions_after >= r.regions_before + 2); /* the arena grew */
+    struct gjbmem_sysheap_stats s1 = stats();
+    assert_int_equal(s1.heap.alloc_blocks, s0.heap.alloc_blocks);
+    assert_int_equal(s1.direct_blocks, s0.direct_blocks);
+    valid();
+}
+
+static void cached_frees_race_the_arena(void **state)
+{
+    (void)state;
+    int policy = stats().policy;
+    race_with(BUDDY_ALLOCATION);
+    race_with(FIRST_FIT_ALLOCATION);
+    assert_int_equal(heap_mem_init(policy), 0);
+}
+
 /* --- many threads at random -------------------------------------------------- */
 
 #define NTHREADS 12
@@ -467,12 +629,6 @@ static size_t rsize(uint64_t *s)
     if (r % 400 == 0)
         return DIRECT + (size_t)(r >> 24) % 65536;
     return 1 + (size_t)(r >> 16) % 3000;
-}
-
-/* Fills a block of n bytes with its own length (checked by any thread). */
-static void stamp(unsigned char *p, size_t n)
-{
-    touch(p, n, (unsigned)n, true);
 }
 
 static bool rfree(struct rworker *w, unsigned char *p, size_t n, bool cached)
@@ -684,6 +840,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(blocks_freed_by_another_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(thread_exit_gives_cache_back, setup, teardown),
         cmocka_unit_test_setup_teardown(free_after_thread_exit_handler, setup, teardown),
+        cmocka_unit_test_setup_teardown(cached_frees_race_the_arena, setup, teardown),
         cmocka_unit_test_setup_teardown(many_threads_random, setup, teardown),
         cmocka_unit_test_setup_teardown(fork_while_threads_keep_blocks, setup, teardown),
     };

@@ -92,12 +92,14 @@ extern char __libc_single_threaded __attribute__((weak));
 /* The system heap's locks: none taken in a process with one thread (a
  * signal handler that allocates is no more allowed there than in glibc's
  * malloc, which skips its locks the same way). Partitions keep the plain
- * ones: the check costs instructions that the partition figures count. */
-static inline void gjb_fast_lock_mt(gjb_port_lock *lock)
+ * ones: the check costs instructions that the partition figures count.
+ * True when the lock was taken. */
+static inline bool gjb_fast_lock_mt(gjb_port_lock *lock)
 {
     if (&__libc_single_threaded != NULL && __libc_single_threaded)
-        return;
+        return false;
     gjb_fast_lock(lock);
+    return true;
 }
 
 /* Releases what gjb_fast_lock_mt took: a lock it skipped is 0 (free), and
