@@ -151,12 +151,13 @@ void *gjbmem_malloc_cached(size_t size)
 static GJB_ALWAYS_INLINE bool tc_keep(struct gjb_tcache *tc, char *p, size_t block)
 {
     size_t b = block / TC_G;
-    if (b >= TC_BINS || tc_n(tc, b) >= depth_of[b])
+    unsigned n = b < TC_BINS ? tc_n(tc, b) : 0;
+    if (b >= TC_BINS || n >= depth_of[b])
         return false;
     uintptr_t w[2] = {(uintptr_t)tc->head[b], gjb_tc_mark(p, tc->head[b])};
     memcpy(p, w, sizeof w);
     tc->head[b] = p;
-    tc_set_n(tc, b, tc_n(tc, b) + 1);
+    tc_set_n(tc, b, n + 1);
     return true;
 }
 
