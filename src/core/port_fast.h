@@ -26,6 +26,12 @@
 #define gjb_fast_lock gjb_port_lock_take
 #define gjb_fast_unlock gjb_port_lock_release
 #define gjb_fast_unlock_mt gjb_port_lock_release
+/* Whether the process has one thread is not known here: false. */
+static inline bool gjb_fast_single(void)
+{
+    return false;
+}
+
 /* Takes the lock (always, here): true. */
 static inline bool gjb_fast_lock_mt(gjb_port_lock *lock)
 {

@@ -134,8 +134,8 @@ void *gjbmem_malloc_cached(size_t size)
 {
     struct gjb_tcache *tc = tc_mine();
     if (GJB_LIKELY(tc != NULL) && size - 1 < TC_MAX - 1 && !gjb_fast_in_isr()) {
-        size_t b = bin_of[atomic_load_explicit(&tc->buddy, memory_order_relaxed)]
-                         [(size + GJB_W - 1) / GJB_W];
+        const unsigned char *bins = atomic_load_explicit(&tc->bins, memory_order_relaxed);
+        size_t b = bins[(size + GJB_W - 1) / GJB_W];
         char *p = b < TC_BINS ? tc_pop(tc, b) : NULL;
         if (p)
             return p;
@@ -182,9 +182,16 @@ static GJB_NOINLINE int free_other(struct gjb_tcache *tc, void *p)
  * does not tell (the locked path then decides). */
 static GJB_ALWAYS_INLINE size_t tc_peek(struct gjb_arena *a, const void *p)
 {
-    unsigned s = atomic_load_explicit(&a->seq, memory_order_acquire);
     gjb_heap *h = atomic_load_explicit(&a->h, memory_order_acquire);
-    if ((s & 1) || !h)
+    if (!h)
+        return 0;
+    if (gjb_fast_single()) { /* no other thread: nothing changes meanwhile */
+        struct gjb_region r = gjb_heap_hot(h);
+        size_t block = gjb_hot_block(h, &r, p, false);
+        return block && !gjb_tc_marked(p) ? block : 0;
+    }
+    unsigned s = atomic_load_explicit(&a->seq, memory_order_acquire);
+    if (s & 1)
         return 0;
     struct gjb_region r = gjb_heap_hot(h); /* acquire loads: the count is read after */
     if (atomic_load_explicit(&a->seq, memory_order_relaxed) != s)
@@ -305,7 +312,7 @@ static struct gjb_tcache *tc_create(void)
         gjb_tc_key = ((uintptr_t)tc * (uintptr_t)0x9E3779B97F4A7C15ULL) | 1;
         tc_tables();
     }
-    atomic_store_explicit(&tc->buddy, gjb_sys.policy == GJB_BUDDY, memory_order_relaxed);
+    atomic_store_explicit(&tc->bins, bin_of[gjb_sys.policy == GJB_BUDDY], memory_order_relaxed);
     tc->next = registry;
     if (registry)
         registry->prev = tc;
@@ -351,14 +358,14 @@ void gjb_tc_flush_mine(void)
 void gjb_tc_policy(bool buddy)
 {
     for (struct gjb_tcache *tc = registry; tc; tc = tc->next)
-        atomic_store_explicit(&tc->buddy, buddy, memory_order_relaxed);
+        atomic_store_explicit(&tc->bins, bin_of[buddy], memory_order_relaxed);
 }
 
 void gjb_tc_totals(size_t *blocks, size_t *bytes)
 {
     *blocks = *bytes = 0;
     for (const struct gjb_tcache *tc = registry; tc; tc = tc->next) {
-        size_t hdr = block_hdr[atomic_load_explicit(&tc->buddy, memory_order_relaxed)];
+        size_t hdr = block_hdr[atomic_load_explicit(&tc->bins, memory_order_relaxed) == bin_of[1]];
         for (size_t b = 1; b < TC_BINS; b++) {
             *blocks += tc_n(tc, b);
             *bytes += tc_n(tc, b) * (b * TC_G - hdr);

@@ -182,7 +182,8 @@ size_t gjb_chunk_bytes(void);
 /* A thread cache (sysheap_cache.c). */
 struct gjb_tcache {
     struct gjb_tcache *prev, *next;       /* the registry (gjb_sys.lock) */
-    _Atomic bool buddy;                   /* the policy (heap_mem_init sets it, bins empty) */
+    _Atomic(const unsigned char *) bins;  /* a request's bin, by the policy (heap_mem_init
+                                             sets it, bins empty): sysheap_cache.c */
     _Atomic unsigned char n[GJB_TC_BINS]; /* blocks per bin (read by the statistics) */
     char *head[GJB_TC_BINS];
 };

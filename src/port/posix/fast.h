@@ -93,10 +93,16 @@ extern char __libc_single_threaded __attribute__((weak));
  * signal handler that allocates is no more allowed there than in glibc's
  * malloc, which skips its locks the same way). Partitions keep the plain
  * ones: the check costs instructions that the partition figures count.
- * True when the lock was taken. */
+ * gjb_fast_single: the process has one thread (what the check reads).
+ * gjb_fast_lock_mt: true when the lock was taken. */
+static inline bool gjb_fast_single(void)
+{
+    return &__libc_single_threaded != NULL && __libc_single_threaded;
+}
+
 static inline bool gjb_fast_lock_mt(gjb_port_lock *lock)
 {
-    if (&__libc_single_threaded != NULL && __libc_single_threaded)
+    if (gjb_fast_single())
         return false;
     gjb_fast_lock(lock);
     return true;
