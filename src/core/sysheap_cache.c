@@ -151,8 +151,10 @@ void *gjbmem_malloc_cached(size_t size)
 static GJB_ALWAYS_INLINE bool tc_keep(struct gjb_tcache *tc, char *p, size_t block)
 {
     size_t b = block / TC_G;
-    unsigned n = b < TC_BINS ? tc_n(tc, b) : 0;
-    if (b >= TC_BINS || n >= depth_of[b])
+    if (b >= TC_BINS)
+        return false;
+    unsigned n = tc_n(tc, b);
+    if (n >= depth_of[b])
         return false;
     uintptr_t w[2] = {(uintptr_t)tc->head[b], gjb_tc_mark(p, tc->head[b])};
     memcpy(p, w, sizeof w);
@@ -225,6 +227,14 @@ static GJB_NOINLINE int free_spill(struct gjb_tcache *tc, struct gjb_arena *a, v
     return st == GJB_OK ? 0 : free_other(tc, p);
 }
 
+/* Block p of arena a, proved (block bytes): kept, or to the engine when
+ * its bin is full. */
+static GJB_ALWAYS_INLINE int tc_take(struct gjb_tcache *tc, struct gjb_arena *a, void *p,
+                                     size_t block)
+{
+    return tc_keep(tc, p, block) ? 0 : free_spill(tc, a, p);
+}
+
 /* gjbmem_free_cached for a block that is not in the hot region of the
  * thread's own arena: the chunk map names its arena. */
 static GJB_NOINLINE int free_elsewhere(struct gjb_tcache *tc, void *p)
@@ -234,9 +244,7 @@ static GJB_NOINLINE int free_elsewhere(struct gjb_tcache *tc, void *p)
         return free_other(tc, p);
     struct gjb_arena *a = &gjb_sys.arena[t - 1];
     size_t block = tc_peek(a, p);
-    if (block == 0)
-        return free_locked(tc, a, p);
-    return tc_keep(tc, p, block) ? 0 : free_spill(tc, a, p);
+    return block ? tc_take(tc, a, p, block) : free_locked(tc, a, p);
 }
 
 int gjbmem_free_cached(void *p)
@@ -249,7 +257,7 @@ int gjbmem_free_cached(void *p)
     size_t block = th->arena ? tc_peek(th->arena, p) : 0;
     if (GJB_UNLIKELY(block == 0))
         return free_elsewhere(tc, p);
-    return tc_keep(tc, p, block) ? 0 : free_spill(tc, th->arena, p);
+    return tc_take(tc, th->arena, p, block);
 }
 
 /* Gives every kept block of tc back to its arena's engine (a block that is
