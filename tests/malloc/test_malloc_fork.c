@@ -1,7 +1,8 @@
 /*
  * test_malloc_fork.c - fork where an allocator's fork handlers can deadlock
  * (issue 14), with the malloc replacement (libgjbmem-malloc.so) linked:
- *   - stdio_and_realloc: the main thread forks thousands of times while
+ *   - stdio_and_realloc: the main thread forks (600 times, or for 30 s
+ *     once 20 forks are done: a busy machine is slow at this) while
  *     four threads use stdio and the heap: two read lines with getline
  *     (which holds its FILE's lock while it calls malloc and realloc), one
  *     writes with fprintf and reallocs, one flushes every stream with
@@ -43,6 +44,11 @@
  * stdio_and_realloc each fork (re-armed before every one: on a busy machine,
  * two of these tests at once took 90 s, and 204 s under -m32). */
 #define WATCHDOG 120
+
+/* stdio_and_realloc forks for at most this long once it has forked
+ * MIN_FORKS times. */
+#define FORK_SECONDS 30
+#define MIN_FORKS 20
 
 /* ---- fork while other threads use stdio and the heap ---------------------- */
 
@@ -132,8 +138,17 @@ static void stdio_and_realloc(void **state)
     void *(*fn[4])(void *) = {reader, reader, writer, flusher};
     for (int i = 0; i < 4; i++)
         assert_int_equal(pthread_create(&t[i], NULL, fn[i], NULL), 0);
-    long forks = iters(600);
-    for (long k = 0; k < forks && !stopped(); k++) {
+    /* iters(600) forks, or as many as FORK_SECONDS allow but at least
+     * MIN_FORKS: with more runnable threads than cores each fork waits for
+     * the threads that hold the locks it takes to be scheduled (a busy CI
+     * machine took 600 s for what a quiet one does in 9 s). */
+    long forks = iters(600), k = 0;
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (; k < forks && !stopped(); k++) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (k >= MIN_FORKS && now.tv_sec - t0.tv_sec >= FORK_SECONDS)
+            break;
         alarm(WATCHDOG); /* this fork and its child */
         pid_t pid = fork();
         assert_true(pid >= 0);
@@ -150,6 +165,7 @@ static void stdio_and_realloc(void **state)
     for (int i = 0; i < 4; i++)
         assert_int_equal(pthread_join(t[i], NULL), 0);
     alarm(0);
+    printf("    %ld forks\n", k);
     free(g_text);
     harness_report_time();
     if (atomic_load(&g_failed))
