@@ -19,6 +19,11 @@
 #define gjb_fast_thread_area gjb_port_thread_area
 #endif
 
+/* A pause in a short wait for another processor (a port without one: none). */
+#ifndef gjb_fast_relax
+#define gjb_fast_relax() ((void)0)
+#endif
+
 /* A port whose fast header has no inline locks (GJB_FAST_LOCKS) gets the
  * out-of-line ones. */
 #ifndef GJB_FAST_LOCKS

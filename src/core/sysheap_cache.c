@@ -21,36 +21,32 @@
  * holds a mark (gjb_tc_mark: a key, its address and the link combined);
  * every other path that takes a block back sees the mark (gjb_arena_raw)
  * and refuses it as a block already freed. Blocks leave a cache when a
- * request takes them, when their bin is full (they go to their arena's
- * engine at once), and all of them when the thread exits, when
+ * request takes them, when their bin is full (half the bin: blocks of
+ * another thread's arena go on that arena's list of blocks handed back,
+ * without its lock, where that thread takes them at its next miss; the
+ * thread's own to its engine), and all of them when the thread exits, when
  * heap_mem_init runs in the thread, and in a child after fork for the
- * threads that did not fork.
+ * threads that did not fork. A miss with nothing handed back takes the
+ * arena's lock once for several blocks of the size (tc_refill).
  *
  * The statistics count kept blocks as free (gjbmem_sysheap_stats). The
  * registry of caches (for those sums and for fork) is a list under
  * gjb_sys.lock; a cache's bin counts are written by its thread only and
  * read with relaxed atomics.
  */
-#include "sysheap_state.h"
+#include "tcache.h"
 #include "gjbext.h"
 #include "gjbmem/sysheap.h"
 
-#define TC_G GJB_G          /* the engine's granule */
-#define TC_BINS GJB_TC_BINS
-#define TC_DEPTH 16u /* blocks kept per bin, bins up to TC_HALF */
-#define TC_HALF 32u  /* larger blocks: TC_DEPTH / 2 per bin */
-#define TC_MAX (TC_BINS * TC_G) /* requests above never have a bin */
-#define TC_STEPS (TC_MAX / GJB_W + 1)
+#define PEEK_WAIT 256u /* pauses a free waits for a lock-free proof */
 
-/* A request's bin by its size in words: the block size the policy gives
- * it, in granules (TC_BINS or more: none). Made once (tc_tables). */
-static unsigned char bin_of[2][TC_STEPS]; /* [buddy][ceil(size / word)] */
-static unsigned char depth_of[TC_BINS]; /* the most blocks each bin keeps */
-static size_t block_hdr[2] = {GJB_W, 0};  /* header bytes per block */
+unsigned char gjb_tc_bin_of[2][TC_STEPS];
+unsigned char gjb_tc_depth[TC_BINS];
+const size_t gjb_tc_hdr[2] = {GJB_W, 0};
 
-_Static_assert(TC_DEPTH < 256 && FF_MIN >= 2 * sizeof(uintptr_t) + GJB_W &&
-                   GJB_BU >= 2 * sizeof(uintptr_t),
-               "a kept block holds a link and a mark");
+_Static_assert(TC_DEPTH < 256 && FF_MIN >= 3 * sizeof(uintptr_t) + GJB_W &&
+                   GJB_BU >= 3 * sizeof(uintptr_t),
+               "a kept block holds a link and a mark, one handed back its bin too");
 
 _Atomic bool gjb_tc_active;
 uintptr_t gjb_tc_key;
@@ -81,28 +77,23 @@ static void tc_tables(void)
     for (int buddy = 0; buddy < 2; buddy++)
         for (size_t k = 1; k < TC_STEPS; k++) {
             size_t b = block_for(buddy, k * GJB_W) / TC_G;
-            bin_of[buddy][k] = (unsigned char)(b < TC_BINS ? b : TC_BINS);
+            gjb_tc_bin_of[buddy][k] = (unsigned char)(b < TC_BINS ? b : TC_BINS);
         }
     for (size_t b = 1; b < TC_BINS; b++)
-        depth_of[b] = (unsigned char)(b <= TC_HALF ? TC_DEPTH : TC_DEPTH / 2);
+        gjb_tc_depth[b] = (unsigned char)(b <= TC_HALF ? TC_DEPTH : TC_DEPTH / 2);
 }
 
-static unsigned tc_n(const struct gjb_tcache *tc, size_t b)
-{
-    return atomic_load_explicit(&tc->n[b], memory_order_relaxed);
-}
-
-static void tc_set_n(struct gjb_tcache *tc, size_t b, unsigned n)
-{
-    atomic_store_explicit(&tc->n[b], (unsigned char)n, memory_order_relaxed);
-}
-
-/* Reports damage to a kept block p through the error policy and drops bin
- * b (its blocks stay allocated; errno is left alone). */
+/* Drops bin b, where kept block p is not whole (its blocks stay
+ * allocated), and reports p. */
 static GJB_NOINLINE void tc_damaged(struct gjb_tcache *tc, size_t b, const void *p)
 {
     tc->head[b] = NULL;
     tc_set_n(tc, b, 0);
+    gjb_tc_report(p);
+}
+
+void gjb_tc_report(const void *p)
+{
     gjb_sys_lock();
     struct gjb_errpolicy pol = gjb_sys.pol;
     gjb_sys_unlock();
@@ -111,18 +102,17 @@ static GJB_NOINLINE void tc_damaged(struct gjb_tcache *tc, size_t b, const void 
 }
 
 /* Takes the first block of bin b: NULL when the bin is empty, or when the
- * block is not whole (a write after free broke its mark: tc_damaged). */
-static GJB_ALWAYS_INLINE char *tc_pop(struct gjb_tcache *tc, size_t b)
+ * block is not whole (a write after free broke its mark; it stays first in
+ * the bin). */
+static GJB_ALWAYS_INLINE char *tc_pop_whole(struct gjb_tcache *tc, size_t b)
 {
     char *p = tc->head[b];
     if (!p)
         return NULL;
     uintptr_t w[2];
     memcpy(w, p, sizeof w);
-    if (GJB_UNLIKELY(w[1] != gjb_tc_mark(p, (char *)w[0]))) {
-        tc_damaged(tc, b, p);
+    if (GJB_UNLIKELY(w[1] != gjb_tc_mark(p, (char *)w[0])))
         return NULL;
-    }
     tc->head[b] = (char *)w[0];
     tc_set_n(tc, b, tc_n(tc, b) - 1);
     w[1] = 0; /* no mark: a live block again */
@@ -130,40 +120,56 @@ static GJB_ALWAYS_INLINE char *tc_pop(struct gjb_tcache *tc, size_t b)
     return p;
 }
 
-void *gjbmem_malloc_cached(size_t size)
+/* tc_pop_whole, and a block that is not whole reported (tc_damaged). */
+static GJB_ALWAYS_INLINE char *tc_pop(struct gjb_tcache *tc, size_t b)
 {
-    struct gjb_tcache *tc = tc_mine();
-    if (GJB_LIKELY(tc != NULL) && size - 1 < TC_MAX - 1 && !gjb_fast_in_isr()) {
-        const unsigned char *bins = atomic_load_explicit(&tc->bins, memory_order_relaxed);
-        size_t b = bins[(size + GJB_W - 1) / GJB_W];
-        char *p = b < TC_BINS ? tc_pop(tc, b) : NULL;
-        if (p)
-            return p;
-    }
+    char *p = tc_pop_whole(tc, b);
+    if (GJB_UNLIKELY(!p && tc->head[b]))
+        tc_damaged(tc, b, tc->head[b]);
+    return p;
+}
+
+static void *tc_refill(struct gjb_tcache *tc, size_t b, size_t size);
+
+/* gjbmem_malloc_cached when bin b (of the request's size) gave nothing:
+ * its first block reported if it is broken, then refilled with more than
+ * one thread, else the heap. */
+static GJB_NOINLINE void *malloc_miss(struct gjb_tcache *tc, size_t b, size_t size)
+{
+    if (tc->head[b])
+        tc_damaged(tc, b, tc->head[b]);
+    if (!gjb_fast_single())
+        return tc_refill(tc, b, size);
     return gjbmem_malloc(size);
 }
 
-/* Keeps block p (block bytes with its header, a live block of arena a,
- * locked, not kept already) when its bin has room: true when kept. Every
- * request bin_of puts in the same bin fits it: the bin is the block's size
- * in granules, and a request's bin the size of the block the policy gives
- * it (the policy cannot change while a block is kept). */
-static GJB_ALWAYS_INLINE bool tc_keep(struct gjb_tcache *tc, char *p, size_t block)
+static struct gjb_tcache *tc_create(void);
+
+/* gjbmem_malloc_cached in a thread without a cache: one made now when the
+ * process has more than one thread (a thread may allocate what others
+ * free: it has nothing to keep of its own, but blocks come back to it). */
+static GJB_NOINLINE void *malloc_first(size_t size)
 {
-    size_t b = block / TC_G;
-    if (b >= TC_BINS)
-        return false;
-    unsigned n = tc_n(tc, b);
-    if (n >= depth_of[b])
-        return false;
-    uintptr_t w[2] = {(uintptr_t)tc->head[b], gjb_tc_mark(p, tc->head[b])};
-    memcpy(p, w, sizeof w);
-    tc->head[b] = p;
-    tc_set_n(tc, b, n + 1);
-    return true;
+    if (!gjb_fast_single() && !gjb_fast_in_isr() && tc_create())
+        return gjbmem_malloc_cached(size);
+    return gjbmem_malloc(size);
 }
 
-static struct gjb_tcache *tc_create(void);
+void *gjbmem_malloc_cached(size_t size)
+{
+    struct gjb_tcache *tc = tc_mine();
+    if (GJB_UNLIKELY(tc == NULL))
+        return malloc_first(size);
+    if (size - 1 < TC_MAX - 1 && !gjb_fast_in_isr()) {
+        const unsigned char *bins = atomic_load_explicit(&tc->bins, memory_order_relaxed);
+        size_t b = bins[(size + GJB_W - 1) / GJB_W];
+        if (b < TC_BINS) {
+            char *p = tc_pop_whole(tc, b);
+            return p ? p : malloc_miss(tc, b, size); /* tail calls: nothing saved */
+        }
+    }
+    return gjbmem_malloc(size);
+}
 
 /* gjbmem_free_cached for what the inline path did not settle: a thread
  * without a cache, interrupt context, hardening 2+, another arena, a
@@ -217,22 +223,93 @@ static GJB_NOINLINE int free_locked(struct gjb_tcache *tc, struct gjb_arena *a, 
     return done ? 0 : free_other(tc, p); /* decided there */
 }
 
-/* gjbmem_free_cached for block p that tc_peek proved but whose bin is
- * full: to its arena's engine (which proves it again). */
-static GJB_NOINLINE int free_spill(struct gjb_tcache *tc, struct gjb_arena *a, void *p)
+/* A request of size bytes whose bin b is empty, in a process with more
+ * than one thread: the thread's arena gives its block and up to half a
+ * bin more of the same size, under one lock; the cache keeps the others.
+ * A thread that allocates what others free takes its arena's lock once
+ * per several requests. */
+static GJB_NOINLINE void *tc_refill(struct gjb_tcache *tc, size_t b, size_t size)
 {
+    struct gjb_arena *a = gjb_sys_mine();
+    void *p = NULL, *q;
+    bool back = atomic_load_explicit(&a->remote, memory_order_relaxed) != NULL;
+    void *bad = gjb_handback_take(tc, a, false);
+    if (tc->head[b] || bad) { /* one came back */
+        if (bad)
+            gjb_tc_report(bad);
+        return gjbmem_malloc_cached(size);
+    }
+    /* more of the same size, unless blocks come back: they would fill the
+     * bins that blocks coming back should find room in */
+    gjb_arena_lock(a);
+    if (a->h && gjb_heap_alloc_inline(a->h, size, &p) == GJB_OK && !back)
+        for (unsigned k = gjb_tc_depth[b] / 2u; k > 1; k--) {
+            if (gjb_heap_alloc_inline(a->h, size, &q) != GJB_OK)
+                break;
+            size_t block = gjb_heap_hot_block(a->h, q);
+            if (!block || !tc_keep(tc, q, block)) { /* a block the engine made larger */
+                (void)gjb_heap_free_inline(a->h, q);
+                break;
+            }
+        }
+    gjb_arena_unlock(a);
+    return p ? p : gjbmem_malloc(size);
+}
+
+/* Makes room in bin b, full: half its blocks go back, each run of blocks
+ * of one arena at once: another thread's arena gets them on its list of
+ * blocks handed back (gjb_handback_push, no lock), the thread's own arena (or a
+ * full list) takes them into its engine under one lock. A thread that
+ * frees what another allocates leaves that arena's lock alone. */
+static GJB_NOINLINE void tc_spill(struct gjb_tcache *tc, size_t b)
+{
+    char *q[TC_DEPTH / 2];
+    unsigned n = 0;
+    while (n < gjb_tc_depth[b] / 2u && (q[n] = tc_pop(tc, b)) != NULL)
+        n++; /* outside the locks: tc_pop may report damage */
+    for (unsigned i = 0, j; i < n; i = j) {
+        unsigned t = gjb_chunk_get(q[i]);
+        for (j = i + 1; j < n && gjb_chunk_get(q[j]) == t; j++)
+            ;
+        struct gjb_arena *a = &gjb_sys.arena[t - 1];
+        if (a != gjb_thread()->arena && gjb_handback_push(tc, a, q + i, j - i, b))
+            continue;
+        gjb_arena_lock(a);
+        void *bad = gjb_tc_drain_remote(a);
+        for (unsigned k = i; k < j; k++)
+            (void)gjb_heap_free_inline(a->h, q[k]);
+        gjb_arena_unlock(a);
+        if (bad)
+            gjb_tc_report(bad);
+    }
+}
+
+/* gjbmem_free_cached for block p of arena a, proved (block bytes), that
+ * its bin has no room for: kept after the bin gave half its blocks back
+ * (tc_spill, with more than one thread: with one there is no lock to
+ * spare); else, and for a block too large for a bin, to a's engine (which
+ * proves it again). */
+static GJB_NOINLINE int free_unkept(struct gjb_tcache *tc, struct gjb_arena *a, void *p,
+                                    size_t block)
+{
+    if (block / TC_G < TC_BINS && !gjb_fast_single()) {
+        tc_spill(tc, block / TC_G);
+        if (tc_keep(tc, p, block))
+            return 0;
+    }
     gjb_arena_lock(a);
     int st = gjb_heap_free_inline(a->h, p);
     gjb_arena_unlock(a);
     return st == GJB_OK ? 0 : free_other(tc, p);
 }
 
-/* Block p of arena a, proved (block bytes): kept, or to the engine when
- * its bin is full. */
+/* Block p of arena a, proved (block bytes): kept, or free_unkept. */
 static GJB_ALWAYS_INLINE int tc_take(struct gjb_tcache *tc, struct gjb_arena *a, void *p,
                                      size_t block)
 {
-    return tc_keep(tc, p, block) ? 0 : free_spill(tc, a, p);
+    if (tc_keep(tc, p, block))
+        return 0;
+    return free_unkept(tc, a, p, block); /* a tail call: the path above saves nothing */
 }
 
 /* gjbmem_free_cached for a block that is not in the hot region of the
@@ -243,7 +320,20 @@ static GJB_NOINLINE int free_elsewhere(struct gjb_tcache *tc, void *p)
     if (t - 1 >= SYS_ARENAS)
         return free_other(tc, p);
     struct gjb_arena *a = &gjb_sys.arena[t - 1];
+    unsigned s = atomic_load_explicit(&a->seq, memory_order_relaxed);
     size_t block = tc_peek(a, p);
+    /* When a holder of the lock changed the heap meanwhile: it holds it a
+     * short while (a thread that allocates what this one frees takes it
+     * once per several requests); wait for it, a little, rather than queue
+     * for the lock it will want again. */
+    for (unsigned k = 0; !block && k < PEEK_WAIT; k++) {
+        unsigned now = atomic_load_explicit(&a->seq, memory_order_relaxed);
+        if (now == s && !(s & 1))
+            break; /* nothing changed: the locked path decides */
+        gjb_fast_relax();
+        if (!((s = now) & 1))
+            block = tc_peek(a, p);
+    }
     return block ? tc_take(tc, a, p, block) : free_locked(tc, a, p);
 }
 
@@ -320,7 +410,8 @@ static struct gjb_tcache *tc_create(void)
         gjb_tc_key = ((uintptr_t)tc * (uintptr_t)0x9E3779B97F4A7C15ULL) | 1;
         tc_tables();
     }
-    atomic_store_explicit(&tc->bins, bin_of[gjb_sys.policy == GJB_BUDDY], memory_order_relaxed);
+    bool buddy = gjb_sys.policy == GJB_BUDDY;
+    atomic_store_explicit(&tc->bins, gjb_tc_bin_of[buddy], memory_order_relaxed);
     tc->next = registry;
     if (registry)
         registry->prev = tc;
@@ -366,18 +457,23 @@ void gjb_tc_flush_mine(void)
 void gjb_tc_policy(bool buddy)
 {
     for (struct gjb_tcache *tc = registry; tc; tc = tc->next)
-        atomic_store_explicit(&tc->bins, bin_of[buddy], memory_order_relaxed);
+        atomic_store_explicit(&tc->bins, gjb_tc_bin_of[buddy], memory_order_relaxed);
 }
 
 void gjb_tc_totals(size_t *blocks, size_t *bytes)
 {
     *blocks = *bytes = 0;
     for (const struct gjb_tcache *tc = registry; tc; tc = tc->next) {
-        size_t hdr = block_hdr[atomic_load_explicit(&tc->bins, memory_order_relaxed) == bin_of[1]];
+        bool buddy = atomic_load_explicit(&tc->bins, memory_order_relaxed) == gjb_tc_bin_of[1];
+        size_t hdr = gjb_tc_hdr[buddy];
         for (size_t b = 1; b < TC_BINS; b++) {
             *blocks += tc_n(tc, b);
             *bytes += tc_n(tc, b) * (b * TC_G - hdr);
         }
+    }
+    for (unsigned i = 0; i < SYS_ARENAS; i++) {
+        *blocks += atomic_load_explicit(&gjb_sys.arena[i].remote_n, memory_order_relaxed);
+        *bytes += atomic_load_explicit(&gjb_sys.arena[i].remote_bytes, memory_order_relaxed);
     }
 }
 
@@ -392,5 +488,13 @@ void gjb_tc_after_fork(void)
         if (tc != mine)
             tc_destroy(tc); /* its thread is not in the child */
         tc = next;
+    }
+    for (unsigned i = 0; i < SYS_ARENAS; i++) { /* one thread: nobody would take them */
+        struct gjb_arena *a = &gjb_sys.arena[i];
+        gjb_arena_lock(a);
+        void *bad = gjb_handback_take(NULL, a, true);
+        gjb_arena_unlock(a);
+        if (bad)
+            gjb_tc_report(bad);
     }
 }

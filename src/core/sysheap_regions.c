@@ -213,6 +213,11 @@ int heap_mem_init(int flag)
     int policy = flag == BUDDY_ALLOCATION ? GJB_BUDDY : GJB_FIRST_FIT, err = 0;
     gjb_tc_flush_mine(); /* the calling thread's cached blocks are no live blocks */
     gjb_sys_lock_all();
+    void *bad = NULL;
+    for (unsigned i = 0; i < SYS_ARENAS; i++) { /* blocks handed back are free */
+        void *b = gjb_tc_drain_remote(&gjb_sys.arena[i]);
+        bad = bad ? bad : b;
+    }
     if (policy != gjb_sys.policy) {
         if (!all_empty())
             err = EBUSY;
@@ -224,6 +229,8 @@ int heap_mem_init(int flag)
         }
     }
     gjb_sys_unlock_all();
+    if (bad)
+        gjb_tc_report(bad);
     if (err)
         gjb_port_set_errno(err);
     return err ? -1 : 0;

@@ -77,6 +77,10 @@ struct gjb_arena {
     _Alignas(64) _Atomic unsigned seq; /* odd while a holder of the lock may
                                           change the heap (gjb_arena_lock) */
     gjb_port_lock lock;
+    /* Kept blocks other threads' caches hand back (sysheap_cache.c):
+     * pushed without the lock, taken under it. */
+    _Alignas(64) _Atomic(char *) remote;
+    _Atomic size_t remote_n, remote_bytes; /* its blocks, their usable bytes */
     _Alignas(64) _Atomic(gjb_heap *) h; /* NULL until the arena has memory */
     size_t regions;  /* bytes of all its regions */
     unsigned npieces;
@@ -272,6 +276,19 @@ void gjb_tc_totals(size_t *blocks, size_t *bytes);
 /* In a child after fork (single-threaded, locks new): the caches of the
  * other threads of the parent give their blocks back. */
 void gjb_tc_after_fork(void);
+
+/* Gives every block other threads handed back to arena a (locked) to its
+ * engine; returns a block found broken (the rest of the list stays
+ * allocated; report it once the lock is released), or NULL. */
+void *gjb_tc_drain_remote(struct gjb_arena *a);
+
+/* True when every block on arena a's list (a locked) is whole and a live
+ * block of a, and the list holds no more blocks than its count. */
+bool gjb_tc_remote_ok(struct gjb_arena *a);
+
+/* Reports kept block p, found not whole, through the system heap's error
+ * policy (no arena lock held; errno is left alone). */
+void gjb_tc_report(const void *p);
 /* At a thread's exit (area: its gjb_thread): its cache gives everything
  * back. */
 void gjb_tc_thread_exit(void *area);

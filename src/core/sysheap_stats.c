@@ -116,7 +116,7 @@ static bool arenas_ok(void)
     for (unsigned i = 0; i < SYS_ARENAS; i++) {
         struct gjb_arena *a = &gjb_sys.arena[i];
         gjb_arena_lock(a);
-        ok = ok && (!a->h || gjb_guarded_validate(a->h) == GJB_OK);
+        ok = ok && (!a->h || gjb_guarded_validate(a->h) == GJB_OK) && gjb_tc_remote_ok(a);
         gjb_arena_unlock(a);
     }
     return ok;

@@ -278,7 +278,9 @@ static bool check_lifo(int unused)
 /* In a fresh heap: 17 blocks of one size, one after the other before the
  * heap's free rest. The first 16 freed are kept: the statistics count
  * exactly their usable bytes free and none merged; the 17th goes to the
- * heap and merges with the free rest beside it. */
+ * heap and merges with the free rest beside it (in a process with one
+ * thread: with more, a full bin gives half its blocks back first,
+ * test_threads_handback.c). */
 static bool check_seventeenth(int unused)
 {
     (void)unused;

@@ -243,8 +243,8 @@ static void *producer(void *arg)
         touch(h->p[i], h->n[i], (unsigned)i, true);
     }
     atomic_store_explicit(&h->ready, 1, memory_order_release);
-    while (!atomic_load_explicit(&h->freed, memory_order_acquire) && !stopped())
-        sched_yield(); /* alive while the other frees its blocks */
+    while (!atomic_load_explicit(&h->go_on, memory_order_acquire) && !stopped())
+        sched_yield(); /* alive (its cache with it) until the main thread looked */
     return NULL;
 }
 

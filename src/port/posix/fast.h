@@ -20,6 +20,13 @@
 
 #define GJB_VISIBILITY_HIDDEN __attribute__((visibility("hidden")))
 
+/* A pause in a short wait for another processor (port_fast.h). */
+#if defined(__x86_64__) || defined(__i386__)
+#define gjb_fast_relax() __asm__ __volatile__("pause")
+#elif defined(__aarch64__)
+#define gjb_fast_relax() __asm__ __volatile__("yield")
+#endif
+
 /* Set while the calling thread runs in (emulated) interrupt context. */
 extern _Thread_local volatile int gjb_posix_isr __attribute__((tls_model("initial-exec")))
     GJB_VISIBILITY_HIDDEN;
