@@ -241,14 +241,15 @@ static GJB_NOINLINE void *tc_refill(struct gjb_tcache *tc, size_t b, size_t size
     }
     /* more of the same size, unless blocks come back: they would fill the
      * bins that blocks coming back should find room in */
-    gjb_arena_lock(a);
-    if (a->h && gjb_heap_alloc_inline(a->h, size, &p) == GJB_OK && !back)
+    gjb_arena_lock(a); /* the engine's calls out of line: a slow path */
+    if (a->h && gjb_heap_alloc(a->h, size, &p) == GJB_OK && !back)
         for (unsigned k = gjb_tc_depth[b] / 2u; k > 1; k--) {
-            if (gjb_heap_alloc_inline(a->h, size, &q) != GJB_OK)
+            if (gjb_heap_alloc(a->h, size, &q) != GJB_OK)
                 break;
-            size_t block = gjb_heap_hot_block(a->h, q);
-            if (!block || !tc_keep(tc, q, block)) { /* a block the engine made larger */
-                (void)gjb_heap_free_inline(a->h, q);
+            size_t u = gjb_heap_usable_size(a->h, q);
+            if (!u || !tc_keep(tc, q, u + gjb_tc_hdr[gjb_sys.policy == GJB_BUDDY])) {
+                /* a block the engine made larger than the bin */
+                (void)gjb_heap_free(a->h, q);
                 break;
             }
         }
@@ -277,7 +278,7 @@ static GJB_NOINLINE void tc_spill(struct gjb_tcache *tc, size_t b)
         gjb_arena_lock(a);
         void *bad = gjb_tc_drain_remote(a);
         for (unsigned k = i; k < j; k++)
-            (void)gjb_heap_free_inline(a->h, q[k]);
+            (void)gjb_heap_free(a->h, q[k]);
         gjb_arena_unlock(a);
         if (bad)
             gjb_tc_report(bad);
@@ -320,19 +321,21 @@ static GJB_NOINLINE int free_elsewhere(struct gjb_tcache *tc, void *p)
     if (t - 1 >= SYS_ARENAS)
         return free_other(tc, p);
     struct gjb_arena *a = &gjb_sys.arena[t - 1];
-    unsigned s = atomic_load_explicit(&a->seq, memory_order_relaxed);
-    size_t block = tc_peek(a, p);
     /* When a holder of the lock changed the heap meanwhile: it holds it a
      * short while (a thread that allocates what this one frees takes it
-     * once per several requests); wait for it, a little, rather than queue
-     * for the lock it will want again. */
-    for (unsigned k = 0; !block && k < PEEK_WAIT; k++) {
+     * once per several requests); wait for it, a little, and prove again
+     * rather than queue for the lock it will want again. */
+    unsigned s = atomic_load_explicit(&a->seq, memory_order_relaxed), k = 0;
+    size_t block;
+    while ((block = tc_peek(a, p)) == 0 && k++ < PEEK_WAIT) {
         unsigned now = atomic_load_explicit(&a->seq, memory_order_relaxed);
-        if (now == s && !(s & 1))
+        if (now == s && !(now & 1))
             break; /* nothing changed: the locked path decides */
-        gjb_fast_relax();
-        if (!((s = now) & 1))
-            block = tc_peek(a, p);
+        for (; (now & 1) && k < PEEK_WAIT; k++) {
+            gjb_fast_relax();
+            now = atomic_load_explicit(&a->seq, memory_order_relaxed);
+        }
+        s = now;
     }
     return block ? tc_take(tc, a, p, block) : free_locked(tc, a, p);
 }

@@ -73,7 +73,7 @@ void *gjb_handback_take(struct gjb_tcache *tc, struct gjb_arena *a, bool held)
             gjb_arena_lock(a);
         locked = true;
         memset(p + sizeof(uintptr_t), 0, sizeof(uintptr_t)); /* no mark: live, then freed */
-        (void)gjb_heap_free_inline(a->h, p);
+        (void)gjb_heap_free(a->h, p); /* out of line: a slow path */
     }
     if (locked && !held)
         gjb_arena_unlock(a);
