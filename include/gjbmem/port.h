@@ -118,6 +118,47 @@ GJBMEM_API int gjb_port_vm_advise(void *addr, unsigned long len, int advice);
 GJBMEM_API int gjb_port_shm_open(const char *name, int oflag, unsigned mode, int *fd);
 GJBMEM_API int gjb_port_shm_unlink(const char *name);
 
+/* --- Heaps in memory shared between processes (src/port/posix/shared.c). */
+
+/* Storage for a process-shared, robust lock that lives in shared memory. */
+#define GJB_PORT_SHLOCK_BYTES 64
+typedef struct gjb_port_shlock {
+    _Alignas(16) unsigned char opaque[GJB_PORT_SHLOCK_BYTES];
+} gjb_port_shlock;
+
+/* What gjb_port_shlock_take reports. */
+#define GJB_SHLOCK_OK 0
+#define GJB_SHLOCK_OWNER_DIED 1 /* taken; its last holder died holding it */
+
+/* Makes lock a process-shared, robust lock: 0 or an errno value. */
+GJBMEM_API int gjb_port_shlock_init(gjb_port_shlock *lock);
+/* Takes the lock: GJB_SHLOCK_OK, GJB_SHLOCK_OWNER_DIED (taken; the caller
+ * repairs what it guards, then calls gjb_port_shlock_consistent), or an
+ * errno value (not taken: ENOTRECOVERABLE, EINVAL for a lock that is not
+ * one). */
+GJBMEM_API int gjb_port_shlock_take(gjb_port_shlock *lock);
+/* After GJB_SHLOCK_OWNER_DIED: the lock is usable again. */
+GJBMEM_API void gjb_port_shlock_consistent(gjb_port_shlock *lock);
+GJBMEM_API void gjb_port_shlock_release(gjb_port_shlock *lock);
+
+/* The calling process's id; whether process pid still exists. */
+GJBMEM_API long gjb_port_pid(void);
+GJBMEM_API bool gjb_port_pid_alive(long pid);
+/* The one mapping of this process that holds addr: its bounds [*lo, *hi);
+ * false when addr is not mapped (or the port cannot tell). */
+GJBMEM_API bool gjb_port_mapping_of(const void *addr, void **lo, void **hi);
+/* Size of the object behind descriptor fd; sets it; closes fd. 0 or an
+ * errno value. */
+GJBMEM_API int gjb_port_fd_size(int fd, unsigned long long *size);
+GJBMEM_API int gjb_port_fd_resize(int fd, unsigned long long size);
+GJBMEM_API void gjb_port_fd_close(int fd);
+/* Maps len bytes of the object behind fd, shared, readable and writable,
+ * at an address a with a % align == residue (align a power of two; 0 or
+ * at most a page: any page). 0 or an errno value. Undone with
+ * gjb_port_vm_unmap. */
+GJBMEM_API int gjb_port_shm_map(int fd, unsigned long len, unsigned long align,
+                                unsigned long residue, void **out);
+
 #ifdef __cplusplus
 }
 #endif
