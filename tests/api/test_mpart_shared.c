@@ -1,0 +1,508 @@
+/*
+ * test_mpart_shared.c - partitions in shared memory (docs/SHARED.md): the
+ * calls of include/gjbmem/mpart.h, every refusal, the same memory seen at
+ * two addresses in one process and in a child, the open count across
+ * processes (delete refused while another process has it open), and
+ * headers and metadata that are damaged, truncated, of another version or
+ * hostile. The crash recovery and the stress test: tests/shm/.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "gjbext.h"
+#include "gjbmem/config.h"
+
+#define SIZE (256u * 1024u)
+
+static char name[64];
+
+/* Shared partitions exist at hardening level 1 only (guard words hold
+ * addresses): elsewhere every call is refused with ENOTSUP, which
+ * shared_unavailable checks once. */
+#define NEEDS_SHARING()                                                                            \
+    do {                                                                                           \
+        if (GJBMEM_HARDENING != 1)                                                                 \
+            skip();                                                                                \
+    } while (0)
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(name, sizeof name, "/gjbmem-shp-%ld", (long)getpid());
+    shm_unlink(name);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    shm_unlink(name);
+    return 0;
+}
+
+/* A fresh MAP_SHARED mapping of a new memfd, and a second mapping of it. */
+static char *two_views(size_t size, char **second)
+{
+    int fd = memfd_create("gjbmem-test", 0);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)size), 0);
+    char *a = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    char *b = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    assert_ptr_not_equal(a, MAP_FAILED);
+    assert_ptr_not_equal(b, MAP_FAILED);
+    assert_ptr_not_equal(a, b);
+    *second = b;
+    return a;
+}
+
+static void shared_unavailable(void **state)
+{
+    (void)state;
+    if (GJBMEM_HARDENING == 1)
+        skip();
+    mpart_id mid;
+    char buf[4096];
+    errno = 0;
+    assert_int_equal(mpart_create_shared(name, SIZE, FIRST_FIT_ALLOCATION, &mid), -1);
+    assert_int_equal(errno, ENOTSUP);
+    assert_int_equal(mpart_create_in(buf, sizeof buf, FIRST_FIT_ALLOCATION, &mid), -1);
+    assert_int_equal(errno, ENOTSUP);
+}
+
+/* Two ids of one named partition, each with its own mapping: a block
+ * allocated through one is read, resized and freed through the other. */
+static void named_two_mappings(void **state)
+{
+    (void)state;
+    NEEDS_SHARING();
+    mpart_id a, b;
+    assert_int_equal(mpart_create_shared(name, SIZE, FIRST_FIT_ALLOCATION, &a), 0);
+    assert_int_equal(mpart_open_shared(name + 1, &b), 0); /* without the '/' too */
+    assert_true(a != b);
+    char *p = mpart_alloc(a, 100);
+    assert_non_null(p);
+    memset(p, 0x5a, 100);
+    long off = mpart_to_offset(a, p);
+    assert_true(off > 0);
+    char *q = mpart_from_offset(b, off);
+    assert_non_null(q);
+    assert_ptr_not_equal(p, q);
+    assert_int_equal(q[0], 0x5a);
+    assert_int_equal(q[99], 0x5a);
+    q = mpart_realloc(b, q, 5000);
+    assert_non_null(q);
+    assert_int_equal(q[99], 0x5a);
+    char *r = mpart_memalign(b, 256, 64);
+    assert_non_null(r);
+    assert_int_equal(mpart_to_offset(b, r) % 256, 0); /* both mappings are page-aligned */
+    assert_int_equal(mpart_validate(a), 0);
+    assert_int_equal(mpart_free(b, q), 0);
+    assert_int_equal(mpart_free(a, mpart_from_offset(a, mpart_to_offset(b, r))), 0);
+    struct partinfo pa, pb;
+    assert_int_equal(mpart_getinfo(a, &pa), 0);
+    assert_int_equal(mpart_getinfo(b, &pb), 0);
+    assert_memory_equal(&pa, &pb, sizeof pa);
+    assert_int_equal(mpart_validate(b), 0);
+    assert_int_equal(mpart_close_shared(b), 0);
+    assert_null(mpart_alloc(b, 8));
+    assert_int_equal(errno, ERROR_KERNEL_HANDLE_NULL);
+    assert_int_equal(mpart_delete(a), 0);
+    assert_int_equal(shm_unlink(name), -1); /* delete unlinked it */
+    assert_int_equal(errno, ENOENT);
+}
+
+static void named_refusals(void **state)
+{
+    (void)state;
+    NEEDS_SHARING();
+    mpart_id a, b;
+    errno = 0;
+    assert_int_equal(mpart_create_shared(name, SIZE, FIRST_FIT_ALLOCATION, NULL), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_create_shared(name, SIZE, 7, &a), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_create_shared(name, 100, FIRST_FIT_ALLOCATION, &a), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_create_shared(name, 1200, FIRST_FIT_ALLOCATION, &a), -1);
+    assert_int_equal(errno, EINVAL); /* the header fits, the heap does not */
+    assert_int_equal(mpart_open_shared(name, &a), -1);
+    assert_int_equal(errno, ENOENT); /* and nothing was left behind */
+    assert_int_equal(mpart_create_shared(NULL, SIZE, FIRST_FIT_ALLOCATION, &a), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_create_shared("a/b", SIZE, FIRST_FIT_ALLOCATION, &a), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_create_shared("", SIZE, FIRST_FIT_ALLOCATION, &a), -1);
+    assert_int_equal(errno, EINVAL);
+    char longname[300];
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    assert_int_equal(mpart_create_shared(longname, SIZE, FIRST_FIT_ALLOCATION, &a), -1);
+    assert_int_equal(errno, ENAMETOOLONG);
+    assert_int_equal(mpart_open_shared(name, NULL), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_open_shared(NULL, &a), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_create_shared(name, SIZE, BUDDY_ALLOCATION, &a), 0);
+    assert_int_equal(mpart_create_shared(name, SIZE, FIRST_FIT_ALLOCATION, &b), -1);
+    assert_int_equal(errno, EEXIST);
+    /* addmem: only memory of the same object, which the heap holds */
+    static char outside[4096];
+    assert_int_equal(mpart_addmem(a, outside, sizeof outside), -1);
+    assert_int_equal(errno, EXDEV);
+    char *p = mpart_alloc(a, 64);
+    assert_non_null(p);
+    assert_int_equal(mpart_addmem(a, p, 64), -1);
+    assert_int_equal(errno, ERROR_KERNEL_MEMORY);
+    /* delete with a block allocated */
+    assert_int_equal(mpart_delete(a), -1);
+    assert_int_equal(errno, EBUSY);
+    assert_int_equal(mpart_free(a, p), 0);
+    /* offsets */
+    assert_int_equal(mpart_to_offset(a, NULL), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_to_offset(a, outside), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_null(mpart_from_offset(a, -1));
+    assert_int_equal(errno, EINVAL);
+    assert_null(mpart_from_offset(a, 0)); /* the header */
+    assert_int_equal(errno, EINVAL);
+    assert_null(mpart_from_offset(a, (long)SIZE));
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_to_offset(0, outside), -1);
+    assert_int_equal(errno, ERROR_KERNEL_HANDLE_NULL);
+    assert_null(mpart_from_offset(0, 4096));
+    assert_int_equal(errno, ERROR_KERNEL_HANDLE_NULL);
+    /* calls that want a shared partition, given a private one */
+    mpart_id priv;
+    assert_int_equal(mpart_create(outside, sizeof outside, &priv), 0);
+    assert_int_equal(mpart_close_shared(priv), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_to_offset(priv, outside + 64), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_null(mpart_from_offset(priv, 64));
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_delete(priv), 0);
+    assert_int_equal(mpart_close_shared(0), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_delete(a), 0);
+    assert_int_equal(mpart_close_shared(a), -1); /* stale */
+    assert_int_equal(errno, EINVAL);
+}
+
+/* mpart_create_in over one mapping, mpart_attach over another of the same
+ * memory: different addresses in one process. */
+static void attach_at_another_address(void **state)
+{
+    (void)state;
+    NEEDS_SHARING();
+    char *second, *first = two_views(SIZE, &second);
+    mpart_id a, b;
+    errno = 0;
+    assert_int_equal(mpart_create_in(NULL, SIZE, FIRST_FIT_ALLOCATION, &a), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_create_in(first, SIZE, FIRST_FIT_ALLOCATION, NULL), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_create_in(first, SIZE, 9, &a), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_create_in(first, 10, FIRST_FIT_ALLOCATION, &a), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_create_in(first, SIZE * 64, FIRST_FIT_ALLOCATION, &a), -1);
+    assert_int_equal(errno, EINVAL); /* not all mapped */
+    assert_int_equal(mpart_attach(second, &b), -1);
+    assert_int_equal(errno, EINVAL); /* nothing there yet */
+    assert_int_equal(mpart_create_in(first + 8, SIZE - 8, FIRST_FIT_ALLOCATION, &a), 0);
+    assert_int_equal(mpart_create_in(first, SIZE, FIRST_FIT_ALLOCATION, &b), -1);
+    assert_int_equal(errno, EINVAL); /* already a partition's */
+    char buf[64];
+    mpart_id priv;
+    assert_int_equal(mpart_create(first + 4096, 4096, &priv), -1); /* nor a private one's */
+    assert_int_equal(mpart_create(buf, 0, &priv), -1);
+    assert_int_equal(mpart_attach(NULL, &b), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_attach(second, NULL), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_attach(second + 8, &b), 0);
+    void *blocks[64];
+    for (int i = 0; i < 64; i++) {
+        blocks[i] = mpart_alloc(i % 2 ? a : b, (size_t)(16 + 40 * i));
+        assert_non_null(blocks[i]);
+        memset(blocks[i], i, (size_t)(16 + 40 * i));
+    }
+    for (int i = 0; i < 64; i++) {
+        mpart_id other = i % 2 ? b : a;
+        unsigned char *q = mpart_from_offset(other, mpart_to_offset(i % 2 ? a : b, blocks[i]));
+        assert_non_null(q);
+        assert_int_equal(q[0], i);
+        assert_int_equal(q[15 + 40 * i], i);
+        assert_int_equal(mpart_free(other, (char *)q), 0);
+    }
+    assert_int_equal(mpart_validate(a), 0);
+    assert_int_equal(mpart_validate(b), 0);
+    /* one process, two ids: delete needs no other process */
+    assert_int_equal(mpart_delete(b), 0);
+    assert_null(mpart_alloc(a, 8)); /* deleted under a's feet */
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_close_shared(a), 0);
+    assert_int_equal(mpart_attach(first + 8, &a), -1);
+    assert_int_equal(errno, ENOENT);
+    munmap(first, SIZE);
+    munmap(second, SIZE);
+}
+
+/* A BUDDY partition opened at a second mapping: the library maps it where
+ * its blocks line up. */
+static void buddy_lines_up(void **state)
+{
+    (void)state;
+    NEEDS_SHARING();
+    mpart_id a, b;
+    assert_int_equal(mpart_create_shared(name, SIZE, BUDDY_ALLOCATION, &a), 0);
+    assert_int_equal(mpart_open_shared(name, &b), 0);
+    char *p = mpart_memalign(a, 4096, 3000);
+    assert_non_null(p);
+    char *q = mpart_from_offset(b, mpart_to_offset(a, p));
+    assert_int_equal((uintptr_t)q % 4096, 0);
+    assert_int_equal(mpart_free(b, q), 0);
+    assert_int_equal(mpart_validate(a), 0);
+    assert_int_equal(mpart_close_shared(b), 0);
+    assert_int_equal(mpart_delete(a), 0);
+}
+
+static int post(int fd, long v)
+{
+    return write(fd, &v, sizeof v) == (ssize_t)sizeof v ? 0 : -1;
+}
+
+static long take(int fd)
+{
+    long v = -1;
+    return read(fd, &v, sizeof v) == (ssize_t)sizeof v ? v : -1;
+}
+
+/* Child of forked_processes: opens the partition itself (its own mapping),
+ * allocates a block, fills it, hands its offset over, waits, and exits
+ * without closing (its count goes when it is gone). */
+static int child_side(int to_parent, int from_parent, bool by_name, char *inherited)
+{
+    mpart_id m;
+    if ((by_name ? mpart_open_shared(name, &m) : mpart_attach(inherited, &m)) != 0)
+        return 10;
+    char *p = mpart_alloc(m, 1000);
+    if (!p)
+        return 11;
+    memset(p, 0x77, 1000);
+    if (post(to_parent, mpart_to_offset(m, p)) || take(from_parent) != 1)
+        return 12;
+    return mpart_validate(m) == 0 ? 0 : 13;
+}
+
+static void forked(bool by_name)
+{
+    mpart_id m;
+    char *mem = NULL;
+    if (by_name) {
+        assert_int_equal(mpart_create_shared(name, SIZE, FIRST_FIT_ALLOCATION, &m), 0);
+    } else {
+        mem = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        assert_ptr_not_equal(mem, MAP_FAILED);
+        assert_int_equal(mpart_create_in(mem, SIZE, FIRST_FIT_ALLOCATION, &m), 0);
+    }
+    int up[2], down[2];
+    assert_int_equal(pipe(up), 0);
+    assert_int_equal(pipe(down), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(child_side(up[1], down[0], by_name, mem));
+    long off = take(up[0]);
+    assert_true(off > 0);
+    unsigned char *p = mpart_from_offset(m, off);
+    assert_non_null(p);
+    assert_int_equal(p[0], 0x77);
+    assert_int_equal(p[999], 0x77);
+    assert_int_equal(mpart_free(m, (char *)p), 0);
+    errno = 0;
+    assert_int_equal(mpart_delete(m), -1); /* the child has it open */
+    assert_int_equal(errno, EBUSY);
+    assert_int_equal(post(down[1], 1), 0);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(mpart_validate(m), 0);
+    assert_int_equal(mpart_delete(m), 0); /* the child is gone */
+    close(up[0]), close(up[1]), close(down[0]), close(down[1]);
+    if (mem)
+        munmap(mem, SIZE);
+}
+
+static void forked_by_name(void **state)
+{
+    (void)state;
+    NEEDS_SHARING();
+    forked(true);
+}
+
+static void forked_anonymous(void **state)
+{
+    (void)state;
+    NEEDS_SHARING();
+    forked(false);
+}
+
+/* --- untrusted memory */
+
+/* Writes bytes into the object `name` at off. */
+static void poke(long off, const void *bytes, size_t n)
+{
+    int fd = shm_open(name, O_RDWR, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, bytes, n, off), (ssize_t)n);
+    close(fd);
+}
+
+static void peek(long off, void *bytes, size_t n)
+{
+    int fd = shm_open(name, O_RDONLY, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, bytes, n, off), (ssize_t)n);
+    close(fd);
+}
+
+static void expect_open_refused(int err)
+{
+    mpart_id m;
+    errno = 0;
+    assert_int_equal(mpart_open_shared(name, &m), -1);
+    assert_int_equal(errno, err);
+}
+
+/* A partition made and let go (its name stays). */
+static void make_closed(void)
+{
+    mpart_id m;
+    assert_int_equal(mpart_create_shared(name, SIZE, FIRST_FIT_ALLOCATION, &m), 0);
+    assert_non_null(mpart_alloc(m, 300));
+    assert_int_equal(mpart_close_shared(m), 0);
+}
+
+static void damaged_headers(void **state)
+{
+    (void)state;
+    NEEDS_SHARING();
+    static const size_t fields[] = {0, 4, 8, 12, 14, 16, 24, 32, 40, 48};
+    uint32_t junk = 0xdeadbeefu;
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        make_closed();
+        uint32_t old;
+        peek((long)fields[i], &old, sizeof old);
+        poke((long)fields[i], &junk, sizeof junk);
+        expect_open_refused(EINVAL);
+        poke((long)fields[i], &old, sizeof old);
+        mpart_id m;
+        assert_int_equal(mpart_open_shared(name, &m), 0); /* restored: opens again */
+        assert_int_equal(mpart_validate(m), 0);
+        assert_int_equal(mpart_close_shared(m), 0);
+        assert_int_equal(shm_unlink(name), 0);
+    }
+    /* an object too short for the header, and one shorter than it says */
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 100), 0);
+    expect_open_refused(EINVAL);
+    close(fd);
+    shm_unlink(name);
+    make_closed();
+    fd = shm_open(name, O_RDWR, 0);
+    assert_int_equal(ftruncate(fd, SIZE / 2), 0);
+    close(fd);
+    expect_open_refused(EINVAL);
+    shm_unlink(name);
+    /* zeros, and random bytes */
+    fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+    assert_int_equal(ftruncate(fd, SIZE), 0);
+    close(fd);
+    expect_open_refused(EINVAL);
+    unsigned char noise[4096];
+    unsigned x = 12345;
+    for (size_t i = 0; i < sizeof noise; i++)
+        noise[i] = (unsigned char)((x = x * 1103515245u + 12345u) >> 16);
+    poke(0, noise, sizeof noise);
+    expect_open_refused(EINVAL);
+    shm_unlink(name);
+}
+
+/* Damage past the header: the heap's descriptor and blocks. Found when
+ * opened, nothing written. */
+static void damaged_metadata(void **state)
+{
+    (void)state;
+    NEEDS_SHARING();
+    mpart_id m;
+    assert_int_equal(mpart_create_shared(name, SIZE, FIRST_FIT_ALLOCATION, &m), 0);
+    long heap = mpart_to_offset(m, mpart_alloc(m, 16)) - 8; /* a block's header */
+    assert_int_equal(mpart_close_shared(m), 0);
+    unsigned char before[SIZE / 4], after[SIZE / 4];
+    long spots[] = {heap, heap - 512, heap - 400, heap - 300, heap - 200, heap + 8, heap + 40};
+    int refused = 0;
+    for (size_t i = 0; i < sizeof spots / sizeof spots[0]; i++) {
+        uint64_t old, bad = 0x7ffffffffff0ULL;
+        peek(spots[i], &old, sizeof old);
+        poke(spots[i], &bad, sizeof bad);
+        peek(0, before, sizeof before);
+        int rc = mpart_open_shared(name, &m);
+        if (rc == 0) { /* a word the heap does not read when valid */
+            assert_int_equal(mpart_validate(m), 0);
+            assert_int_equal(mpart_close_shared(m), 0);
+        } else {
+            assert_int_equal(errno, EINVAL);
+            refused++;
+            peek(0, after, sizeof after);
+            assert_memory_equal(before, after, sizeof before); /* nothing written */
+        }
+        poke(spots[i], &old, sizeof old);
+    }
+    assert_true(refused >= 3); /* the block's header, its size, the descriptor */
+    assert_int_equal(mpart_open_shared(name, &m), 0);
+    assert_int_equal(mpart_validate(m), 0);
+    /* a deleted partition is not opened again */
+    assert_int_equal(mpart_close_shared(m), 0);
+    assert_int_equal(mpart_open_shared(name, &m), 0);
+    char *p = mpart_from_offset(m, heap + 8);
+    assert_int_equal(mpart_free(m, p), 0);
+    int again = shm_open(name, O_RDWR, 0); /* keep the name for a moment */
+    assert_int_equal(mpart_delete(m), 0);
+    close(again);
+    expect_open_refused(ENOENT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(shared_unavailable, setup, teardown),
+        cmocka_unit_test_setup_teardown(named_two_mappings, setup, teardown),
+        cmocka_unit_test_setup_teardown(named_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(attach_at_another_address, setup, teardown),
+        cmocka_unit_test_setup_teardown(buddy_lines_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(forked_by_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(forked_anonymous, setup, teardown),
+        cmocka_unit_test_setup_teardown(damaged_headers, setup, teardown),
+        cmocka_unit_test_setup_teardown(damaged_metadata, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
