@@ -48,9 +48,10 @@ struct shm_proc {
     uint32_t opens;
 };
 
-/* The header at the start of the shared memory. Fixed-width fields: a
- * 32-bit and a 64-bit process see the same layout, and word_bytes tells
- * them apart (their heaps differ). */
+/* The header at the start of the shared memory. Fixed-width fields, each
+ * 64-bit one at a multiple of 8 (i386 would align it to 4 only): a 32-bit
+ * and a 64-bit process see the same layout, and word_bytes tells them
+ * apart (their heaps differ). */
 struct shm_hdr {
     uint32_t magic;      /* SHM_MAGIC once the partition is made */
     uint32_t version;    /* SHM_VERSION */
@@ -65,11 +66,14 @@ struct shm_hdr {
     uint32_t state;      /* SHM_LIVE, SHM_DAMAGED, SHM_DELETED */
     uint32_t op;         /* the intent record: enum gjb_shp_op under way */
     uint32_t recoveries; /* times the lock's holder died holding it */
+    uint32_t pad;        /* (i386 aligns uint64_t to 4: explicit padding) */
     uint64_t repaired;   /* ... of which while it wrote the heap (rebuilt) */
     gjb_port_shlock lock;
     struct shm_proc procs[SHM_PROCS];
     char name[SHM_NAME]; /* the shm_open name ("/x"), "" for memory of the caller's */
 };
+_Static_assert(offsetof(struct shm_hdr, repaired) == 64 && offsetof(struct shm_hdr, lock) == 80,
+               "one header layout for 32- and 64-bit processes");
 #define HDR_BYTES (((sizeof(struct shm_hdr) + SHM_ALIGN - 1) / SHM_ALIGN) * SHM_ALIGN)
 
 /* This process's record of a shared partition. */

@@ -59,11 +59,11 @@ static void die_at_step(void)
 }
 
 /* The header's heap_off field (docs/SHARED.md: the header's layout). */
-static uint64_t heap_off(void)
+static size_t heap_off(void)
 {
     uint64_t off;
     memcpy(&off, area + 24, sizeof off);
-    return off;
+    return (size_t)off;
 }
 
 /* The header's counters: recoveries (the holder died holding the lock)
@@ -85,7 +85,7 @@ static long blocks_checked;
 
 static void survivor_new(mpart_id m, int i, uint64_t *seed)
 {
-    size_t n = 8 + rnd(seed) % MAXREQ;
+    size_t n = 8 + (size_t)(rnd(seed) % MAXREQ);
     surv[i].p = rnd(seed) % 4 ? mpart_alloc(m, n) : mpart_memalign(m, 64, n);
     assert_non_null(surv[i].p);
     surv[i].n = n;
@@ -138,7 +138,7 @@ static void child_ops(mpart_id m, uint64_t seed, long countdown)
             gjb_step_hook = die_at_step;
         }
         int k = (int)(rnd(&seed) % 32), op = (int)(rnd(&seed) % OP_COUNT);
-        size_t n = 1 + rnd(&seed) % MAXREQ;
+        size_t n = 1 + (size_t)(rnd(&seed) % MAXREQ);
         if (!mine[k])
             op = op == OP_MEMALIGN ? OP_MEMALIGN : OP_ALLOC;
         tally->op = op;
@@ -364,7 +364,7 @@ static void buddy_kills(void **state)
         uint32_t recoveries;
         uint64_t repaired;
         recovery_counts(&recoveries, &repaired);
-        held += recoveries;
+        held += (long)recoveries;
         if (mpart_delete(m) != 0) { /* valid, with the dead child's blocks: clear them */
             assert_int_equal(errno, EBUSY);
             memset(surv, 0, sizeof surv);

@@ -74,7 +74,7 @@ static int step(mpart_id m, struct own *mine, int out, uint64_t *seed, struct re
     int k = (int)(rnd(seed) % KEEP);
     uint64_t dice = rnd(seed) % 16;
     if (!mine[k].p) {
-        size_t n = 8 + rnd(seed) % MAXREQ;
+        size_t n = 8 + (size_t)(rnd(seed) % MAXREQ);
         mine[k].p = dice < 3 ? mpart_memalign(m, (size_t)32 << (dice * 2), n) : mpart_alloc(m, n);
         if (!mine[k].p)
             return 0; /* full for now: others free */
@@ -83,7 +83,7 @@ static int step(mpart_id m, struct own *mine, int out, uint64_t *seed, struct re
     } else if (!check((unsigned char *)mine[k].p, MAXREQ + 64)) {
         return 30;
     } else if (dice < 2) { /* resize: the contents follow */
-        size_t n = 8 + rnd(seed) % MAXREQ;
+        size_t n = 8 + (size_t)(rnd(seed) % MAXREQ);
         char *q = mpart_realloc(m, mine[k].p, n);
         if (!q)
             return 0;
