@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -23,8 +24,12 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+
 #include "gjbext.h"
 #include "gjbmem/config.h"
+#include "gjbmem/posix.h"
+#include "core/mpart_shared.h" /* gjb_shp_layout: where the lock lies */
 
 #define SIZE (256u * 1024u)
 
@@ -491,6 +496,238 @@ static void damaged_metadata(void **state)
     expect_open_refused(ENOENT);
 }
 
+
+/* --- looking from outside, interrupt context, full tables */
+
+static void peek_from_outside(void **state)
+{
+    (void)state;
+    NEEDS_SHARING();
+    mpart_id m;
+    assert_int_equal(mpart_create_shared(name, SIZE, FIRST_FIT_ALLOCATION, &m), 0);
+    for (int i = 0; i < 5; i++)
+        assert_non_null(mpart_alloc(m, 100));
+    size_t size = 0, count = 0;
+    struct gjbmem_heap_stats st, mine;
+    static char buf[SIZE + 4096];
+    struct mpart_block list[16];
+    errno = 0;
+    assert_int_equal(mpart_peek_shared(name, buf, sizeof buf, NULL, &st, list, 16, &count), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_peek_shared(name, buf, sizeof buf, &size, NULL, list, 16, &count), -1);
+    assert_int_equal(mpart_peek_shared(name, buf, sizeof buf, &size, &st, list, 16, NULL), -1);
+    assert_int_equal(mpart_peek_shared(name, buf, sizeof buf, &size, &st, NULL, 16, &count), -1);
+    assert_int_equal(mpart_peek_shared(name, NULL, 10, &size, &st, list, 16, &count), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_peek_shared(name, NULL, 0, &size, &st, NULL, 0, &count), -1);
+    assert_int_equal(errno, ERANGE);
+    assert_int_equal(size, SIZE);
+    assert_int_equal(mpart_peek_shared(name, buf, size, &size, &st, list, 2, &count), 0);
+    assert_int_equal(count, 6); /* five blocks and the free rest, two of them copied */
+    assert_int_equal(mpart_getstats(m, &mine), 0);
+    assert_int_equal(st.alloc_blocks, mine.alloc_blocks);
+    assert_int_equal(st.free, mine.free);
+    assert_true(list[0].used && (char *)list[0].start >= buf && (char *)list[0].start < buf + SIZE);
+    /* marked damaged, then damaged metadata (never consistent) */
+    uint32_t damaged = 2, live = 1;
+    poke(48, &damaged, sizeof damaged);
+    assert_int_equal(mpart_peek_shared(name, buf, size, &size, &st, list, 16, &count), -1);
+    assert_int_equal(errno, ENOTRECOVERABLE);
+    poke(48, &live, sizeof live);
+    char *p = mpart_alloc(m, 100);
+    uint64_t bad = 3, old;
+    long off = mpart_to_offset(m, p) - 8;
+    peek(off, &old, sizeof old);
+    poke(off, &bad, sizeof bad);
+    assert_int_equal(mpart_peek_shared(name, buf, size, &size, &st, list, 16, &count), -1);
+    assert_int_equal(errno, EAGAIN);
+    poke(off, &old, sizeof old);
+    assert_int_equal(mpart_close_shared(m), 0);
+    /* no such object, a short one, junk */
+    assert_int_equal(mpart_peek_shared("/gjbmem-none", buf, size, &size, &st, list, 16, &count), -1);
+    assert_int_equal(errno, ENOENT);
+    int fd = shm_open(name, O_RDWR, 0);
+    assert_int_equal(ftruncate(fd, 100), 0);
+    assert_int_equal(mpart_peek_shared(name, buf, size, &size, &st, list, 16, &count), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(ftruncate(fd, SIZE), 0); /* the header's first 100 bytes, zeros after */
+    assert_int_equal(mpart_peek_shared(name, buf, size, &size, &st, list, 16, &count), -1);
+    assert_int_equal(errno, EAGAIN); /* a header, no heap: never consistent */
+    assert_int_equal(ftruncate(fd, 0), 0);
+    assert_int_equal(ftruncate(fd, SIZE), 0); /* all zeros */
+    close(fd);
+    assert_int_equal(mpart_peek_shared(name, buf, size, &size, &st, list, 16, &count), -1);
+    assert_int_equal(errno, EINVAL);
+    shm_unlink(name);
+    /* BUDDY: the copy lies where its blocks line up (room for that) */
+    assert_int_equal(mpart_create_shared(name, SIZE, BUDDY_ALLOCATION, &m), 0);
+    assert_non_null(mpart_alloc(m, 1000));
+    assert_int_equal(mpart_peek_shared(name, NULL, 0, &size, &st, NULL, 0, &count), -1);
+    assert_true(size > SIZE);
+    char *big = malloc(size);
+    assert_non_null(big);
+    assert_int_equal(mpart_peek_shared(name, big, size, &size, &st, list, 16, &count), 0);
+    assert_int_equal(st.alloc_blocks, 1);
+    free(big);
+    assert_int_equal(mpart_delete(m), -1); /* its block */
+    assert_int_equal(errno, EBUSY);
+    assert_int_equal(mpart_close_shared(m), 0);
+}
+
+static void interrupt_context_refused(void **state)
+{
+    (void)state;
+    NEEDS_SHARING();
+    mpart_id m;
+    char buf[8192];
+    assert_int_equal(mpart_create_shared(name, SIZE, FIRST_FIT_ALLOCATION, &m), 0);
+    gjbmem_posix_set_isr(1);
+    errno = 0;
+    assert_int_equal(mpart_create_shared(name, SIZE, FIRST_FIT_ALLOCATION, &m), -1);
+    assert_int_equal(errno, ERROR_KERNEL_IN_ISR);
+    assert_int_equal(mpart_open_shared(name, &m), -1);
+    assert_int_equal(errno, ERROR_KERNEL_IN_ISR);
+    assert_int_equal(mpart_create_in(buf, sizeof buf, FIRST_FIT_ALLOCATION, &m), -1);
+    assert_int_equal(errno, ERROR_KERNEL_IN_ISR);
+    assert_int_equal(mpart_attach(buf, &m), -1);
+    assert_int_equal(errno, ERROR_KERNEL_IN_ISR);
+    assert_int_equal(mpart_close_shared(m), -1);
+    assert_int_equal(errno, ERROR_KERNEL_IN_ISR);
+    struct partinfo pi;
+    assert_int_equal(mpart_getinfo(m, &pi), -1); /* a shared partition never waits there */
+    assert_int_equal(errno, ERROR_KERNEL_HANDLE_NULL);
+    gjbmem_posix_set_isr(0);
+    assert_int_equal(mpart_delete(m), 0);
+}
+
+static void tables_full(void **state)
+{
+    (void)state;
+    NEEDS_SHARING();
+    mpart_id m, other;
+    assert_int_equal(mpart_create_shared(name, SIZE, FIRST_FIT_ALLOCATION, &m), 0);
+    assert_int_equal(mpart_module_init(1), 0);
+    errno = 0;
+    assert_int_equal(mpart_open_shared(name, &other), -1);
+    assert_int_equal(errno, ENOSPC);
+    shm_unlink("/gjbmem-second");
+    assert_int_equal(mpart_create_shared("/gjbmem-second", SIZE, FIRST_FIT_ALLOCATION, &other), -1);
+    assert_int_equal(errno, ENOSPC);
+    assert_int_equal(shm_unlink("/gjbmem-second"), -1); /* nothing left behind */
+    assert_int_equal(mpart_module_init(MPART_MAX_PARTS), 0);
+    /* the table of processes: every entry taken by a live process */
+    struct {
+        int32_t pid, opens;
+    } procs[64];
+    size_t lock_off, lock_len, hdr_bytes;
+    gjb_shp_layout(&lock_off, &lock_len, &hdr_bytes);
+    long at = (long)(lock_off + lock_len), parent = (long)getppid();
+    peek(at, procs, sizeof procs);
+    for (int i = 0; i < 64; i++)
+        procs[i].pid = (int32_t)parent, procs[i].opens = 1;
+    poke(at, procs, sizeof procs);
+    assert_int_equal(mpart_open_shared(name, &other), -1);
+    assert_int_equal(errno, ENOSPC);
+    assert_int_equal(mpart_delete(m), -1); /* and they have it open */
+    assert_int_equal(errno, EBUSY);
+    memset(procs, 0, sizeof procs);
+    poke(at, procs, sizeof procs);
+    assert_int_equal(mpart_delete(m), 0);
+}
+
+/* --- a process that dies holding the lock (taken by hand here: the kills
+ * inside operations are tests/shm/test_shm_crash.c) */
+
+/* Forks a child that takes the lock of the partition in mem, sets the
+ * intent record to op, optionally spoils 8 bytes at spoil, and dies. */
+static void die_holding(char *mem, uint32_t op, long spoil)
+{
+    size_t lock_off, lock_len, hdr_bytes;
+    gjb_shp_layout(&lock_off, &lock_len, &hdr_bytes);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (pthread_mutex_lock((pthread_mutex_t *)(void *)(mem + lock_off)) != 0)
+            _exit(1);
+        memcpy(mem + 52, &op, sizeof op);
+        if (spoil)
+            memset(mem + spoil, 0x33, 8);
+        raise(SIGKILL);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+}
+
+static void recovery_paths(void **state)
+{
+    (void)state;
+    NEEDS_SHARING();
+    char *mem = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_ptr_not_equal(mem, MAP_FAILED);
+    mpart_id m, again;
+    assert_int_equal(mpart_create_in(mem, SIZE, FIRST_FIT_ALLOCATION, &m), 0);
+    char *p = mpart_alloc(m, 300);
+    assert_non_null(p);
+    for (uint32_t op = 0; op <= 4; op++) { /* none, alloc, free, realloc, addmem */
+        die_holding(mem, op, 0);
+        assert_int_equal(mpart_validate(m), 0);
+    }
+    die_holding(mem, 2, 0); /* found by an opener */
+    assert_int_equal(mpart_attach(mem, &again), 0);
+    assert_int_equal(mpart_close_shared(again), 0);
+    die_holding(mem, 2, 0); /* ... and by one that lets go */
+    assert_int_equal(mpart_close_shared(m), 0);
+    assert_int_equal(mpart_attach(mem, &m), 0);
+    /* the descriptor's magic spoilt: beyond repair */
+    size_t lock_off, lock_len, hdr_bytes;
+    gjb_shp_layout(&lock_off, &lock_len, &hdr_bytes);
+    die_holding(mem, 2, (long)hdr_bytes); /* the heap's descriptor follows the header */
+    errno = 0;
+    assert_int_equal(mpart_free(m, p), -1);
+    assert_int_equal(errno, ENOTRECOVERABLE);
+    assert_int_equal(mpart_delete(m), 0); /* damaged: with its block */
+    /* BUDDY: validated, not repaired; ADDMEM likewise */
+    assert_int_equal(mpart_create_in(mem, SIZE, BUDDY_ALLOCATION, &m), 0);
+    assert_non_null(mpart_alloc(m, 300));
+    die_holding(mem, 1, 0);
+    assert_int_equal(mpart_validate(m), 0);
+    struct partinfo pi;
+    assert_int_equal(mpart_getinfo(m, &pi), 0);
+    assert_int_equal(mpart_close_shared(m), 0);
+    munmap(mem, SIZE);
+}
+
+/* Offsets and addmem at the partition's edges; attach and create at
+ * addresses that are not mapped. */
+static void edges(void **state)
+{
+    (void)state;
+    NEEDS_SHARING();
+    char *second, *first = two_views(SIZE, &second);
+    mpart_id m, priv;
+    errno = 0;
+    assert_int_equal(mpart_create_in(first + 8, 40, FIRST_FIT_ALLOCATION, &m), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_attach((void *)(uintptr_t)4096, &m), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_create_in(first, SIZE, FIRST_FIT_ALLOCATION, &m), 0);
+    assert_int_equal(mpart_to_offset(m, first), -1); /* the header */
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_to_offset(m, first + SIZE), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_true(mpart_to_offset(m, first + SIZE - 1) > 0);
+    assert_int_equal(mpart_addmem(m, first + 64, 64), -1); /* inside the header */
+    assert_int_equal(errno, EXDEV);
+    assert_int_equal(mpart_addmem(m, first + 4096, SIZE), -1); /* past the end */
+    assert_int_equal(errno, EXDEV);
+    assert_int_equal(mpart_create(first + 4096, SIZE_MAX, &priv), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_delete(m), 0);
+    munmap(first, SIZE);
+    munmap(second, SIZE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -503,6 +740,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(forked_anonymous, setup, teardown),
         cmocka_unit_test_setup_teardown(damaged_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(damaged_metadata, setup, teardown),
+        cmocka_unit_test_setup_teardown(peek_from_outside, setup, teardown),
+        cmocka_unit_test_setup_teardown(interrupt_context_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(tables_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(recovery_paths, setup, teardown),
+        cmocka_unit_test_setup_teardown(edges, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
