@@ -99,7 +99,9 @@ GJBMEM_API int mpart_create_shared(const char *name, size_t size, int policy, mp
  * Errors: NULL mid: EINVAL; no such name: ENOENT; not a partition of this
  * library version and word size, or a damaged header or metadata: EINVAL
  * (nothing is written); marked damaged: ENOTRECOVERABLE; deleted: ENOENT;
- * 64 processes have it open: ENOSPC; table full: ENOSPC. O(blocks). */
+ * 64 processes have it open: ENOSPC; table full: ENOSPC; its lock stayed
+ * held for 5 s (a stuck holder, or a lock another process spoilt; the wait
+ * is GJBMEM_SHM_OPEN_WAIT_MS milliseconds when set): ETIMEDOUT. O(blocks). */
 GJBMEM_API int mpart_open_shared(const char *name, mpart_id *mid);
 
 /* As mpart_create_shared and mpart_open_shared over memory the caller

@@ -137,6 +137,9 @@ GJBMEM_API int gjb_port_shlock_init(gjb_port_shlock *lock);
  * errno value (not taken: ENOTRECOVERABLE, EINVAL for a lock that is not
  * one). */
 GJBMEM_API int gjb_port_shlock_take(gjb_port_shlock *lock);
+/* As gjb_port_shlock_take, waiting at most ms milliseconds: ETIMEDOUT
+ * when the lock stayed held that long. */
+GJBMEM_API int gjb_port_shlock_take_for(gjb_port_shlock *lock, unsigned ms);
 /* After GJB_SHLOCK_OWNER_DIED: the lock is usable again. */
 GJBMEM_API void gjb_port_shlock_consistent(gjb_port_shlock *lock);
 GJBMEM_API void gjb_port_shlock_release(gjb_port_shlock *lock);

@@ -200,6 +200,29 @@ static int lock_raw(struct gjb_shpart *sp)
     return rc ? ENOTRECOVERABLE : 0;
 }
 
+/* How long an open waits for the lock (GJBMEM_SHM_OPEN_WAIT_MS, default
+ * 5 s): a holder stuck, or a lock another process spoilt, gives ETIMEDOUT
+ * instead of an open that never returns. */
+static unsigned open_wait_ms(void)
+{
+    const char *s = gjb_port_getenv("GJBMEM_SHM_OPEN_WAIT_MS");
+    unsigned long v = 0;
+    for (; s && *s >= '0' && *s <= '9' && v < 86400000UL; s++)
+        v = v * 10 + (unsigned long)(*s - '0');
+    return s && *s == '\0' && v ? (unsigned)v : 5000u;
+}
+
+/* lock_raw for an opener: ETIMEDOUT after open_wait_ms. */
+static int lock_to_open(struct gjb_shpart *sp)
+{
+    int rc = gjb_port_shlock_take_for(&sp->hdr->lock, open_wait_ms());
+    if (rc == GJB_SHLOCK_OWNER_DIED) {
+        recover(sp);
+        rc = 0;
+    }
+    return rc == ETIMEDOUT ? ETIMEDOUT : rc ? ENOTRECOVERABLE : 0;
+}
+
 int gjb_shp_enter(struct gjb_shpart *sp)
 {
     int err = lock_raw(sp);
@@ -307,7 +330,7 @@ static int join(struct shm_hdr *hdr, size_t len, void *map, size_t map_len, mpar
         return ENOSPC;
     *sp = (struct gjb_shpart){hdr, (gjb_heap *)(void *)((char *)hdr + v.heap_off), v.size, map,
                               map_len};
-    err = lock_raw(sp);
+    err = lock_to_open(sp);
     if (!err) {
         err = heap_ok(sp);
         if (!err)

@@ -728,6 +728,50 @@ static void edges(void **state)
     munmap(second, SIZE);
 }
 
+/* A holder that never lets go: an open gives up (ETIMEDOUT) instead of
+ * waiting for ever. */
+static void stuck_holder_times_out(void **state)
+{
+    (void)state;
+    NEEDS_SHARING();
+    mpart_id m;
+    assert_int_equal(mpart_create_shared(name, SIZE, FIRST_FIT_ALLOCATION, &m), 0);
+    char *mem = mpart_from_offset(m, 0 + 4096);
+    assert_non_null(mem);
+    mem -= 4096; /* the header */
+    size_t lock_off, lock_len, hdr_bytes;
+    gjb_shp_layout(&lock_off, &lock_len, &hdr_bytes);
+    int up[2], down[2];
+    assert_int_equal(pipe(up), 0);
+    assert_int_equal(pipe(down), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char c;
+        pthread_mutex_t *lock = (pthread_mutex_t *)(void *)(mem + lock_off);
+        if (pthread_mutex_lock(lock) != 0 || write(up[1], "x", 1) != 1 || read(down[0], &c, 1) != 1)
+            _exit(1);
+        pthread_mutex_unlock(lock);
+        _exit(0);
+    }
+    char c;
+    assert_int_equal(read(up[0], &c, 1), 1);
+    setenv("GJBMEM_SHM_OPEN_WAIT_MS", "200", 1);
+    mpart_id other;
+    errno = 0;
+    assert_int_equal(mpart_open_shared(name, &other), -1);
+    assert_int_equal(errno, ETIMEDOUT);
+    unsetenv("GJBMEM_SHM_OPEN_WAIT_MS");
+    assert_int_equal(write(down[1], "x", 1), 1);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(mpart_open_shared(name, &other), 0);
+    assert_int_equal(mpart_close_shared(other), 0);
+    assert_int_equal(mpart_delete(m), 0);
+    close(up[0]), close(up[1]), close(down[0]), close(down[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -745,6 +789,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(tables_full, setup, teardown),
         cmocka_unit_test_setup_teardown(recovery_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(edges, setup, teardown),
+        cmocka_unit_test_setup_teardown(stuck_holder_times_out, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gjbmem/port.h"
@@ -43,6 +44,22 @@ int gjb_port_shlock_init(gjb_port_shlock *lock)
 int gjb_port_shlock_take(gjb_port_shlock *lock)
 {
     int rc = pthread_mutex_lock(as_mutex(lock));
+    if (rc == EOWNERDEAD)
+        return GJB_SHLOCK_OWNER_DIED;
+    return rc;
+}
+
+int gjb_port_shlock_take_for(gjb_port_shlock *lock, unsigned ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += (time_t)(ms / 1000);
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    int rc = pthread_mutex_timedlock(as_mutex(lock), &t);
     if (rc == EOWNERDEAD)
         return GJB_SHLOCK_OWNER_DIED;
     return rc;
