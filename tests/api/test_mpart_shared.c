@@ -24,10 +24,9 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include <pthread.h>
-
 #include "gjbext.h"
 #include "gjbmem/config.h"
+#include "gjbmem/port.h"
 #include "gjbmem/posix.h"
 #include "core/mpart_shared.h" /* gjb_shp_layout: where the lock lies */
 
@@ -647,7 +646,7 @@ static void die_holding(char *mem, uint32_t op, long spoil)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        if (pthread_mutex_lock((pthread_mutex_t *)(void *)(mem + lock_off)) != 0)
+        if (gjb_port_shlock_take((gjb_port_shlock *)(void *)(mem + lock_off)) != GJB_SHLOCK_OK)
             _exit(1);
         memcpy(mem + 52, &op, sizeof op);
         if (spoil)
@@ -748,10 +747,11 @@ static void stuck_holder_times_out(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         char c;
-        pthread_mutex_t *lock = (pthread_mutex_t *)(void *)(mem + lock_off);
-        if (pthread_mutex_lock(lock) != 0 || write(up[1], "x", 1) != 1 || read(down[0], &c, 1) != 1)
+        gjb_port_shlock *lock = (gjb_port_shlock *)(void *)(mem + lock_off);
+        if (gjb_port_shlock_take(lock) != GJB_SHLOCK_OK || write(up[1], "x", 1) != 1 ||
+            read(down[0], &c, 1) != 1)
             _exit(1);
-        pthread_mutex_unlock(lock);
+        gjb_port_shlock_release(lock);
         _exit(0);
     }
     char c;
