@@ -161,6 +161,11 @@ GJBMEM_API void gjb_port_fd_close(int fd);
  * gjb_port_vm_unmap. */
 GJBMEM_API int gjb_port_shm_map(int fd, unsigned long len, unsigned long align,
                                 unsigned long residue, void **out);
+/* Replaces the shared mapping [addr, addr+len) by private zero pages: the
+ * object is let go, the addresses stay taken (a thread of this process late
+ * to see the partition closed reads zeros there, not a fault). 0 or an
+ * errno value. */
+GJBMEM_API int gjb_port_shm_retire(void *addr, unsigned long len);
 
 #ifdef __cplusplus
 }

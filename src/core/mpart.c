@@ -106,27 +106,60 @@ static struct slot *lock_slot(mpart_id mid, bool isr)
     return s;
 }
 
-/* A shared partition's slot s, locked: its shared lock too; NULL (the
- * slot unlocked, *err set) when the partition is damaged. */
-static GJB_NOINLINE struct slot *enter_shared(struct slot *s, int *err)
+/* A slot's id changes under its lock (and, for a shared partition, its
+ * shared lock); a call on a shared partition reads it under the shared
+ * lock only: atomic stores and loads. */
+static void set_id(struct slot *s, mpart_id id)
 {
-    int e = gjb_shp_enter(s->sh);
-    if (!e)
+    __atomic_store_n(&s->id, id, __ATOMIC_RELEASE);
+}
+
+/* The record of the shared partition in the slot mid names, read without
+ * the slot's lock (NULL: none, or a bad id; *sp: the slot). */
+static GJB_ALWAYS_INLINE struct gjb_shpart *peek_shared(mpart_id mid, struct slot **sp)
+{
+    unsigned long i = (mid & ((1UL << SLOT_BITS) - 1)) - 1;
+    if (GJB_UNLIKELY(i >= MPART_MAX_PARTS))
+        return NULL;
+    *sp = &slots[i];
+    return __atomic_load_n(&slots[i].sh, __ATOMIC_ACQUIRE);
+}
+
+/* A call on a shared partition takes its shared lock only, not the slot's
+ * (one lock per call: docs/SHARED.md, "Cost"), then checks under it that
+ * the slot still holds mid (closing clears it under the shared lock, and
+ * what a late call may still lock after a close stays mapped: zeros). The
+ * slot, or NULL with *err: a stale id, a damaged or deleted partition. */
+static GJB_NOINLINE struct slot *enter_shared(struct slot *s, struct gjb_shpart *sh, mpart_id mid,
+                                              int *err)
+{
+    int e = gjb_shp_enter(sh);
+    bool same = __atomic_load_n(&s->id, __ATOMIC_ACQUIRE) == mid &&
+                __atomic_load_n(&s->sh, __ATOMIC_ACQUIRE) == sh;
+    if (!e && same)
         return s;
-    gjb_fast_unlock(&s->lock);
-    *err = e;
+    if (!e)
+        gjb_shp_leave(sh);
+    *err = same ? e : ERROR_KERNEL_HANDLE_NULL;
     return NULL;
 }
 
-/* lock_slot, and for a shared partition its shared lock too: the slot, or
- * NULL with *err the reason (a bad id, a damaged shared partition). */
+/* lock_slot, or for a shared partition its shared lock: the slot, or NULL
+ * with *err the reason (a bad id, a damaged shared partition). In interrupt
+ * context a shared partition is not reached (it may have to wait). */
 static struct slot *lock_part(mpart_id mid, bool isr, int *err)
 {
     *err = ERROR_KERNEL_HANDLE_NULL;
-    struct slot *s = lock_slot(mid, isr);
-    if (s && GJB_UNLIKELY(s->sh != NULL))
-        return enter_shared(s, err);
-    return s;
+    struct slot *s;
+    struct gjb_shpart *sh = peek_shared(mid, &s);
+    if (!sh) {
+        s = lock_slot(mid, isr);
+        if (!s || GJB_LIKELY(!s->sh))
+            return s;
+        sh = s->sh; /* made shared since the peek */
+        gjb_fast_unlock(&s->lock);
+    }
+    return isr ? NULL : enter_shared(s, sh, mid, err);
 }
 
 /* lock_part for the calls that interrupt context may make. */
@@ -138,7 +171,6 @@ static struct slot *acquire(mpart_id mid, int *err)
 static GJB_NOINLINE void release_shared(struct slot *s)
 {
     gjb_shp_leave(s->sh);
-    gjb_fast_unlock(&s->lock);
 }
 
 static GJB_ALWAYS_INLINE void release(struct slot *s)
@@ -214,7 +246,7 @@ int mpart_create_ex(char *addr, size_t size, int policy, mpart_id *mid)
         gjb_port_lock_take(&s->lock);
         s->heap = h;
         s->pol = (struct gjb_errpolicy){GJBMEM_ERR_RETURN, NULL, NULL};
-        s->id = (s->gen << SLOT_BITS) | (unsigned long)(s - slots + 1);
+        set_id(s, (s->gen << SLOT_BITS) | (unsigned long)(s - slots + 1));
         *mid = s->id;
         gjb_port_lock_release(&s->lock);
         live_parts++;
@@ -243,7 +275,7 @@ int mpart_delete(mpart_id mid)
     if (s && !err) {
         gjb_heap_retire(s->heap);
         s->heap = NULL;
-        s->id = 0;
+        set_id(s, 0);
         s->gen++;
         live_parts--;
     }
@@ -316,11 +348,14 @@ static GJB_NOINLINE struct slot *refuse_entry(void)
     return NULL;
 }
 
-/* enter for a shared partition (s locked): its shared lock, or errno. */
-static GJB_NOINLINE struct slot *enter_refused(struct slot *s)
+/* enter for the shared partition sh in slot s: enter_shared, errno set on
+ * a refusal. */
+static GJB_NOINLINE struct slot *enter_part(struct slot *s, struct gjb_shpart *sh, mpart_id mid)
 {
+    if (gjb_fast_in_isr())
+        return refuse_entry();
     int err;
-    s = enter_shared(s, &err);
+    s = enter_shared(s, sh, mid, &err);
     if (!s)
         gjb_port_set_errno(err);
     return s;
@@ -329,10 +364,15 @@ static GJB_NOINLINE struct slot *enter_refused(struct slot *s)
 static GJB_ALWAYS_INLINE struct slot *enter(mpart_id mid)
 {
     struct slot *s;
+    struct gjb_shpart *sh = peek_shared(mid, &s);
+    if (GJB_UNLIKELY(sh != NULL))
+        return enter_part(s, sh, mid);
     if (GJB_LIKELY(!gjb_fast_in_isr() && (s = lock_slot_inline(mid)) != NULL)) {
         if (GJB_LIKELY(!s->sh))
             return s;
-        return enter_refused(s);
+        sh = s->sh; /* made shared since the peek */
+        gjb_fast_unlock(&s->lock);
+        return enter_part(s, sh, mid);
     }
     return refuse_entry();
 }
@@ -589,9 +629,9 @@ int gjb_mpart_install(gjb_heap *h, struct gjb_shpart *sh, mpart_id *mid)
     if (s && live_parts < max_parts) {
         gjb_port_lock_take(&s->lock);
         s->heap = h;
-        s->sh = sh;
         s->pol = (struct gjb_errpolicy){GJBMEM_ERR_RETURN, NULL, NULL};
-        s->id = (s->gen << SLOT_BITS) | (unsigned long)(s - slots + 1);
+        set_id(s, (s->gen << SLOT_BITS) | (unsigned long)(s - slots + 1));
+        __atomic_store_n(&s->sh, sh, __ATOMIC_RELEASE);
         *mid = s->id;
         gjb_port_lock_release(&s->lock);
         live_parts++;
@@ -607,13 +647,14 @@ int gjb_mpart_uninstall(mpart_id mid, gjb_shp_check_fn check, void *ctx, struct 
     gjb_port_global_lock();
     struct slot *s = lock_slot(mid, false);
     int err = !s || !s->sh ? EINVAL : check(s->sh, s->heap, ctx);
-    if (!err) {
+    if (!err) { /* check holds the shared lock: no call is inside; late ones see the id go */
         *sh = s->sh;
         s->heap = NULL;
-        s->sh = NULL;
-        s->id = 0;
+        set_id(s, 0);
+        __atomic_store_n(&s->sh, NULL, __ATOMIC_RELEASE);
         s->gen++;
         live_parts--;
+        gjb_shp_leave(*sh);
     }
     if (s)
         gjb_fast_unlock(&s->lock);

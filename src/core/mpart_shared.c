@@ -76,9 +76,12 @@ _Static_assert(offsetof(struct shm_hdr, repaired) == 64 && offsetof(struct shm_h
                "one header layout for 32- and 64-bit processes");
 #define HDR_BYTES (((sizeof(struct shm_hdr) + SHM_ALIGN - 1) / SHM_ALIGN) * SHM_ALIGN)
 
-/* This process's record of a shared partition. */
+/* This process's record of a shared partition. A call reads it without a
+ * lock of the slot (mpart.c, enter_shared): a freed record keeps its last
+ * header address, whose memory stays mapped (zeros once let go). */
 struct gjb_shpart {
-    struct shm_hdr *hdr; /* NULL: a free record */
+    bool used;
+    struct shm_hdr *hdr;
     gjb_heap *heap;
     size_t size;         /* hdr->size when attached (hdr->size is not trusted later) */
     void *map;           /* what this process mapped for it (NULL: the caller's memory) */
@@ -100,10 +103,10 @@ static struct gjb_shpart *record_new(void)
     struct gjb_shpart *r = NULL;
     gjb_port_global_lock();
     for (unsigned i = 0; i < MPART_MAX_PARTS && !r; i++)
-        if (!records[i].hdr)
+        if (!records[i].used)
             r = &records[i];
     if (r)
-        r->hdr = (struct shm_hdr *)(uintptr_t)1; /* taken until filled in */
+        r->used = true;
     gjb_port_global_unlock();
     return r;
 }
@@ -111,7 +114,7 @@ static struct gjb_shpart *record_new(void)
 static void record_free(struct gjb_shpart *r)
 {
     gjb_port_global_lock();
-    *r = (struct gjb_shpart){0};
+    r->used = false; /* hdr kept: see struct gjb_shpart */
     gjb_port_global_unlock();
 }
 
@@ -328,8 +331,8 @@ static int join(struct shm_hdr *hdr, size_t len, void *map, size_t map_len, mpar
     struct gjb_shpart *sp = record_new();
     if (!sp)
         return ENOSPC;
-    *sp = (struct gjb_shpart){hdr, (gjb_heap *)(void *)((char *)hdr + v.heap_off), v.size, map,
-                              map_len};
+    *sp = (struct gjb_shpart){true, hdr, (gjb_heap *)(void *)((char *)hdr + v.heap_off), v.size,
+                              map, map_len};
     err = lock_to_open(sp);
     if (!err) {
         err = heap_ok(sp);
@@ -532,21 +535,24 @@ int mpart_open_shared(const char *name, mpart_id *mid)
 
 /* --- letting go */
 
+/* Under the slot's lock: one open less; the shared lock stays held (the
+ * slot is emptied under it). */
 static int close_check(struct gjb_shpart *sp, gjb_heap *h, void *ctx)
 {
     (void)h, (void)ctx;
-    if (lock_raw(sp) == 0) {
+    int err = lock_raw(sp);
+    if (!err)
         count_close(sp->hdr);
-        gjb_port_shlock_release(&sp->hdr->lock);
-    }
-    return 0;
+    return err;
 }
 
-/* Unmaps what this process mapped for sp and frees the record. */
+/* Lets go of what this process mapped for sp (private zeros stay in its
+ * place: a call late to see the close finds a free lock and a stale id
+ * there) and frees the record. */
 static void let_go(struct gjb_shpart *sp)
 {
     if (sp->map)
-        gjb_port_vm_unmap(sp->map, sp->map_len);
+        gjb_port_shm_retire(sp->map, sp->map_len);
     record_free(sp);
 }
 
@@ -570,13 +576,14 @@ static int delete_check(struct gjb_shpart *sp, gjb_heap *h, void *ctx)
     struct shm_hdr *hdr = sp->hdr;
     if (others_open(hdr) || (hdr->state == SHM_LIVE && !gjb_heap_is_empty(h)))
         err = EBUSY;
-    if (!err) {
+    if (!err) { /* the shared lock stays held: the slot is emptied under it */
         memcpy(ctx, hdr->name, SHM_NAME);
         ((char *)ctx)[SHM_NAME - 1] = '\0';
         hdr->state = SHM_DELETED;
         count_close(hdr);
+    } else {
+        gjb_port_shlock_release(&hdr->lock);
     }
-    gjb_port_shlock_release(&hdr->lock);
     return err;
 }
 

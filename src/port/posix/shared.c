@@ -292,3 +292,13 @@ int gjb_port_shm_map(int fd, unsigned long len, unsigned long align, unsigned lo
     errno = saved;
     return err;
 }
+
+int gjb_port_shm_retire(void *addr, unsigned long len)
+{
+    int saved = errno, err = 0;
+    if (mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+        MAP_FAILED)
+        err = errno;
+    errno = saved;
+    return err;
+}
