@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+
 #include "gjbext.h"
 #include "gjbmem/config.h"
 #include "gjbmem/port.h"
@@ -772,6 +774,58 @@ static void stuck_holder_times_out(void **state)
     close(up[0]), close(up[1]), close(down[0]), close(down[1]);
 }
 
+/* Threads of one process on one shared partition, through two ids (two
+ * mappings): the shared lock alone keeps them apart. */
+struct worker {
+    mpart_id m;
+    int rc;
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    char *mine[16] = {0};
+    for (int i = 0; i < 20000 && !w->rc; i++) {
+        int k = i % 16;
+        if (mine[k]) {
+            if (mine[k][0] != (char)k || mpart_free(w->m, mine[k]) != 0)
+                w->rc = 1;
+            mine[k] = NULL;
+        } else if ((mine[k] = mpart_alloc(w->m, (size_t)(16 + 8 * i % 300))) != NULL) {
+            mine[k][0] = (char)k;
+        }
+    }
+    for (int k = 0; k < 16; k++)
+        if (mine[k] && mpart_free(w->m, mine[k]) != 0)
+            w->rc = 2;
+    return NULL;
+}
+
+static void threads_share_one_partition(void **state)
+{
+    (void)state;
+    NEEDS_SHARING();
+    mpart_id a, b;
+    assert_int_equal(mpart_create_shared(name, SIZE, FIRST_FIT_ALLOCATION, &a), 0);
+    assert_int_equal(mpart_open_shared(name, &b), 0);
+    pthread_t t[4];
+    struct worker w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (struct worker){i % 2 ? a : b, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        assert_int_equal(w[i].rc, 0);
+    }
+    assert_int_equal(mpart_validate(a), 0);
+    struct gjbmem_heap_stats st;
+    assert_int_equal(mpart_getstats(b, &st), 0);
+    assert_int_equal(st.alloc_blocks, 0);
+    assert_int_equal(mpart_close_shared(b), 0);
+    assert_int_equal(mpart_delete(a), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -790,6 +844,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(recovery_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(edges, setup, teardown),
         cmocka_unit_test_setup_teardown(stuck_holder_times_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(threads_share_one_partition, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
