@@ -46,8 +46,8 @@ bool gjb_shp_contains(const struct gjb_shpart *sh, const void *addr, size_t size
 /* mpart_delete of a shared partition (mpart.c holds no lock). */
 int gjb_shp_delete(mpart_id mid);
 
-/* For tests and the fuzz target: where the header's lock lies (an object
- * of the host's thread library, not data of ours) and the header's bytes. */
+/* For tests and the fuzz target: where the header's lock lies (the port's
+ * gjb_port_shlock) and the header's bytes. */
 void gjb_shp_layout(size_t *lock_off, size_t *lock_len, size_t *hdr_bytes);
 
 /* --- what mpart.c offers mpart_shared.c */

@@ -7,14 +7,16 @@
  * mapping, some blocks allocated, some freed, let go. Each input picks a
  * template and a way to spoil it: byte patches (2-byte offset, value) over
  * the whole image, or raw bytes over its start. The image is copied into a
- * MAP_SHARED mapping with an inaccessible page on each side, the lock's
- * bytes (the host's thread library's object, which a hostile process can
- * always hold forever: a denial of service no layout prevents) are taken
- * from the template, and mpart_attach is called. It must not crash nor
- * touch memory outside the mapping (the guard pages fault; ASan and UBSan
- * watch the rest); refused, it must give one of its documented errors and
- * leave the heap's bytes as they were; accepted, the partition must
- * validate and serve an allocation and a free.
+ * MAP_SHARED mapping with an inaccessible page on each side and
+ * mpart_attach is called. The lock's word is fuzzed too: a holder that is
+ * alive (this process, init) makes the open give up (ETIMEDOUT, after the
+ * 1 ms GJBMEM_SHM_OPEN_WAIT_MS set here), a holder that is gone makes it
+ * take the lock over and run the recovery on the hostile heap. It must not
+ * crash nor touch memory outside the mapping (the guard pages fault; ASan
+ * and UBSan watch the rest); refused without a recovery, it must give one
+ * of its documented errors and leave the heap's bytes as they were;
+ * accepted, the partition must validate and serve an allocation and a
+ * free.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -71,6 +73,7 @@ static void init(void)
     mprotect(all + page + IMAGE, (size_t)page, PROT_NONE);
     image = all + page;
     gjb_shp_layout(&lock_off, &lock_len, &hdr_bytes);
+    setenv("GJBMEM_SHM_OPEN_WAIT_MS", "1", 1);
     make_template(FIRST_FIT_ALLOCATION);
     make_template(BUDDY_ALLOCATION);
 }
@@ -92,14 +95,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
             image[off] = data[i + 2];
         }
     }
-    memcpy(image + lock_off, template_img[policy] + lock_off, lock_len);
+    uint32_t holder;
+    memcpy(&holder, image + lock_off, sizeof holder);
     memcpy(before, image, IMAGE);
     mpart_id m;
     errno = 0;
     if (mpart_attach(image, &m) != 0) {
-        if (errno != EINVAL && errno != ENOENT && errno != ENOTRECOVERABLE && errno != ENOSPC)
+        if (errno != EINVAL && errno != ENOENT && errno != ENOTRECOVERABLE && errno != ENOSPC &&
+            errno != ETIMEDOUT)
             die("attach: an undocumented error");
-        if (memcmp(before + hdr_bytes, image + hdr_bytes, IMAGE - hdr_bytes) != 0)
+        if (!holder && memcmp(before + hdr_bytes, image + hdr_bytes, IMAGE - hdr_bytes) != 0)
             die("attach refused, but the heap's bytes changed");
         return 0;
     }
