@@ -130,12 +130,12 @@ typedef struct gjb_port_shlock {
 #define GJB_SHLOCK_OK 0
 #define GJB_SHLOCK_OWNER_DIED 1 /* taken; its last holder died holding it */
 
-/* Makes lock a process-shared, robust lock: 0 or an errno value. */
-GJBMEM_API int gjb_port_shlock_init(gjb_port_shlock *lock);
-/* Takes the lock: GJB_SHLOCK_OK, GJB_SHLOCK_OWNER_DIED (taken; the caller
- * repairs what it guards, then calls gjb_port_shlock_consistent), or an
- * errno value (not taken: ENOTRECOVERABLE, EINVAL for a lock that is not
- * one). */
+/* Makes lock a free process-shared, robust lock (all zero bytes are one
+ * too). */
+GJBMEM_API void gjb_port_shlock_init(gjb_port_shlock *lock);
+/* Takes the lock: GJB_SHLOCK_OK, or GJB_SHLOCK_OWNER_DIED (taken; its
+ * holder's process died holding it: the caller repairs what it guards,
+ * then calls gjb_port_shlock_consistent). */
 GJBMEM_API int gjb_port_shlock_take(gjb_port_shlock *lock);
 /* As gjb_port_shlock_take, waiting at most ms milliseconds: ETIMEDOUT
  * when the lock stayed held that long. */

@@ -191,16 +191,11 @@ static void recover(struct gjb_shpart *sp)
     gjb_port_shlock_consistent(&h->lock);
 }
 
-/* Takes the lock, recovering if need be: 0, or an errno value (the lock is
- * then not held). */
-static int lock_raw(struct gjb_shpart *sp)
+/* Takes the lock, recovering if its holder died. */
+static void lock_raw(struct gjb_shpart *sp)
 {
-    int rc = gjb_port_shlock_take(&sp->hdr->lock);
-    if (rc == GJB_SHLOCK_OWNER_DIED) {
+    if (gjb_port_shlock_take(&sp->hdr->lock) == GJB_SHLOCK_OWNER_DIED)
         recover(sp);
-        rc = 0;
-    }
-    return rc ? ENOTRECOVERABLE : 0;
 }
 
 /* How long an open waits for the lock (GJBMEM_SHM_OPEN_WAIT_MS, default
@@ -219,18 +214,15 @@ static unsigned open_wait_ms(void)
 static int lock_to_open(struct gjb_shpart *sp)
 {
     int rc = gjb_port_shlock_take_for(&sp->hdr->lock, open_wait_ms());
-    if (rc == GJB_SHLOCK_OWNER_DIED) {
-        recover(sp);
-        rc = 0;
-    }
-    return rc == ETIMEDOUT ? ETIMEDOUT : rc ? ENOTRECOVERABLE : 0;
+    if (rc != GJB_SHLOCK_OWNER_DIED)
+        return rc; /* 0 or ETIMEDOUT */
+    recover(sp);
+    return 0;
 }
 
 int gjb_shp_enter(struct gjb_shpart *sp)
 {
-    int err = lock_raw(sp);
-    if (err)
-        return err;
+    lock_raw(sp);
     uint32_t state = sp->hdr->state;
     if (state == SHM_LIVE)
         return 0;
@@ -340,7 +332,8 @@ static int join(struct shm_hdr *hdr, size_t len, void *map, size_t map_len, mpar
             err = count_open(hdr);
         gjb_port_shlock_release(&hdr->lock);
     }
-    if (!err && (err = gjb_mpart_install(sp->heap, sp, mid)) != 0 && lock_raw(sp) == 0) {
+    if (!err && (err = gjb_mpart_install(sp->heap, sp, mid)) != 0) {
+        lock_raw(sp);
         count_close(hdr);
         gjb_port_shlock_release(&hdr->lock);
     }
@@ -371,8 +364,7 @@ static int make(struct shm_hdr *hdr, size_t size, int policy, const char *name)
                       policy == BUDDY_ALLOCATION ? GJB_BUDDY : GJB_FIRST_FIT, GJBMEM_MAX_REGIONS,
                       &heap) != GJB_OK)
         return EINVAL;
-    if (gjb_port_shlock_init(&hdr->lock) != 0)
-        return ENOMEM;
+    gjb_port_shlock_init(&hdr->lock);
     hdr->version = SHM_VERSION;
     hdr->hdr_bytes = sizeof *hdr;
     hdr->word_bytes = sizeof(size_t);
@@ -540,10 +532,9 @@ int mpart_open_shared(const char *name, mpart_id *mid)
 static int close_check(struct gjb_shpart *sp, gjb_heap *h, void *ctx)
 {
     (void)h, (void)ctx;
-    int err = lock_raw(sp);
-    if (!err)
-        count_close(sp->hdr);
-    return err;
+    lock_raw(sp);
+    count_close(sp->hdr);
+    return 0;
 }
 
 /* Lets go of what this process mapped for sp (private zeros stay in its
@@ -570,10 +561,9 @@ int mpart_close_shared(mpart_id mid)
 
 static int delete_check(struct gjb_shpart *sp, gjb_heap *h, void *ctx)
 {
-    int err = lock_raw(sp);
-    if (err)
-        return err;
+    lock_raw(sp);
     struct shm_hdr *hdr = sp->hdr;
+    int err = 0;
     if (others_open(hdr) || (hdr->state == SHM_LIVE && !gjb_heap_is_empty(h)))
         err = EBUSY;
     if (!err) { /* the shared lock stays held: the slot is emptied under it */

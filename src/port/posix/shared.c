@@ -62,11 +62,10 @@ static uint32_t me(void)
     return p;
 }
 
-int gjb_port_shlock_init(gjb_port_shlock *lock)
+void gjb_port_shlock_init(gjb_port_shlock *lock)
 {
     memset(lock->opaque, 0, sizeof lock->opaque);
     atomic_init(word_of(lock), 0);
-    return 0;
 }
 
 /* Sleeps while the word still reads w: at most ms milliseconds. */
