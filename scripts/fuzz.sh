@@ -25,7 +25,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 OUT=${FUZZ_OUT:-build-fuzz}
 CFG=$OUT-cfg
-TARGETS=${FUZZ_TARGETS:-fuzz_mpart fuzz_vmm_args fuzz_trace}
+TARGETS=${FUZZ_TARGETS:-fuzz_mpart fuzz_vmm_args fuzz_trace fuzz_shm_open}
 MODE=ci
 HOURS=0
 case "${1:-}" in

@@ -117,6 +117,25 @@ GJBMEM_API int gjb_heap_validate(const gjb_heap *h);
 typedef int (*gjb_walk_fn)(void *ctx, void *payload, size_t size, bool used);
 GJBMEM_API int gjb_heap_walk(const gjb_heap *h, gjb_walk_fn fn, void *ctx);
 
+/* --- Heaps in memory shared between processes (src/engine/repair.c) --- */
+
+/* True when the descriptor h and every region and table it names lie in
+ * [mem, mem+size): for a heap found in memory that another process may have
+ * written, checked before anything else reads it (gjb_heap_validate then
+ * checks the rest, inside the regions). Reads only inside [mem, mem+size)
+ * (h itself first: it must lie there, aligned). O(r). */
+GJBMEM_API bool gjb_heap_within(const void *mem, size_t size, const gjb_heap *h);
+
+/* Rebuilds a FIRST_FIT heap whose last writer died in the middle of an
+ * operation, from its proved blocks: every allocated block of another
+ * writer is kept as it was (header and bytes); the dead writer's operation
+ * is completed or undone (at worst its own block stays allocated); free
+ * blocks, lists and counters are rebuilt. Call gjb_heap_within first and
+ * gjb_heap_validate after. Errors: BUDDY heap: POLICY (not repairable:
+ * validate it); damage beyond what a dead writer leaves: CORRUPT (the heap
+ * must not be used). O(region bytes / 16 + blocks). */
+GJBMEM_API int gjb_heap_repair(gjb_heap *h);
+
 #ifdef __cplusplus
 }
 #endif

@@ -69,6 +69,85 @@ struct mpart_block {
  * O(blocks), under the partition's lock. */
 GJBMEM_API int mpart_blocks(mpart_id mid, struct mpart_block *out, size_t cap, size_t *count);
 
+
+/* --- Partitions in shared memory (docs/SHARED.md) ------------------------
+ * A partition may live in memory shared between processes, each mapping it
+ * at its own address: each process gets its own id for it and uses the
+ * ordinary mpart_* calls. Its lock lives in that memory and is
+ * process-shared and robust: a process that dies holding it does not block
+ * the others; the next caller repairs the partition (the dead process's
+ * operation is completed or undone, no other block is touched) or, when it
+ * cannot, marks it damaged, after which every call on it fails with
+ * ENOTRECOVERABLE and writes nothing. The memory is untrusted: opening
+ * checks the header and every offset of the heap's metadata, then validates
+ * it (O(blocks)). Not available at hardening levels 2-3 (ENOTSUP: guard
+ * words hold addresses) nor in interrupt context (ERROR_KERNEL_IN_ISR).
+ * A block's address is its own to each process: hand blocks over as
+ * offsets (mpart_to_offset, mpart_from_offset). Alignments up to the page
+ * size hold in every process (larger ones only where the mappings agree). */
+
+/* Creates a named shared-memory object (shm_open rules: "name" or "/name")
+ * of size bytes holding a new partition with policy, maps it and stores
+ * this process's id in *mid. Errors: NULL mid, unknown policy, a size too
+ * small for the header, the heap's metadata and one block: EINVAL; the
+ * name exists: EEXIST; a bad name: EINVAL / ENAMETOOLONG; the host's
+ * refusals (EACCES, ENOMEM, ...); partition table full: ENOSPC. O(size /
+ * page) to clear the heap's bitmap. */
+GJBMEM_API int mpart_create_shared(const char *name, size_t size, int policy, mpart_id *mid);
+
+/* Maps the named shared partition and stores this process's id in *mid.
+ * Errors: NULL mid: EINVAL; no such name: ENOENT; not a partition of this
+ * library version and word size, or a damaged header or metadata: EINVAL
+ * (nothing is written); marked damaged: ENOTRECOVERABLE; deleted: ENOENT;
+ * 64 processes have it open: ENOSPC; table full: ENOSPC; its lock stayed
+ * held for 5 s (a stuck holder, or a lock another process spoilt; the wait
+ * is GJBMEM_SHM_OPEN_WAIT_MS milliseconds when set): ETIMEDOUT. O(blocks). */
+GJBMEM_API int mpart_open_shared(const char *name, mpart_id *mid);
+
+/* As mpart_create_shared and mpart_open_shared over memory the caller
+ * already shares (a MAP_SHARED mapping, e.g. MAP_SHARED|MAP_ANONYMOUS made
+ * before fork, or an object mapped at another address in another process):
+ * [addr, addr+size) must be mapped; the header starts at addr rounded up to
+ * 64 bytes, and mpart_attach must be given the same place of the memory.
+ * Nothing is unmapped by close or delete. A BUDDY partition must be seen at
+ * addresses that agree modulo its largest block (a mapping inherited
+ * through fork always does; else EINVAL). Errors as above, plus memory not
+ * mapped or already managed: EINVAL. */
+GJBMEM_API int mpart_create_in(void *addr, size_t size, int policy, mpart_id *mid);
+GJBMEM_API int mpart_attach(void *addr, mpart_id *mid);
+
+/* This process lets go of shared partition mid: its id becomes stale, what
+ * mpart_create_shared / mpart_open_shared mapped is unmapped; the partition
+ * and its blocks live on for the other processes. mpart_delete instead
+ * destroys it (and unlinks its name), only when no other process has it
+ * open and no block is allocated: EBUSY otherwise (a partition marked
+ * damaged may be deleted with blocks). Errors: an id that names no shared
+ * partition: EINVAL. O(1). */
+GJBMEM_API int mpart_close_shared(mpart_id mid);
+
+/* The offset of address p inside shared partition mid, the same in every
+ * process, and back. Errors: p or off outside the partition's heap, or mid
+ * a private partition: -1 / NULL with EINVAL; bad mid:
+ * ERROR_KERNEL_HANDLE_NULL. O(1); no lock. */
+GJBMEM_API long mpart_to_offset(mpart_id mid, const void *p);
+GJBMEM_API void *mpart_from_offset(mpart_id mid, long off);
+
+/* Looks at the named shared partition from outside, writing nothing to it
+ * (what `gjbmem show --shm NAME` prints): the object is mapped read-only
+ * and copied into buf (buflen bytes; *size is set to the bytes needed, so
+ * a first call may pass buflen 0), the copy is checked and validated, and
+ * its statistics go to *st and its blocks, as mpart_blocks gives them but
+ * inside the copy, to out[0 .. cap) (*count: how many there are). A copy
+ * torn by a writer fails validation and is taken again (up to 100 times).
+ * Errors: NULL size, st or count, NULL out with cap, NULL buf with buflen:
+ * EINVAL; buflen too small: ERANGE; no such name: ENOENT; not a partition,
+ * or a damaged header: EINVAL; marked damaged: ENOTRECOVERABLE; never
+ * found consistent: EAGAIN; the host's refusals (EACCES, ...). O(size +
+ * blocks) per try. */
+GJBMEM_API int mpart_peek_shared(const char *name, void *buf, size_t buflen, size_t *size,
+                                 struct gjbmem_heap_stats *st, struct mpart_block *out,
+                                 size_t cap, size_t *count);
+
 #ifdef __cplusplus
 }
 #endif

@@ -118,6 +118,55 @@ GJBMEM_API int gjb_port_vm_advise(void *addr, unsigned long len, int advice);
 GJBMEM_API int gjb_port_shm_open(const char *name, int oflag, unsigned mode, int *fd);
 GJBMEM_API int gjb_port_shm_unlink(const char *name);
 
+/* --- Heaps in memory shared between processes (src/port/posix/shared.c). */
+
+/* Storage for a process-shared, robust lock that lives in shared memory. */
+#define GJB_PORT_SHLOCK_BYTES 64
+typedef struct gjb_port_shlock {
+    _Alignas(16) unsigned char opaque[GJB_PORT_SHLOCK_BYTES];
+} gjb_port_shlock;
+
+/* What gjb_port_shlock_take reports. */
+#define GJB_SHLOCK_OK 0
+#define GJB_SHLOCK_OWNER_DIED 1 /* taken; its last holder died holding it */
+
+/* Makes lock a free process-shared, robust lock (all zero bytes are one
+ * too). */
+GJBMEM_API void gjb_port_shlock_init(gjb_port_shlock *lock);
+/* Takes the lock: GJB_SHLOCK_OK, or GJB_SHLOCK_OWNER_DIED (taken; its
+ * holder's process died holding it: the caller repairs what it guards,
+ * then calls gjb_port_shlock_consistent). */
+GJBMEM_API int gjb_port_shlock_take(gjb_port_shlock *lock);
+/* As gjb_port_shlock_take, waiting at most ms milliseconds: ETIMEDOUT
+ * when the lock stayed held that long. */
+GJBMEM_API int gjb_port_shlock_take_for(gjb_port_shlock *lock, unsigned ms);
+/* After GJB_SHLOCK_OWNER_DIED: the lock is usable again. */
+GJBMEM_API void gjb_port_shlock_consistent(gjb_port_shlock *lock);
+GJBMEM_API void gjb_port_shlock_release(gjb_port_shlock *lock);
+
+/* The calling process's id; whether process pid still exists. */
+GJBMEM_API long gjb_port_pid(void);
+GJBMEM_API bool gjb_port_pid_alive(long pid);
+/* The one mapping of this process that holds addr: its bounds [*lo, *hi);
+ * false when addr is not mapped (or the port cannot tell). */
+GJBMEM_API bool gjb_port_mapping_of(const void *addr, void **lo, void **hi);
+/* Size of the object behind descriptor fd; sets it; closes fd. 0 or an
+ * errno value. */
+GJBMEM_API int gjb_port_fd_size(int fd, unsigned long long *size);
+GJBMEM_API int gjb_port_fd_resize(int fd, unsigned long long size);
+GJBMEM_API void gjb_port_fd_close(int fd);
+/* Maps len bytes of the object behind fd, shared, readable and writable,
+ * at an address a with a % align == residue (align a power of two; 0 or
+ * at most a page: any page). 0 or an errno value. Undone with
+ * gjb_port_vm_unmap. */
+GJBMEM_API int gjb_port_shm_map(int fd, unsigned long len, unsigned long align,
+                                unsigned long residue, void **out);
+/* Replaces the shared mapping [addr, addr+len) by private zero pages: the
+ * object is let go, the addresses stay taken (a thread of this process late
+ * to see the partition closed reads zeros there, not a fault). 0 or an
+ * errno value. */
+GJBMEM_API int gjb_port_shm_retire(void *addr, unsigned long len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,12 @@
  * partition may take, and holds the lock order); a partition's own lock
  * guards its heap. Slot locks are made once and never destroyed, so a
  * caller holding a stale id may lock one safely.
+ *
+ * A partition in shared memory (mpart_shared.c) has a slot like any other,
+ * with `sh` set: after the slot's lock, its calls take the partition's
+ * process-shared lock too (gjb_shp_enter, which repairs the work of a
+ * process that died holding it), and they reach the engine through its
+ * out-of-line functions, whose stores keep their order (docs/SHARED.md).
  */
 /* Partitions' heaps are read under their lock only: plain stores in the
  * engine's inline paths (heap_internal.h, gjb_put). */
@@ -27,6 +33,7 @@
 #include "api_internal.h"
 #include "engine/compat.h"
 #include "guard.h"
+#include "mpart_shared.h"
 #include "port_fast.h"
 
 #define SLOT_BITS 8
@@ -39,7 +46,8 @@ struct slot {
     mpart_id id;            /* the partition's id; 0 while the slot is free */
     unsigned long gen;      /* the generation of the slot's next id */
     struct gjb_errpolicy pol; /* what a bad pointer or damage also does */
-    char pad[128 - GJB_PORT_LOCK_BYTES - 2 * sizeof(void *) - sizeof(mpart_id) -
+    struct gjb_shpart *sh;  /* a partition in shared memory: its header; else NULL */
+    char pad[128 - GJB_PORT_LOCK_BYTES - 3 * sizeof(void *) - sizeof(mpart_id) -
              sizeof(struct gjb_errpolicy)];
 };
 _Static_assert(sizeof(struct slot) == 128, "a slot is 128 bytes: indexing by a shift");
@@ -91,21 +99,86 @@ static struct slot *lock_slot(mpart_id mid, bool isr)
     struct slot *s = &slots[i];
     if (!gjb_fast_try(&s->lock))
         return NULL; /* never wait in interrupt context */
-    if (s->id != mid) {
+    if (s->id != mid || s->sh) { /* nor for another process */
         gjb_fast_unlock(&s->lock);
         return NULL;
     }
     return s;
 }
 
-/* lock_slot for the calls that interrupt context may make. */
-static struct slot *acquire(mpart_id mid)
+/* A slot's id changes under its lock (and, for a shared partition, its
+ * shared lock); a call on a shared partition reads it under the shared
+ * lock only: atomic stores and loads. */
+static void set_id(struct slot *s, mpart_id id)
 {
-    return lock_slot(mid, gjb_fast_in_isr());
+    __atomic_store_n(&s->id, id, __ATOMIC_RELEASE);
 }
 
-static void release(struct slot *s)
+/* The record of the shared partition in the slot mid names, read without
+ * the slot's lock (NULL: none, or a bad id; *sp: the slot). */
+static GJB_ALWAYS_INLINE struct gjb_shpart *peek_shared(mpart_id mid, struct slot **sp)
 {
+    unsigned long i = (mid & ((1UL << SLOT_BITS) - 1)) - 1;
+    if (GJB_UNLIKELY(i >= MPART_MAX_PARTS))
+        return NULL;
+    *sp = &slots[i];
+    return __atomic_load_n(&slots[i].sh, __ATOMIC_ACQUIRE);
+}
+
+/* A call on a shared partition takes its shared lock only, not the slot's
+ * (one lock per call: docs/SHARED.md, "Cost"), then checks under it that
+ * the slot still holds mid (closing clears it under the shared lock, and
+ * what a late call may still lock after a close stays mapped: zeros). The
+ * slot, or NULL with *err: a stale id, a damaged or deleted partition. */
+static GJB_NOINLINE struct slot *enter_shared(struct slot *s, struct gjb_shpart *sh, mpart_id mid,
+                                              int *err)
+{
+    int e = gjb_shp_enter(sh);
+    bool same = __atomic_load_n(&s->id, __ATOMIC_ACQUIRE) == mid &&
+                __atomic_load_n(&s->sh, __ATOMIC_ACQUIRE) == sh;
+    if (!e && same)
+        return s;
+    if (!e)
+        gjb_shp_leave(sh);
+    *err = same ? e : ERROR_KERNEL_HANDLE_NULL;
+    return NULL;
+}
+
+/* lock_slot, or for a shared partition its shared lock: the slot, or NULL
+ * with *err the reason (a bad id, a damaged shared partition). In interrupt
+ * context a shared partition is not reached (it may have to wait). */
+static struct slot *lock_part(mpart_id mid, bool isr, int *err)
+{
+    *err = ERROR_KERNEL_HANDLE_NULL;
+    struct slot *s;
+    struct gjb_shpart *sh = peek_shared(mid, &s);
+    if (!sh) {
+        s = lock_slot(mid, isr);
+        if (!s || GJB_LIKELY(!s->sh))
+            return s;
+        sh = s->sh; /* made shared since the peek */
+        gjb_fast_unlock(&s->lock);
+    }
+    return isr ? NULL : enter_shared(s, sh, mid, err);
+}
+
+/* lock_part for the calls that interrupt context may make. */
+static struct slot *acquire(mpart_id mid, int *err)
+{
+    return lock_part(mid, gjb_fast_in_isr(), err);
+}
+
+static GJB_NOINLINE void release_shared(struct slot *s)
+{
+    gjb_shp_leave(s->sh);
+}
+
+static GJB_ALWAYS_INLINE void release(struct slot *s)
+{
+    if (GJB_UNLIKELY(s->sh != NULL)) {
+        release_shared(s);
+        return;
+    }
     gjb_fast_unlock(&s->lock);
 }
 
@@ -124,9 +197,12 @@ static void report(const struct gjb_errpolicy *pol, mpart_id mid, const char *ca
  * the caller holds. */
 bool gjb_mpart_owns(const void *addr, size_t size)
 {
-    for (int i = 0; i < MPART_MAX_PARTS; i++)
-        if (slots[i].heap && gjb_heap_overlaps(slots[i].heap, addr, size))
+    for (int i = 0; i < MPART_MAX_PARTS; i++) {
+        const struct slot *s = &slots[i];
+        if (s->sh ? gjb_shp_overlaps(s->sh, addr, size)
+                  : s->heap && gjb_heap_overlaps(s->heap, addr, size))
             return true;
+    }
     return false;
 }
 
@@ -170,7 +246,7 @@ int mpart_create_ex(char *addr, size_t size, int policy, mpart_id *mid)
         gjb_port_lock_take(&s->lock);
         s->heap = h;
         s->pol = (struct gjb_errpolicy){GJBMEM_ERR_RETURN, NULL, NULL};
-        s->id = (s->gen << SLOT_BITS) | (unsigned long)(s - slots + 1);
+        set_id(s, (s->gen << SLOT_BITS) | (unsigned long)(s - slots + 1));
         *mid = s->id;
         gjb_port_lock_release(&s->lock);
         live_parts++;
@@ -190,11 +266,16 @@ int mpart_delete(mpart_id mid)
         return fail(ERROR_KERNEL_IN_ISR);
     gjb_port_global_lock();
     struct slot *s = lock_slot(mid, false);
+    if (s && s->sh) { /* a shared partition: other processes have their say */
+        gjb_fast_unlock(&s->lock);
+        gjb_port_global_unlock();
+        return gjb_shp_delete(mid);
+    }
     int err = !s ? EINVAL : !gjb_heap_is_empty(s->heap) ? EBUSY : 0;
     if (s && !err) {
         gjb_heap_retire(s->heap);
         s->heap = NULL;
-        s->id = 0;
+        set_id(s, 0);
         s->gen++;
         live_parts--;
     }
@@ -211,12 +292,16 @@ int mpart_addmem(mpart_id mid, char *addr, size_t size)
     if (!addr || size == 0)
         return fail(EINVAL);
     gjb_port_global_lock();
-    struct slot *s = lock_slot(mid, false);
-    int err = ERROR_KERNEL_HANDLE_NULL;
+    int err;
+    struct slot *s = lock_part(mid, false, &err);
     if (s) {
-        if (!gjb_memory_free_for_partition(addr, size)) {
+        if (s->sh && !gjb_shp_contains(s->sh, addr, size)) {
+            err = EXDEV; /* not memory of the partition's shared object */
+        } else if (!s->sh && !gjb_memory_free_for_partition(addr, size)) {
             err = ERROR_KERNEL_MEMORY;
         } else {
+            if (s->sh)
+                gjb_shp_intent(s->sh, GJB_SHP_ADDMEM);
             switch (gjb_heap_add_region(s->heap, addr, size)) {
             case GJB_OK: err = 0; break;
             case GJB_E_SMALL: err = ERROR_REGION_SIZE; break;
@@ -263,24 +348,49 @@ static GJB_NOINLINE struct slot *refuse_entry(void)
     return NULL;
 }
 
+/* enter for the shared partition sh in slot s: enter_shared, errno set on
+ * a refusal. */
+static GJB_NOINLINE struct slot *enter_part(struct slot *s, struct gjb_shpart *sh, mpart_id mid)
+{
+    if (gjb_fast_in_isr())
+        return refuse_entry();
+    int err;
+    s = enter_shared(s, sh, mid, &err);
+    if (!s)
+        gjb_port_set_errno(err);
+    return s;
+}
+
 static GJB_ALWAYS_INLINE struct slot *enter(mpart_id mid)
 {
     struct slot *s;
-    if (GJB_LIKELY(!gjb_fast_in_isr() && (s = lock_slot_inline(mid)) != NULL))
-        return s;
+    struct gjb_shpart *sh = peek_shared(mid, &s);
+    if (GJB_UNLIKELY(sh != NULL))
+        return enter_part(s, sh, mid);
+    if (GJB_LIKELY(!gjb_fast_in_isr() && (s = lock_slot_inline(mid)) != NULL)) {
+        if (GJB_LIKELY(!s->sh))
+            return s;
+        sh = s->sh; /* made shared since the peek */
+        gjb_fast_unlock(&s->lock);
+        return enter_part(s, sh, mid);
+    }
     return refuse_entry();
 }
 
-/* The allocating calls (call names which): resize `old` (realloc), or
- * allocate size bytes aligned to align (1 for a plain allocation). */
-static void *allocate(const char *call, mpart_id mid, bool resize, char *old, size_t align,
-                      size_t size)
+/* The allocating calls (call names which) on the locked slot s: resize
+ * `old` (realloc), or allocate size bytes aligned to align (1 for a plain
+ * allocation). */
+static GJB_NOINLINE void *allocate_in(struct slot *s, const char *call, bool resize, char *old,
+                                      size_t align, size_t size)
 {
-    struct slot *s = enter(mid);
-    if (!s)
-        return NULL;
     void *p = NULL;
-    int st = resize ? gjb_guarded_realloc(s->heap, old, size, &p)
+    int st;
+    if (s->sh) { /* the engine's own calls: stores in order (mpart_shared.h) */
+        gjb_shp_intent(s->sh, resize ? GJB_SHP_REALLOC : GJB_SHP_ALLOC);
+        st = resize ? gjb_heap_realloc(s->heap, old, size, &p)
+                    : gjb_heap_memalign(s->heap, align, size, &p);
+    } else
+        st = resize ? gjb_guarded_realloc(s->heap, old, size, &p)
                     : gjb_guarded_memalign(s->heap, align, size, &p);
     if (st == GJB_OK) {
         release(s);
@@ -288,6 +398,13 @@ static void *allocate(const char *call, mpart_id mid, bool resize, char *old, si
     }
     failed(s, call, alloc_errno(st), st, old);
     return NULL;
+}
+
+static void *allocate(const char *call, mpart_id mid, bool resize, char *old, size_t align,
+                      size_t size)
+{
+    struct slot *s = enter(mid);
+    return s ? allocate_in(s, call, resize, old, align, size) : NULL;
 }
 
 /* mpart_alloc's way out when the engine refused (the slot is locked). */
@@ -303,6 +420,8 @@ void *mpart_alloc(mpart_id mid, size_t size)
     void *p;
     if (GJB_UNLIKELY(!s))
         return NULL;
+    if (GJB_UNLIKELY(s->sh != NULL))
+        return allocate_in(s, "mpart_alloc", false, NULL, 1, size);
     int st = gjb_guarded_alloc(s->heap, size, &p);
     if (GJB_UNLIKELY(st != GJB_OK))
         return alloc_refused(s, st);
@@ -326,11 +445,24 @@ static GJB_NOINLINE int free_refused(struct slot *s, int st, const void *addr)
     return failed(s, "mpart_free", st == GJB_E_INVAL ? EINVAL : ERROR_REGION_NULL, st, addr);
 }
 
+/* mpart_free on a shared partition (s locked). */
+static GJB_NOINLINE int free_shared(struct slot *s, char *addr)
+{
+    gjb_shp_intent(s->sh, GJB_SHP_FREE);
+    int st = gjb_heap_free(s->heap, addr);
+    if (st != GJB_OK)
+        return free_refused(s, st, addr);
+    release(s);
+    return 0;
+}
+
 int mpart_free(mpart_id mid, char *addr)
 {
     struct slot *s = enter(mid);
     if (GJB_UNLIKELY(!s))
         return -1;
+    if (GJB_UNLIKELY(s->sh != NULL))
+        return free_shared(s, addr);
     int st = gjb_guarded_free(s->heap, addr);
     if (GJB_UNLIKELY(st != GJB_OK))
         return free_refused(s, st, addr);
@@ -344,9 +476,10 @@ int mpart_set_error_policy(mpart_id mid, unsigned flags, gjbmem_error_hook hook,
         return fail(ERROR_KERNEL_IN_ISR);
     if (!gjb_errpolicy_valid(flags, hook))
         return fail(EINVAL);
-    struct slot *s = lock_slot(mid, false);
+    int err;
+    struct slot *s = lock_part(mid, false, &err);
     if (!s)
-        return fail(ERROR_KERNEL_HANDLE_NULL);
+        return fail(err);
     s->pol = (struct gjb_errpolicy){flags, hook, arg};
     release(s);
     return 0;
@@ -356,9 +489,10 @@ int mpart_findmaxfree_size(mpart_id mid, size_t *size)
 {
     if (!size)
         return fail(EINVAL);
-    struct slot *s = acquire(mid);
+    int err;
+    struct slot *s = acquire(mid, &err);
     if (!s)
-        return fail(ERROR_KERNEL_HANDLE_NULL);
+        return fail(err);
     *size = gjb_guarded_max(s->heap);
     release(s);
     return 0;
@@ -376,9 +510,10 @@ int mpart_getstats(mpart_id mid, struct gjbmem_heap_stats *st)
 {
     if (!st)
         return fail(EINVAL);
-    struct slot *s = acquire(mid);
+    int err;
+    struct slot *s = acquire(mid, &err);
     if (!s)
-        return fail(ERROR_KERNEL_HANDLE_NULL);
+        return fail(err);
     gjb_heap_get_stats(s->heap, st);
     release(s);
     return 0;
@@ -400,9 +535,10 @@ int mpart_getinfo(mpart_id mid, struct partinfo *pi)
 
 int mpart_validate(mpart_id mid)
 {
-    struct slot *s = acquire(mid);
+    int err;
+    struct slot *s = acquire(mid, &err);
     if (!s)
-        return fail(ERROR_KERNEL_HANDLE_NULL);
+        return fail(err);
     int st = gjb_guarded_validate(s->heap);
     struct gjb_errpolicy pol = s->pol;
     release(s);
@@ -414,9 +550,10 @@ int mpart_validate(mpart_id mid)
 
 size_t mpart_usable_size(mpart_id mid, const void *addr)
 {
-    struct slot *s = acquire(mid);
+    int err;
+    struct slot *s = acquire(mid, &err);
     if (!s) {
-        gjb_port_set_errno(ERROR_KERNEL_HANDLE_NULL);
+        gjb_port_set_errno(err);
         return 0;
     }
     size_t n = gjb_guarded_usable(s->heap, addr);
@@ -446,9 +583,10 @@ int mpart_blocks(mpart_id mid, struct mpart_block *out, size_t cap, size_t *coun
         return fail(ERROR_KERNEL_IN_ISR);
     if (!count || (!out && cap))
         return fail(EINVAL);
-    struct slot *s = lock_slot(mid, false);
+    int err;
+    struct slot *s = lock_part(mid, false, &err);
     if (!s)
-        return fail(ERROR_KERNEL_HANDLE_NULL);
+        return fail(err);
     struct gjbmem_heap_stats st;
     gjb_heap_get_stats(s->heap, &st);
     struct block_list l = {out, cap, 0, st.header_bytes};
@@ -465,12 +603,73 @@ void gjb_mpart_each(gjb_part_fn fn, void *ctx)
         struct slot *s = &slots[i];
         struct gjbmem_heap_stats st;
         gjb_port_lock_take(&s->lock);
-        bool live = s->heap != NULL;
+        bool live = s->heap != NULL && (!s->sh || gjb_shp_enter(s->sh) == 0);
         unsigned long mid = s->id;
         if (live)
             gjb_heap_get_stats(s->heap, &st);
+        if (live && s->sh)
+            gjb_shp_leave(s->sh);
         gjb_port_lock_release(&s->lock);
         if (live)
             fn(ctx, mid, &st);
     }
+}
+
+/* --- slots of partitions in shared memory (mpart_shared.c) */
+
+int gjb_mpart_install(gjb_heap *h, struct gjb_shpart *sh, mpart_id *mid)
+{
+    gjb_port_init_once(gjb_lib_init);
+    int err = ENOSPC;
+    gjb_port_global_lock();
+    struct slot *s = NULL;
+    for (int i = 0; i < MPART_MAX_PARTS && !s; i++)
+        if (!slots[i].heap)
+            s = &slots[i];
+    if (s && live_parts < max_parts) {
+        gjb_port_lock_take(&s->lock);
+        s->heap = h;
+        s->pol = (struct gjb_errpolicy){GJBMEM_ERR_RETURN, NULL, NULL};
+        set_id(s, (s->gen << SLOT_BITS) | (unsigned long)(s - slots + 1));
+        __atomic_store_n(&s->sh, sh, __ATOMIC_RELEASE);
+        *mid = s->id;
+        gjb_port_lock_release(&s->lock);
+        live_parts++;
+        err = 0;
+    }
+    gjb_port_global_unlock();
+    return err;
+}
+
+int gjb_mpart_uninstall(mpart_id mid, gjb_shp_check_fn check, void *ctx, struct gjb_shpart **sh)
+{
+    gjb_port_init_once(gjb_lib_init);
+    gjb_port_global_lock();
+    struct slot *s = lock_slot(mid, false);
+    int err = !s || !s->sh ? EINVAL : check(s->sh, s->heap, ctx);
+    if (!err) { /* check holds the shared lock: no call is inside; late ones see the id go */
+        *sh = s->sh;
+        s->heap = NULL;
+        set_id(s, 0);
+        __atomic_store_n(&s->sh, NULL, __ATOMIC_RELEASE);
+        s->gen++;
+        live_parts--;
+        gjb_shp_leave(*sh);
+    }
+    if (s)
+        gjb_fast_unlock(&s->lock);
+    gjb_port_global_unlock();
+    return err;
+}
+
+struct gjb_shpart *gjb_mpart_shared_of(mpart_id mid, gjb_heap **h)
+{
+    gjb_port_init_once(gjb_lib_init);
+    struct slot *s = lock_slot(mid, false);
+    if (!s)
+        return NULL;
+    struct gjb_shpart *sh = s->sh;
+    *h = s->heap;
+    gjb_fast_unlock(&s->lock);
+    return sh;
 }

@@ -26,4 +26,10 @@
 #define GJBMEM_TOOLS 0
 #endif
 
+/* Test builds of the engine only (tests/shm/): a hook before every block or
+ * bitmap word the engine stores (heap_internal.h, gjb_step_hook). */
+#ifndef GJBMEM_STEP_HOOK
+#define GJBMEM_STEP_HOOK 0
+#endif
+
 #endif

@@ -98,8 +98,23 @@ static inline size_t gjb_word(const char *b)
  * (the partitions: mpart.c) defines GJB_LOCKED_READS before its includes;
  * its inline copies of the hot paths then store plainly, and the compiler
  * may fold a load, an operation and the store into one instruction. */
+#if GJBMEM_STEP_HOOK
+/* Test builds only (tests/shm/): called before every word the engine
+ * stores into a block or a bitmap, so that a test can stop a process at
+ * any of them (src/engine/repair.c defines it). */
+extern void (*volatile gjb_step_hook)(void);
+#define GJB_STEP()                                                                                 \
+    do {                                                                                           \
+        if (gjb_step_hook)                                                                         \
+            gjb_step_hook();                                                                       \
+    } while (0)
+#else
+#define GJB_STEP() ((void)0)
+#endif
+
 static inline void gjb_put(size_t *p, size_t v)
 {
+    GJB_STEP();
 #ifdef GJB_LOCKED_READS
     *p = v;
 #else

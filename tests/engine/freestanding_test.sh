@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The heap engine (src/engine/heap.c, firstfit.c, buddy.c) must build
+# The heap engine (src/engine/heap.c, firstfit.c, buddy.c, repair.c) must build
 # freestanding and call nothing but memcpy/memmove/memset (docs/DESIGN.md).
 # Three builds of it:
 #   1. as it is (compiler builtins through compat.h);
@@ -25,7 +25,7 @@ src=$1 bin=$2
 cc=${CC:-cc}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/gjbmem-free.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-engine=(heap firstfit buddy)
+engine=(heap firstfit buddy repair)
 flags=(-std=c11 -O2 -ffreestanding -fno-builtin -Wall -Wextra -Werror
        -I"$src/include" -I"$bin/include" -I"$src/src")
 failed=0

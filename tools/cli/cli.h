@@ -47,5 +47,6 @@ _Noreturn void cli_help(const char *text);
 int cmd_record(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_size(int argc, char **argv);
+int cmd_show(int argc, char **argv);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * main.c - `gjbmem`, the command-line tool: record a program's allocations,
- * replay them on both policies, size a partition, draw the heap.
+ * replay them on both policies, size a partition, draw the heap, show a
+ * partition in shared memory.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@ static const char usage[] =
     "                       [--allocator PATH.so]... [--svg OUT] [--json] [--quiet]\n"
     "    gjbmem size FILE [--policy first-fit|buddy|all|none] [--allocator PATH.so]...\n"
     "                     [--precision BYTES] [--json]\n"
+    "    gjbmem show --shm NAME [--svg OUT]\n"
     "    gjbmem COMMAND --help\n"
     "    gjbmem --version\n"
     "\n"
@@ -33,7 +35,8 @@ static const char usage[] =
     "    the memory each needed and the time each call took. size finds the\n"
     "    smallest partition of each policy in which the whole trace runs without\n"
     "    one failed allocation. Both also take other allocators, built as plugins\n"
-    "    (--allocator, tools/cli/gjbmem_plugin.h).\n"
+    "    (--allocator, tools/cli/gjbmem_plugin.h). show prints the statistics of a\n"
+    "    partition in a named shared-memory object, read-only (docs/SHARED.md).\n"
     "\n"
     "EXIT STATUS\n"
     "    record: the program's own. replay, size: 0 when every allocation\n"
@@ -129,7 +132,7 @@ void cli_json_string(FILE *f, const char *s)
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        cli_die(NULL, "a command is needed: record, replay or size (gjbmem --help)");
+        cli_die(NULL, "a command is needed: record, replay, size or show (gjbmem --help)");
     const char *c = argv[1];
     if (strcmp(c, "--help") == 0 || strcmp(c, "-h") == 0 || strcmp(c, "help") == 0)
         cli_help(usage);
@@ -143,5 +146,7 @@ int main(int argc, char **argv)
         return cmd_replay(argc - 1, argv + 1);
     if (strcmp(c, "size") == 0)
         return cmd_size(argc - 1, argv + 1);
-    cli_die(NULL, "unknown command '%s': record, replay or size (gjbmem --help)", c);
+    if (strcmp(c, "show") == 0)
+        return cmd_show(argc - 1, argv + 1);
+    cli_die(NULL, "unknown command '%s': record, replay, size or show (gjbmem --help)", c);
 }

@@ -1,0 +1,150 @@
+/*
+ * repair.c - what a heap in memory shared between processes needs besides
+ * the ordinary operations: a check that a descriptor read from that memory
+ * names nothing outside it (gjb_heap_within), and the repair of a FIRST_FIT
+ * heap whose last writer died in the middle of an operation
+ * (gjb_heap_repair).
+ *
+ * The repair trusts only what an operation on one block never changes for
+ * another block: the proof bitmap and the headers of proved blocks. The
+ * FIRST_FIT operations keep two rules (firstfit.c, firstfit.h): a block's
+ * header is written before its proof bit is set, and its proof bit is
+ * cleared before its header or a neighbour's changes for a free. So at any
+ * instruction, a proved block of another caller has its own header and
+ * bytes, and a proved block of the dead caller has a header that covers
+ * only its own old bytes and free memory. The repair keeps each proved
+ * block, in address order, that has a sane header and starts past the block
+ * kept before it (a later, overlapping one can only be the dead caller's
+ * half-made block: its bit is cleared), and rebuilds everything else: free
+ * blocks for the gaps, the PREV_FREE flags, the end sentinels, the class
+ * lists and the counters. What the dead caller was doing is then either
+ * done or undone; at worst its own block is kept (a leak), never another's.
+ */
+#include "firstfit.h"
+
+#if GJBMEM_STEP_HOOK
+void (*volatile gjb_step_hook)(void);
+#endif
+
+/* True when [off, off + len) lies in [lo, hi) (offsets from a descriptor). */
+static bool span_in(intptr_t off, size_t len, intptr_t lo, intptr_t hi)
+{
+    return off >= lo && off <= hi && len <= (size_t)(hi - off);
+}
+
+static bool region_in(const struct gjb_region *r, intptr_t lo, intptr_t hi)
+{
+    return span_in(r->lo, 0, lo, hi) && span_in(r->hi, 0, lo, hi) && r->lo <= r->first &&
+           r->first <= r->end && r->end <= r->hi;
+}
+
+bool gjb_heap_within(const void *mem, size_t size, const gjb_heap *h)
+{
+    uintptr_t lo = (uintptr_t)mem, d = (uintptr_t)h;
+    if (!mem || !h || size > (size_t)INTPTR_MAX || lo > UINTPTR_MAX - size || d < lo ||
+        d % GJB_G || lo + size - d < sizeof(gjb_heap))
+        return false;
+    intptr_t mlo = -(intptr_t)(d - lo), mhi = (intptr_t)(lo + size - d);
+    if (h->policy != GJB_FIRST_FIT && h->policy != GJB_BUDDY)
+        return false;
+    if (!span_in(0, gjb_descriptor_bytes(h->policy), mlo, mhi))
+        return false;
+    if (h->nregions == 0 || h->nregions > h->region_cap || h->region_cap > h->max_regions ||
+        !region_in(&h->hot, mlo, mhi))
+        return false;
+    if (h->regions) {
+        if (!span_in(h->regions, h->region_cap * sizeof(struct gjb_region), mlo, mhi) ||
+            h->regions % (intptr_t)_Alignof(struct gjb_region))
+            return false;
+        const struct gjb_region *t = gjb_regions(h);
+        for (uint32_t i = 0; i < h->nregions; i++)
+            if (!region_in(&t[i], mlo, mhi))
+                return false;
+    } else if (h->nregions != 1) {
+        return false;
+    }
+    if (h->policy == GJB_BUDDY)
+        return true;
+    size_t groups = ((size_t)h->nlarge + FF_GROUP - 1) / FF_GROUP;
+    return h->nlarge <= 64 * FF_GROUP && h->classes % (intptr_t)sizeof(intptr_t) == 0 &&
+           span_in(h->classes, h->nlarge * sizeof(intptr_t) + groups, mlo, mhi);
+}
+
+/* Makes [b, b + s) a free block after an allocated one (or the region's
+ * start) and lists it. */
+static void free_gap(gjb_heap *h, intptr_t b, size_t s)
+{
+    char *p = gjb_ptr(h, b);
+    gjb_set_word(p, s | FF_FREE);
+    gjb_set_word(p + s - GJB_W, s);
+    ff_push(h, b, s);
+    h->free += s - GJB_W;
+    h->free_blocks++;
+}
+
+/* Ends the stretch [*cur, to) of region r as a free block (if not empty);
+ * false when it is too small to be one. */
+static bool close_gap(gjb_heap *h, intptr_t *cur, intptr_t to, bool *prev_free)
+{
+    size_t gap = (size_t)(to - *cur);
+    *prev_free = gap != 0;
+    if (!gap)
+        return true;
+    if (gap < FF_MIN)
+        return false;
+    free_gap(h, *cur, gap);
+    *cur = to;
+    return true;
+}
+
+/* Rebuilds region r from its proved blocks (see the top of the file). */
+static bool repair_region(gjb_heap *h, const struct gjb_region *r)
+{
+    size_t len = (size_t)(r->end - r->first), bits = len / GJB_G, *w = ff_proof(h, r);
+    size_t words = (bits + FF_WBITS - 1) / FF_WBITS;
+    if (len % GJB_G || (size_t)(r->hi - r->end) < GJB_W ||
+        words > ((size_t)(r->hi - r->end) - GJB_W) / sizeof(size_t))
+        return false; /* the sentinel and the bitmap must lie in the region */
+    intptr_t cur = r->first;
+    bool prev_free = false;
+    for (size_t i = 0; i < bits; i++) {
+        size_t m = (size_t)1 << (i % FF_WBITS), *word = &w[i / FF_WBITS];
+        if (!(*word & m))
+            continue;
+        intptr_t b = r->first + (intptr_t)(i * GJB_G);
+        size_t hd = gjb_word(gjb_ptr(h, b)), s = hd & ~FF_FLAGS;
+        if (b < cur || (hd & FF_FREE) || s < FF_MIN || s % GJB_G || s > (size_t)(r->end - b)) {
+            gjb_put(word, *word & ~m); /* the dead caller's half-made block */
+            continue;
+        }
+        if (!close_gap(h, &cur, b, &prev_free))
+            return false;
+        gjb_set_word(gjb_ptr(h, b), s | (hd & FF_ALIGNED) | (prev_free ? FF_PREV_FREE : 0));
+        h->alloc_blocks++;
+        cur = b + (intptr_t)s;
+        prev_free = false;
+    }
+    if (!close_gap(h, &cur, r->end, &prev_free))
+        return false;
+    gjb_set_word(gjb_ptr(h, r->end), prev_free ? FF_PREV_FREE : 0);
+    return true;
+}
+
+int gjb_heap_repair(gjb_heap *h)
+{
+    if (!h || h->magic != GJB_MAGIC)
+        return GJB_E_CORRUPT;
+    if (h->policy != GJB_FIRST_FIT)
+        return GJB_E_POLICY;
+    memset(h->lists, 0, FF_EXACT * sizeof(intptr_t));
+    memset(ff_large(h), 0, h->nlarge * sizeof(intptr_t) + (h->nlarge + FF_GROUP - 1) / FF_GROUP);
+    h->small_map = 0;
+    h->map = 0;
+    h->free = h->free_blocks = h->alloc_blocks = 0;
+    const struct gjb_region *t = gjb_regions(h);
+    for (uint32_t i = 0; i < h->nregions; i++)
+        if (!repair_region(h, &t[i]))
+            return GJB_E_CORRUPT;
+    gjb_note_used(h);
+    return GJB_OK;
+}
