@@ -377,6 +377,22 @@ static GJB_ALWAYS_INLINE struct slot *enter(mpart_id mid)
     return refuse_entry();
 }
 
+/* enter for the hot calls, once peek_shared found no shared partition:
+ * the private partition mid, locked, or NULL (errno set). A slot made
+ * shared since the peek has another id (mid's holder got it before), and
+ * gjb_mpart_install sets sh before the id: a shared slot is refused here
+ * as a stale id, never taken as private. */
+static GJB_ALWAYS_INLINE struct slot *enter_private(mpart_id mid)
+{
+    struct slot *s;
+    if (GJB_LIKELY(!gjb_fast_in_isr() && (s = lock_slot_inline(mid)) != NULL)) {
+        if (GJB_LIKELY(!s->sh))
+            return s;
+        gjb_fast_unlock(&s->lock);
+    }
+    return refuse_entry();
+}
+
 /* The allocating calls (call names which) on the locked slot s: resize
  * `old` (realloc), or allocate size bytes aligned to align (1 for a plain
  * allocation). */
@@ -414,18 +430,28 @@ static GJB_NOINLINE void *alloc_refused(struct slot *s, int st)
     return NULL;
 }
 
+/* mpart_alloc on the shared partition sh (slot s). */
+static GJB_NOINLINE void *alloc_shared(struct slot *s, struct gjb_shpart *sh, mpart_id mid,
+                                       size_t size)
+{
+    s = enter_part(s, sh, mid);
+    return s ? allocate_in(s, "mpart_alloc", false, NULL, 1, size) : NULL;
+}
+
 void *mpart_alloc(mpart_id mid, size_t size)
 {
-    struct slot *s = enter(mid);
+    struct slot *s;
+    struct gjb_shpart *sh = peek_shared(mid, &s);
+    if (GJB_UNLIKELY(sh != NULL))
+        return alloc_shared(s, sh, mid, size);
+    s = enter_private(mid);
     void *p;
     if (GJB_UNLIKELY(!s))
         return NULL;
-    if (GJB_UNLIKELY(s->sh != NULL))
-        return allocate_in(s, "mpart_alloc", false, NULL, 1, size);
     int st = gjb_guarded_alloc(s->heap, size, &p);
     if (GJB_UNLIKELY(st != GJB_OK))
         return alloc_refused(s, st);
-    release(s);
+    gjb_fast_unlock(&s->lock);
     return p;
 }
 
@@ -445,9 +471,12 @@ static GJB_NOINLINE int free_refused(struct slot *s, int st, const void *addr)
     return failed(s, "mpart_free", st == GJB_E_INVAL ? EINVAL : ERROR_REGION_NULL, st, addr);
 }
 
-/* mpart_free on a shared partition (s locked). */
-static GJB_NOINLINE int free_shared(struct slot *s, char *addr)
+/* mpart_free on the shared partition sh (slot s). */
+static GJB_NOINLINE int free_shared(struct slot *s, struct gjb_shpart *sh, mpart_id mid,
+                                   char *addr)
 {
+    if (!(s = enter_part(s, sh, mid)))
+        return -1;
     gjb_shp_intent(s->sh, GJB_SHP_FREE);
     int st = gjb_heap_free(s->heap, addr);
     if (st != GJB_OK)
@@ -458,15 +487,17 @@ static GJB_NOINLINE int free_shared(struct slot *s, char *addr)
 
 int mpart_free(mpart_id mid, char *addr)
 {
-    struct slot *s = enter(mid);
+    struct slot *s;
+    struct gjb_shpart *sh = peek_shared(mid, &s);
+    if (GJB_UNLIKELY(sh != NULL))
+        return free_shared(s, sh, mid, addr);
+    s = enter_private(mid);
     if (GJB_UNLIKELY(!s))
         return -1;
-    if (GJB_UNLIKELY(s->sh != NULL))
-        return free_shared(s, addr);
     int st = gjb_guarded_free(s->heap, addr);
     if (GJB_UNLIKELY(st != GJB_OK))
         return free_refused(s, st, addr);
-    release(s);
+    gjb_fast_unlock(&s->lock);
     return 0;
 }
 
@@ -630,8 +661,8 @@ int gjb_mpart_install(gjb_heap *h, struct gjb_shpart *sh, mpart_id *mid)
         gjb_port_lock_take(&s->lock);
         s->heap = h;
         s->pol = (struct gjb_errpolicy){GJBMEM_ERR_RETURN, NULL, NULL};
+        __atomic_store_n(&s->sh, sh, __ATOMIC_RELEASE); /* before the id: enter_private */
         set_id(s, (s->gen << SLOT_BITS) | (unsigned long)(s - slots + 1));
-        __atomic_store_n(&s->sh, sh, __ATOMIC_RELEASE);
         *mid = s->id;
         gjb_port_lock_release(&s->lock);
         live_parts++;
