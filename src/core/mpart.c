@@ -377,16 +377,15 @@ static GJB_ALWAYS_INLINE struct slot *enter(mpart_id mid)
     return refuse_entry();
 }
 
-/* enter for the hot calls, once peek_shared found no shared partition:
- * the private partition mid, locked, or NULL (errno set). A slot made
- * shared since the peek has another id (mid's holder got it before), and
- * gjb_mpart_install sets sh before the id: a shared slot is refused here
- * as a stale id, never taken as private. */
-static GJB_ALWAYS_INLINE struct slot *enter_private(mpart_id mid)
+/* enter for the hot calls, once peek_shared found in slot s no shared
+ * partition: the private partition mid, locked, or NULL (errno set). A
+ * slot made shared since the peek has another id (mid's holder got it
+ * after gjb_mpart_install, which sets sh before the id). */
+static GJB_ALWAYS_INLINE struct slot *enter_private(struct slot *s, mpart_id mid)
 {
-    struct slot *s;
-    if (GJB_LIKELY(!gjb_fast_in_isr() && (s = lock_slot_inline(mid)) != NULL)) {
-        if (GJB_LIKELY(!s->sh))
+    if (GJB_LIKELY(!gjb_fast_in_isr())) {
+        gjb_fast_lock(&s->lock);
+        if (GJB_LIKELY(s->id == mid))
             return s;
         gjb_fast_unlock(&s->lock);
     }
@@ -440,14 +439,15 @@ static GJB_NOINLINE void *alloc_shared(struct slot *s, struct gjb_shpart *sh, mp
 
 void *mpart_alloc(mpart_id mid, size_t size)
 {
-    struct slot *s;
+    struct slot *s = NULL;
     struct gjb_shpart *sh = peek_shared(mid, &s);
     if (GJB_UNLIKELY(sh != NULL))
         return alloc_shared(s, sh, mid, size);
-    s = enter_private(mid);
-    void *p;
     if (GJB_UNLIKELY(!s))
+        return refuse_entry(); /* a bad id */
+    if (GJB_UNLIKELY(!(s = enter_private(s, mid))))
         return NULL;
+    void *p;
     int st = gjb_guarded_alloc(s->heap, size, &p);
     if (GJB_UNLIKELY(st != GJB_OK))
         return alloc_refused(s, st);
@@ -487,12 +487,15 @@ static GJB_NOINLINE int free_shared(struct slot *s, struct gjb_shpart *sh, mpart
 
 int mpart_free(mpart_id mid, char *addr)
 {
-    struct slot *s;
+    struct slot *s = NULL;
     struct gjb_shpart *sh = peek_shared(mid, &s);
     if (GJB_UNLIKELY(sh != NULL))
         return free_shared(s, sh, mid, addr);
-    s = enter_private(mid);
-    if (GJB_UNLIKELY(!s))
+    if (GJB_UNLIKELY(!s)) {
+        refuse_entry(); /* a bad id */
+        return -1;
+    }
+    if (GJB_UNLIKELY(!(s = enter_private(s, mid))))
         return -1;
     int st = gjb_guarded_free(s->heap, addr);
     if (GJB_UNLIKELY(st != GJB_OK))
