@@ -114,6 +114,13 @@ static void set_id(struct slot *s, mpart_id id)
     __atomic_store_n(&s->id, id, __ATOMIC_RELEASE);
 }
 
+/* The slot mid names (by its index bits), or NULL. */
+static GJB_ALWAYS_INLINE struct slot *slot_of(mpart_id mid)
+{
+    unsigned long i = (mid & ((1UL << SLOT_BITS) - 1)) - 1;
+    return GJB_LIKELY(i < MPART_MAX_PARTS) ? &slots[i] : NULL;
+}
+
 /* The record of the shared partition in the slot mid names, read without
  * the slot's lock (NULL: none, or a bad id; *sp: the slot). */
 static GJB_ALWAYS_INLINE struct gjb_shpart *peek_shared(mpart_id mid, struct slot **sp)
@@ -439,12 +446,12 @@ static GJB_NOINLINE void *alloc_shared(struct slot *s, struct gjb_shpart *sh, mp
 
 void *mpart_alloc(mpart_id mid, size_t size)
 {
-    struct slot *s = NULL;
-    struct gjb_shpart *sh = peek_shared(mid, &s);
-    if (GJB_UNLIKELY(sh != NULL))
-        return alloc_shared(s, sh, mid, size);
+    struct slot *s = slot_of(mid);
     if (GJB_UNLIKELY(!s))
         return refuse_entry(); /* a bad id */
+    struct gjb_shpart *sh = __atomic_load_n(&s->sh, __ATOMIC_ACQUIRE);
+    if (GJB_UNLIKELY(sh != NULL))
+        return alloc_shared(s, sh, mid, size);
     if (GJB_UNLIKELY(!(s = enter_private(s, mid))))
         return NULL;
     void *p;
@@ -487,14 +494,14 @@ static GJB_NOINLINE int free_shared(struct slot *s, struct gjb_shpart *sh, mpart
 
 int mpart_free(mpart_id mid, char *addr)
 {
-    struct slot *s = NULL;
-    struct gjb_shpart *sh = peek_shared(mid, &s);
-    if (GJB_UNLIKELY(sh != NULL))
-        return free_shared(s, sh, mid, addr);
+    struct slot *s = slot_of(mid);
     if (GJB_UNLIKELY(!s)) {
         refuse_entry(); /* a bad id */
         return -1;
     }
+    struct gjb_shpart *sh = __atomic_load_n(&s->sh, __ATOMIC_ACQUIRE);
+    if (GJB_UNLIKELY(sh != NULL))
+        return free_shared(s, sh, mid, addr);
     if (GJB_UNLIKELY(!(s = enter_private(s, mid))))
         return -1;
     int st = gjb_guarded_free(s->heap, addr);
