@@ -618,6 +618,13 @@ static int list_block(void *ctx, void *payload, size_t size, bool used)
     return 0;
 }
 
+size_t gjb_mpart_list_blocks(const gjb_heap *h, size_t header, struct mpart_block *out, size_t cap)
+{
+    struct block_list l = {out, cap, 0, header};
+    gjb_heap_walk(h, list_block, &l);
+    return l.n;
+}
+
 int mpart_blocks(mpart_id mid, struct mpart_block *out, size_t cap, size_t *count)
 {
     if (gjb_port_in_isr())
@@ -630,10 +637,9 @@ int mpart_blocks(mpart_id mid, struct mpart_block *out, size_t cap, size_t *coun
         return fail(err);
     struct gjbmem_heap_stats st;
     gjb_heap_get_stats(s->heap, &st);
-    struct block_list l = {out, cap, 0, st.header_bytes};
-    gjb_heap_walk(s->heap, list_block, &l);
+    size_t n = gjb_mpart_list_blocks(s->heap, st.header_bytes, out, cap);
     release(s);
-    *count = l.n;
+    *count = n;
     return 0;
 }
 

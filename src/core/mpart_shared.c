@@ -622,20 +622,6 @@ void *mpart_from_offset(mpart_id mid, long off)
 
 /* --- looking from outside, read-only */
 
-struct peek_list {
-    struct mpart_block *out;
-    size_t cap, n, hdr;
-};
-
-static int peek_block(void *ctx, void *payload, size_t size, bool used)
-{
-    struct peek_list *l = ctx;
-    if (l->n < l->cap)
-        l->out[l->n] = (struct mpart_block){(char *)payload - l->hdr, size + l->hdr, l->hdr, used};
-    l->n++;
-    return 0;
-}
-
 /* Checks the image copied into buf (len bytes) and describes it. */
 static int peek_image(void *buf, size_t len, struct gjbmem_heap_stats *st,
                       struct mpart_block *out, size_t cap, size_t *count)
@@ -650,9 +636,7 @@ static int peek_image(void *buf, size_t len, struct gjbmem_heap_stats *st,
     if (!gjb_heap_within(buf, v.size, h) || gjb_heap_validate(h) != GJB_OK)
         return EAGAIN; /* torn by a writer, or damaged: the caller may try again */
     gjb_heap_get_stats(h, st);
-    struct peek_list l = {out, cap, 0, st->header_bytes};
-    gjb_heap_walk(h, peek_block, &l);
-    *count = l.n;
+    *count = gjb_mpart_list_blocks(h, st->header_bytes, out, cap);
     return 0;
 }
 

@@ -63,5 +63,8 @@ int gjb_mpart_uninstall(mpart_id mid, gjb_shp_check_fn check, void *ctx, struct 
 /* The record of the shared partition mid (its heap in *h), or NULL: not a
  * live id, or a private partition (*h then set for a live one). */
 struct gjb_shpart *gjb_mpart_shared_of(mpart_id mid, gjb_heap **h);
+/* Copies h's blocks (header bytes each: the policy's) into out[0 .. cap),
+ * as mpart_blocks reports them; returns how many there are. O(blocks). */
+size_t gjb_mpart_list_blocks(const gjb_heap *h, size_t header, struct mpart_block *out, size_t cap);
 
 #endif
