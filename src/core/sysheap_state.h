@@ -77,7 +77,7 @@ struct gjb_arena {
     _Alignas(64) _Atomic unsigned seq; /* odd while a holder of the lock may
                                           change the heap (gjb_arena_lock) */
     gjb_port_lock lock;
-    /* Kept blocks other threads' caches hand back (sysheap_cache.c):
+    /* Kept blocks other threads' caches hand back (sysheap_handback.c):
      * pushed without the lock, taken under it. */
     _Alignas(64) _Atomic(char *) remote;
     _Atomic size_t remote_n, remote_bytes; /* its blocks, their usable bytes */
