@@ -3,10 +3,14 @@
  * generational ids, one lock per partition, and the mapping of engine
  * status codes to the errno values of SPEC section 3.
  *
- * Id layout: (generation << 8) | (slot + 1). A slot's generation changes
- * when its partition is deleted, so stale ids are refused; 0 is never an id.
- * A slot keeps its live partition's id (0 while free): a call checks its id
- * with one comparison.
+ * Id layout: (generation << 9) | (shared << 8) | (slot + 1). A slot's
+ * generation changes when its partition is deleted, so stale ids are
+ * refused; 0 is never an id. A slot keeps its live partition's id (0 while
+ * free): a call checks its id with one comparison. The shared bit (set in
+ * the ids of partitions in shared memory) keeps those off the hot paths of
+ * private partitions at no cost: their slot index, read with the bit, is
+ * out of range (private_slot_of), and a private id never equals a shared
+ * partition's.
  *
  * Locking: the global lock guards the table and the ownership of memory
  * (create, addmem, delete, module_init; ownership.c decides what memory a
@@ -37,6 +41,7 @@
 #include "port_fast.h"
 
 #define SLOT_BITS 8
+#define SHARED_ID (1UL << SLOT_BITS) /* the id's shared bit */
 _Static_assert(MPART_MAX_PARTS >= 1 && MPART_MAX_PARTS < (1 << SLOT_BITS),
                "MPART_MAX_PARTS must fit in the id's slot field");
 
@@ -64,6 +69,19 @@ void gjb_mpart_init(void)
     }
 }
 
+/* The index of the slot mid names (its index bits, the shared bit
+ * ignored); MPART_MAX_PARTS or more for a bad id. */
+static GJB_ALWAYS_INLINE unsigned long slot_index(mpart_id mid)
+{
+    return (mid & (SHARED_ID - 1)) - 1;
+}
+
+/* The id of slot s's next partition (shared: in shared memory). */
+static mpart_id next_id(const struct slot *s, bool shared)
+{
+    return (s->gen << (SLOT_BITS + 1)) | (shared ? SHARED_ID : 0) | (unsigned long)(s - slots + 1);
+}
+
 static int fail(int err)
 {
     gjb_port_set_errno(err);
@@ -73,7 +91,7 @@ static int fail(int err)
 /* The slot an id names (locked), or NULL: a bad or stale id. */
 static GJB_ALWAYS_INLINE struct slot *lock_slot_inline(mpart_id mid)
 {
-    unsigned long i = (mid & ((1UL << SLOT_BITS) - 1)) - 1;
+    unsigned long i = slot_index(mid);
     if (GJB_UNLIKELY(i >= MPART_MAX_PARTS))
         return NULL;
     struct slot *s = &slots[i];
@@ -93,7 +111,7 @@ static struct slot *lock_slot(mpart_id mid, bool isr)
     gjb_port_init_once(gjb_lib_init);
     if (!isr)
         return lock_slot_inline(mid);
-    unsigned long i = (mid & ((1UL << SLOT_BITS) - 1)) - 1;
+    unsigned long i = slot_index(mid);
     if (i >= MPART_MAX_PARTS)
         return NULL;
     struct slot *s = &slots[i];
@@ -114,19 +132,22 @@ static void set_id(struct slot *s, mpart_id id)
     __atomic_store_n(&s->id, id, __ATOMIC_RELEASE);
 }
 
-/* The slot mid names (by its index bits), or NULL. */
-static GJB_ALWAYS_INLINE struct slot *slot_of(mpart_id mid)
+/* The slot a private partition's id mid names, or NULL: a shared
+ * partition's id (its index read with the shared bit is out of range) or
+ * a bad one. */
+static GJB_ALWAYS_INLINE struct slot *private_slot_of(mpart_id mid)
 {
-    unsigned long i = (mid & ((1UL << SLOT_BITS) - 1)) - 1;
+    unsigned long i = (mid & (2 * SHARED_ID - 1)) - 1;
     return GJB_LIKELY(i < MPART_MAX_PARTS) ? &slots[i] : NULL;
 }
 
-/* The record of the shared partition in the slot mid names, read without
- * the slot's lock (NULL: none, or a bad id; *sp: the slot). */
+/* The record of the shared partition the shared id mid names, read
+ * without the slot's lock (NULL: a private id, a bad one, or none in the
+ * slot now; *sp: the slot). */
 static GJB_ALWAYS_INLINE struct gjb_shpart *peek_shared(mpart_id mid, struct slot **sp)
 {
-    unsigned long i = (mid & ((1UL << SLOT_BITS) - 1)) - 1;
-    if (GJB_UNLIKELY(i >= MPART_MAX_PARTS))
+    unsigned long i = slot_index(mid);
+    if (!(mid & SHARED_ID) || i >= MPART_MAX_PARTS)
         return NULL;
     *sp = &slots[i];
     return __atomic_load_n(&slots[i].sh, __ATOMIC_ACQUIRE);
@@ -157,16 +178,11 @@ static GJB_NOINLINE struct slot *enter_shared(struct slot *s, struct gjb_shpart 
 static struct slot *lock_part(mpart_id mid, bool isr, int *err)
 {
     *err = ERROR_KERNEL_HANDLE_NULL;
+    if (!(mid & SHARED_ID))
+        return lock_slot(mid, isr); /* a private id never names a shared partition */
     struct slot *s;
     struct gjb_shpart *sh = peek_shared(mid, &s);
-    if (!sh) {
-        s = lock_slot(mid, isr);
-        if (!s || GJB_LIKELY(!s->sh))
-            return s;
-        sh = s->sh; /* made shared since the peek */
-        gjb_fast_unlock(&s->lock);
-    }
-    return isr ? NULL : enter_shared(s, sh, mid, err);
+    return sh && !isr ? enter_shared(s, sh, mid, err) : NULL;
 }
 
 /* lock_part for the calls that interrupt context may make. */
@@ -253,7 +269,7 @@ int mpart_create_ex(char *addr, size_t size, int policy, mpart_id *mid)
         gjb_port_lock_take(&s->lock);
         s->heap = h;
         s->pol = (struct gjb_errpolicy){GJBMEM_ERR_RETURN, NULL, NULL};
-        set_id(s, (s->gen << SLOT_BITS) | (unsigned long)(s - slots + 1));
+        set_id(s, next_id(s, false));
         *mid = s->id;
         gjb_port_lock_release(&s->lock);
         live_parts++;
@@ -368,26 +384,26 @@ static GJB_NOINLINE struct slot *enter_part(struct slot *s, struct gjb_shpart *s
     return s;
 }
 
-static GJB_ALWAYS_INLINE struct slot *enter(mpart_id mid)
+/* enter for a shared partition's id mid (errno set on a refusal). */
+static GJB_NOINLINE struct slot *enter_shared_id(mpart_id mid)
 {
     struct slot *s;
     struct gjb_shpart *sh = peek_shared(mid, &s);
-    if (GJB_UNLIKELY(sh != NULL))
-        return enter_part(s, sh, mid);
-    if (GJB_LIKELY(!gjb_fast_in_isr() && (s = lock_slot_inline(mid)) != NULL)) {
-        if (GJB_LIKELY(!s->sh))
-            return s;
-        sh = s->sh; /* made shared since the peek */
-        gjb_fast_unlock(&s->lock);
-        return enter_part(s, sh, mid);
-    }
+    return sh ? enter_part(s, sh, mid) : refuse_entry();
+}
+
+static GJB_ALWAYS_INLINE struct slot *enter(mpart_id mid)
+{
+    struct slot *s;
+    if (GJB_UNLIKELY(mid & SHARED_ID))
+        return enter_shared_id(mid);
+    if (GJB_LIKELY(!gjb_fast_in_isr() && (s = lock_slot_inline(mid)) != NULL))
+        return s; /* a private id never names a shared partition */
     return refuse_entry();
 }
 
-/* enter for the hot calls, once peek_shared found in slot s no shared
- * partition: the private partition mid, locked, or NULL (errno set). A
- * slot made shared since the peek has another id (mid's holder got it
- * after gjb_mpart_install, which sets sh before the id). */
+/* enter for the hot calls on slot s, which private_slot_of found for mid:
+ * the private partition mid, locked, or NULL (errno set). */
 static GJB_ALWAYS_INLINE struct slot *enter_private(struct slot *s, mpart_id mid)
 {
     if (GJB_LIKELY(!gjb_fast_in_isr())) {
@@ -436,22 +452,19 @@ static GJB_NOINLINE void *alloc_refused(struct slot *s, int st)
     return NULL;
 }
 
-/* mpart_alloc on the shared partition sh (slot s). */
-static GJB_NOINLINE void *alloc_shared(struct slot *s, struct gjb_shpart *sh, mpart_id mid,
-                                       size_t size)
+/* mpart_alloc for an id private_slot_of refused: a shared partition's, or
+ * a bad one. */
+static GJB_NOINLINE void *alloc_other(mpart_id mid, size_t size)
 {
-    s = enter_part(s, sh, mid);
+    struct slot *s = enter_shared_id(mid);
     return s ? allocate_in(s, "mpart_alloc", false, NULL, 1, size) : NULL;
 }
 
 void *mpart_alloc(mpart_id mid, size_t size)
 {
-    struct slot *s = slot_of(mid);
+    struct slot *s = private_slot_of(mid);
     if (GJB_UNLIKELY(!s))
-        return refuse_entry(); /* a bad id */
-    struct gjb_shpart *sh = __atomic_load_n(&s->sh, __ATOMIC_ACQUIRE);
-    if (GJB_UNLIKELY(sh != NULL))
-        return alloc_shared(s, sh, mid, size);
+        return alloc_other(mid, size);
     if (GJB_UNLIKELY(!(s = enter_private(s, mid))))
         return NULL;
     void *p;
@@ -478,11 +491,12 @@ static GJB_NOINLINE int free_refused(struct slot *s, int st, const void *addr)
     return failed(s, "mpart_free", st == GJB_E_INVAL ? EINVAL : ERROR_REGION_NULL, st, addr);
 }
 
-/* mpart_free on the shared partition sh (slot s). */
-static GJB_NOINLINE int free_shared(struct slot *s, struct gjb_shpart *sh, mpart_id mid,
-                                   char *addr)
+/* mpart_free for an id private_slot_of refused: a shared partition's, or
+ * a bad one. */
+static GJB_NOINLINE int free_other(mpart_id mid, char *addr)
 {
-    if (!(s = enter_part(s, sh, mid)))
+    struct slot *s = enter_shared_id(mid);
+    if (!s)
         return -1;
     gjb_shp_intent(s->sh, GJB_SHP_FREE);
     int st = gjb_heap_free(s->heap, addr);
@@ -494,14 +508,9 @@ static GJB_NOINLINE int free_shared(struct slot *s, struct gjb_shpart *sh, mpart
 
 int mpart_free(mpart_id mid, char *addr)
 {
-    struct slot *s = slot_of(mid);
-    if (GJB_UNLIKELY(!s)) {
-        refuse_entry(); /* a bad id */
-        return -1;
-    }
-    struct gjb_shpart *sh = __atomic_load_n(&s->sh, __ATOMIC_ACQUIRE);
-    if (GJB_UNLIKELY(sh != NULL))
-        return free_shared(s, sh, mid, addr);
+    struct slot *s = private_slot_of(mid);
+    if (GJB_UNLIKELY(!s))
+        return free_other(mid, addr);
     if (GJB_UNLIKELY(!(s = enter_private(s, mid))))
         return -1;
     int st = gjb_guarded_free(s->heap, addr);
@@ -677,8 +686,8 @@ int gjb_mpart_install(gjb_heap *h, struct gjb_shpart *sh, mpart_id *mid)
         gjb_port_lock_take(&s->lock);
         s->heap = h;
         s->pol = (struct gjb_errpolicy){GJBMEM_ERR_RETURN, NULL, NULL};
-        __atomic_store_n(&s->sh, sh, __ATOMIC_RELEASE); /* before the id: enter_private */
-        set_id(s, (s->gen << SLOT_BITS) | (unsigned long)(s - slots + 1));
+        __atomic_store_n(&s->sh, sh, __ATOMIC_RELEASE); /* before the id: peek_shared */
+        set_id(s, next_id(s, true));
         *mid = s->id;
         gjb_port_lock_release(&s->lock);
         live_parts++;

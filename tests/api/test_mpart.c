@@ -352,9 +352,11 @@ static void test_next_id_refused_before_create(void **state)
     (void)state;
     mpart_id old = make(buf_a, sizeof buf_a);
     drop(old);
-    mpart_id next = old + ((mpart_id)1 << 8); /* same slot, next generation */
+    mpart_id next = old + ((mpart_id)1 << 9); /* same slot, next generation */
     assert_false(is_live(next));
     refused_id(next, buf_a + 64);
+    refused_id(next | ((mpart_id)1 << 8), buf_a + 64); /* ... with the shared bit */
+    refused_id(old | ((mpart_id)1 << 8), buf_a + 64);
 
     mpart_id b = make(buf_a, sizeof buf_a); /* the table is empty: the same slot */
     assert_int_equal(b, next);

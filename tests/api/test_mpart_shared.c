@@ -179,6 +179,16 @@ static void named_refusals(void **state)
     /* delete with a block allocated */
     assert_int_equal(mpart_delete(a), -1);
     assert_int_equal(errno, EBUSY);
+    /* the id without its shared bit (mpart.c: the id layout) names nothing */
+    mpart_id unshared = a & ~((mpart_id)1 << 8);
+    assert_null(mpart_alloc(unshared, 64));
+    assert_int_equal(errno, ERROR_KERNEL_HANDLE_NULL);
+    assert_int_equal(mpart_free(unshared, p), -1);
+    assert_int_equal(errno, ERROR_KERNEL_HANDLE_NULL);
+    assert_null(mpart_realloc(unshared, p, 64));
+    assert_int_equal(errno, ERROR_KERNEL_HANDLE_NULL);
+    assert_int_equal(mpart_validate(unshared), -1);
+    assert_int_equal(mpart_usable_size(unshared, p), 0);
     assert_int_equal(mpart_free(a, p), 0);
     /* offsets */
     assert_int_equal(mpart_to_offset(a, NULL), -1);
