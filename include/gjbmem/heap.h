@@ -126,14 +126,15 @@ GJBMEM_API int gjb_heap_walk(const gjb_heap *h, gjb_walk_fn fn, void *ctx);
  * (h itself first: it must lie there, aligned). O(r). */
 GJBMEM_API bool gjb_heap_within(const void *mem, size_t size, const gjb_heap *h);
 
-/* Rebuilds a FIRST_FIT heap whose last writer died in the middle of an
- * operation, from its proved blocks: every allocated block of another
- * writer is kept as it was (header and bytes); the dead writer's operation
- * is completed or undone (at worst its own block stays allocated); free
- * blocks, lists and counters are rebuilt. Call gjb_heap_within first and
- * gjb_heap_validate after. Errors: BUDDY heap: POLICY (not repairable:
- * validate it); damage beyond what a dead writer leaves: CORRUPT (the heap
- * must not be used). O(region bytes / 16 + blocks). */
+/* Rebuilds a heap whose last writer died in the middle of an operation,
+ * from its proved blocks (FIRST_FIT) or allocated tags (BUDDY): every
+ * allocated block of another writer is kept as it was (header and bytes);
+ * the dead writer's operation is completed or undone (at worst its own
+ * block stays allocated); free blocks, lists and counters are rebuilt.
+ * Call gjb_heap_within first and gjb_heap_validate after. Errors: an
+ * unknown policy: POLICY; damage beyond what a dead writer leaves: CORRUPT (the heap must not be used).
+ * O(region bytes / 16 + blocks) for FIRST_FIT, O(region bytes / 32 +
+ * blocks) for BUDDY. Thread rules: the caller holds the heap's lock. */
 GJBMEM_API int gjb_heap_repair(gjb_heap *h);
 
 #ifdef __cplusplus

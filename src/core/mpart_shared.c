@@ -180,7 +180,7 @@ static void recover(struct gjb_shpart *sp)
     purge(h);
     if (h->state == SHM_LIVE && h->op != GJB_SHP_NONE) {
         bool ok = gjb_heap_within(h, sp->size, sp->heap);
-        if (ok && h->op != GJB_SHP_ADDMEM && h->policy == FIRST_FIT_ALLOCATION) {
+        if (ok && h->op != GJB_SHP_ADDMEM) {
             ok = gjb_heap_repair(sp->heap) == GJB_OK;
             h->repaired++;
         }

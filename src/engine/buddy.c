@@ -49,13 +49,16 @@ static inline void push(gjb_heap *h, const struct gjb_region *r, char *b, unsign
 {
     intptr_t *head = bd_heads(h), off = gjb_off(h, b);
     struct bd_node *n = bd_node(h, off);
+    GJB_STEP();
     n->next = head[k];
     n->prev = 0;
-    if (head[k])
+    if (head[k]) {
+        GJB_STEP();
         bd_node(h, head[k])->prev = off;
+    }
     head[k] = off;
     h->map |= 1ULL << k;
-    *bd_tag(h, r, off) = bd_free_tag(k);
+    bd_set_tag(bd_tag(h, r, off), bd_free_tag(k));
 }
 
 /* Takes free block off (order k, links checked) off its list; its tag and
@@ -63,10 +66,12 @@ static inline void push(gjb_heap *h, const struct gjb_region *r, char *b, unsign
 static void unlink_block(gjb_heap *h, intptr_t off, unsigned k)
 {
     struct bd_node *n = bd_node(h, off);
+    GJB_STEP();
     if (n->prev)
         bd_node(h, n->prev)->next = n->next;
     else
         bd_heads(h)[k] = n->next;
+    GJB_STEP();
     if (n->next)
         bd_node(h, n->next)->prev = n->prev;
     if (!bd_heads(h)[k])
@@ -124,28 +129,28 @@ static size_t meta_bytes(const struct gjb_region *r)
     return (size_t)(r->end - r->first) / GJB_BU;
 }
 
-/* Order of the block the carving of region r puts at off: the largest
- * that is aligned there and fits before the end of the area. */
-static unsigned carve_order(const gjb_heap *h, const struct gjb_region *r, intptr_t off)
+/* Order of the block a carving of [off, end) puts at off: the largest
+ * that is aligned there and fits before end. */
+static unsigned carve_order(const gjb_heap *h, intptr_t off, intptr_t end)
 {
     uintptr_t a = (uintptr_t)gjb_ptr(h, off);
-    size_t room = (size_t)(r->end - off);
+    size_t room = (size_t)(end - off);
     unsigned k = 0;
     while (k + 1 < BD_ORDERS && (room >> (k + 1)) >= GJB_BU && !(a & bd_size(k)))
         k++;
     return k;
 }
 
-/* Carves the block area of r into the largest aligned blocks that fit, in
- * address order, and lists them so that each list's lowest block comes
- * first: a new heap fills from its low end. */
-void gjb_bd_add_area(gjb_heap *h, const struct gjb_region *r)
+/* Carves [from, to) of region r (tags zero) into the largest aligned
+ * blocks that fit, in address order, and lists them as free blocks so
+ * that each list's lowest block comes first: a new heap fills from its low
+ * end. No two of them are free buddies of one order. */
+static void carve(gjb_heap *h, const struct gjb_region *r, intptr_t from, intptr_t to)
 {
     intptr_t at[2 * BD_ORDERS]; /* the carving rises and then falls in order */
     unsigned order[2 * BD_ORDERS], n = 0;
-    memset(bd_tag(h, r, r->first), 0, meta_bytes(r));
-    for (intptr_t off = r->first; off < r->end && n < 2 * BD_ORDERS; n++) {
-        order[n] = carve_order(h, r, off);
+    for (intptr_t off = from; off < to && n < 2 * BD_ORDERS; n++) {
+        order[n] = carve_order(h, off, to);
         at[n] = off;
         off += (intptr_t)bd_size(order[n]);
     }
@@ -156,11 +161,17 @@ void gjb_bd_add_area(gjb_heap *h, const struct gjb_region *r)
     }
 }
 
+void gjb_bd_add_area(gjb_heap *h, const struct gjb_region *r)
+{
+    memset(bd_tag(h, r, r->first), 0, meta_bytes(r));
+    carve(h, r, r->first, r->end);
+}
+
 size_t gjb_bd_largest(const gjb_heap *h, const struct gjb_region *r)
 {
     size_t m = 0;
     for (intptr_t off = r->first; off < r->end;) {
-        size_t s = bd_size(carve_order(h, r, off));
+        size_t s = bd_size(carve_order(h, off, r->end));
         if (s > m)
             m = s;
         off += (intptr_t)s;
@@ -228,13 +239,14 @@ int gjb_bd_alloc(gjb_heap *h, size_t block, bool aligned, void **out)
         (next && (!free_block_at(h, next, j) || bd_node(h, next)->prev != off)))
         return GJB_E_CORRUPT; /* a damaged list is refused, never followed */
     head[j] = next;
+    GJB_STEP();
     if (next)
         bd_node(h, next)->prev = 0;
     else
         h->map &= ~(1ULL << j);
     if (j > k)
         split(h, r, gjb_ptr(h, off), j, k);
-    *t = (unsigned char)((k + 1) | (aligned ? BD_TAG_ALIGNED : 0));
+    bd_set_tag(t, (k + 1) | (aligned ? BD_TAG_ALIGNED : 0));
     h->free_blocks--;
     h->alloc_blocks++;
     h->free -= bd_size(k);
@@ -250,7 +262,7 @@ static GJB_ALWAYS_INLINE void release(gjb_heap *h, const struct gjb_region *r,
 {
     unsigned k = (*t & BD_ORDER_MASK) - 1;
 
-    *t = 0;
+    bd_set_tag(t, 0);
     h->alloc_blocks--;
     h->free += bd_size(k);
     for (; k + 1 < BD_ORDERS; k++) {
@@ -263,7 +275,7 @@ static GJB_ALWAYS_INLINE void release(gjb_heap *h, const struct gjb_region *r,
             break;
         unlink_block(h, bud, k);
         h->free_blocks--;
-        *bt = 0;
+        bd_set_tag(bt, 0);
         if (bud < off)
             off = bud;
     }
@@ -320,14 +332,14 @@ int gjb_bd_resize(gjb_heap *h, const struct gjb_region *r, char *b, size_t block
         for (; k < want; k++) {
             intptr_t bud = off + (intptr_t)bd_size(k);
             unlink_block(h, bud, k);
-            *bd_tag(h, r, bud) = 0;
+            bd_set_tag(bd_tag(h, r, bud), 0);
             h->free_blocks--;
             h->free -= bd_size(k);
         }
     } else {
         return GJB_E_NOMEM;
     }
-    *t = (unsigned char)((want + 1) | (*t & BD_TAG_ALIGNED));
+    bd_set_tag(t, (want + 1) | (*t & BD_TAG_ALIGNED));
     return GJB_OK;
 }
 
@@ -369,11 +381,19 @@ static bool check_block(const gjb_heap *h, const struct gjb_region *r, intptr_t 
     return true;
 }
 
+/* True when region r's block area and tags are laid out as
+ * gjb_bd_layout leaves them: aligned units, the tags inside the region. */
+static bool region_sane(const gjb_heap *h, const struct gjb_region *r)
+{
+    return ((uintptr_t)gjb_ptr(h, r->first)) % GJB_BU == 0 &&
+           (r->end - r->first) % (intptr_t)GJB_BU == 0 &&
+           (uintptr_t)bd_tag(h, r, r->end) <= (uintptr_t)gjb_ptr(h, r->hi);
+}
+
 bool gjb_bd_check_region(const gjb_heap *h, const struct gjb_region *r, size_t *nfree,
                          size_t *free_bytes, size_t *nalloc)
 {
-    if (((uintptr_t)gjb_ptr(h, r->first)) % GJB_BU || (r->end - r->first) % (intptr_t)GJB_BU ||
-        (uintptr_t)bd_tag(h, r, r->end) > (uintptr_t)gjb_ptr(h, r->hi))
+    if (!region_sane(h, r))
         return false;
     for (intptr_t off = r->first; off < r->end;) {
         size_t s;
@@ -422,4 +442,41 @@ bool gjb_bd_aligned(const gjb_heap *h, const char *b)
 {
     const struct gjb_region *r = gjb_region_at(h, gjb_off(h, b));
     return r && (*bd_tag(h, r, gjb_off(h, b)) & BD_TAG_ALIGNED);
+}
+
+/* --- repair (src/engine/repair.c) --------------------------------------- */
+
+/* The size of the allocated block whose tag is at off, when that tag is
+ * one an allocation or resize leaves (an order that fits at off), else 0. */
+static size_t kept_size(const gjb_heap *h, const struct gjb_region *r, intptr_t off)
+{
+    unsigned t = *bd_tag(h, r, off), k = (t & BD_ORDER_MASK) - 1;
+    if (t == 0 || (t & ~(BD_TAG_ALIGNED | BD_ORDER_MASK)) || k >= BD_ORDERS)
+        return 0;
+    size_t s = bd_size(k);
+    return ((uintptr_t)gjb_ptr(h, off) & (s - 1)) || s > (size_t)(r->end - off) ? 0 : s;
+}
+
+bool gjb_bd_repair_region(gjb_heap *h, const struct gjb_region *r)
+{
+    if (!region_sane(h, r))
+        return false;
+    unsigned char *t = bd_tag(h, r, r->first);
+    size_t units = meta_bytes(r);
+    intptr_t gap = r->first; /* where the free stretch before u began */
+    for (size_t u = 0; u < units;) {
+        intptr_t off = r->first + (intptr_t)(u * GJB_BU);
+        size_t s = kept_size(h, r, off);
+        if (!s) {
+            t[u++] = 0; /* free, or the dead caller's half-made block */
+            continue;
+        }
+        carve(h, r, gap, off);
+        h->alloc_blocks++;
+        memset(t + u + 1, 0, s / GJB_BU - 1); /* a shrink's halves not yet given back */
+        u += s / GJB_BU;
+        gap = off + (intptr_t)s;
+    }
+    carve(h, r, gap, r->end);
+    return true;
 }

@@ -34,6 +34,13 @@ static inline unsigned char bd_free_tag(unsigned k)
     return (unsigned char)(BD_TAG_FREE | (k + 1));
 }
 
+/* Stores a tag (a step of the crash tests: heap_internal.h, GJB_STEP). */
+static inline void bd_set_tag(unsigned char *t, unsigned v)
+{
+    GJB_STEP();
+    *t = (unsigned char)v;
+}
+
 static inline unsigned char *bd_tag(const gjb_heap *h, const struct gjb_region *r, intptr_t off)
 {
     return (unsigned char *)gjb_ptr(h, r->end) + (size_t)(off - r->first) / GJB_BU;
@@ -62,6 +69,11 @@ char *gjb_bd_block_containing(const gjb_heap *h, const struct gjb_region *r, int
 bool gjb_bd_check_region(const gjb_heap *h, const struct gjb_region *r, size_t *nfree,
                          size_t *free_bytes, size_t *nalloc);
 int gjb_bd_validate_lists(const gjb_heap *h, size_t *count, size_t *bytes);
+/* Rebuilds region r of a heap whose lists and counters were emptied
+ * (gjb_heap_repair): keeps every block an allocated tag names, in address
+ * order, and carves the rest into free blocks; false when r is not laid
+ * out as a region (nothing written then). */
+bool gjb_bd_repair_region(gjb_heap *h, const struct gjb_region *r);
 
 /* --- the hot paths, inlined into heap_ops.h ------------------------------ *
  * An allocation that finds a block of its own order, a free whose buddy is
@@ -117,11 +129,12 @@ static GJB_ALWAYS_INLINE int bd_alloc_fast(gjb_heap *h, size_t size, void **out)
                      (next && (!nt || *nt != bd_free_tag(k) || bd_node(h, next)->prev != off))))
         return gjb_bd_place(h, size, GJB_G, out); /* it reports the damage */
     h->lists[k] = next;
+    GJB_STEP();
     if (next)
         bd_node(h, next)->prev = 0;
     else
         h->map &= ~((uint64_t)1 << k);
-    *t = (unsigned char)(k + 1);
+    bd_set_tag(t, k + 1);
     h->free_blocks--;
     h->alloc_blocks++;
     h->free -= bd_size(k);
@@ -147,10 +160,12 @@ static GJB_ALWAYS_INLINE int bd_free_fast(gjb_heap *h, void *p)
     unsigned char *bt = bud <= r->end - (intptr_t)s ? bd_tag_at(h, r, bud) : NULL;
     if (GJB_UNLIKELY(bt && *bt == bd_free_tag(k)))
         return gjb_bd_free(h, p); /* it merges */
-    *t = bd_free_tag(k);
+    bd_set_tag(t, bd_free_tag(k));
     intptr_t first = h->lists[k];
+    GJB_STEP();
     bd_node(h, off)->next = first;
     bd_node(h, off)->prev = 0;
+    GJB_STEP();
     if (first)
         bd_node(h, first)->prev = off;
     else

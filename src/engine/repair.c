@@ -1,10 +1,10 @@
 /*
  * repair.c - what a heap in memory shared between processes needs besides
  * the ordinary operations: a check that a descriptor read from that memory
- * names nothing outside it (gjb_heap_within), and the repair of a FIRST_FIT
- * heap whose last writer died in the middle of an operation
- * (gjb_heap_repair).
+ * names nothing outside it (gjb_heap_within), and the repair of a heap
+ * whose last writer died in the middle of an operation (gjb_heap_repair).
  *
+ * FIRST_FIT (below):
  * The repair trusts only what an operation on one block never changes for
  * another block: the proof bitmap and the headers of proved blocks. The
  * FIRST_FIT operations keep two rules (firstfit.c, firstfit.h): a block's
@@ -19,7 +19,17 @@
  * blocks for the gaps, the PREV_FREE flags, the end sentinels, the class
  * lists and the counters. What the dead caller was doing is then either
  * done or undone; at worst its own block is kept (a leak), never another's.
+ *
+ * BUDDY (buddy.c, gjb_bd_repair_region): the tags are the truth. An
+ * allocated tag is written only on a block that was free and whole (an
+ * allocation, after its split; a resize that grows, after it took its
+ * buddies), and a free changes the tag before anything else of the block;
+ * so at any instruction the allocated tags name blocks that do not overlap,
+ * each with its own bytes. The repair keeps them, clears every other tag,
+ * and carves what lies between into free blocks, lists and counters anew.
+ * A write's order does not matter to it: it reads no link.
  */
+#include "buddy.h"
 #include "firstfit.h"
 
 #if GJBMEM_STEP_HOOK
@@ -134,16 +144,22 @@ int gjb_heap_repair(gjb_heap *h)
 {
     if (!h || h->magic != GJB_MAGIC)
         return GJB_E_CORRUPT;
-    if (h->policy != GJB_FIRST_FIT)
+    if (h->policy != GJB_FIRST_FIT && h->policy != GJB_BUDDY)
         return GJB_E_POLICY;
-    memset(h->lists, 0, FF_EXACT * sizeof(intptr_t));
-    memset(ff_large(h), 0, h->nlarge * sizeof(intptr_t) + (h->nlarge + FF_GROUP - 1) / FF_GROUP);
-    h->small_map = 0;
+    bool ff = h->policy == GJB_FIRST_FIT;
+    if (ff) {
+        memset(h->lists, 0, FF_EXACT * sizeof(intptr_t));
+        memset(ff_large(h), 0,
+               h->nlarge * sizeof(intptr_t) + (h->nlarge + FF_GROUP - 1) / FF_GROUP);
+        h->small_map = 0;
+    } else {
+        memset(bd_heads(h), 0, BD_ORDERS * sizeof(intptr_t));
+    }
     h->map = 0;
     h->free = h->free_blocks = h->alloc_blocks = 0;
     const struct gjb_region *t = gjb_regions(h);
     for (uint32_t i = 0; i < h->nregions; i++)
-        if (!repair_region(h, &t[i]))
+        if (!(ff ? repair_region(h, &t[i]) : gjb_bd_repair_region(h, &t[i])))
             return GJB_E_CORRUPT;
     gjb_note_used(h);
     return GJB_OK;

@@ -6,7 +6,10 @@
  * still says free, a block shrunk before its tail was freed, an overlapping
  * proved block (a grow to the left under way), class lists and counters
  * left half-updated, an aligned block, two regions; and what it refuses
- * (a gap too small to be a block, a bitmap outside the region, BUDDY).
+ * (a gap too small to be a block, a bitmap outside the region, an unknown
+ * policy). BUDDY: the states between a tag's and a link's store (a shrink
+ * that gave back halves before its tag changed, a merge under way, a
+ * half-made allocation, scrambled lists), arbitrary tags, refusals.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +18,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "engine/heap_ops.h" /* firstfit.h: the block layout */
+#include "engine/heap_ops.h" /* firstfit.h and buddy.h: the block layouts */
 
 #define ARENA (64 * 1024)
 #define NB 24
@@ -206,10 +209,156 @@ static void refusals(void **state)
     b = hdr_of(last);
     gjb_set_word(b, gjb_word(b) - GJB_G);
     assert_int_equal(gjb_heap_repair(h), FF_MIN > GJB_G ? GJB_E_CORRUPT : GJB_OK);
-    /* BUDDY: validated, not repaired */
-    memset(arena, 0, ARENA);
-    assert_int_equal(gjb_heap_init(arena, 32768, GJB_BUDDY, 4, &h), GJB_OK);
+    /* an unknown policy */
+    h = heap_with_blocks();
+    h->policy = 7;
     assert_int_equal(gjb_heap_repair(h), GJB_E_POLICY);
+}
+
+/* --- BUDDY */
+
+/* A two-region BUDDY heap with NB blocks (every third freed), each filled
+ * with its index. */
+static gjb_heap *buddy_with_blocks(void)
+{
+    gjb_heap *h;
+    memset(arena, 0, ARENA);
+    assert_int_equal(gjb_heap_init(arena, 40000, GJB_BUDDY, 4, &h), GJB_OK);
+    assert_int_equal(gjb_heap_add_region(h, arena + 40960, 20000), GJB_OK);
+    for (int i = 0; i < NB; i++) {
+        len[i] = 24 + (size_t)i * 40;
+        assert_int_equal(i % 7 == 6 ? gjb_heap_memalign(h, 256, len[i], &blk[i])
+                                    : gjb_heap_alloc(h, len[i], &blk[i]),
+                         GJB_OK);
+        memset(blk[i], i, len[i]);
+    }
+    for (int i = 0; i < NB; i += 3) {
+        assert_int_equal(gjb_heap_free(h, blk[i]), GJB_OK);
+        blk[i] = NULL;
+    }
+    assert_int_equal(gjb_heap_validate(h), GJB_OK);
+    return h;
+}
+
+/* The tag of block p. */
+static unsigned char *tag_of(gjb_heap *h, const void *p)
+{
+    intptr_t off = gjb_off(h, p);
+    const struct gjb_region *r = gjb_region_at(h, off);
+    assert_non_null(r);
+    return bd_tag(h, r, off);
+}
+
+static void buddy_repair_changes_nothing(void **state)
+{
+    (void)state;
+    gjb_heap *h = buddy_with_blocks();
+    struct gjbmem_heap_stats before, after;
+    gjb_heap_get_stats(h, &before);
+    repaired_and_intact(h);
+    gjb_heap_get_stats(h, &after);
+    assert_int_equal(before.alloc_blocks, after.alloc_blocks);
+    assert_int_equal(before.free_blocks, after.free_blocks);
+    assert_int_equal(before.free, after.free);
+    assert_true(gjb_bd_aligned(h, blk[13])); /* memalign's mark kept */
+}
+
+/* Lists, map and counters scrambled: rebuilt from the tags. */
+static void buddy_lists_and_counters_rebuilt(void **state)
+{
+    (void)state;
+    gjb_heap *h = buddy_with_blocks();
+    memset(bd_heads(h), 0x5a, BD_ORDERS * sizeof(intptr_t));
+    h->map = 0x1234;
+    h->free = 1;
+    h->free_blocks = 99;
+    h->alloc_blocks = 0;
+    assert_int_equal(gjb_heap_validate(h), GJB_E_CORRUPT);
+    repaired_and_intact(h);
+}
+
+/* The states a dead caller leaves between two stores. */
+static void buddy_half_done_operations(void **state)
+{
+    (void)state;
+    gjb_heap *h = buddy_with_blocks();
+    /* a shrink that gave back its upper half before its tag changed */
+    unsigned char *t = tag_of(h, blk[23]);
+    unsigned k = (*t & BD_ORDER_MASK) - 1;
+    assert_true(k >= 1);
+    t[bd_size(k - 1) / GJB_BU] = bd_free_tag(k - 1);
+    repaired_and_intact(h);
+    assert_int_equal(gjb_heap_usable_size(h, blk[23]), bd_size(k)); /* as before the shrink */
+    /* a free that changed the tag (to 0: a merge under way) and no more */
+    void *gone = blk[22];
+    *tag_of(h, gone) = 0;
+    blk[22] = NULL;
+    repaired_and_intact(h);
+    assert_int_equal(gjb_heap_usable_size(h, gone), 0);
+    /* two free buddies not yet merged */
+    void *a, *b;
+    assert_int_equal(gjb_heap_alloc(h, 32, &a), GJB_OK);
+    assert_int_equal(gjb_heap_alloc(h, 32, &b), GJB_OK);
+    unsigned char *ta = tag_of(h, a), *tb = tag_of(h, b);
+    *ta = *tb = bd_free_tag(0);
+    repaired_and_intact(h);
+    assert_int_equal(gjb_heap_usable_size(h, a), 0);
+    assert_int_equal(gjb_heap_usable_size(h, b), 0);
+    /* a split under way: a free block's tag gone, its halves not yet tagged */
+    assert_int_equal(gjb_heap_alloc(h, 1000, &a), GJB_OK);
+    assert_int_equal(gjb_heap_free(h, a), GJB_OK);
+    *tag_of(h, a) = 0;
+    repaired_and_intact(h);
+    struct gjbmem_heap_stats st;
+    gjb_heap_get_stats(h, &st);
+    size_t live = 0;
+    for (int i = 0; i < NB; i++)
+        live += blk[i] != NULL;
+    assert_int_equal(st.alloc_blocks, live); /* nothing leaked */
+}
+
+/* Arbitrary tags (a hostile writer): the repair keeps what they name as
+ * allocated blocks that fit, validates, and writes only inside the heap's
+ * regions. */
+static void buddy_arbitrary_tags(void **state)
+{
+    (void)state;
+    uint64_t x = 88172645463325252ULL;
+    for (int round = 0; round < 200; round++) {
+        gjb_heap *h = buddy_with_blocks();
+        memset(arena + 40000, 0xa5, 960); /* between the regions */
+        memset(arena + 60960, 0xa5, ARENA - 60960);
+        const struct gjb_region *t = gjb_regions(h);
+        for (uint32_t i = 0; i < h->nregions; i++) {
+            unsigned char *tag = bd_tag(h, &t[i], t[i].first);
+            size_t units = (size_t)(t[i].end - t[i].first) / GJB_BU;
+            for (size_t u = 0; u < units; u++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                if (x % 4 == 0)
+                    tag[u] = (unsigned char)(x >> 24);
+            }
+        }
+        assert_int_equal(gjb_heap_repair(h), GJB_OK);
+        assert_int_equal(gjb_heap_validate(h), GJB_OK);
+        for (size_t i = 40000; i < 40960; i++)
+            assert_int_equal(arena[i], 0xa5);
+        for (size_t i = 60960; i < ARENA; i++)
+            assert_int_equal(arena[i], 0xa5);
+    }
+}
+
+/* A region laid out as no region is: refused, nothing written. */
+static void buddy_refusals(void **state)
+{
+    (void)state;
+    gjb_heap *h = buddy_with_blocks();
+    struct gjb_region *t = (struct gjb_region *)gjb_regions(h);
+    t[1].end += 8; /* not a whole unit */
+    assert_int_equal(gjb_heap_repair(h), GJB_E_CORRUPT);
+    h = buddy_with_blocks();
+    t = (struct gjb_region *)gjb_regions(h);
+    t[0].hi = t[0].end + 4; /* the tags past the region */
+    assert_int_equal(gjb_heap_repair(h), GJB_E_CORRUPT);
 }
 
 /* gjb_heap_within: the descriptor and everything it names in the memory. */
@@ -268,6 +417,11 @@ int main(void)
         cmocka_unit_test(overlapping_block_dropped),
         cmocka_unit_test(refusals),
         cmocka_unit_test(within_checks_every_offset),
+        cmocka_unit_test(buddy_repair_changes_nothing),
+        cmocka_unit_test(buddy_lists_and_counters_rebuilt),
+        cmocka_unit_test(buddy_half_done_operations),
+        cmocka_unit_test(buddy_arbitrary_tags),
+        cmocka_unit_test(buddy_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

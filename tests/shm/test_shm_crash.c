@@ -9,9 +9,10 @@
  * partition is repaired, and the test checks that it validates, is not
  * marked damaged, and that every surviving block is allocated where it was
  * with its checksummed contents; then it frees the dead child's blocks.
- * Also: kills at random times (not at stores), a partition the dead child
- * damaged beyond repair (every call then fails and writes nothing), and
- * BUDDY partitions, which are validated, not repaired.
+ * The same for both policies (FIRST_FIT: block and bitmap words; BUDDY:
+ * tags and links). Also: kills at random times (not at stores), and a
+ * partition the dead child damaged beyond repair (every call then fails and
+ * writes nothing).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -220,13 +221,18 @@ static int teardown(void **state)
     return 0;
 }
 
-/* At least 1,000 kills at random stores (GJB_STRESS_SCALE scales them). */
-static void kills_at_random_stores(void **state)
+/* At least 1,000 kills at random stores (GJB_STRESS_SCALE scales them) in
+ * a partition of the given policy. */
+static void kills_at_random_stores(int policy, uint64_t seed)
 {
-    (void)state;
     mpart_id m;
-    assert_int_equal(mpart_create_in(area, AREA, FIRST_FIT_ALLOCATION, &m), 0);
-    uint64_t seed = 0x9e3779b97f4a7c15ULL;
+    struct gjbmem_heap_stats st;
+    assert_int_equal(mpart_create_in(area, AREA, policy, &m), 0);
+    assert_int_equal(mpart_getstats(m, &st), 0);
+    size_t fresh_free_blocks = st.free_blocks;
+    long kills_before[OP_COUNT];
+    memcpy(kills_before, tally->kills_in, sizeof kills_before);
+    blocks_checked = 0;
     for (int i = 0; i < SURVIVORS; i++)
         survivor_new(m, i, &seed);
     long target = scaled(1200), kills = 0, runs = 0;
@@ -248,28 +254,39 @@ static void kills_at_random_stores(void **state)
     assert_true(repaired > (uint64_t)kills * 9 / 10); /* nearly all inside an operation */
     for (int i = 0; i < SURVIVORS; i++)
         assert_int_equal(mpart_free(m, surv[i].p), 0);
-    struct gjbmem_heap_stats st;
     assert_int_equal(mpart_getstats(m, &st), 0);
     assert_int_equal(st.alloc_blocks, 0);
-    assert_int_equal(st.free_blocks, 1); /* all of it one free block again */
+    assert_int_equal(st.free_blocks, fresh_free_blocks); /* all free, merged as when new */
     assert_int_equal(mpart_delete(m), 0);
-    printf("shm crash: %ld kills in %ld runs (alloc %ld, free %ld, memalign %ld, realloc %ld); "
-           "%lu repairs; %ld surviving blocks checked; none lost, none damaged\n",
-           kills, runs, tally->kills_in[OP_ALLOC], tally->kills_in[OP_FREE],
-           tally->kills_in[OP_MEMALIGN], tally->kills_in[OP_REALLOC], (unsigned long)repaired,
-           blocks_checked);
+    long in[OP_COUNT];
     for (int op = 0; op < OP_COUNT; op++)
-        assert_true(tally->kills_in[op] > 0 || target < 100);
+        in[op] = tally->kills_in[op] - kills_before[op];
+    printf("shm crash, %s: %ld kills in %ld runs (alloc %ld, free %ld, memalign %ld, realloc "
+           "%ld); %lu repairs; %ld surviving blocks checked; none lost, none damaged\n",
+           policy == BUDDY_ALLOCATION ? "BUDDY" : "FIRST_FIT", kills, runs, in[OP_ALLOC],
+           in[OP_FREE], in[OP_MEMALIGN], in[OP_REALLOC], (unsigned long)repaired, blocks_checked);
+    for (int op = 0; op < OP_COUNT; op++)
+        assert_true(in[op] > 0 || target < 100);
     (void)op_names;
 }
 
-/* Kills at random times: anywhere in the library or the child's own code. */
-static void kills_at_random_times(void **state)
+static void first_fit_kills_at_random_stores(void **state)
 {
     (void)state;
+    kills_at_random_stores(FIRST_FIT_ALLOCATION, 0x9e3779b97f4a7c15ULL);
+}
+
+static void buddy_kills_at_random_stores(void **state)
+{
+    (void)state;
+    kills_at_random_stores(BUDDY_ALLOCATION, 0x2545f4914f6cdd1dULL);
+}
+
+/* Kills at random times: anywhere in the library or the child's own code. */
+static void kills_at_random_times(int policy, uint64_t seed)
+{
     mpart_id m;
-    assert_int_equal(mpart_create_in(area, AREA, FIRST_FIT_ALLOCATION, &m), 0);
-    uint64_t seed = 77;
+    assert_int_equal(mpart_create_in(area, AREA, policy, &m), 0);
     for (int i = 0; i < SURVIVORS; i++)
         survivor_new(m, i, &seed);
     long target = scaled(200);
@@ -282,6 +299,18 @@ static void kills_at_random_times(void **state)
     for (int i = 0; i < SURVIVORS; i++)
         assert_int_equal(mpart_free(m, surv[i].p), 0);
     assert_int_equal(mpart_delete(m), 0);
+}
+
+static void first_fit_kills_at_random_times(void **state)
+{
+    (void)state;
+    kills_at_random_times(FIRST_FIT_ALLOCATION, 77);
+}
+
+static void buddy_kills_at_random_times(void **state)
+{
+    (void)state;
+    kills_at_random_times(BUDDY_ALLOCATION, 4242);
 }
 
 
@@ -341,42 +370,6 @@ static void damaged_partition_refuses(void **state)
     assert_int_equal(mpart_delete(m), 0); /* with its block: it is damaged */
 }
 
-/* BUDDY partitions are not rebuilt (the engine's BUDDY stores have no step
- * hook: kills at random times): after a kill each is either valid or
- * marked damaged, never half-usable; the counts are printed. */
-static void buddy_kills(void **state)
-{
-    (void)state;
-    long target = scaled(300), valid = 0, damaged = 0, held = 0;
-    uint64_t seed = 4242;
-    for (long k = 0; k < target; k++) {
-        mpart_id m;
-        assert_int_equal(mpart_create_in(area, AREA, BUDDY_ALLOCATION, &m), 0);
-        kill_soon(endless_child(m, rnd(&seed)), &seed);
-        if (mpart_validate(m) == 0) {
-            valid++;
-        } else {
-            assert_int_equal(errno, ENOTRECOVERABLE);
-            assert_null(mpart_alloc(m, 8));
-            assert_int_equal(errno, ENOTRECOVERABLE);
-            damaged++;
-        }
-        uint32_t recoveries;
-        uint64_t repaired;
-        recovery_counts(&recoveries, &repaired);
-        held += (long)recoveries;
-        if (mpart_delete(m) != 0) { /* valid, with the dead child's blocks: clear them */
-            assert_int_equal(errno, EBUSY);
-            memset(surv, 0, sizeof surv);
-            sweep(m);
-            assert_int_equal(mpart_delete(m), 0);
-        }
-    }
-    printf("shm crash, BUDDY: %ld kills, %ld holding the lock: %ld valid after, %ld marked "
-           "damaged\n",
-           target, held, valid, damaged);
-}
-
 int main(void)
 {
     if (GJBMEM_HARDENING != 1) { /* shared partitions: level 1 only (ENOTSUP) */
@@ -384,10 +377,11 @@ int main(void)
         return 0;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(kills_at_random_stores, setup, teardown),
-        cmocka_unit_test_setup_teardown(kills_at_random_times, setup, teardown),
+        cmocka_unit_test_setup_teardown(first_fit_kills_at_random_stores, setup, teardown),
+        cmocka_unit_test_setup_teardown(buddy_kills_at_random_stores, setup, teardown),
+        cmocka_unit_test_setup_teardown(first_fit_kills_at_random_times, setup, teardown),
+        cmocka_unit_test_setup_teardown(buddy_kills_at_random_times, setup, teardown),
         cmocka_unit_test_setup_teardown(damaged_partition_refuses, setup, teardown),
-        cmocka_unit_test_setup_teardown(buddy_kills, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
