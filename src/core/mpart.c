@@ -153,23 +153,31 @@ static GJB_ALWAYS_INLINE struct gjb_shpart *peek_shared(mpart_id mid, struct slo
     return __atomic_load_n(&slots[i].sh, __ATOMIC_ACQUIRE);
 }
 
-/* A call on a shared partition takes its shared lock only, not the slot's
- * (one lock per call: docs/SHARED.md, "Cost"), then checks under it that
- * the slot still holds mid (closing clears it under the shared lock, and
- * what a late call may still lock after a close stays mapped: zeros). The
- * slot, or NULL with *err: a stale id, a damaged or deleted partition. */
-static GJB_NOINLINE struct slot *enter_shared(struct slot *s, struct gjb_shpart *sh, mpart_id mid,
-                                              int *err)
+/* enter_shared's refusal: e from gjb_shp_enter, same when the slot still
+ * held mid. */
+static GJB_NOINLINE struct slot *shared_refused(struct gjb_shpart *sh, int e, bool same, int *err)
 {
-    int e = gjb_shp_enter(sh);
-    bool same = __atomic_load_n(&s->id, __ATOMIC_ACQUIRE) == mid &&
-                __atomic_load_n(&s->sh, __ATOMIC_ACQUIRE) == sh;
-    if (!e && same)
-        return s;
     if (!e)
         gjb_shp_leave(sh);
     *err = same ? e : ERROR_KERNEL_HANDLE_NULL;
     return NULL;
+}
+
+/* A call on a shared partition takes its shared lock only, not the slot's
+ * (one lock per call: docs/SHARED.md, "Cost"), records op (gjb_shp_enter),
+ * then checks under the lock that the slot still holds mid (closing clears
+ * it under the shared lock, and what a late call may still lock after a
+ * close stays mapped: zeros). The slot, or NULL with *err: a stale id, a
+ * damaged or deleted partition. */
+static GJB_ALWAYS_INLINE struct slot *enter_shared(struct slot *s, struct gjb_shpart *sh,
+                                                  mpart_id mid, enum gjb_shp_op op, int *err)
+{
+    int e = gjb_shp_enter(sh, op);
+    bool same = __atomic_load_n(&s->id, __ATOMIC_ACQUIRE) == mid &&
+                __atomic_load_n(&s->sh, __ATOMIC_ACQUIRE) == sh;
+    if (GJB_LIKELY(!e && same))
+        return s;
+    return shared_refused(sh, e, same, err);
 }
 
 /* lock_slot, or for a shared partition its shared lock: the slot, or NULL
@@ -182,7 +190,7 @@ static struct slot *lock_part(mpart_id mid, bool isr, int *err)
         return lock_slot(mid, isr); /* a private id never names a shared partition */
     struct slot *s;
     struct gjb_shpart *sh = peek_shared(mid, &s);
-    return sh && !isr ? enter_shared(s, sh, mid, err) : NULL;
+    return sh && !isr ? enter_shared(s, sh, mid, GJB_SHP_NONE, err) : NULL;
 }
 
 /* lock_part for the calls that interrupt context may make. */
@@ -371,32 +379,33 @@ static GJB_NOINLINE struct slot *refuse_entry(void)
     return NULL;
 }
 
-/* enter for the shared partition sh in slot s: enter_shared, errno set on
- * a refusal. */
-static GJB_NOINLINE struct slot *enter_part(struct slot *s, struct gjb_shpart *sh, mpart_id mid)
-{
-    if (gjb_fast_in_isr())
-        return refuse_entry();
-    int err;
-    s = enter_shared(s, sh, mid, &err);
-    if (!s)
-        gjb_port_set_errno(err);
-    return s;
-}
-
-/* enter for a shared partition's id mid (errno set on a refusal). */
-static GJB_NOINLINE struct slot *enter_shared_id(mpart_id mid)
+/* enter for a shared partition's id mid, recording op: the slot, or NULL
+ * with errno set. */
+static GJB_ALWAYS_INLINE struct slot *enter_shared_id(mpart_id mid, enum gjb_shp_op op)
 {
     struct slot *s;
     struct gjb_shpart *sh = peek_shared(mid, &s);
-    return sh ? enter_part(s, sh, mid) : refuse_entry();
+    if (GJB_UNLIKELY(!sh || gjb_fast_in_isr()))
+        return refuse_entry();
+    int err;
+    if (GJB_LIKELY((s = enter_shared(s, sh, mid, op, &err)) != NULL))
+        return s;
+    gjb_port_set_errno(err);
+    return NULL;
 }
 
-static GJB_ALWAYS_INLINE struct slot *enter(mpart_id mid)
+/* The slot for the allocating call that records op, locked; NULL with
+ * errno set (interrupt context, bad id, damaged shared partition). */
+static GJB_NOINLINE struct slot *enter_shared_for(mpart_id mid, enum gjb_shp_op op)
+{
+    return enter_shared_id(mid, op);
+}
+
+static GJB_ALWAYS_INLINE struct slot *enter(mpart_id mid, enum gjb_shp_op op)
 {
     struct slot *s;
     if (GJB_UNLIKELY(mid & SHARED_ID))
-        return enter_shared_id(mid);
+        return enter_shared_for(mid, op);
     if (GJB_LIKELY(!gjb_fast_in_isr() && (s = lock_slot_inline(mid)) != NULL))
         return s; /* a private id never names a shared partition */
     return refuse_entry();
@@ -423,11 +432,10 @@ static GJB_NOINLINE void *allocate_in(struct slot *s, const char *call, bool res
 {
     void *p = NULL;
     int st;
-    if (s->sh) { /* the engine's own calls: stores in order (mpart_shared.h) */
-        gjb_shp_intent(s->sh, resize ? GJB_SHP_REALLOC : GJB_SHP_ALLOC);
+    if (s->sh) /* the engine's own calls: stores in order (mpart_shared.h) */
         st = resize ? gjb_heap_realloc(s->heap, old, size, &p)
                     : gjb_heap_memalign(s->heap, align, size, &p);
-    } else
+    else
         st = resize ? gjb_guarded_realloc(s->heap, old, size, &p)
                     : gjb_guarded_memalign(s->heap, align, size, &p);
     if (st == GJB_OK) {
@@ -441,7 +449,7 @@ static GJB_NOINLINE void *allocate_in(struct slot *s, const char *call, bool res
 static void *allocate(const char *call, mpart_id mid, bool resize, char *old, size_t align,
                       size_t size)
 {
-    struct slot *s = enter(mid);
+    struct slot *s = enter(mid, resize ? GJB_SHP_REALLOC : GJB_SHP_ALLOC);
     return s ? allocate_in(s, call, resize, old, align, size) : NULL;
 }
 
@@ -456,8 +464,15 @@ static GJB_NOINLINE void *alloc_refused(struct slot *s, int st)
  * a bad one. */
 static GJB_NOINLINE void *alloc_other(mpart_id mid, size_t size)
 {
-    struct slot *s = enter_shared_id(mid);
-    return s ? allocate_in(s, "mpart_alloc", false, NULL, 1, size) : NULL;
+    struct slot *s = enter_shared_id(mid, GJB_SHP_ALLOC);
+    if (!s)
+        return NULL;
+    void *p;
+    int st = gjb_heap_alloc(s->heap, size, &p); /* out of line: stores in order */
+    if (GJB_UNLIKELY(st != GJB_OK))
+        return alloc_refused(s, st);
+    gjb_shp_leave(s->sh);
+    return p;
 }
 
 void *mpart_alloc(mpart_id mid, size_t size)
@@ -495,14 +510,13 @@ static GJB_NOINLINE int free_refused(struct slot *s, int st, const void *addr)
  * a bad one. */
 static GJB_NOINLINE int free_other(mpart_id mid, char *addr)
 {
-    struct slot *s = enter_shared_id(mid);
+    struct slot *s = enter_shared_id(mid, GJB_SHP_FREE);
     if (!s)
         return -1;
-    gjb_shp_intent(s->sh, GJB_SHP_FREE);
-    int st = gjb_heap_free(s->heap, addr);
-    if (st != GJB_OK)
+    int st = gjb_heap_free(s->heap, addr); /* out of line: stores in order */
+    if (GJB_UNLIKELY(st != GJB_OK))
         return free_refused(s, st, addr);
-    release(s);
+    gjb_shp_leave(s->sh);
     return 0;
 }
 
@@ -659,7 +673,7 @@ void gjb_mpart_each(gjb_part_fn fn, void *ctx)
         struct slot *s = &slots[i];
         struct gjbmem_heap_stats st;
         gjb_port_lock_take(&s->lock);
-        bool live = s->heap != NULL && (!s->sh || gjb_shp_enter(s->sh) == 0);
+        bool live = s->heap != NULL && (!s->sh || gjb_shp_enter(s->sh, GJB_SHP_NONE) == 0);
         unsigned long mid = s->id;
         if (live)
             gjb_heap_get_stats(s->heap, &st);

@@ -220,22 +220,26 @@ static int lock_to_open(struct gjb_shpart *sp)
     return 0;
 }
 
-int gjb_shp_enter(struct gjb_shpart *sp)
-{
-    lock_raw(sp);
-    uint32_t state = sp->hdr->state;
-    if (state == SHM_LIVE)
-        return 0;
-    gjb_port_shlock_release(&sp->hdr->lock);
-    return state == SHM_DAMAGED ? ENOTRECOVERABLE : EINVAL;
-}
-
 void gjb_shp_intent(struct gjb_shpart *sp, enum gjb_shp_op op)
 {
     sp->hdr->op = op;
     /* the record is in memory before the engine's first store */
     atomic_signal_fence(memory_order_seq_cst);
 }
+
+int gjb_shp_enter(struct gjb_shpart *sp, enum gjb_shp_op op)
+{
+    lock_raw(sp);
+    uint32_t state = sp->hdr->state;
+    if (state == SHM_LIVE) {
+        if (op != GJB_SHP_NONE)
+            gjb_shp_intent(sp, op);
+        return 0;
+    }
+    gjb_port_shlock_release(&sp->hdr->lock);
+    return state == SHM_DAMAGED ? ENOTRECOVERABLE : EINVAL;
+}
+
 
 void gjb_shp_leave(struct gjb_shpart *sp)
 {

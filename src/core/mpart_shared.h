@@ -30,11 +30,12 @@ enum gjb_shp_op {
     GJB_SHP_OPS
 };
 
-/* Takes the shared lock of sh (after the slot's own lock). When its last
- * holder died holding it, repairs the heap first (or marks it damaged).
- * 0, or with the lock not held: ENOTRECOVERABLE (damaged), EINVAL
- * (deleted by another process). */
-int gjb_shp_enter(struct gjb_shpart *sh);
+/* Takes the shared lock of sh and, for an op other than GJB_SHP_NONE,
+ * records that op is about to write the heap (gjb_shp_intent). When the
+ * lock's last holder died holding it, repairs the heap first (or marks it
+ * damaged). 0, or with the lock not held: ENOTRECOVERABLE (damaged),
+ * EINVAL (deleted by another process). */
+int gjb_shp_enter(struct gjb_shpart *sh, enum gjb_shp_op op);
 /* Ends the intent record and lets the shared lock go. */
 void gjb_shp_leave(struct gjb_shpart *sh);
 /* Records that op is about to write the heap (the lock is held). */
