@@ -4,7 +4,8 @@
  * (mpart_open_shared), against the same partition used by 1, 2 and 4
  * threads of one process (one id), and a private partition (mpart_create)
  * by one thread: the price of the process-shared robust lock and the
- * intent record.
+ * intent record. glibc's malloc and free, one thread, the same sequence,
+ * are the baseline of the run.
  *
  *   bench_shm [PAIRS] [REPEATS]   (default 2,000,000 pairs per worker, best of 5)
  *
@@ -36,6 +37,26 @@ static double now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* The same pairs with glibc's malloc and free. */
+static int work_glibc(unsigned seed)
+{
+    char *live[LIVE];
+    for (int i = 0; i < LIVE; i++)
+        if (!(live[i] = malloc(16 + (size_t)(i * 31) % 497)))
+            return -1;
+    uint32_t x = seed * 2654435761u + 1;
+    for (long i = 0; i < pairs; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        unsigned k = x % LIVE;
+        free(live[k]);
+        if (!(live[k] = malloc(16 + (x >> 8) % 497)))
+            return -1;
+    }
+    for (int i = 0; i < LIVE; i++)
+        free(live[i]);
+    return 0;
 }
 
 /* The pairs of one worker on partition m: 0, or -1 when a call failed. */
@@ -145,11 +166,22 @@ int main(int argc, char **argv)
            pairs, repeats);
     double best = 1e30;
     for (int r = 0; r < repeats; r++) {
+        double t0 = now();
+        if (work_glibc(1))
+            return 1;
+        double t = now() - t0;
+        best = t < best ? t : best;
+    }
+    double glibc_ns = best * 1e9 / (double)pairs;
+    best = 1e30;
+    for (int r = 0; r < repeats; r++) {
         double t = run_threads(priv, 1);
         best = t < best ? t : best;
     }
     double private_ns = best * 1e9 / (double)pairs;
-    printf("%-28s %8.1f\n", "private partition, 1 thread", private_ns);
+    printf("%-28s %8.1f\n", "glibc malloc+free, 1 thread", glibc_ns);
+    printf("%-28s %8.1f  (%.2fx glibc)\n", "private partition, 1 thread", private_ns,
+           private_ns / glibc_ns);
     for (int n = 1; n <= 4; n *= 2) {
         best = 1e30;
         for (int r = 0; r < repeats; r++) {

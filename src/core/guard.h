@@ -130,7 +130,7 @@ static inline int gjb_guarded_memalign(gjb_heap *h, size_t align, size_t size, v
 }
 
 /* gjb_heap_alloc, the block guarded (and filled at level 3). */
-static inline int gjb_guarded_alloc(gjb_heap *h, size_t size, void **out)
+static GJB_ALWAYS_INLINE int gjb_guarded_alloc(gjb_heap *h, size_t size, void **out)
 {
     if (!GJB_GUARDED)
         return gjb_heap_alloc_inline(h, size, out);
@@ -138,7 +138,7 @@ static inline int gjb_guarded_alloc(gjb_heap *h, size_t size, void **out)
 }
 
 /* gjb_heap_free; a block whose guard is broken is refused with CORRUPT. */
-static inline int gjb_guarded_free(gjb_heap *h, void *p)
+static GJB_ALWAYS_INLINE int gjb_guarded_free(gjb_heap *h, void *p)
 {
     size_t u = GJB_GUARDED && p ? gjb_heap_usable_size(h, p) : 0;
     if (!gjb_guard_release(p, u))

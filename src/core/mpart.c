@@ -52,8 +52,9 @@ struct slot {
     unsigned long gen;      /* the generation of the slot's next id */
     struct gjb_errpolicy pol; /* what a bad pointer or damage also does */
     struct gjb_shpart *sh;  /* a partition in shared memory: its header; else NULL */
+    unsigned char buddy;    /* its heap's policy is BUDDY (read without the lock) */
     char pad[128 - GJB_PORT_LOCK_BYTES - 3 * sizeof(void *) - sizeof(mpart_id) -
-             sizeof(struct gjb_errpolicy)];
+             sizeof(struct gjb_errpolicy) - 1];
 };
 _Static_assert(sizeof(struct slot) == 128, "a slot is 128 bytes: indexing by a shift");
 
@@ -277,6 +278,7 @@ int mpart_create_ex(char *addr, size_t size, int policy, mpart_id *mid)
         gjb_port_lock_take(&s->lock);
         s->heap = h;
         s->pol = (struct gjb_errpolicy){GJBMEM_ERR_RETURN, NULL, NULL};
+        __atomic_store_n(&s->buddy, policy == BUDDY_ALLOCATION, __ATOMIC_RELAXED);
         set_id(s, next_id(s, false));
         *mid = s->id;
         gjb_port_lock_release(&s->lock);
@@ -475,18 +477,89 @@ static GJB_NOINLINE void *alloc_other(mpart_id mid, size_t size)
     return p;
 }
 
-void *mpart_alloc(mpart_id mid, size_t size)
+/* The common paths of mpart_alloc and of BUDDY's mpart_free call nothing
+ * but in tail position (a call that ends the function), so that they need
+ * no frame: no callee-saved register pushed and popped on every call. A
+ * step that declines hands over, by a tail call, to a function that goes
+ * on from there: alloc_slow and free_slow when the lock is not free at
+ * once (or in interrupt context, or for a stale id); alloc_locked and
+ * free_locked, which do the whole call with the lock held, when the
+ * engine's inline half declines (ff_alloc_hit, bd_alloc_hit and bd_free_hit
+ * change nothing then). Each policy's half sits where it costs the other
+ * nothing (the layouts measured: docs/BENCHMARKS.md, "Engine v2"):
+ * FIRST_FIT's allocation inline in mpart_alloc, BUDDY's in a function of
+ * its own (alloc_buddy). FIRST_FIT's free declines too often for this to
+ * pay (a neighbour to merge, a large block): it stays the engine's whole
+ * inline free, with a frame (free_first_fit), and mpart_free picks the
+ * policy before the lock, by the slot's copy of it (`buddy`; a stale id
+ * that reads another partition's is refused under the lock all the same).
+ * Tools and guards (levels 2, 3) take the whole calls. */
+#define HOT_PATHS (!GJBMEM_TOOLS && !GJB_GUARDED)
+
+/* mpart_alloc on the locked private slot s: the engine's whole
+ * allocation. */
+static GJB_NOINLINE void *alloc_locked(struct slot *s, size_t size)
 {
-    struct slot *s = private_slot_of(mid);
-    if (GJB_UNLIKELY(!s))
-        return alloc_other(mid, size);
-    if (GJB_UNLIKELY(!(s = enter_private(s, mid))))
-        return NULL;
     void *p;
     int st = gjb_guarded_alloc(s->heap, size, &p);
     if (GJB_UNLIKELY(st != GJB_OK))
         return alloc_refused(s, st);
     gjb_fast_unlock(&s->lock);
+    return p;
+}
+
+/* mpart_alloc when the lock was not free at once, or in interrupt context,
+ * or for a stale id. */
+static GJB_NOINLINE void *alloc_slow(struct slot *s, mpart_id mid, size_t size, bool locked)
+{
+    if (locked)
+        gjb_fast_unlock(&s->lock);
+    if (!(s = enter_private(s, mid)))
+        return NULL;
+    return alloc_locked(s, size);
+}
+
+/* The end of a call that found a waiter on its lock: wake it. */
+static GJB_NOINLINE void *wake_and_return(struct slot *s, void *p)
+{
+    gjb_fast_wake(&s->lock);
+    return p;
+}
+
+/* mpart_alloc on the locked private slot s, which holds the BUDDY heap h. */
+static GJB_NOINLINE void *alloc_buddy(struct slot *s, gjb_heap *h, size_t size)
+{
+    void *p;
+    if (GJB_UNLIKELY(size == 0 || !(p = bd_alloc_hit(h, size))))
+        return alloc_locked(s, size);
+    if (size > h->peak_request)
+        h->peak_request = size;
+    if (GJB_UNLIKELY(gjb_fast_release(&s->lock)))
+        return wake_and_return(s, p);
+    return p;
+}
+
+void *mpart_alloc(mpart_id mid, size_t size)
+{
+    struct slot *s = private_slot_of(mid);
+    if (GJB_UNLIKELY(!s))
+        return alloc_other(mid, size);
+    if (GJB_UNLIKELY(gjb_fast_in_isr() || !gjb_fast_try(&s->lock)))
+        return alloc_slow(s, mid, size, false);
+    if (GJB_UNLIKELY(s->id != mid))
+        return alloc_slow(s, mid, size, true);
+    gjb_heap *h = s->heap;
+    if (!HOT_PATHS)
+        return alloc_locked(s, size);
+    if (h->policy == GJB_BUDDY)
+        return alloc_buddy(s, h, size);
+    void *p;
+    if (GJB_UNLIKELY(!(p = ff_alloc_hit(h, size))))
+        return alloc_locked(s, size);
+    if (size > h->peak_request)
+        h->peak_request = size;
+    if (GJB_UNLIKELY(gjb_fast_release(&s->lock)))
+        return wake_and_return(s, p);
     return p;
 }
 
@@ -520,18 +593,71 @@ static GJB_NOINLINE int free_other(mpart_id mid, char *addr)
     return 0;
 }
 
-int mpart_free(mpart_id mid, char *addr)
+/* mpart_free on the locked private slot s: the engine's whole free. */
+static GJB_ALWAYS_INLINE int free_whole(struct slot *s, char *addr)
 {
-    struct slot *s = private_slot_of(mid);
-    if (GJB_UNLIKELY(!s))
-        return free_other(mid, addr);
-    if (GJB_UNLIKELY(!(s = enter_private(s, mid))))
-        return -1;
     int st = gjb_guarded_free(s->heap, addr);
     if (GJB_UNLIKELY(st != GJB_OK))
         return free_refused(s, st, addr);
     gjb_fast_unlock(&s->lock);
     return 0;
+}
+
+static GJB_NOINLINE int free_locked(struct slot *s, char *addr)
+{
+    return free_whole(s, addr);
+}
+
+/* mpart_free when the lock was not free at once, or in interrupt context,
+ * or for a stale id. */
+static GJB_NOINLINE int free_slow(struct slot *s, mpart_id mid, char *addr, bool locked)
+{
+    if (locked)
+        gjb_fast_unlock(&s->lock);
+    if (!(s = enter_private(s, mid)))
+        return -1;
+    return free_locked(s, addr);
+}
+
+/* free_buddy's second half, with s locked: in a function of its own, so
+ * that the registers of the first do not add to it. */
+static GJB_NOINLINE int free_buddy_locked(struct slot *s, gjb_heap *h, char *addr)
+{
+    if (GJB_UNLIKELY(h->policy != GJB_BUDDY || !addr || !bd_free_hit(h, addr)))
+        return free_locked(s, addr);
+    if (GJB_UNLIKELY(gjb_fast_release(&s->lock)))
+        return wake_and_return(s, NULL) != NULL;
+    return 0;
+}
+
+/* mpart_free on slot s, which holds a FIRST_FIT partition (or held one). */
+static GJB_NOINLINE int free_first_fit(struct slot *s, mpart_id mid, char *addr)
+{
+    if (GJB_UNLIKELY(!(s = enter_private(s, mid))))
+        return -1;
+    return free_whole(s, addr);
+}
+
+/* mpart_free on slot s, which holds a BUDDY partition (or held one). */
+static GJB_NOINLINE int free_buddy(struct slot *s, mpart_id mid, char *addr)
+{
+    if (GJB_UNLIKELY(gjb_fast_in_isr() || !gjb_fast_try(&s->lock)))
+        return free_slow(s, mid, addr, false);
+    if (GJB_UNLIKELY(s->id != mid))
+        return free_slow(s, mid, addr, true);
+    if (!HOT_PATHS)
+        return free_locked(s, addr);
+    return free_buddy_locked(s, s->heap, addr);
+}
+
+int mpart_free(mpart_id mid, char *addr)
+{
+    struct slot *s = private_slot_of(mid);
+    if (GJB_UNLIKELY(!s))
+        return free_other(mid, addr);
+    if (__atomic_load_n(&s->buddy, __ATOMIC_RELAXED))
+        return free_buddy(s, mid, addr);
+    return free_first_fit(s, mid, addr);
 }
 
 int mpart_set_error_policy(mpart_id mid, unsigned flags, gjbmem_error_hook hook, void *arg)

@@ -31,6 +31,19 @@
 #define gjb_fast_lock gjb_port_lock_take
 #define gjb_fast_unlock gjb_port_lock_release
 #define gjb_fast_unlock_mt gjb_port_lock_release
+/* gjb_fast_unlock in two halves (see the POSIX port's fast.h): the port's
+ * release wakes a waiter itself. */
+static inline bool gjb_fast_release(gjb_port_lock *lock)
+{
+    gjb_port_lock_release(lock);
+    return false;
+}
+
+static inline void gjb_fast_wake(gjb_port_lock *lock)
+{
+    (void)lock;
+}
+
 /* Whether the process has one thread is not known here: false. */
 static inline bool gjb_fast_single(void)
 {

@@ -115,11 +115,15 @@ static GJB_ALWAYS_INLINE unsigned char *bd_tag_at(const gjb_heap *h, const struc
     return (unsigned char *)gjb_ptr(h, r->end) + d / GJB_BU;
 }
 
-static GJB_ALWAYS_INLINE int bd_alloc_fast(gjb_heap *h, size_t size, void **out)
+/* The common case of an allocation, for a caller that must not call out
+ * on its common path: a block of the request's own order (size > 0), or
+ * NULL (nothing changed) when there is none, or a check refuses the list,
+ * which gjb_bd_place then reports. */
+static GJB_ALWAYS_INLINE void *bd_alloc_hit(gjb_heap *h, size_t size)
 {
     unsigned k = size <= GJB_BU ? 0 : gjb_log2(size - 1) + 1 - gjb_log2(GJB_BU);
     if (GJB_UNLIKELY(k >= BD_ORDERS || !((h->map >> k) & 1)))
-        return gjb_bd_place(h, size, GJB_G, out);
+        return NULL;
     intptr_t off = h->lists[k];
     const struct gjb_region *r;
     unsigned char *t = bd_tag_of(h, off, &r); /* before off's links are read */
@@ -127,7 +131,7 @@ static GJB_ALWAYS_INLINE int bd_alloc_fast(gjb_heap *h, size_t size, void **out)
     unsigned char *nt = next ? bd_tag_of(h, next, &r) : NULL;
     if (GJB_UNLIKELY(!t || *t != bd_free_tag(k) ||
                      (next && (!nt || *nt != bd_free_tag(k) || bd_node(h, next)->prev != off))))
-        return gjb_bd_place(h, size, GJB_G, out); /* it reports the damage */
+        return NULL;
     h->lists[k] = next;
     GJB_STEP();
     if (next)
@@ -139,27 +143,39 @@ static GJB_ALWAYS_INLINE int bd_alloc_fast(gjb_heap *h, size_t size, void **out)
     h->alloc_blocks++;
     h->free -= bd_size(k);
     gjb_note_used(h);
-    *out = gjb_ptr(h, off);
+    return gjb_ptr(h, off);
+}
+
+static GJB_ALWAYS_INLINE int bd_alloc_fast(gjb_heap *h, size_t size, void **out)
+{
+    void *p = bd_alloc_hit(h, size);
+    if (GJB_UNLIKELY(!p))
+        return gjb_bd_place(h, size, GJB_G, out); /* it reports damage */
+    *out = p;
     return GJB_OK;
 }
 
-static GJB_ALWAYS_INLINE int bd_free_fast(gjb_heap *h, void *p)
+/* The common case of a free, for a caller that must not call out on its
+ * common path: a block whose buddy is not a free block of its order; false
+ * (nothing changed) for anything else, which gjb_bd_free then does or
+ * refuses. */
+static GJB_ALWAYS_INLINE bool bd_free_hit(gjb_heap *h, void *p)
 {
     intptr_t off = gjb_off(h, p);
     const struct gjb_region *r = NULL;
     unsigned char *t = bd_tag_of(h, off, &r);
     if (GJB_UNLIKELY(!t))
-        return gjb_bd_free(h, p);
+        return false;
     unsigned tag = *t, k = (tag & BD_ORDER_MASK) - 1;
     if (GJB_UNLIKELY(!tag || (tag & BD_TAG_FREE) || k >= BD_ORDERS))
-        return gjb_bd_free(h, p);
+        return false;
     size_t s = bd_size(k); /* only now: no shift by an order beyond any block */
     if (GJB_UNLIKELY(((uintptr_t)p & (s - 1)) || s > (size_t)(r->end - off)))
-        return gjb_bd_free(h, p);
+        return false;
     intptr_t bud = ((uintptr_t)p & s) ? off - (intptr_t)s : off + (intptr_t)s;
     unsigned char *bt = bud <= r->end - (intptr_t)s ? bd_tag_at(h, r, bud) : NULL;
     if (GJB_UNLIKELY(bt && *bt == bd_free_tag(k)))
-        return gjb_bd_free(h, p); /* it merges */
+        return false; /* it merges */
     bd_set_tag(t, bd_free_tag(k));
     intptr_t first = h->lists[k];
     GJB_STEP();
@@ -174,7 +190,12 @@ static GJB_ALWAYS_INLINE int bd_free_fast(gjb_heap *h, void *p)
     h->alloc_blocks--;
     h->free_blocks++;
     h->free += s;
-    return GJB_OK;
+    return true;
+}
+
+static GJB_ALWAYS_INLINE int bd_free_fast(gjb_heap *h, void *p)
+{
+    return GJB_LIKELY(bd_free_hit(h, p)) ? GJB_OK : gjb_bd_free(h, p);
 }
 
 #endif

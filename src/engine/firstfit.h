@@ -287,18 +287,17 @@ int gjb_ff_free_merge(gjb_heap *h, const struct gjb_region *r, intptr_t b, size_
 int gjb_ff_free_other(gjb_heap *h, void *p);
 void gjb_ff_push_large(gjb_heap *h, intptr_t b, size_t s);
 
-/* A small request from its own exact class; anything else goes out of
- * line. */
-static GJB_ALWAYS_INLINE int ff_alloc_fast(gjb_heap *h, size_t size, void **out)
+/* The need (block bytes) of a small request of size bytes. */
+static GJB_ALWAYS_INLINE size_t ff_small_need(size_t size)
 {
-    if (GJB_UNLIKELY(size - 1 >= FF_FAST_MAX))
-        return gjb_ff_alloc(h, size, out);
     size_t need = GJB_ROUND_UP(size + GJB_W, GJB_G);
-    need = need < FF_MIN ? FF_MIN : need;
-    unsigned c = (unsigned)(need / GJB_G);
-    intptr_t b = h->lists[c];
-    if (GJB_UNLIKELY(!b))
-        return gjb_ff_alloc_miss(h, size, need, out);
+    return need < FF_MIN ? FF_MIN : need;
+}
+
+/* The block of `need` bytes (ff_small_need) that is first in its exact
+ * class c, allocated. */
+static GJB_ALWAYS_INLINE void *ff_take_exact(gjb_heap *h, intptr_t b, size_t need, unsigned c)
+{
     char *p = gjb_ptr(h, b); /* an exact class: the block has need bytes */
     intptr_t next = ff_link(h, b, FF_NEXT);
     h->lists[c] = next;
@@ -313,8 +312,35 @@ static GJB_ALWAYS_INLINE int ff_alloc_fast(gjb_heap *h, size_t size, void **out)
     h->alloc_blocks++;
     ff_prove(h, gjb_region_of(h, b), b + (intptr_t)GJB_W);
     gjb_note_used(h);
-    *out = p + GJB_W;
+    return p + GJB_W;
+}
+
+/* A small request from its own exact class; anything else goes out of
+ * line. */
+static GJB_ALWAYS_INLINE int ff_alloc_fast(gjb_heap *h, size_t size, void **out)
+{
+    if (GJB_UNLIKELY(size - 1 >= FF_FAST_MAX))
+        return gjb_ff_alloc(h, size, out);
+    size_t need = ff_small_need(size);
+    unsigned c = (unsigned)(need / GJB_G);
+    intptr_t b = h->lists[c];
+    if (GJB_UNLIKELY(!b))
+        return gjb_ff_alloc_miss(h, size, need, out);
+    *out = ff_take_exact(h, b, need, c);
     return GJB_OK;
+}
+
+/* ff_alloc_fast's hit alone, for a caller that must not call out on its
+ * common path: the block, or NULL (nothing changed) when the request is
+ * not small or its exact class is empty. */
+static GJB_ALWAYS_INLINE void *ff_alloc_hit(gjb_heap *h, size_t size)
+{
+    if (GJB_UNLIKELY(size - 1 >= FF_FAST_MAX))
+        return NULL;
+    size_t need = ff_small_need(size);
+    unsigned c = (unsigned)(need / GJB_G);
+    intptr_t b = h->lists[c];
+    return GJB_LIKELY(b != 0) ? ff_take_exact(h, b, need, c) : NULL;
 }
 
 /* A free of the block b (payload p) at offset d into region r's block area,

@@ -85,11 +85,24 @@ static inline void gjb_fast_lock(gjb_port_lock *lock)
         gjb_posix_lock_wait(gjb_posix_word(lock));
 }
 
+/* gjb_fast_unlock in two halves, for a caller that must not call out on
+ * its common path (mpart.c): gjb_fast_release lets the lock go and is true
+ * when a waiter sleeps, which gjb_fast_wake then wakes. */
+static inline bool gjb_fast_release(gjb_port_lock *lock)
+{
+    return __builtin_expect(
+        atomic_exchange_explicit(gjb_posix_word(lock), 0, memory_order_release) == 2, 0);
+}
+
+static inline void gjb_fast_wake(gjb_port_lock *lock)
+{
+    gjb_posix_lock_wake(gjb_posix_word(lock));
+}
+
 static inline void gjb_fast_unlock(gjb_port_lock *lock)
 {
-    if (__builtin_expect(atomic_exchange_explicit(gjb_posix_word(lock), 0, memory_order_release) == 2,
-                         0))
-        gjb_posix_lock_wake(gjb_posix_word(lock));
+    if (gjb_fast_release(lock))
+        gjb_fast_wake(lock);
 }
 
 /* glibc 2.32+: true while the process has one thread (weak: absent
