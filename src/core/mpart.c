@@ -529,6 +529,13 @@ static GJB_NOINLINE void *unlock_return(struct slot *s, void *p)
     return p;
 }
 
+/* The same for a call that returns 0. */
+static GJB_NOINLINE int unlock_ok(struct slot *s)
+{
+    gjb_fast_unlock(&s->lock);
+    return 0;
+}
+
 /* mpart_alloc on the locked private slot s, which holds the BUDDY heap h. */
 static GJB_NOINLINE void *alloc_buddy(struct slot *s, gjb_heap *h, size_t size)
 {
@@ -624,7 +631,7 @@ static GJB_NOINLINE int free_buddy_locked(struct slot *s, gjb_heap *h, char *add
 {
     if (GJB_UNLIKELY(h->policy != GJB_BUDDY || !addr || !bd_free_hit(h, addr)))
         return free_locked(s, addr);
-    return unlock_return(s, NULL) != NULL;
+    return unlock_ok(s);
 }
 
 /* mpart_free on slot s, which holds a FIRST_FIT partition (or held one). */
