@@ -27,6 +27,7 @@
 #include <pthread.h>
 
 #include "gjbext.h"
+#include "gjbmem/sysheap.h"
 #include "gjbmem/config.h"
 #include "gjbmem/port.h"
 #include "gjbmem/posix.h"
@@ -90,6 +91,30 @@ static void shared_unavailable(void **state)
     assert_int_equal(errno, ENOTSUP);
 }
 
+/* mem_show's table (gjbmem_mem_show_to, standard error caught in a
+ * temporary file); free() it. */
+static char *show_table(void)
+{
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
+    fflush(stderr);
+    int saved = dup(2);
+    assert_true(saved >= 0);
+    assert_true(dup2(fileno(tmp), 2) >= 0);
+    gjbmem_mem_show_to(2);
+    assert_true(dup2(saved, 2) >= 0);
+    close(saved);
+    assert_int_equal(fseek(tmp, 0, SEEK_END), 0);
+    long len = ftell(tmp);
+    assert_true(len > 0);
+    rewind(tmp);
+    char *text = calloc(1, (size_t)len + 1);
+    assert_non_null(text);
+    assert_int_equal(fread(text, 1, (size_t)len, tmp), (size_t)len);
+    fclose(tmp);
+    return text;
+}
+
 /* Two ids of one named partition, each with its own mapping: a block
  * allocated through one is read, resized and freed through the other. */
 static void named_two_mappings(void **state)
@@ -134,6 +159,17 @@ static void named_two_mappings(void **state)
     assert_int_equal(mpart_getinfo(a, &pa), 0);
     assert_int_equal(mpart_getinfo(b, &pb), 0);
     assert_memory_equal(&pa, &pb, sizeof pa);
+    /* mem_show has a row for each id, the same figures in both */
+    char *table = show_table();
+    char ra[32], rb[32];
+    snprintf(ra, sizeof ra, "mpart 0x%lx ", (unsigned long)a);
+    snprintf(rb, sizeof rb, "mpart 0x%lx ", (unsigned long)b);
+    const char *la = strstr(table, ra), *lb = strstr(table, rb);
+    assert_non_null(la);
+    assert_non_null(lb);
+    assert_int_equal(strcspn(la, "\n") - strlen(ra), strcspn(lb, "\n") - strlen(rb));
+    assert_memory_equal(la + strlen(ra), lb + strlen(rb), strcspn(la, "\n") - strlen(ra));
+    free(table);
     assert_int_equal(mpart_validate(b), 0);
     assert_int_equal(mpart_close_shared(b), 0);
     assert_null(mpart_alloc(b, 8));

@@ -2,7 +2,8 @@
  * test_threads.c - the mpart_* interface under concurrency: one partition
  * hammered by several threads, private partitions beside a thread that keeps
  * creating and deleting others, a partition deleted and recreated under a
- * user, the thread-local interrupt-context flag, and per-thread errno.
+ * user, the thread-local interrupt-context flag, per-thread errno, and
+ * callers that sleep on a partition's lock and are woken.
  *
  * Worker threads never call cmocka (its assertions longjmp into the test's
  * own thread): they record the first failure in `g_fail` and set `g_stop`,
@@ -1142,6 +1143,79 @@ static void test_errno_per_thread(void **state)
     free(mem);
 }
 
+/* --- F: callers that must sleep on a partition's lock ----------------- *
+ * One thread holds the lock for long stretches (mpart_validate over many
+ * blocks) while two others allocate and free: they find the lock taken,
+ * sleep in the kernel, and are woken by whoever releases it. Every call
+ * succeeds, every block keeps its contents, and the partition ends as it
+ * began. */
+
+#define F_FILL 6000    /* blocks that make a validation long */
+#define F_PAIRS 4000   /* alloc+free pairs per worker */
+
+struct f_ctx {
+    mpart_id mid;
+    atomic_int done;
+    int failures;
+};
+
+static void *f_validator(void *arg)
+{
+    struct f_ctx *c = arg;
+    while (atomic_load(&c->done) < 2)
+        if (mpart_validate(c->mid) != 0)
+            __atomic_fetch_add(&c->failures, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+static void *f_worker(void *arg)
+{
+    struct f_ctx *c = arg;
+    for (int i = 0; i < F_PAIRS; i++) {
+        size_t n = 16 + (size_t)(i * 37) % 200;
+        unsigned char *p = mpart_alloc(c->mid, n);
+        if (!p) {
+            __atomic_fetch_add(&c->failures, 1, __ATOMIC_RELAXED);
+            continue;
+        }
+        memset(p, i & 0xff, n);
+        if (p[n - 1] != (unsigned char)(i & 0xff) || mpart_free(c->mid, (char *)p) != 0)
+            __atomic_fetch_add(&c->failures, 1, __ATOMIC_RELAXED);
+    }
+    atomic_fetch_add(&c->done, 1);
+    return NULL;
+}
+
+static void test_waiters_woken(void **state)
+{
+    (void)state;
+    size_t size = 2u << 20;
+    char *mem = xalloc(size);
+    struct f_ctx c = {0};
+    assert_int_equal(create(mem, size, &c.mid), 0);
+    static char *fill_blocks[F_FILL];
+    for (int i = 0; i < F_FILL; i++)
+        assert_non_null(fill_blocks[i] = mpart_alloc(c.mid, 24));
+    struct partinfo before, after;
+    assert_int_equal(mpart_getinfo(c.mid, &before), 0);
+    pthread_t v, w[2];
+    assert_int_equal(pthread_create(&v, NULL, f_validator, &c), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&w[i], NULL, f_worker, &c), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(w[i], NULL);
+    pthread_join(v, NULL);
+    assert_int_equal(c.failures, 0);
+    assert_int_equal(mpart_validate(c.mid), 0);
+    assert_int_equal(mpart_getinfo(c.mid, &after), 0);
+    assert_int_equal(after.used, before.used);
+    assert_int_equal(after.free, before.free);
+    for (int i = 0; i < F_FILL; i++)
+        assert_int_equal(mpart_free(c.mid, fill_blocks[i]), 0);
+    assert_int_equal(mpart_delete(c.mid), 0);
+    free(mem);
+}
+
 /* A scenario on first-fit partitions, and again on buddy ones. */
 #define BOTH_POLICIES(f)                                                                           \
     cmocka_unit_test_setup_teardown(f, reset_harness, report_time),                                \
@@ -1155,6 +1229,7 @@ int main(void)
         BOTH_POLICIES(test_delete_recreate_under_use),
         BOTH_POLICIES(test_isr_flag_is_thread_local),
         BOTH_POLICIES(test_errno_per_thread),
+        BOTH_POLICIES(test_waiters_woken),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
