@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "capture.h"
+
 #include <pthread.h>
 
 #include "gjbext.h"
@@ -91,28 +93,9 @@ static void shared_unavailable(void **state)
     assert_int_equal(errno, ENOTSUP);
 }
 
-/* mem_show's table (gjbmem_mem_show_to, standard error caught in a
- * temporary file); free() it. */
-static char *show_table(void)
+static void show_err(void)
 {
-    FILE *tmp = tmpfile();
-    assert_non_null(tmp);
-    fflush(stderr);
-    int saved = dup(2);
-    assert_true(saved >= 0);
-    assert_true(dup2(fileno(tmp), 2) >= 0);
     gjbmem_mem_show_to(2);
-    assert_true(dup2(saved, 2) >= 0);
-    close(saved);
-    assert_int_equal(fseek(tmp, 0, SEEK_END), 0);
-    long len = ftell(tmp);
-    assert_true(len > 0);
-    rewind(tmp);
-    char *text = calloc(1, (size_t)len + 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)len, tmp), (size_t)len);
-    fclose(tmp);
-    return text;
 }
 
 /* Two ids of one named partition, each with its own mapping: a block
@@ -160,7 +143,7 @@ static void named_two_mappings(void **state)
     assert_int_equal(mpart_getinfo(b, &pb), 0);
     assert_memory_equal(&pa, &pb, sizeof pa);
     /* mem_show has a row for each id, the same figures in both */
-    char *table = show_table();
+    char *table = capture(2, show_err);
     char ra[32], rb[32];
     snprintf(ra, sizeof ra, "mpart 0x%lx ", (unsigned long)a);
     snprintf(rb, sizeof rb, "mpart 0x%lx ", (unsigned long)b);

@@ -34,6 +34,8 @@
 
 #include <cmocka.h>
 
+#include "capture.h"
+
 #include <gjbext.h>
 #include <gjbmem/fault.h>
 #include <gjbmem/posix.h>
@@ -1519,36 +1521,6 @@ static void show_out(void)
 static void show_err(void)
 {
     gjbmem_mem_show_to(2);
-}
-
-/* Runs fn with file descriptor fd redirected to a temporary file; returns
- * what was written (free() it). */
-static char *capture(int fd, void (*fn)(void))
-{
-    FILE *tmp = tmpfile();
-    assert_non_null(tmp);
-    fflush(stdout);
-    fflush(stderr);
-    int saved = dup(fd);
-    assert_true(saved >= 0);
-    assert_true(dup2(fileno(tmp), fd) >= 0);
-    fn();
-    fflush(stdout);
-    fflush(stderr);
-    assert_true(dup2(saved, fd) >= 0);
-    close(saved);
-    long len = ftell(tmp);
-    if (len <= 0) { /* the descriptor's offset moved, not the stream's */
-        fseek(tmp, 0, SEEK_END);
-        len = ftell(tmp);
-    }
-    assert_true(len > 0);
-    rewind(tmp);
-    char *text = calloc(1, (size_t)len + 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)len, tmp), (size_t)len);
-    fclose(tmp);
-    return text;
 }
 
 /* mem_show's text is exactly the SylixOS table of the present state. */

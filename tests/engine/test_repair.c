@@ -41,13 +41,13 @@ static void proof(gjb_heap *h, void *p, bool on)
     *w = on ? *w | m : *w & ~m;
 }
 
-/* A two-region FIRST_FIT heap with NB blocks (every third freed), each
- * filled with its index. */
-static gjb_heap *heap_with_blocks(void)
+/* A two-region heap of the policy with NB blocks (every third freed),
+ * each filled with its index. */
+static gjb_heap *blocks_of(int policy)
 {
     gjb_heap *h;
     memset(arena, 0, ARENA);
-    assert_int_equal(gjb_heap_init(arena, 40000, GJB_FIRST_FIT, 4, &h), GJB_OK);
+    assert_int_equal(gjb_heap_init(arena, 40000, policy, 4, &h), GJB_OK);
     assert_int_equal(gjb_heap_add_region(h, arena + 40960, 20000), GJB_OK);
     for (int i = 0; i < NB; i++) {
         len[i] = 24 + (size_t)i * 40;
@@ -60,6 +60,14 @@ static gjb_heap *heap_with_blocks(void)
         assert_int_equal(gjb_heap_free(h, blk[i]), GJB_OK);
         blk[i] = NULL;
     }
+    assert_int_equal(gjb_heap_validate(h), GJB_OK);
+    return h;
+}
+
+/* The same, FIRST_FIT, a block of its second region allocated and freed. */
+static gjb_heap *heap_with_blocks(void)
+{
+    gjb_heap *h = blocks_of(GJB_FIRST_FIT);
     void *far;
     assert_int_equal(gjb_heap_alloc(h, 15000, &far), GJB_OK); /* the second region */
     assert_int_equal(gjb_heap_free(h, far), GJB_OK);
@@ -217,27 +225,9 @@ static void refusals(void **state)
 
 /* --- BUDDY */
 
-/* A two-region BUDDY heap with NB blocks (every third freed), each filled
- * with its index. */
 static gjb_heap *buddy_with_blocks(void)
 {
-    gjb_heap *h;
-    memset(arena, 0, ARENA);
-    assert_int_equal(gjb_heap_init(arena, 40000, GJB_BUDDY, 4, &h), GJB_OK);
-    assert_int_equal(gjb_heap_add_region(h, arena + 40960, 20000), GJB_OK);
-    for (int i = 0; i < NB; i++) {
-        len[i] = 24 + (size_t)i * 40;
-        assert_int_equal(i % 7 == 6 ? gjb_heap_memalign(h, 256, len[i], &blk[i])
-                                    : gjb_heap_alloc(h, len[i], &blk[i]),
-                         GJB_OK);
-        memset(blk[i], i, len[i]);
-    }
-    for (int i = 0; i < NB; i += 3) {
-        assert_int_equal(gjb_heap_free(h, blk[i]), GJB_OK);
-        blk[i] = NULL;
-    }
-    assert_int_equal(gjb_heap_validate(h), GJB_OK);
-    return h;
+    return blocks_of(GJB_BUDDY);
 }
 
 /* The tag of block p. */
