@@ -132,9 +132,10 @@ GJBMEM_API bool gjb_heap_within(const void *mem, size_t size, const gjb_heap *h)
  * the dead writer's operation is completed or undone (at worst its own
  * block stays allocated); free blocks, lists and counters are rebuilt.
  * Call gjb_heap_within first and gjb_heap_validate after. Errors: an
- * unknown policy: POLICY; damage beyond what a dead writer leaves: CORRUPT (the heap must not be used).
- * O(region bytes / 16 + blocks) for FIRST_FIT, O(region bytes / 32 +
- * blocks) for BUDDY. Thread rules: the caller holds the heap's lock. */
+ * unknown policy: POLICY; damage beyond what a dead writer leaves:
+ * CORRUPT (the heap must not be used). O(region bytes / 16 + blocks) for
+ * FIRST_FIT, O(region bytes / 32 + blocks) for BUDDY. Thread rules: the
+ * caller holds the heap's lock. */
 GJBMEM_API int gjb_heap_repair(gjb_heap *h);
 
 #ifdef __cplusplus

@@ -240,7 +240,6 @@ int gjb_shp_enter(struct gjb_shpart *sp, enum gjb_shp_op op)
     return state == SHM_DAMAGED ? ENOTRECOVERABLE : EINVAL;
 }
 
-
 void gjb_shp_leave(struct gjb_shpart *sp)
 {
     atomic_signal_fence(memory_order_seq_cst);
