@@ -508,17 +508,6 @@ static GJB_NOINLINE void *alloc_locked(struct slot *s, size_t size)
     return p;
 }
 
-/* mpart_alloc when the lock was not free at once, or in interrupt context,
- * or for a stale id. */
-static GJB_NOINLINE void *alloc_slow(struct slot *s, mpart_id mid, size_t size, bool locked)
-{
-    if (locked)
-        gjb_fast_unlock(&s->lock);
-    if (!(s = enter_private(s, mid)))
-        return NULL;
-    return alloc_locked(s, size);
-}
-
 /* The end of a common path: the lock released (a waiter woken), p
  * returned. One copy, reached by tail calls: its rare branch (a waiter) is
  * one for the coverage figures too, not one per caller. */
@@ -534,6 +523,28 @@ static GJB_NOINLINE int unlock_ok(struct slot *s)
 {
     gjb_fast_unlock(&s->lock);
     return 0;
+}
+
+/* mpart_alloc on the locked private slot s, whose FIRST_FIT heap h's
+ * ff_alloc_hit declined. */
+static GJB_NOINLINE void *alloc_first_fit(struct slot *s, gjb_heap *h, size_t size)
+{
+    void *p;
+    int st = gjb_ff_alloc_declined(h, size, &p);
+    if (GJB_UNLIKELY(st != GJB_OK))
+        return alloc_refused(s, st);
+    return unlock_return(s, p);
+}
+
+/* mpart_alloc when the lock was not free at once, or in interrupt context,
+ * or for a stale id. */
+static GJB_NOINLINE void *alloc_slow(struct slot *s, mpart_id mid, size_t size, bool locked)
+{
+    if (locked)
+        gjb_fast_unlock(&s->lock);
+    if (!(s = enter_private(s, mid)))
+        return NULL;
+    return alloc_locked(s, size);
 }
 
 /* mpart_alloc on the locked private slot s, which holds the BUDDY heap h. */
@@ -563,7 +574,7 @@ void *mpart_alloc(mpart_id mid, size_t size)
         return alloc_buddy(s, h, size);
     void *p;
     if (GJB_UNLIKELY(!(p = ff_alloc_hit(h, size))))
-        return alloc_locked(s, size);
+        return alloc_first_fit(s, h, size);
     if (size > h->peak_request)
         h->peak_request = size;
     return unlock_return(s, p);

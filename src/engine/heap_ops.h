@@ -56,6 +56,19 @@ static GJB_ALWAYS_INLINE int gjb_ff_alloc_frame(gjb_heap *h, size_t size, void *
     return gjb_alloc_close(h, size, out, ff_alloc_fast(h, size, out));
 }
 
+/* gjb_ff_alloc_frame after ff_alloc_hit declined (for a caller whose
+ * common path is the hit alone: mpart.c): the general allocation, without
+ * a second look at the exact class. */
+static GJB_ALWAYS_INLINE int gjb_ff_alloc_declined(gjb_heap *h, size_t size, void **out)
+{
+    GJB_TOOL_SCOPE();
+    if (!gjb_alloc_open(h, size))
+        return GJB_E_INVAL;
+    int st = size - 1 >= FF_FAST_MAX ? gjb_ff_alloc(h, size, out)
+                                     : gjb_ff_alloc_miss(h, size, ff_small_need(size), out);
+    return gjb_alloc_close(h, size, out, st);
+}
+
 /* With a tool watching, out of line (heap.c): code inlined into a caller
  * (mpart.c, sysheap.c) would read the descriptor outside a GJB_TOOL_SCOPE
  * and, under ASan, from a file compiled with instrumentation. */
