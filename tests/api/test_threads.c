@@ -1151,10 +1151,11 @@ static void test_errno_per_thread(void **state)
  * began. */
 
 #define F_FILL 6000    /* blocks that make a validation long */
-#define F_PAIRS 4000   /* alloc+free pairs per worker */
+#define F_PAIRS 4000   /* alloc+free pairs per worker (GJB_STRESS_SCALE scales it) */
 
 struct f_ctx {
     mpart_id mid;
+    long pairs; /* per worker */
     atomic_int done;
     int failures;
 };
@@ -1171,14 +1172,14 @@ static void *f_validator(void *arg)
 static void *f_worker(void *arg)
 {
     struct f_ctx *c = arg;
-    for (int i = 0; i < F_PAIRS; i++) {
+    for (long i = 0; i < c->pairs; i++) {
         size_t n = 16 + (size_t)(i * 37) % 200;
         unsigned char *p = mpart_alloc(c->mid, n);
         if (!p) {
             __atomic_fetch_add(&c->failures, 1, __ATOMIC_RELAXED);
             continue;
         }
-        memset(p, i & 0xff, n);
+        memset(p, (int)(i & 0xff), n);
         if (p[n - 1] != (unsigned char)(i & 0xff) || mpart_free(c->mid, (char *)p) != 0)
             __atomic_fetch_add(&c->failures, 1, __ATOMIC_RELAXED);
     }
@@ -1191,7 +1192,7 @@ static void test_waiters_woken(void **state)
     (void)state;
     size_t size = 2u << 20;
     char *mem = xalloc(size);
-    struct f_ctx c = {0};
+    struct f_ctx c = {.pairs = iters(F_PAIRS)};
     assert_int_equal(create(mem, size, &c.mid), 0);
     static char *fill_blocks[F_FILL];
     for (int i = 0; i < F_FILL; i++)
