@@ -448,7 +448,7 @@ static GJB_NOINLINE void *allocate_in(struct slot *s, const char *call, bool res
     return NULL;
 }
 
-static void *allocate(const char *call, mpart_id mid, bool resize, char *old, size_t align,
+static GJB_ALWAYS_INLINE void *allocate(const char *call, mpart_id mid, bool resize, char *old, size_t align,
                       size_t size)
 {
     struct slot *s = enter(mid, resize ? GJB_SHP_REALLOC : GJB_SHP_ALLOC);
@@ -551,7 +551,7 @@ static GJB_NOINLINE void *alloc_slow(struct slot *s, mpart_id mid, size_t size, 
 static GJB_NOINLINE void *alloc_buddy(struct slot *s, gjb_heap *h, size_t size)
 {
     void *p;
-    if (GJB_UNLIKELY(size == 0 || !(p = bd_alloc_hit(h, size))))
+    if (GJB_UNLIKELY(size == 0 || !(p = bd_alloc_hit(h, size, false))))
         return alloc_locked(s, size);
     if (size > h->peak_request)
         h->peak_request = size;
@@ -580,9 +580,49 @@ void *mpart_alloc(mpart_id mid, size_t size)
     return unlock_return(s, p);
 }
 
+/* mpart_memalign on the locked private slot s, which holds the BUDDY heap
+ * h: a block of the order that holds both size and alignment, aligned to
+ * that size like every BUDDY block (gjb_heap_memalign's placement). */
+static GJB_NOINLINE void *memalign_buddy_locked(struct slot *s, gjb_heap *h, size_t align,
+                                                size_t size)
+{
+    void *p;
+    if (GJB_UNLIKELY(align <= GJB_G || (align & (align - 1)) || size == 0 ||
+                     !(p = bd_alloc_hit(h, size > align ? size : align, true))))
+        return allocate_in(s, "mpart_memalign", false, NULL, align, size);
+    if (size > h->peak_request)
+        h->peak_request = size;
+    if (align > h->max_align)
+        h->max_align = align;
+    return unlock_return(s, p);
+}
+
+/* mpart_memalign's whole call (allocate), out of line for memalign_buddy,
+ * which must not have its frame. */
+static GJB_NOINLINE void *memalign_whole(mpart_id mid, size_t align, size_t size)
+{
+    return allocate("mpart_memalign", mid, false, NULL, align, size);
+}
+
+/* mpart_memalign on slot s, which holds a BUDDY partition (or held one):
+ * frame-free, as mpart_alloc. */
+static GJB_NOINLINE void *memalign_buddy(struct slot *s, mpart_id mid, size_t align, size_t size)
+{
+    if (GJB_UNLIKELY(gjb_fast_in_isr() || !gjb_fast_try(&s->lock)))
+        return memalign_whole(mid, align, size);
+    if (GJB_UNLIKELY(s->id != mid || s->heap->policy != GJB_BUDDY)) {
+        gjb_fast_unlock(&s->lock);
+        return memalign_whole(mid, align, size);
+    }
+    return memalign_buddy_locked(s, s->heap, align, size);
+}
+
 void *mpart_memalign(mpart_id mid, size_t alignment, size_t size)
 {
-    return allocate("mpart_memalign", mid, false, NULL, alignment, size);
+    struct slot *s = private_slot_of(mid);
+    if (HOT_PATHS && s && __atomic_load_n(&s->buddy, __ATOMIC_RELAXED))
+        return memalign_buddy(s, mid, alignment, size);
+    return memalign_whole(mid, alignment, size);
 }
 
 void *mpart_realloc(mpart_id mid, char *addr, size_t size)

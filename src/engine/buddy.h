@@ -116,10 +116,11 @@ static GJB_ALWAYS_INLINE unsigned char *bd_tag_at(const gjb_heap *h, const struc
 }
 
 /* The common case of an allocation, for a caller that must not call out
- * on its common path: a block of the request's own order (size > 0), or
- * NULL (nothing changed) when there is none, or a check refuses the list,
- * which gjb_bd_place then reports. */
-static GJB_ALWAYS_INLINE void *bd_alloc_hit(gjb_heap *h, size_t size)
+ * on its common path: a block of the request's own order (size > 0;
+ * aligned: memalign placed it, whose alignment realloc keeps), or NULL
+ * (nothing changed) when there is none, or a check refuses the list, which
+ * gjb_bd_place then reports. Every block is aligned to its size. */
+static GJB_ALWAYS_INLINE void *bd_alloc_hit(gjb_heap *h, size_t size, bool aligned)
 {
     unsigned k = size <= GJB_BU ? 0 : gjb_log2(size - 1) + 1 - gjb_log2(GJB_BU);
     if (GJB_UNLIKELY(k >= BD_ORDERS || !((h->map >> k) & 1)))
@@ -138,7 +139,7 @@ static GJB_ALWAYS_INLINE void *bd_alloc_hit(gjb_heap *h, size_t size)
         bd_node(h, next)->prev = 0;
     else
         h->map &= ~((uint64_t)1 << k);
-    bd_set_tag(t, k + 1);
+    bd_set_tag(t, (k + 1) | (aligned ? BD_TAG_ALIGNED : 0));
     h->free_blocks--;
     h->alloc_blocks++;
     h->free -= bd_size(k);
@@ -148,7 +149,7 @@ static GJB_ALWAYS_INLINE void *bd_alloc_hit(gjb_heap *h, size_t size)
 
 static GJB_ALWAYS_INLINE int bd_alloc_fast(gjb_heap *h, size_t size, void **out)
 {
-    void *p = bd_alloc_hit(h, size);
+    void *p = bd_alloc_hit(h, size, false);
     if (GJB_UNLIKELY(!p))
         return gjb_bd_place(h, size, GJB_G, out); /* it reports damage */
     *out = p;
