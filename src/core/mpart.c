@@ -487,8 +487,8 @@ static GJB_NOINLINE void *alloc_other(mpart_id mid, size_t size)
  * engine's inline half declines (ff_alloc_hit, bd_alloc_hit and bd_free_hit
  * change nothing then). Each policy's half sits where it costs the other
  * nothing (the layouts measured: docs/BENCHMARKS.md, "Engine v2"):
- * FIRST_FIT's allocation inline in mpart_alloc, BUDDY's in a function of
- * its own (alloc_buddy). FIRST_FIT's free declines too often for this to
+ * FIRST_FIT's allocation inline in mpart_alloc, BUDDY's in functions of
+ * their own (alloc_buddy, memalign_buddy). FIRST_FIT's free declines too often for this to
  * pay (a neighbour to merge, a large block): it stays the engine's whole
  * inline free, with a frame (free_first_fit), and mpart_free picks the
  * policy before the lock, by the slot's copy of it (`buddy`; a stale id
