@@ -21,6 +21,17 @@ command -v rsvg-convert >/dev/null || need+=(librsvg2-bin)
 [ "${GJBMEM_NEED_VALGRIND:-0}" = 1 ] && { command -v valgrind >/dev/null || need+=(valgrind); }
 # scripts/test.sh's clang stage.
 [ "${GJBMEM_NEED_CLANG:-0}" = 1 ] && { command -v clang >/dev/null || need+=(clang); }
+# scripts/embedded.sh: cross compilers for Cortex-M (with newlib, for the
+# semihosting start-up of the emulated board's tests) and RISC-V, and the
+# QEMU system emulators the core tests run on.
+if [ "${GJBMEM_NEED_EMBEDDED:-0}" = 1 ]; then
+  command -v arm-none-eabi-gcc >/dev/null || need+=(gcc-arm-none-eabi)
+  [ -f /usr/lib/arm-none-eabi/newlib/thumb/v7e-m/nofp/librdimon.a ] || need+=(libnewlib-arm-none-eabi)
+  command -v riscv64-unknown-elf-gcc >/dev/null || need+=(gcc-riscv64-unknown-elf)
+  [ -d /usr/lib/picolibc/riscv64-unknown-elf ] || need+=(picolibc-riscv64-unknown-elf)
+  command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
+  command -v qemu-system-riscv32 >/dev/null || need+=(qemu-system-misc)
+fi
 # scripts/test.sh's 32-bit stage (-m32): the 32-bit C library and libgcc
 # (gcc-multilib) and cmocka for i386 (libcmocka-dev:i386, Multi-Arch: same,
 # beside the amd64 one), which needs the i386 architecture in dpkg.
