@@ -32,6 +32,9 @@
 #define BLOCK_B ((size_t)GJB_BU << R_LEVELS)
 #define LIVE_R (32 * BLOCK_B)           /* R: bytes of blocks live at most */
 #define MAXLIVE (LIVE_R / GJB_BU)
+/* Bytes the guard adds to every request (hardening levels 2 and 3): the
+ * attacks ask for whole blocks less the guard. */
+#define GUARD (GJBMEM_HARDENING >= 2 ? sizeof(uintptr_t) : (size_t)0)
 
 static size_t descriptor(void)
 {
@@ -55,6 +58,7 @@ static size_t nlive, live_bytes;
 /* The block a request of n bytes takes (a power of two, at least BU). */
 static size_t block_of(size_t n)
 {
+    n += GUARD;
     size_t b = GJB_BU;
     while (b < n)
         b *= 2;
@@ -97,7 +101,7 @@ static bool knuth_attack(mpart_id mid)
 {
     reset();
     while (live_bytes + GJB_BU <= LIVE_R)
-        if (!take(mid, GJB_BU))
+        if (!take(mid, GJB_BU - GUARD))
             return false;
     for (unsigned k = 1; k <= R_LEVELS; k++) {
         size_t unit = (size_t)GJB_BU << k;
@@ -107,7 +111,7 @@ static bool knuth_attack(mpart_id mid)
             else
                 i++;
         while (live_bytes + unit <= LIVE_R)
-            if (!take(mid, unit))
+            if (!take(mid, unit - GUARD))
                 return false;
     }
     return true;
@@ -137,12 +141,13 @@ static void random_attack(mpart_id mid, unsigned long ops)
     for (unsigned long i = 0; i < ops; i++) {
         unsigned phase = (unsigned)((i / 5000) % (R_LEVELS + 2));
         size_t n;
+        size_t half = ((size_t)GJB_BU << phase) / 2;
         if (phase <= R_LEVELS && next() % 4 != 0)
-            n = ((size_t)GJB_BU << phase) / 2 + 1 + next() % (((size_t)GJB_BU << phase) / 2);
+            n = half + 1 + (size_t)(next() % half);
         else
-            n = 1 + next() % BLOCK_B;
-        if (n > BLOCK_B)
-            n = BLOCK_B;
+            n = 1 + (size_t)(next() % BLOCK_B);
+        if (n > BLOCK_B - GUARD)
+            n = BLOCK_B - GUARD;
         bool alloc = nlive == 0 || next() % 100 < 55;
         if (alloc && live_bytes + block_of(n) <= LIVE_R) {
             if (!take(mid, n))
