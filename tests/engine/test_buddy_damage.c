@@ -21,6 +21,8 @@
  * and the granule (16, 8): the damage below is laid out in them. */
 #define U GJB_BU
 #define G GJB_G
+#define IU ((intptr_t)GJB_BU) /* the same, for offsets */
+#define IG ((intptr_t)GJB_G)
 
 static _Alignas(65536) char arena[ARENA];
 static _Alignas(64) char extra[256];
@@ -282,7 +284,7 @@ static void damaged_list_refuses_allocation(void **state)
     node(c)->next = (intptr_t)1 << (sizeof(intptr_t) == 8 ? 46 : 30); /* far outside */
     assert_int_equal(gjb_heap_alloc(h, U, &p), GJB_E_CORRUPT);
     corrupt(h);
-    node(c)->next = off(h, c) + G; /* inside the heap, not a unit */
+    node(c)->next = off(h, c) + IG; /* inside the heap, not a unit */
     assert_int_equal(gjb_heap_alloc(h, U, &p), GJB_E_CORRUPT);
     corrupt(h);
     /* A unit, but no free block of order 0: an allocated block, and the
@@ -322,7 +324,7 @@ static void damaged_list_refuses_allocation(void **state)
     assert_int_equal(gjb_heap_alloc(h, U, &p), GJB_E_CORRUPT);
     assert_int_equal(gjb_heap_memalign(h, U, U, &p), GJB_E_CORRUPT);
     corrupt(h);
-    heads(h)[0] = head + G; /* inside the heap, not a unit */
+    heads(h)[0] = head + IG; /* inside the heap, not a unit */
     assert_int_equal(gjb_heap_alloc(h, U, &p), GJB_E_CORRUPT);
     corrupt(h);
     heads(h)[0] = head;
@@ -373,15 +375,15 @@ static void damaged_list_in_a_heap_of_two_regions(void **state)
     intptr_t head = heads(h)[0], next = node(c)->next;
     /* just below region 0's memory (no block area ends there), far away,
      * inside a unit */
-    const intptr_t below = h->hot.lo - U, far = (intptr_t)1 << (sizeof(intptr_t) == 8 ? 46 : 30);
+    const intptr_t below = h->hot.lo - IU, far = (intptr_t)1 << (sizeof(intptr_t) == 8 ? 46 : 30);
     assert_null(gjb_region_at(h, below));
-    const intptr_t bad_heads[] = {below, far, head + G};
+    const intptr_t bad_heads[] = {below, far, head + IG};
     for (size_t i = 0; i < sizeof bad_heads / sizeof bad_heads[0]; i++) {
         heads(h)[0] = bad_heads[i];
         alloc_refused_writes_nothing(h);
     }
     heads(h)[0] = head;
-    const intptr_t bad_next[] = {8, below, far, off(h, c) + G, off(h, d), off(h, b)};
+    const intptr_t bad_next[] = {8, below, far, off(h, c) + IG, off(h, d), off(h, b)};
     for (size_t i = 0; i < sizeof bad_next / sizeof bad_next[0]; i++) {
         node(c)->next = bad_next[i];
         alloc_refused_writes_nothing(h);
@@ -479,18 +481,18 @@ static void damaged_descriptor(void **state)
     node(a)->prev = saved;
     whole(h);
 
-    h->hot.end -= G; /* the block area no longer a whole number of units */
+    h->hot.end -= IG; /* the block area no longer a whole number of units */
     corrupt(h);
-    h->hot.end += G;
+    h->hot.end += IG;
     whole(h);
-    h->hot.first += G; /* the block area no longer starts on a unit */
+    h->hot.first += IG; /* the block area no longer starts on a unit */
     corrupt(h);
-    h->hot.first -= G;
+    h->hot.first -= IG;
     whole(h);
     intptr_t hi = h->hot.hi;
     h->hot.hi = h->hot.end + 1; /* the tags run past the region */
     corrupt(h);
-    h->hot.hi = h->hot.end - U; /* the blocks too */
+    h->hot.hi = h->hot.end - IU; /* the blocks too */
     corrupt(h);
     h->hot.hi = hi;
     whole(h);
