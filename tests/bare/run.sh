@@ -27,11 +27,9 @@ inc=(-Itests/bare/include -Isrc/port/bare/include -Iinclude -Isrc -Isrc/port/bar
   -Itests/engine -Itests/api)
 flags=(-std=c11 -Os -g -Wall -Wextra -Werror -DGJBMEM_HAVE_CONFIG_H -ffunction-sections
   -fdata-sections)
-failed=0
-passed=0
-
 # board cc "cpu flags" "link flags" "harness sources" qemu...: builds the
-# library (freestanding, as a firmware gets it) and each test, runs each.
+# library (freestanding, as a firmware gets it) and each test, runs each;
+# one PASS or FAIL line per test. The boards run side by side (two jobs).
 board() {
   local name=$1 cc=$2 cpu=$3 ldflags=$4 harness=$5
   shift 5
@@ -60,10 +58,8 @@ board() {
     secs=$(( $(date +%s) - start ))
     summary=$(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]' "$dir/$t.log" | tr "\n" " " || true)
     if [ $rc = 0 ]; then
-      passed=$((passed + 1))
       echo "PASS $name $t (${secs}s): $summary"
     else
-      failed=$((failed + 1))
       echo "FAIL $name $t (status $rc, ${secs}s): $summary"
       tail -20 "$dir/$t.log"
     fi
@@ -74,7 +70,8 @@ board() {
 board cortex-m4 arm-none-eabi-gcc "-mcpu=cortex-m4 -mthumb -mfloat-abi=soft" \
   "-nostartfiles -T tests/bare/mps2.ld --specs=rdimon.specs" \
   "tests/bare/startup_m.c tests/bare/cmocka.c tests/bare/hooks.c" \
-  qemu-system-arm -M mps2-an386
+  qemu-system-arm -M mps2-an386 >"$out/cortex-m4.out" 2>&1 &
+jobs_=("$!")
 # RV32: picolibc's start-up for semihosting (its default one loops after
 # main), QEMU's virt board (RAM at 0x80000000, started there without
 # firmware).
@@ -83,7 +80,17 @@ if [ "${GJBMEM_BARE_RV32:-1}" = 1 ]; then
     "--specs=picolibc.specs -march=rv32imac -mabi=ilp32 -mcmodel=medany" \
     "--oslib=semihost --crt0=semihost -Wl,--defsym=__flash=0x80000000 -Wl,--defsym=__flash_size=0x400000 -Wl,--defsym=__ram=0x80400000 -Wl,--defsym=__ram_size=0x4000000 -Wl,--defsym=__stack_size=0x10000" \
     "tests/bare/cmocka.c tests/bare/hooks.c" \
-    qemu-system-riscv32 -M virt -bios none
+    qemu-system-riscv32 -M virt -bios none >"$out/rv32imac.out" 2>&1 &
+  jobs_+=("$!")
+else
+  : >"$out/rv32imac.out"
 fi
+status=0
+for j in "${jobs_[@]}"; do
+  wait "$j" || status=1 # a build error
+done
+cat "$out/cortex-m4.out" "$out/rv32imac.out"
+passed=$(cat "$out/cortex-m4.out" "$out/rv32imac.out" | grep -c '^PASS ' || true)
+failed=$(cat "$out/cortex-m4.out" "$out/rv32imac.out" | grep -c '^FAIL ' || true)
 echo "qemu: $passed passed, $failed failed"
-[ $failed = 0 ]
+[ "$status" = 0 ] && [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
