@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the engine, the partition API and the bare-metal port for embedded
-# targets with -ffreestanding -Wall -Wextra -Werror -Os: Cortex-M4
+# targets with -ffreestanding -Wall -Wextra -Werror -Os (and the strict set of
+# GJBMEM_WERROR: -Wconversion -Wsign-conversion -Wshadow -Wcast-align -Wundef
+# -pedantic): Cortex-M4
 # (arm-none-eabi-gcc) and RV32 / RV64 (riscv64-unknown-elf-gcc); prints the
 # size table (text, data, bss per object file and total) and checks with nm
 # that the objects need nothing from outside but memcpy, memset, memmove and
@@ -20,7 +22,8 @@ sources=(src/engine/heap.c src/engine/firstfit.c src/engine/buddy.c
   src/core/mpart.c src/core/errpolicy.c src/core/ownership.c src/core/lib.c
   src/core/memshow.c src/core/strerror.c
   src/port/bare/port.c src/port/bare/sysheap.c src/port/bare/nommu.c src/port/bare/noshared.c)
-common=(-std=c11 -Os -ffreestanding -Wall -Wextra -Werror -ffunction-sections -fdata-sections
+common=(-std=c11 -Os -ffreestanding -Wall -Wextra -Werror -Wconversion -Wsign-conversion -Wshadow
+  -Wcast-align -Wundef -pedantic -ffunction-sections -fdata-sections
   -DGJBMEM_HAVE_CONFIG_H -Isrc/port/bare/include -Iinclude -Isrc -Isrc/port/bare)
 # name compiler flags...
 targets=(

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include <cmocka.h>
 
@@ -25,11 +26,12 @@
 #include "gjbmem/vmm.h"
 #include "gjbmem_bare.h"
 
-/* <mman.h>'s prototypes need the host's headers: the ones used here. */
-void *gjbmem_mmap(void *addr, size_t len, int prot, int flags, int fd, long off);
+/* <mman.h>'s prototypes need the host's headers: the ones used here, as
+ * src/port/bare/nommu.c declares them. */
+void *gjbmem_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 int gjbmem_munmap(void *addr, size_t len);
 int gjbmem_mlockall(int flags);
-int gjbmem_shm_open(const char *name, int oflag, unsigned mode);
+int gjbmem_shm_open(const char *name, int oflag, mode_t mode);
 int gjbmem_posix_madvise(void *addr, size_t len, int advice);
 
 static _Alignas(16) char area1[64 * 1024];

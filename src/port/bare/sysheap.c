@@ -130,7 +130,9 @@ int heap_mem_init(int flag)
         if (sys.heap && !gjb_heap_is_empty(sys.heap)) {
             err = EBUSY;
         } else {
-            /* the same areas again, in the order they came, under the new policy */
+            /* the same areas again, in the order they came, under the new
+             * policy (an area too small for its layout is left out: the
+             * statistics then show fewer bytes) */
             unsigned n = sys.areas;
             struct area a[GJBMEM_BARE_AREAS];
             memcpy(a, sys.area, sizeof a);
