@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -218,6 +219,43 @@ static void interrupt_context(void **state)
     assert_int_equal(gjbmem_free(p), 0);
 }
 
+/* A lock_try that finds every lock held, as when an interrupt comes while
+ * a thread is inside a partition's call (with an RTOS mutex). */
+static bool busy_try(void *lock)
+{
+    (void)lock;
+    return false;
+}
+
+/* In interrupt context the read-only calls try the lock and never wait: a
+ * busy partition reads as unavailable (ERROR_KERNEL_HANDLE_NULL); a free one
+ * answers. */
+static void read_only_calls_in_interrupt_context(void **state)
+{
+    (void)state;
+    mpart_id mid;
+    assert_int_equal(mpart_create(part_mem, sizeof part_mem, &mid), 0);
+    struct partinfo pi;
+    gjbmem_posix_set_isr(1);
+    assert_int_equal(mpart_getinfo(mid, &pi), 0);
+    assert_true(mpart_findmaxfree(mid) > 0);
+    assert_int_equal(mpart_validate(mid), 0);
+    extern struct gjb_bare_hooks gjb_test_hooks;
+    struct gjb_bare_hooks h = gjb_test_hooks;
+    h.lock_try = busy_try;
+    assert_int_equal(gjb_bare_set_hooks(&h), 0);
+    errno = 0;
+    assert_int_equal(mpart_getinfo(mid, &pi), -1);
+    assert_int_equal(errno, ERROR_KERNEL_HANDLE_NULL);
+    assert_int_equal(mpart_findmaxfree(mid), -1);
+    assert_int_equal(gjb_bare_set_hooks(&gjb_test_hooks), 0);
+    errno = 0;
+    assert_null(mpart_alloc(mid, 16)); /* never allowed there */
+    assert_int_equal(errno, ERROR_KERNEL_IN_ISR);
+    gjbmem_posix_set_isr(0);
+    assert_int_equal(mpart_delete(mid), 0);
+}
+
 static void partitions_beside_the_system_heap(void **state)
 {
     (void)state;
@@ -318,6 +356,7 @@ int main(void)
         cmocka_unit_test(more_areas_and_limit),
         cmocka_unit_test(policy_switch),
         cmocka_unit_test(interrupt_context),
+        cmocka_unit_test(read_only_calls_in_interrupt_context),
         cmocka_unit_test(partitions_beside_the_system_heap),
         cmocka_unit_test(mem_show_through_the_hook),
         cmocka_unit_test(mapping_layer_answers_enosys),
