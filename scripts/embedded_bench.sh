@@ -4,7 +4,9 @@
 # mps2-an386 with -icount shift=6: every instruction 64 ns of virtual time,
 # read through the board's 25 MHz timer, calibrated by the program against
 # a loop of known length), the library built at -Os and at -O2 with the
-# test hooks' interrupt-masking locks; and, with --host BUILD_DIR (a CMake
+# test hooks' interrupt-masking locks; on RV32 (QEMU virt, -icount shift=7,
+# its 10 MHz mtime, -Os, the hooks' locks without masking); and, with
+# --host BUILD_DIR (a CMake
 # build with libgjbmem.a), on the host under callgrind (pairs only).
 #   scripts/embedded_bench.sh [--host BUILD_DIR] [OUT]   (OUT: build-embedded/bench)
 set -euo pipefail
@@ -36,6 +38,23 @@ for opt in -Os -O2; do
   timeout 600 qemu-system-arm -M mps2-an386 -nographic -monitor none -serial none \
     -semihosting-config enable=on,target=native -icount shift=6,sleep=off -kernel "$dir/bench.elf"
 done
+dir="$out/rv32imac-Os"
+mkdir -p "$dir"
+rv=(--specs=picolibc.specs -march=rv32imac -mabi=ilp32 -mcmodel=medany)
+objs=()
+for src in "${lib[@]}"; do
+  obj="$dir/$(basename "$src" .c).o"
+  riscv64-unknown-elf-gcc -std=c11 -Os -ffreestanding -Wall -Wextra -Werror -DGJBMEM_HAVE_CONFIG_H \
+    -ffunction-sections -fdata-sections "${rv[@]}" "${inc[@]}" -c "$src" -o "$obj"
+  objs+=("$obj")
+done
+riscv64-unknown-elf-gcc -std=c11 -Os -Wall -Wextra -Werror -DGJBMEM_HAVE_CONFIG_H "${rv[@]}" "${inc[@]}" \
+  --oslib=semihost --crt0=semihost -Wl,--defsym=__flash=0x80000000 -Wl,--defsym=__flash_size=0x400000 \
+  -Wl,--defsym=__ram=0x80400000 -Wl,--defsym=__ram_size=0x4000000 -Wl,--gc-sections \
+  tests/bare/bench_ops.c tests/bare/hooks.c "${objs[@]}" -o "$dir/bench.elf"
+echo "== RV32 (QEMU virt, -icount shift=7, 10 MHz mtime), library at -Os"
+timeout 600 qemu-system-riscv32 -M virt -bios none -nographic -monitor none -serial none \
+  -semihosting-config enable=on,target=native -icount shift=7,sleep=off -kernel "$dir/bench.elf"
 if [ -n "$host" ]; then
   echo "== host ($(uname -m), $host/libgjbmem.a, POSIX port), callgrind: instructions per pair"
   cc -std=c11 -O2 -Iinclude -I"$host/include" tests/bare/bench_ops.c "$host/libgjbmem.a" -lpthread \
