@@ -59,10 +59,11 @@ for t in "${targets[@]}"; do
     label=${create:+"+create"}
     # shellcheck disable=SC2086
     "$cc" "${common[@]}" "${ours[@]}" $flags $create "${link[@]}" -Itests/bare \
-      tests/bare/size_ours.c "${objs[@]}" -lgcc -o "$dir/ours$label.elf"
+      tests/bare/size_ours.c "${objs[@]}" -lgcc -Wl,-Map="$dir/ours$label.map" -o "$dir/ours$label.elf"
     read -r code ro bd lib < <(sums "$dir/ours$label.elf" "$nm")
     printf '%-10s %-22s %8d %8d %8d %8d\n' "$name" "gjbmem$label" "$code" "$ro" "$bd" "$lib"
     printf '%-10s %-22s %8d\n' "$name" "gjbmem FIRST_FIT$label" $((code - bd))
+    echo "           by object (harness included): $(python3 scripts/mapsizes.py "$dir/ours$label.map")"
     if [ -n "${GJBMEM_TLSF_DIR:-}" ]; then
       # shellcheck disable=SC2086
       "$cc" "${common[@]}" -Wno-error $flags $create -DNDEBUG "${link[@]}" -Itests/bare \
