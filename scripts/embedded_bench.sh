@@ -55,7 +55,9 @@ riscv64-unknown-elf-gcc -std=c11 -Os -Wall -Wextra -Werror -DGJBMEM_HAVE_CONFIG_
 echo "== RV32 (QEMU virt, -icount shift=7, 10 MHz mtime), library at -Os"
 timeout 600 qemu-system-riscv32 -M virt -bios none -nographic -monitor none -serial none \
   -semihosting-config enable=on,target=native -icount shift=7,sleep=off -kernel "$dir/bench.elf"
-if [ -n "$host" ]; then
+if [ -n "$host" ] && ! command -v valgrind >/dev/null; then
+  echo "== host: skipped (no valgrind)"
+elif [ -n "$host" ]; then
   echo "== host ($(uname -m), $host/libgjbmem.a, POSIX port), callgrind: instructions per pair"
   cc -std=c11 -O2 -Iinclude -I"$host/include" tests/bare/bench_ops.c "$host/libgjbmem.a" -lpthread \
     -o "$out/bench_host"
