@@ -7,7 +7,8 @@
 # size table (text, data, bss per object file and total) and checks with nm
 # that the objects need nothing from outside but memcpy, memset, memmove and
 # the compiler's own helpers (libgcc). Then, unless --build-only, runs the
-# core tests on emulated boards (tests/bare/run.sh).
+# core tests on emulated boards (tests/bare/run.sh) and builds and runs the
+# CMake firmware project of tests/bare/firmware.
 #   scripts/embedded.sh [--build-only] [OUT]   (OUT: build-embedded)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,3 +68,9 @@ done
 echo "== embedded builds: the objects need only memcpy, memset, memmove and libgcc"
 [ $build_only = 1 ] && exit 0
 tests/bare/run.sh "$out"
+echo "== a firmware project with CMake (tests/bare/firmware, docs/PORTING.md), on mps2-an386"
+cmake -S tests/bare/firmware -B "$out/firmware" \
+  -DCMAKE_TOOLCHAIN_FILE="$PWD/tests/bare/firmware/cortex-m4.cmake" >/dev/null
+cmake --build "$out/firmware" -j 2 >/dev/null
+timeout 120 qemu-system-arm -M mps2-an386 -nographic -monitor none -serial none \
+  -semihosting-config enable=on,target=native -kernel "$out/firmware/firmware.elf"
