@@ -12,4 +12,4 @@ test:
 	scripts/test.sh
 
 clean:
-	rm -rf build build-asan build-tsan build-clang build-m32
+	rm -rf build build-asan build-tsan build-clang build-m32 build-embedded

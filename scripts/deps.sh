@@ -21,6 +21,20 @@ command -v rsvg-convert >/dev/null || need+=(librsvg2-bin)
 [ "${GJBMEM_NEED_VALGRIND:-0}" = 1 ] && { command -v valgrind >/dev/null || need+=(valgrind); }
 # scripts/test.sh's clang stage.
 [ "${GJBMEM_NEED_CLANG:-0}" = 1 ] && { command -v clang >/dev/null || need+=(clang); }
+# scripts/embedded.sh: cross compilers for Cortex-M (with newlib, for the
+# semihosting start-up of the emulated board's tests) and RISC-V, and the
+# QEMU system emulators the core tests run on.
+# Installed without their recommended packages (QEMU's would bring a
+# desktop's worth of codecs).
+embedded=()
+if [ "${GJBMEM_NEED_EMBEDDED:-0}" = 1 ]; then
+  command -v arm-none-eabi-gcc >/dev/null || embedded+=(gcc-arm-none-eabi)
+  [ -f /usr/lib/arm-none-eabi/newlib/thumb/v7e-m/nofp/librdimon.a ] || embedded+=(libnewlib-arm-none-eabi)
+  command -v riscv64-unknown-elf-gcc >/dev/null || embedded+=(gcc-riscv64-unknown-elf)
+  [ -d /usr/lib/picolibc/riscv64-unknown-elf ] || embedded+=(picolibc-riscv64-unknown-elf)
+  command -v qemu-system-arm >/dev/null || embedded+=(qemu-system-arm)
+  command -v qemu-system-riscv32 >/dev/null || embedded+=(qemu-system-misc)
+fi
 # scripts/test.sh's 32-bit stage (-m32): the 32-bit C library and libgcc
 # (gcc-multilib) and cmocka for i386 (libcmocka-dev:i386, Multi-Arch: same,
 # beside the amd64 one), which needs the i386 architecture in dpkg.
@@ -37,11 +51,12 @@ if [ "${GJBMEM_NEED_M32:-0}" = 1 ]; then
     dpkg --print-foreign-architectures | grep -qx i386 || add_i386=1
   fi
 fi
-[ ${#need[@]} -eq 0 ] && exit 0
-echo "deps: installing ${need[*]}"
+[ ${#need[@]} -eq 0 ] && [ ${#embedded[@]} -eq 0 ] && exit 0
+echo "deps: installing ${need[*]} ${embedded[*]}"
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo=sudo
 export DEBIAN_FRONTEND=noninteractive
 [ $add_i386 = 1 ] && $sudo dpkg --add-architecture i386
 $sudo apt-get update -qq
-$sudo apt-get install -y -qq "${need[@]}" >/dev/null
+[ ${#need[@]} -eq 0 ] || $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+[ ${#embedded[@]} -eq 0 ] || $sudo apt-get install -y -qq --no-install-recommends "${embedded[@]}" >/dev/null

@@ -6,8 +6,9 @@
 # (-m32) program, both -Werror; then every test under
 # valgrind memcheck, two GJBMEM_TOOLS builds (blocks described to valgrind
 # and to ASan: tests/tools_reports.sh), builds at hardening levels 2 and
-# 3, a coverage build that checks the thresholds, and a bounded libFuzzer run of each fuzz target
-# (scripts/fuzz.sh --ci); last, that /dev/null is still the device.
+# 3, a coverage build that checks the thresholds, a bounded libFuzzer run of each fuzz target
+# (scripts/fuzz.sh --ci), the embedded builds and the core tests on emulated
+# boards (scripts/embedded.sh); last, that /dev/null is still the device.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -80,6 +81,16 @@ scripts/coverage.sh
 
 echo "== fuzzing: regression inputs, then each target for a bounded time"
 scripts/fuzz.sh --ci
+
+echo "== embedded: Cortex-M4, RV32, RV64 freestanding builds and size table; core tests under QEMU"
+# scripts/embedded.sh installs the cross compilers and QEMU (deps.sh,
+# GJBMEM_NEED_EMBEDDED), builds the engine, partitions and bare port with
+# -ffreestanding -Werror -Os for each target, prints text/data/bss, checks
+# the objects' outside symbols, then runs the engine and partition tests
+# on QEMU's mps2-an386 (Cortex-M4) and virt (RV32) boards (tests/bare/run.sh).
+scripts/embedded.sh build-embedded
+scripts/embedded_size.sh build-embedded/size
+scripts/embedded_bench.sh --host build build-embedded/bench
 
 # Run as root (CI is), a tool that removes and rewrites its output file turns
 # /dev/null into a regular file and breaks every later command quietly; gcovr 5

@@ -20,7 +20,13 @@
 #define GJB_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GJB_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define GJB_NOINLINE __attribute__((noinline))
+#if defined(GJBMEM_SMALL_CODE) && GJBMEM_SMALL_CODE
+/* Firmware built for size (docs/PORTING.md): the compiler decides what
+ * to inline, so the hot paths are not copied into every caller. */
+#define GJB_ALWAYS_INLINE inline
+#else
 #define GJB_ALWAYS_INLINE inline __attribute__((always_inline))
+#endif
 #else
 #define GJB_LIKELY(x) (x)
 #define GJB_UNLIKELY(x) (x)

@@ -87,7 +87,7 @@ static size_t descriptor_bytes(void)
 /* The carving of a partition created over [addr, addr + size). */
 static struct carving carve_partition(const char *addr, size_t size)
 {
-    uintptr_t d = ((uintptr_t)addr + 15) & ~(uintptr_t)15;
+    uintptr_t d = ((uintptr_t)addr + GRAIN - 1) & ~(uintptr_t)(GRAIN - 1);
     return carve_region(d + descriptor_bytes(), (uintptr_t)addr + size, 0);
 }
 
@@ -152,7 +152,7 @@ static void test_create_smallest_is_one_block(void **state)
     (void)state;
     size_t size;
     mpart_id mid = create_smallest(small_a, 4096, BUDDY, &size);
-    const size_t small[] = {1, 16, 64, 256, descriptor_bytes(), descriptor_bytes() + 32};
+    const size_t small[] = {1, 16, 64, 256, descriptor_bytes(), descriptor_bytes() + BU};
     for (size_t i = 0; i < sizeof small / sizeof small[0]; i++)
         assert_true(small[i] < size); /* refused with EINVAL by create_smallest */
     assert_int_equal(carve_partition(small_a, size).blocks, 1);

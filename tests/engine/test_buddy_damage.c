@@ -17,6 +17,12 @@
 #include "engine/buddy.h"
 
 #define ARENA (64 * 1024)
+/* The smallest block (a unit: 32 bytes on LP64 and i386, 16 on 32-bit ARM)
+ * and the granule (16, 8): the damage below is laid out in them. */
+#define U GJB_BU
+#define G GJB_G
+#define IU ((intptr_t)GJB_BU) /* the same, for offsets */
+#define IG ((intptr_t)GJB_G)
 
 static _Alignas(65536) char arena[ARENA];
 static _Alignas(64) char extra[256];
@@ -76,19 +82,19 @@ static void whole(gjb_heap *h)
     assert_int_equal(gjb_heap_validate(h), GJB_OK);
 }
 
-/* Two 32-byte blocks that are buddies (a lower, b upper), as the second of
+/* Two one-unit blocks that are buddies (a lower, b upper), as the second of
  * two allocations pops the upper half the first one's split pushed. The
- * 32-byte blocks already free (the carving may leave one at the low end of
+ * one-unit blocks already free (the carving may leave one at the low end of
  * the block area) are taken first and kept, so that the first allocation
  * splits. */
 static void buddies(gjb_heap *h, char **a, char **b)
 {
     while (h->map & 1)
-        (void)take(h, 32);
-    *a = take(h, 32);
-    *b = take(h, 32);
-    assert_ptr_equal(*b, *a + 32);
-    assert_int_equal((uintptr_t)*a % 64, 0);
+        (void)take(h, U);
+    *a = take(h, U);
+    *b = take(h, U);
+    assert_ptr_equal(*b, *a + U);
+    assert_int_equal((uintptr_t)*a % (2 * U), 0);
 }
 
 static int count_blocks(void *ctx, void *payload, size_t size, bool used)
@@ -112,17 +118,17 @@ static void damaged_tags(void **state)
     assert_int_equal(gjb_heap_free(h, a), GJB_E_CORRUPT);
     assert_int_equal(gjb_heap_usable_size(h, a), 0);
     corrupt(h);
-    *tag(h, b) = 2; /* order 1 at an address aligned to 32 only */
+    *tag(h, b) = 2; /* order 1 at an address aligned to one unit only */
     *tag(h, a) = t;
     assert_int_equal(gjb_heap_free(h, b), GJB_E_CORRUPT);
     corrupt(h);
     *tag(h, b) = t;
     whole(h);
 
-    char *c = take(h, 64); /* an interior unit with a tag */
-    *tag(h, c + 32) = 1;
+    char *c = take(h, 2 * U); /* an interior unit with a tag */
+    *tag(h, c + U) = 1;
     corrupt(h);
-    *tag(h, c + 32) = 0;
+    *tag(h, c + U) = 0;
     whole(h);
 
     intptr_t f = heads(h)[gjb_ctz64(h->map)]; /* a free block */
@@ -164,10 +170,10 @@ static void tag_order_past_the_area(void **state)
 {
     (void)state;
     gjb_heap *h = fresh();
-    static void *held[ARENA / 32];
+    static void *held[ARENA / U];
     size_t n = 0;
     void *p;
-    while (gjb_heap_alloc(h, 32, &p) == GJB_OK) /* every unit a block of its own */
+    while (gjb_heap_alloc(h, U, &p) == GJB_OK) /* every unit a block of its own */
         held[n++] = p;
     assert_true(n > 1000);
     whole(h);
@@ -182,10 +188,10 @@ static void tag_order_past_the_area_of_a_second_region(void **state)
     gjb_heap *h = fresh();
     memset(second, 0, sizeof second);
     assert_int_equal(gjb_heap_add_region(h, second, sizeof second), GJB_OK);
-    static void *held[(ARENA + sizeof second) / 32];
+    static void *held[(ARENA + sizeof second) / U];
     size_t n = 0;
     void *p;
-    while (gjb_heap_alloc(h, 32, &p) == GJB_OK)
+    while (gjb_heap_alloc(h, U, &p) == GJB_OK)
         held[n++] = p;
     assert_true(n > 1400);
     whole(h);
@@ -195,16 +201,16 @@ static void tag_order_past_the_area_of_a_second_region(void **state)
     past_the_area(h, r, held, n);
 }
 
-/* Region r's area holds only allocated 32-byte blocks (held[0 .. n), freed
+/* Region r's area holds only allocated one-unit blocks (held[0 .. n), freed
  * at the end): one near its end is given a larger order, then refused. */
 static void past_the_area(gjb_heap *h, const struct gjb_region *r, void **held, size_t n)
 {
     /* a unit near the end, aligned to a block larger than what is left */
     char *end = (char *)h + r->end, *victim = NULL;
     unsigned k = 0;
-    for (char *u = end - 32; !victim && u >= end - 32 * 64; u -= 32)
+    for (char *u = end - U; !victim && u >= end - U * 64; u -= U)
         for (unsigned j = 1; j < 12 && !victim; j++)
-            if ((uintptr_t)u % ((size_t)32 << j) == 0 && ((size_t)32 << j) > (size_t)(end - u)) {
+            if ((uintptr_t)u % ((size_t)U << j) == 0 && ((size_t)U << j) > (size_t)(end - u)) {
                 victim = u;
                 k = j;
             }
@@ -229,7 +235,7 @@ static void past_the_area(gjb_heap *h, const struct gjb_region *r, void **held, 
     whole(h);
 }
 
-#define FREE0 ((unsigned char)(BD_TAG_FREE | 1)) /* tag of a free 32-byte block */
+#define FREE0 ((unsigned char)(BD_TAG_FREE | 1)) /* tag of a free one-unit block */
 
 static void unmerged_buddies(void **state)
 {
@@ -248,7 +254,7 @@ static void unmerged_buddies(void **state)
 
 /* --- links in free blocks ------------------------------------------------ */
 
-/* List 0 = c -> a: two free 32-byte blocks whose buddies b and d are held. */
+/* List 0 = c -> a: two free one-unit blocks whose buddies b and d are held. */
 static gjb_heap *two_on_list0(char **a, char **b, char **c, char **d)
 {
     gjb_heap *h = fresh();
@@ -272,14 +278,14 @@ static void damaged_list_refuses_allocation(void **state)
 
     intptr_t saved = node(c)->next;
     node(c)->next = 8; /* not a block */
-    assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_CORRUPT);
+    assert_int_equal(gjb_heap_alloc(h, U, &p), GJB_E_CORRUPT);
     assert_ptr_equal(p, (void *)0x1);
     corrupt(h);
     node(c)->next = (intptr_t)1 << (sizeof(intptr_t) == 8 ? 46 : 30); /* far outside */
-    assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_CORRUPT);
+    assert_int_equal(gjb_heap_alloc(h, U, &p), GJB_E_CORRUPT);
     corrupt(h);
-    node(c)->next = off(h, c) + 16; /* inside the heap, not a unit */
-    assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_CORRUPT);
+    node(c)->next = off(h, c) + IG; /* inside the heap, not a unit */
+    assert_int_equal(gjb_heap_alloc(h, U, &p), GJB_E_CORRUPT);
     corrupt(h);
     /* A unit, but no free block of order 0: an allocated block, and the
      * head of another order's list. Refused, nothing written through it. */
@@ -290,7 +296,7 @@ static void damaged_list_refuses_allocation(void **state)
     for (size_t i = 0; i < sizeof not_free0 / sizeof not_free0[0]; i++) {
         node(c)->next = not_free0[i];
         memcpy(before, arena, ARENA);
-        assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_CORRUPT);
+        assert_int_equal(gjb_heap_alloc(h, U, &p), GJB_E_CORRUPT);
         assert_ptr_equal(p, (void *)0x1);
         assert_memory_equal(arena, before, ARENA);
         corrupt(h);
@@ -299,34 +305,34 @@ static void damaged_list_refuses_allocation(void **state)
 
     saved = node(a)->prev;
     node(a)->prev = 0; /* a does not point back at c */
-    assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_CORRUPT);
+    assert_int_equal(gjb_heap_alloc(h, U, &p), GJB_E_CORRUPT);
     corrupt(h);
     node(a)->prev = saved;
 
     *tag(h, c) = (unsigned char)(BD_TAG_FREE | 2); /* the head's tag says order 1 */
-    assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_CORRUPT);
+    assert_int_equal(gjb_heap_alloc(h, U, &p), GJB_E_CORRUPT);
     corrupt(h);
     *tag(h, c) = FREE0;
 
     intptr_t head = heads(h)[0];
     heads(h)[0] = -(intptr_t)ARENA; /* outside every region */
-    assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_CORRUPT);
+    assert_int_equal(gjb_heap_alloc(h, U, &p), GJB_E_CORRUPT);
     corrupt(h);
     /* Far outside any mapping: refused before anything is read through it
      * (reading the block's links there would crash). */
     heads(h)[0] = (intptr_t)1 << (sizeof(intptr_t) == 8 ? 46 : 30);
-    assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_CORRUPT);
-    assert_int_equal(gjb_heap_memalign(h, 32, 32, &p), GJB_E_CORRUPT);
+    assert_int_equal(gjb_heap_alloc(h, U, &p), GJB_E_CORRUPT);
+    assert_int_equal(gjb_heap_memalign(h, U, U, &p), GJB_E_CORRUPT);
     corrupt(h);
-    heads(h)[0] = head + 16; /* inside the heap, not a unit */
-    assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_CORRUPT);
+    heads(h)[0] = head + IG; /* inside the heap, not a unit */
+    assert_int_equal(gjb_heap_alloc(h, U, &p), GJB_E_CORRUPT);
     corrupt(h);
     heads(h)[0] = head;
 
     gjb_heap_get_stats(h, &st);
     assert_int_equal(st.failed, 0); /* damage is no failed allocation */
     whole(h);
-    assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_OK);
+    assert_int_equal(gjb_heap_alloc(h, U, &p), GJB_OK);
     assert_ptr_equal(p, c);
     whole(h);
 }
@@ -339,7 +345,7 @@ static void alloc_refused_writes_nothing(gjb_heap *h)
     void *p = (void *)0x1;
     memcpy(before, arena, ARENA);
     memcpy(before2, second, sizeof second);
-    assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_E_CORRUPT);
+    assert_int_equal(gjb_heap_alloc(h, U, &p), GJB_E_CORRUPT);
     assert_ptr_equal(p, (void *)0x1);
     assert_memory_equal(arena, before, ARENA);
     assert_memory_equal(second, before2, sizeof second);
@@ -369,15 +375,15 @@ static void damaged_list_in_a_heap_of_two_regions(void **state)
     intptr_t head = heads(h)[0], next = node(c)->next;
     /* just below region 0's memory (no block area ends there), far away,
      * inside a unit */
-    const intptr_t below = h->hot.lo - 32, far = (intptr_t)1 << (sizeof(intptr_t) == 8 ? 46 : 30);
+    const intptr_t below = h->hot.lo - IU, far = (intptr_t)1 << (sizeof(intptr_t) == 8 ? 46 : 30);
     assert_null(gjb_region_at(h, below));
-    const intptr_t bad_heads[] = {below, far, head + 16};
+    const intptr_t bad_heads[] = {below, far, head + IG};
     for (size_t i = 0; i < sizeof bad_heads / sizeof bad_heads[0]; i++) {
         heads(h)[0] = bad_heads[i];
         alloc_refused_writes_nothing(h);
     }
     heads(h)[0] = head;
-    const intptr_t bad_next[] = {8, below, far, off(h, c) + 16, off(h, d), off(h, b)};
+    const intptr_t bad_next[] = {8, below, far, off(h, c) + IG, off(h, d), off(h, b)};
     for (size_t i = 0; i < sizeof bad_next / sizeof bad_next[0]; i++) {
         node(c)->next = bad_next[i];
         alloc_refused_writes_nothing(h);
@@ -385,10 +391,10 @@ static void damaged_list_in_a_heap_of_two_regions(void **state)
     node(c)->next = next;
     /* and a free of what is no block: in no region, inside a unit */
     assert_int_equal(gjb_heap_free(h, extra), GJB_E_BADPTR);
-    assert_int_equal(gjb_heap_free(h, b + 16), GJB_E_BADPTR);
+    assert_int_equal(gjb_heap_free(h, b + G), GJB_E_BADPTR);
     whole(h);
     void *p;
-    assert_int_equal(gjb_heap_alloc(h, 32, &p), GJB_OK);
+    assert_int_equal(gjb_heap_alloc(h, U, &p), GJB_OK);
     assert_ptr_equal(p, c);
     whole(h);
 }
@@ -432,12 +438,12 @@ static void damaged_links_stop_growing_in_place(void **state)
     char *a, *b;
     buddies(h, &a, &b);
     assert_int_equal(gjb_heap_free(h, b), GJB_OK);
-    memset(a, 0x5a, 32);
+    memset(a, 0x5a, U);
     node(b)->prev = 8; /* b is the head: its back link must be 0 */
     void *p;
-    assert_int_equal(gjb_heap_realloc(h, a, 64, &p), GJB_OK);
+    assert_int_equal(gjb_heap_realloc(h, a, 2 * U, &p), GJB_OK);
     assert_ptr_not_equal(p, a); /* moved instead of taking b */
-    for (int i = 0; i < 32; i++)
+    for (size_t i = 0; i < U; i++)
         assert_int_equal(((unsigned char *)p)[i], 0x5a);
     assert_int_equal(*tag(h, b), FREE0);
 }
@@ -475,18 +481,18 @@ static void damaged_descriptor(void **state)
     node(a)->prev = saved;
     whole(h);
 
-    h->hot.end -= 16; /* the block area no longer a whole number of units */
+    h->hot.end -= IG; /* the block area no longer a whole number of units */
     corrupt(h);
-    h->hot.end += 16;
+    h->hot.end += IG;
     whole(h);
-    h->hot.first += 16; /* the block area no longer starts on a unit */
+    h->hot.first += IG; /* the block area no longer starts on a unit */
     corrupt(h);
-    h->hot.first -= 16;
+    h->hot.first -= IG;
     whole(h);
     intptr_t hi = h->hot.hi;
     h->hot.hi = h->hot.end + 1; /* the tags run past the region */
     corrupt(h);
-    h->hot.hi = h->hot.end - 32; /* the blocks too */
+    h->hot.hi = h->hot.end - IU; /* the blocks too */
     corrupt(h);
     h->hot.hi = hi;
     whole(h);
@@ -499,7 +505,7 @@ static void damaged_descriptor(void **state)
     /* A region whose area rounds up past its end, and one too small for a
      * unit and its tag. */
     assert_int_equal(gjb_heap_add_region(h, extra + 1, 20), GJB_E_SMALL);
-    assert_int_equal(gjb_heap_add_region(h, extra, 32), GJB_E_SMALL);
+    assert_int_equal(gjb_heap_add_region(h, extra, U), GJB_E_SMALL);
     /* one whose first unit's place rounds up past the address space's end
      * (never dereferenced) */
     assert_int_equal(gjb_heap_add_region(h, (void *)(UINTPTR_MAX - 3), 2), GJB_E_SMALL);

@@ -373,10 +373,10 @@ struct live {
     unsigned char *p;
     size_t n;
     unsigned tag;
-    bool aligned; /* placed by memalign with an alignment above 16 */
+    bool aligned; /* placed by memalign with an alignment above G */
 };
 
-/* The largest alignment the heap was ever asked for (at least 16). */
+/* The largest alignment the heap was ever asked for (at least G). */
 static size_t max_align;
 
 /* The alignment a memalign'd block at p keeps when realloc moves it: the
@@ -516,7 +516,7 @@ static void op_alloc(gjb_heap *h)
 {
     if (nlive == MAXLIVE)
         return;
-    size_t n = random_size(), align = 16;
+    size_t n = random_size(), align = G;
     int how = (int)below(8); /* 0-1 memalign, 2 realloc(NULL), else alloc */
     if (how <= 1) {
         align = (size_t)1 << below(17); /* 1 .. 64 KiB */
@@ -541,9 +541,9 @@ static void op_alloc(gjb_heap *h)
     } else {
         if (n > peak)
             peak = n;
-        if (how != 2 && (align < 16 ? 16 : align) > max_align)
-            max_align = align < 16 ? 16 : align;
-        size_t need = need_for(n, align < 16 ? 16 : align);
+        if (how != 2 && (align < G ? G : align) > max_align)
+            max_align = align < G ? G : align;
+        size_t need = need_for(n, align < G ? G : align);
         if (!need || need > max_block) {
             want = GJB_E_TOOBIG;
             failed++;
@@ -561,8 +561,8 @@ static void op_alloc(gjb_heap *h)
     }
     EQ((uintptr_t)p, at);
     EQ((uintptr_t)p % align, 0);
-    EQ(gjb_heap_usable_size(h, p), need_for(n, align < 16 ? 16 : align));
-    record_live(p, n, how <= 1 && align > 16);
+    EQ(gjb_heap_usable_size(h, p), need_for(n, align < G ? G : align));
+    record_live(p, n, how <= 1 && align > G);
 }
 
 static int live_block(const struct live *l)
@@ -609,7 +609,7 @@ static void op_realloc(gjb_heap *h)
     int st = gjb_heap_realloc(h, l->p, n, &p);
     int want = GJB_OK;
     uintptr_t expect = 0;
-    size_t need = need_for(n, 16);
+    size_t need = need_for(n, G);
     if (n == 0) {
         want = GJB_E_INVAL;
     } else {
@@ -788,7 +788,7 @@ static void reset_model(void)
     for (unsigned k = 0; k < ORDERS; k++)
         fn[k] = 0;
     max_block = total = failed = peak = maxused = 0;
-    max_align = 16;
+    max_align = G;
     memset(freed, 0, sizeof freed);
 }
 
@@ -925,7 +925,7 @@ static void run_layout(const struct layout *L)
         unsigned char *lo = arena + L->init_off;
         EQ(gjb_heap_init(lo, L->init_len, GJB_BUDDY, L->max_regions, &h), GJB_OK);
         max_regs = L->max_regions;
-        uintptr_t d = ((uintptr_t)lo + 15) & ~(uintptr_t)15;
+        uintptr_t d = ((uintptr_t)lo + G - 1) & ~(G - 1); /* the granule: 8 on 32-bit ARM */
         EQ((uintptr_t)h, d);
         struct mreg r0;
         EQ(descriptor_bytes(), gjb_descriptor_bytes(GJB_BUDDY));

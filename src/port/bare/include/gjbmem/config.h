@@ -1,0 +1,27 @@
+/*
+ * gjbmem/config.h for a build without CMake (firmware): the settings CMake
+ * writes from include/gjbmem/config.h.in, each with its default and
+ * overridable with -D on the compiler's command line. Put
+ * src/port/bare/include first on the include path.
+ */
+#ifndef GJBMEM_CONFIG_H
+#define GJBMEM_CONFIG_H
+/* Most partitions that may be live at once (mpart_module_init's ceiling);
+ * each costs 128 bytes of .bss. */
+#ifndef MPART_MAX_PARTS
+#define MPART_MAX_PARTS 8
+#endif
+/* Regions (the create region plus mpart_addmem regions) one partition holds. */
+#ifndef GJBMEM_MAX_REGIONS
+#define GJBMEM_MAX_REGIONS 4
+#endif
+/* Hardening level (docs/RELIABILITY.md): 1 pointer checks (the default),
+ * 2 also a guard after every block, 3 also fill patterns. */
+#ifndef GJBMEM_HARDENING
+#define GJBMEM_HARDENING 1
+#endif
+/* No valgrind or AddressSanitizer on a target. */
+#ifndef GJBMEM_TOOLS
+#define GJBMEM_TOOLS 0
+#endif
+#endif
