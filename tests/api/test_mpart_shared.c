@@ -233,7 +233,7 @@ static void named_refusals(void **state)
         assert_int_equal(errno, ERROR_KERNEL_HANDLE_NULL);
         assert_null(mpart_memalign(bad, 64, 64));
         assert_int_equal(errno, ERROR_KERNEL_HANDLE_NULL);
-        assert_int_equal(mpart_validate(b), -1);
+        assert_int_equal(mpart_validate(bad), -1);
         assert_int_equal(errno, ERROR_KERNEL_HANDLE_NULL);
         assert_int_equal(mpart_getinfo(bad, &info), -1);
         assert_int_equal(errno, ERROR_KERNEL_HANDLE_NULL);
