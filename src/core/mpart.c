@@ -547,12 +547,23 @@ static GJB_NOINLINE void *alloc_slow(struct slot *s, mpart_id mid, size_t size, 
     return alloc_locked(s, size);
 }
 
+/* alloc_buddy's way on when bd_alloc_hit declined: the general
+ * allocation, without a second look at the order's list. */
+static GJB_NOINLINE void *alloc_buddy_declined(struct slot *s, gjb_heap *h, size_t size)
+{
+    void *p;
+    int st = gjb_bd_alloc_declined(h, size, &p);
+    if (GJB_UNLIKELY(st != GJB_OK))
+        return alloc_refused(s, st);
+    return unlock_return(s, p);
+}
+
 /* mpart_alloc on the locked private slot s, which holds the BUDDY heap h. */
 static GJB_NOINLINE void *alloc_buddy(struct slot *s, gjb_heap *h, size_t size)
 {
     void *p;
     if (GJB_UNLIKELY(size == 0 || !(p = bd_alloc_hit(h, size, false))))
-        return alloc_locked(s, size);
+        return alloc_buddy_declined(s, h, size);
     if (size > h->peak_request)
         h->peak_request = size;
     return unlock_return(s, p);
@@ -676,12 +687,24 @@ static GJB_NOINLINE int free_slow(struct slot *s, mpart_id mid, char *addr, bool
     return free_locked(s, addr);
 }
 
+/* free_buddy_locked's way on when bd_free_hit declined: the general free
+ * (a merge, or a refusal it tells apart). */
+static GJB_NOINLINE int free_buddy_declined(struct slot *s, gjb_heap *h, char *addr)
+{
+    int st = gjb_bd_free(h, addr);
+    if (GJB_UNLIKELY(st != GJB_OK))
+        return free_refused(s, st, addr);
+    return unlock_ok(s);
+}
+
 /* free_buddy's second half, with s locked: in a function of its own, so
  * that the registers of the first do not add to it. */
 static GJB_NOINLINE int free_buddy_locked(struct slot *s, gjb_heap *h, char *addr)
 {
-    if (GJB_UNLIKELY(h->policy != GJB_BUDDY || !addr || !bd_free_hit(h, addr)))
+    if (GJB_UNLIKELY(h->policy != GJB_BUDDY || !addr))
         return free_locked(s, addr);
+    if (GJB_UNLIKELY(!bd_free_hit(h, addr)))
+        return free_buddy_declined(s, h, addr);
     return unlock_ok(s);
 }
 

@@ -69,6 +69,15 @@ static GJB_ALWAYS_INLINE int gjb_ff_alloc_declined(gjb_heap *h, size_t size, voi
     return gjb_alloc_close(h, size, out, st);
 }
 
+/* The same for BUDDY after bd_alloc_hit declined. */
+static GJB_ALWAYS_INLINE int gjb_bd_alloc_declined(gjb_heap *h, size_t size, void **out)
+{
+    GJB_TOOL_SCOPE();
+    if (!gjb_alloc_open(h, size))
+        return GJB_E_INVAL;
+    return gjb_alloc_close(h, size, out, gjb_bd_place(h, size, GJB_G, out));
+}
+
 /* With a tool watching, out of line (heap.c): code inlined into a caller
  * (mpart.c, sysheap.c) would read the descriptor outside a GJB_TOOL_SCOPE
  * and, under ASan, from a file compiled with instrumentation. */
