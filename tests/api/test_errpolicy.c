@@ -922,15 +922,16 @@ static void buddy_damaged_link_found_by_validate(void **state)
  * test: heap.c once turned the engine's GJB_E_CORRUPT into GJB_E_NOMEM, so
  * no policy ran.)
  */
-static void buddy_alloc_reports_damaged_link(void **state)
+/* An allocation (memalign: mpart_memalign with the list's block size as
+ * the alignment) that meets a damaged link of BUDDY's list. */
+static void buddy_damaged_link_case(bool memalign)
 {
-    (void)state;
     mpart_id a = make(BUDDY_ALLOCATION, buf_a, sizeof buf_a);
     OK(mpart_set_error_policy(a, GJBMEM_ERR_HOOK, hook, &rec_a));
     struct damage d;
     damage_buddy_link(a, buf_a, &d);
     errno = 0;
-    void *p = mpart_alloc(a, SMALL);
+    void *p = memalign ? mpart_memalign(a, 2 * SMALL, SMALL) : mpart_alloc(a, SMALL);
     int err = errno;
     struct rec got = rec_a;
     reset(&rec_a);
@@ -939,9 +940,10 @@ static void buddy_alloc_reports_damaged_link(void **state)
         (void)mpart_free(a, p);
 
     assert_null(p); /* refused: nothing taken from a damaged list */
-    print_message("mpart_alloc meeting a damaged link: errno %d, %d report(s)\n", err, got.n);
+    const char *call = memalign ? "mpart_memalign" : "mpart_alloc";
+    print_message("%s meeting a damaged link: errno %d, %d report(s)\n", call, err, got.n);
     assert_int_equal(got.n, 1);
-    report_is(&got, &rec_a, 0, a, "mpart_alloc", err, 1, NULL);
+    report_is(&got, &rec_a, 0, a, call, err, 1, NULL);
     assert_true(err != ENOMEM); /* memory is there; the list is damaged */
 
     /* Repaired: the allocation now takes the head of the list. */
@@ -951,6 +953,18 @@ static void buddy_alloc_reports_damaged_link(void **state)
     OK(mpart_free(a, x));
     OK(mpart_free(a, d.blocks[0]));
     valid(a);
+}
+
+static void buddy_alloc_reports_damaged_link(void **state)
+{
+    (void)state;
+    buddy_damaged_link_case(false);
+}
+
+static void buddy_memalign_reports_damaged_link(void **state)
+{
+    (void)state;
+    buddy_damaged_link_case(true);
 }
 
 /* GJBMEM_HARDENING >= 2: a byte written past the request breaks the block's
@@ -1642,6 +1656,7 @@ int main(void)
         ONE(sysheap_damage_in_child),
         ONE(sysheap_abort_in_child),
         ONE(buddy_alloc_reports_damaged_link),
+        ONE(buddy_memalign_reports_damaged_link),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
