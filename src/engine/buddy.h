@@ -139,7 +139,7 @@ static GJB_ALWAYS_INLINE void *bd_alloc_hit(gjb_heap *h, size_t size, bool align
         bd_node(h, next)->prev = 0;
     else
         h->map &= ~((uint64_t)1 << k);
-    bd_set_tag(t, (k + 1) | (aligned ? BD_TAG_ALIGNED : 0));
+    bd_set_tag(t, (k + 1) | (unsigned)aligned * BD_TAG_ALIGNED); /* no branch: a constant */
     h->free_blocks--;
     h->alloc_blocks++;
     h->free -= bd_size(k);
