@@ -448,8 +448,8 @@ static GJB_NOINLINE void *allocate_in(struct slot *s, const char *call, bool res
     return NULL;
 }
 
-static GJB_ALWAYS_INLINE void *allocate(const char *call, mpart_id mid, bool resize, char *old, size_t align,
-                      size_t size)
+static GJB_ALWAYS_INLINE void *allocate(const char *call, mpart_id mid, bool resize, char *old,
+                                        size_t align, size_t size)
 {
     struct slot *s = enter(mid, resize ? GJB_SHP_REALLOC : GJB_SHP_ALLOC);
     return s ? allocate_in(s, call, resize, old, align, size) : NULL;
@@ -477,22 +477,25 @@ static GJB_NOINLINE void *alloc_other(mpart_id mid, size_t size)
     return p;
 }
 
-/* The common paths of mpart_alloc and of BUDDY's mpart_free call nothing
- * but in tail position (a call that ends the function), so that they need
- * no frame: no callee-saved register pushed and popped on every call. A
- * step that declines hands over, by a tail call, to a function that goes
- * on from there: alloc_slow and free_slow when the lock is not free at
- * once (or in interrupt context, or for a stale id); alloc_locked and
- * free_locked, which do the whole call with the lock held, when the
- * engine's inline half declines (ff_alloc_hit, bd_alloc_hit and bd_free_hit
- * change nothing then). Each policy's half sits where it costs the other
- * nothing (the layouts measured: docs/BENCHMARKS.md, "Engine v2"):
- * FIRST_FIT's allocation inline in mpart_alloc, BUDDY's in functions of
- * their own (alloc_buddy, memalign_buddy). FIRST_FIT's free declines too often for this to
- * pay (a neighbour to merge, a large block): it stays the engine's whole
- * inline free, with a frame (free_first_fit), and mpart_free picks the
- * policy before the lock, by the slot's copy of it (`buddy`; a stale id
- * that reads another partition's is refused under the lock all the same).
+/* The common paths of mpart_alloc, and of BUDDY's mpart_free and
+ * mpart_memalign, call nothing but in tail position (a call that ends the
+ * function), so that they need no frame: no callee-saved register pushed
+ * and popped on every call. A step that declines hands over, by a tail
+ * call, to a function that goes on from there: alloc_slow and free_slow
+ * when the lock is not free at once (or in interrupt context, or for a
+ * stale id); alloc_first_fit, alloc_buddy_declined and free_buddy_declined
+ * when the engine's inline half declines (ff_alloc_hit, bd_alloc_hit and
+ * bd_free_hit change nothing then), without a second look at the list;
+ * alloc_locked and free_locked, which do the whole call with the lock
+ * held, for anything else. Each policy's half sits where it costs the
+ * other nothing (the layouts measured: docs/BENCHMARKS.md, "Engine v2"):
+ * FIRST_FIT's allocation inline in mpart_alloc, BUDDY's calls in functions
+ * of their own (alloc_buddy, free_buddy, memalign_buddy). FIRST_FIT's free
+ * declines too often for this to pay (a neighbour to merge, a large
+ * block): it stays the engine's whole inline free, with a frame
+ * (free_first_fit), and mpart_free and mpart_memalign pick the policy
+ * before the lock, by the slot's copy of it (`buddy`; a stale id that
+ * reads another partition's is refused under the lock all the same).
  * Tools and guards (levels 2, 3) take the whole calls. */
 #define HOT_PATHS (!GJBMEM_TOOLS && !GJB_GUARDED)
 
