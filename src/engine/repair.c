@@ -140,12 +140,57 @@ static bool repair_region(gjb_heap *h, const struct gjb_region *r)
     return true;
 }
 
+/* The end (an offset) of what the rebuild of region r writes, from its
+ * block area's start: the blocks, then FIRST_FIT's end sentinel and proof
+ * bitmap or BUDDY's tags. */
+static intptr_t rebuilt_end(const gjb_heap *h, const struct gjb_region *r)
+{
+    size_t len = (size_t)(r->end - r->first);
+    if (h->policy == GJB_BUDDY)
+        return r->end + (intptr_t)(len / GJB_BU);
+    size_t words = (len / GJB_G + FF_WBITS - 1) / FF_WBITS;
+    return r->end + (intptr_t)(GJB_W + words * sizeof(size_t));
+}
+
+static bool apart(intptr_t a, intptr_t b, intptr_t c, intptr_t d)
+{
+    return b <= c || d <= a;
+}
+
+/* True when what the rebuild of each region writes lies apart from every
+ * other region's, from the descriptor and from the tables it reads (the
+ * region table, FIRST_FIT's class table): the rebuild of one region never
+ * writes over what another's reads. A layout the heap made always is; a
+ * hostile one (memory another process wrote) may not be. O(r^2). */
+static bool rebuilt_apart(const gjb_heap *h)
+{
+    const struct gjb_region *t = gjb_regions(h);
+    intptr_t desc = (intptr_t)gjb_descriptor_bytes(h->policy);
+    intptr_t tab = h->regions, tab_end = tab + (intptr_t)(h->region_cap * sizeof *t);
+    intptr_t cls = h->classes;
+    intptr_t cls_end = h->policy == GJB_BUDDY ? cls
+                                              : cls + (intptr_t)(h->nlarge * sizeof(intptr_t) +
+                                                                 (h->nlarge + FF_GROUP - 1) / FF_GROUP);
+    for (uint32_t i = 0; i < h->nregions; i++) {
+        intptr_t lo = t[i].first, hi = rebuilt_end(h, &t[i]);
+        if (hi > t[i].hi || !apart(lo, hi, 0, desc) || (tab && !apart(lo, hi, tab, tab_end)) ||
+            !apart(lo, hi, cls, cls_end))
+            return false;
+        for (uint32_t j = 0; j < i; j++)
+            if (!apart(lo, hi, t[j].first, rebuilt_end(h, &t[j])))
+                return false;
+    }
+    return true;
+}
+
 int gjb_heap_repair(gjb_heap *h)
 {
     if (!h || h->magic != GJB_MAGIC)
         return GJB_E_CORRUPT;
     if (h->policy != GJB_FIRST_FIT && h->policy != GJB_BUDDY)
         return GJB_E_POLICY;
+    if (!rebuilt_apart(h))
+        return GJB_E_CORRUPT; /* nothing written */
     bool ff = h->policy == GJB_FIRST_FIT;
     if (ff) {
         memset(h->lists, 0, FF_EXACT * sizeof(intptr_t));
@@ -158,9 +203,11 @@ int gjb_heap_repair(gjb_heap *h)
     h->map = 0;
     h->free = h->free_blocks = h->alloc_blocks = 0;
     const struct gjb_region *t = gjb_regions(h);
-    for (uint32_t i = 0; i < h->nregions; i++)
-        if (!(ff ? repair_region(h, &t[i]) : gjb_bd_repair_region(h, &t[i])))
+    for (uint32_t i = 0; i < h->nregions; i++) {
+        struct gjb_region r = t[i];
+        if (!(ff ? repair_region(h, &r) : gjb_bd_repair_region(h, &r)))
             return GJB_E_CORRUPT;
+    }
     gjb_note_used(h);
     return GJB_OK;
 }

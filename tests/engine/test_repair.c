@@ -7,7 +7,8 @@
  * proved block (a grow to the left under way), class lists and counters
  * left half-updated, an aligned block, two regions; and what it refuses
  * (a gap too small to be a block, a bitmap outside the region, an unknown
- * policy). BUDDY: the states between a tag's and a link's store (a shrink
+ * policy, a layout whose rebuilds would overlap). BUDDY: the states
+ * between a tag's and a link's store (a shrink
  * that gave back halves before its tag changed, a merge under way, a
  * half-made allocation, scrambled lists), arbitrary tags, refusals.
  */
@@ -337,6 +338,35 @@ static void buddy_arbitrary_tags(void **state)
     }
 }
 
+/* A layout no heap makes (memory another process wrote): two regions on
+ * the same bytes, or a region over the region table. Refused before
+ * anything is written: the rebuild of one would write over what the other
+ * reads. */
+static void overlapping_layout_refused(int policy)
+{
+    static unsigned char before[ARENA];
+    gjb_heap *h = blocks_of(policy);
+    struct gjb_region *t = (struct gjb_region *)gjb_regions(h);
+    t[1] = t[0];
+    memcpy(before, arena, ARENA);
+    assert_int_equal(gjb_heap_repair(h), GJB_E_CORRUPT);
+    assert_memory_equal(before, arena, ARENA);
+    h = blocks_of(policy);
+    t = (struct gjb_region *)gjb_regions(h);
+    h->regions = t[1].first; /* the table, read from the second region's blocks */
+    memcpy((char *)h + t[1].first, t, 2 * sizeof *t);
+    memcpy(before, arena, ARENA);
+    assert_int_equal(gjb_heap_repair(h), GJB_E_CORRUPT);
+    assert_memory_equal(before, arena, ARENA);
+}
+
+static void overlapping_layouts_refused(void **state)
+{
+    (void)state;
+    overlapping_layout_refused(GJB_FIRST_FIT);
+    overlapping_layout_refused(GJB_BUDDY);
+}
+
 /* A region laid out as no region is: refused, nothing written. */
 static void buddy_refusals(void **state)
 {
@@ -412,6 +442,7 @@ int main(void)
         cmocka_unit_test(buddy_half_done_operations),
         cmocka_unit_test(buddy_arbitrary_tags),
         cmocka_unit_test(buddy_refusals),
+        cmocka_unit_test(overlapping_layouts_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
