@@ -483,8 +483,8 @@ static GJB_NOINLINE void *alloc_other(mpart_id mid, size_t size)
  * and popped on every call. A step that declines hands over, by a tail
  * call, to a function that goes on from there: alloc_slow and free_slow
  * when the lock is not free at once (or in interrupt context, or for a
- * stale id); alloc_first_fit, alloc_buddy_declined and free_buddy_declined
- * when the engine's inline half declines (ff_alloc_hit, bd_alloc_hit and
+ * stale id); alloc_declined and free_buddy_declined when the engine's
+ * inline half declines (ff_alloc_hit, bd_alloc_hit and
  * bd_free_hit change nothing then), without a second look at the list;
  * alloc_locked and free_locked, which do the whole call with the lock
  * held, for anything else. Each policy's half sits where it costs the
@@ -528,12 +528,14 @@ static GJB_NOINLINE int unlock_ok(struct slot *s)
     return 0;
 }
 
-/* mpart_alloc on the locked private slot s, whose FIRST_FIT heap h's
- * ff_alloc_hit declined. */
-static GJB_NOINLINE void *alloc_first_fit(struct slot *s, gjb_heap *h, size_t size)
+/* mpart_alloc on the locked private slot s once the inline half of its
+ * heap h's policy (ff_alloc_hit, bd_alloc_hit) declined: the general
+ * allocation, without a second look at the list. */
+static GJB_NOINLINE void *alloc_declined(struct slot *s, gjb_heap *h, size_t size)
 {
     void *p;
-    int st = gjb_ff_alloc_declined(h, size, &p);
+    int st = h->policy == GJB_BUDDY ? gjb_bd_alloc_declined(h, size, &p)
+                                    : gjb_ff_alloc_declined(h, size, &p);
     if (GJB_UNLIKELY(st != GJB_OK))
         return alloc_refused(s, st);
     return unlock_return(s, p);
@@ -550,23 +552,12 @@ static GJB_NOINLINE void *alloc_slow(struct slot *s, mpart_id mid, size_t size, 
     return alloc_locked(s, size);
 }
 
-/* alloc_buddy's way on when bd_alloc_hit declined: the general
- * allocation, without a second look at the order's list. */
-static GJB_NOINLINE void *alloc_buddy_declined(struct slot *s, gjb_heap *h, size_t size)
-{
-    void *p;
-    int st = gjb_bd_alloc_declined(h, size, &p);
-    if (GJB_UNLIKELY(st != GJB_OK))
-        return alloc_refused(s, st);
-    return unlock_return(s, p);
-}
-
 /* mpart_alloc on the locked private slot s, which holds the BUDDY heap h. */
 static GJB_NOINLINE void *alloc_buddy(struct slot *s, gjb_heap *h, size_t size)
 {
     void *p;
     if (GJB_UNLIKELY(size == 0 || !(p = bd_alloc_hit(h, size, false))))
-        return alloc_buddy_declined(s, h, size);
+        return alloc_declined(s, h, size);
     if (size > h->peak_request)
         h->peak_request = size;
     return unlock_return(s, p);
@@ -588,7 +579,7 @@ void *mpart_alloc(mpart_id mid, size_t size)
         return alloc_buddy(s, h, size);
     void *p;
     if (GJB_UNLIKELY(!(p = ff_alloc_hit(h, size))))
-        return alloc_first_fit(s, h, size);
+        return alloc_declined(s, h, size);
     if (size > h->peak_request)
         h->peak_request = size;
     return unlock_return(s, p);
