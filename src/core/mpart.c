@@ -552,15 +552,27 @@ static GJB_NOINLINE void *alloc_slow(struct slot *s, mpart_id mid, size_t size, 
     return alloc_locked(s, size);
 }
 
-/* mpart_alloc on the locked private slot s, which holds the BUDDY heap h. */
+/* The second half of alloc_buddy and memalign_buddy_locked: takes off
+ * (next after it on list k), which bd_alloc_pick chose; the request's
+ * statistics are done. */
+static GJB_NOINLINE void *take_buddy(struct slot *s, gjb_heap *h, intptr_t off, intptr_t next,
+                                     unsigned k, bool aligned)
+{
+    return unlock_return(s, bd_alloc_take(h, k, off, next, aligned));
+}
+
+/* mpart_alloc on the locked private slot s, which holds the BUDDY heap h.
+ * The request's statistics first (a declined call does them again: the
+ * same). */
 static GJB_NOINLINE void *alloc_buddy(struct slot *s, gjb_heap *h, size_t size)
 {
-    void *p;
-    if (GJB_UNLIKELY(size == 0 || !(p = bd_alloc_hit(h, size, false))))
-        return alloc_declined(s, h, size);
     if (size > h->peak_request)
         h->peak_request = size;
-    return unlock_return(s, p);
+    unsigned k = bd_order_for(size); /* size 0: none */
+    intptr_t next, off = bd_alloc_pick(h, k, &next);
+    if (GJB_UNLIKELY(!off))
+        return alloc_declined(s, h, size);
+    return take_buddy(s, h, off, next, k, false);
 }
 
 void *mpart_alloc(mpart_id mid, size_t size)
@@ -591,15 +603,17 @@ void *mpart_alloc(mpart_id mid, size_t size)
 static GJB_NOINLINE void *memalign_buddy_locked(struct slot *s, gjb_heap *h, size_t align,
                                                 size_t size)
 {
-    void *p;
-    if (GJB_UNLIKELY(align <= GJB_G || (align & (align - 1)) || size == 0 ||
-                     !(p = bd_alloc_hit(h, size > align ? size : align, true))))
+    if (GJB_UNLIKELY(align <= GJB_G || (align & (align - 1)) || size == 0))
         return allocate_in(s, "mpart_memalign", false, NULL, align, size);
     if (size > h->peak_request)
         h->peak_request = size;
     if (align > h->max_align)
         h->max_align = align;
-    return unlock_return(s, p);
+    unsigned k = bd_order_for(size > align ? size : align);
+    intptr_t next, off = bd_alloc_pick(h, k, &next);
+    if (GJB_UNLIKELY(!off))
+        return allocate_in(s, "mpart_memalign", false, NULL, align, size);
+    return take_buddy(s, h, off, next, k, true);
 }
 
 /* mpart_memalign's whole call (allocate), out of line for memalign_buddy,
@@ -615,7 +629,7 @@ static GJB_NOINLINE void *memalign_buddy(struct slot *s, mpart_id mid, size_t al
 {
     if (GJB_UNLIKELY(gjb_fast_in_isr() || !gjb_fast_try(&s->lock)))
         return memalign_whole(mid, align, size);
-    if (GJB_UNLIKELY(s->id != mid || s->heap->policy != GJB_BUDDY)) {
+    if (GJB_UNLIKELY(s->id != mid)) { /* the id holds: s->heap is BUDDY */
         gjb_fast_unlock(&s->lock);
         return memalign_whole(mid, align, size);
     }
@@ -685,18 +699,17 @@ static GJB_NOINLINE int free_slow(struct slot *s, mpart_id mid, char *addr, bool
  * (a merge, or a refusal it tells apart). */
 static GJB_NOINLINE int free_buddy_declined(struct slot *s, gjb_heap *h, char *addr)
 {
-    int st = gjb_bd_free(h, addr);
+    int st = addr ? gjb_bd_free(h, addr) : GJB_E_INVAL;
     if (GJB_UNLIKELY(st != GJB_OK))
         return free_refused(s, st, addr);
     return unlock_ok(s);
 }
 
 /* free_buddy's second half, with s locked: in a function of its own, so
- * that the registers of the first do not add to it. */
+ * that the registers of the first do not add to it. h is BUDDY: the slot's
+ * `buddy` said so and its id, checked under the lock, is the caller's. */
 static GJB_NOINLINE int free_buddy_locked(struct slot *s, gjb_heap *h, char *addr)
 {
-    if (GJB_UNLIKELY(h->policy != GJB_BUDDY || !addr))
-        return free_locked(s, addr);
     if (GJB_UNLIKELY(!bd_free_hit(h, addr)))
         return free_buddy_declined(s, h, addr);
     return unlock_ok(s);

@@ -92,59 +92,84 @@ static inline struct bd_node *bd_node(const gjb_heap *h, intptr_t off)
     return (struct bd_node *)(void *)gjb_ptr(h, off);
 }
 
-/* The tag of offset off when it is a unit of a region's block area (*rp:
- * the region), else NULL. */
-static GJB_ALWAYS_INLINE unsigned char *bd_tag_of(const gjb_heap *h, intptr_t off,
-                                                 const struct gjb_region **rp)
+/* The hot paths look at the hot region only (a copy of the largest
+ * region's record in the descriptor): a block of another region, or a
+ * list whose first blocks are there, goes the general way. Searching the
+ * region table inline cost every call its frame (docs/DESIGN.md). */
+
+/* The hot region's tags: one byte per unit of its block area. */
+static inline unsigned char *bd_hot_tags(const gjb_heap *h)
 {
-    const struct gjb_region *r = gjb_region_of(h, off);
-    if (!r || (size_t)(off - r->first) % GJB_BU)
-        return NULL;
-    *rp = r;
-    return bd_tag(h, r, off);
+    return (unsigned char *)gjb_ptr(h, h->hot.end);
 }
 
-/* The tag of offset off of region r when off is a unit of its block area,
- * else NULL. */
-static GJB_ALWAYS_INLINE unsigned char *bd_tag_at(const gjb_heap *h, const struct gjb_region *r,
-                                                 intptr_t off)
+/* Order of the smallest block that holds size bytes; BD_ORDERS or more
+ * when there is none (size 0 included: size - 1 wraps). */
+static GJB_ALWAYS_INLINE unsigned bd_order_for(size_t size)
 {
-    size_t d = r ? (size_t)(off - r->first) : 0;
-    if (!r || d >= (size_t)(r->end - r->first) || d % GJB_BU)
-        return NULL;
-    return (unsigned char *)gjb_ptr(h, r->end) + d / GJB_BU;
+    return gjb_log2((size - 1) | (GJB_BU - 1)) + 1 - gjb_log2(GJB_BU);
 }
 
-/* The common case of an allocation, for a caller that must not call out
- * on its common path: a block of the request's own order (size > 0;
- * aligned: memalign placed it, whose alignment realloc keeps), or NULL
- * (nothing changed) when there is none, or a check refuses the list, which
- * gjb_bd_place then reports. Every block is aligned to its size. */
-static GJB_ALWAYS_INLINE void *bd_alloc_hit(gjb_heap *h, size_t size, bool aligned)
+/* True when offset off is a unit of the hot region holding tag want
+ * (d: its distance from the region's first unit; span: the region's block
+ * area's bytes). */
+static GJB_ALWAYS_INLINE bool bd_hot_unit(const gjb_heap *h, intptr_t off, size_t span,
+                                          unsigned char want)
 {
-    unsigned k = size <= GJB_BU ? 0 : gjb_log2(size - 1) + 1 - gjb_log2(GJB_BU);
+    size_t d = (size_t)(off - h->hot.first);
+    return d < span && d % GJB_BU == 0 && bd_hot_tags(h)[d / GJB_BU] == want;
+}
+
+/* The common case of an allocation, in two halves for a caller that must
+ * not call out on its common path (and may put a function boundary between
+ * them, so that the registers of one do not add to the other's). The
+ * first: the block a request of order k takes, the first of its list, and
+ * in *np the block after it; 0 (nothing changed) when there is none in
+ * the hot region, or a check refuses the list, which gjb_bd_place then
+ * reports. k >= BD_ORDERS: 0. */
+static GJB_ALWAYS_INLINE intptr_t bd_alloc_pick(const gjb_heap *h, unsigned k, intptr_t *np)
+{
     if (GJB_UNLIKELY(k >= BD_ORDERS || !((h->map >> k) & 1)))
-        return NULL;
+        return 0;
+    size_t span = (size_t)(h->hot.end - h->hot.first);
+    unsigned char ft = bd_free_tag(k);
     intptr_t off = h->lists[k];
-    const struct gjb_region *r;
-    unsigned char *t = bd_tag_of(h, off, &r); /* before off's links are read */
-    intptr_t next = t ? bd_node(h, off)->next : 0;
-    unsigned char *nt = next ? bd_tag_of(h, next, &r) : NULL;
-    if (GJB_UNLIKELY(!t || *t != bd_free_tag(k) ||
-                     (next && (!nt || *nt != bd_free_tag(k) || bd_node(h, next)->prev != off))))
-        return NULL;
+    if (GJB_UNLIKELY(!bd_hot_unit(h, off, span, ft))) /* before off's links are read */
+        return 0;
+    intptr_t next = bd_node(h, off)->next;
+    if (GJB_UNLIKELY(next && (!bd_hot_unit(h, next, span, ft) || bd_node(h, next)->prev != off)))
+        return 0;
+    *np = next;
+    return off;
+}
+
+/* The second: takes off, which bd_alloc_pick chose (next: its *np),
+ * allocated (aligned: memalign placed it, whose alignment realloc keeps).
+ * Every block is aligned to its size. */
+static GJB_ALWAYS_INLINE void *bd_alloc_take(gjb_heap *h, unsigned k, intptr_t off, intptr_t next,
+                                             bool aligned)
+{
     h->lists[k] = next;
     GJB_STEP();
     if (next)
         bd_node(h, next)->prev = 0;
     else
         h->map &= ~((uint64_t)1 << k);
-    bd_set_tag(t, (k + 1) | (unsigned)aligned * BD_TAG_ALIGNED); /* no branch: a constant */
+    bd_set_tag(bd_hot_tags(h) + (size_t)(off - h->hot.first) / GJB_BU,
+               (k + 1) | (unsigned)aligned * BD_TAG_ALIGNED); /* no branch: a constant */
     h->free_blocks--;
     h->alloc_blocks++;
     h->free -= bd_size(k);
     gjb_note_used(h);
     return gjb_ptr(h, off);
+}
+
+/* Both halves: the block, or NULL (nothing changed). */
+static GJB_ALWAYS_INLINE void *bd_alloc_hit(gjb_heap *h, size_t size, bool aligned)
+{
+    unsigned k = bd_order_for(size);
+    intptr_t next, off = bd_alloc_pick(h, k, &next);
+    return off ? bd_alloc_take(h, k, off, next, aligned) : NULL;
 }
 
 static GJB_ALWAYS_INLINE int bd_alloc_fast(gjb_heap *h, size_t size, void **out)
@@ -157,27 +182,26 @@ static GJB_ALWAYS_INLINE int bd_alloc_fast(gjb_heap *h, size_t size, void **out)
 }
 
 /* The common case of a free, for a caller that must not call out on its
- * common path: a block whose buddy is not a free block of its order; false
- * (nothing changed) for anything else, which gjb_bd_free then does or
- * refuses. */
+ * common path: a block of the hot region whose buddy is not a free block
+ * of its order; false (nothing changed) for anything else, NULL included,
+ * which gjb_bd_free then does or refuses. */
 static GJB_ALWAYS_INLINE bool bd_free_hit(gjb_heap *h, void *p)
 {
     intptr_t off = gjb_off(h, p);
-    const struct gjb_region *r = NULL;
-    unsigned char *t = bd_tag_of(h, off, &r);
-    if (GJB_UNLIKELY(!t))
+    size_t span = (size_t)(h->hot.end - h->hot.first), d = (size_t)(off - h->hot.first);
+    if (GJB_UNLIKELY(d >= span || d % GJB_BU))
         return false;
-    unsigned tag = *t, k = (tag & BD_ORDER_MASK) - 1;
-    if (GJB_UNLIKELY(!tag || (tag & BD_TAG_FREE) || k >= BD_ORDERS))
+    unsigned char *tags = bd_hot_tags(h);
+    unsigned tag = tags[d / GJB_BU], k = (tag & BD_ORDER_MASK) - 1; /* no order: k wraps */
+    if (GJB_UNLIKELY((tag & BD_TAG_FREE) || k >= BD_ORDERS))
         return false;
     size_t s = bd_size(k); /* only now: no shift by an order beyond any block */
-    if (GJB_UNLIKELY(((uintptr_t)p & (s - 1)) || s > (size_t)(r->end - off)))
+    if (GJB_UNLIKELY(((uintptr_t)p & (s - 1)) || s > span - d))
         return false;
-    intptr_t bud = ((uintptr_t)p & s) ? off - (intptr_t)s : off + (intptr_t)s;
-    unsigned char *bt = bud <= r->end - (intptr_t)s ? bd_tag_at(h, r, bud) : NULL;
-    if (GJB_UNLIKELY(bt && *bt == bd_free_tag(k)))
+    size_t bud = ((uintptr_t)p & s) ? d - s : d + s; /* below the area: wraps */
+    if (GJB_UNLIKELY(bud <= span - s && tags[bud / GJB_BU] == bd_free_tag(k)))
         return false; /* it merges */
-    bd_set_tag(t, bd_free_tag(k));
+    bd_set_tag(&tags[d / GJB_BU], bd_free_tag(k));
     intptr_t first = h->lists[k];
     GJB_STEP();
     bd_node(h, off)->next = first;
