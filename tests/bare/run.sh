@@ -16,7 +16,7 @@ mkdir -p "$out"
 tests=(tests/engine/test_engine.c tests/engine/test_heap_model.c tests/engine/test_buddy_model.c
   tests/engine/test_buddy_damage.c tests/engine/test_repair.c
   tests/api/test_mpart_firstfit.c tests/api/test_mpart_buddy.c tests/api/test_mpart.c
-  tests/api/test_buddy_bound.c tests/bare/test_bare_port.c)
+  tests/api/test_buddy_bound.c tests/api/test_ff_bound.c tests/bare/test_bare_port.c)
 
 [ -n "${GJBMEM_BARE_TESTS:-}" ] && read -r -a tests <<<"$GJBMEM_BARE_TESTS"
 lib=(src/engine/heap.c src/engine/firstfit.c src/engine/buddy.c src/engine/repair.c
