@@ -496,8 +496,9 @@ static GJB_NOINLINE void *alloc_other(mpart_id mid, size_t size)
  * (free_first_fit), and mpart_free and mpart_memalign pick the policy
  * before the lock, by the slot's copy of it (`buddy`; a stale id that
  * reads another partition's is refused under the lock all the same).
- * Tools and guards (levels 2, 3) take the whole calls. */
-#define HOT_PATHS (!GJBMEM_TOOLS && !GJB_GUARDED)
+ * Tools, guards (levels 2, 3) and firmware built for size
+ * (GJBMEM_SMALL_CODE: no engine code copied in here) take the whole calls. */
+#define HOT_PATHS (!GJBMEM_TOOLS && !GJB_GUARDED && !GJB_SMALL_CODE)
 
 /* mpart_alloc on the locked private slot s: the engine's whole
  * allocation. */

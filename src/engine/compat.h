@@ -16,11 +16,18 @@
 #define GJB_HAVE_BUILTINS 0
 #endif
 
+/* GJBMEM_SMALL_CODE=1: code size first (docs/PORTING.md, section 3). */
+#if defined(GJBMEM_SMALL_CODE) && GJBMEM_SMALL_CODE
+#define GJB_SMALL_CODE 1
+#else
+#define GJB_SMALL_CODE 0
+#endif
+
 #if GJB_HAVE_BUILTINS
 #define GJB_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GJB_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define GJB_NOINLINE __attribute__((noinline))
-#if defined(GJBMEM_SMALL_CODE) && GJBMEM_SMALL_CODE
+#if GJB_SMALL_CODE
 /* Firmware built for size (docs/PORTING.md): the compiler decides what
  * to inline, so the hot paths are not copied into every caller. */
 #define GJB_ALWAYS_INLINE inline
