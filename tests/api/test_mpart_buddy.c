@@ -552,6 +552,57 @@ static void test_side_by_side(void **state)
     drop(b);
 }
 
+/* === lists across regions ===================================================== */
+
+/* The fast paths look at the hot region (the largest) only: a free list
+ * whose first block, or whose second, lies in another region, and a block
+ * of another region freed, go the general way and come out the same. */
+static void test_lists_across_regions(void **state)
+{
+    (void)state;
+    static char *blk[(sizeof buf_a + sizeof small_a) / BU];
+    mpart_id a = make(buf_a, sizeof buf_a); /* hot: the larger region */
+    OK(mpart_addmem(a, small_a, sizeof small_a));
+    size_t n = 0;
+    char *p;
+    while ((p = mpart_alloc(a, fit(BU))) != NULL)
+        blk[n++] = p;
+    assert_true(n > 4);
+    /* two blocks of each region that are not buddies of each other (so
+     * freeing them merges nothing: every other unit is taken) */
+    char *in_a[2] = {NULL, NULL}, *in_b[2] = {NULL, NULL};
+    for (size_t i = 0; i < n; i++) {
+        bool small = blk[i] >= small_a && blk[i] < small_a + sizeof small_a;
+        char **pair = small ? in_b : in_a;
+        if (!pair[0])
+            pair[0] = blk[i];
+        else if (!pair[1] && (uintptr_t)blk[i] / (2 * BU) != (uintptr_t)pair[0] / (2 * BU))
+            pair[1] = blk[i];
+    }
+    assert_non_null(in_a[1]);
+    assert_non_null(in_b[1]);
+    struct partinfo full = info(a);
+    /* the first block of the list in the other region, the second in the
+     * hot one: both come back, last freed first */
+    free_ok(a, in_a[0]);
+    free_ok(a, in_b[0]); /* a block of the other region freed */
+    assert_ptr_equal(alloc_ok(a, fit(BU)), in_b[0]);
+    assert_ptr_equal(alloc_ok(a, fit(BU)), in_a[0]);
+    /* the first in the hot region, the second in the other */
+    free_ok(a, in_b[1]);
+    free_ok(a, in_a[1]);
+    assert_ptr_equal(alloc_ok(a, fit(BU)), in_a[1]);
+    assert_ptr_equal(alloc_ok(a, fit(BU)), in_b[1]);
+    /* the same through memalign (the blocks are aligned to their size) */
+    free_ok(a, in_a[0]);
+    free_ok(a, in_b[0]);
+    assert_ptr_equal(memalign_ok(a, BU, fit(BU)), in_b[0]);
+    assert_ptr_equal(memalign_ok(a, BU, fit(BU)), in_a[0]);
+    same_blocks(full, info(a));
+    valid(a);
+    assert_null(mpart_alloc(a, fit(BU)));
+}
+
 #define T(f) cmocka_unit_test_teardown(f, teardown)
 
 static int group_setup(void **state)
@@ -584,6 +635,7 @@ int main(void)
         T(test_realloc_shrunk_aligned_block_keeps_alignment),
         T(test_free_merged_buddies),
         T(test_side_by_side),
+        T(test_lists_across_regions),
     };
     return cmocka_run_group_tests_name("mpart_buddy", tests, group_setup, group_teardown);
 }
