@@ -569,7 +569,7 @@ static GJB_NOINLINE void *alloc_buddy(struct slot *s, gjb_heap *h, size_t size)
 {
     if (size > h->peak_request)
         h->peak_request = size;
-    unsigned k = bd_order_for(size); /* size 0: none */
+    unsigned k = bd_order_for(size); /* size 0: an order no block has */
     intptr_t next, off = bd_alloc_pick(h, k, &next);
     if (GJB_UNLIKELY(!off))
         return alloc_declined(s, h, size);

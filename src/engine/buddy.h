@@ -103,8 +103,9 @@ static inline unsigned char *bd_hot_tags(const gjb_heap *h)
     return (unsigned char *)gjb_ptr(h, h->hot.end);
 }
 
-/* Order of the smallest block that holds size bytes; BD_ORDERS or more
- * when there is none (size 0 included: size - 1 wraps). */
+/* Order of the smallest block that holds size bytes; for size 0 (size - 1
+ * wraps) and sizes beyond any block, an order no block has: BD_ORDERS or
+ * more on LP64, an order of 4 GiB or more on ILP32. */
 static GJB_ALWAYS_INLINE unsigned bd_order_for(size_t size)
 {
     return gjb_log2((size - 1) | (GJB_BU - 1)) + 1 - gjb_log2(GJB_BU);
