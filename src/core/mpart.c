@@ -559,7 +559,7 @@ static GJB_NOINLINE void *alloc_slow(struct slot *s, mpart_id mid, size_t size, 
 static GJB_NOINLINE void *take_buddy(struct slot *s, gjb_heap *h, intptr_t off, intptr_t next,
                                      unsigned k, bool aligned)
 {
-    return unlock_return(s, bd_alloc_take(h, k, off, next, aligned));
+    return unlock_return(s, bd_alloc_take(h, k, off, next, bd_hot_tag(h, off), aligned));
 }
 
 /* mpart_alloc on the locked private slot s, which holds the BUDDY heap h.
@@ -570,7 +570,8 @@ static GJB_NOINLINE void *alloc_buddy(struct slot *s, gjb_heap *h, size_t size)
     if (size > h->peak_request)
         h->peak_request = size;
     unsigned k = bd_order_for(size); /* size 0: an order no block has */
-    intptr_t next, off = bd_alloc_pick(h, k, &next);
+    unsigned char *t; /* (take_buddy finds it again: one argument less) */
+    intptr_t next, off = bd_alloc_pick(h, k, &next, &t, false);
     if (GJB_UNLIKELY(!off))
         return alloc_declined(s, h, size);
     return take_buddy(s, h, off, next, k, false);
@@ -611,7 +612,8 @@ static GJB_NOINLINE void *memalign_buddy_locked(struct slot *s, gjb_heap *h, siz
     if (align > h->max_align)
         h->max_align = align;
     unsigned k = bd_order_for(size > align ? size : align);
-    intptr_t next, off = bd_alloc_pick(h, k, &next);
+    unsigned char *t;
+    intptr_t next, off = bd_alloc_pick(h, k, &next, &t, false);
     if (GJB_UNLIKELY(!off))
         return allocate_in(s, "mpart_memalign", false, NULL, align, size);
     return take_buddy(s, h, off, next, k, true);
@@ -711,7 +713,7 @@ static GJB_NOINLINE int free_buddy_declined(struct slot *s, gjb_heap *h, char *a
  * `buddy` said so and its id, checked under the lock, is the caller's. */
 static GJB_NOINLINE int free_buddy_locked(struct slot *s, gjb_heap *h, char *addr)
 {
-    if (GJB_UNLIKELY(!bd_free_hit(h, addr)))
+    if (GJB_UNLIKELY(!bd_free_hit(h, addr, false))) /* the hot region only */
         return free_buddy_declined(s, h, addr);
     return unlock_ok(s);
 }

@@ -92,16 +92,14 @@ static inline struct bd_node *bd_node(const gjb_heap *h, intptr_t off)
     return (struct bd_node *)(void *)gjb_ptr(h, off);
 }
 
-/* The hot paths look at the hot region only (a copy of the largest
- * region's record in the descriptor): a block of another region, or a
- * list whose first blocks are there, goes the general way. Searching the
- * region table inline cost every call its frame (docs/DESIGN.md). */
-
-/* The hot region's tags: one byte per unit of its block area. */
-static inline unsigned char *bd_hot_tags(const gjb_heap *h)
-{
-    return (unsigned char *)gjb_ptr(h, h->hot.end);
-}
+/* Which regions the hot paths look at. The partition layer's frame-free
+ * paths look at the hot region only (a copy of the largest region's
+ * record in the descriptor): a block of another region, or a list whose
+ * first blocks are there, goes the general way; searching the region
+ * table inline cost every one of their calls its frame. The engine's own
+ * entries (gjb_heap_alloc, gjb_heap_free: the system heap, which grows by
+ * regions) search it: `wide` (a constant at each call, so each copy has
+ * only its own code; docs/DESIGN.md, "The hot region"). */
 
 /* Order of the smallest block that holds size bytes; for size 0 (size - 1
  * wraps) and sizes beyond any block, an order no block has: BD_ORDERS or
@@ -111,44 +109,67 @@ static GJB_ALWAYS_INLINE unsigned bd_order_for(size_t size)
     return gjb_log2((size - 1) | (GJB_BU - 1)) + 1 - gjb_log2(GJB_BU);
 }
 
-/* True when offset off is a unit of the hot region holding tag want
- * (d: its distance from the region's first unit; span: the region's block
- * area's bytes). */
-static GJB_ALWAYS_INLINE bool bd_hot_unit(const gjb_heap *h, intptr_t off, size_t span,
-                                          unsigned char want)
+/* The region the hot paths see holding offset off: the hot one, or (wide)
+ * whichever holds it; NULL for none. */
+static GJB_ALWAYS_INLINE const struct gjb_region *bd_seen(const gjb_heap *h, intptr_t off,
+                                                         bool wide)
 {
-    size_t d = (size_t)(off - h->hot.first);
-    return d < span && d % GJB_BU == 0 && bd_hot_tags(h)[d / GJB_BU] == want;
+    return wide ? gjb_region_of(h, off) : &h->hot;
+}
+
+/* The tag of the unit at offset off when it is one of a region the hot
+ * paths see (bd_seen), else NULL. (A region gjb_region_of finds holds off
+ * in its block area.) */
+static GJB_ALWAYS_INLINE unsigned char *bd_unit_tag(const gjb_heap *h, intptr_t off, bool wide)
+{
+    const struct gjb_region *r = bd_seen(h, off, wide);
+    if (!r)
+        return NULL;
+    size_t d = (size_t)(off - r->first);
+    if ((!wide && d >= (size_t)(r->end - r->first)) || d % GJB_BU)
+        return NULL;
+    return (unsigned char *)gjb_ptr(h, r->end) + d / GJB_BU;
+}
+
+/* The tag of offset off, a unit of the hot region. */
+static inline unsigned char *bd_hot_tag(const gjb_heap *h, intptr_t off)
+{
+    return (unsigned char *)gjb_ptr(h, h->hot.end) + (size_t)(off - h->hot.first) / GJB_BU;
 }
 
 /* The common case of an allocation, in two halves for a caller that must
  * not call out on its common path (and may put a function boundary between
  * them, so that the registers of one do not add to the other's). The
- * first: the block a request of order k takes, the first of its list, and
- * in *np the block after it; 0 (nothing changed) when there is none in
- * the hot region, or a check refuses the list, which gjb_bd_place then
- * reports. k >= BD_ORDERS: 0. */
-static GJB_ALWAYS_INLINE intptr_t bd_alloc_pick(const gjb_heap *h, unsigned k, intptr_t *np)
+ * first: the block a request of order k takes, the first of its list, in
+ * *np the block after it and in *tp its tag; 0 (nothing changed) when
+ * there is none the hot paths see, or a check refuses the list, which
+ * gjb_bd_place then reports. k >= BD_ORDERS: 0. */
+static GJB_ALWAYS_INLINE intptr_t bd_alloc_pick(const gjb_heap *h, unsigned k, intptr_t *np,
+                                                unsigned char **tp, bool wide)
 {
     if (GJB_UNLIKELY(k >= BD_ORDERS || !((h->map >> k) & 1)))
         return 0;
-    size_t span = (size_t)(h->hot.end - h->hot.first);
     unsigned char ft = bd_free_tag(k);
     intptr_t off = h->lists[k];
-    if (GJB_UNLIKELY(!bd_hot_unit(h, off, span, ft))) /* before off's links are read */
+    unsigned char *t = bd_unit_tag(h, off, wide); /* before off's links are read */
+    if (GJB_UNLIKELY(!t || *t != ft))
         return 0;
     intptr_t next = bd_node(h, off)->next;
-    if (GJB_UNLIKELY(next && (!bd_hot_unit(h, next, span, ft) || bd_node(h, next)->prev != off)))
-        return 0;
+    if (next) {
+        const unsigned char *nt = bd_unit_tag(h, next, wide);
+        if (GJB_UNLIKELY(!nt || *nt != ft || bd_node(h, next)->prev != off))
+            return 0;
+    }
     *np = next;
+    *tp = t;
     return off;
 }
 
-/* The second: takes off, which bd_alloc_pick chose (next: its *np),
- * allocated (aligned: memalign placed it, whose alignment realloc keeps).
- * Every block is aligned to its size. */
+/* The second: takes off, which bd_alloc_pick chose (next: its *np, t: its
+ * *tp), allocated (aligned: memalign placed it, whose alignment realloc
+ * keeps). Every block is aligned to its size. */
 static GJB_ALWAYS_INLINE void *bd_alloc_take(gjb_heap *h, unsigned k, intptr_t off, intptr_t next,
-                                             bool aligned)
+                                             unsigned char *t, bool aligned)
 {
     h->lists[k] = next;
     GJB_STEP();
@@ -156,8 +177,7 @@ static GJB_ALWAYS_INLINE void *bd_alloc_take(gjb_heap *h, unsigned k, intptr_t o
         bd_node(h, next)->prev = 0;
     else
         h->map &= ~((uint64_t)1 << k);
-    bd_set_tag(bd_hot_tags(h) + (size_t)(off - h->hot.first) / GJB_BU,
-               (k + 1) | (unsigned)aligned * BD_TAG_ALIGNED); /* no branch: a constant */
+    bd_set_tag(t, (k + 1) | (unsigned)aligned * BD_TAG_ALIGNED); /* no branch: a constant */
     h->free_blocks--;
     h->alloc_blocks++;
     h->free -= bd_size(k);
@@ -165,12 +185,14 @@ static GJB_ALWAYS_INLINE void *bd_alloc_take(gjb_heap *h, unsigned k, intptr_t o
     return gjb_ptr(h, off);
 }
 
-/* Both halves: the block, or NULL (nothing changed). */
+/* Both halves, for the engine's entries (wide): the block, or NULL
+ * (nothing changed). */
 static GJB_ALWAYS_INLINE void *bd_alloc_hit(gjb_heap *h, size_t size, bool aligned)
 {
     unsigned k = bd_order_for(size);
-    intptr_t next, off = bd_alloc_pick(h, k, &next);
-    return off ? bd_alloc_take(h, k, off, next, aligned) : NULL;
+    unsigned char *t;
+    intptr_t next, off = bd_alloc_pick(h, k, &next, &t, true);
+    return off ? bd_alloc_take(h, k, off, next, t, aligned) : NULL;
 }
 
 static GJB_ALWAYS_INLINE int bd_alloc_fast(gjb_heap *h, size_t size, void **out)
@@ -183,16 +205,19 @@ static GJB_ALWAYS_INLINE int bd_alloc_fast(gjb_heap *h, size_t size, void **out)
 }
 
 /* The common case of a free, for a caller that must not call out on its
- * common path: a block of the hot region whose buddy is not a free block
- * of its order; false (nothing changed) for anything else, NULL included,
- * which gjb_bd_free then does or refuses. */
-static GJB_ALWAYS_INLINE bool bd_free_hit(gjb_heap *h, void *p)
+ * common path: a block of a region the hot paths see whose buddy is not a
+ * free block of its order; false (nothing changed) for anything else, NULL
+ * included, which gjb_bd_free then does or refuses. */
+static GJB_ALWAYS_INLINE bool bd_free_hit(gjb_heap *h, void *p, bool wide)
 {
     intptr_t off = gjb_off(h, p);
-    size_t span = (size_t)(h->hot.end - h->hot.first), d = (size_t)(off - h->hot.first);
-    if (GJB_UNLIKELY(d >= span || d % GJB_BU))
+    const struct gjb_region *r = bd_seen(h, off, wide);
+    if (GJB_UNLIKELY(!r))
         return false;
-    unsigned char *tags = bd_hot_tags(h);
+    size_t span = (size_t)(r->end - r->first), d = (size_t)(off - r->first);
+    if (GJB_UNLIKELY((!wide && d >= span) || d % GJB_BU)) /* (wide: r holds off) */
+        return false;
+    unsigned char *tags = (unsigned char *)gjb_ptr(h, r->end);
     unsigned tag = tags[d / GJB_BU], k = (tag & BD_ORDER_MASK) - 1; /* no order: k wraps */
     if (GJB_UNLIKELY((tag & BD_TAG_FREE) || k >= BD_ORDERS))
         return false;
@@ -221,7 +246,7 @@ static GJB_ALWAYS_INLINE bool bd_free_hit(gjb_heap *h, void *p)
 
 static GJB_ALWAYS_INLINE int bd_free_fast(gjb_heap *h, void *p)
 {
-    return GJB_LIKELY(bd_free_hit(h, p)) ? GJB_OK : gjb_bd_free(h, p);
+    return GJB_LIKELY(bd_free_hit(h, p, true)) ? GJB_OK : gjb_bd_free(h, p);
 }
 
 #endif
