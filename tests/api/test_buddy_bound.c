@@ -51,9 +51,8 @@ static size_t bound_bytes(size_t r_bytes, size_t b_bytes, unsigned r)
 /* Room for the bound with a misaligned start, and for the attacks. */
 #define MEM_BYTES ((R_LEVELS + 2) * LIVE_R + 64 * BLOCK_B)
 static _Alignas(65536) char mem[MEM_BYTES + 65536];
-static char *live[MAXLIVE];
-static size_t live_block[MAXLIVE];
-static size_t nlive, live_bytes;
+#define BOUND_MAXLIVE MAXLIVE
+#include "bound_live.h"
 
 /* The block a request of n bytes takes (a power of two, at least BU). */
 static size_t block_of(size_t n)
@@ -65,33 +64,10 @@ static size_t block_of(size_t n)
     return b;
 }
 
-static void reset(void)
-{
-    nlive = 0;
-    live_bytes = 0;
-}
-
 /* Allocates n bytes; false when the partition refused (ENOMEM). */
 static bool take(mpart_id mid, size_t n)
 {
-    char *p = mpart_alloc(mid, n);
-    if (!p) {
-        assert_int_equal(errno, ENOMEM);
-        return false;
-    }
-    assert_true(nlive < MAXLIVE);
-    live[nlive] = p;
-    live_block[nlive++] = block_of(n);
-    live_bytes += block_of(n);
-    return true;
-}
-
-static void give(mpart_id mid, size_t i)
-{
-    assert_int_equal(mpart_free(mid, live[i]), 0);
-    live_bytes -= live_block[i];
-    live[i] = live[--nlive];
-    live_block[i] = live_block[nlive];
+    return take_block(mid, n, block_of(n));
 }
 
 /* Knuth's attack: fill R with BU blocks; then for k = 1..r free every block
@@ -115,21 +91,6 @@ static bool knuth_attack(mpart_id mid)
                 return false;
     }
     return true;
-}
-
-static void free_all(mpart_id mid)
-{
-    while (nlive)
-        give(mid, nlive - 1);
-}
-
-static uint64_t rng = 88172645463325252ull;
-static uint64_t next(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
 }
 
 /* Random attacks: requests of 1..B bytes (small ones more often), frees

@@ -42,11 +42,10 @@
 #define LIVE_M ((size_t)16 << 10)     /* M: block bytes live at most */
 #define MAXLIVE (LIVE_M / FF_MIN)
 #define MEM_BYTES ((size_t)2 << 20)
+#define BOUND_MAXLIVE MAXLIVE
+#include "bound_live.h"
 
 static _Alignas(64) char mem[MEM_BYTES];
-static char *live[MAXLIVE];
-static size_t live_block[MAXLIVE];
-static size_t nlive, live_bytes;
 
 /* b(s): the block a request of s bytes takes. */
 static size_t block_of(size_t s)
@@ -96,45 +95,18 @@ static mpart_id make(char *at, size_t area)
     }
 }
 
-static void reset(void)
-{
-    nlive = 0;
-    live_bytes = 0;
-}
-
 /* Allocates s bytes; false when the partition refused (ENOMEM). */
 static bool take(mpart_id mid, size_t s)
 {
-    char *p = mpart_alloc(mid, s);
-    if (!p) {
-        assert_int_equal(errno, ENOMEM);
-        return false;
-    }
-    assert_true(nlive < MAXLIVE);
     size_t b = block_of(s);
+    if (!take_block(mid, s, b))
+        return false;
     if (GUARD == 0) { /* (with a guard, the usable size is the request's) */
-        size_t got = mpart_usable_size(mid, p) + GJB_W;
+        size_t got = mpart_usable_size(mid, live[nlive - 1]) + GJB_W;
         assert_true(got >= b && got < b + FF_MIN); /* the formula's b(s), and a tail */
     }
-    live[nlive] = p;
-    live_block[nlive++] = b;
-    live_bytes += b;
     assert_true(live_bytes <= LIVE_M);
     return true;
-}
-
-static void give(mpart_id mid, size_t i)
-{
-    assert_int_equal(mpart_free(mid, live[i]), 0);
-    live_bytes -= live_block[i];
-    live[i] = live[--nlive];
-    live_block[i] = live_block[nlive];
-}
-
-static void free_all(mpart_id mid)
-{
-    while (nlive)
-        give(mid, nlive - 1);
 }
 
 static int by_address(const void *a, const void *b)
@@ -207,15 +179,6 @@ static bool growing_attack(mpart_id mid)
             return false;
     }
     return true;
-}
-
-static uint64_t rng = 88172645463325252ull;
-static uint64_t next(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
 }
 
 /* Random requests of 1..n bytes (phases favour small, middle or large
