@@ -1271,6 +1271,35 @@ static void test_limit(void **state)
     assert_empty();
 }
 
+/* A large calloc the host refuses a mapping for, served by the heap's
+ * free memory instead, is cleared all the same (the refused mapping had
+ * said "new pages, zero already"). */
+static void test_calloc_refused_mapping_clears(void **state)
+{
+    (void)state;
+    enum { PIECES = 12 };
+    size_t piece = 64 * KiB;
+    char *p[PIECES];
+    for (int i = 0; i < PIECES; i++) { /* side by side in the heap */
+        p[i] = gjbmem_malloc(piece);
+        assert_non_null(p[i]);
+        memset(p[i], 0xA5, piece);
+    }
+    for (int i = 0; i < PIECES; i++)
+        assert_int_equal(gjbmem_free(p[i]), 0);
+    gjbmem_fault_after(0); /* no mapping: the heap's free memory only */
+    size_t n = DIRECT + 1000;
+    unsigned char *q = gjbmem_calloc(1, n);
+    gjbmem_fault_reset();
+    assert_non_null(q); /* the freed pieces merged hold it */
+    assert_int_equal(stats().direct_blocks, 0);
+    for (size_t i = 0; i < n; i++)
+        if (q[i] != 0)
+            fail_msg("byte %zu of the calloc'ed block is %#x, not 0", i, q[i]);
+    assert_int_equal(gjbmem_free(q), 0);
+    valid();
+}
+
 /* Fault injection: every page request of the port fails. */
 static void test_fault_injection(void **state)
 {
@@ -1810,7 +1839,8 @@ int main(void)
         T(test_malloc_too_big),      T(test_memalign),            T(test_realloc_in_heap),
         T(test_realloc_direct),      T(test_realloc_bad_pointer), T(test_free_bad_pointer),
         T(test_usable_size),         T(test_isr),                 T(test_limit),
-        T(test_fault_injection),     T(test_growth),              T(test_findmax_at_limit),
+        T(test_fault_injection),     T(test_calloc_refused_mapping_clears),
+        T(test_growth),              T(test_findmax_at_limit),
         T(test_getinfo_numbers),     T(test_mpart_over_sysheap),  T(test_mem_show),
         T(test_direct_resize_refused), T(test_grown_region_too_small),
         T(test_findmax_larger_of_block_and_room),
