@@ -6,8 +6,9 @@
  *
  * A freed mapping is kept for reuse (a loop of large blocks then neither
  * maps nor faults in its pages again): up to KEEP_SLOTS ranges, oldest
- * first, adjacent ones merged, in all at most keep_cap() bytes; the oldest
- * go back to the port to make room. A request takes the smallest kept
+ * first, adjacent ones merged, in all at most keep_cap() bytes (twice the
+ * live direct mappings, at most KEEP_MAX); the oldest go back to the port
+ * to make room. A request takes the smallest kept
  * range that holds it (all of it when at most twice the request, else its
  * head, the tail kept), or grows the largest shorter one in place or by
  * moving its pages (gjb_port_vm_remap). Kept ranges stay counted in
@@ -26,12 +27,19 @@ static struct {
     struct { char *p; size_t len; } m[KEEP_SLOTS];
 } kept;
 
-/* Most bytes kept: KEEP_MAX, and no more than a quarter of the limit (an
- * integrator's small limit is for live memory). */
-static size_t keep_cap(void)
+/* Most bytes kept when a range of len bytes is: KEEP_MAX, no more than a
+ * quarter of the limit (an integrator's small limit is for live memory),
+ * and no more than twice the direct mappings still live, or len when that
+ * is larger. A loop of large blocks reuses about what it holds live; a
+ * program that holds few large blocks keeps little of what it left behind
+ * (sqlite's peak RSS was 1.33x glibc's with up to KEEP_MAX kept:
+ * docs/BENCHMARKS.md, "The kept mappings"). */
+static size_t keep_cap(size_t len)
 {
-    size_t q = gjb_sys.limit / 4;
-    return q < KEEP_MAX ? q : KEEP_MAX;
+    size_t q = gjb_sys.limit / 4, cap = q < KEEP_MAX ? q : KEEP_MAX;
+    size_t live = gjb_sys.big.bytes, twice = live > SIZE_MAX / 2 ? SIZE_MAX : 2 * live;
+    size_t want = twice > len ? twice : len;
+    return want < cap ? want : cap;
 }
 
 /* True when the limit leaves room for need more bytes, kept mappings
@@ -68,7 +76,6 @@ static void evict_oldest(void)
  * make room; gives them back when they exceed the cap. */
 static void keep(char *p, size_t len)
 {
-    size_t cap = keep_cap();
     for (unsigned i = 0; i < kept.n; i++)
         if (kept.m[i].p + kept.m[i].len == p || p + len == kept.m[i].p) {
             p = kept.m[i].p < p ? kept.m[i].p : p;
@@ -76,6 +83,7 @@ static void keep(char *p, size_t len)
             unkeep(i);
             i = (unsigned)-1; /* the merged range may touch another */
         }
+    size_t cap = keep_cap(len);
     if (len > cap) {
         gjb_port_pages_put(p, len);
         gjb_sys.port -= len;

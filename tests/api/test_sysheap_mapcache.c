@@ -235,14 +235,40 @@ static void test_kept_bounded(void **state)
     valid();
 }
 
+/* The kept bytes follow the direct mappings still live: at most twice
+ * them, or the range just freed when it is larger; the oldest ranges go
+ * first. */
+static void test_kept_follows_live(void **state)
+{
+    (void)state;
+    char *x = take(4 * MiB), *s = take(MiB), *y = take(MiB);
+    size_t before = stats().direct_bytes;
+    give(x); /* 2 MiB live: up to 4 MiB kept, x itself */
+    size_t lx = before - stats().direct_bytes;
+    assert_int_equal(kept_bytes(), lx);
+    before = stats().direct_bytes;
+    give(y); /* 1 MiB live (s, between x and y): up to 2 MiB, x goes */
+    size_t ly = before - stats().direct_bytes;
+    assert_int_equal(kept_bytes(), ly);
+    char *z = take(MiB); /* y's range again */
+    assert_ptr_equal(z, y);
+    assert_int_equal(kept_bytes(), 0);
+    give(z);
+    before = stats().direct_bytes;
+    give(s); /* nothing live: s's range, merged with y's when they touch */
+    size_t ls = before - stats().direct_bytes;
+    assert_true(kept_bytes() == ls || kept_bytes() == ls + ly);
+    valid();
+}
+
 /* A limit that leaves too little room for a new mapping: kept ranges go
  * back to make it, and the request succeeds within the limit. */
 static void test_limit_takes_kept_back(void **state)
 {
     (void)state;
-    char *a = take(MiB), *s = take(MiB), *b = take(2 * MiB);
+    char *a = take(MiB), *s = take(2 * MiB), *b = take(2 * MiB);
     give(a);
-    give(b); /* two ranges kept, s between them */
+    give(b); /* two ranges kept (s, live, allows twice its size), s between them */
     size_t k = kept_bytes();
     assert_true(k >= 3 * MiB);
     size_t port = stats().port_bytes;
@@ -391,7 +417,8 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_reuse_same_size),   T(test_split_and_merge),      T(test_calloc_clears_reused),
-        T(test_kept_bounded),      T(test_limit_takes_kept_back), T(test_memalign_large),
+        T(test_kept_bounded),      T(test_kept_follows_live),    T(test_limit_takes_kept_back),
+        T(test_memalign_large),
         T(test_realloc_direct),
     };
     const struct CMUnitTest child[] = {cmocka_unit_test(test_env_limit)};
