@@ -37,8 +37,8 @@ static struct {
 static size_t keep_cap(size_t len)
 {
     size_t q = gjb_sys.limit / 4, cap = q < KEEP_MAX ? q : KEEP_MAX;
-    size_t live = gjb_sys.big.bytes, twice = live > SIZE_MAX / 2 ? SIZE_MAX : 2 * live;
-    size_t want = twice > len ? twice : len;
+    size_t live = gjb_sys.big.bytes, want = live < cap / 2 ? 2 * live : cap;
+    want = want > len ? want : len;
     return want < cap ? want : cap;
 }
 
