@@ -236,8 +236,10 @@ static void test_kept_bounded(void **state)
 }
 
 /* The kept bytes follow the direct mappings still live: at most twice
- * them, or the range just freed when it is larger; the oldest ranges go
- * first. */
+ * them, or the range just freed (merged with the kept ranges it touches)
+ * when it is larger; the oldest ranges go first. Where the host puts the
+ * mappings (side by side or not) decides what merges: both cases are
+ * checked as they come. */
 static void test_kept_follows_live(void **state)
 {
     (void)state;
@@ -247,17 +249,21 @@ static void test_kept_follows_live(void **state)
     size_t lx = before - stats().direct_bytes;
     assert_int_equal(kept_bytes(), lx);
     before = stats().direct_bytes;
-    give(y); /* 1 MiB live (s, between x and y): up to 2 MiB, x goes */
+    give(y); /* 1 MiB live (s): up to 2 MiB, or y's range merged with x's */
     size_t ly = before - stats().direct_bytes;
-    assert_int_equal(kept_bytes(), ly);
-    char *z = take(MiB); /* y's range again */
-    assert_ptr_equal(z, y);
-    assert_int_equal(kept_bytes(), 0);
-    give(z);
+    if (x + lx == y || y + ly == x) {
+        assert_int_equal(kept_bytes(), lx + ly); /* the merged range, whole */
+    } else {
+        assert_int_equal(kept_bytes(), ly); /* x went, the oldest */
+        char *z = take(MiB);                /* y's range again */
+        assert_ptr_equal(z, y);
+        assert_int_equal(kept_bytes(), 0);
+        give(z);
+    }
     before = stats().direct_bytes;
-    give(s); /* nothing live: s's range, merged with y's when they touch */
+    give(s); /* nothing live: at most what touches s, merged with it */
     size_t ls = before - stats().direct_bytes;
-    assert_true(kept_bytes() == ls || kept_bytes() == ls + ly);
+    assert_true(kept_bytes() >= ls && kept_bytes() <= ls + lx + ly);
     valid();
 }
 
