@@ -967,6 +967,64 @@ static void buddy_memalign_reports_damaged_link(void **state)
     buddy_damaged_link_case(true);
 }
 
+/* BUDDY's allocations check the first two blocks of a list before taking
+ * one: a head or link that is not on a unit, a unit whose tag is no free
+ * block of the order, a next block that does not point back. Each is
+ * refused by mpart_alloc and mpart_memalign (not as ENOMEM), nothing is
+ * taken, and the list serves again once repaired. */
+static void buddy_list_damage_is_refused(void **state)
+{
+    (void)state;
+    mpart_id a = make(BUDDY_ALLOCATION, buf_a, sizeof buf_a);
+    gjb_heap *h = heap_of(buf_a);
+    for (;;) { /* the 32-byte blocks already free stay taken */
+        uint64_t map;
+        meta_copy(&map, &h->map, sizeof map);
+        if (!(map & 1))
+            break;
+        (void)alloc_ok(a, SMALL);
+    }
+    char *x1 = alloc_ok(a, SMALL), *y1 = alloc_ok(a, SMALL);
+    char *x2 = alloc_ok(a, SMALL), *y2 = alloc_ok(a, SMALL);
+    assert_ptr_equal(y1, x1 + 32);
+    assert_ptr_equal(y2, x2 + 32);
+    OK(mpart_free(a, x1));
+    OK(mpart_free(a, x2)); /* list 0: x2, then x1 */
+    intptr_t ox1 = x1 - (char *)h, ox2 = x2 - (char *)h, oy1 = y1 - (char *)h,
+             oy2 = y2 - (char *)h, head;
+    meta_copy(&head, &h->lists[0], sizeof head);
+    assert_int_equal(head, ox2);
+    valid(a);
+    const struct {
+        void *where; /* a word: a list head or a block's next or prev link */
+        intptr_t value;
+    } cases[] = {
+        {&h->lists[0], ox2 + (intptr_t)GJB_G}, /* head not on a unit */
+        {&h->lists[0], oy1},                   /* head an allocated block */
+        {x2, ox1 + (intptr_t)GJB_G},           /* next not on a unit */
+        {x2, oy2},                             /* next an allocated block */
+        {x1 + sizeof(intptr_t), 0},            /* next does not point back */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int memalign = 0; memalign < 2; memalign++) {
+            intptr_t saved;
+            meta_copy(&saved, cases[i].where, sizeof saved);
+            meta_copy(cases[i].where, &cases[i].value, sizeof saved);
+            errno = 0;
+            void *p = memalign ? mpart_memalign(a, 32, SMALL) : mpart_alloc(a, SMALL);
+            int err = errno;
+            meta_copy(cases[i].where, &saved, sizeof saved);
+            if (p) /* the damaged list was followed: hand the block back */
+                (void)mpart_free(a, p);
+            assert_null(p);
+            assert_true(err != 0 && err != ENOMEM);
+        }
+    valid(a);
+    assert_ptr_equal(alloc_ok(a, SMALL), x2);
+    assert_ptr_equal(alloc_ok(a, SMALL), x1);
+    valid(a);
+}
+
 /* GJBMEM_HARDENING >= 2: a byte written past the request breaks the block's
  * guard; free, realloc and validate then report damage. Skipped below 2. */
 static void broken_guard_is_reported(void **state)
@@ -1657,6 +1715,7 @@ int main(void)
         ONE(sysheap_abort_in_child),
         ONE(buddy_alloc_reports_damaged_link),
         ONE(buddy_memalign_reports_damaged_link),
+        ONE(buddy_list_damage_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
