@@ -88,7 +88,7 @@ objs=""
 for s in $SOURCES; do
     o="$OUT/obj/$(echo "$s" | tr '/' '_' | sed 's/\.c$/.o/')"
     if [ ! -f "$o" ] || [ "$s" -nt "$o" ] || [ "$CFG/include/gjbmem/config.h" -nt "$o" ] || \
-       [ -n "$(find include -newer "$o" -name '*.h' | head -n1)" ]; then
+       [ -n "$(find include src -newer "$o" -name '*.h' | head -n1)" ]; then
         # shellcheck disable=SC2086
         "$CC" $FLAGS -Isrc -DGJBMEM_BUILD -c "$s" -o "$o"
     fi

@@ -125,7 +125,7 @@ static GJB_ALWAYS_INLINE unsigned char *bd_unit_tag(const gjb_heap *h, intptr_t 
     const struct gjb_region *r = bd_seen(h, off, wide);
     if (!r)
         return NULL;
-    size_t d = (size_t)(off - r->first);
+    size_t d = gjb_dist(off, r->first); /* off: a link, perhaps damaged */
     if ((!wide && d >= (size_t)(r->end - r->first)) || d % GJB_BU)
         return NULL;
     return (unsigned char *)gjb_ptr(h, r->end) + d / GJB_BU;

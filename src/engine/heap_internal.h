@@ -180,12 +180,20 @@ static inline const struct gjb_region *gjb_region_at(const gjb_heap *h, intptr_t
     return off >= t[lo].first && off < t[lo].end ? &t[lo] : NULL;
 }
 
+/* off - base as an unsigned distance, for any two offsets (one read from
+ * damaged or hostile memory included: a signed difference could
+ * overflow); an offset below base comes out larger than any area. */
+static inline size_t gjb_dist(intptr_t off, intptr_t base)
+{
+    return (size_t)((uintptr_t)off - (uintptr_t)base);
+}
+
 /* The region whose block area holds offset off, or NULL: the hot region
  * by two compares, the others by gjb_region_at's search, inline too (out
  * of line it measured 8-9 instructions per pair more: docs/DESIGN.md). */
 static GJB_ALWAYS_INLINE const struct gjb_region *gjb_region_of(const gjb_heap *h, intptr_t off)
 {
-    if (GJB_LIKELY((size_t)(off - h->hot.first) < (size_t)(h->hot.end - h->hot.first)))
+    if (GJB_LIKELY(gjb_dist(off, h->hot.first) < (size_t)(h->hot.end - h->hot.first)))
         return &h->hot;
     return gjb_region_at(h, off);
 }
