@@ -559,7 +559,7 @@ static GJB_NOINLINE void *alloc_slow(struct slot *s, mpart_id mid, size_t size, 
 static GJB_NOINLINE void *take_buddy(struct slot *s, gjb_heap *h, intptr_t off, intptr_t next,
                                      unsigned k, bool aligned)
 {
-    return unlock_return(s, bd_alloc_take(h, k, off, next, bd_hot_tag(h, off), aligned));
+    return unlock_return(s, bd_alloc_take(h, k, off, next, bd_tag(h, &h->hot, off), aligned));
 }
 
 /* mpart_alloc on the locked private slot s, which holds the BUDDY heap h.

@@ -108,7 +108,6 @@ static void *allocate(size_t align, size_t size, bool *fresh)
         big = need >= GJBMEM_SYSHEAP_DIRECT;
         if (big) /* else the heap's free memory may still hold it, without growing */
             p = direct_alloc(align, need, size, &f);
-        f = f && p; /* a refused mapping said "new pages"; the heap's block is not */
         struct gjb_arena *a = p ? NULL : gjb_sys_mine();
         if (a && !arena_try(a, align, need, size, &p))
             p = heap_alloc_other(a, align, need, size, !big);

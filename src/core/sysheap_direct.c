@@ -172,7 +172,7 @@ void *gjb_sys_direct_alloc(size_t align, size_t size, bool *fresh)
     if (!len || len > SIZE_MAX - extra - table || !room_for(table))
         return NULL; /* the table's growth must fit the limit, whatever the mapping */
     char *p = reuse(align, len, &len);
-    *fresh = !p;
+    bool mapped = !p;
     if (!p && !(p = map_new(align, len, extra)))
         return NULL;
     long grown = 0;
@@ -181,6 +181,7 @@ void *gjb_sys_direct_alloc(size_t align, size_t size, bool *fresh)
         return NULL;
     }
     gjb_sys.port += (size_t)grown;
+    *fresh = mapped; /* only with a mapping: NULL leaves it as it was */
     return p;
 }
 

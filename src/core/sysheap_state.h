@@ -314,7 +314,8 @@ int gjb_sys_grow(struct gjb_arena *a, size_t size);
 /* --- sysheap_direct.c (lock held) */
 
 /* A direct mapping of size bytes aligned to align, or NULL (the limit, the
- * host, or the table refused); *fresh: new pages from the host (zeroed). */
+ * host, or the table refused); *fresh, written only when a mapping is
+ * returned: it is new pages from the host (zeroed). */
 void *gjb_sys_direct_alloc(size_t align, size_t size, bool *fresh);
 /* Gives back direct mapping p of len bytes. */
 void gjb_sys_direct_free(void *p, size_t len);

@@ -131,12 +131,6 @@ static GJB_ALWAYS_INLINE unsigned char *bd_unit_tag(const gjb_heap *h, intptr_t 
     return (unsigned char *)gjb_ptr(h, r->end) + d / GJB_BU;
 }
 
-/* The tag of offset off, a unit of the hot region. */
-static inline unsigned char *bd_hot_tag(const gjb_heap *h, intptr_t off)
-{
-    return (unsigned char *)gjb_ptr(h, h->hot.end) + (size_t)(off - h->hot.first) / GJB_BU;
-}
-
 /* The common case of an allocation, in two halves for a caller that must
  * not call out on its common path (and may put a function boundary between
  * them, so that the registers of one do not add to the other's). The

@@ -379,6 +379,21 @@ static void damage_block(int policy, char *buf, char *p, struct damage *d)
 /* A request that takes a 32-byte buddy block, with a guard word too. */
 #define SMALL 16
 
+/* BUDDY partition a (heap h): allocates the 32-byte blocks already free
+ * (the carving may leave one at the low end of the block area), which stay
+ * allocated, so that the next allocations of SMALL bytes split a larger
+ * block into buddies. */
+static void take_free_units(mpart_id a, gjb_heap *h)
+{
+    for (;;) {
+        uint64_t map;
+        meta_copy(&map, &h->map, sizeof map);
+        if (!(map & 1))
+            return;
+        (void)alloc_ok(a, SMALL);
+    }
+}
+
 /* BUDDY: frees x, a 32-byte block whose buddy stays allocated, so that x
  * heads the list of order 0, and writes over its forward link (a write
  * after free): the next allocation of SMALL bytes meets it. x and y are
@@ -388,13 +403,7 @@ static void damage_block(int policy, char *buf, char *p, struct damage *d)
 static void damage_buddy_link(mpart_id a, char *buf, struct damage *d)
 {
     gjb_heap *h = heap_of(buf);
-    for (;;) {
-        uint64_t map;
-        meta_copy(&map, &h->map, sizeof map);
-        if (!(map & 1))
-            break;
-        (void)alloc_ok(a, SMALL);
-    }
+    take_free_units(a, h);
     char *x = alloc_ok(a, SMALL), *y = alloc_ok(a, SMALL);
     assert_ptr_equal(y, x + 32); /* buddies */
     OK(mpart_free(a, x));
@@ -977,13 +986,7 @@ static void buddy_list_damage_is_refused(void **state)
     (void)state;
     mpart_id a = make(BUDDY_ALLOCATION, buf_a, sizeof buf_a);
     gjb_heap *h = heap_of(buf_a);
-    for (;;) { /* the 32-byte blocks already free stay taken */
-        uint64_t map;
-        meta_copy(&map, &h->map, sizeof map);
-        if (!(map & 1))
-            break;
-        (void)alloc_ok(a, SMALL);
-    }
+    take_free_units(a, h);
     char *x1 = alloc_ok(a, SMALL), *y1 = alloc_ok(a, SMALL);
     char *x2 = alloc_ok(a, SMALL), *y2 = alloc_ok(a, SMALL);
     assert_ptr_equal(y1, x1 + 32);
