@@ -5,8 +5,10 @@
  * Allocator kinds; all of them see the same operation sequence (fixed seed):
  *   part     : a FIRST_FIT partition through the public API (mpart_create over
  *              a malloc'd buffer, mpart_alloc / mpart_free: lock + checks)
- *   heap     : the FIRST_FIT engine directly (gjb_heap_init(..., GJB_FIRST_FIT,
- *              1) / gjb_heap_alloc / gjb_heap_free, no lock)
+ *   heap     : the FIRST_FIT engine directly, as partitions make it
+ *              (gjb_heap_init(..., GJB_FIRST_FIT | GJB_QUICK, 1) /
+ *              gjb_heap_alloc / gjb_heap_free, no lock); GJBMEM_BENCH_NOQUICK=1
+ *              in the environment: without GJB_QUICK
  *   bpart    : a BUDDY partition (mpart_create_ex(..., BUDDY_ALLOCATION, ...)),
  *              otherwise as part
  *   bheap    : the BUDDY engine directly (gjb_heap_init(..., GJB_BUDDY, 1))
@@ -581,6 +583,14 @@ static size_t buddy_units_for(const struct seq *q)
  * and one tag byte. */
 static size_t buddy_size_for(enum alloc_kind k, size_t units);
 
+/* The FIRST_FIT engine's policy argument: as partitions make their heaps,
+ * with quick lists (GJBMEM_BENCH_NOQUICK=1: without). */
+static int ff_policy(void)
+{
+    const char *e = getenv("GJBMEM_BENCH_NOQUICK");
+    return e && *e == '1' ? GJB_FIRST_FIT : GJB_FIRST_FIT | GJB_QUICK;
+}
+
 static void actx_open(struct actx *c, enum alloc_kind k)
 {
     if (k == PART || k == BPART) {
@@ -588,7 +598,7 @@ static void actx_open(struct actx *c, enum alloc_kind k)
                             k == BPART ? BUDDY_ALLOCATION : FIRST_FIT_ALLOCATION, &c->mid) != 0)
             die("mpart_create_ex failed");
     } else if (k == HEAP || k == BHEAP) {
-        if (gjb_heap_init(c->buf, c->bufsize, k == BHEAP ? GJB_BUDDY : GJB_FIRST_FIT, 1, &c->h) !=
+        if (gjb_heap_init(c->buf, c->bufsize, k == BHEAP ? GJB_BUDDY : ff_policy(), 1, &c->h) !=
             GJB_OK)
             die("gjb_heap_init failed");
     }
@@ -1058,7 +1068,7 @@ static int runs_in(enum alloc_kind k, char *buf, size_t size, const struct seq *
     struct actx c = {0};
     c.buf = buf;
     c.bufsize = size;
-    if (gjb_heap_init(buf, size, k == BHEAP ? GJB_BUDDY : GJB_FIRST_FIT, 1, &c.h) != GJB_OK)
+    if (gjb_heap_init(buf, size, k == BHEAP ? GJB_BUDDY : ff_policy(), 1, &c.h) != GJB_OK)
         return 0;
     for (size_t i = 0; i < q->n; i++) {
         char *p = kind_alloc(&c, k, q->size[i], seq_align(q, i));
@@ -1117,7 +1127,7 @@ static void mode_footprint_ff(const struct seq *q, char **slot)
     }
     struct gjbmem_heap_stats st;
     gjb_heap *h;
-    if (gjb_heap_init(buf, hi, GJB_FIRST_FIT, 1, &h) != GJB_OK)
+    if (gjb_heap_init(buf, hi, ff_policy(), 1, &h) != GJB_OK)
         die("footprint: init");
     gjb_heap_get_stats(h, &st);
     struct geometry g = {false, st.header_bytes, st.min_block};

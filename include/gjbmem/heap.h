@@ -44,10 +44,27 @@ enum gjb_status {
 
 enum gjb_policy { GJB_FIRST_FIT = 0, GJB_BUDDY = 1 };
 
-/* Turns [mem, mem+size) into a heap with policy and room for max_regions
- * regions (this one included); *out is the heap, which sits inside mem.
- * Errors: NULL mem/out, size 0, max_regions 0: INVAL; unknown policy:
- * POLICY; too small: SMALL; larger than INTPTR_MAX bytes (ILP32: 2 GiB):
+/* Or'ed into gjb_heap_init's policy: FIRST_FIT with quick lists, when the
+ * heap holds at least 32 KiB (their heads take 32 words after the
+ * descriptor) and the target's smallest block is two granules or more
+ * (not i386 or RV32). A free of a small block (under 512 bytes on LP64,
+ * 256 on ILP32) between two allocated blocks may then set it aside unmerged
+ * on its exact class's quick list, and an allocation of that block size
+ * takes it back first (memalign too, when it is aligned enough): fewer
+ * instructions per pair, the same statistics (a set-aside block counts as
+ * free), another placement. The lists hold at most GJBMEM_FF_QUICK blocks
+ * (1024 by default, 0 in the bare port's config.h: none) and one per 512
+ * bytes of the heap; they give their
+ * blocks back, merged, when an allocation finds no other block (that call
+ * then does up to that many merges: still a bounded time) and when the last
+ * allocated block is freed. Not for a heap that processes share
+ * (gjb_heap_within refuses one). BUDDY, GJBMEM_FF_QUICK 0: ignored. */
+#define GJB_QUICK 0x100
+
+/* Turns [mem, mem+size) into a heap with policy (GJB_QUICK or'ed in, or
+ * not) and room for max_regions regions (this one included); *out is the
+ * heap, which sits inside mem. Errors: NULL mem/out, size 0, max_regions
+ * 0: INVAL; unknown policy: POLICY; too small: SMALL; larger than INTPTR_MAX bytes (ILP32: 2 GiB):
  * TOOBIG. O(1) plus clearing the block bitmap. */
 GJBMEM_API int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions,
                   gjb_heap **out);
@@ -120,9 +137,9 @@ GJBMEM_API int gjb_heap_walk(const gjb_heap *h, gjb_walk_fn fn, void *ctx);
 /* --- Heaps in memory shared between processes (src/engine/repair.c) --- */
 
 /* True when the descriptor h and every region and table it names lie in
- * [mem, mem+size): for a heap found in memory that another process may have
- * written, checked before anything else reads it (gjb_heap_validate then
- * checks the rest, inside the regions). Reads only inside [mem, mem+size)
+ * [mem, mem+size), and h has no quick lists: for a heap found in memory
+ * that another process may have written, checked before anything else
+ * reads it (gjb_heap_validate then checks the rest, inside the regions). Reads only inside [mem, mem+size)
  * (h itself first: it must lie there, aligned). O(r). */
 GJBMEM_API bool gjb_heap_within(const void *mem, size_t size, const gjb_heap *h);
 

@@ -271,7 +271,8 @@ int mpart_create_ex(char *addr, size_t size, int policy, mpart_id *mid)
     if (live_parts >= max_parts || !s)
         err = ENOSPC;
     else if (!gjb_memory_free_for_partition(addr, size) ||
-             gjb_heap_init(addr, size, policy == BUDDY_ALLOCATION ? GJB_BUDDY : GJB_FIRST_FIT,
+             gjb_heap_init(addr, size,
+                           policy == BUDDY_ALLOCATION ? GJB_BUDDY : GJB_FIRST_FIT | GJB_QUICK,
                            GJBMEM_MAX_REGIONS, &h) != GJB_OK)
         err = EINVAL;
     if (!err) {
@@ -483,7 +484,7 @@ static GJB_NOINLINE void *alloc_other(mpart_id mid, size_t size)
  * and popped on every call. A step that declines hands over, by a tail
  * call, to a function that goes on from there: alloc_slow and free_slow
  * when the lock is not free at once (or in interrupt context, or for a
- * stale id); alloc_declined and free_buddy_declined when the engine's
+ * stale id); alloc_declined and free_declined when the engine's
  * inline half declines (ff_alloc_hit, bd_alloc_hit and
  * bd_free_hit change nothing then), without a second look at the list;
  * alloc_locked and free_locked, which do the whole call with the lock
@@ -491,11 +492,13 @@ static GJB_NOINLINE void *alloc_other(mpart_id mid, size_t size)
  * other nothing (the layouts measured: docs/BENCHMARKS.md, "Engine v2"):
  * FIRST_FIT's allocation inline in mpart_alloc, BUDDY's calls in functions
  * of their own (alloc_buddy, free_buddy, memalign_buddy). FIRST_FIT's free
- * declines too often for this to pay (a neighbour to merge, a large
- * block): it stays the engine's whole inline free, with a frame
- * (free_first_fit), and mpart_free and mpart_memalign pick the policy
- * before the lock, by the slot's copy of it (`buddy`; a stale id that
- * reads another partition's is refused under the lock all the same).
+ * is frame-free only when its block goes onto a quick list (ff_free_hit,
+ * in a partition that has them: docs/DESIGN.md, "Quick lists"); a block
+ * the hit proved goes on to free_proved, anything else to free_declined
+ * (both out of line, with a frame). mpart_free and
+ * mpart_memalign pick the policy before the lock, by the slot's copy of it
+ * (`buddy`; a stale id that reads another partition's is refused under the
+ * lock all the same).
  * Tools, guards (levels 2, 3) and firmware built for size
  * (GJBMEM_SMALL_CODE: no engine code copied in here) take the whole calls. */
 #define HOT_PATHS (!GJBMEM_TOOLS && !GJB_GUARDED && !GJB_SMALL_CODE)
@@ -698,11 +701,24 @@ static GJB_NOINLINE int free_slow(struct slot *s, mpart_id mid, char *addr, bool
     return free_locked(s, addr);
 }
 
-/* free_buddy_locked's way on when bd_free_hit declined: the general free
- * (a merge, or a refusal it tells apart). */
-static GJB_NOINLINE int free_buddy_declined(struct slot *s, gjb_heap *h, char *addr)
+/* mpart_free's way on when ff_free_hit found a proved block that does not
+ * go onto a quick list: freed without proving it again. */
+static GJB_NOINLINE int free_proved(struct slot *s, gjb_heap *h, char *addr)
 {
-    int st = addr ? gjb_bd_free(h, addr) : GJB_E_INVAL;
+    int st = gjb_ff_free_proved(h, addr);
+    if (GJB_UNLIKELY(st != GJB_OK))
+        return free_refused(s, st, addr);
+    return unlock_ok(s);
+}
+
+/* mpart_free's way on when the policy's hit (bd_free_hit, ff_free_hit)
+ * declined: the general free (a merge, another region's block, or a
+ * refusal it tells apart). */
+static GJB_NOINLINE int free_declined(struct slot *s, gjb_heap *h, char *addr)
+{
+    int st = !addr                    ? GJB_E_INVAL
+             : h->policy == GJB_BUDDY ? gjb_bd_free(h, addr)
+                                      : gjb_ff_free_other(h, addr);
     if (GJB_UNLIKELY(st != GJB_OK))
         return free_refused(s, st, addr);
     return unlock_ok(s);
@@ -714,25 +730,49 @@ static GJB_NOINLINE int free_buddy_declined(struct slot *s, gjb_heap *h, char *a
 static GJB_NOINLINE int free_buddy_locked(struct slot *s, gjb_heap *h, char *addr)
 {
     if (GJB_UNLIKELY(!bd_free_hit(h, addr, false))) /* the hot region only */
-        return free_buddy_declined(s, h, addr);
+        return free_declined(s, h, addr);
     return unlock_ok(s);
 }
 
-/* mpart_free on slot s, which holds a FIRST_FIT partition (or held one). */
-static GJB_NOINLINE int free_first_fit(struct slot *s, mpart_id mid, char *addr)
-{
-    if (GJB_UNLIKELY(!(s = enter_private(s, mid))))
-        return -1;
-    return free_whole(s, addr);
-}
-
-/* mpart_free on slot s, which holds a BUDDY partition (or held one). */
-static GJB_NOINLINE int free_buddy(struct slot *s, mpart_id mid, char *addr)
+/* mpart_free's entry on slot s: true with s locked and holding mid; else
+ * false with *ret what the slow way (free_slow: a busy lock, interrupt
+ * context, a stale id) returned. */
+static GJB_ALWAYS_INLINE bool free_enter(struct slot *s, mpart_id mid, char *addr, int *ret)
 {
     if (GJB_UNLIKELY(gjb_fast_in_isr() || !gjb_fast_try(&s->lock)))
-        return free_slow(s, mid, addr, false);
-    if (GJB_UNLIKELY(s->id != mid))
-        return free_slow(s, mid, addr, true);
+        *ret = free_slow(s, mid, addr, false);
+    else if (GJB_UNLIKELY(s->id != mid))
+        *ret = free_slow(s, mid, addr, true);
+    else
+        return true;
+    return false;
+}
+
+/* mpart_free on slot s, which holds (or held) a FIRST_FIT partition: the
+ * lock and the id, then the frame-free half (ff_free_hit: a block onto a
+ * quick list); a proved block that does not go onto one is freed without
+ * proving it again, anything else gets the engine's whole free. */
+static GJB_ALWAYS_INLINE int free_first_fit(struct slot *s, mpart_id mid, char *addr)
+{
+    int ret;
+    if (GJB_UNLIKELY(!free_enter(s, mid, addr, &ret)))
+        return ret;
+    if (!HOT_PATHS)
+        return free_locked(s, addr);
+    enum ff_hit hit = ff_free_hit(s->heap, addr);
+    if (GJB_LIKELY(hit == FF_HIT_QUICK))
+        return unlock_ok(s);
+    if (hit == FF_HIT_PROVED)
+        return free_proved(s, s->heap, addr);
+    return free_declined(s, s->heap, addr);
+}
+
+/* The same for a BUDDY partition, in a function of its own (bd_free_hit). */
+static GJB_NOINLINE int free_buddy(struct slot *s, mpart_id mid, char *addr)
+{
+    int ret;
+    if (GJB_UNLIKELY(!free_enter(s, mid, addr, &ret)))
+        return ret;
     if (!HOT_PATHS)
         return free_locked(s, addr);
     return free_buddy_locked(s, s->heap, addr);

@@ -43,6 +43,10 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The system heap's heaps have no quick lists (it has caches of its own):
+ * the engine's hot paths copied in here leave them out (firstfit.h). */
+#define GJB_NO_QUICK 1
+
 #include "api_internal.h"
 #include "guard.h"
 #include "port_fast.h"

@@ -21,6 +21,16 @@
 #error "GJBMEM_HARDENING must be 1, 2 or 3"
 #endif
 
+/* FIRST_FIT's quick lists (firstfit.h, GJB_QUICK in gjbmem/heap.h): how
+ * many small blocks a heap's frees may set aside unmerged, all lists
+ * together, for the next allocations of their sizes. 0: none. */
+#ifndef GJBMEM_FF_QUICK
+#define GJBMEM_FF_QUICK 1024
+#endif
+#if GJBMEM_FF_QUICK < 0 || GJBMEM_FF_QUICK > 65536
+#error "GJBMEM_FF_QUICK must be 0 to 65536"
+#endif
+
 /* 1: blocks are described to valgrind and AddressSanitizer (tools.h). */
 #ifndef GJBMEM_TOOLS
 #define GJBMEM_TOOLS 0

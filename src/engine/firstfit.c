@@ -151,6 +151,41 @@ static inline void unprove(const gjb_heap *h, const struct gjb_region *r, intptr
     gjb_put(w, *w & ~((size_t)1 << (bit % FF_WBITS)));
 }
 
+/* --- quick lists -------------------------------------------------------- */
+
+bool gjb_ff_quick_flush(gjb_heap *h)
+{
+    bool any = *ff_quick_map(h) != 0;
+    while (*ff_quick_map(h)) {
+        unsigned c = gjb_ctz64(*ff_quick_map(h));
+        intptr_t b = ff_quick(h)[c];
+        char *p = ff_quick_pop(h, b, c);           /* allocated again, */
+        gjb_ff_release(h, gjb_region_of(h, b), p); /* then freed and merged */
+    }
+    return any;
+}
+
+void gjb_ff_quick_init(gjb_heap *h, size_t heap_bytes)
+{
+    if (!FF_QUICK_OK)
+        return;
+    size_t cap = heap_bytes / FF_QUICK_PER;
+    if (cap > FF_QUICK_CAP)
+        cap = FF_QUICK_CAP;
+    *ff_quick_map(h) = 0;
+    *ff_quick_room(h) = cap;
+    if (cap)
+        memset(ff_quick(h), 0, FF_QUICK_BYTES);
+}
+
+/* After a free that did not go on a quick list: an empty heap gives its
+ * quick lists back, so that it is whole again. */
+static void after_free(gjb_heap *h)
+{
+    if (GJB_UNLIKELY(!h->alloc_blocks))
+        gjb_ff_quick_flush(h);
+}
+
 /* --- allocation ---------------------------------------------------------- */
 
 int gjb_ff_alloc(gjb_heap *h, size_t size, void **out)
@@ -158,8 +193,14 @@ int gjb_ff_alloc(gjb_heap *h, size_t size, void **out)
     size_t need = gjb_ff_block_size(size);
     if (GJB_UNLIKELY(!need || need > h->max_block))
         return GJB_E_TOOBIG;
+    if (need < FF_SMALL && ff_quick_any(h, (unsigned)(need / GJB_G))) {
+        *out = ff_take_quick(h, (unsigned)(need / GJB_G));
+        return GJB_OK;
+    }
     unsigned c;
     intptr_t b = find(h, need, &c);
+    if (GJB_UNLIKELY(!b) && gjb_ff_quick_flush(h))
+        b = find(h, need, &c);
     if (GJB_UNLIKELY(!b))
         return GJB_E_NOMEM;
     ff_take(h, b, c, need);
@@ -226,14 +267,22 @@ int gjb_ff_memalign(gjb_heap *h, size_t align, size_t size, void **out)
     size_t need = gjb_ff_block_size(size);
     if (!need || need > h->max_block)
         return GJB_E_TOOBIG;
-    unsigned c;
+    unsigned c = (unsigned)(need / GJB_G);
+    if (need < FF_SMALL && ff_quick_any(h, c) &&
+        (uintptr_t)(gjb_ptr(h, ff_quick(h)[c]) + GJB_W) % align == 0) {
+        char *p = ff_take_quick(h, c); /* the quick block of its size is aligned */
+        gjb_ff_mark_aligned(p - GJB_W);
+        *out = p;
+        return GJB_OK;
+    }
     intptr_t b = find(h, need, &c), at = b ? aligned_spot(h, b, need, align) : 0;
     if (!at) { /* a block with room for any misalignment always fits */
         size_t slack = FF_MIN + align - GJB_G;
-        if (need > h->max_block || slack > h->max_block - need)
-            return GJB_E_NOMEM;
-        b = find(h, need + slack, &c);
-        at = b ? aligned_spot(h, b, need, align) : 0;
+        if (need > h->max_block || slack > h->max_block - need ||
+            !(b = find(h, need + slack, &c)))
+            return gjb_ff_quick_flush(h) ? gjb_ff_memalign(h, align, size, out) /* once */
+                                         : GJB_E_NOMEM;
+        at = aligned_spot(h, b, need, align);
         if (!at)
             return GJB_E_NOMEM;
     }
@@ -260,7 +309,7 @@ void gjb_ff_release(gjb_heap *h, const struct gjb_region *r, char *b)
     h->alloc_blocks--;
     h->free += s - GJB_W;
     h->free_blocks++;
-    if (nh & FF_FREE) { /* merge the next block: one header less */
+    if (ff_is_free(nh)) { /* merge the next block: one header less */
         size_t ns = nh & ~FF_FLAGS;
         ff_unlink(h, gjb_off(h, n), ns);
         s += ns;
@@ -295,7 +344,7 @@ static inline bool sane(const gjb_heap *h, const struct gjb_region *r, const cha
     size_t nh = gjb_word(n), ns = nh & ~FF_FLAGS;
     if (nh & FF_PREV_FREE)
         return false;
-    if (nh & FF_FREE) { /* a free block after it: whole, its footer agrees */
+    if (ff_is_free(nh)) { /* a free block after it: whole, its footer agrees */
         if (ns < FF_MIN || ns % GJB_G || ns > (size_t)(r->end - off) - s ||
             gjb_word(n + ns - GJB_W) != ns)
             return false;
@@ -318,7 +367,7 @@ int gjb_ff_check(const gjb_heap *h, const void *p, char **bp, const struct gjb_r
         return GJB_E_BADPTR;
     char *b = (char *)p - GJB_W;
     size_t hd = gjb_word(b);
-    if (!ff_proved(h, r, d / GJB_G))
+    if (!ff_proved(h, r, d / GJB_G) || ff_is_quick(hd)) /* (quick: freed already) */
         return GJB_E_BADPTR;
     if (!sane(h, r, b, hd))
         return GJB_E_CORRUPT;
@@ -327,9 +376,10 @@ int gjb_ff_check(const gjb_heap *h, const void *p, char **bp, const struct gjb_r
     return GJB_OK;
 }
 
-void gjb_ff_push_large(gjb_heap *h, intptr_t b, size_t s)
+void gjb_ff_list_freed(gjb_heap *h, intptr_t b, size_t s)
 {
     ff_push(h, b, s);
+    after_free(h);
 }
 
 /* What ff_free_fast left to check when a neighbour of b is free (it proved
@@ -342,7 +392,7 @@ int gjb_ff_free_merge(gjb_heap *h, const struct gjb_region *r, intptr_t b, size_
     size_t s = hd & ~FF_FLAGS, room = (size_t)(r->end - b) - s, ns = nh & ~FF_FLAGS;
     if (nh & FF_PREV_FREE)
         return GJB_E_CORRUPT;
-    if (nh & FF_FREE) {
+    if (ff_is_free(nh)) {
         if (ns < FF_MIN || ns % GJB_G || ns > room || gjb_word(bp + s + ns - GJB_W) != ns)
             return GJB_E_CORRUPT;
     } else if (room && !ff_proved(h, r, ff_bit(r, b + (intptr_t)(s + GJB_W)))) {
@@ -355,6 +405,7 @@ int gjb_ff_free_merge(gjb_heap *h, const struct gjb_region *r, intptr_t b, size_
             return GJB_E_CORRUPT;
     }
     gjb_ff_release(h, r, bp);
+    after_free(h);
     return GJB_OK;
 }
 
@@ -369,6 +420,13 @@ int gjb_ff_free_other(gjb_heap *h, void *p)
     return ff_free_in(h, p, r, b, (size_t)(b - r->first));
 }
 
+int gjb_ff_free_proved(gjb_heap *h, void *p)
+{
+    intptr_t b = gjb_off(h, p) - (intptr_t)GJB_W;
+    size_t hd = gjb_word(gjb_ptr(h, b));
+    return gjb_ff_free_merge(h, &h->hot, b, hd, gjb_word(gjb_ptr(h, b) + (hd & ~FF_FLAGS)));
+}
+
 int gjb_ff_free(gjb_heap *h, void *p)
 {
     char *b;
@@ -377,6 +435,7 @@ int gjb_ff_free(gjb_heap *h, void *p)
     if (GJB_UNLIKELY(st != GJB_OK))
         return st;
     gjb_ff_release(h, r, b);
+    after_free(h);
     return GJB_OK;
 }
 
@@ -425,7 +484,7 @@ static char *grow_left(gjb_heap *h, const struct gjb_region *r, char *b, size_t 
 {
     size_t hd = gjb_word(b), s = hd & ~FF_FLAGS;
     char *p = b - gjb_word(b - GJB_W), *n = b + s;
-    size_t ps = ff_size(p), ns = (gjb_word(n) & FF_FREE) ? ff_size(n) : 0;
+    size_t ps = ff_size(p), ns = ff_is_free(gjb_word(n)) ? ff_size(n) : 0;
     size_t align = (hd & FF_ALIGNED) ? gjb_kept_align(h, b + GJB_W) : GJB_G;
     char *end = n + ns;
     if (ps + s + ns < need)
@@ -469,7 +528,7 @@ int gjb_ff_resize(gjb_heap *h, const struct gjb_region *r, char *b, size_t need,
         shrink(h, r, b, need);
         return GJB_OK;
     }
-    if ((gjb_word(n) & FF_FREE) && s + ff_size(n) >= need) {
+    if (ff_is_free(gjb_word(n)) && s + ff_size(n) >= need) {
         grow_right(h, b, need);
         return GJB_OK;
     }
@@ -484,15 +543,18 @@ int gjb_ff_resize(gjb_heap *h, const struct gjb_region *r, char *b, size_t need,
 size_t gjb_ff_max(const gjb_heap *h)
 {
     unsigned c;
+    size_t best = 0;
     if (h->map) {
         unsigned g = gjb_log2_64(h->map);
         c = FF_EXACT + g * FF_GROUP + gjb_log2_64(ff_groups(h)[g]);
+        best = ff_size(gjb_ptr(h, *ff_head((gjb_heap *)h, c))) - GJB_W;
     } else if (h->small_map) {
         c = gjb_log2_64(h->small_map);
-    } else {
-        return 0;
+        best = ff_size(gjb_ptr(h, *ff_head((gjb_heap *)h, c))) - GJB_W;
     }
-    return ff_size(gjb_ptr(h, *ff_head((gjb_heap *)h, c))) - GJB_W;
+    uintptr_t quick = *ff_quick_map(h); /* a quick block fits a request of its size */
+    size_t q = quick ? gjb_log2_64((uint64_t)quick) * GJB_G - GJB_W : 0;
+    return q > best ? q : best;
 }
 
 char *gjb_ff_block_containing(const gjb_heap *h, const struct gjb_region *r, intptr_t off)
@@ -574,20 +636,22 @@ bool gjb_ff_check_region(const gjb_heap *h, const struct gjb_region *r, size_t *
         (uintptr_t)ff_proof(h, r) + proof_bytes(len / GJB_G) > (uintptr_t)gjb_ptr(h, r->hi))
         return false;
     bool prev_free = false;
+    size_t quick = 0;
     for (intptr_t off = r->first; off < r->end;) {
         const char *b = gjb_ptr(h, off);
         size_t hd = gjb_word(b), s = hd & ~FF_FLAGS;
-        bool is_free = (hd & FF_FREE) != 0;
+        bool is_free = ff_is_free(hd), is_quick = ff_is_quick(hd);
         if (s < FF_MIN || s % GJB_G || s > (size_t)(r->end - off) ||
             ((hd & FF_PREV_FREE) != 0) != prev_free || (is_free && prev_free) ||
-            (is_free && (hd & FF_ALIGNED)) ||
+            (is_quick && (!ff_has_quick(h) || s >= FF_SMALL)) ||
             ff_proved(h, r, ff_bit(r, off + (intptr_t)GJB_W)) == is_free)
             return false;
-        if (is_free) {
-            if (gjb_word(b + s - GJB_W) != s)
-                return false;
+        if (is_free && gjb_word(b + s - GJB_W) != s)
+            return false;
+        if (is_free || is_quick) { /* quick blocks count as free */
             (*nfree)++;
             *free_bytes += s;
+            quick += is_quick;
         } else {
             allocs++;
         }
@@ -600,7 +664,7 @@ bool gjb_ff_check_region(const gjb_heap *h, const struct gjb_region *r, size_t *
     for (size_t i = 0; i < proof_bytes(len / GJB_G) / sizeof(size_t); i++)
         bits += gjb_popcount64((uint64_t)w[i]);
     *nalloc += allocs;
-    return bits == allocs; /* no proof bit but at an allocated block */
+    return bits == allocs + quick; /* no proof bit but at an allocated or quick block */
 }
 
 /* True when b is a free block of a region of h, of class c. */
@@ -610,7 +674,7 @@ static bool listed_ok(const gjb_heap *h, intptr_t b, unsigned c)
     if (!r || (b - r->first) % (intptr_t)GJB_G)
         return false;
     size_t hd = gjb_word(gjb_ptr(h, b)), s = hd & ~FF_FLAGS;
-    return (hd & FF_FREE) && s >= FF_MIN && s <= (size_t)(r->end - b) && ff_class(s) == c;
+    return ff_is_free(hd) && s >= FF_MIN && s <= (size_t)(r->end - b) && ff_class(s) == c;
 }
 
 /* Walks class c's list: its blocks, their links, their class. */
@@ -626,6 +690,34 @@ static int check_class(const gjb_heap *h, unsigned c, intptr_t first, size_t *co
     return GJB_OK;
 }
 
+/* Walks the quick lists: their map and room, their blocks (quick, of
+ * their class), no more than FF_QUICK_CAP with the room. */
+static int check_quick(const gjb_heap *h, size_t *count, size_t *bytes)
+{
+    uintptr_t map = *ff_quick_map(h), room = ff_quick_left(h), n = 0;
+    if (!ff_has_quick(h))
+        return FF_QUICK_OK || !h->lists[0] ? GJB_OK : GJB_E_CORRUPT;
+    if (room > FF_QUICK_CAP || (map & 3) || (FF_EXACT < 8 * sizeof map && map >> FF_EXACT))
+        return GJB_E_CORRUPT;
+    for (unsigned c = 2; c < FF_EXACT; c++) {
+        intptr_t b = ff_quick(h)[c];
+        if (((map >> c) & 1) != (b != 0))
+            return GJB_E_CORRUPT;
+        for (; b; b = ff_link(h, b, FF_NEXT), n++) {
+            const struct gjb_region *r = gjb_region_at(h, b);
+            if (!r || (b - r->first) % (intptr_t)GJB_G || n >= FF_QUICK_CAP - room ||
+                *count >= h->free_blocks)
+                return GJB_E_CORRUPT;
+            size_t hd = gjb_word(gjb_ptr(h, b));
+            if (!ff_is_quick(hd) || (hd & ~FF_FLAGS) != c * GJB_G)
+                return GJB_E_CORRUPT;
+            (*count)++;
+            *bytes += c * GJB_G;
+        }
+    }
+    return GJB_OK;
+}
+
 int gjb_ff_validate_lists(const gjb_heap *h, size_t *count, size_t *bytes)
 {
     const intptr_t *large = ff_large(h);
@@ -635,10 +727,12 @@ int gjb_ff_validate_lists(const gjb_heap *h, size_t *count, size_t *bytes)
     if (h->nlarge > large_for(SIZE_MAX) || (ngroups < 64 && (h->map >> ngroups)) ||
         (h->small_map & ((1u << (FF_MIN / GJB_G)) - 1)))
         return GJB_E_CORRUPT;
-    for (unsigned c = 0; c < FF_EXACT; c++)
+    for (unsigned c = FF_MIN / GJB_G; c < FF_EXACT; c++)
         if (((h->small_map >> c) & 1) != (h->lists[c] != 0) ||
             check_class(h, c, h->lists[c], count, bytes) != GJB_OK)
             return GJB_E_CORRUPT;
+    if (check_quick(h, count, bytes) != GJB_OK)
+        return GJB_E_CORRUPT;
     for (unsigned k = 0; k < h->nlarge; k++)
         if (((groups[k / FF_GROUP] >> (k % FF_GROUP)) & 1) != (large[k] != 0) ||
             check_class(h, FF_EXACT + k, large[k], count, bytes) != GJB_OK)

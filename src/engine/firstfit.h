@@ -20,6 +20,21 @@
  * non-empty class. Finding the smallest non-empty class above another reads
  * at most one word, one byte and one word.
  *
+ * Quick lists (Weinstock and Wulf's "quick fit", in front of the classes,
+ * in a heap made with GJB_QUICK: docs/DESIGN.md, "Quick lists"). A free of a
+ * small block whose block before is not free and whose block after is
+ * allocated (or quick) may set it aside on its exact class's quick list
+ * instead of listing it: its header gets FF_QUICK (free and aligned
+ * together, which no other block has), it stays proved, and its neighbours
+ * keep seeing it allocated (no footer, no FF_PREV_FREE after it), so nothing
+ * merges with it. An allocation of its size takes it back first. It counts
+ * as free in every statistic. The lists hold at most FF_QUICK_CAP blocks
+ * (and one per FF_QUICK_PER bytes of the heap when it was made), so they
+ * give their blocks back (merged, as a free would) in a bounded time: when
+ * an allocation finds nothing else, and when the last allocated block is
+ * freed (an empty heap is whole). A heap without quick lists has no room in
+ * them and an empty map: a free finds them full, an allocation empty.
+ *
  * Proof. After each region's end sentinel a bitmap has one bit per granule
  * of the block area, set exactly where an allocated block's payload starts.
  * Free blocks splitting and merging never touch it: an allocation sets one
@@ -34,6 +49,7 @@
 #define FF_PREV_FREE ((size_t)2) /* the block before this one is free */
 #define FF_ALIGNED ((size_t)4)   /* allocated block placed by memalign */
 #define FF_FLAGS ((size_t)7)
+#define FF_QUICK (FF_FREE | FF_ALIGNED) /* on a quick list: free, not merged */
 _Static_assert(GJB_G >= 8, "three flag bits below the granule");
 
 #define FF_MIN (4 * GJB_W) /* header, two links, footer */
@@ -45,6 +61,18 @@ _Static_assert(FF_MIN % GJB_G == 0 && FF_MIN <= 32, "the smallest block: whole g
 #define FF_SUB (1u << FF_SUB_LOG2)
 #define FF_GROUP 8u                 /* large classes per group (a byte of bits) */
 _Static_assert(FF_EXACT <= 32, "small_map is 32 bits");
+
+#define FF_QUICK_CAP ((uintptr_t)GJBMEM_FF_QUICK) /* blocks the quick lists hold at most */
+
+/* Where a heap with quick lists keeps their first blocks: right after its
+ * descriptor (FF_QUICK_AT is the descriptor's bytes: gjb_descriptor_bytes),
+ * FF_QUICK_BYTES. A heap has them when it
+ * asked (GJB_QUICK) and holds at least FF_QUICK_MIN bytes: a small heap
+ * keeps its bytes for blocks (the manual's 8 KiB partition, over 90 %). */
+#define FF_QUICK_AT GJB_ROUND_UP(sizeof(gjb_heap) + FF_EXACT * sizeof(intptr_t), GJB_G)
+#define FF_QUICK_BYTES (FF_EXACT * sizeof(intptr_t))
+#define FF_QUICK_MIN ((size_t)32768)
+#define FF_QUICK_PER ((size_t)512) /* heap bytes per block the lists may hold */
 
 /* Free-block links, right after the header. */
 #define FF_NEXT GJB_W
@@ -86,6 +114,58 @@ static inline size_t ff_class_floor(unsigned c)
         return c * GJB_G;
     unsigned k = c - FF_EXACT, fl = gjb_log2(FF_SMALL) + (k >> FF_SUB_LOG2);
     return (size_t)(FF_SUB + (k & (FF_SUB - 1))) << (fl - FF_SUB_LOG2);
+}
+
+/* A header's block is free and listed in a class (not on a quick list). */
+static inline bool ff_is_free(size_t hd)
+{
+    return (hd & FF_QUICK) == FF_FREE;
+}
+
+/* A header's block is on a quick list. */
+static inline bool ff_is_quick(size_t hd)
+{
+    return (hd & FF_QUICK) == FF_QUICK;
+}
+
+/* The quick lists' first blocks (only in a heap that has them). */
+static inline intptr_t *ff_quick(const gjb_heap *h)
+{
+    return (intptr_t *)(void *)(gjb_ptr(h, 0) + FF_QUICK_AT);
+}
+
+/* A bit per exact class whose quick list has a block, and the number of
+ * blocks the lists may still take: in the slots of the exact classes 0 and
+ * 1, which no block is small enough for. Both 0: no quick lists. A target
+ * whose smallest block is one granule (i386: 4-byte words, 16-byte
+ * granules) has no slot for the room, and no quick lists. */
+#define FF_QUICK_OK (GJBMEM_FF_QUICK > 0 && FF_MIN / GJB_G >= 2)
+
+static inline uintptr_t *ff_quick_map(const gjb_heap *h)
+{
+    return (uintptr_t *)(void *)(uintptr_t)&h->lists[0];
+}
+
+static inline uintptr_t *ff_quick_room(const gjb_heap *h)
+{
+    return (uintptr_t *)(void *)(uintptr_t)&h->lists[FF_QUICK_OK ? 1 : 0];
+}
+
+/* The room left on the quick lists (0 in a heap without them). */
+static GJB_ALWAYS_INLINE uintptr_t ff_quick_left(const gjb_heap *h)
+{
+    return FF_QUICK_OK ? *ff_quick_room(h) : 0;
+}
+
+static inline bool ff_has_quick(const gjb_heap *h)
+{
+    return FF_QUICK_OK && (*ff_quick_map(h) || *ff_quick_room(h));
+}
+
+/* Quick list c has a block. */
+static GJB_ALWAYS_INLINE bool ff_quick_any(const gjb_heap *h, unsigned c)
+{
+    return FF_QUICK_OK && ((*ff_quick_map(h) >> c) & 1);
 }
 
 static inline intptr_t *ff_large(const gjb_heap *h)
@@ -208,9 +288,15 @@ static inline size_t ff_bit(const struct gjb_region *r, intptr_t pay)
     return (size_t)(pay - r->first - (intptr_t)GJB_W) / GJB_G;
 }
 
+/* True when bit `bit` of proof bitmap w is set. */
+static GJB_ALWAYS_INLINE bool ff_bit_set(const size_t *w, size_t bit)
+{
+    return (w[bit / FF_WBITS] >> (bit % FF_WBITS)) & 1;
+}
+
 static inline bool ff_proved(const gjb_heap *h, const struct gjb_region *r, size_t bit)
 {
-    return (ff_proof(h, r)[bit / FF_WBITS] >> (bit % FF_WBITS)) & 1;
+    return ff_bit_set(ff_proof(h, r), bit);
 }
 
 /* ff_proved for a reader without the lock (gjb_hot_block). */
@@ -235,6 +321,8 @@ int gjb_ff_layout(const gjb_heap *h, struct gjb_region *r, uintptr_t area, uintp
                   size_t extra, intptr_t *extra_off);
 void gjb_ff_add_area(gjb_heap *h, const struct gjb_region *r);
 size_t gjb_ff_block_size(size_t size);
+bool gjb_ff_quick_flush(gjb_heap *h);
+void gjb_ff_quick_init(gjb_heap *h, size_t heap_bytes);
 int gjb_ff_alloc(gjb_heap *h, size_t size, void **out);
 int gjb_ff_memalign(gjb_heap *h, size_t align, size_t size, void **out);
 int gjb_ff_check(const gjb_heap *h, const void *p, char **bp, const struct gjb_region **rp);
@@ -285,7 +373,10 @@ static GJB_ALWAYS_INLINE void ff_take(gjb_heap *h, intptr_t b, unsigned c, size_
 int gjb_ff_alloc_miss(gjb_heap *h, size_t size, size_t need, void **out);
 int gjb_ff_free_merge(gjb_heap *h, const struct gjb_region *r, intptr_t b, size_t hd, size_t nh);
 int gjb_ff_free_other(gjb_heap *h, void *p);
-void gjb_ff_push_large(gjb_heap *h, intptr_t b, size_t s);
+/* The free of p after ff_free_hit found FF_HIT_PROVED: freed and merged,
+ * its neighbours checked (not onto a quick list: the hit's rule said no). */
+int gjb_ff_free_proved(gjb_heap *h, void *p);
+void gjb_ff_list_freed(gjb_heap *h, intptr_t b, size_t s);
 
 /* The need (block bytes) of a small request of size bytes. */
 static GJB_ALWAYS_INLINE size_t ff_small_need(size_t size)
@@ -315,12 +406,62 @@ static GJB_ALWAYS_INLINE void *ff_take_exact(gjb_heap *h, intptr_t b, size_t nee
     return p + GJB_W;
 }
 
+/* Takes b, the first block of quick list c, off it: allocated again (it
+ * is still proved; its header loses the mark). */
+static GJB_ALWAYS_INLINE char *ff_quick_pop(gjb_heap *h, intptr_t b, unsigned c)
+{
+    char *p = gjb_ptr(h, b);
+    intptr_t next = ff_link(h, b, FF_NEXT);
+    ff_quick(h)[c] = next;
+    if (!next)
+        *ff_quick_map(h) &= ~((uintptr_t)1 << c);
+    ++*ff_quick_room(h);
+    gjb_set_word(p, gjb_word(p) ^ FF_QUICK);
+    h->free -= c * GJB_G - GJB_W;
+    h->free_blocks--;
+    h->alloc_blocks++;
+    return p;
+}
+
+/* The first block of quick list c, allocated: its payload. */
+static GJB_ALWAYS_INLINE void *ff_take_quick(gjb_heap *h, unsigned c)
+{
+    char *p = ff_quick_pop(h, ff_quick(h)[c], c);
+    gjb_note_used(h);
+    return p + GJB_W;
+}
+
+/* A file whose heaps never have quick lists (the system heap's:
+ * sysheap_state.h) defines GJB_NO_QUICK before its includes: the hot paths
+ * copied into it (ff_alloc_fast, ff_free_in) leave the lists out, code and
+ * branches. */
+
+/* A small request's block from its quick list, or NULL (nothing changed).
+ * Its class is need / GJB_G without ff_small_need's floor (classes 0 and 1
+ * have no quick list), then with it for the smallest requests. */
+static GJB_ALWAYS_INLINE void *ff_take_quick_for(gjb_heap *h, size_t size)
+{
+    unsigned c = (unsigned)((size + GJB_W + GJB_G - 1) / GJB_G);
+    if (GJB_LIKELY(ff_quick_any(h, c)))
+        return ff_take_quick(h, c);
+    if (GJB_UNLIKELY(c < FF_MIN / GJB_G) && ff_quick_any(h, FF_MIN / GJB_G))
+        return ff_take_quick(h, FF_MIN / GJB_G);
+    return NULL;
+}
+
 /* A small request from its own exact class; anything else goes out of
  * line. */
 static GJB_ALWAYS_INLINE int ff_alloc_fast(gjb_heap *h, size_t size, void **out)
 {
     if (GJB_UNLIKELY(size - 1 >= FF_FAST_MAX))
         return gjb_ff_alloc(h, size, out);
+#ifndef GJB_NO_QUICK
+    void *q = ff_take_quick_for(h, size);
+    if (GJB_LIKELY(q != NULL)) {
+        *out = q;
+        return GJB_OK;
+    }
+#endif
     size_t need = ff_small_need(size);
     unsigned c = (unsigned)(need / GJB_G);
     intptr_t b = h->lists[c];
@@ -337,14 +478,67 @@ static GJB_ALWAYS_INLINE void *ff_alloc_hit(gjb_heap *h, size_t size)
 {
     if (GJB_UNLIKELY(size - 1 >= FF_FAST_MAX))
         return NULL;
+    void *q = ff_take_quick_for(h, size);
+    if (GJB_LIKELY(q != NULL))
+        return q;
     size_t need = ff_small_need(size);
     unsigned c = (unsigned)(need / GJB_G);
     intptr_t b = h->lists[c];
     return GJB_LIKELY(b != 0) ? ff_take_exact(h, b, need, c) : NULL;
 }
 
-/* A free of the block b (payload p) at offset d into region r's block area,
- * whose neighbours are both allocated; anything else goes out of line:
+/* Puts the allocated block of payload p (header hd, exact class c) on
+ * quick list c: it stays proved and unmerged, its header marked FF_QUICK
+ * (which covers FF_ALIGNED: a block memalign placed loses it when it is
+ * taken again). */
+static GJB_ALWAYS_INLINE void ff_quick_push(gjb_heap *h, char *p, size_t hd, unsigned c)
+{
+    gjb_set_word(p - GJB_W, hd | FF_QUICK);
+    gjb_set_word(p, (size_t)ff_quick(h)[c]); /* (0 while the list is empty) */
+    ff_quick(h)[c] = gjb_off(h, p) - (intptr_t)GJB_W;
+    *ff_quick_map(h) |= (uintptr_t)1 << c;
+    --*ff_quick_room(h);
+    h->alloc_blocks--;
+    h->free += c * GJB_G - GJB_W;
+    h->free_blocks++;
+}
+
+/* What ff_free_hit found: the block went onto a quick list (FF_HIT_QUICK);
+ * it is an allocated, proved block of the hot region with a sane size,
+ * which does not go onto a quick list (FF_HIT_PROVED: gjb_ff_free_proved
+ * frees it without proving it again); anything else (FF_HIT_NONE: the
+ * general free tells a bad pointer from damage). Nothing changed but in
+ * the first case. */
+enum ff_hit { FF_HIT_NONE, FF_HIT_PROVED, FF_HIT_QUICK };
+
+/* The free of payload p when its block goes on a quick list: an allocated,
+ * proved block of the hot region, of an exact class, after a block that is
+ * not free and before a proved one, not the heap's last allocated block,
+ * while the lists have room. */
+static GJB_ALWAYS_INLINE enum ff_hit ff_free_hit(gjb_heap *h, char *p)
+{
+    size_t d = (size_t)(gjb_off(h, p) - (intptr_t)GJB_W - h->hot.first);
+    size_t area = (size_t)(h->hot.end - h->hot.first);
+    if (GJB_UNLIKELY(d >= area || d % GJB_G))
+        return FF_HIT_NONE;
+    size_t hd = gjb_word(p - GJB_W), s = hd & ~FF_FLAGS;
+    const size_t *proof = ff_proof(h, &h->hot);
+    if (GJB_LIKELY(!(hd & (FF_FREE | FF_PREV_FREE | ((GJB_G - 1) & ~FF_FLAGS))) &&
+                   s - FF_MIN < FF_SMALL - FF_MIN && s < area - d && ff_quick_left(h) &&
+                   h->alloc_blocks != 1 && ff_bit_set(proof, d / GJB_G) &&
+                   ff_bit_set(proof, (d + s) / GJB_G))) {
+        ff_quick_push(h, p, hd, (unsigned)(s / GJB_G));
+        return FF_HIT_QUICK;
+    }
+    if (GJB_UNLIKELY((hd & (FF_FREE | ((GJB_G - 1) & ~FF_FLAGS))) || !ff_bit_set(proof, d / GJB_G) ||
+                     s < FF_MIN || s > area - d))
+        return FF_HIT_NONE;
+    return FF_HIT_PROVED;
+}
+
+/* A free of the block b (payload p) at offset d into region r's block area:
+ * onto its quick list (ff_free_hit's rule), or freed in place when both
+ * neighbours are allocated; anything else goes out of line:
  * gjb_ff_free_merge when a neighbour is free, gjb_ff_free otherwise (which
  * tells a bad pointer from damage). */
 static GJB_ALWAYS_INLINE int ff_free_in(gjb_heap *h, void *p, const struct gjb_region *r,
@@ -358,26 +552,28 @@ static GJB_ALWAYS_INLINE int ff_free_in(gjb_heap *h, void *p, const struct gjb_r
     if (GJB_UNLIKELY(!(*w & m) || (hd & FF_FREE) || s < FF_MIN ||
                      s % GJB_G || s > room))
         return gjb_ff_free(h, p);
+    /* the next block, if allocated (or quick), must be proved too (or be
+     * the sentinel): a damaged size that lands inside a block is refused */
+#ifndef GJB_NO_QUICK
+    if (ff_quick_left(h) && s < FF_SMALL && !(hd & FF_PREV_FREE) && h->alloc_blocks != 1 &&
+        s != room && ff_bit_set(ff_proof(h, r), (d + s) / GJB_G)) {
+        ff_quick_push(h, (char *)p, hd, (unsigned)(s / GJB_G));
+        return GJB_OK;
+    }
+#endif
     size_t nh = gjb_word(bp + s);
     if (GJB_UNLIKELY((nh & (FF_FREE | FF_PREV_FREE)) || (hd & FF_PREV_FREE)))
         return gjb_ff_free_merge(h, r, b, hd, nh);
-    /* the next block, allocated, must be proved too (or be the sentinel):
-     * a damaged size that lands inside a block is refused */
-    if (s != room) {
-        size_t nd = d + s;
-        if (GJB_UNLIKELY(!((ff_proof(h, r)[nd / (GJB_G * FF_WBITS)] >> (nd / GJB_G % FF_WBITS)) &
-                           1)))
-            return gjb_ff_free(h, p);
-    }
+    if (GJB_UNLIKELY(s != room && !ff_bit_set(ff_proof(h, r), (d + s) / GJB_G)))
+        return gjb_ff_free(h, p);
     gjb_put(w, *w & ~m);
     gjb_set_word(bp + s, nh | FF_PREV_FREE);
     gjb_set_word(bp, s | FF_FREE);
     gjb_set_word(bp + s - GJB_W, s);
-    h->alloc_blocks--;
     h->free += s - GJB_W;
     h->free_blocks++;
-    if (GJB_UNLIKELY(s >= FF_SMALL)) {
-        gjb_ff_push_large(h, b, s);
+    if (GJB_UNLIKELY(!--h->alloc_blocks) || GJB_UNLIKELY(s >= FF_SMALL)) {
+        gjb_ff_list_freed(h, b, s);
         return GJB_OK;
     }
     unsigned c = (unsigned)(s / GJB_G);

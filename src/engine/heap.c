@@ -60,8 +60,9 @@ static bool linkable(uintptr_t base, uintptr_t lo, size_t size)
 
 size_t gjb_descriptor_bytes(int policy)
 {
-    unsigned lists = policy == GJB_BUDDY ? BD_ORDERS : FF_EXACT;
-    return GJB_ROUND_UP(sizeof(gjb_heap) + lists * sizeof(intptr_t), GJB_G);
+    if (policy != GJB_BUDDY)
+        return FF_QUICK_AT; /* where a heap's quick lists, if any, begin */
+    return GJB_ROUND_UP(sizeof(gjb_heap) + BD_ORDERS * sizeof(intptr_t), GJB_G);
 }
 
 int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions, gjb_heap **out)
@@ -69,11 +70,15 @@ int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions, gjb_
     GJB_TOOL_SCOPE();
     if (!out || !range_ok(mem, size) || max_regions == 0 || max_regions > UINT16_MAX)
         return GJB_E_INVAL;
+    bool quick = (policy & GJB_QUICK) && FF_QUICK_OK && size >= FF_QUICK_MIN;
+    policy &= ~GJB_QUICK;
     if (policy != GJB_FIRST_FIT && policy != GJB_BUDDY)
         return GJB_E_POLICY;
+    quick = quick && policy == GJB_FIRST_FIT;
     uintptr_t lo = (uintptr_t)mem, hi = lo + size, d = GJB_ROUND_UP(lo, GJB_G);
     size_t desc = gjb_descriptor_bytes(policy);
-    size_t tables = policy == GJB_BUDDY ? 0 : gjb_ff_table_bytes(size);
+    size_t quick_bytes = quick ? FF_QUICK_BYTES : 0;
+    size_t tables = policy == GJB_BUDDY ? 0 : quick_bytes + gjb_ff_table_bytes(size);
     if (d < lo || d > hi || hi - d < desc + tables)
         return GJB_E_SMALL;
     if (hi - d > (uintptr_t)INTPTR_MAX) /* offsets from the descriptor: intptr_t */
@@ -90,8 +95,10 @@ int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions, gjb_
     h->nregions = 1;
     h->region_cap = 1;
     h->hot = r;
-    if (policy == GJB_FIRST_FIT)
-        gjb_ff_tables_init(h, (intptr_t)desc, size);
+    if (policy == GJB_FIRST_FIT) { /* [descriptor][quick lists][classes] */
+        gjb_ff_quick_init(h, quick ? size : 0);
+        gjb_ff_tables_init(h, (intptr_t)(desc + quick_bytes), size);
+    }
     commit_region(h, &h->hot);
     gjb_tool_heap_new(h, mem, size);
     *out = h;
@@ -514,7 +521,9 @@ int gjb_heap_validate(const gjb_heap *h)
     }
     size_t tables = h->nlarge * sizeof(intptr_t) + (h->nlarge + FF_GROUP - 1) / FF_GROUP;
     if (!regions_ok(h, t) || (is_buddy(h) && (h->classes || h->nlarge || h->small_map)) ||
-        (!is_buddy(h) && !in_metadata(t, h->nregions, h->classes, tables)))
+        (!is_buddy(h) && !in_metadata(t, h->nregions, h->classes, tables)) ||
+        (!is_buddy(h) && ff_has_quick(h) &&
+         !in_metadata(t, h->nregions, (intptr_t)FF_QUICK_AT, FF_QUICK_BYTES)))
         return GJB_E_CORRUPT;
     size_t nfree = 0, free_bytes = 0, nalloc = 0, total = 0, max_block = 0;
     for (uint32_t i = 0; i < h->nregions; i++) {

@@ -68,8 +68,10 @@ struct gjb_heap {
     size_t peak_request;
     size_t max_block;      /* largest block any region could hold */
     size_t max_align;      /* largest alignment memalign was asked for */
-    intptr_t lists[];      /* first free block of each FIRST_FIT exact class, or
-                              of each BUDDY order */
+    intptr_t lists[];      /* first free block of each FIRST_FIT exact class
+                              (the first two, which no block is small enough
+                              for, hold the quick lists' map and room:
+                              firstfit.h), or of each BUDDY order */
 };
 
 /* --- offsets ------------------------------------------------------------ */

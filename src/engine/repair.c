@@ -76,7 +76,7 @@ bool gjb_heap_within(const void *mem, size_t size, const gjb_heap *h)
     if (h->policy == GJB_BUDDY)
         return true;
     size_t groups = ((size_t)h->nlarge + FF_GROUP - 1) / FF_GROUP;
-    return h->nlarge <= 64 * FF_GROUP && h->classes % (intptr_t)sizeof(intptr_t) == 0 &&
+    return !ff_has_quick(h) && h->nlarge <= 64 * FF_GROUP && h->classes % (intptr_t)sizeof(intptr_t) == 0 &&
            span_in(h->classes, h->nlarge * sizeof(intptr_t) + groups, mlo, mhi);
 }
 
@@ -194,6 +194,7 @@ int gjb_heap_repair(gjb_heap *h)
     bool ff = h->policy == GJB_FIRST_FIT;
     if (ff) {
         memset(h->lists, 0, FF_EXACT * sizeof(intptr_t));
+        gjb_ff_quick_init(h, 0); /* a shared heap has none (gjb_heap_within) */
         memset(ff_large(h), 0,
                h->nlarge * sizeof(intptr_t) + (h->nlarge + FF_GROUP - 1) / FF_GROUP);
         h->small_map = 0;

@@ -32,16 +32,43 @@
  *    the block's alignment, or allocate (memalign for a block memalign
  *    placed), copy and free the old block.
  *
+ * With quick lists (GJB_QUICK, a first region of FF_QUICK_MIN bytes or
+ * more; every layout runs without and with the flag):
+ *
+ *  - free of an allocated block of s < SMALL bytes whose next block (in
+ *    its region) is allocated or quick, and whose previous one is too (or
+ *    the region starts there), while the lists have room (in all a block
+ *    per FF_QUICK_PER bytes of the first region, at most FF_QUICK_CAP) and
+ *    the heap has another allocated block:
+ *    the block goes first on quick list s / G, unmerged; it counts as free
+ *    in the statistics and the walk, as allocated for merging and growing;
+ *    otherwise the normal free, then a flush if no allocated block is left;
+ *  - flush: the first block of the smallest non-empty quick list, again
+ *    and again, is freed the normal way (merged, listed; no quick list, no
+ *    nested flush, maxused unchanged);
+ *  - alloc: a need < SMALL takes the first block of its quick list if it
+ *    has one; otherwise the normal alloc, and on NOMEM with a quick block
+ *    somewhere a flush and the normal alloc once more; memalign (align > G)
+ *    takes the first block of its quick list only if its payload is
+ *    aligned, else the normal memalign, and flushes and retries the same
+ *    way;
+ *  - realloc moves with those rules and frees the old block the normal way
+ *    (no quick list, no flush); max_alloc is also at least c * G - W for
+ *    the largest non-empty quick list c.
+ *
  * For every operation it predicts the status and the exact address; the
- * engine's statistics are compared after every operation, and every 97
- * operations the block walk, gjb_heap_validate and the engine's class lists
- * (read through firstfit.h, block by block in list order) are compared with
- * the model. Every payload carries a pattern that is checked before the
- * block is freed or resized. Hostile pointers (interior, misaligned, free,
- * freed, foreign, random) must be refused with nothing changed.
+ * engine's statistics, quick map and room are compared after every
+ * operation, and every 97 operations the block walk, gjb_heap_validate and
+ * the engine's class and quick lists (read through firstfit.h, block by
+ * block in list order) are compared with the model. Every payload carries
+ * a pattern that is checked before the block is freed or resized. Hostile
+ * pointers (interior, misaligned, free, quick, freed, foreign, random) must
+ * be refused with nothing changed. With quick lists the heap is also
+ * emptied, filled up and half freed every DRAIN operations.
  *
  * GJB_MODEL_OPS sets the operations per region layout (default 600000),
- * spread over SEEDS seeds.
+ * spread over SEEDS seeds; each layout runs twice (without and with
+ * GJB_QUICK).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -121,6 +148,7 @@ struct mblk {
     uintptr_t h; /* header address */
     size_t s;    /* block size, header included */
     bool free, aligned;
+    bool quick; /* on a quick list (not free: free counts only listed blocks) */
 };
 
 /* A class's free blocks in list order: the first one is the last entry. */
@@ -134,11 +162,23 @@ static int nb;
 static struct mclass cl[NCLASS];
 static size_t max_block, total, failed, peak, maxused, max_align;
 
+/* The quick lists, in the same order, and the blocks they may still take;
+ * qon: the heap has them. */
+static struct mclass ql[EXACT];
+static size_t qroom, qcap;
+static bool qon;
+
 /* What the random run went through (reported, and required to happen). */
 struct cover {
     long own, above, whole, split, aligned_at_start, aligned_inside, slack_retry, merge_next,
         merge_prev, shrink, grow_right, grow_left, grow_left_gap, moves, nomem, toobig, hostile,
         badalign, second, own_too_small;
+    /* quick lists: pushes, takes (by alloc, by memalign), refused for want
+     * of room, flushes after a failed allocation / after the last free,
+     * blocks flushed, hostile pointers at quick blocks, max_alloc answered
+     * by a quick block */
+    long quick_push, quick_take, quick_take_aligned, quick_full, flush_fail, flush_empty, flushed,
+        hostile_quick, max_quick;
 };
 static struct cover cov, cov_total;
 
@@ -206,17 +246,23 @@ static bool adjacent(int i, int j)
 
 static int find_block(uintptr_t h);
 
-/* Lists free block i in its class: first, or second in a large class
- * whose first block is larger. */
-static void push(int i)
+/* Makes room in list c for one more block. */
+static void make_room(struct mclass *c)
 {
-    EXPECT(mb[i].free, NULL);
-    struct mclass *c = &cl[class_of(mb[i].s)];
     if (c->n == c->cap) {
         c->cap = c->cap ? 2 * c->cap : 16;
         c->a = realloc(c->a, c->cap * sizeof *c->a);
         EXPECT(c->a != NULL, NULL);
     }
+}
+
+/* Lists free block i in its class: first, or second in a large class
+ * whose first block is larger. */
+static void push(int i)
+{
+    EXPECT(mb[i].free && !mb[i].quick, NULL);
+    struct mclass *c = &cl[class_of(mb[i].s)];
+    make_room(c);
     int first = c->n ? find_block(c->a[c->n - 1]) : -1;
     if (mb[i].s >= SMALL && first >= 0 && mb[i].s < mb[first].s) { /* second */
         c->a[c->n] = c->a[c->n - 1];
@@ -273,9 +319,9 @@ static int find(size_t need, unsigned *cp)
     return -1;
 }
 
-/* The largest request alloc would satisfy now: the first block of the
- * largest non-empty class, less its header. */
-static size_t max_alloc(void)
+/* The largest request the class lists would satisfy now: the first block
+ * of the largest non-empty class, less its header. */
+static size_t max_listed(void)
 {
     for (unsigned c = NCLASS; c-- > 0;)
         if (cl[c].n)
@@ -283,13 +329,39 @@ static size_t max_alloc(void)
     return 0;
 }
 
+/* The same for the quick lists: a block of the largest non-empty one. */
+static size_t max_quick(void)
+{
+    for (unsigned c = EXACT; c-- > 0;)
+        if (ql[c].n)
+            return c * G - W;
+    return 0;
+}
+
+/* The largest request alloc would satisfy now. */
+static size_t max_alloc(void)
+{
+    size_t q = max_quick(), l = max_listed();
+    return q > l ? q : l;
+}
+
+/* Free payload bytes: of listed and of quick blocks. */
 static size_t free_payload(void)
 {
     size_t f = 0;
     for (int i = 0; i < nb; i++)
-        if (mb[i].free)
+        if (mb[i].free || mb[i].quick)
             f += mb[i].s - W;
     return f;
+}
+
+/* Allocated blocks (quick ones are not). */
+static int allocated(void)
+{
+    int n = 0;
+    for (int i = 0; i < nb; i++)
+        n += !mb[i].free && !mb[i].quick;
+    return n;
 }
 
 static void note_used(void)
@@ -310,7 +382,7 @@ static int take(int i, unsigned c, size_t need)
     mb[i].aligned = false;
     if (rest >= MIN) {
         mb[i].s = need;
-        insert_at(i + 1, (struct mblk){mb[i].h + need, rest, true, false});
+        insert_at(i + 1, (struct mblk){mb[i].h + need, rest, true, false, false});
         push(i + 1);
         cov.split++;
     } else {
@@ -330,12 +402,12 @@ static int carve_at(int i, unsigned c, uintptr_t at, size_t need)
     mb[i].s = lead;
     push(i);
     if (rest >= MIN) {
-        insert_at(i + 1, (struct mblk){at, need, false, false});
-        insert_at(i + 2, (struct mblk){at + need, rest, true, false});
+        insert_at(i + 1, (struct mblk){at, need, false, false, false});
+        insert_at(i + 2, (struct mblk){at + need, rest, true, false, false});
         push(i + 2);
         cov.split++;
     } else {
-        insert_at(i + 1, (struct mblk){at, need + rest, false, false});
+        insert_at(i + 1, (struct mblk){at, need + rest, false, false, false});
         cov.whole++;
     }
     return i + 1;
@@ -351,17 +423,9 @@ static uintptr_t aligned_spot(int i, size_t need, size_t align)
     return p - W - start + need <= mb[i].s ? p - W : 0;
 }
 
-/* An allocation of a block of need bytes (need <= max_block): its index,
- * or -1 (NOMEM). */
-static int model_alloc(size_t need)
-{
-    unsigned c;
-    int i = find(need, &c);
-    return i < 0 ? -1 : take(i, c, need);
-}
-
-/* A memalign of a block of need bytes (need <= max_block, align > G). */
-static int model_memalign(size_t need, size_t align)
+/* A memalign of a block of need bytes (need <= max_block, align > G),
+ * from the class lists alone. */
+static int memalign_listed(size_t need, size_t align)
 {
     unsigned c;
     int i = find(need, &c);
@@ -392,7 +456,7 @@ static int model_memalign(size_t need, size_t align)
  * the result. */
 static void model_release(int i)
 {
-    EXPECT(!mb[i].free, NULL);
+    EXPECT(!mb[i].free && !mb[i].quick, NULL);
     mb[i].free = true;
     mb[i].aligned = false;
     if (adjacent(i, i + 1) && mb[i + 1].free) {
@@ -411,12 +475,135 @@ static void model_release(int i)
     push(i);
 }
 
+/* --- quick lists --------------------------------------------------------- */
+
+/* The blocks the quick lists of a heap made with len bytes may hold. */
+static size_t quick_cap(size_t len)
+{
+    return len / FF_QUICK_PER < FF_QUICK_CAP ? len / FF_QUICK_PER : FF_QUICK_CAP;
+}
+
+static bool quick_any(void)
+{
+    for (unsigned c = 0; c < EXACT; c++)
+        if (ql[c].n)
+            return true;
+    return false;
+}
+
+/* Puts allocated block i first on its quick list. */
+static void quick_push(int i)
+{
+    struct mclass *q = &ql[mb[i].s / G];
+    make_room(q);
+    q->a[q->n++] = mb[i].h;
+    mb[i].quick = true;
+    mb[i].aligned = false;
+    qroom--;
+    cov.quick_push++;
+}
+
+/* Takes the first block off quick list c: allocated again; its index. */
+static int quick_pop(unsigned c)
+{
+    EXPECT(ql[c].n > 0, NULL);
+    int i = find_block(ql[c].a[--ql[c].n]);
+    EXPECT(i >= 0 && mb[i].quick && mb[i].s == c * G, "quick list %u", c);
+    mb[i].quick = false;
+    qroom++;
+    return i;
+}
+
+/* Gives every quick block back, smallest class first: freed the normal
+ * way. */
+static void flush(void)
+{
+    for (unsigned c = 0; c < EXACT; c++)
+        while (ql[c].n) {
+            model_release(quick_pop(c));
+            cov.flushed++;
+        }
+}
+
+/* Whether freeing allocated block i puts it on a quick list: small,
+ * between two allocated or quick blocks (the one before may be the
+ * region's start, not the one after), room left, and not the heap's last
+ * allocated block. */
+static bool goes_quick(int i)
+{
+    if (!qon || mb[i].s >= SMALL || !adjacent(i, i + 1) || mb[i + 1].free ||
+        (adjacent(i - 1, i) && mb[i - 1].free))
+        return false;
+    if (!qroom) {
+        cov.quick_full++;
+        return false;
+    }
+    return allocated() > 1;
+}
+
+/* A free: onto a quick list, or merged and listed, and then, when no
+ * allocated block is left, a flush. */
+static void model_free(int i)
+{
+    if (goes_quick(i)) {
+        quick_push(i);
+        return;
+    }
+    model_release(i);
+    if (!allocated() && quick_any()) {
+        flush();
+        cov.flush_empty++;
+    }
+}
+
+/* An allocation of a block of need bytes (need <= max_block): its index,
+ * or -1 (NOMEM). A small need takes from its quick list first; a failure
+ * with quick blocks around flushes them and tries again. */
+static int model_alloc(size_t need)
+{
+    if (need < SMALL && ql[need / G].n) {
+        cov.quick_take++;
+        return quick_pop((unsigned)(need / G));
+    }
+    unsigned c;
+    int i = find(need, &c);
+    if (i < 0 && quick_any()) {
+        flush();
+        cov.flush_fail++;
+        i = find(need, &c);
+    }
+    return i < 0 ? -1 : take(i, c, need);
+}
+
+/* A memalign (align > G): the first block of need's quick list if its
+ * payload is aligned, else from the class lists; a failure with quick
+ * blocks around flushes them and tries again. */
+static int model_memalign(size_t need, size_t align)
+{
+    struct mclass *q = need < SMALL ? &ql[need / G] : NULL;
+    if (q && q->n && (q->a[q->n - 1] + W) % align == 0) {
+        int i = quick_pop((unsigned)(need / G));
+        mb[i].aligned = true;
+        cov.quick_take_aligned++;
+        return i;
+    }
+    int k = memalign_listed(need, align);
+    if (k < 0 && quick_any()) {
+        flush();
+        cov.flush_fail++;
+        k = memalign_listed(need, align);
+    }
+    return k;
+}
+
+/* --- resizing ------------------------------------------------------------ */
+
 /* Cuts allocated block i down to need and frees the tail if it can. */
 static void model_shrink(int i, size_t need)
 {
     if (mb[i].s - need < MIN)
         return;
-    insert_at(i + 1, (struct mblk){mb[i].h + need, mb[i].s - need, false, false});
+    insert_at(i + 1, (struct mblk){mb[i].h + need, mb[i].s - need, false, false, false});
     mb[i].s = need;
     model_release(i + 1);
     cov.shrink++;
@@ -478,10 +665,10 @@ static int model_grow_left(int i, size_t need)
         mb[k].s = gap;
         push(k);
         k++;
-        insert_at(k, (struct mblk){p + gap, end - p - gap, false, aligned});
+        insert_at(k, (struct mblk){p + gap, end - p - gap, false, aligned, false});
         cov.grow_left_gap++;
     } else {
-        mb[k] = (struct mblk){p, end - p, false, aligned};
+        mb[k] = (struct mblk){p, end - p, false, aligned, false};
     }
     cov.grow_left++;
     model_shrink(k, need);
@@ -542,12 +729,20 @@ static void compare_stats(const gjb_heap *h)
     struct gjbmem_heap_stats st;
     gjb_heap_get_stats(h, &st);
     size_t fb = 0, ab = 0, fp = free_payload();
+    uintptr_t map = 0;
     for (int i = 0; i < nb; i++) {
-        if (mb[i].free)
+        if (mb[i].free || mb[i].quick)
             fb++;
         else
             ab++;
     }
+    for (unsigned c = 0; c < EXACT; c++)
+        if (ql[c].n)
+            map |= (uintptr_t)1 << c;
+    EQ(*ff_quick_map(h), map);
+    EQ(ff_quick_left(h), qroom);
+    if (max_quick() > max_listed())
+        cov.max_quick++;
     EQ(st.free_blocks, fb);
     EQ(st.alloc_blocks, ab);
     EQ(st.segments, (size_t)nb);
@@ -574,28 +769,36 @@ static int walk_check(void *ctx, void *payload, size_t size, bool used)
     EXPECT(w->i < nb, NULL);
     EQ((uintptr_t)payload, mb[w->i].h + W);
     EQ(size, mb[w->i].s - W);
-    EQ(used, !mb[w->i].free);
+    EQ(used, !mb[w->i].free && !mb[w->i].quick);
     w->i++;
     return 0;
 }
 
-/* One of the engine's class lists, block by block, against the model's. */
-static void compare_list(const gjb_heap *h, unsigned c, intptr_t first)
+/* One of the engine's lists (class or quick list c), block by block,
+ * against the model's m. */
+static void compare_list(const gjb_heap *h, const struct mclass *m, unsigned c, intptr_t first)
 {
     size_t n = 0;
     for (intptr_t b = first; b; b = ff_link(h, b, FF_NEXT), n++) {
-        EXPECT(n < cl[c].n, "class %u: the engine lists more than %zu blocks", c, cl[c].n);
-        EQ((uintptr_t)gjb_ptr(h, b), cl[c].a[cl[c].n - 1 - n]);
+        EXPECT(n < m->n, "list %u: the engine lists more than %zu blocks", c, m->n);
+        EQ((uintptr_t)gjb_ptr(h, b), m->a[m->n - 1 - n]);
     }
-    EQ(n, cl[c].n);
+    EQ(n, m->n);
 }
 
+/* The class lists, and the quick lists (map and room: compare_stats).
+ * The slots of the exact classes below MIN hold the quick map and room. */
 static void compare_lists(const gjb_heap *h)
 {
-    for (unsigned c = 0; c < EXACT; c++)
-        compare_list(h, c, h->lists[c]);
+    for (unsigned c = MIN / G; c < EXACT; c++)
+        compare_list(h, &cl[c], c, h->lists[c]);
+    for (unsigned c = 0; c < MIN / G; c++)
+        EQ(cl[c].n + ql[c].n, 0);
+    if (qon)
+        for (unsigned c = 0; c < EXACT; c++)
+            compare_list(h, &ql[c], c, ff_quick(h)[c]);
     for (unsigned k = 0; k < h->nlarge; k++)
-        compare_list(h, EXACT + k, ff_large(h)[k]);
+        compare_list(h, &cl[EXACT + k], EXACT + k, ff_large(h)[k]);
     for (unsigned c = EXACT + h->nlarge; c < NCLASS; c++)
         EQ(cl[c].n, 0);
     for (int i = 0; i < nb; i++)
@@ -615,7 +818,7 @@ static void check_all(const gjb_heap *h)
     for (int k = 0; k < nlive; k++) {
         check_pattern(lv[k].p, lv[k].n, lv[k].tag);
         int i = find_block((uintptr_t)lv[k].p - W);
-        EXPECT(i >= 0 && !mb[i].free, NULL);
+        EXPECT(i >= 0 && !mb[i].free && !mb[i].quick, NULL);
         EQ(gjb_heap_usable_size(h, lv[k].p), mb[i].s - W);
     }
 }
@@ -629,7 +832,7 @@ static int adopt_cb(void *ctx, void *payload, size_t size, bool used)
     if (find_block(h) < 0) {
         EXPECT(!used, NULL);
         int i = slot_for(h);
-        insert_at(i, (struct mblk){h, size + W, true, false});
+        insert_at(i, (struct mblk){h, size + W, true, false, false});
         push(i);
         if (size + W > max_block)
             max_block = size + W;
@@ -670,17 +873,10 @@ static void record_live(void *p, size_t n)
     fill(&lv[nlive++]);
 }
 
-static void op_alloc(gjb_heap *h)
+/* An allocation of n bytes: how 0-1 memalign (align), 2 realloc(NULL),
+ * else alloc; false when it is refused. */
+static bool alloc_n(gjb_heap *h, int how, size_t n, size_t align)
 {
-    if (nlive == MAXLIVE)
-        return;
-    size_t n = random_size(), align = G;
-    int how = (int)below(8); /* 0-1 memalign, 2 realloc(NULL), else alloc */
-    if (how <= 1) {
-        align = (size_t)1 << below(13);
-        if (below(20) == 0)
-            align = below(2) ? 0 : align * 3; /* not a power of two */
-    }
     void *p = (void *)0x1;
     int st = how <= 1 ? gjb_heap_memalign(h, align, n, &p)
              : how == 2 ? gjb_heap_realloc(h, NULL, n, &p)
@@ -715,30 +911,49 @@ static void op_alloc(gjb_heap *h)
     EQ(st, want);
     if (st != GJB_OK) {
         EQ((uintptr_t)p, 0x1); /* *out untouched */
-        return;
+        return false;
     }
     EQ((uintptr_t)p, mb[i].h + W);
     EQ((uintptr_t)p % (align > G ? align : G), 0);
     record_live(p, n);
+    return true;
+}
+
+static void op_alloc(gjb_heap *h)
+{
+    if (nlive == MAXLIVE)
+        return;
+    size_t n = random_size(), align = G;
+    int how = (int)below(8); /* 0-1 memalign, 2 realloc(NULL), else alloc */
+    if (how <= 1) {
+        align = (size_t)1 << below(13);
+        if (below(20) == 0)
+            align = below(2) ? 0 : align * 3; /* not a power of two */
+    }
+    alloc_n(h, how, n, align);
 }
 
 static int live_index(const void *p)
 {
     int i = find_block((uintptr_t)p - W);
-    EXPECT(i >= 0 && !mb[i].free, "live block %p", p);
+    EXPECT(i >= 0 && !mb[i].free && !mb[i].quick, "live block %p", p);
     return i;
+}
+
+/* Frees live block k. */
+static void free_live(gjb_heap *h, int k)
+{
+    check_pattern(lv[k].p, lv[k].n, lv[k].tag);
+    model_free(live_index(lv[k].p));
+    EQ(gjb_heap_free(h, lv[k].p), GJB_OK);
+    freed[below(FREED)] = lv[k].p;
+    lv[k] = lv[--nlive];
 }
 
 static void op_free(gjb_heap *h)
 {
-    if (!nlive)
-        return;
-    int k = (int)below((size_t)nlive);
-    check_pattern(lv[k].p, lv[k].n, lv[k].tag);
-    model_release(live_index(lv[k].p));
-    EQ(gjb_heap_free(h, lv[k].p), GJB_OK);
-    freed[below(FREED)] = lv[k].p;
-    lv[k] = lv[--nlive];
+    if (nlive)
+        free_live(h, (int)below((size_t)nlive));
 }
 
 static void op_realloc(gjb_heap *h)
@@ -826,9 +1041,9 @@ static void op_hostile(gjb_heap *h)
             return;
         p = (uintptr_t)lv[below((size_t)nlive)].p + (below(2) ? 1 + below(G - 1) : G * (1 + below(4)));
         break;
-    case 1: { /* the payload of a free block */
+    case 1: { /* the payload of a free (or quick) block */
         int i = (int)below((size_t)nb);
-        while (i < nb && !mb[i].free)
+        while (i < nb && !mb[i].free && !mb[i].quick)
             i++;
         if (i == nb)
             return;
@@ -851,10 +1066,11 @@ static void op_hostile(gjb_heap *h)
         break;
     }
     int i = find_block(p - W);
-    if (i >= 0 && !mb[i].free)
+    if (i >= 0 && !mb[i].free && !mb[i].quick)
         return; /* that is a valid block after all */
     struct gjbmem_heap_stats before, after;
     gjb_heap_get_stats(h, &before);
+    uintptr_t before_map = *ff_quick_map(h), before_room = ff_quick_left(h);
     void *out = (void *)0x1;
     int st = below(2) ? gjb_heap_free(h, (void *)p)
                       : gjb_heap_realloc(h, (void *)p, 1 + below(4 * SMALL), &out);
@@ -863,7 +1079,11 @@ static void op_hostile(gjb_heap *h)
     EQ(gjb_heap_usable_size(h, (void *)p), 0);
     gjb_heap_get_stats(h, &after);
     EXPECT(memcmp(&before, &after, sizeof before) == 0, NULL);
+    EQ(*ff_quick_map(h), before_map);
+    EQ(ff_quick_left(h), before_room);
     cov.hostile++;
+    if (i >= 0 && mb[i].quick)
+        cov.hostile_quick++;
 }
 
 /* Cheap queries that must match the model at any moment. */
@@ -877,7 +1097,7 @@ static void op_query(gjb_heap *h)
         EQ((uintptr_t)gjb_heap_block_of(h, (char *)l->p + below(b->s - W)), (uintptr_t)l->p);
     }
     int i = (int)below((size_t)nb);
-    if (mb[i].free) /* no byte of a free block belongs to an allocated one */
+    if (mb[i].free || mb[i].quick) /* no byte of a free block belongs to an allocated one */
         EQ((uintptr_t)gjb_heap_block_of(h, (char *)mb[i].h + below(mb[i].s)), 0);
     EQ(gjb_heap_usable_size(h, NULL), 0);
     EQ(gjb_heap_free(h, NULL), GJB_E_INVAL);
@@ -888,9 +1108,71 @@ static void op_query(gjb_heap *h)
     EQ((uintptr_t)out, 0x1);
 }
 
+/* Frees every live block, in random order, comparing as it goes (the
+ * last free of a heap with quick blocks flushes them). */
+static void drain(gjb_heap *h)
+{
+    while (nlive) {
+        op_free(h);
+        compare_stats(h);
+    }
+    check_all(h);
+}
+
+/* Allocates small blocks, about total / (MAXLIVE - 32) bytes each, until
+ * the heap refuses one (it is full) or MAXLIVE blocks live. */
+static void fill_up(gjb_heap *h)
+{
+    size_t base = total / (MAXLIVE - 32), top = SMALL - W - G; /* need < SMALL */
+    base = base < 2 * G ? 2 * G : base > top ? top : base;
+    while (nlive < MAXLIVE) {
+        size_t n = base / 2 + 1 + below(base);
+        if (!alloc_n(h, 3, n < top ? n : top, G))
+            break;
+        compare_stats(h);
+    }
+    compare_stats(h);
+}
+
+static int by_address(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+    return (x > y) - (x < y);
+}
+
+/* Frees every other live block in address order, from the second: each
+ * lies between two blocks that stay allocated (when it has both). */
+static void free_alternate(gjb_heap *h)
+{
+    void *p[MAXLIVE];
+    int n = nlive;
+    for (int k = 0; k < n; k++)
+        p[k] = lv[k].p;
+    qsort(p, (size_t)n, sizeof p[0], by_address);
+    for (int k = 1; k < n; k += 2) {
+        int j = 0;
+        while (lv[j].p != p[k])
+            j++;
+        free_live(h, j);
+        compare_stats(h);
+    }
+    check_all(h);
+}
+
+/* With quick lists, every DRAIN operations the heap is emptied (the quick
+ * lists flushed), filled up with small blocks and every other block freed:
+ * the quick lists fill up, in a full heap, and the random operations go on
+ * from there. */
+#define DRAIN 1999
+
 static void run_ops(gjb_heap *h, long ops)
 {
     for (cur_op = 0; cur_op < ops; cur_op++) {
+        if (qon && cur_op % DRAIN == DRAIN - 1) {
+            drain(h);
+            fill_up(h);
+            free_alternate(h);
+        }
         size_t r = below(100);
         if (r < 40)
             op_alloc(h);
@@ -929,6 +1211,9 @@ static void reset_model(void)
     nb = nlive = 0;
     for (unsigned c = 0; c < NCLASS; c++)
         cl[c].n = 0;
+    for (unsigned c = 0; c < EXACT; c++)
+        ql[c].n = 0;
+    qroom = qcap;
     max_block = total = failed = peak = maxused = max_align = 0;
     memset(freed, 0, sizeof freed);
 }
@@ -939,12 +1224,20 @@ struct layout {
     size_t more[MAXREG - 1][2];  /* regions added afterwards (off, len) */
 };
 
-static void run_layout(const struct layout *L)
+/* Runs layout L, with GJB_QUICK when quick says so (the heap has quick
+ * lists when its first region is large enough). */
+static void run_layout(const struct layout *L, bool quick)
 {
-    long ops = ops_per_layout();
-    cur_layout = L->name;
+    static char name[64];
+    snprintf(name, sizeof name, "%s%s", L->name, quick ? "+quick" : "");
+    cur_layout = name;
     arena_lo = arena;
     arena_span = sizeof arena;
+    qon = quick && FF_QUICK_OK && L->first_len >= FF_QUICK_MIN;
+    qcap = qon ? quick_cap(L->first_len) : 0;
+    long ops = ops_per_layout();
+    if (quick && !qon && ops > 4000)
+        ops = 4000; /* the flag is ignored: the run without it says the rest */
     memset(&cov_total, 0, sizeof cov_total);
     for (cur_seed = 1; cur_seed <= SEEDS; cur_seed++) {
         cur_op = -1;
@@ -954,7 +1247,8 @@ static void run_layout(const struct layout *L)
         memset(arena, 0xa5, sizeof arena);
         gjb_heap *h;
         unsigned char *lo = arena + L->first_off;
-        EQ(gjb_heap_init(lo, L->first_len, GJB_FIRST_FIT, MAXREG, &h), GJB_OK);
+        EQ(gjb_heap_init(lo, L->first_len, GJB_FIRST_FIT | (quick ? GJB_QUICK : 0), MAXREG, &h),
+           GJB_OK);
         adopt_region(h, L->first_len);
         compare_stats(h);
         for (int r = 0; r < MAXREG - 1 && L->more[r][1]; r++) {
@@ -971,6 +1265,7 @@ static void run_layout(const struct layout *L)
         for (int i = 0; i < nb; i++)
             EXPECT(mb[i].free, NULL);
         EXPECT(gjb_heap_is_empty(h), NULL);
+        EQ(qroom, qcap); /* the quick lists empty */
 
         long *dst = &cov_total.own, *src = &cov.own;
         for (size_t i = 0; i < sizeof cov / sizeof(long); i++)
@@ -978,7 +1273,7 @@ static void run_layout(const struct layout *L)
     }
     cur_op = -1;
     const struct cover *c = &cov_total;
-    print_message("    %-22s max block %6zu: own class %ld, class above %ld, split %ld, whole %ld, "
+    print_message("    %-28s max block %6zu: own class %ld, class above %ld, split %ld, whole %ld, "
                   "memalign at start %ld / inside %ld / retried %ld, merges %ld+%ld, "
                   "shrinks %ld, grows right %ld / left %ld (gap %ld), moves %ld, NOMEM %ld, "
                   "TOOBIG %ld, ALIGN %ld, hostile %ld, listed second %ld, own class's first "
@@ -987,6 +1282,19 @@ static void run_layout(const struct layout *L)
                   c->aligned_inside, c->slack_retry, c->merge_next, c->merge_prev, c->shrink,
                   c->grow_right, c->grow_left, c->grow_left_gap, c->moves, c->nomem, c->toobig,
                   c->badalign, c->hostile, c->second, c->own_too_small);
+    if (quick)
+        print_message("    %-28s quick lists of %lu blocks: pushes %ld, takes %ld (memalign "
+                      "%ld), refused full %ld, flushes after a failure %ld / after the last "
+                      "free %ld, blocks flushed %ld, hostile at quick blocks %ld, max_alloc "
+                      "from a quick block %ld\n",
+                      name, (unsigned long)qcap, c->quick_push, c->quick_take, c->quick_take_aligned,
+                      c->quick_full, c->flush_fail, c->flush_empty, c->flushed, c->hostile_quick,
+                      c->max_quick);
+    if (quick && !qon) /* the flag is ignored */
+        EXPECT(c->quick_push + c->quick_take + c->quick_take_aligned + c->flush_fail +
+                       c->flush_empty ==
+                   0,
+               NULL);
     /* Every kind of outcome happened (a run of 20000 operations per layout
      * is long enough for that). */
     if (ops >= 20000)
@@ -996,6 +1304,15 @@ static void run_layout(const struct layout *L)
                    c->grow_left > 0 && c->moves > 0 && c->nomem > 0 && c->toobig > 0 &&
                    c->badalign > 0 && c->hostile > 0 && c->second > 0 && c->own_too_small > 0,
                "coverage");
+    /* (On ILP32, whose quick blocks are under 256 bytes, the largest free
+     * block of a nearly full heap is seldom one of them: max_quick is
+     * asked of LP64 only.) */
+    if (ops >= 20000 && qon)
+        EXPECT(c->quick_push > 0 && c->quick_take > 0 && c->quick_take_aligned > 0 &&
+                   c->quick_full > 0 && c->flush_fail > 0 && c->flush_empty > 0 &&
+                   c->flushed > 0 && c->hostile_quick > 0 &&
+                   (c->max_quick > 0 || sizeof(size_t) < 8),
+               "quick coverage");
 }
 
 /* The model's geometry is the engine's. */
@@ -1018,41 +1335,75 @@ static void geometry(void **state)
     assert_int_equal(gjb_ff_block_size(SIZE_MAX - W - G + 1), 0);
 }
 
+/* Every layout runs twice: without and with GJB_QUICK (*state, set by
+ * BOTH below). */
+static bool quick_of(void **state)
+{
+    return *state != NULL;
+}
+
 static void test_one_region(void **state)
 {
-    (void)state;
-    run_layout(&(struct layout){"one_region", 64, 96 * 1024, {{0}}});
+    run_layout(&(struct layout){"one_region", 64, 96 * 1024, {{0}}}, quick_of(state));
 }
 
 static void test_regions_ascending(void **state)
 {
-    (void)state;
     run_layout(&(struct layout){"regions_ascending", 3, 24 * 1024,
-                                {{40000, 32 * 1024}, {100001, 20000}, {0}}});
+                                {{40000, 32 * 1024}, {100001, 20000}, {0}}},
+               quick_of(state));
 }
 
 /* Regions added below the first one, unaligned, the last the largest (the
  * table of large classes moves into it). */
 static void test_regions_descending_unaligned(void **state)
 {
-    (void)state;
     run_layout(&(struct layout){"regions_descending", 600005, 16 * 1024,
-                                {{300007, 16 * 1024}, {9, 30000}, {0}}});
+                                {{300007, 16 * 1024}, {9, 30000}, {0}}},
+               quick_of(state));
 }
 
 /* A small first region, then four times larger ones: the large-class
  * table grows twice. */
 static void test_regions_growing(void **state)
 {
-    (void)state;
     run_layout(&(struct layout){"regions_growing", 500000, 3000,
-                                {{200000, 12000}, {4000, 48000}, {700001, 190000}}});
+                                {{200000, 12000}, {4000, 48000}, {700001, 190000}}},
+               quick_of(state));
 }
 
 static void test_tiny_heap(void **state)
 {
+    run_layout(&(struct layout){"tiny_heap", 17, 2500, {{0}}}, quick_of(state));
+}
+
+/* A first region of exactly FF_QUICK_MIN bytes, unaligned (the smallest
+ * heap with quick lists), a smaller one below and a four times larger one
+ * above (the hot region and the large-class table move): quick blocks in
+ * every region. */
+static void test_regions_quick(void **state)
+{
+    run_layout(&(struct layout){"regions_quick", 250001, FF_QUICK_MIN,
+                                {{7, 20000}, {400003, 4 * FF_QUICK_MIN}, {0}}},
+               quick_of(state));
+}
+
+/* GJB_QUICK gives quick lists to a heap of FF_QUICK_MIN bytes (room for
+ * a block per FF_QUICK_PER bytes, at most FF_QUICK_CAP), none to a smaller
+ * one. */
+static void quick_threshold(void **state)
+{
     (void)state;
-    run_layout(&(struct layout){"tiny_heap", 17, 2500, {{0}}});
+    gjb_heap *h;
+    const size_t lens[] = {FF_QUICK_MIN - G, FF_QUICK_MIN, FF_QUICK_MIN + FF_QUICK_PER - G,
+                           FF_QUICK_MIN + FF_QUICK_PER, sizeof arena - 64};
+    for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+        size_t len = lens[k];
+        assert_int_equal(gjb_heap_init(arena + 64, len, GJB_FIRST_FIT | GJB_QUICK, 1, &h), GJB_OK);
+        assert_int_equal(ff_quick_left(h), len >= FF_QUICK_MIN && FF_QUICK_OK ? quick_cap(len) : 0);
+        assert_int_equal(*ff_quick_map(h), 0);
+        assert_int_equal(gjb_heap_validate(h), GJB_OK);
+    }
 }
 
 static int teardown(void **state)
@@ -1060,18 +1411,26 @@ static int teardown(void **state)
     (void)state;
     for (unsigned c = 0; c < NCLASS; c++)
         free(cl[c].a);
+    for (unsigned c = 0; c < EXACT; c++)
+        free(ql[c].a);
     return 0;
 }
 
+/* Test f without, then with GJB_QUICK. */
+#define BOTH(f) {#f, f, NULL, NULL, NULL}, {#f "_quick", f, NULL, NULL, &quick_flag}
+
 int main(void)
 {
+    static int quick_flag;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(geometry),
-        cmocka_unit_test(test_one_region),
-        cmocka_unit_test(test_regions_ascending),
-        cmocka_unit_test(test_regions_descending_unaligned),
-        cmocka_unit_test(test_regions_growing),
-        cmocka_unit_test(test_tiny_heap),
+        cmocka_unit_test(quick_threshold),
+        BOTH(test_one_region),
+        BOTH(test_regions_ascending),
+        BOTH(test_regions_descending_unaligned),
+        BOTH(test_regions_growing),
+        BOTH(test_tiny_heap),
+        BOTH(test_regions_quick),
     };
     return cmocka_run_group_tests_name("heap_model", tests, NULL, teardown);
 }

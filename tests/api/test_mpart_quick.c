@@ -1,0 +1,241 @@
+/*
+ * test_mpart_quick.c - FIRST_FIT partitions of 32 KiB or more and their
+ * quick lists (gjbmem/heap.h, GJB_QUICK; docs/DESIGN.md, "Quick lists"):
+ * a small block freed between allocated ones is set aside unmerged and the
+ * next allocation of its size takes it back; the statistics count it as
+ * free; findmaxfree sees it; a double free of it is refused; the lists give
+ * their blocks back, merged, when an allocation finds nothing else and when
+ * the partition becomes empty; a partition under 32 KiB has none. The
+ * engine's model test (tests/engine/test_heap_model.c) predicts every
+ * address with them; this is the partition API's view.
+ */
+#include "mpart_suite.h"
+
+#define QUICK_PART (64 * KIB)
+
+/* Quick lists exist where the smallest block is at least two granules
+ * (not on i386: 4-byte words, 16-byte granules) and the build keeps them. */
+#define HAS_QUICK (GJBMEM_FF_QUICK > 0 && 4 * sizeof(size_t) >= 2 * GRAIN)
+
+static _Alignas(4096) char buf_q[QUICK_PART];
+static _Alignas(4096) char buf_small[16 * KIB];
+
+/* Three blocks of n bytes in address order in a fresh partition. */
+static void three(mpart_id a, size_t n, char *p[3])
+{
+    for (int i = 0; i < 3; i++) {
+        p[i] = alloc_ok(a, n);
+        if (i)
+            assert_true(p[i - 1] < p[i]);
+    }
+}
+
+/* The listed block whose payload is p: not used, n payload bytes. */
+static void listed_free(mpart_id a, const char *p, size_t n)
+{
+    size_t i = block_index(a, p);
+    assert_false(listed[i].used);
+    assert_int_equal(listed[i].size - listed[i].header, n);
+}
+
+static void freed_block_is_taken_back_first(void **state)
+{
+    (void)state;
+    mpart_id a = make(buf_q, sizeof buf_q);
+    char *p[3];
+    three(a, 100, p);
+    struct partinfo before = info(a);
+    size_t payload = block_bytes(a, p[1]);
+    free_ok(a, p[1]);
+    struct partinfo after = info(a);
+    assert_int_equal(after.segment, before.segment); /* not merged with anything */
+    assert_int_equal(after.free, before.free + payload);
+    assert_int_equal(after.used, before.used - payload);
+    listed_free(a, p[1], payload);
+    assert_ptr_equal(alloc_ok(a, 100), p[1]);
+    assert_true(alloc_ok(a, 100) > p[2]); /* none left: from the tail */
+}
+
+static void neighbours_stay_apart_until_needed(void **state)
+{
+    (void)state;
+    mpart_id a = make(buf_q, sizeof buf_q);
+    char *p[3];
+    three(a, 200, p);
+    size_t one = block_bytes(a, p[0]);
+    free_ok(a, p[0]);
+    free_ok(a, p[1]); /* both set aside: two free blocks side by side */
+    listed_free(a, p[0], one);
+    listed_free(a, p[1], one);
+    /* The tail is the largest free block; once it is taken, a request that
+     * only the two merged blocks can hold merges them. */
+    size_t max;
+    OK(mpart_findmaxfree_size(a, &max));
+    char *tail = alloc_ok(a, max);
+    assert_true(tail > p[2]);
+    char *both = alloc_ok(a, 2 * one);
+    assert_ptr_equal(both, p[0]);
+    free_ok(a, both);
+    free_ok(a, tail);
+}
+
+static void double_free_of_a_set_aside_block_is_refused(void **state)
+{
+    (void)state;
+    mpart_id a = make(buf_q, sizeof buf_q);
+    char *p[3];
+    three(a, 64, p);
+    free_ok(a, p[1]);
+    struct partinfo before = info(a);
+    FAILS(mpart_free(a, p[1]), ERROR_REGION_NULL);
+    FAILS(mpart_free(a, p[1] + GRAIN), ERROR_REGION_NULL);
+    FAILS(mpart_realloc(a, p[1], 10) == NULL ? -1 : 0, EINVAL);
+    same_info(before, info(a));
+    errno = SENTINEL;
+    assert_int_equal(mpart_usable_size(a, p[1]), 0);
+    valid(a);
+    assert_ptr_equal(alloc_ok(a, 64), p[1]); /* still good for its size */
+}
+
+static void findmaxfree_counts_set_aside_blocks(void **state)
+{
+    (void)state;
+    mpart_id a = make(buf_q, sizeof buf_q);
+    char *p[3];
+    three(a, 400, p);
+    size_t max;
+    OK(mpart_findmaxfree_size(a, &max));
+    alloc_ok(a, max); /* the tail: nothing else is free */
+    size_t payload = block_bytes(a, p[1]);
+    free_ok(a, p[1]);
+    OK(mpart_findmaxfree_size(a, &max));
+    assert_int_equal(max, payload - GUARD);
+    assert_ptr_equal(alloc_ok(a, max), p[1]);
+    OK(mpart_findmaxfree_size(a, &max));
+    assert_int_equal(max, 0);
+}
+
+static void an_empty_partition_is_whole_again(void **state)
+{
+    (void)state;
+    mpart_id a = make(buf_q, sizeof buf_q);
+    struct partinfo fresh = info(a);
+    size_t max0, max;
+    OK(mpart_findmaxfree_size(a, &max0));
+    enum { N = 150 };
+    char *p[N];
+    uint32_t x = 12345;
+    for (int i = 0; i < N; i++) {
+        x = x * 1103515245u + 12345u;
+        p[i] = alloc_ok(a, 16 + (x >> 8) % 300);
+    }
+    for (int i = N; i > 1; i--) { /* free in a shuffled order */
+        x = x * 1103515245u + 12345u;
+        int j = (int)((x >> 8) % (uint32_t)i);
+        char *t = p[j];
+        p[j] = p[i - 1];
+        p[i - 1] = t;
+    }
+    for (int i = 0; i < N; i++)
+        free_ok(a, p[i]);
+    struct partinfo now = info(a);
+    assert_int_equal(now.segment, 1);
+    assert_int_equal(now.free, fresh.free);
+    OK(mpart_findmaxfree_size(a, &max));
+    assert_int_equal(max, max0);
+}
+
+static void a_full_partition_merges_what_it_set_aside(void **state)
+{
+    (void)state;
+    mpart_id a = make(buf_q, sizeof buf_q);
+    enum { N = 1000 };
+    static char *p[N];
+    int n = 0;
+    while (n < N && (p[n] = mpart_alloc(a, 48)) != NULL)
+        n++;
+    assert_true(n > 100 && n < N); /* full */
+    for (int i = 1; i + 1 < n; i += 2) /* every other one, each between allocated ones */
+        free_ok(a, p[i]);
+    /* Nothing free holds 100 bytes until the set-aside blocks merge: they do
+     * not (their neighbours are allocated), so the request fails, and the
+     * partition is still whole and valid. */
+    errno = SENTINEL;
+    assert_null(mpart_alloc(a, 100));
+    assert_int_equal(errno, ENOMEM);
+    valid(a);
+    for (int i = 0; i < n; i += 2) /* their neighbours go: now they can merge */
+        free_ok(a, p[i]);
+    if (n % 2 == 0)
+        free_ok(a, p[n - 1]);
+    struct partinfo now = info(a);
+    assert_int_equal(now.segment, 1);
+}
+
+/* A partition without quick lists merges a freed block at once. */
+static void merges_at_once(char *buf, size_t size)
+{
+    mpart_id a = make(buf, size);
+    char *p[3];
+    three(a, 100, p);
+    struct partinfo before = info(a);
+    free_ok(a, p[0]);
+    free_ok(a, p[1]);
+    assert_int_equal(info(a).segment, before.segment - 1); /* merged at once */
+    assert_ptr_equal(alloc_ok(a, 200), p[0]);
+}
+
+static void a_small_partition_merges_at_once(void **state)
+{
+    (void)state;
+    merges_at_once(buf_small, sizeof buf_small);
+}
+
+/* A build or target without quick lists (i386, GJBMEM_FF_QUICK 0). */
+static void without_quick_lists_a_large_one_too(void **state)
+{
+    (void)state;
+    merges_at_once(buf_q, sizeof buf_q);
+}
+
+static void memalign_takes_an_aligned_set_aside_block(void **state)
+{
+    (void)state;
+    mpart_id a = make(buf_q, sizeof buf_q);
+    char *p[3];
+    three(a, 100, p);
+    char *q = memalign_ok(a, 64, 100);
+    char *pin = alloc_ok(a, 100); /* after q: q is set aside when freed */
+    assert_ptr_equal(next_block(a, q), pin);
+    free_ok(a, q);
+    char *r = memalign_ok(a, 64, 100); /* an aligned set-aside block of its size */
+    assert_ptr_equal(r, q);
+    char *s = realloc_ok(a, r, 300);
+    assert_true(aligned_to(s, 64)); /* it kept its alignment */
+    free_ok(a, s);
+    free_ok(a, pin);
+    for (int i = 0; i < 3; i++)
+        free_ok(a, p[i]);
+    assert_int_equal(info(a).segment, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest without[] = {
+        cmocka_unit_test_teardown(a_small_partition_merges_at_once, teardown),
+        cmocka_unit_test_teardown(without_quick_lists_a_large_one_too, teardown),
+    };
+    if (!HAS_QUICK)
+        return cmocka_run_group_tests(without, NULL, NULL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(freed_block_is_taken_back_first, teardown),
+        cmocka_unit_test_teardown(neighbours_stay_apart_until_needed, teardown),
+        cmocka_unit_test_teardown(double_free_of_a_set_aside_block_is_refused, teardown),
+        cmocka_unit_test_teardown(findmaxfree_counts_set_aside_blocks, teardown),
+        cmocka_unit_test_teardown(an_empty_partition_is_whole_again, teardown),
+        cmocka_unit_test_teardown(a_full_partition_merges_what_it_set_aside, teardown),
+        cmocka_unit_test_teardown(a_small_partition_merges_at_once, teardown),
+        cmocka_unit_test_teardown(memalign_takes_an_aligned_set_aside_block, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
