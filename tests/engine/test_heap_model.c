@@ -480,7 +480,8 @@ static void model_release(int i)
 /* The blocks the quick lists of a heap made with len bytes may hold. */
 static size_t quick_cap(size_t len)
 {
-    return len / FF_QUICK_PER < FF_QUICK_CAP ? len / FF_QUICK_PER : FF_QUICK_CAP;
+    size_t cap = len / FF_QUICK_PER;
+    return cap > FF_QUICK_CAP ? FF_QUICK_CAP : cap; /* (not <: FF_QUICK_CAP may be 0) */
 }
 
 static bool quick_any(void)
