@@ -45,16 +45,16 @@ enum gjb_status {
 enum gjb_policy { GJB_FIRST_FIT = 0, GJB_BUDDY = 1 };
 
 /* Or'ed into gjb_heap_init's policy: FIRST_FIT with quick lists, when the
- * heap holds at least 32 KiB (their heads take 32 words after the
+ * heap holds at least 32 KiB (their heads take 64 words after the
  * descriptor) and the target's smallest block is two granules or more
- * (not i386 or RV32). A free of a small block (under 512 bytes on LP64,
- * 256 on ILP32) between two allocated blocks may then set it aside unmerged
- * on its exact class's quick list, and an allocation of that block size
+ * (not i386 or RV32). A free of a block under 1 KiB (512 bytes where a
+ * word is 32 bits) between two allocated blocks may then set it aside
+ * unmerged on the quick list of its size, and an allocation of that block size
  * takes it back first (memalign too, when it is aligned enough): fewer
  * instructions per pair, the same statistics (a set-aside block counts as
  * free), another placement. The lists hold at most GJBMEM_FF_QUICK blocks
- * (1024 by default, 0 in the bare port's config.h: none) and one per 512
- * bytes of the heap; they give their
+ * (1024 by default, 0 in the bare port's config.h: none) and one per 4 KiB
+ * of the heap; they give their
  * blocks back, merged, when an allocation finds no other block (that call
  * then does up to that many merges: still a bounded time) and when the last
  * allocated block is freed. Not for a heap that processes share

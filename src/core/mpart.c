@@ -478,27 +478,25 @@ static GJB_NOINLINE void *alloc_other(mpart_id mid, size_t size)
     return p;
 }
 
-/* The common paths of mpart_alloc, and of BUDDY's mpart_free and
- * mpart_memalign, call nothing but in tail position (a call that ends the
- * function), so that they need no frame: no callee-saved register pushed
- * and popped on every call. A step that declines hands over, by a tail
- * call, to a function that goes on from there: alloc_slow and free_slow
- * when the lock is not free at once (or in interrupt context, or for a
- * stale id); alloc_declined and free_declined when the engine's
- * inline half declines (ff_alloc_hit, bd_alloc_hit and
- * bd_free_hit change nothing then), without a second look at the list;
+/* The common paths of mpart_alloc, mpart_free and mpart_memalign call
+ * nothing but in tail position (a call that ends the function), so that
+ * they need no frame: no callee-saved register pushed and popped on every
+ * call. A step that declines hands over, by a tail call, to a function
+ * that goes on from there: alloc_slow and free_slow when the lock is not
+ * free at once (or in interrupt context, or for a stale id); the rest of
+ * the policy's allocation or free when its inline half declines
+ * (alloc_exact and alloc_declined, free_missed and free_declined; the
+ * inline halves change nothing then), without a second look at the list;
  * alloc_locked and free_locked, which do the whole call with the lock
  * held, for anything else. Each policy's half sits where it costs the
  * other nothing (the layouts measured: docs/BENCHMARKS.md, "Engine v2"):
- * FIRST_FIT's allocation inline in mpart_alloc, BUDDY's calls in functions
- * of their own (alloc_buddy, free_buddy, memalign_buddy). FIRST_FIT's free
- * is frame-free only when its block goes onto a quick list (ff_free_hit,
- * in a partition that has them: docs/DESIGN.md, "Quick lists"); a block
- * the hit proved goes on to free_proved, anything else to free_declined
- * (both out of line, with a frame). mpart_free and
- * mpart_memalign pick the policy before the lock, by the slot's copy of it
- * (`buddy`; a stale id that reads another partition's is refused under the
- * lock all the same).
+ * FIRST_FIT's quick-list halves inline in mpart_alloc and mpart_free
+ * (ff_quick_hit, ff_free_hit: docs/DESIGN.md, "Quick lists"), its exact
+ * class and its other frees out of line, so that their registers do not
+ * weigh on the common case; BUDDY's calls in functions of their own
+ * (alloc_buddy, free_buddy, memalign_buddy_locked). mpart_free picks the
+ * policy before the lock, by the slot's copy of it (`buddy`; a stale id
+ * that reads another partition's is refused under the lock all the same).
  * Tools, guards (levels 2, 3) and firmware built for size
  * (GJBMEM_SMALL_CODE: no engine code copied in here) take the whole calls. */
 #define HOT_PATHS (!GJBMEM_TOOLS && !GJB_GUARDED && !GJB_SMALL_CODE)
@@ -515,25 +513,50 @@ static GJB_NOINLINE void *alloc_locked(struct slot *s, size_t size)
     return p;
 }
 
-/* The end of a common path: the lock released (a waiter woken), p
- * returned. One copy, reached by tail calls: its rare branch (a waiter) is
- * one for the coverage figures too, not one per caller. */
-static GJB_NOINLINE void *unlock_return(struct slot *s, void *p)
+/* The ends of the common paths: the lock released, a waiter (rare) woken
+ * out of line. Inline at the ends of the two quick paths (release_return,
+ * release_ok: 3 instructions per pair less than a tail call); one copy for
+ * the others, reached by tail calls (unlock_return, unlock_ok), so that
+ * its rare branch is one for the coverage figures too, not one per
+ * caller. */
+static GJB_NOINLINE void *wake_return(struct slot *s, void *p)
 {
-    if (GJB_UNLIKELY(gjb_fast_release(&s->lock)))
-        gjb_fast_wake(&s->lock);
+    gjb_fast_wake(&s->lock);
     return p;
 }
 
-/* The same for a call that returns 0. */
-static GJB_NOINLINE int unlock_ok(struct slot *s)
+static GJB_NOINLINE int wake_ok(struct slot *s)
 {
-    gjb_fast_unlock(&s->lock);
+    gjb_fast_wake(&s->lock);
     return 0;
 }
 
+static GJB_ALWAYS_INLINE void *release_return(struct slot *s, void *p)
+{
+    if (GJB_UNLIKELY(gjb_fast_release(&s->lock)))
+        return wake_return(s, p);
+    return p;
+}
+
+static GJB_ALWAYS_INLINE int release_ok(struct slot *s)
+{
+    if (GJB_UNLIKELY(gjb_fast_release(&s->lock)))
+        return wake_ok(s);
+    return 0;
+}
+
+static GJB_NOINLINE void *unlock_return(struct slot *s, void *p)
+{
+    return release_return(s, p);
+}
+
+static GJB_NOINLINE int unlock_ok(struct slot *s)
+{
+    return release_ok(s);
+}
+
 /* mpart_alloc on the locked private slot s once the inline half of its
- * heap h's policy (ff_alloc_hit, bd_alloc_hit) declined: the general
+ * heap h's policy (ff_exact_hit, bd_alloc_pick) declined: the general
  * allocation, without a second look at the list. */
 static GJB_NOINLINE void *alloc_declined(struct slot *s, gjb_heap *h, size_t size)
 {
@@ -542,6 +565,20 @@ static GJB_NOINLINE void *alloc_declined(struct slot *s, gjb_heap *h, size_t siz
                                     : gjb_ff_alloc_declined(h, size, &p);
     if (GJB_UNLIKELY(st != GJB_OK))
         return alloc_refused(s, st);
+    return unlock_return(s, p);
+}
+
+/* mpart_alloc on the locked private slot s, which holds the FIRST_FIT
+ * heap h, when the request's quick list had no block (ff_quick_hit): its
+ * exact class (ff_exact_hit), else the general allocation. Out of line, so
+ * that the registers of this half do not weigh on the first. */
+static GJB_NOINLINE void *alloc_exact(struct slot *s, gjb_heap *h, size_t size)
+{
+    void *p = ff_exact_hit(h, size);
+    if (GJB_UNLIKELY(!p))
+        return alloc_declined(s, h, size);
+    if (size > h->peak_request)
+        h->peak_request = size;
     return unlock_return(s, p);
 }
 
@@ -594,12 +631,13 @@ void *mpart_alloc(mpart_id mid, size_t size)
         return alloc_locked(s, size);
     if (h->policy == GJB_BUDDY)
         return alloc_buddy(s, h, size);
-    void *p;
-    if (GJB_UNLIKELY(!(p = ff_alloc_hit(h, size))))
-        return alloc_declined(s, h, size);
+    /* (a build without quick lists, firmware's: the exact class inline) */
+    void *p = FF_QUICK_OK ? ff_quick_hit(h, size) : ff_exact_hit(h, size);
+    if (GJB_UNLIKELY(!p))
+        return FF_QUICK_OK ? alloc_exact(s, h, size) : alloc_declined(s, h, size);
     if (size > h->peak_request)
         h->peak_request = size;
-    return unlock_return(s, p);
+    return release_return(s, p);
 }
 
 /* mpart_memalign on the locked private slot s, which holds the BUDDY heap
@@ -622,31 +660,48 @@ static GJB_NOINLINE void *memalign_buddy_locked(struct slot *s, gjb_heap *h, siz
     return take_buddy(s, h, off, next, k, true);
 }
 
-/* mpart_memalign's whole call (allocate), out of line for memalign_buddy,
- * which must not have its frame. */
+/* mpart_memalign's whole call (allocate), out of line for
+ * memalign_private, which must not have its frame. */
 static GJB_NOINLINE void *memalign_whole(mpart_id mid, size_t align, size_t size)
 {
     return allocate("mpart_memalign", mid, false, NULL, align, size);
 }
 
-/* mpart_memalign on slot s, which holds a BUDDY partition (or held one):
- * frame-free, as mpart_alloc. */
-static GJB_NOINLINE void *memalign_buddy(struct slot *s, mpart_id mid, size_t align, size_t size)
+/* mpart_memalign on the locked private slot s, which holds the FIRST_FIT
+ * heap h: the engine's memalign (a quick block first when it is aligned
+ * enough), without the layers of the whole call. */
+static GJB_NOINLINE void *memalign_first_fit_locked(struct slot *s, gjb_heap *h, size_t align,
+                                                    size_t size)
+{
+    void *p;
+    int st = gjb_heap_memalign(h, align, size, &p);
+    if (GJB_UNLIKELY(st != GJB_OK)) {
+        failed(s, "mpart_memalign", alloc_errno(st), st, NULL);
+        return NULL;
+    }
+    return unlock_return(s, p);
+}
+
+/* mpart_memalign on private slot s: frame-free, as mpart_alloc. */
+static GJB_NOINLINE void *memalign_private(struct slot *s, mpart_id mid, size_t align, size_t size)
 {
     if (GJB_UNLIKELY(gjb_fast_in_isr() || !gjb_fast_try(&s->lock)))
         return memalign_whole(mid, align, size);
-    if (GJB_UNLIKELY(s->id != mid)) { /* the id holds: s->heap is BUDDY */
+    if (GJB_UNLIKELY(s->id != mid)) {
         gjb_fast_unlock(&s->lock);
         return memalign_whole(mid, align, size);
     }
-    return memalign_buddy_locked(s, s->heap, align, size);
+    gjb_heap *h = s->heap;
+    if (h->policy == GJB_BUDDY)
+        return memalign_buddy_locked(s, h, align, size);
+    return memalign_first_fit_locked(s, h, align, size);
 }
 
 void *mpart_memalign(mpart_id mid, size_t alignment, size_t size)
 {
     struct slot *s = private_slot_of(mid);
-    if (HOT_PATHS && s && __atomic_load_n(&s->buddy, __ATOMIC_RELAXED))
-        return memalign_buddy(s, mid, alignment, size);
+    if (HOT_PATHS && s)
+        return memalign_private(s, mid, alignment, size);
     return memalign_whole(mid, alignment, size);
 }
 
@@ -701,16 +756,6 @@ static GJB_NOINLINE int free_slow(struct slot *s, mpart_id mid, char *addr, bool
     return free_locked(s, addr);
 }
 
-/* mpart_free's way on when ff_free_hit found a proved block that does not
- * go onto a quick list: freed without proving it again. */
-static GJB_NOINLINE int free_proved(struct slot *s, gjb_heap *h, char *addr)
-{
-    int st = gjb_ff_free_proved(h, addr);
-    if (GJB_UNLIKELY(st != GJB_OK))
-        return free_refused(s, st, addr);
-    return unlock_ok(s);
-}
-
 /* mpart_free's way on when the policy's hit (bd_free_hit, ff_free_hit)
  * declined: the general free (a merge, another region's block, or a
  * refusal it tells apart). */
@@ -719,6 +764,18 @@ static GJB_NOINLINE int free_declined(struct slot *s, gjb_heap *h, char *addr)
     int st = !addr                    ? GJB_E_INVAL
              : h->policy == GJB_BUDDY ? gjb_bd_free(h, addr)
                                       : gjb_ff_free_other(h, addr);
+    if (GJB_UNLIKELY(st != GJB_OK))
+        return free_refused(s, st, addr);
+    return unlock_ok(s);
+}
+
+/* mpart_free's way on when ff_free_hit declined (gjb_ff_free_missed: a
+ * proved block of the hot region freed without a second proof, the rest
+ * by the general free). Out of line, so that the registers of this half
+ * do not weigh on the first. */
+static GJB_NOINLINE int free_missed(struct slot *s, gjb_heap *h, char *addr)
+{
+    int st = ff_free_missed(h, addr);
     if (GJB_UNLIKELY(st != GJB_OK))
         return free_refused(s, st, addr);
     return unlock_ok(s);
@@ -759,12 +816,9 @@ static GJB_ALWAYS_INLINE int free_first_fit(struct slot *s, mpart_id mid, char *
         return ret;
     if (!HOT_PATHS)
         return free_locked(s, addr);
-    enum ff_hit hit = ff_free_hit(s->heap, addr);
-    if (GJB_LIKELY(hit == FF_HIT_QUICK))
-        return unlock_ok(s);
-    if (hit == FF_HIT_PROVED)
-        return free_proved(s, s->heap, addr);
-    return free_declined(s, s->heap, addr);
+    if (GJB_LIKELY(ff_free_hit(s->heap, addr)))
+        return release_ok(s);
+    return free_missed(s, s->heap, addr);
 }
 
 /* The same for a BUDDY partition, in a function of its own (bd_free_hit). */

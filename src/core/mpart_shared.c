@@ -36,7 +36,7 @@
 #include "mpart_shared.h"
 
 #define SHM_MAGIC 0x676a6273u /* "gjbs" */
-#define SHM_VERSION 1u
+#define SHM_VERSION 2u /* 2: the heap keeps free_floor and hot_span; FIRST_FIT bitmaps padded */
 #define SHM_PROCS 64u
 #define SHM_NAME 264u /* "/" + NAME_MAX (255) + NUL, rounded */
 #define SHM_ALIGN 64u /* the header's alignment, in every process */

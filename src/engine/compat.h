@@ -107,11 +107,13 @@ static inline unsigned gjb_ctz64(uint64_t x)
 #endif
 }
 
-/* Index of the highest set bit of x (x != 0): floor(log2(x)). */
+/* Index of the highest set bit of x (x != 0): floor(log2(x)). With the
+ * builtins, 63 ^ clz rather than 63 - clz (the same for 0..63): GCC makes
+ * the first one instruction on x86 (bsr), the second three. */
 static inline unsigned gjb_log2_64(uint64_t x)
 {
 #if GJB_HAVE_BUILTINS
-    return 63u - (unsigned)__builtin_clzll(x);
+    return 63u ^ (unsigned)__builtin_clzll(x);
 #else
     unsigned n = 0;
     if (x >> 32) { n += 32; x >>= 32; }
@@ -128,7 +130,8 @@ static inline unsigned gjb_log2(size_t x)
 {
 #if GJB_HAVE_BUILTINS
     if (sizeof(size_t) == sizeof(unsigned long))
-        return (unsigned)(8 * sizeof(unsigned long) - 1) - (unsigned)__builtin_clzl((unsigned long)x);
+        return (unsigned)(8 * sizeof(unsigned long) - 1) ^
+               (unsigned)__builtin_clzl((unsigned long)x);
 #endif
     return gjb_log2_64((uint64_t)x);
 }

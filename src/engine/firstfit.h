@@ -22,12 +22,12 @@
  *
  * Quick lists (Weinstock and Wulf's "quick fit", in front of the classes,
  * in a heap made with GJB_QUICK: docs/DESIGN.md, "Quick lists"). A free of a
- * small block whose block before is not free and whose block after is
- * allocated (or quick) may set it aside on its exact class's quick list
- * instead of listing it: its header gets FF_QUICK (free and aligned
- * together, which no other block has), it stays proved, and its neighbours
- * keep seeing it allocated (no footer, no FF_PREV_FREE after it), so nothing
- * merges with it. An allocation of its size takes it back first. It counts
+ * block under FF_QUICK_LIMIT bytes whose block before is not free and whose
+ * block after is allocated (or quick) may set it aside on the quick list of
+ * its size (one per granule count, FF_QUICK_N) instead of listing it: its
+ * header gets FF_QUICK (free and aligned together, which no other block
+ * has), it stays proved, and its neighbours keep seeing it allocated (no
+ * footer, no FF_PREV_FREE after it), so nothing merges with it. An allocation of its size takes it back first. It counts
  * as free in every statistic. The lists hold at most FF_QUICK_CAP blocks
  * (and one per FF_QUICK_PER bytes of the heap when it was made), so they
  * give their blocks back (merged, as a free would) in a bounded time: when
@@ -70,9 +70,15 @@ _Static_assert(FF_EXACT <= 32, "small_map is 32 bits");
  * asked (GJB_QUICK) and holds at least FF_QUICK_MIN bytes: a small heap
  * keeps its bytes for blocks (the manual's 8 KiB partition, over 90 %). */
 #define FF_QUICK_AT GJB_ROUND_UP(sizeof(gjb_heap) + FF_EXACT * sizeof(intptr_t), GJB_G)
-#define FF_QUICK_BYTES (FF_EXACT * sizeof(intptr_t))
+#if UINTPTR_MAX > 0xFFFFFFFFu
+#define FF_QUICK_N 64u /* quick lists: one per block size below FF_QUICK_LIMIT */
+#else
+#define FF_QUICK_N 32u
+#endif
+#define FF_QUICK_LIMIT (FF_QUICK_N * GJB_G)
+#define FF_QUICK_BYTES (FF_QUICK_N * sizeof(intptr_t))
 #define FF_QUICK_MIN ((size_t)32768)
-#define FF_QUICK_PER ((size_t)512) /* heap bytes per block the lists may hold */
+#define FF_QUICK_PER ((size_t)4096) /* heap bytes per block the lists may hold */
 
 /* Free-block links, right after the header. */
 #define FF_NEXT GJB_W
@@ -80,6 +86,8 @@ _Static_assert(FF_EXACT <= 32, "small_map is 32 bits");
 
 /* Requests up to this size get an exact class. */
 #define FF_FAST_MAX (FF_SMALL - GJB_W - GJB_G)
+/* Requests up to this size may find a block on a quick list. */
+#define FF_QUICK_FAST_MAX (FF_QUICK_LIMIT - GJB_W - GJB_G)
 
 static inline size_t ff_size(const char *b)
 {
@@ -140,6 +148,10 @@ static inline intptr_t *ff_quick(const gjb_heap *h)
  * whose smallest block is one granule (i386: 4-byte words, 16-byte
  * granules) has no slot for the room, and no quick lists. */
 #define FF_QUICK_OK (GJBMEM_FF_QUICK > 0 && FF_MIN / GJB_G >= 2)
+
+/* Bits past a block area's proof bits, always 0 (proof_bytes, firstfit.c):
+ * in a build with quick lists, one per quick list. */
+#define FF_PROOF_PAD (FF_QUICK_OK ? FF_QUICK_N : 0u)
 
 static inline uintptr_t *ff_quick_map(const gjb_heap *h)
 {
@@ -373,9 +385,12 @@ static GJB_ALWAYS_INLINE void ff_take(gjb_heap *h, intptr_t b, unsigned c, size_
 int gjb_ff_alloc_miss(gjb_heap *h, size_t size, size_t need, void **out);
 int gjb_ff_free_merge(gjb_heap *h, const struct gjb_region *r, intptr_t b, size_t hd, size_t nh);
 int gjb_ff_free_other(gjb_heap *h, void *p);
-/* The free of p after ff_free_hit found FF_HIT_PROVED: freed and merged,
- * its neighbours checked (not onto a quick list: the hit's rule said no). */
-int gjb_ff_free_proved(gjb_heap *h, void *p);
+/* The free of p after ff_free_hit declined: NULL refused (GJB_E_INVAL); a
+ * proved block of the hot region with a sane size freed and merged
+ * without a second proof (gjb_ff_free_merge checks its neighbours; not
+ * onto a quick list: the hit's rule said no); anything else by
+ * gjb_ff_free_other. */
+int gjb_ff_free_missed(gjb_heap *h, void *p);
 void gjb_ff_list_freed(gjb_heap *h, intptr_t b, size_t s);
 
 /* The need (block bytes) of a small request of size bytes. */
@@ -449,19 +464,41 @@ static GJB_ALWAYS_INLINE void *ff_take_quick_for(gjb_heap *h, size_t size)
     return NULL;
 }
 
-/* A small request from its own exact class; anything else goes out of
- * line. */
-static GJB_ALWAYS_INLINE int ff_alloc_fast(gjb_heap *h, size_t size, void **out)
+/* The hits of ff_alloc_fast alone, for a caller that must not call out on its
+ * common path, in two halves that it may place apart: the block of a
+ * request from its quick list (ff_quick_hit), or from its exact class
+ * (ff_exact_hit, once the first declined); NULL (nothing changed) when
+ * there is none. */
+static GJB_ALWAYS_INLINE void *ff_quick_hit(gjb_heap *h, size_t size)
+{
+    if (GJB_UNLIKELY(size - 1 >= FF_QUICK_FAST_MAX))
+        return NULL;
+    return ff_take_quick_for(h, size);
+}
+
+static GJB_ALWAYS_INLINE void *ff_exact_hit(gjb_heap *h, size_t size)
 {
     if (GJB_UNLIKELY(size - 1 >= FF_FAST_MAX))
-        return gjb_ff_alloc(h, size, out);
+        return NULL;
+    size_t need = ff_small_need(size);
+    unsigned c = (unsigned)(need / GJB_G);
+    intptr_t b = h->lists[c];
+    return GJB_LIKELY(b != 0) ? ff_take_exact(h, b, need, c) : NULL;
+}
+
+/* A small request from its quick list or its own exact class; anything
+ * else goes out of line. */
+static GJB_ALWAYS_INLINE int ff_alloc_fast(gjb_heap *h, size_t size, void **out)
+{
 #ifndef GJB_NO_QUICK
-    void *q = ff_take_quick_for(h, size);
+    void *q = FF_QUICK_OK ? ff_quick_hit(h, size) : NULL;
     if (GJB_LIKELY(q != NULL)) {
         *out = q;
         return GJB_OK;
     }
 #endif
+    if (GJB_UNLIKELY(size - 1 >= FF_FAST_MAX))
+        return gjb_ff_alloc(h, size, out);
     size_t need = ff_small_need(size);
     unsigned c = (unsigned)(need / GJB_G);
     intptr_t b = h->lists[c];
@@ -471,23 +508,7 @@ static GJB_ALWAYS_INLINE int ff_alloc_fast(gjb_heap *h, size_t size, void **out)
     return GJB_OK;
 }
 
-/* ff_alloc_fast's hit alone, for a caller that must not call out on its
- * common path: the block, or NULL (nothing changed) when the request is
- * not small or its exact class is empty. */
-static GJB_ALWAYS_INLINE void *ff_alloc_hit(gjb_heap *h, size_t size)
-{
-    if (GJB_UNLIKELY(size - 1 >= FF_FAST_MAX))
-        return NULL;
-    void *q = ff_take_quick_for(h, size);
-    if (GJB_LIKELY(q != NULL))
-        return q;
-    size_t need = ff_small_need(size);
-    unsigned c = (unsigned)(need / GJB_G);
-    intptr_t b = h->lists[c];
-    return GJB_LIKELY(b != 0) ? ff_take_exact(h, b, need, c) : NULL;
-}
-
-/* Puts the allocated block of payload p (header hd, exact class c) on
+/* Puts the allocated block of payload p (header hd, c granules) on
  * quick list c: it stays proved and unmerged, its header marked FF_QUICK
  * (which covers FF_ALIGNED: a block memalign placed loses it when it is
  * taken again). */
@@ -503,37 +524,46 @@ static GJB_ALWAYS_INLINE void ff_quick_push(gjb_heap *h, char *p, size_t hd, uns
     h->free_blocks++;
 }
 
-/* What ff_free_hit found: the block went onto a quick list (FF_HIT_QUICK);
- * it is an allocated, proved block of the hot region with a sane size,
- * which does not go onto a quick list (FF_HIT_PROVED: gjb_ff_free_proved
- * frees it without proving it again); anything else (FF_HIT_NONE: the
- * general free tells a bad pointer from damage). Nothing changed but in
- * the first case. */
-enum ff_hit { FF_HIT_NONE, FF_HIT_PROVED, FF_HIT_QUICK };
-
 /* The free of payload p when its block goes on a quick list: an allocated,
- * proved block of the hot region, of an exact class, after a block that is
- * not free and before a proved one, not the heap's last allocated block,
- * while the lists have room. */
-static GJB_ALWAYS_INLINE enum ff_hit ff_free_hit(gjb_heap *h, char *p)
+ * proved block of the hot region, under FF_QUICK_LIMIT bytes, after a block
+ * that is not free and before a proved one (the bits past the area's end
+ * are 0: proof_bytes), not the heap's last allocated block, while the
+ * lists have room. True when it went onto its list; false, nothing
+ * changed, otherwise. */
+static GJB_ALWAYS_INLINE bool ff_free_hit(gjb_heap *h, char *p)
 {
     size_t d = (size_t)(gjb_off(h, p) - (intptr_t)GJB_W - h->hot.first);
-    size_t area = (size_t)(h->hot.end - h->hot.first);
-    if (GJB_UNLIKELY(d >= area || d % GJB_G))
-        return FF_HIT_NONE;
+    if (GJB_UNLIKELY(d >= h->hot_span || d % GJB_G))
+        return false;
     size_t hd = gjb_word(p - GJB_W), s = hd & ~FF_FLAGS;
     const size_t *proof = ff_proof(h, &h->hot);
     if (GJB_LIKELY(!(hd & (FF_FREE | FF_PREV_FREE | ((GJB_G - 1) & ~FF_FLAGS))) &&
-                   s - FF_MIN < FF_SMALL - FF_MIN && s < area - d && ff_quick_left(h) &&
+                   s - FF_MIN < FF_QUICK_LIMIT - FF_MIN && ff_quick_left(h) &&
                    h->alloc_blocks != 1 && ff_bit_set(proof, d / GJB_G) &&
                    ff_bit_set(proof, (d + s) / GJB_G))) {
         ff_quick_push(h, p, hd, (unsigned)(s / GJB_G));
-        return FF_HIT_QUICK;
+        return true;
     }
-    if (GJB_UNLIKELY((hd & (FF_FREE | ((GJB_G - 1) & ~FF_FLAGS))) || !ff_bit_set(proof, d / GJB_G) ||
-                     s < FF_MIN || s > area - d))
-        return FF_HIT_NONE;
-    return FF_HIT_PROVED;
+    return false;
+}
+
+/* gjb_ff_free_missed inline, for a caller that must go on after it
+ * (mpart.c: a call less on the way to the worst free). */
+static GJB_ALWAYS_INLINE int ff_free_missed(gjb_heap *h, void *p)
+{
+    if (!p)
+        return GJB_E_INVAL;
+    intptr_t b = gjb_off(h, p) - (intptr_t)GJB_W;
+    size_t d = (size_t)(b - h->hot.first), area = h->hot_span;
+    if (GJB_LIKELY(d < area && d % GJB_G == 0)) { /* a proved block of the hot region */
+        const char *bp = gjb_ptr(h, b);
+        size_t hd = gjb_word(bp), s = hd & ~FF_FLAGS;
+        if (GJB_LIKELY(!(hd & (FF_FREE | ((GJB_G - 1) & ~FF_FLAGS))) &&
+                       ff_bit_set(ff_proof(h, &h->hot), d / GJB_G) && s >= FF_MIN &&
+                       s <= area - d))
+            return gjb_ff_free_merge(h, &h->hot, b, hd, gjb_word(bp + s));
+    }
+    return gjb_ff_free_other(h, p);
 }
 
 /* A free of the block b (payload p) at offset d into region r's block area:
@@ -555,8 +585,8 @@ static GJB_ALWAYS_INLINE int ff_free_in(gjb_heap *h, void *p, const struct gjb_r
     /* the next block, if allocated (or quick), must be proved too (or be
      * the sentinel): a damaged size that lands inside a block is refused */
 #ifndef GJB_NO_QUICK
-    if (ff_quick_left(h) && s < FF_SMALL && !(hd & FF_PREV_FREE) && h->alloc_blocks != 1 &&
-        s != room && ff_bit_set(ff_proof(h, r), (d + s) / GJB_G)) {
+    if (ff_quick_left(h) && s < FF_QUICK_LIMIT && !(hd & FF_PREV_FREE) &&
+        h->alloc_blocks != 1 && s != room && ff_bit_set(ff_proof(h, r), (d + s) / GJB_G)) {
         ff_quick_push(h, (char *)p, hd, (unsigned)(s / GJB_G));
         return GJB_OK;
     }
@@ -582,15 +612,30 @@ static GJB_ALWAYS_INLINE int ff_free_in(gjb_heap *h, void *p, const struct gjb_r
     return GJB_OK;
 }
 
-/* A free: the hot region's blocks inline, the other regions' after a
- * search of the region table (gjb_ff_free_other). */
+/* A free (p not NULL): the hot region's blocks inline, the other regions'
+ * after a search of the region table (gjb_ff_free_other). */
 static GJB_ALWAYS_INLINE int ff_free_fast(gjb_heap *h, void *p)
 {
     intptr_t b = gjb_off(h, p) - (intptr_t)GJB_W;
     size_t d = (size_t)(b - h->hot.first);
-    if (GJB_UNLIKELY(d >= (size_t)(h->hot.end - h->hot.first) || d % GJB_G))
+    if (GJB_UNLIKELY(d >= h->hot_span || d % GJB_G))
         return gjb_ff_free_other(h, p);
     return ff_free_in(h, p, &h->hot, b, d);
+}
+
+/* gjb_heap_free's FIRST_FIT half: NULL refused (GJB_E_INVAL). In a heap
+ * whose quick lists have room, only ff_free_hit is inline (then
+ * gjb_ff_free_missed, which refuses NULL too): with the in-place free
+ * beside it, its registers cost the common case a stack frame. */
+static GJB_ALWAYS_INLINE int ff_free_entry(gjb_heap *h, void *p)
+{
+#ifndef GJB_NO_QUICK
+    if (ff_quick_left(h))
+        return GJB_LIKELY(ff_free_hit(h, (char *)p)) ? GJB_OK : gjb_ff_free_missed(h, p);
+#endif
+    if (GJB_UNLIKELY(!p))
+        return GJB_E_INVAL;
+    return ff_free_fast(h, p);
 }
 
 #endif

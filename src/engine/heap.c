@@ -36,6 +36,7 @@ static void commit_region(gjb_heap *h, const struct gjb_region *r)
         gjb_ff_add_area(h, r);
     size_t len = largest_block(h, r);
     h->total += (size_t)(r->hi - r->lo);
+    h->free_floor += (size_t)(r->hi - r->lo); /* the high-water mark of used stays */
     if (len > h->max_block)
         h->max_block = len;
     gjb_note_used(h);
@@ -95,6 +96,7 @@ int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions, gjb_
     h->nregions = 1;
     h->region_cap = 1;
     h->hot = r;
+    h->hot_span = (size_t)(r.end - r.first);
     if (policy == GJB_FIRST_FIT) { /* [descriptor][quick lists][classes] */
         gjb_ff_quick_init(h, quick ? size : 0);
         gjb_ff_tables_init(h, (intptr_t)(desc + quick_bytes), size);
@@ -154,6 +156,7 @@ static void set_hot(gjb_heap *h, const struct gjb_region *r)
     h->hot.hi = r->hi;
     gjb_store_off(&h->hot.first, r->first);
     gjb_store_off(&h->hot.end, r->end);
+    h->hot_span = (size_t)(r->end - r->first);
 }
 
 /* Bytes of a region table of cap entries. */
@@ -270,7 +273,19 @@ int gjb_bd_alloc_entry(gjb_heap *h, size_t size, void **out)
 
 int gjb_bd_free_entry(gjb_heap *h, void *p)
 {
+    if (!p)
+        return GJB_E_INVAL;
     return bd_free_fast(h, p);
+}
+
+int gjb_ff_alloc_unquick(gjb_heap *h, size_t size, void **out)
+{
+    void *p = ff_exact_hit(h, size); /* size 0: none */
+    if (!p)
+        return gjb_ff_alloc_declined(h, size, out);
+    gjb_alloc_open(h, size);
+    *out = p;
+    return GJB_OK;
 }
 
 int gjb_heap_alloc(gjb_heap *h, size_t size, void **out)
@@ -428,7 +443,7 @@ void gjb_heap_get_stats(const gjb_heap *h, struct gjbmem_heap_stats *st)
     GJB_TOOL_SCOPE();
     st->free = h->free;
     st->used = h->total - st->free;
-    st->maxused = h->maxused;
+    st->maxused = h->total - h->free_floor;
     st->total = h->total;
     st->alloc_blocks = h->alloc_blocks;
     st->free_blocks = h->free_blocks;
@@ -499,9 +514,10 @@ static bool regions_ok(const gjb_heap *h, const struct gjb_region *t)
             largest = r;
     }
     const struct gjb_region *hot = &h->hot;
+    /* (not memcmp: the engine calls only memcpy/memmove/memset) */
     return homes && hot->lo == largest->lo && hot->hi == largest->hi &&
-           hot->first == largest->first &&
-           hot->end == largest->end; /* not memcmp: the engine calls only memcpy/memmove/memset */
+           hot->first == largest->first && hot->end == largest->end &&
+           h->hot_span == (size_t)(hot->end - hot->first);
 }
 
 int gjb_heap_validate(const gjb_heap *h)
@@ -543,7 +559,8 @@ int gjb_heap_validate(const gjb_heap *h)
         return GJB_E_CORRUPT;
     if (nalloc != h->alloc_blocks || nfree != h->free_blocks ||
         free_bytes - nfree * gjb_hdr_bytes(h) != h->free || total != h->total ||
-        max_block != h->max_block || h->free > h->total || h->total - h->free > h->maxused)
+        max_block != h->max_block || h->free > h->total || h->free < h->free_floor ||
+        h->free_floor > h->total)
         return GJB_E_CORRUPT;
     return GJB_OK;
 }

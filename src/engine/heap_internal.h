@@ -59,11 +59,13 @@ struct gjb_heap {
     struct gjb_region hot; /* a copy of the largest region's record (the lowest
                               of equals): the hot paths find its blocks without
                               a search; the descriptor's while there is one */
+    size_t hot_span;       /* hot.end - hot.first, for the hot paths' range check */
     size_t total;          /* bytes handed to the heap */
     size_t free;           /* payload bytes of the free blocks (headers excluded) */
     size_t free_blocks;
     size_t alloc_blocks;
-    size_t maxused;
+    size_t free_floor;     /* the least free ever was, raised with total when a
+                              region is added: maxused is total - free_floor */
     size_t failed;
     size_t peak_request;
     size_t max_block;      /* largest block any region could hold */
@@ -143,11 +145,11 @@ static inline size_t gjb_hdr_bytes(const gjb_heap *h)
     return h->policy == GJB_BUDDY ? 0 : GJB_W;
 }
 
+/* Records a new high-water mark of used (total - free) if there is one. */
 static inline void gjb_note_used(gjb_heap *h)
 {
-    size_t used = h->total - h->free;
-    if (used > h->maxused)
-        h->maxused = used;
+    if (h->free < h->free_floor)
+        h->free_floor = h->free;
 }
 
 /* The alignment an aligned block at payload p keeps when it is resized:
@@ -195,7 +197,7 @@ static inline size_t gjb_dist(intptr_t off, intptr_t base)
  * of line it measured 8-9 instructions per pair more: docs/DESIGN.md). */
 static GJB_ALWAYS_INLINE const struct gjb_region *gjb_region_of(const gjb_heap *h, intptr_t off)
 {
-    if (GJB_LIKELY(gjb_dist(off, h->hot.first) < (size_t)(h->hot.end - h->hot.first)))
+    if (GJB_LIKELY(gjb_dist(off, h->hot.first) < h->hot_span))
         return &h->hot;
     return gjb_region_at(h, off);
 }

@@ -48,17 +48,35 @@ static GJB_ALWAYS_INLINE int gjb_alloc_close(gjb_heap *h, size_t size, void **ou
     return GJB_OK;
 }
 
+/* The allocation after ff_quick_hit declined (heap.c): the exact class,
+ * then the general way. */
+int gjb_ff_alloc_unquick(gjb_heap *h, size_t size, void **out);
+
+/* A FIRST_FIT allocation. Where quick lists may be, the quick hit alone is
+ * inline, frame-free (its registers and a frame for the rest cost the
+ * common case a few instructions), the rest out of line. */
 static GJB_ALWAYS_INLINE int gjb_ff_alloc_frame(gjb_heap *h, size_t size, void **out)
 {
     GJB_TOOL_SCOPE();
+#ifndef GJB_NO_QUICK
+    if (!GJBMEM_TOOLS && FF_QUICK_OK) {
+        void *q = ff_quick_hit(h, size); /* size 0: none */
+        if (GJB_UNLIKELY(!q))
+            return gjb_ff_alloc_unquick(h, size, out);
+        if (size > h->peak_request)
+            h->peak_request = size;
+        *out = q;
+        return GJB_OK;
+    }
+#endif
     if (!gjb_alloc_open(h, size))
         return GJB_E_INVAL;
     return gjb_alloc_close(h, size, out, ff_alloc_fast(h, size, out));
 }
 
-/* gjb_ff_alloc_frame after ff_alloc_hit declined (for a caller whose
- * common path is the hit alone: mpart.c): the general allocation, without
- * a second look at the exact class. */
+/* gjb_ff_alloc_frame after ff_quick_hit and ff_exact_hit declined (for a
+ * caller whose common path is the hits alone: mpart.c, heap.c): the general
+ * allocation, without a second look at the exact class. */
 static GJB_ALWAYS_INLINE int gjb_ff_alloc_declined(gjb_heap *h, size_t size, void **out)
 {
     GJB_TOOL_SCOPE();
@@ -99,9 +117,7 @@ static GJB_ALWAYS_INLINE int gjb_heap_free_inline(gjb_heap *h, void *p)
 {
     if (GJBMEM_TOOLS)
         return gjb_heap_free_watched(h, p);
-    if (GJB_UNLIKELY(!p))
-        return GJB_E_INVAL;
-    return h->policy == GJB_BUDDY ? gjb_bd_free_entry(h, p) : ff_free_fast(h, p);
+    return h->policy == GJB_BUDDY ? gjb_bd_free_entry(h, p) : ff_free_entry(h, p);
 }
 
 /* The hot region's block area as a reader without h's lock sees it:

@@ -60,7 +60,7 @@ bool gjb_heap_within(const void *mem, size_t size, const gjb_heap *h)
     if (!span_in(0, gjb_descriptor_bytes(h->policy), mlo, mhi))
         return false;
     if (h->nregions == 0 || h->nregions > h->region_cap || h->region_cap > h->max_regions ||
-        !region_in(&h->hot, mlo, mhi))
+        !region_in(&h->hot, mlo, mhi) || h->hot_span != (size_t)(h->hot.end - h->hot.first))
         return false;
     if (h->regions) {
         if (!span_in(h->regions, h->region_cap * sizeof(struct gjb_region), mlo, mhi) ||

@@ -114,7 +114,8 @@ static size_t ff_area_bytes(uintptr_t area, uintptr_t hi)
     uintptr_t first = GJB_ROUND_UP(area + GJB_W, GJB_G) - GJB_W;
     size_t k = 0;
     for (;;) {
-        size_t n = k + 1, bitmap = (n + FF_WBITS - 1) / FF_WBITS * sizeof(size_t);
+        /* a bit per granule and FF_PROOF_PAD more, always 0 */
+        size_t n = k + 1, bitmap = (n + FF_PROOF_PAD + FF_WBITS - 1) / FF_WBITS * sizeof(size_t);
         if (GJB_ROUND_UP(first + n * GJB_G + GJB_W + bitmap, GJB_G) > hi)
             return k * GJB_G;
         k = n;
@@ -598,6 +599,43 @@ static void regions_in_descending_order(void **state)
     assert_int_equal(gjb_heap_validate(h), GJB_OK);
 }
 
+/* The entries of a heap with quick lists (gjb_heap_alloc and gjb_heap_free
+ * take the quick hit inline and everything else out of line): 0 bytes and
+ * NULL refused there too; a request that a quick block of its size answers
+ * counts in the statistics as any other (its peak request, its maxused). */
+static void quick_heap_entries(void **state)
+{
+    (void)state;
+    if (!FF_QUICK_OK)
+        skip();
+    gjb_heap *h;
+    void *p[3], *q;
+    memset(arena, 0, ARENA);
+    assert_int_equal(gjb_heap_init(arena, ARENA, GJB_FIRST_FIT | GJB_QUICK, 1, &h), GJB_OK);
+    assert_int_equal(gjb_heap_alloc(h, 0, &q), GJB_E_INVAL);
+    assert_int_equal(gjb_heap_free(h, NULL), GJB_E_INVAL);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(gjb_heap_alloc(h, 100, &p[i]), GJB_OK);
+    struct gjbmem_heap_stats st;
+    gjb_heap_get_stats(h, &st);
+    size_t maxused = st.maxused;
+    assert_int_equal(st.peak_request, 100);
+    assert_int_equal(gjb_heap_free(h, p[1]), GJB_OK); /* onto its quick list */
+    gjb_heap_get_stats(h, &st);
+    assert_int_equal(st.segments, 4);                 /* not merged: 3 blocks and the tail */
+    assert_int_equal(gjb_heap_alloc(h, 104, &q), GJB_OK); /* the same block size */
+    assert_ptr_equal(q, p[1]);
+    gjb_heap_get_stats(h, &st);
+    assert_int_equal(st.peak_request, 104);
+    assert_int_equal(st.maxused, maxused);
+    assert_int_equal(gjb_heap_validate(h), GJB_OK);
+    /* a heap without quick lists refuses them the same way */
+    memset(arena, 0, ARENA);
+    assert_int_equal(gjb_heap_init(arena, ARENA, GJB_FIRST_FIT, 1, &h), GJB_OK);
+    assert_int_equal(gjb_heap_free(h, NULL), GJB_E_INVAL);
+    assert_int_equal(gjb_heap_alloc(h, 0, &q), GJB_E_INVAL);
+}
+
 /* --- allocation arguments, statistics, usable size, walk ---------------- */
 
 static void alloc_arguments_and_stats(void **state)
@@ -764,7 +802,8 @@ static void validate_detects_header_damage(void **state)
     EXPECT_CORRUPT(h, h->free += GJB_G);
     EXPECT_CORRUPT(h, h->total += 1);
     EXPECT_CORRUPT(h, h->max_block += GJB_G);
-    EXPECT_CORRUPT(h, h->maxused = 0);
+    EXPECT_CORRUPT(h, h->free_floor = h->total); /* maxused 0 */
+    EXPECT_CORRUPT(h, h->hot_span -= GJB_G);
     assert_int_equal(gjb_heap_validate(NULL), GJB_E_CORRUPT);
     /* regions out of order */
     restore();
@@ -1383,6 +1422,7 @@ int main(void)
         cmocka_unit_test(region_table_room),
         cmocka_unit_test(hot_region),
         cmocka_unit_test(regions_in_descending_order),
+        cmocka_unit_test(quick_heap_entries),
         cmocka_unit_test(alloc_arguments_and_stats),
         cmocka_unit_test(pointer_checks),
         cmocka_unit_test(walk_all_and_stop_early),

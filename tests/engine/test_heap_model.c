@@ -35,7 +35,8 @@
  * With quick lists (GJB_QUICK, a first region of FF_QUICK_MIN bytes or
  * more; every layout runs without and with the flag):
  *
- *  - free of an allocated block of s < SMALL bytes whose next block (in
+ *  - free of an allocated block of s < QLIMIT bytes (1 KiB on LP64: a
+ *    quick list per granule count below 64) whose next block (in
  *    its region) is allocated or quick, and whose previous one is too (or
  *    the region starts there), while the lists have room (in all a block
  *    per FF_QUICK_PER bytes of the first region, at most FF_QUICK_CAP) and
@@ -46,7 +47,7 @@
  *  - flush: the first block of the smallest non-empty quick list, again
  *    and again, is freed the normal way (merged, listed; no quick list, no
  *    nested flush, maxused unchanged);
- *  - alloc: a need < SMALL takes the first block of its quick list if it
+ *  - alloc: a need < QLIMIT takes the first block of its quick list if it
  *    has one; otherwise the normal alloc, and on NOMEM with a quick block
  *    somewhere a flush and the normal alloc once more; memalign (align > G)
  *    takes the first block of its quick list only if its payload is
@@ -87,6 +88,8 @@
 #define MIN ((4 * W + G - 1) & ~(G - 1)) /* header, two links, footer */
 #define EXACT 32u                        /* exact classes */
 #define SMALL (EXACT * G)                /* the first large block size */
+#define QN (UINTPTR_MAX > 0xFFFFFFFFu ? 64u : 32u) /* quick lists: blocks below QN * G */
+#define QLIMIT (QN * G)
 #define SUB 8u                           /* large classes per power of two */
 #define NCLASS (EXACT + SUB * 64)
 #define MAXB 4096
@@ -164,7 +167,7 @@ static size_t max_block, total, failed, peak, maxused, max_align;
 
 /* The quick lists, in the same order, and the blocks they may still take;
  * qon: the heap has them. */
-static struct mclass ql[EXACT];
+static struct mclass ql[64];
 static size_t qroom, qcap;
 static bool qon;
 
@@ -177,7 +180,7 @@ struct cover {
      * of room, flushes after a failed allocation / after the last free,
      * blocks flushed, hostile pointers at quick blocks, max_alloc answered
      * by a quick block */
-    long quick_push, quick_take, quick_take_aligned, quick_full, flush_fail, flush_empty, flushed,
+    long quick_push, quick_push_large, quick_take, quick_take_aligned, quick_full, flush_fail, flush_empty, flushed,
         hostile_quick, max_quick;
 };
 static struct cover cov, cov_total;
@@ -332,7 +335,7 @@ static size_t max_listed(void)
 /* The same for the quick lists: a block of the largest non-empty one. */
 static size_t max_quick(void)
 {
-    for (unsigned c = EXACT; c-- > 0;)
+    for (unsigned c = QN; c-- > 0;)
         if (ql[c].n)
             return c * G - W;
     return 0;
@@ -486,7 +489,7 @@ static size_t quick_cap(size_t len)
 
 static bool quick_any(void)
 {
-    for (unsigned c = 0; c < EXACT; c++)
+    for (unsigned c = 0; c < QN; c++)
         if (ql[c].n)
             return true;
     return false;
@@ -502,6 +505,7 @@ static void quick_push(int i)
     mb[i].aligned = false;
     qroom--;
     cov.quick_push++;
+    cov.quick_push_large += mb[i].s >= SMALL; /* a size of the large classes */
 }
 
 /* Takes the first block off quick list c: allocated again; its index. */
@@ -519,7 +523,7 @@ static int quick_pop(unsigned c)
  * way. */
 static void flush(void)
 {
-    for (unsigned c = 0; c < EXACT; c++)
+    for (unsigned c = 0; c < QN; c++)
         while (ql[c].n) {
             model_release(quick_pop(c));
             cov.flushed++;
@@ -532,7 +536,7 @@ static void flush(void)
  * allocated block. */
 static bool goes_quick(int i)
 {
-    if (!qon || mb[i].s >= SMALL || !adjacent(i, i + 1) || mb[i + 1].free ||
+    if (!qon || mb[i].s >= QLIMIT || !adjacent(i, i + 1) || mb[i + 1].free ||
         (adjacent(i - 1, i) && mb[i - 1].free))
         return false;
     if (!qroom) {
@@ -562,7 +566,7 @@ static void model_free(int i)
  * with quick blocks around flushes them and tries again. */
 static int model_alloc(size_t need)
 {
-    if (need < SMALL && ql[need / G].n) {
+    if (need < QLIMIT && ql[need / G].n) {
         cov.quick_take++;
         return quick_pop((unsigned)(need / G));
     }
@@ -581,7 +585,7 @@ static int model_alloc(size_t need)
  * blocks around flushes them and tries again. */
 static int model_memalign(size_t need, size_t align)
 {
-    struct mclass *q = need < SMALL ? &ql[need / G] : NULL;
+    struct mclass *q = need < QLIMIT ? &ql[need / G] : NULL;
     if (q && q->n && (q->a[q->n - 1] + W) % align == 0) {
         int i = quick_pop((unsigned)(need / G));
         mb[i].aligned = true;
@@ -737,7 +741,7 @@ static void compare_stats(const gjb_heap *h)
         else
             ab++;
     }
-    for (unsigned c = 0; c < EXACT; c++)
+    for (unsigned c = 0; c < QN; c++)
         if (ql[c].n)
             map |= (uintptr_t)1 << c;
     EQ(*ff_quick_map(h), map);
@@ -796,7 +800,7 @@ static void compare_lists(const gjb_heap *h)
     for (unsigned c = 0; c < MIN / G; c++)
         EQ(cl[c].n + ql[c].n, 0);
     if (qon)
-        for (unsigned c = 0; c < EXACT; c++)
+        for (unsigned c = 0; c < QN; c++)
             compare_list(h, &ql[c], c, ff_quick(h)[c]);
     for (unsigned k = 0; k < h->nlarge; k++)
         compare_list(h, &cl[EXACT + k], EXACT + k, ff_large(h)[k]);
@@ -863,6 +867,8 @@ static size_t random_size(void)
     }
     case 2: return SMALL - 2 * G + below(4 * G); /* the last exact and first large classes */
     case 3: return 1 + below(max_block / 3);
+    case 4: return QLIMIT - 2 * G + below(4 * G); /* the last quick lists and beyond */
+    case 5: return SMALL + below(QLIMIT - SMALL); /* quick lists of large classes' sizes */
     default: return 1 + below(300);
     }
 }
@@ -1212,7 +1218,7 @@ static void reset_model(void)
     nb = nlive = 0;
     for (unsigned c = 0; c < NCLASS; c++)
         cl[c].n = 0;
-    for (unsigned c = 0; c < EXACT; c++)
+    for (unsigned c = 0; c < QN; c++)
         ql[c].n = 0;
     qroom = qcap;
     max_block = total = failed = peak = maxused = max_align = 0;
@@ -1284,11 +1290,13 @@ static void run_layout(const struct layout *L, bool quick)
                   c->grow_right, c->grow_left, c->grow_left_gap, c->moves, c->nomem, c->toobig,
                   c->badalign, c->hostile, c->second, c->own_too_small);
     if (quick)
-        print_message("    %-28s quick lists of %lu blocks: pushes %ld, takes %ld (memalign "
+        print_message("    %-28s quick lists of %lu blocks: pushes %ld (of large classes' sizes "
+                      "%ld), takes %ld (memalign "
                       "%ld), refused full %ld, flushes after a failure %ld / after the last "
                       "free %ld, blocks flushed %ld, hostile at quick blocks %ld, max_alloc "
                       "from a quick block %ld\n",
-                      name, (unsigned long)qcap, c->quick_push, c->quick_take, c->quick_take_aligned,
+                      name, (unsigned long)qcap, c->quick_push, c->quick_push_large, c->quick_take,
+                      c->quick_take_aligned,
                       c->quick_full, c->flush_fail, c->flush_empty, c->flushed, c->hostile_quick,
                       c->max_quick);
     if (quick && !qon) /* the flag is ignored */
@@ -1310,6 +1318,7 @@ static void run_layout(const struct layout *L, bool quick)
      * asked of LP64 only.) */
     if (ops >= 20000 && qon)
         EXPECT(c->quick_push > 0 && c->quick_take > 0 && c->quick_take_aligned > 0 &&
+                   (c->quick_push_large > 0 || QLIMIT <= SMALL) &&
                    c->quick_full > 0 && c->flush_fail > 0 && c->flush_empty > 0 &&
                    c->flushed > 0 && c->hostile_quick > 0 &&
                    (c->max_quick > 0 || sizeof(size_t) < 8),
@@ -1322,6 +1331,7 @@ static void geometry(void **state)
     (void)state;
     assert_int_equal(MIN, FF_MIN);
     assert_int_equal(SMALL, FF_SMALL);
+    assert_int_equal(QLIMIT, FF_QUICK_LIMIT);
     assert_int_equal(SUB, FF_SUB);
     assert_int_equal(W, GJB_W);
     assert_int_equal(G, GJB_G);
@@ -1412,7 +1422,7 @@ static int teardown(void **state)
     (void)state;
     for (unsigned c = 0; c < NCLASS; c++)
         free(cl[c].a);
-    for (unsigned c = 0; c < EXACT; c++)
+    for (unsigned c = 0; c < QN; c++)
         free(ql[c].a);
     return 0;
 }

@@ -411,6 +411,7 @@ static void within_checks_every_offset(void **state)
     EXPECT_OUTSIDE(h->hot.lo = -(intptr_t)ARENA);
     EXPECT_OUTSIDE(h->hot.first = h->hot.lo - 16);
     EXPECT_OUTSIDE(h->hot.end = h->hot.hi + 16);
+    EXPECT_OUTSIDE(h->hot_span += 16); /* the hot paths' range check would read past the area */
     EXPECT_OUTSIDE(h->regions = (intptr_t)ARENA);
     EXPECT_OUTSIDE(h->regions += 2);
     EXPECT_OUTSIDE(t[0].hi = (intptr_t)ARENA * 2);
