@@ -868,7 +868,8 @@ static size_t random_size(void)
     case 2: return SMALL - 2 * G + below(4 * G); /* the last exact and first large classes */
     case 3: return 1 + below(max_block / 3);
     case 4: return QLIMIT - 2 * G + below(4 * G); /* the last quick lists and beyond */
-    case 5: return SMALL + below(QLIMIT - SMALL); /* quick lists of large classes' sizes */
+    case 5: /* quick lists of large classes' sizes (none where QLIMIT is SMALL: ILP32) */
+        return QLIMIT > SMALL ? SMALL + below(QLIMIT - SMALL) : 1 + below(300);
     default: return 1 + below(300);
     }
 }
