@@ -150,8 +150,8 @@ GJBMEM_API void *mpart_realloc(mpart_id mid, char *addr, size_t size);
 GJBMEM_API int mpart_free(mpart_id mid, char *addr);
 
 /* Returns the largest size mpart_alloc would now satisfy, clamped to
- * INT_MAX (mpart_findmaxfree_size gives the full value). Errors: bad mid:
- * -1 / ERROR_KERNEL_HANDLE_NULL. O(1). */
+ * INT_MAX (mpart_findmaxfree_size gives the full value, and says what it
+ * merges first). Errors: bad mid: -1 / ERROR_KERNEL_HANDLE_NULL. O(1). */
 GJBMEM_API int mpart_findmaxfree(mpart_id mid);
 
 /* Copies the partition's statistics into *pi. Errors: NULL pi: EINVAL; bad

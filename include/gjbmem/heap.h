@@ -115,8 +115,19 @@ GJBMEM_API int gjb_heap_free(gjb_heap *h, void *p);
 /* Usable size of the allocated block p, or 0 if p is not one. O(log r). */
 GJBMEM_API size_t gjb_heap_usable_size(const gjb_heap *h, const void *p);
 
-/* Largest size gjb_heap_alloc would satisfy now (0 if none). O(1). */
+/* Payload of the largest free block (0 if none): gjb_heap_alloc satisfies
+ * any size up to it. Blocks a FIRST_FIT heap set aside on its quick lists
+ * count as free blocks; an allocation that finds nothing else merges them
+ * first, so it may satisfy a larger size. After gjb_heap_settle the answer
+ * is exact. O(1). */
 GJBMEM_API size_t gjb_heap_max_alloc(const gjb_heap *h);
+
+/* Gives the blocks a FIRST_FIT heap set aside on its quick lists back,
+ * merged with their free neighbours, as an allocation that finds no other
+ * block does. Addresses of later allocations may change; nothing else a
+ * caller sees does. No-op for BUDDY and heaps without quick lists.
+ * O(GJBMEM_FF_QUICK) merges at most. */
+GJBMEM_API void gjb_heap_settle(gjb_heap *h);
 
 /* True while the heap has no allocated block. O(1). */
 GJBMEM_API bool gjb_heap_is_empty(const gjb_heap *h);

@@ -22,8 +22,11 @@ extern "C" {
 GJBMEM_API int mpart_create_ex(char *addr, size_t size, int policy, mpart_id *mid);
 
 /* Stores in *size the largest size mpart_alloc would now satisfy, without
- * the INT_MAX clamp of mpart_findmaxfree. Errors: NULL size: EINVAL; bad
- * mid: ERROR_KERNEL_HANDLE_NULL. O(1). */
+ * the INT_MAX clamp of mpart_findmaxfree. A FIRST_FIT partition first gives
+ * the blocks its quick lists set aside back, merged, so that the answer is
+ * exact (gjb_heap_settle); its largest_free statistic does not, and may be
+ * smaller until then. Errors: NULL size: EINVAL; bad mid:
+ * ERROR_KERNEL_HANDLE_NULL. O(1): at most GJBMEM_FF_QUICK merges. */
 GJBMEM_API int mpart_findmaxfree_size(mpart_id mid, size_t *size);
 
 /* Copies the extended statistics (struct gjbmem_heap_stats) into *st.

@@ -23,7 +23,8 @@ struct gjbmem_heap_stats {
     size_t total;        /* bytes handed to the heap */
     size_t alloc_blocks; /* allocated blocks */
     size_t free_blocks;  /* free blocks */
-    size_t largest_free; /* largest request that would succeed now */
+    size_t largest_free; /* largest free block: a request up to it succeeds
+                          * now (mpart_findmaxfree: the exact largest) */
     size_t regions;      /* regions */
     size_t failed;       /* allocations refused with NOMEM or TOOBIG */
     size_t peak_request; /* largest size ever requested */

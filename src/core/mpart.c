@@ -865,6 +865,7 @@ int mpart_findmaxfree_size(mpart_id mid, size_t *size)
     struct slot *s = acquire(mid, &err);
     if (!s)
         return fail(err);
+    gjb_heap_settle(s->heap); /* exact: what set-aside blocks merge into counts */
     *size = gjb_guarded_max(s->heap);
     release(s);
     return 0;

@@ -432,6 +432,13 @@ size_t gjb_heap_max_alloc(const gjb_heap *h)
     return is_buddy(h) ? gjb_bd_max(h) : gjb_ff_max(h);
 }
 
+void gjb_heap_settle(gjb_heap *h)
+{
+    GJB_TOOL_SCOPE();
+    if (!is_buddy(h) && ff_has_quick(h))
+        gjb_ff_quick_flush(h);
+}
+
 bool gjb_heap_is_empty(const gjb_heap *h)
 {
     GJB_TOOL_SCOPE();

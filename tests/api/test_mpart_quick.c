@@ -3,7 +3,8 @@
  * quick lists (gjbmem/heap.h, GJB_QUICK; docs/DESIGN.md, "Quick lists"):
  * a small block freed between allocated ones is set aside unmerged and the
  * next allocation of its size takes it back; the statistics count it as
- * free; findmaxfree sees it; a double free of it is refused; the lists give
+ * free; findmaxfree sees it, merged with its free neighbours first (it is
+ * exact), largest_free as it is; a double free of it is refused; the lists give
  * their blocks back, merged, when an allocation finds nothing else and when
  * the partition becomes empty; a partition under 32 KiB has none. The
  * engine's model test (tests/engine/test_heap_model.c) predicts every
@@ -67,11 +68,12 @@ static void neighbours_stay_apart_until_needed(void **state)
     free_ok(a, p[1]); /* both set aside: two free blocks side by side */
     listed_free(a, p[0], one);
     listed_free(a, p[1], one);
-    /* The tail is the largest free block; once it is taken, a request that
-     * only the two merged blocks can hold merges them. */
-    size_t max;
-    OK(mpart_findmaxfree_size(a, &max));
-    char *tail = alloc_ok(a, max);
+    /* The tail is the largest free block (largest_free leaves the lists as
+     * they are); once it is taken, a request that only the two merged blocks
+     * can hold merges them. */
+    struct gjbmem_heap_stats st;
+    OK(mpart_getstats(a, &st));
+    char *tail = alloc_ok(a, st.largest_free);
     assert_true(tail > p[2]);
     char *both = alloc_ok(a, 2 * one);
     assert_ptr_equal(both, p[0]);
@@ -113,6 +115,38 @@ static void findmaxfree_counts_set_aside_blocks(void **state)
     assert_ptr_equal(alloc_ok(a, max), p[1]);
     OK(mpart_findmaxfree_size(a, &max));
     assert_int_equal(max, 0);
+}
+
+/* findmaxfree is exact: it merges set-aside blocks first, as an allocation
+ * that finds nothing else would (fuzz_mpart found it saying less than what
+ * mpart_alloc then gave). largest_free does not merge them. */
+static void findmaxfree_merges_set_aside_blocks_first(void **state)
+{
+    (void)state;
+    mpart_id a = make(buf_q, sizeof buf_q);
+    char *p[3];
+    three(a, 200, p);
+    size_t one = block_bytes(a, p[0]);
+    struct gjbmem_heap_stats st;
+    OK(mpart_getstats(a, &st));
+    alloc_ok(a, st.largest_free); /* the tail: nothing else is free */
+    free_ok(a, p[0]);
+    free_ok(a, p[1]); /* both set aside, side by side */
+    OK(mpart_getstats(a, &st));
+    assert_int_equal(st.largest_free, one - GUARD); /* each on its own */
+    size_t max;
+    OK(mpart_findmaxfree_size(a, &max));
+    assert_true(max >= 2 * one - GUARD); /* the two merged */
+    listed_free(a, p[0], max + GUARD);
+    OK(mpart_getstats(a, &st));
+    assert_int_equal(st.largest_free, max); /* the lists are empty now */
+    errno = SENTINEL;
+    assert_null(mpart_alloc(a, max + 1));
+    assert_int_equal(errno, ENOMEM);
+    assert_ptr_equal(alloc_ok(a, max), p[0]);
+    OK(mpart_findmaxfree_size(a, &max));
+    assert_int_equal(max, 0);
+    valid(a);
 }
 
 static void an_empty_partition_is_whole_again(void **state)
@@ -232,6 +266,7 @@ int main(void)
         cmocka_unit_test_teardown(neighbours_stay_apart_until_needed, teardown),
         cmocka_unit_test_teardown(double_free_of_a_set_aside_block_is_refused, teardown),
         cmocka_unit_test_teardown(findmaxfree_counts_set_aside_blocks, teardown),
+        cmocka_unit_test_teardown(findmaxfree_merges_set_aside_blocks_first, teardown),
         cmocka_unit_test_teardown(an_empty_partition_is_whole_again, teardown),
         cmocka_unit_test_teardown(a_full_partition_merges_what_it_set_aside, teardown),
         cmocka_unit_test_teardown(a_small_partition_merges_at_once, teardown),
