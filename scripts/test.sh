@@ -13,33 +13,41 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 
+# stage TITLE: how long the stage before took, then the next one's title.
+began=
+stage() {
+  [ -z "$began" ] || echo "   (the stage took $((SECONDS - began)) s; $((SECONDS / 60)) min in all)"
+  began=$SECONDS
+  echo "== $*"
+}
+
 build() { # dir, extra cmake args...
   local dir=$1; shift
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGJBMEM_WERROR=ON "$@" >/dev/null
   cmake --build "$dir" -j "$jobs"
 }
 
-echo "== build (GCC, -Werror with the strict warnings of GJBMEM_WERROR) and test"
+stage "build (GCC, -Werror with the strict warnings of GJBMEM_WERROR) and test"
 build build
 ctest --test-dir build --output-on-failure -j "$jobs"
 
-echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
+stage "AddressSanitizer + UndefinedBehaviorSanitizer"
 build build-asan -DGJBMEM_SANITIZE=address,undefined -DGJBMEM_BENCH=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs"
 
-echo "== ThreadSanitizer (multi-threaded tests)"
+stage "ThreadSanitizer (multi-threaded tests)"
 build build-tsan -DGJBMEM_SANITIZE=thread -DGJBMEM_BENCH=OFF -DGJBMEM_EXAMPLES=OFF
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -L threads -j "$jobs"
 
-echo "== Clang (-Werror, strict warnings): build and test"
+stage "Clang (-Werror, strict warnings): build and test"
 # Without real_programs (Debian programs under the malloc replacement, ~1 min;
 # the GCC stages run it) and the benchmarks.
 GJBMEM_NEED_CLANG=1 scripts/deps.sh
 CC=clang build build-clang -DGJBMEM_BENCH=OFF
 ctest --test-dir build-clang --output-on-failure -j "$jobs" -E '^real_programs$'
 
-echo "== 32-bit (-m32, -Werror, strict warnings): build and test"
+stage "32-bit (-m32, -Werror, strict warnings): build and test"
 # ILP32: 4-byte size_t and pointers, the engine's 16-byte minimum block. Every
 # test program is built and run there too: values that depend on the word
 # size are computed, and the few cases that hold only with a 64-bit size_t
@@ -52,10 +60,10 @@ PKG_CONFIG_LIBDIR=/usr/lib/i386-linux-gnu/pkgconfig:/usr/share/pkgconfig \
   build build-m32 -DCMAKE_C_FLAGS=-m32 -DGJBMEM_BENCH=OFF -DGJBMEM_TOOL=OFF
 ctest --test-dir build-m32 --output-on-failure -j "$jobs"
 
-echo "== valgrind memcheck (every test, shortened random runs)"
+stage "valgrind memcheck (every test, shortened random runs)"
 scripts/memcheck.sh
 
-echo "== GJBMEM_TOOLS: partition and system-heap blocks reported by memcheck and ASan (label tools)"
+stage "GJBMEM_TOOLS: partition and system-heap blocks reported by memcheck and ASan (label tools)"
 GJBMEM_NEED_VALGRIND=1 scripts/deps.sh # <valgrind/memcheck.h>
 tools() { # dir, extra cmake args...
   local dir=$1; shift
@@ -67,7 +75,7 @@ tools() { # dir, extra cmake args...
 tools build-tools
 tools build-tools-asan -DGJBMEM_SANITIZE=address,undefined
 
-echo "== hardening levels 2 and 3: every test again"
+stage "hardening levels 2 and 3: every test again"
 # Every stage above builds level 1 (the default). A test, or a case of one,
 # that holds only at some levels says so itself and is skipped elsewhere
 # (tests/levels.h); nothing is left out here.
@@ -76,13 +84,13 @@ for level in 2 3; do
   ctest --test-dir "build-hard$level" --output-on-failure -j "$jobs"
 done
 
-echo "== line and branch coverage of src/ (src/core, src/vmm, src/engine >= 95% lines, 90% branches)"
+stage "line and branch coverage of src/ (src/core, src/vmm, src/engine >= 95% lines, 90% branches)"
 scripts/coverage.sh
 
-echo "== fuzzing: regression inputs, then each target for a bounded time"
+stage "fuzzing: regression inputs, then each target for a bounded time"
 scripts/fuzz.sh --ci
 
-echo "== embedded: Cortex-M4, RV32, RV64 freestanding builds and size table; core tests under QEMU"
+stage "embedded: Cortex-M4, RV32, RV64 freestanding builds and size table; core tests under QEMU"
 # scripts/embedded.sh installs the cross compilers and QEMU (deps.sh,
 # GJBMEM_NEED_EMBEDDED), builds the engine, partitions and bare port with
 # -ffreestanding -Werror -Os for each target, prints text/data/bss, checks
@@ -96,4 +104,4 @@ scripts/embedded_bench.sh --host build build-embedded/bench
 # /dev/null into a regular file and breaks every later command quietly; gcovr 5
 # did (scripts/coverage.sh now writes its reports to files of its own).
 [ -c /dev/null ] || { echo "FAIL: /dev/null is no longer a character device" >&2; exit 1; }
-echo "== all stages passed"
+stage "all stages passed"
