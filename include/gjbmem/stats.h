@@ -23,8 +23,10 @@ struct gjbmem_heap_stats {
     size_t total;        /* bytes handed to the heap */
     size_t alloc_blocks; /* allocated blocks */
     size_t free_blocks;  /* free blocks */
-    size_t largest_free; /* largest free block: a request up to it succeeds
-                          * now (mpart_findmaxfree: the exact largest) */
+    size_t largest_free; /* payload of the largest free block: a request up
+                          * to it (less the guard word at hardening levels
+                          * 2-3) succeeds now; mpart_findmaxfree gives the
+                          * exact largest request */
     size_t regions;      /* regions */
     size_t failed;       /* allocations refused with NOMEM or TOOBIG */
     size_t peak_request; /* largest size ever requested */

@@ -593,9 +593,10 @@ static GJB_NOINLINE void *alloc_slow(struct slot *s, mpart_id mid, size_t size, 
     return alloc_locked(s, size);
 }
 
-/* The second half of alloc_buddy and memalign_buddy_locked: takes off
- * (next after it on list k), which bd_alloc_pick chose; the request's
- * statistics are done. */
+/* The second half of memalign_buddy_locked: takes off (next after it on
+ * list k), which bd_alloc_pick chose; the request's statistics are done.
+ * (Out of line: inline, the aligned workload's pair took 3 instructions
+ * more; mpart_alloc's alloc_buddy takes its block inline.) */
 static GJB_NOINLINE void *take_buddy(struct slot *s, gjb_heap *h, intptr_t off, intptr_t next,
                                      unsigned k, bool aligned)
 {
@@ -610,11 +611,11 @@ static GJB_NOINLINE void *alloc_buddy(struct slot *s, gjb_heap *h, size_t size)
     if (size > h->peak_request)
         h->peak_request = size;
     unsigned k = bd_order_for(size); /* size 0: an order no block has */
-    unsigned char *t; /* (take_buddy finds it again: one argument less) */
+    unsigned char *t;
     intptr_t next, off = bd_alloc_pick(h, k, &next, &t, false);
     if (GJB_UNLIKELY(!off))
         return alloc_declined(s, h, size);
-    return take_buddy(s, h, off, next, k, false);
+    return release_return(s, bd_alloc_take(h, k, off, next, t, false));
 }
 
 void *mpart_alloc(mpart_id mid, size_t size)
@@ -781,16 +782,6 @@ static GJB_NOINLINE int free_missed(struct slot *s, gjb_heap *h, char *addr)
     return unlock_ok(s);
 }
 
-/* free_buddy's second half, with s locked: in a function of its own, so
- * that the registers of the first do not add to it. h is BUDDY: the slot's
- * `buddy` said so and its id, checked under the lock, is the caller's. */
-static GJB_NOINLINE int free_buddy_locked(struct slot *s, gjb_heap *h, char *addr)
-{
-    if (GJB_UNLIKELY(!bd_free_hit(h, addr, false))) /* the hot region only */
-        return free_declined(s, h, addr);
-    return unlock_ok(s);
-}
-
 /* mpart_free's entry on slot s: true with s locked and holding mid; else
  * false with *ret what the slow way (free_slow: a busy lock, interrupt
  * context, a stale id) returned. */
@@ -829,7 +820,9 @@ static GJB_NOINLINE int free_buddy(struct slot *s, mpart_id mid, char *addr)
         return ret;
     if (!HOT_PATHS)
         return free_locked(s, addr);
-    return free_buddy_locked(s, s->heap, addr);
+    if (GJB_LIKELY(bd_free_hit(s->heap, addr, false))) /* the hot region only */
+        return release_ok(s);
+    return free_declined(s, s->heap, addr);
 }
 
 int mpart_free(mpart_id mid, char *addr)

@@ -126,7 +126,7 @@ static GJB_ALWAYS_INLINE unsigned char *bd_unit_tag(const gjb_heap *h, intptr_t 
     if (!r)
         return NULL;
     size_t d = gjb_dist(off, r->first); /* off: a link, perhaps damaged */
-    if ((!wide && d >= (size_t)(r->end - r->first)) || d % GJB_BU)
+    if ((!wide && d >= h->hot_span) || d % GJB_BU) /* (wide: r holds off) */
         return NULL;
     return (unsigned char *)gjb_ptr(h, r->end) + d / GJB_BU;
 }
@@ -208,12 +208,12 @@ static GJB_ALWAYS_INLINE bool bd_free_hit(gjb_heap *h, void *p, bool wide)
     const struct gjb_region *r = bd_seen(h, off, wide);
     if (GJB_UNLIKELY(!r))
         return false;
-    size_t span = (size_t)(r->end - r->first), d = (size_t)(off - r->first);
+    size_t span = wide ? (size_t)(r->end - r->first) : h->hot_span, d = (size_t)(off - r->first);
     if (GJB_UNLIKELY((!wide && d >= span) || d % GJB_BU)) /* (wide: r holds off) */
         return false;
     unsigned char *tags = (unsigned char *)gjb_ptr(h, r->end);
-    unsigned tag = tags[d / GJB_BU], k = (tag & BD_ORDER_MASK) - 1; /* no order: k wraps */
-    if (GJB_UNLIKELY((tag & BD_TAG_FREE) || k >= BD_ORDERS))
+    unsigned k = (tags[d / GJB_BU] & ~BD_TAG_ALIGNED) - 1u; /* free, or no order: k >= BD_ORDERS */
+    if (GJB_UNLIKELY(k >= BD_ORDERS))
         return false;
     size_t s = bd_size(k); /* only now: no shift by an order beyond any block */
     if (GJB_UNLIKELY(((uintptr_t)p & (s - 1)) || s > span - d))
