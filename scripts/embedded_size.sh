@@ -6,8 +6,10 @@
 # those calls can reach; the sizes of its functions (nm -S) are summed,
 # leaving out the harness (its entry and memcpy/memset/memmove) and
 # listing libgcc's helpers apart. "+create" adds mpart_create. BUDDY's
-# functions (gjb_bd_*) are reached through the same calls (the policy is
-# chosen at run time) and are shown apart: FIRST_FIT's paths are the rest.
+# functions (gjb_bd_* in the engine; mpart.c's alloc_buddy, take_buddy,
+# memalign_buddy_locked, free_buddy: a "buddy" word in the name) are
+# reached through the same calls (the policy is chosen at run time) and
+# are shown apart: FIRST_FIT's paths are the rest.
 # With GJBMEM_TLSF_DIR (a directory with TLSF 3.1's tlsf.c and tlsf.h, kept
 # outside this repository) TLSF is built the same way (with -DNDEBUG, its
 # release build: its asserts are its validation) and measured beside it
@@ -36,7 +38,7 @@ sums() {
       size = $2 + 0; type = $3; name = $4
       if (name ~ /^size_harness_/ || name ~ /^(memcpy|memset|memmove|printf)$/) next
       if (name ~ helpers) { lib += size; next }
-      if (type ~ /[tTwW]/) { code += size; if (name ~ /^gjb_bd_/) bd += size }
+      if (type ~ /[tTwW]/) { code += size; if (name ~ /^gjb_bd_|(^|_)buddy(_|$)/) bd += size }
       else if (type ~ /[rR]/) ro += size
     }
     END { printf "%d %d %d %d\n", code, ro, bd, lib }'

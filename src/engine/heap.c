@@ -265,7 +265,7 @@ void *gjb_heap_block_of(const gjb_heap *h, const void *mem)
 
 /* gjb_bd_alloc_entry when the hot region's hit declined: out of line, so
  * that its registers and frame stay off the common path. */
-static GJB_NOINLINE int bd_alloc_wide(gjb_heap *h, size_t size, void **out)
+static GJB_NOINLINE int gjb_bd_alloc_wide(gjb_heap *h, size_t size, void **out)
 {
     if (!gjb_alloc_open(h, size))
         return GJB_E_INVAL;
@@ -275,11 +275,13 @@ static GJB_NOINLINE int bd_alloc_wide(gjb_heap *h, size_t size, void **out)
 int gjb_bd_alloc_entry(gjb_heap *h, size_t size, void **out)
 {
     GJB_TOOL_SCOPE();
+    if (GJB_SMALL_CODE) /* (firmware built for size: one copy of the hit) */
+        return gjb_bd_alloc_wide(h, size, out);
     unsigned k = bd_order_for(size); /* size 0: an order no block has */
     unsigned char *t;
     intptr_t next, off = bd_alloc_pick(h, k, &next, &t, false); /* the hot region's */
     if (GJB_UNLIKELY(!off))
-        return bd_alloc_wide(h, size, out);
+        return gjb_bd_alloc_wide(h, size, out);
     if (size > h->peak_request)
         h->peak_request = size;
     *out = bd_alloc_take(h, k, off, next, t, false);
@@ -288,7 +290,7 @@ int gjb_bd_alloc_entry(gjb_heap *h, size_t size, void **out)
 
 /* gjb_bd_free_entry when the hot region's hit declined (NULL included):
  * another region's block (bd_free_hit wide), or the general free. */
-static GJB_NOINLINE int bd_free_wide(gjb_heap *h, void *p)
+static GJB_NOINLINE int gjb_bd_free_wide(gjb_heap *h, void *p)
 {
     if (!p)
         return GJB_E_INVAL;
@@ -297,9 +299,11 @@ static GJB_NOINLINE int bd_free_wide(gjb_heap *h, void *p)
 
 int gjb_bd_free_entry(gjb_heap *h, void *p)
 {
+    if (GJB_SMALL_CODE)
+        return gjb_bd_free_wide(h, p);
     if (GJB_LIKELY(bd_free_hit(h, p, false))) /* the hot region's */
         return GJB_OK;
-    return bd_free_wide(h, p);
+    return gjb_bd_free_wide(h, p);
 }
 
 int gjb_ff_alloc_unquick(gjb_heap *h, size_t size, void **out)
