@@ -275,7 +275,8 @@ static GJB_NOINLINE int gjb_bd_alloc_wide(gjb_heap *h, size_t size, void **out)
 int gjb_bd_alloc_entry(gjb_heap *h, size_t size, void **out)
 {
     GJB_TOOL_SCOPE();
-    if (GJB_SMALL_CODE) /* (firmware built for size: one copy of the hit) */
+    if (GJB_SMALL_CODE || GJBMEM_TOOLS) /* (firmware built for size: one copy of the
+                                         * hit; tools: gjb_alloc_close describes the block) */
         return gjb_bd_alloc_wide(h, size, out);
     unsigned k = bd_order_for(size); /* size 0: an order no block has */
     unsigned char *t;
