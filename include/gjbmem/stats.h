@@ -25,8 +25,8 @@ struct gjbmem_heap_stats {
     size_t free_blocks;  /* free blocks */
     size_t largest_free; /* payload of the largest free block: a request up
                           * to it (less the guard word at hardening levels
-                          * 2-3) succeeds now; mpart_findmaxfree gives the
-                          * exact largest request */
+                          * 2-3) succeeds now; mpart_findmaxfree and
+                          * mem_findmax give the exact largest request */
     size_t regions;      /* regions */
     size_t failed;       /* allocations refused with NOMEM or TOOBIG */
     size_t peak_request; /* largest size ever requested */
