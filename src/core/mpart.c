@@ -662,7 +662,7 @@ static GJB_NOINLINE void *memalign_buddy_locked(struct slot *s, gjb_heap *h, siz
 }
 
 /* mpart_memalign's whole call (allocate), out of line for
- * memalign_private, which must not have its frame. */
+ * mpart_memalign, which must not have its frame. */
 static GJB_NOINLINE void *memalign_whole(mpart_id mid, size_t align, size_t size)
 {
     return allocate("mpart_memalign", mid, false, NULL, align, size);
@@ -683,27 +683,29 @@ static GJB_NOINLINE void *memalign_first_fit_locked(struct slot *s, gjb_heap *h,
     return unlock_return(s, p);
 }
 
-/* mpart_memalign on private slot s: frame-free, as mpart_alloc. */
-static GJB_NOINLINE void *memalign_private(struct slot *s, mpart_id mid, size_t align, size_t size)
+/* mpart_memalign when the lock was not free at once, or in interrupt
+ * context, or for a stale id (locked: the lock is held, and released). */
+static GJB_NOINLINE void *memalign_slow(struct slot *s, mpart_id mid, size_t align, size_t size,
+                                        bool locked)
 {
-    if (GJB_UNLIKELY(gjb_fast_in_isr() || !gjb_fast_try(&s->lock)))
-        return memalign_whole(mid, align, size);
-    if (GJB_UNLIKELY(s->id != mid)) {
+    if (locked)
         gjb_fast_unlock(&s->lock);
-        return memalign_whole(mid, align, size);
-    }
-    gjb_heap *h = s->heap;
-    if (h->policy == GJB_BUDDY)
-        return memalign_buddy_locked(s, h, align, size);
-    return memalign_first_fit_locked(s, h, align, size);
+    return memalign_whole(mid, align, size);
 }
 
 void *mpart_memalign(mpart_id mid, size_t alignment, size_t size)
 {
     struct slot *s = private_slot_of(mid);
-    if (HOT_PATHS && s)
-        return memalign_private(s, mid, alignment, size);
-    return memalign_whole(mid, alignment, size);
+    if (!HOT_PATHS || GJB_UNLIKELY(!s))
+        return memalign_whole(mid, alignment, size);
+    if (GJB_UNLIKELY(gjb_fast_in_isr() || !gjb_fast_try(&s->lock)))
+        return memalign_slow(s, mid, alignment, size, false);
+    if (GJB_UNLIKELY(s->id != mid))
+        return memalign_slow(s, mid, alignment, size, true);
+    gjb_heap *h = s->heap;
+    if (h->policy == GJB_BUDDY)
+        return memalign_buddy_locked(s, h, alignment, size);
+    return memalign_first_fit_locked(s, h, alignment, size);
 }
 
 void *mpart_realloc(mpart_id mid, char *addr, size_t size)
