@@ -705,7 +705,14 @@ void *mpart_memalign(mpart_id mid, size_t alignment, size_t size)
     gjb_heap *h = s->heap;
     if (h->policy == GJB_BUDDY)
         return memalign_buddy_locked(s, h, alignment, size);
-    return memalign_first_fit_locked(s, h, alignment, size);
+    void *p = FF_QUICK_OK ? ff_quick_aligned_hit(h, alignment, size) : NULL;
+    if (!p)
+        return memalign_first_fit_locked(s, h, alignment, size);
+    if (size > h->peak_request)
+        h->peak_request = size;
+    if (alignment > h->max_align)
+        h->max_align = alignment;
+    return release_return(s, p);
 }
 
 void *mpart_realloc(mpart_id mid, char *addr, size_t size)

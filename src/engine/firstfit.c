@@ -262,17 +262,29 @@ static void carve_at(gjb_heap *h, intptr_t b, unsigned c, intptr_t at, size_t ne
     h->alloc_blocks++;
 }
 
+/* One of the first FF_QUICK_PROBE blocks of quick list c (not empty)
+ * whose payload is aligned to align, taken off it (allocated again; its
+ * block); NULL when none is. */
+static char *quick_aligned(gjb_heap *h, unsigned c, size_t align)
+{
+    intptr_t prev = 0, b = ff_quick(h)[c];
+    for (unsigned i = 0; i < FF_QUICK_PROBE && b; i++, prev = b, b = ff_link(h, b, FF_NEXT))
+        if ((uintptr_t)(gjb_ptr(h, b) + GJB_W) % align == 0)
+            return ff_quick_unlink(h, b, prev, c);
+    return NULL;
+}
+
 int gjb_ff_memalign(gjb_heap *h, size_t align, size_t size, void **out)
 {
     size_t need = gjb_ff_block_size(size);
     if (!need || need > h->max_block)
         return GJB_E_TOOBIG;
     unsigned c = (unsigned)(need / GJB_G);
-    if (need < FF_QUICK_LIMIT && ff_quick_any(h, c) &&
-        (uintptr_t)(gjb_ptr(h, ff_quick(h)[c]) + GJB_W) % align == 0) {
-        char *p = ff_take_quick(h, c); /* the quick block of its size is aligned */
-        gjb_ff_mark_aligned(p - GJB_W);
-        *out = p;
+    char *q = need < FF_QUICK_LIMIT && ff_quick_any(h, c) ? quick_aligned(h, c, align) : NULL;
+    if (q) {
+        gjb_ff_mark_aligned(q);
+        gjb_note_used(h);
+        *out = q + GJB_W;
         return GJB_OK;
     }
     intptr_t b = find(h, need, &c), at = b ? aligned_spot(h, b, need, align) : 0;
@@ -396,20 +408,19 @@ void gjb_ff_list_freed(gjb_heap *h, intptr_t b, size_t s)
 int gjb_ff_free_merge(gjb_heap *h, const struct gjb_region *r, intptr_t b, size_t hd, size_t nh)
 {
     char *bp = gjb_ptr(h, b);
-    size_t s = hd & ~FF_FLAGS, room = (size_t)(r->end - b) - s, ns = nh & ~FF_FLAGS;
-    if (nh & FF_PREV_FREE)
+    size_t s = hd & ~FF_FLAGS, room = (size_t)(r->end - b) - s;
+    if (!ff_next_ok(h, r, bp, s, nh, room))
         return GJB_E_CORRUPT;
-    if (ff_is_free(nh)) {
-        if (ns < FF_MIN || ns % GJB_G || ns > room || gjb_word(bp + s + ns - GJB_W) != ns)
-            return GJB_E_CORRUPT;
-    } else if (room && !ff_proved(h, r, ff_bit(r, b + (intptr_t)(s + GJB_W)))) {
-        return GJB_E_CORRUPT;
-    }
     if (hd & FF_PREV_FREE) {
         size_t ps = gjb_word(bp - GJB_W);
         if (ps < FF_MIN || ps % GJB_G || ps > (size_t)(b - r->first) ||
             gjb_word(bp - ps) != (ps | FF_FREE))
             return GJB_E_CORRUPT;
+    }
+    if (FF_QUICK_OK && (hd & FF_ALIGNED) && s < FF_QUICK_LIMIT && room && ff_quick_left(h) &&
+        h->alloc_blocks != 1) { /* memalign's: set aside beside free blocks too */
+        ff_quick_push(h, bp + GJB_W, hd, (unsigned)(s / GJB_G));
+        return GJB_OK;
     }
     if (FF_QUICK_OK) /* a copy of release here: the worst free 10 instructions shorter */
         release(h, r, bp, hd, nh);

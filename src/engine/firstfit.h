@@ -86,6 +86,11 @@ _Static_assert(FF_EXACT <= 32, "small_map is 32 bits");
 
 /* Requests up to this size get an exact class. */
 #define FF_FAST_MAX (FF_SMALL - GJB_W - GJB_G)
+/* The quick blocks memalign looks at: the first ones of its size's list,
+ * for one whose payload is aligned enough. */
+#ifndef FF_QUICK_PROBE
+#define FF_QUICK_PROBE 8u
+#endif
 /* Requests up to this size may find a block on a quick list. */
 #define FF_QUICK_FAST_MAX (FF_QUICK_LIMIT - GJB_W - GJB_G)
 
@@ -421,21 +426,33 @@ static GJB_ALWAYS_INLINE void *ff_take_exact(gjb_heap *h, intptr_t b, size_t nee
     return p + GJB_W;
 }
 
-/* Takes b, the first block of quick list c, off it: allocated again (it
- * is still proved; its header loses the mark). */
-static GJB_ALWAYS_INLINE char *ff_quick_pop(gjb_heap *h, intptr_t b, unsigned c)
+/* Takes b off quick list c, where it follows block prev (0: b is the
+ * list's first): allocated again (it is still proved; its header loses
+ * the mark). */
+static GJB_ALWAYS_INLINE char *ff_quick_unlink(gjb_heap *h, intptr_t b, intptr_t prev, unsigned c)
 {
     char *p = gjb_ptr(h, b);
     intptr_t next = ff_link(h, b, FF_NEXT);
-    ff_quick(h)[c] = next;
-    if (!next)
-        *ff_quick_map(h) &= ~((uintptr_t)1 << c);
+    if (prev) {
+        ff_set_link(h, prev, FF_NEXT, next);
+    } else {
+        ff_quick(h)[c] = next;
+        if (!next)
+            *ff_quick_map(h) &= ~((uintptr_t)1 << c);
+    }
     ++*ff_quick_room(h);
     gjb_set_word(p, gjb_word(p) ^ FF_QUICK);
     h->free -= c * GJB_G - GJB_W;
     h->free_blocks--;
     h->alloc_blocks++;
     return p;
+}
+
+/* Takes b, the first block of quick list c, off it: allocated again (it
+ * is still proved; its header loses the mark). */
+static GJB_ALWAYS_INLINE char *ff_quick_pop(gjb_heap *h, intptr_t b, unsigned c)
+{
+    return ff_quick_unlink(h, b, 0, c);
 }
 
 /* The first block of quick list c, allocated: its payload. */
@@ -474,6 +491,29 @@ static GJB_ALWAYS_INLINE void *ff_quick_hit(gjb_heap *h, size_t size)
     if (GJB_UNLIKELY(size - 1 >= FF_QUICK_FAST_MAX))
         return NULL;
     return ff_take_quick_for(h, size);
+}
+
+/* The same for memalign (align > GJB_G, a power of two): the first block
+ * of the request's quick list when its payload is aligned enough, marked
+ * as memalign's; NULL (nothing changed) otherwise, and for an alignment
+ * memalign would refuse or not need. The caller does the request's
+ * statistics (gjb_heap_memalign's). */
+static GJB_ALWAYS_INLINE void *ff_quick_aligned_hit(gjb_heap *h, size_t align, size_t size)
+{
+    if (GJB_UNLIKELY(size - 1 >= FF_QUICK_FAST_MAX || align <= GJB_G || (align & (align - 1))))
+        return NULL;
+    unsigned c = (unsigned)((size + GJB_W + GJB_G - 1) / GJB_G);
+    c = c < FF_MIN / GJB_G ? FF_MIN / GJB_G : c;
+    if (!ff_quick_any(h, c))
+        return NULL;
+    intptr_t b = ff_quick(h)[c];
+    char *p = gjb_ptr(h, b) + GJB_W;
+    if ((uintptr_t)p & (align - 1))
+        return NULL;
+    ff_quick_pop(h, b, c);
+    gjb_set_word(p - GJB_W, gjb_word(p - GJB_W) | FF_ALIGNED);
+    gjb_note_used(h);
+    return p;
 }
 
 static GJB_ALWAYS_INLINE void *ff_exact_hit(gjb_heap *h, size_t size)
@@ -524,6 +564,41 @@ static GJB_ALWAYS_INLINE void ff_quick_push(gjb_heap *h, char *p, size_t hd, uns
     h->free_blocks++;
 }
 
+/* True when the block after the block at bp (s bytes, in region r, room
+ * bytes between its end and the region's end), whose header is nh, is
+ * where bp's size says a block starts: the region's end, a proved block,
+ * or a whole free block (its footer agrees); and it does not think bp
+ * free. Reads only. */
+static GJB_ALWAYS_INLINE bool ff_next_ok(const gjb_heap *h, const struct gjb_region *r,
+                                         const char *bp, size_t s, size_t nh, size_t room)
+{
+    size_t ns = nh & ~FF_FLAGS;
+    if (nh & FF_PREV_FREE)
+        return false;
+    if (ff_is_free(nh))
+        return ns >= FF_MIN && ns % GJB_G == 0 && ns <= room && gjb_word(bp + s + ns - GJB_W) == ns;
+    return !room || ff_proved(h, r, ff_bit(r, gjb_off(h, bp) + (intptr_t)(s + GJB_W)));
+}
+
+/* The free of the allocated block at bp (header hd, proved, its size
+ * within region r, room bytes after it; the next header nh) when memalign
+ * placed it: onto its quick list even beside free blocks (ff_free_hit's
+ * other rules: small, not at the region's end, room on the lists, not the
+ * heap's last allocated block; the next block checked, ff_next_ok). True
+ * when it went; false, nothing changed, otherwise. Realigning a block
+ * costs a search and a carve, and memalign takes a quick block back when
+ * it is aligned enough. */
+static GJB_ALWAYS_INLINE bool ff_free_aside(gjb_heap *h, const struct gjb_region *r, char *bp,
+                                            size_t hd, size_t nh, size_t room)
+{
+    size_t s = hd & ~FF_FLAGS;
+    if (!FF_QUICK_OK || !(hd & FF_ALIGNED) || s >= FF_QUICK_LIMIT || !room ||
+        !ff_quick_left(h) || h->alloc_blocks == 1 || !ff_next_ok(h, r, bp, s, nh, room))
+        return false;
+    ff_quick_push(h, bp + GJB_W, hd, (unsigned)(s / GJB_G));
+    return true;
+}
+
 /* The free of payload p when its block goes on a quick list: an allocated,
  * proved block of the hot region, under FF_QUICK_LIMIT bytes, after a block
  * that is not free and before a proved one (the bits past the area's end
@@ -560,8 +635,12 @@ static GJB_ALWAYS_INLINE int ff_free_missed(gjb_heap *h, void *p)
         size_t hd = gjb_word(bp), s = hd & ~FF_FLAGS;
         if (GJB_LIKELY(!(hd & (FF_FREE | ((GJB_G - 1) & ~FF_FLAGS))) &&
                        ff_bit_set(ff_proof(h, &h->hot), d / GJB_G) && s >= FF_MIN &&
-                       s <= area - d))
-            return gjb_ff_free_merge(h, &h->hot, b, hd, gjb_word(bp + s));
+                       s <= area - d)) {
+            size_t nh = gjb_word(bp + s);
+            if (ff_free_aside(h, &h->hot, (char *)bp, hd, nh, area - d - s))
+                return GJB_OK;
+            return gjb_ff_free_merge(h, &h->hot, b, hd, nh);
+        }
     }
     return gjb_ff_free_other(h, p);
 }
