@@ -408,19 +408,20 @@ void gjb_ff_list_freed(gjb_heap *h, intptr_t b, size_t s)
 int gjb_ff_free_merge(gjb_heap *h, const struct gjb_region *r, intptr_t b, size_t hd, size_t nh)
 {
     char *bp = gjb_ptr(h, b);
-    size_t s = hd & ~FF_FLAGS, room = (size_t)(r->end - b) - s;
-    if (!ff_next_ok(h, r, bp, s, nh, room))
+    size_t s = hd & ~FF_FLAGS, room = (size_t)(r->end - b) - s, ns = nh & ~FF_FLAGS;
+    if (nh & FF_PREV_FREE)
         return GJB_E_CORRUPT;
+    if (ff_is_free(nh)) {
+        if (ns < FF_MIN || ns % GJB_G || ns > room || gjb_word(bp + s + ns - GJB_W) != ns)
+            return GJB_E_CORRUPT;
+    } else if (room && !ff_proved(h, r, ff_bit(r, b + (intptr_t)(s + GJB_W)))) {
+        return GJB_E_CORRUPT;
+    }
     if (hd & FF_PREV_FREE) {
         size_t ps = gjb_word(bp - GJB_W);
         if (ps < FF_MIN || ps % GJB_G || ps > (size_t)(b - r->first) ||
             gjb_word(bp - ps) != (ps | FF_FREE))
             return GJB_E_CORRUPT;
-    }
-    if (FF_QUICK_OK && (hd & FF_ALIGNED) && s < FF_QUICK_LIMIT && room && ff_quick_left(h) &&
-        h->alloc_blocks != 1) { /* memalign's: set aside beside free blocks too */
-        ff_quick_push(h, bp + GJB_W, hd, (unsigned)(s / GJB_G));
-        return GJB_OK;
     }
     if (FF_QUICK_OK) /* a copy of release here: the worst free 10 instructions shorter */
         release(h, r, bp, hd, nh);

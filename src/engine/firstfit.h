@@ -622,12 +622,32 @@ static GJB_ALWAYS_INLINE bool ff_free_hit(gjb_heap *h, char *p)
     return false;
 }
 
+/* Whether payload p is in the hot region with a header that says memalign
+ * placed it (the block may still be anything: ff_free_aside_hit checks). */
+static GJB_ALWAYS_INLINE bool ff_aligned_hot(const gjb_heap *h, const char *p)
+{
+    size_t d = (size_t)(gjb_off(h, p) - (intptr_t)GJB_W - h->hot.first);
+    return d < h->hot_span && d % GJB_G == 0 && (gjb_word(p - GJB_W) & FF_ALIGNED);
+}
+
+/* ff_free_aside for payload p: a proved, allocated block of the hot region
+ * that memalign placed, set aside beside free blocks too. True when it
+ * went onto its list; false, nothing changed, otherwise. */
+static GJB_ALWAYS_INLINE bool ff_free_aside_hit(gjb_heap *h, char *p)
+{
+    size_t d = (size_t)(gjb_off(h, p) - (intptr_t)GJB_W - h->hot.first), area = h->hot_span;
+    if (d >= area || d % GJB_G)
+        return false;
+    size_t hd = gjb_word(p - GJB_W), s = hd & ~FF_FLAGS;
+    return !(hd & (FF_FREE | ((GJB_G - 1) & ~FF_FLAGS))) && s >= FF_MIN && s < area - d &&
+           ff_bit_set(ff_proof(h, &h->hot), d / GJB_G) &&
+           ff_free_aside(h, &h->hot, p - GJB_W, hd, gjb_word(p - GJB_W + s), area - d - s);
+}
+
 /* gjb_ff_free_missed inline, for a caller that must go on after it
  * (mpart.c: a call less on the way to the worst free). */
 static GJB_ALWAYS_INLINE int ff_free_missed(gjb_heap *h, void *p)
 {
-    if (!p)
-        return GJB_E_INVAL;
     intptr_t b = gjb_off(h, p) - (intptr_t)GJB_W;
     size_t d = (size_t)(b - h->hot.first), area = h->hot_span;
     if (GJB_LIKELY(d < area && d % GJB_G == 0)) { /* a proved block of the hot region */
@@ -635,14 +655,11 @@ static GJB_ALWAYS_INLINE int ff_free_missed(gjb_heap *h, void *p)
         size_t hd = gjb_word(bp), s = hd & ~FF_FLAGS;
         if (GJB_LIKELY(!(hd & (FF_FREE | ((GJB_G - 1) & ~FF_FLAGS))) &&
                        ff_bit_set(ff_proof(h, &h->hot), d / GJB_G) && s >= FF_MIN &&
-                       s <= area - d)) {
-            size_t nh = gjb_word(bp + s);
-            if (ff_free_aside(h, &h->hot, (char *)bp, hd, nh, area - d - s))
-                return GJB_OK;
-            return gjb_ff_free_merge(h, &h->hot, b, hd, nh);
-        }
+                       s <= area - d))
+            return gjb_ff_free_merge(h, &h->hot, b, hd, gjb_word(bp + s));
     }
-    return gjb_ff_free_other(h, p);
+    /* (NULL is not in the hot region: no area holds address 0) */
+    return p ? gjb_ff_free_other(h, p) : GJB_E_INVAL;
 }
 
 /* A free of the block b (payload p) at offset d into region r's block area:
@@ -671,8 +688,13 @@ static GJB_ALWAYS_INLINE int ff_free_in(gjb_heap *h, void *p, const struct gjb_r
     }
 #endif
     size_t nh = gjb_word(bp + s);
-    if (GJB_UNLIKELY((nh & (FF_FREE | FF_PREV_FREE)) || (hd & FF_PREV_FREE)))
+    if (GJB_UNLIKELY((nh & (FF_FREE | FF_PREV_FREE)) || (hd & FF_PREV_FREE))) {
+#ifndef GJB_NO_QUICK
+        if (ff_free_aside(h, r, bp, hd, nh, room - s))
+            return GJB_OK;
+#endif
         return gjb_ff_free_merge(h, r, b, hd, nh);
+    }
     if (GJB_UNLIKELY(s != room && !ff_bit_set(ff_proof(h, r), (d + s) / GJB_G)))
         return gjb_ff_free(h, p);
     gjb_put(w, *w & ~m);
