@@ -262,29 +262,16 @@ static void carve_at(gjb_heap *h, intptr_t b, unsigned c, intptr_t at, size_t ne
     h->alloc_blocks++;
 }
 
-/* One of the first FF_QUICK_PROBE blocks of quick list c (not empty)
- * whose payload is aligned to align, taken off it (allocated again; its
- * block); NULL when none is. */
-static char *quick_aligned(gjb_heap *h, unsigned c, size_t align)
-{
-    intptr_t prev = 0, b = ff_quick(h)[c];
-    for (unsigned i = 0; i < FF_QUICK_PROBE && b; i++, prev = b, b = ff_link(h, b, FF_NEXT))
-        if ((uintptr_t)(gjb_ptr(h, b) + GJB_W) % align == 0)
-            return ff_quick_unlink(h, b, prev, c);
-    return NULL;
-}
-
 int gjb_ff_memalign(gjb_heap *h, size_t align, size_t size, void **out)
 {
     size_t need = gjb_ff_block_size(size);
     if (!need || need > h->max_block)
         return GJB_E_TOOBIG;
     unsigned c = (unsigned)(need / GJB_G);
-    char *q = need < FF_QUICK_LIMIT && ff_quick_any(h, c) ? quick_aligned(h, c, align) : NULL;
+    char *q = need < FF_QUICK_LIMIT && ff_quick_any(h, c) ? ff_quick_aligned(h, c, align, FF_QUICK_PROBE)
+                                                           : NULL;
     if (q) {
-        gjb_ff_mark_aligned(q);
-        gjb_note_used(h);
-        *out = q + GJB_W;
+        *out = q;
         return GJB_OK;
     }
     intptr_t b = find(h, need, &c), at = b ? aligned_spot(h, b, need, align) : 0;

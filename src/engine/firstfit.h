@@ -89,7 +89,7 @@ _Static_assert(FF_EXACT <= 32, "small_map is 32 bits");
 /* The quick blocks memalign looks at: the first ones of its size's list,
  * for one whose payload is aligned enough. */
 #ifndef FF_QUICK_PROBE
-#define FF_QUICK_PROBE 8u
+#define FF_QUICK_PROBE 4u
 #endif
 /* Requests up to this size may find a block on a quick list. */
 #define FF_QUICK_FAST_MAX (FF_QUICK_LIMIT - GJB_W - GJB_G)
@@ -493,27 +493,35 @@ static GJB_ALWAYS_INLINE void *ff_quick_hit(gjb_heap *h, size_t size)
     return ff_take_quick_for(h, size);
 }
 
-/* The same for memalign (align > GJB_G, a power of two): the first block
- * of the request's quick list when its payload is aligned enough, marked
- * as memalign's; NULL (nothing changed) otherwise, and for an alignment
- * memalign would refuse or not need. The caller does the request's
- * statistics (gjb_heap_memalign's). */
-static GJB_ALWAYS_INLINE void *ff_quick_aligned_hit(gjb_heap *h, size_t align, size_t size)
+/* One of the first n blocks of quick list c (not empty) whose payload is
+ * aligned to align, taken off the list: allocated again, marked as
+ * memalign's; its payload, or NULL (nothing changed) when none is. */
+static GJB_ALWAYS_INLINE char *ff_quick_aligned(gjb_heap *h, unsigned c, size_t align, unsigned n)
+{
+    intptr_t prev = 0, b = ff_quick(h)[c];
+    for (unsigned i = 0; i < n && b; i++, prev = b, b = ff_link(h, b, FF_NEXT))
+        if (!((uintptr_t)(gjb_ptr(h, b) + GJB_W) & (align - 1))) { /* (a power of two) */
+            char *p = ff_quick_unlink(h, b, prev, c);
+            gjb_set_word(p, gjb_word(p) | FF_ALIGNED);
+            gjb_note_used(h);
+            return p + GJB_W;
+        }
+    return NULL;
+}
+
+/* The same for memalign (align > GJB_G, a power of two): a block of the
+ * request's quick list, one of its first n, whose payload is aligned
+ * enough (ff_quick_aligned); NULL (nothing changed) when none is, and for
+ * an alignment memalign would refuse or not need. The caller does the
+ * request's statistics (gjb_heap_memalign's). */
+static GJB_ALWAYS_INLINE void *ff_quick_aligned_hit(gjb_heap *h, size_t align, size_t size,
+                                                    unsigned n)
 {
     if (GJB_UNLIKELY(size - 1 >= FF_QUICK_FAST_MAX || align <= GJB_G || (align & (align - 1))))
         return NULL;
     unsigned c = (unsigned)((size + GJB_W + GJB_G - 1) / GJB_G);
     c = c < FF_MIN / GJB_G ? FF_MIN / GJB_G : c;
-    if (!ff_quick_any(h, c))
-        return NULL;
-    intptr_t b = ff_quick(h)[c];
-    char *p = gjb_ptr(h, b) + GJB_W;
-    if ((uintptr_t)p & (align - 1))
-        return NULL;
-    ff_quick_pop(h, b, c);
-    gjb_set_word(p - GJB_W, gjb_word(p - GJB_W) | FF_ALIGNED);
-    gjb_note_used(h);
-    return p;
+    return ff_quick_any(h, c) ? ff_quick_aligned(h, c, align, n) : NULL;
 }
 
 static GJB_ALWAYS_INLINE void *ff_exact_hit(gjb_heap *h, size_t size)
