@@ -794,9 +794,9 @@ static GJB_NOINLINE int free_missed(struct slot *s, gjb_heap *h, char *addr)
 /* mpart_free's way on when ff_free_hit declined a block of the hot region
  * that memalign placed: onto its quick list beside free blocks too
  * (ff_free_aside_hit), else as free_missed. */
-static GJB_NOINLINE int free_aside(struct slot *s, gjb_heap *h, char *addr)
+static GJB_NOINLINE int free_aside(struct slot *s, gjb_heap *h, char *addr, size_t d, size_t hd)
 {
-    if (GJB_LIKELY(ff_free_aside_hit(h, addr)))
+    if (GJB_LIKELY(ff_free_aside_hit(h, addr, d, hd)))
         return release_ok(s);
     return free_missed(s, h, addr);
 }
@@ -828,8 +828,9 @@ static GJB_ALWAYS_INLINE int free_first_fit(struct slot *s, mpart_id mid, char *
         return free_locked(s, addr);
     if (GJB_LIKELY(ff_free_hit(s->heap, addr)))
         return release_ok(s);
-    if (ff_aligned_hot(s->heap, addr))
-        return free_aside(s, s->heap, addr);
+    size_t d, hd;
+    if (ff_aligned_hot(s->heap, addr, &d, &hd))
+        return free_aside(s, s->heap, addr, d, hd);
     return free_missed(s, s->heap, addr);
 }
 

@@ -630,23 +630,27 @@ static GJB_ALWAYS_INLINE bool ff_free_hit(gjb_heap *h, char *p)
     return false;
 }
 
-/* Whether payload p is in the hot region with a header that says memalign
- * placed it (the block may still be anything: ff_free_aside_hit checks). */
-static GJB_ALWAYS_INLINE bool ff_aligned_hot(const gjb_heap *h, const char *p)
+/* Whether payload p is in the hot region (*dp: its block's offset into the
+ * area) with a header (*hdp) that says memalign placed it; the block may
+ * still be anything: ff_free_aside_hit checks. */
+static GJB_ALWAYS_INLINE bool ff_aligned_hot(const gjb_heap *h, const char *p, size_t *dp,
+                                             size_t *hdp)
 {
     size_t d = (size_t)(gjb_off(h, p) - (intptr_t)GJB_W - h->hot.first);
-    return d < h->hot_span && d % GJB_G == 0 && (gjb_word(p - GJB_W) & FF_ALIGNED);
+    if (d >= h->hot_span || d % GJB_G)
+        return false;
+    *dp = d;
+    *hdp = gjb_word(p - GJB_W);
+    return (*hdp & FF_ALIGNED) != 0;
 }
 
-/* ff_free_aside for payload p: a proved, allocated block of the hot region
- * that memalign placed, set aside beside free blocks too. True when it
- * went onto its list; false, nothing changed, otherwise. */
-static GJB_ALWAYS_INLINE bool ff_free_aside_hit(gjb_heap *h, char *p)
+/* ff_free_aside for payload p, whose block is at offset d into the hot
+ * region's area with header hd (ff_aligned_hot): a proved, allocated
+ * block that memalign placed, set aside beside free blocks too. True when
+ * it went onto its list; false, nothing changed, otherwise. */
+static GJB_ALWAYS_INLINE bool ff_free_aside_hit(gjb_heap *h, char *p, size_t d, size_t hd)
 {
-    size_t d = (size_t)(gjb_off(h, p) - (intptr_t)GJB_W - h->hot.first), area = h->hot_span;
-    if (d >= area || d % GJB_G)
-        return false;
-    size_t hd = gjb_word(p - GJB_W), s = hd & ~FF_FLAGS;
+    size_t area = h->hot_span, s = hd & ~FF_FLAGS;
     return !(hd & (FF_FREE | ((GJB_G - 1) & ~FF_FLAGS))) && s >= FF_MIN && s < area - d &&
            ff_bit_set(ff_proof(h, &h->hot), d / GJB_G) &&
            ff_free_aside(h, &h->hot, p - GJB_W, hd, gjb_word(p - GJB_W + s), area - d - s);
