@@ -420,6 +420,9 @@ int gjb_ff_free_merge(gjb_heap *h, const struct gjb_region *r, intptr_t b, size_
 
 int gjb_ff_free_missed(gjb_heap *h, void *p)
 {
+    size_t d, hd;
+    if (ff_aligned_hot(h, p, &d, &hd) && ff_free_aside_hit(h, p, d, hd))
+        return GJB_OK;
     return ff_free_missed(h, p);
 }
 

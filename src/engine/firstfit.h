@@ -390,11 +390,11 @@ static GJB_ALWAYS_INLINE void ff_take(gjb_heap *h, intptr_t b, unsigned c, size_
 int gjb_ff_alloc_miss(gjb_heap *h, size_t size, size_t need, void **out);
 int gjb_ff_free_merge(gjb_heap *h, const struct gjb_region *r, intptr_t b, size_t hd, size_t nh);
 int gjb_ff_free_other(gjb_heap *h, void *p);
-/* The free of p after ff_free_hit declined: NULL refused (GJB_E_INVAL); a
- * proved block of the hot region with a sane size freed and merged
- * without a second proof (gjb_ff_free_merge checks its neighbours; not
- * onto a quick list: the hit's rule said no); anything else by
- * gjb_ff_free_other. */
+/* The free of p after ff_free_hit declined: a block memalign placed set
+ * aside all the same when ff_free_aside_hit's rule allows; NULL refused
+ * (GJB_E_INVAL); a proved block of the hot region with a sane size freed
+ * and merged without a second proof (gjb_ff_free_merge checks its
+ * neighbours); anything else by gjb_ff_free_other. */
 int gjb_ff_free_missed(gjb_heap *h, void *p);
 void gjb_ff_list_freed(gjb_heap *h, intptr_t b, size_t s);
 

@@ -43,6 +43,8 @@
  *    the heap has another allocated block:
  *    the block goes first on quick list s / G, unmerged; it counts as free
  *    in the statistics and the walk, as allocated for merging and growing;
+ *    a block memalign placed goes there beside free blocks too (only the
+ *    region's end, the room and the last allocated block keep it off);
  *    otherwise the normal free, then a flush if no allocated block is left;
  *  - flush: the first block of the smallest non-empty quick list, again
  *    and again, is freed the normal way (merged, listed; no quick list, no
@@ -50,9 +52,9 @@
  *  - alloc: a need < QLIMIT takes the first block of its quick list if it
  *    has one; otherwise the normal alloc, and on NOMEM with a quick block
  *    somewhere a flush and the normal alloc once more; memalign (align > G)
- *    takes the first block of its quick list only if its payload is
- *    aligned, else the normal memalign, and flushes and retries the same
- *    way;
+ *    takes the first block among the first FF_QUICK_PROBE of its quick list
+ *    whose payload is aligned, else the normal memalign, and flushes and
+ *    retries the same way;
  *  - realloc moves with those rules and frees the old block the normal way
  *    (no quick list, no flush); max_alloc is also at least c * G - W for
  *    the largest non-empty quick list c.
@@ -180,7 +182,8 @@ struct cover {
      * of room, flushes after a failed allocation / after the last free,
      * blocks flushed, hostile pointers at quick blocks, max_alloc answered
      * by a quick block */
-    long quick_push, quick_push_large, quick_take, quick_take_aligned, quick_full, flush_fail, flush_empty, flushed,
+    long quick_push, quick_push_large, quick_push_aside, quick_take, quick_take_aligned,
+        quick_take_deep, quick_full, flush_fail, flush_empty, flushed,
         hostile_quick, max_quick;
 };
 static struct cover cov, cov_total;
@@ -519,6 +522,16 @@ static int quick_pop(unsigned c)
     return i;
 }
 
+/* Takes the k-th block (1: the first) off quick list c (q): allocated
+ * again; its index. */
+static int quick_take(struct mclass *q, unsigned c, size_t k)
+{
+    uintptr_t a = q->a[q->n - k];
+    memmove(&q->a[q->n - k], &q->a[q->n - k + 1], (k - 1) * sizeof q->a[0]);
+    q->a[q->n - 1] = a; /* now first */
+    return quick_pop(c);
+}
+
 /* Gives every quick block back, smallest class first: freed the normal
  * way. */
 static void flush(void)
@@ -536,14 +549,19 @@ static void flush(void)
  * allocated block. */
 static bool goes_quick(int i)
 {
-    if (!qon || mb[i].s >= QLIMIT || !adjacent(i, i + 1) || mb[i + 1].free ||
-        (adjacent(i - 1, i) && mb[i - 1].free))
+    if (!qon || mb[i].s >= QLIMIT || !adjacent(i, i + 1))
+        return false;
+    bool beside_free = mb[i + 1].free || (adjacent(i - 1, i) && mb[i - 1].free);
+    if (!mb[i].aligned && beside_free)
         return false;
     if (!qroom) {
         cov.quick_full++;
         return false;
     }
-    return allocated() > 1;
+    if (allocated() <= 1)
+        return false;
+    cov.quick_push_aside += beside_free; /* (memalign's block) */
+    return true;
 }
 
 /* A free: onto a quick list, or merged and listed, and then, when no
@@ -586,12 +604,14 @@ static int model_alloc(size_t need)
 static int model_memalign(size_t need, size_t align)
 {
     struct mclass *q = need < QLIMIT ? &ql[need / G] : NULL;
-    if (q && q->n && (q->a[q->n - 1] + W) % align == 0) {
-        int i = quick_pop((unsigned)(need / G));
-        mb[i].aligned = true;
-        cov.quick_take_aligned++;
-        return i;
-    }
+    for (size_t k = 1; q && k <= q->n && k <= FF_QUICK_PROBE; k++)
+        if ((q->a[q->n - k] + W) % align == 0) {
+            int i = quick_take(q, (unsigned)(need / G), k);
+            mb[i].aligned = true;
+            cov.quick_take_aligned++;
+            cov.quick_take_deep += k > 1;
+            return i;
+        }
     int k = memalign_listed(need, align);
     if (k < 0 && quick_any()) {
         flush();
@@ -1292,12 +1312,13 @@ static void run_layout(const struct layout *L, bool quick)
                   c->badalign, c->hostile, c->second, c->own_too_small);
     if (quick)
         print_message("    %-28s quick lists of %lu blocks: pushes %ld (of large classes' sizes "
-                      "%ld), takes %ld (memalign "
-                      "%ld), refused full %ld, flushes after a failure %ld / after the last "
-                      "free %ld, blocks flushed %ld, hostile at quick blocks %ld, max_alloc "
-                      "from a quick block %ld\n",
-                      name, (unsigned long)qcap, c->quick_push, c->quick_push_large, c->quick_take,
-                      c->quick_take_aligned,
+                      "%ld, memalign's beside free blocks %ld), takes %ld (memalign %ld, not "
+                      "the first block %ld), refused full %ld, flushes after a failure %ld / "
+                      "after the last free %ld, blocks flushed %ld, hostile at quick blocks "
+                      "%ld, max_alloc from a quick block %ld\n",
+                      name, (unsigned long)qcap, c->quick_push, c->quick_push_large,
+                      c->quick_push_aside, c->quick_take, c->quick_take_aligned,
+                      c->quick_take_deep,
                       c->quick_full, c->flush_fail, c->flush_empty, c->flushed, c->hostile_quick,
                       c->max_quick);
     if (quick && !qon) /* the flag is ignored */
@@ -1319,6 +1340,7 @@ static void run_layout(const struct layout *L, bool quick)
      * asked of LP64 only.) */
     if (ops >= 20000 && qon)
         EXPECT(c->quick_push > 0 && c->quick_take > 0 && c->quick_take_aligned > 0 &&
+                   c->quick_push_aside > 0 && c->quick_take_deep > 0 &&
                    (c->quick_push_large > 0 || QLIMIT <= SMALL) &&
                    c->quick_full > 0 && c->flush_fail > 0 && c->flush_empty > 0 &&
                    c->flushed > 0 && c->hostile_quick > 0 &&
