@@ -27,7 +27,10 @@
  * its size (one per granule count, FF_QUICK_N) instead of listing it: its
  * header gets FF_QUICK (free and aligned together, which no other block
  * has), it stays proved, and its neighbours keep seeing it allocated (no
- * footer, no FF_PREV_FREE after it), so nothing merges with it. An allocation of its size takes it back first. It counts
+ * footer, no FF_PREV_FREE after it), so nothing merges with it. A block
+ * memalign placed may be set aside beside free blocks too (ff_free_aside).
+ * An allocation of its size takes it back first (memalign: the first of
+ * the first FF_QUICK_PROBE that is aligned enough). It counts
  * as free in every statistic. The lists hold at most FF_QUICK_CAP blocks
  * (and one per FF_QUICK_PER bytes of the heap when it was made), so they
  * give their blocks back (merged, as a free would) in a bounded time: when
