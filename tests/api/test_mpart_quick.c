@@ -6,7 +6,10 @@
  * free; findmaxfree sees it, merged with its free neighbours first (it is
  * exact), largest_free as it is; a double free of it is refused; the lists give
  * their blocks back, merged, when an allocation finds nothing else and when
- * the partition becomes empty; a partition under 32 KiB has none. The
+ * the partition becomes empty; a partition under 32 KiB has none; a block
+ * memalign placed is set aside beside free blocks too (not when the free
+ * block after it is damaged), and memalign looks past the first block of
+ * its list for one aligned enough. The
  * engine's model test (tests/engine/test_heap_model.c) predicts every
  * address with them; this is the partition API's view.
  */
@@ -253,6 +256,77 @@ static void memalign_takes_an_aligned_set_aside_block(void **state)
     assert_int_equal(info(a).segment, 1);
 }
 
+/* A block memalign placed is set aside beside free blocks too: the gap in
+ * front of it and the rest after it stay free blocks, unmerged with it. */
+static void memalign_blocks_are_set_aside_beside_free_blocks(void **state)
+{
+    (void)state;
+    mpart_id a = make(buf_q, sizeof buf_q);
+    char *pin = alloc_ok(a, 100);
+    char *q = memalign_ok(a, 256, 100); /* the tail after it is free */
+    size_t payload = block_bytes(a, q), tail = block_bytes(a, next_block(a, q));
+    struct partinfo before = info(a);
+    free_ok(a, q);
+    listed_free(a, q, payload);
+    assert_int_equal(block_bytes(a, next_block(a, q)), tail); /* not merged */
+    assert_int_equal(info(a).segment, before.segment); /* (as freed_block_is_taken_back_first) */
+    valid(a);
+    assert_ptr_equal(memalign_ok(a, 256, 100), q);
+    free_ok(a, q);
+    free_ok(a, pin); /* the last one: the partition is whole again */
+    assert_int_equal(info(a).segment, 1);
+}
+
+/* Memalign looks past the first block of its quick list for one aligned
+ * enough. */
+static void memalign_looks_past_the_first_set_aside_block(void **state)
+{
+    (void)state;
+    mpart_id a = make(buf_q, sizeof buf_q);
+    char *pin = alloc_ok(a, 100);
+    char *q1 = memalign_ok(a, 256, 100);
+    char *q2 = memalign_ok(a, 32, 100);
+    if (aligned_to(q2, 256)) /* (then q2 would do: make it the one after) */
+        q2 = memalign_ok(a, 32, 100);
+    assert_false(aligned_to(q2, 256));
+    char *last = alloc_ok(a, 100);
+    free_ok(a, q1);
+    free_ok(a, q2); /* the first on the list: not aligned to 256 */
+    assert_ptr_equal(memalign_ok(a, 256, 100), q1);
+    assert_ptr_equal(memalign_ok(a, 32, 100), q2);
+    valid(a);
+    free_ok(a, q1);
+    free_ok(a, q2);
+    free_ok(a, last);
+    free_ok(a, pin);
+    assert_int_equal(info(a).segment, 1);
+}
+
+/* A block memalign placed whose next block, a free one, is damaged (its
+ * footer no longer matches its size) is refused, not set aside: nothing
+ * changes, and the block frees once the damage is mended. */
+static void memalign_block_before_a_damaged_free_block_is_refused(void **state)
+{
+    (void)state;
+    mpart_id a = make(buf_q, sizeof buf_q);
+    char *pin = alloc_ok(a, 100);
+    char *q = memalign_ok(a, 256, 100);
+    char *n = next_block(a, q); /* the free tail */
+    size_t *hd = (size_t *)(void *)(n - sizeof(size_t)), saved = *hd;
+    size_t *ft = hd + 64 / sizeof(size_t) - 1, saved_ft = *ft;
+    *hd = (saved & 7u) | 64u; /* a size its footer does not repeat */
+    *ft = 48;
+    struct partinfo before = info(a);
+    FAILS(mpart_free(a, q), ERROR_REGION_NULL);
+    *hd = saved;
+    *ft = saved_ft;
+    same_info(before, info(a));
+    valid(a);
+    free_ok(a, q);
+    free_ok(a, pin);
+    assert_int_equal(info(a).segment, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest without[] = {
@@ -271,6 +345,9 @@ int main(void)
         cmocka_unit_test_teardown(a_full_partition_merges_what_it_set_aside, teardown),
         cmocka_unit_test_teardown(a_small_partition_merges_at_once, teardown),
         cmocka_unit_test_teardown(memalign_takes_an_aligned_set_aside_block, teardown),
+        cmocka_unit_test_teardown(memalign_blocks_are_set_aside_beside_free_blocks, teardown),
+        cmocka_unit_test_teardown(memalign_looks_past_the_first_set_aside_block, teardown),
+        cmocka_unit_test_teardown(memalign_block_before_a_damaged_free_block_is_refused, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
