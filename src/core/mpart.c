@@ -491,7 +491,7 @@ static GJB_NOINLINE void *alloc_other(mpart_id mid, size_t size)
  * held, for anything else. Each policy's half sits where it costs the
  * other nothing (the layouts measured: docs/BENCHMARKS.md, "Engine v2"):
  * FIRST_FIT's quick-list halves inline in mpart_alloc and mpart_free
- * (ff_quick_hit, ff_free_hit: docs/DESIGN.md, "Quick lists"), its exact
+ * (ff_quick_hit, ff_free_look: docs/DESIGN.md, "Quick lists"), its exact
  * class and its other frees out of line, so that their registers do not
  * weigh on the common case; BUDDY's calls in functions of their own
  * (alloc_buddy, free_buddy, memalign_buddy_locked). mpart_free picks the
@@ -766,7 +766,7 @@ static GJB_NOINLINE int free_slow(struct slot *s, mpart_id mid, char *addr, bool
     return free_locked(s, addr);
 }
 
-/* mpart_free's way on when the policy's hit (bd_free_hit, ff_free_hit)
+/* mpart_free's way on when the policy's hit (bd_free_hit, ff_free_look)
  * declined: the general free (a merge, another region's block, or a
  * refusal it tells apart). */
 static GJB_NOINLINE int free_declined(struct slot *s, gjb_heap *h, char *addr)
@@ -779,7 +779,7 @@ static GJB_NOINLINE int free_declined(struct slot *s, gjb_heap *h, char *addr)
     return unlock_ok(s);
 }
 
-/* mpart_free's way on when ff_free_hit declined (gjb_ff_free_missed: a
+/* mpart_free's way on when ff_free_look declined (gjb_ff_free_missed: a
  * proved block of the hot region freed without a second proof, the rest
  * by the general free). Out of line, so that the registers of this half
  * do not weigh on the first. */
@@ -791,14 +791,27 @@ static GJB_NOINLINE int free_missed(struct slot *s, gjb_heap *h, char *addr)
     return unlock_ok(s);
 }
 
-/* mpart_free's way on when ff_free_hit declined a block of the hot region
- * that memalign placed: onto its quick list beside free blocks too
- * (ff_free_aside_hit), else as free_missed. */
-static GJB_NOINLINE int free_aside(struct slot *s, gjb_heap *h, char *addr, size_t d, size_t hd)
+/* The same for a payload address of the hot region's area, whose block is
+ * at offset d into it with header hd (ff_free_look's): no second look at
+ * where it is. */
+static GJB_NOINLINE int free_missed_at(struct slot *s, gjb_heap *h, char *addr, size_t d,
+                                       size_t hd)
 {
-    if (GJB_LIKELY(ff_free_aside_hit(h, addr, d, hd)))
+    int st = ff_free_missed_at(h, addr, d, hd);
+    if (GJB_UNLIKELY(st != GJB_OK))
+        return free_refused(s, st, addr);
+    return unlock_ok(s);
+}
+
+/* mpart_free's way on when ff_free_look declined a block of the hot region
+ * only for the block after it (d, hd: its offset and header): a block
+ * memalign placed goes onto its quick list beside a free block too
+ * (ff_free_next_free), anything else as free_missed. */
+static GJB_NOINLINE int free_next(struct slot *s, gjb_heap *h, char *addr, size_t d, size_t hd)
+{
+    if (GJB_LIKELY(ff_free_next_free(h, addr, d, hd)))
         return release_ok(s);
-    return free_missed(s, h, addr);
+    return free_missed_at(s, h, addr, d, hd);
 }
 
 /* mpart_free's entry on slot s: true with s locked and holding mid; else
@@ -816,7 +829,7 @@ static GJB_ALWAYS_INLINE bool free_enter(struct slot *s, mpart_id mid, char *add
 }
 
 /* mpart_free on slot s, which holds (or held) a FIRST_FIT partition: the
- * lock and the id, then the frame-free half (ff_free_hit: a block onto a
+ * lock and the id, then the frame-free half (ff_free_look: a block onto a
  * quick list); a proved block that does not go onto one is freed without
  * proving it again, anything else gets the engine's whole free. */
 static GJB_ALWAYS_INLINE int free_first_fit(struct slot *s, mpart_id mid, char *addr)
@@ -826,12 +839,15 @@ static GJB_ALWAYS_INLINE int free_first_fit(struct slot *s, mpart_id mid, char *
         return ret;
     if (!HOT_PATHS)
         return free_locked(s, addr);
-    if (GJB_LIKELY(ff_free_hit(s->heap, addr)))
-        return release_ok(s);
     size_t d, hd;
-    if (ff_aligned_hot(s->heap, addr, &d, &hd))
-        return free_aside(s, s->heap, addr, d, hd);
-    return free_missed(s, s->heap, addr);
+    enum ff_look look = ff_free_look(s->heap, addr, &d, &hd);
+    if (GJB_LIKELY(look == FF_LOOK_HIT))
+        return release_ok(s);
+    if (look == FF_LOOK_OTHER)
+        return free_missed(s, s->heap, addr);
+    if (look == FF_LOOK_NEXT && (hd & FF_ALIGNED)) /* (else: a call less on the way to a merge) */
+        return free_next(s, s->heap, addr, d, hd);
+    return free_missed_at(s, s->heap, addr, d, hd);
 }
 
 /* The same for a BUDDY partition, in a function of its own (bd_free_hit). */

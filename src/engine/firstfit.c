@@ -420,10 +420,14 @@ int gjb_ff_free_merge(gjb_heap *h, const struct gjb_region *r, intptr_t b, size_
 
 int gjb_ff_free_missed(gjb_heap *h, void *p)
 {
-    size_t d, hd;
-    if (ff_aligned_hot(h, p, &d, &hd) && ff_free_aside_hit(h, p, d, hd))
-        return GJB_OK;
     return ff_free_missed(h, p);
+}
+
+int gjb_ff_free_next(gjb_heap *h, void *p, size_t d, size_t hd, bool next)
+{
+    if (next && ff_free_next_free(h, p, d, hd))
+        return GJB_OK;
+    return ff_free_missed_at(h, p, d, hd);
 }
 
 /* A free outside the hot region: found by a search of the region table,
@@ -593,7 +597,7 @@ size_t gjb_ff_block_at(const gjb_heap *h, const struct gjb_region *r, const char
 /* --- regions ------------------------------------------------------------- */
 
 /* The bitmap of a block area of `granules` granules: a bit per granule,
- * and FF_PROOF_PAD more that are always 0, so that ff_free_hit may test
+ * and FF_PROOF_PAD more that are always 0, so that ff_free_look may test
  * the bit of the block after a block of less than FF_QUICK_LIMIT bytes
  * without first checking that it is inside the area (past its end it is 0:
  * the same answer as for the end sentinel). */

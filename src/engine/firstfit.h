@@ -393,12 +393,16 @@ static GJB_ALWAYS_INLINE void ff_take(gjb_heap *h, intptr_t b, unsigned c, size_
 int gjb_ff_alloc_miss(gjb_heap *h, size_t size, size_t need, void **out);
 int gjb_ff_free_merge(gjb_heap *h, const struct gjb_region *r, intptr_t b, size_t hd, size_t nh);
 int gjb_ff_free_other(gjb_heap *h, void *p);
-/* The free of p after ff_free_hit declined: a block memalign placed set
- * aside all the same when ff_free_aside_hit's rule allows; NULL refused
- * (GJB_E_INVAL); a proved block of the hot region with a sane size freed
- * and merged without a second proof (gjb_ff_free_merge checks its
- * neighbours); anything else by gjb_ff_free_other. */
+/* The free of p after ff_free_look declined: NULL refused (GJB_E_INVAL);
+ * a proved block of the hot region with a sane size freed and merged
+ * without a second proof (gjb_ff_free_merge checks its neighbours; not
+ * onto a quick list: the look's rule said no); anything else by
+ * gjb_ff_free_other. gjb_ff_free_next: the same after FF_LOOK_MISS or
+ * FF_LOOK_NEXT (d, hd: ff_free_look's; next: the look said FF_LOOK_NEXT,
+ * and a block memalign placed is first set aside beside a free block if
+ * it can: ff_free_next_free). */
 int gjb_ff_free_missed(gjb_heap *h, void *p);
+int gjb_ff_free_next(gjb_heap *h, void *p, size_t d, size_t hd, bool next);
 void gjb_ff_list_freed(gjb_heap *h, intptr_t b, size_t s);
 
 /* The need (block bytes) of a small request of size bytes. */
@@ -593,7 +597,7 @@ static GJB_ALWAYS_INLINE bool ff_next_ok(const gjb_heap *h, const struct gjb_reg
 
 /* The free of the allocated block at bp (header hd, proved, its size
  * within region r, room bytes after it; the next header nh) when memalign
- * placed it: onto its quick list even beside free blocks (ff_free_hit's
+ * placed it: onto its quick list even beside free blocks (ff_free_look's
  * other rules: small, not at the region's end, room on the lists, not the
  * heap's last allocated block; the next block checked, ff_next_ok). True
  * when it went; false, nothing changed, otherwise. Realigning a block
@@ -610,57 +614,78 @@ static GJB_ALWAYS_INLINE bool ff_free_aside(gjb_heap *h, const struct gjb_region
     return true;
 }
 
+/* What ff_free_look found. */
+enum ff_look {
+    FF_LOOK_HIT,   /* the block went onto its quick list */
+    FF_LOOK_NEXT,  /* it would have, but for the block after it (not proved):
+                    * a free block, the region's end, or damage; *dp, *hdp set */
+    FF_LOOK_MISS,  /* a payload address of the hot region's area (*dp, *hdp
+                    * set) that does not go onto a quick list */
+    FF_LOOK_OTHER, /* not in the hot region's area (NULL included) */
+};
+
 /* The free of payload p when its block goes on a quick list: an allocated,
  * proved block of the hot region, under FF_QUICK_LIMIT bytes, after a block
- * that is not free and before a proved one (the bits past the area's end
- * are 0: proof_bytes), not the heap's last allocated block, while the
- * lists have room. True when it went onto its list; false, nothing
- * changed, otherwise. */
-static GJB_ALWAYS_INLINE bool ff_free_hit(gjb_heap *h, char *p)
+ * that is not free (or any block, for a block memalign placed: ff_free_aside)
+ * and before a proved one (the bits past the area's end are 0:
+ * proof_bytes), not the heap's last allocated block, while the lists have
+ * room. FF_LOOK_HIT when it went onto its list; otherwise nothing changed:
+ * FF_LOOK_NEXT when only the block after it kept it off, FF_LOOK_MISS
+ * for any other block of the hot region's area (for both, the block's
+ * offset into the area in *dp, its header in *hdp), FF_LOOK_OTHER
+ * outside it. */
+static GJB_ALWAYS_INLINE enum ff_look ff_free_look(gjb_heap *h, char *p, size_t *dp, size_t *hdp)
 {
     size_t d = (size_t)(gjb_off(h, p) - (intptr_t)GJB_W - h->hot.first);
     if (GJB_UNLIKELY(d >= h->hot_span || d % GJB_G))
-        return false;
+        return FF_LOOK_OTHER;
     size_t hd = gjb_word(p - GJB_W), s = hd & ~FF_FLAGS;
     const size_t *proof = ff_proof(h, &h->hot);
-    if (GJB_LIKELY(!(hd & (FF_FREE | FF_PREV_FREE | ((GJB_G - 1) & ~FF_FLAGS))) &&
-                   s - FF_MIN < FF_QUICK_LIMIT - FF_MIN && ff_quick_left(h) &&
-                   h->alloc_blocks != 1 && ff_bit_set(proof, d / GJB_G) &&
-                   ff_bit_set(proof, (d + s) / GJB_G))) {
-        ff_quick_push(h, p, hd, (unsigned)(s / GJB_G));
-        return true;
-    }
-    return false;
-}
-
-/* Whether payload p is in the hot region (*dp: its block's offset into the
- * area) with a header (*hdp) that says memalign placed it; the block may
- * still be anything: ff_free_aside_hit checks. */
-static GJB_ALWAYS_INLINE bool ff_aligned_hot(const gjb_heap *h, const char *p, size_t *dp,
-                                             size_t *hdp)
-{
-    size_t d = (size_t)(gjb_off(h, p) - (intptr_t)GJB_W - h->hot.first);
-    if (d >= h->hot_span || d % GJB_G)
-        return false;
     *dp = d;
-    *hdp = gjb_word(p - GJB_W);
-    return (*hdp & FF_ALIGNED) != 0;
+    *hdp = hd;
+    if (GJB_UNLIKELY((hd & (FF_FREE | FF_PREV_FREE | ((GJB_G - 1) & ~FF_FLAGS))) &&
+                     (hd & (FF_FREE | FF_ALIGNED | ((GJB_G - 1) & ~FF_FLAGS))) != FF_ALIGNED))
+        return FF_LOOK_MISS;
+    if (GJB_UNLIKELY(s - FF_MIN >= FF_QUICK_LIMIT - FF_MIN || !ff_quick_left(h) ||
+                     h->alloc_blocks == 1 || !ff_bit_set(proof, d / GJB_G)))
+        return FF_LOOK_MISS;
+    if (GJB_UNLIKELY(!ff_bit_set(proof, (d + s) / GJB_G)))
+        return FF_LOOK_NEXT;
+    ff_quick_push(h, p, hd, (unsigned)(s / GJB_G));
+    return FF_LOOK_HIT;
 }
 
-/* ff_free_aside for payload p, whose block is at offset d into the hot
- * region's area with header hd (ff_aligned_hot): a proved, allocated
- * block that memalign placed, set aside beside free blocks too. True when
- * it went onto its list; false, nothing changed, otherwise. */
-static GJB_ALWAYS_INLINE bool ff_free_aside_hit(gjb_heap *h, char *p, size_t d, size_t hd)
+/* After ff_free_look said FF_LOOK_NEXT for payload p (d, hd): a block
+ * memalign placed goes onto its quick list all the same when the block
+ * after it is a whole free block (ff_next_ok), not the region's end. True
+ * when it went; false, nothing changed, otherwise. */
+static GJB_ALWAYS_INLINE bool ff_free_next_free(gjb_heap *h, char *p, size_t d, size_t hd)
 {
-    size_t area = h->hot_span, s = hd & ~FF_FLAGS;
-    return !(hd & (FF_FREE | ((GJB_G - 1) & ~FF_FLAGS))) && s >= FF_MIN && s < area - d &&
-           ff_bit_set(ff_proof(h, &h->hot), d / GJB_G) &&
-           ff_free_aside(h, &h->hot, p - GJB_W, hd, gjb_word(p - GJB_W + s), area - d - s);
+    size_t s = hd & ~FF_FLAGS, area = h->hot_span;
+    if (!(hd & FF_ALIGNED) || s >= area - d)
+        return false;
+    char *bp = p - GJB_W;
+    if (!ff_next_ok(h, &h->hot, bp, s, gjb_word(bp + s), area - d - s))
+        return false;
+    ff_quick_push(h, p, hd, (unsigned)(s / GJB_G));
+    return true;
 }
 
-/* gjb_ff_free_missed inline, for a caller that must go on after it
- * (mpart.c: a call less on the way to the worst free). */
+/* gjb_ff_free_missed for payload p of the hot region's area, whose block
+ * is at offset d into it with header hd (ff_free_look's FF_LOOK_MISS or
+ * FF_LOOK_NEXT). Inline, for a caller that must go on after it. */
+static GJB_ALWAYS_INLINE int ff_free_missed_at(gjb_heap *h, void *p, size_t d, size_t hd)
+{
+    size_t s = hd & ~FF_FLAGS;
+    intptr_t b = h->hot.first + (intptr_t)d;
+    if (GJB_LIKELY(!(hd & (FF_FREE | ((GJB_G - 1) & ~FF_FLAGS))) &&
+                   ff_bit_set(ff_proof(h, &h->hot), d / GJB_G) && s >= FF_MIN &&
+                   s <= h->hot_span - d))
+        return gjb_ff_free_merge(h, &h->hot, b, hd, gjb_word(gjb_ptr(h, b) + s));
+    return gjb_ff_free_other(h, p);
+}
+
+/* gjb_ff_free_missed inline, for a caller that must go on after it. */
 static GJB_ALWAYS_INLINE int ff_free_missed(gjb_heap *h, void *p)
 {
     intptr_t b = gjb_off(h, p) - (intptr_t)GJB_W;
@@ -678,7 +703,7 @@ static GJB_ALWAYS_INLINE int ff_free_missed(gjb_heap *h, void *p)
 }
 
 /* A free of the block b (payload p) at offset d into region r's block area:
- * onto its quick list (ff_free_hit's rule), or freed in place when both
+ * onto its quick list (ff_free_look's rule), or freed in place when both
  * neighbours are allocated; anything else goes out of line:
  * gjb_ff_free_merge when a neighbour is free, gjb_ff_free otherwise (which
  * tells a bad pointer from damage). */
@@ -740,14 +765,21 @@ static GJB_ALWAYS_INLINE int ff_free_fast(gjb_heap *h, void *p)
 }
 
 /* gjb_heap_free's FIRST_FIT half: NULL refused (GJB_E_INVAL). In a heap
- * whose quick lists have room, only ff_free_hit is inline (then
- * gjb_ff_free_missed, which refuses NULL too): with the in-place free
+ * whose quick lists have room, only ff_free_look is inline (then
+ * gjb_ff_free_next or gjb_ff_free_missed, which refuse NULL too): with the in-place free
  * beside it, its registers cost the common case a stack frame. */
 static GJB_ALWAYS_INLINE int ff_free_entry(gjb_heap *h, void *p)
 {
 #ifndef GJB_NO_QUICK
-    if (ff_quick_left(h))
-        return GJB_LIKELY(ff_free_hit(h, (char *)p)) ? GJB_OK : gjb_ff_free_missed(h, p);
+    if (ff_quick_left(h)) {
+        size_t d, hd;
+        enum ff_look look = ff_free_look(h, (char *)p, &d, &hd);
+        if (GJB_LIKELY(look == FF_LOOK_HIT))
+            return GJB_OK;
+        if (look == FF_LOOK_OTHER)
+            return gjb_ff_free_missed(h, p);
+        return gjb_ff_free_next(h, p, d, hd, look == FF_LOOK_NEXT);
+    }
 #endif
     if (GJB_UNLIKELY(!p))
         return GJB_E_INVAL;
