@@ -579,6 +579,14 @@ static GJB_ALWAYS_INLINE void ff_quick_push(gjb_heap *h, char *p, size_t hd, uns
     h->free_blocks++;
 }
 
+/* Whether a block memalign placed may be set aside beside free blocks:
+ * while more than a quarter of the heap's bytes are free (merging it at
+ * once keeps a heap that runs short of memory whole). */
+static GJB_ALWAYS_INLINE bool ff_aside_room(const gjb_heap *h)
+{
+    return h->free > h->total / 4;
+}
+
 /* True when the block after the block at bp (s bytes, in region r, room
  * bytes between its end and the region's end), whose header is nh, is
  * where bp's size says a block starts: the region's end, a proved block,
@@ -608,7 +616,8 @@ static GJB_ALWAYS_INLINE bool ff_free_aside(gjb_heap *h, const struct gjb_region
 {
     size_t s = hd & ~FF_FLAGS;
     if (!FF_QUICK_OK || !(hd & FF_ALIGNED) || s >= FF_QUICK_LIMIT || !room ||
-        !ff_quick_left(h) || h->alloc_blocks == 1 || !ff_next_ok(h, r, bp, s, nh, room))
+        !ff_quick_left(h) || h->alloc_blocks == 1 || !ff_aside_room(h) ||
+        !ff_next_ok(h, r, bp, s, nh, room))
         return false;
     ff_quick_push(h, bp + GJB_W, hd, (unsigned)(s / GJB_G));
     return true;
@@ -644,7 +653,8 @@ static GJB_ALWAYS_INLINE enum ff_look ff_free_look(gjb_heap *h, char *p, size_t 
     *dp = d;
     *hdp = hd;
     if (GJB_UNLIKELY((hd & (FF_FREE | FF_PREV_FREE | ((GJB_G - 1) & ~FF_FLAGS))) &&
-                     (hd & (FF_FREE | FF_ALIGNED | ((GJB_G - 1) & ~FF_FLAGS))) != FF_ALIGNED))
+                     ((hd & (FF_FREE | FF_ALIGNED | ((GJB_G - 1) & ~FF_FLAGS))) != FF_ALIGNED ||
+                      !ff_aside_room(h))))
         return FF_LOOK_MISS;
     if (GJB_UNLIKELY(s - FF_MIN >= FF_QUICK_LIMIT - FF_MIN || !ff_quick_left(h) ||
                      h->alloc_blocks == 1 || !ff_bit_set(proof, d / GJB_G)))
@@ -662,7 +672,7 @@ static GJB_ALWAYS_INLINE enum ff_look ff_free_look(gjb_heap *h, char *p, size_t 
 static GJB_ALWAYS_INLINE bool ff_free_next_free(gjb_heap *h, char *p, size_t d, size_t hd)
 {
     size_t s = hd & ~FF_FLAGS, area = h->hot_span;
-    if (!(hd & FF_ALIGNED) || s >= area - d)
+    if (!(hd & FF_ALIGNED) || s >= area - d || !ff_aside_room(h))
         return false;
     char *bp = p - GJB_W;
     if (!ff_next_ok(h, &h->hot, bp, s, gjb_word(bp + s), area - d - s))

@@ -43,8 +43,9 @@
  *    the heap has another allocated block:
  *    the block goes first on quick list s / G, unmerged; it counts as free
  *    in the statistics and the walk, as allocated for merging and growing;
- *    a block memalign placed goes there beside free blocks too (only the
- *    region's end, the room and the last allocated block keep it off);
+ *    a block memalign placed goes there beside free blocks too while more
+ *    than a quarter of the heap's bytes are free (then only the region's
+ *    end, the room and the last allocated block keep it off);
  *    otherwise the normal free, then a flush if no allocated block is left;
  *  - flush: the first block of the smallest non-empty quick list, again
  *    and again, is freed the normal way (merged, listed; no quick list, no
@@ -182,7 +183,8 @@ struct cover {
      * of room, flushes after a failed allocation / after the last free,
      * blocks flushed, hostile pointers at quick blocks, max_alloc answered
      * by a quick block */
-    long quick_push, quick_push_large, quick_push_aside, quick_take, quick_take_aligned,
+    long quick_push, quick_push_large, quick_push_aside, quick_aside_tight, quick_take,
+        quick_take_aligned,
         quick_take_deep, quick_full, flush_fail, flush_empty, flushed,
         hostile_quick, max_quick;
 };
@@ -552,8 +554,10 @@ static bool goes_quick(int i)
     if (!qon || mb[i].s >= QLIMIT || !adjacent(i, i + 1))
         return false;
     bool beside_free = mb[i + 1].free || (adjacent(i - 1, i) && mb[i - 1].free);
-    if (!mb[i].aligned && beside_free)
+    if (beside_free && (!mb[i].aligned || free_payload() <= total / 4)) {
+        cov.quick_aside_tight += mb[i].aligned; /* (little free: merged at once) */
         return false;
+    }
     if (!qroom) {
         cov.quick_full++;
         return false;
@@ -1312,12 +1316,14 @@ static void run_layout(const struct layout *L, bool quick)
                   c->badalign, c->hostile, c->second, c->own_too_small);
     if (quick)
         print_message("    %-28s quick lists of %lu blocks: pushes %ld (of large classes' sizes "
-                      "%ld, memalign's beside free blocks %ld), takes %ld (memalign %ld, not "
+                      "%ld, memalign's beside free blocks %ld, not when little is free %ld), "
+                      "takes %ld (memalign %ld, not "
                       "the first block %ld), refused full %ld, flushes after a failure %ld / "
                       "after the last free %ld, blocks flushed %ld, hostile at quick blocks "
                       "%ld, max_alloc from a quick block %ld\n",
                       name, (unsigned long)qcap, c->quick_push, c->quick_push_large,
-                      c->quick_push_aside, c->quick_take, c->quick_take_aligned,
+                      c->quick_push_aside, c->quick_aside_tight, c->quick_take,
+                      c->quick_take_aligned,
                       c->quick_take_deep,
                       c->quick_full, c->flush_fail, c->flush_empty, c->flushed, c->hostile_quick,
                       c->max_quick);
@@ -1340,7 +1346,8 @@ static void run_layout(const struct layout *L, bool quick)
      * asked of LP64 only.) */
     if (ops >= 20000 && qon)
         EXPECT(c->quick_push > 0 && c->quick_take > 0 && c->quick_take_aligned > 0 &&
-                   c->quick_push_aside > 0 && c->quick_take_deep > 0 &&
+                   c->quick_push_aside > 0 && c->quick_aside_tight > 0 &&
+                   c->quick_take_deep > 0 &&
                    (c->quick_push_large > 0 || QLIMIT <= SMALL) &&
                    c->quick_full > 0 && c->flush_fail > 0 && c->flush_empty > 0 &&
                    c->flushed > 0 && c->hostile_quick > 0 &&
