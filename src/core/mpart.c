@@ -641,6 +641,16 @@ void *mpart_alloc(mpart_id mid, size_t size)
     return release_return(s, p);
 }
 
+/* The statistics of a memalign request that the engine's memalign would
+ * keep (gjb_heap_memalign's), for the paths that go around it. */
+static GJB_ALWAYS_INLINE void note_memalign(gjb_heap *h, size_t align, size_t size)
+{
+    if (size > h->peak_request)
+        h->peak_request = size;
+    if (align > h->max_align)
+        h->max_align = align;
+}
+
 /* mpart_memalign on the locked private slot s, which holds the BUDDY heap
  * h: a block of the order that holds both size and alignment, aligned to
  * that size like every BUDDY block (gjb_heap_memalign's placement). */
@@ -649,10 +659,7 @@ static GJB_NOINLINE void *memalign_buddy_locked(struct slot *s, gjb_heap *h, siz
 {
     if (GJB_UNLIKELY(align <= GJB_G || (align & (align - 1)) || size == 0))
         return allocate_in(s, "mpart_memalign", false, NULL, align, size);
-    if (size > h->peak_request)
-        h->peak_request = size;
-    if (align > h->max_align)
-        h->max_align = align;
+    note_memalign(h, align, size);
     unsigned k = bd_order_for(size > align ? size : align);
     unsigned char *t;
     intptr_t next, off = bd_alloc_pick(h, k, &next, &t, false);
@@ -675,7 +682,15 @@ static GJB_NOINLINE void *memalign_first_fit_locked(struct slot *s, gjb_heap *h,
                                                     size_t size)
 {
     void *p;
-    int st = gjb_heap_memalign(h, align, size, &p);
+    int st;
+    if (GJB_LIKELY(align > GJB_G && !(align & (align - 1)) && size != 0)) {
+        note_memalign(h, align, size); /* gjb_heap_memalign's steps, a call less */
+        st = gjb_ff_memalign(h, align, size, &p);
+        if (GJB_UNLIKELY(st != GJB_OK))
+            gjb_refused(h, st);
+    } else {
+        st = gjb_heap_memalign(h, align, size, &p);
+    }
     if (GJB_UNLIKELY(st != GJB_OK)) {
         failed(s, "mpart_memalign", alloc_errno(st), st, NULL);
         return NULL;
@@ -708,10 +723,7 @@ void *mpart_memalign(mpart_id mid, size_t alignment, size_t size)
     void *p = FF_QUICK_OK ? ff_quick_aligned_hit(h, alignment, size, 1) : NULL;
     if (!p)
         return memalign_first_fit_locked(s, h, alignment, size);
-    if (size > h->peak_request)
-        h->peak_request = size;
-    if (alignment > h->max_align)
-        h->max_align = alignment;
+    note_memalign(h, alignment, size);
     return release_return(s, p);
 }
 
