@@ -49,7 +49,7 @@ find "$dir" -name '*.gcda' -delete
 # against the installed static library through pkg-config or CMake, and an
 # instrumented libgjbmem.a needs libgcov, which neither (rightly) lists;
 # they test packaging, not src/ (public_api likewise).
-GJB_MODEL_OPS=${GJB_MODEL_OPS:-100000} GJB_STRESS_SCALE=${GJB_STRESS_SCALE:-0.3} \
+GJB_MODEL_OPS=${GJB_MODEL_OPS:-40000} GJB_STRESS_SCALE=${GJB_STRESS_SCALE:-0.3} \
   ctest --test-dir "$dir" --output-on-failure -j "$jobs" -E '^(install_pkgconfig|install_cmake|public_api)$'
 
 mkdir -p "$out"

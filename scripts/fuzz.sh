@@ -2,7 +2,8 @@
 # fuzz.sh - builds and runs the libFuzzer targets of tests/fuzz/.
 #
 #   scripts/fuzz.sh [--ci]      each target for FUZZ_SECONDS (default 45) over its
-#                               corpus + regressions; non-zero exit on any crash
+#                               corpus + regressions, as many at a time as there
+#                               are CPUs; non-zero exit on any crash
 #   scripts/fuzz.sh --hours N   every target for N hours, side by side (N may be 0.5)
 #   scripts/fuzz.sh --replay    runs the corpus and regressions once
 #   scripts/fuzz.sh --build     only builds
@@ -145,6 +146,8 @@ fuzz_one() {
 
 status=0
 pids=""
+running=0
+JOBS=$(nproc 2>/dev/null || echo 2)
 for t in $TARGETS; do
     mkdir -p "$OUT/corpus/$t" "$OUT/crashes/$t"
     inputs=""
@@ -176,9 +179,19 @@ for t in $TARGETS; do
             status=1
         fi
         ;;
-    ci)
-        echo "== $t: fuzzing for ${SECS}s"
-        fuzz_one "$t" "$SECS" || status=1
+    ci) # JOBS targets at a time, each for SECS seconds
+        echo "== $t: fuzzing for ${SECS}s (log: $OUT/$t.log)"
+        fuzz_one "$t" "$SECS" >"$OUT/$t.summary" 2>&1 &
+        pids="$pids $!"
+        running=$((running + 1))
+        if [ "$running" -ge "$JOBS" ]; then # wait for the oldest
+            # shellcheck disable=SC2086
+            set -- $pids
+            wait "$1" || status=1
+            shift
+            pids="$*"
+            running=$((running - 1))
+        fi
         ;;
     hours) # every target at once, side by side
         secs=$(awk "BEGIN { printf \"%d\", $HOURS * 3600 }")
@@ -191,7 +204,7 @@ done
 for p in $pids; do
     wait "$p" || status=1
 done
-if [ "$MODE" = hours ]; then
+if [ "$MODE" = hours ] || [ "$MODE" = ci ]; then
     for t in $TARGETS; do cat "$OUT/$t.summary"; done
 fi
 exit $status
