@@ -1288,6 +1288,49 @@ static void fast_free_refuses_damaged_neighbours(void **state)
     assert_int_equal(st.free_blocks, 1);
 }
 
+/* A heap with quick lists sets a block memalign placed aside beside free
+ * blocks (the gap in front of it, the rest after it) and memalign takes it
+ * back; the free block after it is checked first: damaged (its size, its
+ * footer, its flags), the free is refused with CORRUPT and nothing
+ * written. */
+static void quick_heap_sets_memalign_blocks_aside(void **state)
+{
+    (void)state;
+    if (!FF_QUICK_OK)
+        skip();
+    gjb_heap *h;
+    void *a, *q, *again;
+    memset(arena, 0, ARENA);
+    assert_int_equal(gjb_heap_init(arena, ARENA, GJB_FIRST_FIT | GJB_QUICK, 1, &h), GJB_OK);
+    assert_int_equal(gjb_heap_alloc(h, 100, &a), GJB_OK);
+    assert_int_equal(gjb_heap_memalign(h, 256, 100, &q), GJB_OK);
+    char *hq = hdr_of(q), *n = hq + bsize(hq); /* the free rest of the region */
+    size_t sn = bsize(n);
+    const size_t tiny = FF_MIN - GJB_G, huge = SIZE_MAX & ~(GJB_G - 1);
+    assert_true(is_free(n) && n + sn < gjb_ptr(h, h->hot.end) + 1);
+    assert_int_equal(gjb_heap_validate(h), GJB_OK);
+    snapshot();
+    EXPECT_REFUSED(h, q, set_hdr(n, (sn + 8) | FF_FREE));       /* its size */
+    EXPECT_REFUSED(h, q, set_hdr(n, tiny | FF_FREE));
+    EXPECT_REFUSED(h, q, set_hdr(n, huge | FF_FREE));
+    EXPECT_REFUSED(h, q, set_hdr(n, (sn - GJB_G) | FF_FREE));    /* its footer disagrees */
+    EXPECT_REFUSED(h, q, set_hdr(n + sn - GJB_W, sn + GJB_G));   /* its footer */
+    EXPECT_REFUSED(h, q, set_flag(n, FF_PREV_FREE));             /* it says q is free */
+    /* Undamaged: set aside, not merged, and taken back by memalign. */
+    restore();
+    assert_int_equal(gjb_heap_free(h, q), GJB_OK);
+    assert_true(ff_is_quick(hdr(hq)));
+    assert_int_equal(bsize(n), sn);
+    assert_int_equal(gjb_heap_validate(h), GJB_OK);
+    assert_int_equal(gjb_heap_memalign(h, 256, 100, &again), GJB_OK);
+    assert_ptr_equal(again, q);
+    assert_int_equal(gjb_heap_free(h, q), GJB_OK);
+    assert_int_equal(gjb_heap_free(h, a), GJB_OK); /* the last: whole again */
+    struct gjbmem_heap_stats st;
+    gjb_heap_get_stats(h, &st);
+    assert_int_equal(st.free_blocks, 1);
+}
+
 /* Region 0's own record damaged in a heap of one region (where it is the
  * whole region table): its memory must surround the descriptor. */
 static void validate_detects_region_zero_damage(void **state)
@@ -1423,6 +1466,7 @@ int main(void)
         cmocka_unit_test(hot_region),
         cmocka_unit_test(regions_in_descending_order),
         cmocka_unit_test(quick_heap_entries),
+        cmocka_unit_test(quick_heap_sets_memalign_blocks_aside),
         cmocka_unit_test(alloc_arguments_and_stats),
         cmocka_unit_test(pointer_checks),
         cmocka_unit_test(walk_all_and_stop_early),
