@@ -720,7 +720,7 @@ void *mpart_memalign(mpart_id mid, size_t alignment, size_t size)
     gjb_heap *h = s->heap;
     if (h->policy == GJB_BUDDY)
         return memalign_buddy_locked(s, h, alignment, size);
-    void *p = FF_QUICK_OK ? ff_quick_aligned_hit(h, alignment, size, 1) : NULL;
+    void *p = FF_QUICK_OK ? ff_quick_aligned_hit(h, alignment, size) : NULL;
     if (!p)
         return memalign_first_fit_locked(s, h, alignment, size);
     note_memalign(h, alignment, size);

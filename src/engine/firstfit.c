@@ -262,13 +262,37 @@ static void carve_at(gjb_heap *h, intptr_t b, unsigned c, intptr_t at, size_t ne
     h->alloc_blocks++;
 }
 
+/* The first of the first FF_QUICK_PROBE blocks of quick list c (not
+ * empty) whose payload is aligned to align (a power of two), taken off the
+ * list: allocated again, marked as memalign's; its payload, or NULL
+ * (nothing changed) when none is. */
+static char *quick_aligned(gjb_heap *h, unsigned c, size_t align)
+{
+    intptr_t prev = 0, b = ff_quick(h)[c];
+    for (unsigned i = 0; i < FF_QUICK_PROBE && b; i++, prev = b, b = ff_link(h, b, FF_NEXT)) {
+        if ((uintptr_t)(gjb_ptr(h, b) + GJB_W) & (align - 1))
+            continue;
+        char *p;
+        if (prev) {
+            ff_set_link(h, prev, FF_NEXT, ff_link(h, b, FF_NEXT));
+            p = ff_quick_retake(h, gjb_ptr(h, b), c);
+        } else {
+            p = ff_quick_pop(h, b, c);
+        }
+        gjb_ff_mark_aligned(p);
+        gjb_note_used(h);
+        return p + GJB_W;
+    }
+    return NULL;
+}
+
 int gjb_ff_memalign(gjb_heap *h, size_t align, size_t size, void **out)
 {
     size_t need = gjb_ff_block_size(size);
     if (!need || need > h->max_block)
         return GJB_E_TOOBIG;
     unsigned c = (unsigned)(need / GJB_G);
-    char *q = need < FF_QUICK_LIMIT && ff_quick_any(h, c) ? ff_quick_aligned(h, c, align, FF_QUICK_PROBE)
+    char *q = need < FF_QUICK_LIMIT && ff_quick_any(h, c) ? quick_aligned(h, c, align)
                                                            : NULL;
     if (q) {
         *out = q;

@@ -432,20 +432,10 @@ static GJB_ALWAYS_INLINE void *ff_take_exact(gjb_heap *h, intptr_t b, size_t nee
     return p + GJB_W;
 }
 
-/* Takes b off quick list c, where it follows block prev (0: b is the
- * list's first): allocated again (it is still proved; its header loses
- * the mark). */
-static GJB_ALWAYS_INLINE char *ff_quick_unlink(gjb_heap *h, intptr_t b, intptr_t prev, unsigned c)
+/* Quick block b (payload p), just taken off list c: allocated again (it
+ * is still proved; its header loses the mark); p. */
+static GJB_ALWAYS_INLINE char *ff_quick_retake(gjb_heap *h, char *p, unsigned c)
 {
-    char *p = gjb_ptr(h, b);
-    intptr_t next = ff_link(h, b, FF_NEXT);
-    if (prev) {
-        ff_set_link(h, prev, FF_NEXT, next);
-    } else {
-        ff_quick(h)[c] = next;
-        if (!next)
-            *ff_quick_map(h) &= ~((uintptr_t)1 << c);
-    }
     ++*ff_quick_room(h);
     gjb_set_word(p, gjb_word(p) ^ FF_QUICK);
     h->free -= c * GJB_G - GJB_W;
@@ -454,11 +444,14 @@ static GJB_ALWAYS_INLINE char *ff_quick_unlink(gjb_heap *h, intptr_t b, intptr_t
     return p;
 }
 
-/* Takes b, the first block of quick list c, off it: allocated again (it
- * is still proved; its header loses the mark). */
+/* Takes b, the first block of quick list c, off it: allocated again. */
 static GJB_ALWAYS_INLINE char *ff_quick_pop(gjb_heap *h, intptr_t b, unsigned c)
 {
-    return ff_quick_unlink(h, b, 0, c);
+    intptr_t next = ff_link(h, b, FF_NEXT);
+    ff_quick(h)[c] = next;
+    if (!next)
+        *ff_quick_map(h) &= ~((uintptr_t)1 << c);
+    return ff_quick_retake(h, gjb_ptr(h, b), c);
 }
 
 /* The first block of quick list c, allocated: its payload. */
@@ -499,35 +492,28 @@ static GJB_ALWAYS_INLINE void *ff_quick_hit(gjb_heap *h, size_t size)
     return ff_take_quick_for(h, size);
 }
 
-/* One of the first n blocks of quick list c (not empty) whose payload is
- * aligned to align, taken off the list: allocated again, marked as
- * memalign's; its payload, or NULL (nothing changed) when none is. */
-static GJB_ALWAYS_INLINE char *ff_quick_aligned(gjb_heap *h, unsigned c, size_t align, unsigned n)
-{
-    intptr_t prev = 0, b = ff_quick(h)[c];
-    for (unsigned i = 0; i < n && b; i++, prev = b, b = ff_link(h, b, FF_NEXT))
-        if (!((uintptr_t)(gjb_ptr(h, b) + GJB_W) & (align - 1))) { /* (a power of two) */
-            char *p = ff_quick_unlink(h, b, prev, c);
-            gjb_set_word(p, gjb_word(p) | FF_ALIGNED);
-            gjb_note_used(h);
-            return p + GJB_W;
-        }
-    return NULL;
-}
-
-/* The same for memalign (align > GJB_G, a power of two): a block of the
- * request's quick list, one of its first n, whose payload is aligned
- * enough (ff_quick_aligned); NULL (nothing changed) when none is, and for
- * an alignment memalign would refuse or not need. The caller does the
- * request's statistics (gjb_heap_memalign's). */
-static GJB_ALWAYS_INLINE void *ff_quick_aligned_hit(gjb_heap *h, size_t align, size_t size,
-                                                    unsigned n)
+/* The same for memalign (align > GJB_G, a power of two): the first block
+ * of the request's quick list when its payload is aligned enough, marked
+ * as memalign's; NULL (nothing changed) otherwise, and for an alignment
+ * memalign would refuse or not need. The engine's memalign then looks at
+ * the next ones (gjb_ff_memalign). The caller does the request's
+ * statistics (gjb_heap_memalign's). */
+static GJB_ALWAYS_INLINE void *ff_quick_aligned_hit(gjb_heap *h, size_t align, size_t size)
 {
     if (GJB_UNLIKELY(size - 1 >= FF_QUICK_FAST_MAX || align <= GJB_G || (align & (align - 1))))
         return NULL;
     unsigned c = (unsigned)((size + GJB_W + GJB_G - 1) / GJB_G);
     c = c < FF_MIN / GJB_G ? FF_MIN / GJB_G : c;
-    return ff_quick_any(h, c) ? ff_quick_aligned(h, c, align, n) : NULL;
+    if (!ff_quick_any(h, c))
+        return NULL;
+    intptr_t b = ff_quick(h)[c];
+    char *p = gjb_ptr(h, b) + GJB_W;
+    if ((uintptr_t)p & (align - 1))
+        return NULL;
+    ff_quick_pop(h, b, c);
+    gjb_set_word(p - GJB_W, gjb_word(p - GJB_W) | FF_ALIGNED);
+    gjb_note_used(h);
+    return p;
 }
 
 static GJB_ALWAYS_INLINE void *ff_exact_hit(gjb_heap *h, size_t size)
