@@ -314,14 +314,23 @@ static void memalign_block_before_a_damaged_free_block_is_refused(void **state)
     char *n = next_block(a, q); /* the free tail */
     size_t *hd = (size_t *)(void *)(n - sizeof(size_t)), saved = *hd;
     size_t *ft = hd + 64 / sizeof(size_t) - 1, saved_ft = *ft;
-    *hd = (saved & 7u) | 64u; /* a size its footer does not repeat */
-    *ft = 48;
     struct partinfo before = info(a);
-    FAILS(mpart_free(a, q), ERROR_REGION_NULL);
-    *hd = saved;
-    *ft = saved_ft;
-    same_info(before, info(a));
-    valid(a);
+    const size_t bad[] = {
+        (saved & 7u) | 64u,                  /* a size its footer does not repeat */
+        (saved & 7u) | 16u,                  /* smaller than any block */
+        (saved & 7u) | (SIZE_MAX & ~(size_t)15), /* past the region's end */
+        (saved & 7u) | ((saved & ~(size_t)7) + 8u), /* not whole granules */
+        saved | 2u,                          /* it says q is free */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        *hd = bad[i];
+        *ft = 48;
+        FAILS(mpart_free(a, q), ERROR_REGION_NULL);
+        *hd = saved;
+        *ft = saved_ft;
+        same_info(before, info(a));
+        valid(a);
+    }
     free_ok(a, q);
     free_ok(a, pin);
     assert_int_equal(info(a).segment, 1);
