@@ -485,7 +485,8 @@ static GJB_NOINLINE void *alloc_other(mpart_id mid, size_t size)
  * that goes on from there: alloc_slow and free_slow when the lock is not
  * free at once (or in interrupt context, or for a stale id); the rest of
  * the policy's allocation or free when its inline half declines
- * (alloc_exact and alloc_declined, free_missed and free_declined; the
+ * (alloc_exact and alloc_declined, free_next, free_missed_at and
+ * free_declined; the
  * inline halves change nothing then), without a second look at the list;
  * alloc_locked and free_locked, which do the whole call with the lock
  * held, for anything else. Each policy's half sits where it costs the
@@ -791,21 +792,10 @@ static GJB_NOINLINE int free_declined(struct slot *s, gjb_heap *h, char *addr)
     return unlock_ok(s);
 }
 
-/* mpart_free's way on when ff_free_look declined (gjb_ff_free_missed: a
- * proved block of the hot region freed without a second proof, the rest
- * by the general free). Out of line, so that the registers of this half
- * do not weigh on the first. */
-static GJB_NOINLINE int free_missed(struct slot *s, gjb_heap *h, char *addr)
-{
-    int st = ff_free_missed(h, addr);
-    if (GJB_UNLIKELY(st != GJB_OK))
-        return free_refused(s, st, addr);
-    return unlock_ok(s);
-}
-
-/* The same for a payload address of the hot region's area, whose block is
- * at offset d into it with header hd (ff_free_look's): no second look at
- * where it is. */
+/* mpart_free's way on when ff_free_look declined a block of the hot
+ * region's area (d, hd: its offset and header): freed and merged without
+ * a second look at where it is (ff_free_missed_at), or refused. Out of
+ * line, so that the registers of this half do not weigh on the first. */
 static GJB_NOINLINE int free_missed_at(struct slot *s, gjb_heap *h, char *addr, size_t d,
                                        size_t hd)
 {
@@ -818,7 +808,7 @@ static GJB_NOINLINE int free_missed_at(struct slot *s, gjb_heap *h, char *addr, 
 /* mpart_free's way on when ff_free_look declined a block of the hot region
  * only for the block after it (d, hd: its offset and header): a block
  * memalign placed goes onto its quick list beside a free block too
- * (ff_free_next_free), anything else as free_missed. */
+ * (ff_free_next_free), anything else as free_missed_at. */
 static GJB_NOINLINE int free_next(struct slot *s, gjb_heap *h, char *addr, size_t d, size_t hd)
 {
     if (GJB_LIKELY(ff_free_next_free(h, addr, d, hd)))
@@ -855,8 +845,8 @@ static GJB_ALWAYS_INLINE int free_first_fit(struct slot *s, mpart_id mid, char *
     enum ff_look look = ff_free_look(s->heap, addr, &d, &hd);
     if (GJB_LIKELY(look == FF_LOOK_HIT))
         return release_ok(s);
-    if (look == FF_LOOK_OTHER)
-        return free_missed(s, s->heap, addr);
+    if (look == FF_LOOK_OTHER) /* another region's block, NULL, or a foreign pointer */
+        return free_declined(s, s->heap, addr);
     if (look == FF_LOOK_NEXT && (hd & FF_ALIGNED)) /* (else: a call less on the way to a merge) */
         return free_next(s, s->heap, addr, d, hd);
     return free_missed_at(s, s->heap, addr, d, hd);

@@ -442,11 +442,6 @@ int gjb_ff_free_merge(gjb_heap *h, const struct gjb_region *r, intptr_t b, size_
     return GJB_OK;
 }
 
-int gjb_ff_free_missed(gjb_heap *h, void *p)
-{
-    return ff_free_missed(h, p);
-}
-
 int gjb_ff_free_next(gjb_heap *h, void *p, size_t d, size_t hd, bool next)
 {
     if (next && ff_free_next_free(h, p, d, hd))

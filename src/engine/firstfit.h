@@ -392,15 +392,12 @@ static GJB_ALWAYS_INLINE void ff_take(gjb_heap *h, intptr_t b, unsigned c, size_
 int gjb_ff_alloc_miss(gjb_heap *h, size_t size, size_t need, void **out);
 int gjb_ff_free_merge(gjb_heap *h, const struct gjb_region *r, intptr_t b, size_t hd, size_t nh);
 int gjb_ff_free_other(gjb_heap *h, void *p);
-/* The free of p after ff_free_look declined: NULL refused (GJB_E_INVAL);
- * a proved block of the hot region with a sane size freed and merged
- * without a second proof (gjb_ff_free_merge checks its neighbours; not
- * onto a quick list: the look's rule said no); anything else by
- * gjb_ff_free_other. gjb_ff_free_next: the same after FF_LOOK_MISS or
- * FF_LOOK_NEXT (d, hd: ff_free_look's; next: the look said FF_LOOK_NEXT,
- * and a block memalign placed is first set aside beside a free block if
- * it can: ff_free_next_free). */
-int gjb_ff_free_missed(gjb_heap *h, void *p);
+/* The free of payload p of the hot region's area after ff_free_look said
+ * FF_LOOK_MISS or FF_LOOK_NEXT (d, hd: its offset and header; next: the
+ * look said FF_LOOK_NEXT, and a block memalign placed is first set aside
+ * beside a free block if it can: ff_free_next_free): a proved block with
+ * a sane size freed and merged without a second proof (gjb_ff_free_merge
+ * checks its neighbours); anything else by gjb_ff_free_other. */
 int gjb_ff_free_next(gjb_heap *h, void *p, size_t d, size_t hd, bool next);
 void gjb_ff_list_freed(gjb_heap *h, intptr_t b, size_t s);
 
@@ -666,9 +663,8 @@ static GJB_ALWAYS_INLINE bool ff_free_next_free(gjb_heap *h, char *p, size_t d, 
     return true;
 }
 
-/* gjb_ff_free_missed for payload p of the hot region's area, whose block
- * is at offset d into it with header hd (ff_free_look's FF_LOOK_MISS or
- * FF_LOOK_NEXT). Inline, for a caller that must go on after it. */
+/* gjb_ff_free_next's merging half, inline for a caller that must go on
+ * after it (mpart.c). */
 static GJB_ALWAYS_INLINE int ff_free_missed_at(gjb_heap *h, void *p, size_t d, size_t hd)
 {
     size_t s = hd & ~FF_FLAGS;
@@ -678,23 +674,6 @@ static GJB_ALWAYS_INLINE int ff_free_missed_at(gjb_heap *h, void *p, size_t d, s
                    s <= h->hot_span - d))
         return gjb_ff_free_merge(h, &h->hot, b, hd, gjb_word(gjb_ptr(h, b) + s));
     return gjb_ff_free_other(h, p);
-}
-
-/* gjb_ff_free_missed inline, for a caller that must go on after it. */
-static GJB_ALWAYS_INLINE int ff_free_missed(gjb_heap *h, void *p)
-{
-    intptr_t b = gjb_off(h, p) - (intptr_t)GJB_W;
-    size_t d = (size_t)(b - h->hot.first), area = h->hot_span;
-    if (GJB_LIKELY(d < area && d % GJB_G == 0)) { /* a proved block of the hot region */
-        const char *bp = gjb_ptr(h, b);
-        size_t hd = gjb_word(bp), s = hd & ~FF_FLAGS;
-        if (GJB_LIKELY(!(hd & (FF_FREE | ((GJB_G - 1) & ~FF_FLAGS))) &&
-                       ff_bit_set(ff_proof(h, &h->hot), d / GJB_G) && s >= FF_MIN &&
-                       s <= area - d))
-            return gjb_ff_free_merge(h, &h->hot, b, hd, gjb_word(bp + s));
-    }
-    /* (NULL is not in the hot region: no area holds address 0) */
-    return p ? gjb_ff_free_other(h, p) : GJB_E_INVAL;
 }
 
 /* A free of the block b (payload p) at offset d into region r's block area:
@@ -761,7 +740,7 @@ static GJB_ALWAYS_INLINE int ff_free_fast(gjb_heap *h, void *p)
 
 /* gjb_heap_free's FIRST_FIT half: NULL refused (GJB_E_INVAL). In a heap
  * whose quick lists have room, only ff_free_look is inline (then
- * gjb_ff_free_next or gjb_ff_free_missed, which refuse NULL too): with the in-place free
+ * gjb_ff_free_next, or gjb_ff_free_other outside the hot region): with the in-place free
  * beside it, its registers cost the common case a stack frame. */
 static GJB_ALWAYS_INLINE int ff_free_entry(gjb_heap *h, void *p)
 {
@@ -771,8 +750,8 @@ static GJB_ALWAYS_INLINE int ff_free_entry(gjb_heap *h, void *p)
         enum ff_look look = ff_free_look(h, (char *)p, &d, &hd);
         if (GJB_LIKELY(look == FF_LOOK_HIT))
             return GJB_OK;
-        if (look == FF_LOOK_OTHER)
-            return gjb_ff_free_missed(h, p);
+        if (look == FF_LOOK_OTHER) /* (NULL is not in the hot region: no area holds address 0) */
+            return p ? gjb_ff_free_other(h, p) : GJB_E_INVAL;
         return gjb_ff_free_next(h, p, d, hd, look == FF_LOOK_NEXT);
     }
 #endif

@@ -1331,6 +1331,45 @@ static void quick_heap_sets_memalign_blocks_aside(void **state)
     assert_int_equal(st.free_blocks, 1);
 }
 
+/* The same in a region other than the hot one (the free takes the
+ * region table's way, ff_free_in): damage to the free block after the
+ * block memalign placed is refused there too; undamaged, the block is
+ * set aside. */
+static void quick_heap_sets_memalign_blocks_aside_in_another_region(void **state)
+{
+    (void)state;
+    if (!FF_QUICK_OK)
+        skip();
+    gjb_heap *h;
+    void *big, *q;
+    memset(arena, 0, ARENA);
+    assert_int_equal(gjb_heap_init(arena + 24576, ARENA - 24576, GJB_FIRST_FIT | GJB_QUICK, 2, &h),
+                     GJB_OK);
+    assert_int_equal(gjb_heap_add_region(h, arena + 4096, 16384), GJB_OK);
+    struct gjbmem_heap_stats st;
+    gjb_heap_get_stats(h, &st);
+    assert_int_equal(gjb_heap_alloc(h, st.largest_free, &big), GJB_OK); /* the hot region's rest */
+    assert_int_equal(gjb_heap_memalign(h, 256, 100, &q), GJB_OK);
+    const struct gjb_region *r = gjb_region_at(h, gjb_off(h, hdr_of(q)));
+    assert_non_null(r);
+    assert_true(r->lo != h->hot.lo); /* not the hot region */
+    char *hq = hdr_of(q), *n = hq + bsize(hq);
+    size_t sn = bsize(n);
+    const size_t tiny = FF_MIN - GJB_G, huge = SIZE_MAX & ~(GJB_G - 1);
+    assert_true(is_free(n));
+    snapshot();
+    EXPECT_REFUSED(h, q, set_hdr(n, (sn + 8) | FF_FREE));
+    EXPECT_REFUSED(h, q, set_hdr(n, tiny | FF_FREE));
+    EXPECT_REFUSED(h, q, set_hdr(n, huge | FF_FREE));
+    EXPECT_REFUSED(h, q, set_hdr(n + sn - GJB_W, sn + GJB_G));
+    EXPECT_REFUSED(h, q, set_flag(n, FF_PREV_FREE));
+    restore();
+    assert_int_equal(gjb_heap_free(h, q), GJB_OK);
+    assert_true(ff_is_quick(hdr(hq)));
+    assert_int_equal(bsize(n), sn);
+    assert_int_equal(gjb_heap_validate(h), GJB_OK);
+}
+
 /* Region 0's own record damaged in a heap of one region (where it is the
  * whole region table): its memory must surround the descriptor. */
 static void validate_detects_region_zero_damage(void **state)
@@ -1467,6 +1506,7 @@ int main(void)
         cmocka_unit_test(regions_in_descending_order),
         cmocka_unit_test(quick_heap_entries),
         cmocka_unit_test(quick_heap_sets_memalign_blocks_aside),
+        cmocka_unit_test(quick_heap_sets_memalign_blocks_aside_in_another_region),
         cmocka_unit_test(alloc_arguments_and_stats),
         cmocka_unit_test(pointer_checks),
         cmocka_unit_test(walk_all_and_stop_early),
