@@ -570,10 +570,9 @@ static GJB_ALWAYS_INLINE bool ff_aside_room(const gjb_heap *h)
 }
 
 /* True when the block after the block at bp (s bytes, in region r, room
- * bytes between its end and the region's end), whose header is nh, is
- * where bp's size says a block starts: the region's end, a proved block,
- * or a whole free block (its footer agrees); and it does not think bp
- * free. Reads only. */
+ * bytes between its end and the region's end: not 0), whose header is nh,
+ * is where bp's size says a block starts: a proved block or a whole free
+ * block (its footer agrees); and it does not think bp free. Reads only. */
 static GJB_ALWAYS_INLINE bool ff_next_ok(const gjb_heap *h, const struct gjb_region *r,
                                          const char *bp, size_t s, size_t nh, size_t room)
 {
@@ -582,7 +581,7 @@ static GJB_ALWAYS_INLINE bool ff_next_ok(const gjb_heap *h, const struct gjb_reg
         return false;
     if (ff_is_free(nh))
         return ns >= FF_MIN && ns % GJB_G == 0 && ns <= room && gjb_word(bp + s + ns - GJB_W) == ns;
-    return !room || ff_proved(h, r, ff_bit(r, gjb_off(h, bp) + (intptr_t)(s + GJB_W)));
+    return ff_proved(h, r, ff_bit(r, gjb_off(h, bp) + (intptr_t)(s + GJB_W)));
 }
 
 /* The free of the allocated block at bp (header hd, proved, its size
