@@ -485,9 +485,9 @@ static GJB_NOINLINE void *alloc_other(mpart_id mid, size_t size)
  * that goes on from there: alloc_slow and free_slow when the lock is not
  * free at once (or in interrupt context, or for a stale id); the rest of
  * the policy's allocation or free when its inline half declines
- * (alloc_exact and alloc_declined, free_next, free_missed_at and
- * free_declined; the
- * inline halves change nothing then), without a second look at the list;
+ * (alloc_exact and alloc_declined; free_next, free_missed_at and
+ * free_declined: the inline halves change nothing then), without a second
+ * look at the list;
  * alloc_locked and free_locked, which do the whole call with the lock
  * held, for anything else. Each policy's half sits where it costs the
  * other nothing (the layouts measured: docs/BENCHMARKS.md, "Engine v2"):
@@ -832,8 +832,9 @@ static GJB_ALWAYS_INLINE bool free_enter(struct slot *s, mpart_id mid, char *add
 
 /* mpart_free on slot s, which holds (or held) a FIRST_FIT partition: the
  * lock and the id, then the frame-free half (ff_free_look: a block onto a
- * quick list); a proved block that does not go onto one is freed without
- * proving it again, anything else gets the engine's whole free. */
+ * quick list); a block of the hot region that does not go onto one is
+ * freed without looking for its region again (free_next, free_missed_at),
+ * anything else gets the engine's general free (free_declined). */
 static GJB_ALWAYS_INLINE int free_first_fit(struct slot *s, mpart_id mid, char *addr)
 {
     int ret;

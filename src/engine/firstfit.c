@@ -292,8 +292,7 @@ int gjb_ff_memalign(gjb_heap *h, size_t align, size_t size, void **out)
     if (!need || need > h->max_block)
         return GJB_E_TOOBIG;
     unsigned c = (unsigned)(need / GJB_G);
-    char *q = need < FF_QUICK_LIMIT && ff_quick_any(h, c) ? quick_aligned(h, c, align)
-                                                           : NULL;
+    char *q = need < FF_QUICK_LIMIT && ff_quick_any(h, c) ? quick_aligned(h, c, align) : NULL;
     if (q) {
         *out = q;
         return GJB_OK;
@@ -442,7 +441,7 @@ int gjb_ff_free_merge(gjb_heap *h, const struct gjb_region *r, intptr_t b, size_
     return GJB_OK;
 }
 
-int gjb_ff_free_next(gjb_heap *h, void *p, size_t d, size_t hd, bool next)
+int gjb_ff_free_declined(gjb_heap *h, void *p, size_t d, size_t hd, bool next)
 {
     if (next && ff_free_next_free(h, p, d, hd))
         return GJB_OK;

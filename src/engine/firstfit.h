@@ -398,7 +398,7 @@ int gjb_ff_free_other(gjb_heap *h, void *p);
  * beside a free block if it can: ff_free_next_free): a proved block with
  * a sane size freed and merged without a second proof (gjb_ff_free_merge
  * checks its neighbours); anything else by gjb_ff_free_other. */
-int gjb_ff_free_next(gjb_heap *h, void *p, size_t d, size_t hd, bool next);
+int gjb_ff_free_declined(gjb_heap *h, void *p, size_t d, size_t hd, bool next);
 void gjb_ff_list_freed(gjb_heap *h, intptr_t b, size_t s);
 
 /* The need (block bytes) of a small request of size bytes. */
@@ -616,8 +616,8 @@ enum ff_look {
 
 /* The free of payload p when its block goes on a quick list: an allocated,
  * proved block of the hot region, under FF_QUICK_LIMIT bytes, after a block
- * that is not free (or any block, for a block memalign placed: ff_free_aside)
- * and before a proved one (the bits past the area's end are 0:
+ * that is not free (or a free one, for a block memalign placed while
+ * ff_aside_room) and before a proved one (the bits past the area's end are 0:
  * proof_bytes), not the heap's last allocated block, while the lists have
  * room. FF_LOOK_HIT when it went onto its list; otherwise nothing changed:
  * FF_LOOK_NEXT when only the block after it kept it off, FF_LOOK_MISS
@@ -662,8 +662,8 @@ static GJB_ALWAYS_INLINE bool ff_free_next_free(gjb_heap *h, char *p, size_t d, 
     return true;
 }
 
-/* gjb_ff_free_next's merging half, inline for a caller that must go on
- * after it (mpart.c). */
+/* gjb_ff_free_declined's merging half, inline for a caller that must go
+ * on after it (mpart.c). */
 static GJB_ALWAYS_INLINE int ff_free_missed_at(gjb_heap *h, void *p, size_t d, size_t hd)
 {
     size_t s = hd & ~FF_FLAGS;
@@ -739,8 +739,9 @@ static GJB_ALWAYS_INLINE int ff_free_fast(gjb_heap *h, void *p)
 
 /* gjb_heap_free's FIRST_FIT half: NULL refused (GJB_E_INVAL). In a heap
  * whose quick lists have room, only ff_free_look is inline (then
- * gjb_ff_free_next, or gjb_ff_free_other outside the hot region): with the in-place free
- * beside it, its registers cost the common case a stack frame. */
+ * gjb_ff_free_declined, or gjb_ff_free_other outside the hot region): with
+ * the in-place free beside it, its registers cost the common case a stack
+ * frame. */
 static GJB_ALWAYS_INLINE int ff_free_entry(gjb_heap *h, void *p)
 {
 #ifndef GJB_NO_QUICK
@@ -751,7 +752,7 @@ static GJB_ALWAYS_INLINE int ff_free_entry(gjb_heap *h, void *p)
             return GJB_OK;
         if (look == FF_LOOK_OTHER) /* (NULL is not in the hot region: no area holds address 0) */
             return p ? gjb_ff_free_other(h, p) : GJB_E_INVAL;
-        return gjb_ff_free_next(h, p, d, hd, look == FF_LOOK_NEXT);
+        return gjb_ff_free_declined(h, p, d, hd, look == FF_LOOK_NEXT);
     }
 #endif
     if (GJB_UNLIKELY(!p))
