@@ -179,13 +179,14 @@ struct cover {
     long own, above, whole, split, aligned_at_start, aligned_inside, slack_retry, merge_next,
         merge_prev, shrink, grow_right, grow_left, grow_left_gap, moves, nomem, toobig, hostile,
         badalign, second, own_too_small;
-    /* quick lists: pushes, takes (by alloc, by memalign), refused for want
-     * of room, flushes after a failed allocation / after the last free,
-     * blocks flushed, hostile pointers at quick blocks, max_alloc answered
-     * by a quick block */
+    /* quick lists: pushes (of large classes' sizes, of memalign's blocks
+     * beside free blocks, memalign's merged for want of free memory), takes
+     * (by alloc, by memalign, past the first block), refused for want of
+     * room, flushes after a failed allocation / after the last free, blocks
+     * flushed, hostile pointers at quick blocks, max_alloc answered by a
+     * quick block */
     long quick_push, quick_push_large, quick_push_aside, quick_aside_tight, quick_take,
-        quick_take_aligned,
-        quick_take_deep, quick_full, flush_fail, flush_empty, flushed,
+        quick_take_aligned, quick_take_deep, quick_full, flush_fail, flush_empty, flushed,
         hostile_quick, max_quick;
 };
 static struct cover cov, cov_total;
@@ -1317,16 +1318,13 @@ static void run_layout(const struct layout *L, bool quick)
     if (quick)
         print_message("    %-28s quick lists of %lu blocks: pushes %ld (of large classes' sizes "
                       "%ld, memalign's beside free blocks %ld, not when little is free %ld), "
-                      "takes %ld (memalign %ld, not "
-                      "the first block %ld), refused full %ld, flushes after a failure %ld / "
-                      "after the last free %ld, blocks flushed %ld, hostile at quick blocks "
-                      "%ld, max_alloc from a quick block %ld\n",
+                      "takes %ld (memalign %ld, not the first block %ld), refused full %ld, "
+                      "flushes after a failure %ld / after the last free %ld, blocks flushed "
+                      "%ld, hostile at quick blocks %ld, max_alloc from a quick block %ld\n",
                       name, (unsigned long)qcap, c->quick_push, c->quick_push_large,
                       c->quick_push_aside, c->quick_aside_tight, c->quick_take,
-                      c->quick_take_aligned,
-                      c->quick_take_deep,
-                      c->quick_full, c->flush_fail, c->flush_empty, c->flushed, c->hostile_quick,
-                      c->max_quick);
+                      c->quick_take_aligned, c->quick_take_deep, c->quick_full, c->flush_fail,
+                      c->flush_empty, c->flushed, c->hostile_quick, c->max_quick);
     if (quick && !qon) /* the flag is ignored */
         EXPECT(c->quick_push + c->quick_take + c->quick_take_aligned + c->flush_fail +
                        c->flush_empty ==
