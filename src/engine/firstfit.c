@@ -155,13 +155,13 @@ static inline void unprove(const gjb_heap *h, const struct gjb_region *r, intptr
 
 bool gjb_ff_quick_flush(gjb_heap *h)
 {
-    bool any = *ff_quick_map(h) != 0;
-    while (*ff_quick_map(h)) {
-        unsigned c = gjb_ctz64(*ff_quick_map(h));
-        intptr_t b = ff_quick(h)[c];
-        char *p = ff_quick_pop(h, b, c);           /* allocated again, */
-        gjb_ff_release(h, gjb_region_of(h, b), p); /* then freed and merged */
-    }
+    bool any = false;
+    for (unsigned k = 0; ff_has_quick(h) && k < FF_QUICK_LEVELS; k++)
+        for (unsigned c = FF_MIN / GJB_G; c < FF_QUICK_N; c++)
+            for (intptr_t b; (b = ff_quick(h)[k * FF_QUICK_N + c]) != 0; any = true) {
+                char *p = ff_quick_pop_at(h, b, c, k);     /* allocated again, */
+                gjb_ff_release(h, gjb_region_of(h, b), p); /* then freed and merged */
+            }
     return any;
 }
 
@@ -172,7 +172,7 @@ void gjb_ff_quick_init(gjb_heap *h, size_t heap_bytes)
     size_t cap = heap_bytes / FF_QUICK_PER;
     if (cap > FF_QUICK_CAP)
         cap = FF_QUICK_CAP;
-    *ff_quick_map(h) = 0;
+    *ff_quick_mark(h) = cap ? FF_QUICK_HAS : 0;
     *ff_quick_room(h) = cap;
     if (cap)
         memset(ff_quick(h), 0, FF_QUICK_BYTES);
@@ -262,13 +262,13 @@ static void carve_at(gjb_heap *h, intptr_t b, unsigned c, intptr_t at, size_t ne
     h->alloc_blocks++;
 }
 
-/* The first of the first FF_QUICK_PROBE blocks of quick list c (not
- * empty) whose payload is aligned to align (a power of two), taken off the
+/* The first of the first FF_QUICK_PROBE blocks of quick list c of level
+ * k whose payload is aligned to align (a power of two), taken off the
  * list: allocated again, marked as memalign's; its payload, or NULL
  * (nothing changed) when none is. */
-static char *quick_aligned(gjb_heap *h, unsigned c, size_t align)
+static char *quick_probe(gjb_heap *h, unsigned c, unsigned k, size_t align)
 {
-    intptr_t prev = 0, b = ff_quick(h)[c];
+    intptr_t prev = 0, b = ff_quick(h)[k * FF_QUICK_N + c];
     for (unsigned i = 0; i < FF_QUICK_PROBE && b; i++, prev = b, b = ff_link(h, b, FF_NEXT)) {
         if ((uintptr_t)(gjb_ptr(h, b) + GJB_W) & (align - 1))
             continue;
@@ -277,7 +277,7 @@ static char *quick_aligned(gjb_heap *h, unsigned c, size_t align)
             ff_set_link(h, prev, FF_NEXT, ff_link(h, b, FF_NEXT));
             p = ff_quick_retake(h, gjb_ptr(h, b), c);
         } else {
-            p = ff_quick_pop(h, b, c);
+            p = ff_quick_pop_at(h, b, c, k);
         }
         gjb_ff_mark_aligned(p);
         gjb_note_used(h);
@@ -286,13 +286,22 @@ static char *quick_aligned(gjb_heap *h, unsigned c, size_t align)
     return NULL;
 }
 
+/* A quick block of c granules for memalign: from the least aligned level
+ * that is aligned enough, up; its payload, or NULL (nothing changed). */
+static char *quick_aligned(gjb_heap *h, unsigned c, size_t align)
+{
+    unsigned k = ff_quick_level_for(align), m = ff_quick_levels(h)[c] >> k;
+    char *p = !k && ff_quick(h)[c] ? quick_probe(h, c, 0, align) : NULL;
+    return p || !m ? p : quick_probe(h, c, k + gjb_ctz64(m), align);
+}
+
 int gjb_ff_memalign(gjb_heap *h, size_t align, size_t size, void **out)
 {
     size_t need = gjb_ff_block_size(size);
     if (!need || need > h->max_block)
         return GJB_E_TOOBIG;
     unsigned c = (unsigned)(need / GJB_G);
-    char *q = need < FF_QUICK_LIMIT && ff_quick_any(h, c) ? quick_aligned(h, c, align) : NULL;
+    char *q = need < FF_QUICK_LIMIT && ff_has_quick(h) ? quick_aligned(h, c, align) : NULL;
     if (q) {
         *out = q;
         return GJB_OK;
@@ -584,8 +593,11 @@ size_t gjb_ff_max(const gjb_heap *h)
         c = gjb_log2_64(h->small_map);
         best = ff_size(gjb_ptr(h, *ff_head((gjb_heap *)h, c))) - GJB_W;
     }
-    uintptr_t quick = *ff_quick_map(h); /* a quick block fits a request of its size */
-    size_t q = quick ? gjb_log2_64((uint64_t)quick) * GJB_G - GJB_W : 0;
+    size_t q = 0; /* a quick block fits a request of its size */
+    for (unsigned k = 0; ff_has_quick(h) && k < FF_QUICK_LEVELS; k++)
+        for (unsigned c = FF_MIN / GJB_G; c < FF_QUICK_N; c++)
+            if (ff_quick(h)[k * FF_QUICK_N + c] && c * GJB_G - GJB_W > q)
+                q = c * GJB_G - GJB_W;
     return q > best ? q : best;
 }
 
@@ -727,23 +739,24 @@ static int check_class(const gjb_heap *h, unsigned c, intptr_t first, size_t *co
     return GJB_OK;
 }
 
-/* Walks the quick lists: their map and room, their blocks (quick, of
- * their class), no more than FF_QUICK_CAP with the room. */
+/* Walks the quick lists: their mark and room, their blocks (quick, of
+ * their class, at their level), no more than FF_QUICK_CAP - room. */
 static int check_quick(const gjb_heap *h, size_t *count, size_t *bytes)
 {
-    uintptr_t map = *ff_quick_map(h), room = ff_quick_left(h), n = 0;
+    uintptr_t room = ff_quick_left(h), n = 0;
     if (!ff_has_quick(h))
-        return FF_QUICK_OK || !h->lists[0] ? GJB_OK : GJB_E_CORRUPT;
-    if (room > FF_QUICK_CAP || (map & 3) || (FF_QUICK_N < 8 * sizeof map && map >> FF_QUICK_N))
+        return !h->lists[0] && !room ? GJB_OK : GJB_E_CORRUPT;
+    if (room > FF_QUICK_CAP || *ff_quick_mark(h) != FF_QUICK_HAS)
         return GJB_E_CORRUPT;
-    for (unsigned c = 2; c < FF_QUICK_N; c++) {
-        intptr_t b = ff_quick(h)[c];
-        if (((map >> c) & 1) != (b != 0))
+    for (unsigned i = 0; i < FF_QUICK_HEADS; i++) {
+        unsigned c = i % FF_QUICK_N, k = i / FF_QUICK_N;
+        if (k && ((ff_quick_levels(h)[c] >> k) & 1) != (ff_quick(h)[i] != 0))
             return GJB_E_CORRUPT;
-        for (; b; b = ff_link(h, b, FF_NEXT), n++) {
+        for (intptr_t b = ff_quick(h)[i]; b; b = ff_link(h, b, FF_NEXT), n++) {
             const struct gjb_region *r = gjb_region_at(h, b);
-            if (!r || (b - r->first) % (intptr_t)GJB_G || n >= FF_QUICK_CAP - room ||
-                *count >= h->free_blocks)
+            if (c < FF_MIN / GJB_G || !r || (b - r->first) % (intptr_t)GJB_G ||
+                n >= FF_QUICK_CAP - room || *count >= h->free_blocks ||
+                (k && ff_quick_level(gjb_ptr(h, b) + GJB_W) != k))
                 return GJB_E_CORRUPT;
             size_t hd = gjb_word(gjb_ptr(h, b));
             if (!ff_is_quick(hd) || (hd & ~FF_FLAGS) != c * GJB_G)

@@ -79,7 +79,19 @@ _Static_assert(FF_EXACT <= 32, "small_map is 32 bits");
 #define FF_QUICK_N 32u
 #endif
 #define FF_QUICK_LIMIT (FF_QUICK_N * GJB_G)
-#define FF_QUICK_BYTES (FF_QUICK_N * sizeof(intptr_t))
+/* Quick lists by alignment: level 0 (the plain lists) holds every block
+ * but those memalign placed at a payload aligned to 2^(FF_QUICK_L0 + k)
+ * bytes, k >= 1, which go onto level k (the last level: that or more).
+ * Plain allocations take from level 0 only; memalign from the least
+ * aligned level that is aligned enough. Level k's list of c granules
+ * starts at ff_quick(h)[k * FF_QUICK_N + c] (0: empty); a byte per size
+ * follows the heads (ff_quick_levels), bit k set while its list of level
+ * k >= 1 has a block. */
+#define FF_QUICK_LEVELS 4u
+#define FF_QUICK_L0 5u
+#define FF_QUICK_HEADS (FF_QUICK_LEVELS * FF_QUICK_N)
+#define FF_QUICK_BYTES (FF_QUICK_HEADS * sizeof(intptr_t) + FF_QUICK_N)
+_Static_assert(FF_QUICK_LEVELS <= 8, "a byte of levels per size");
 #define FF_QUICK_MIN ((size_t)32768)
 #define FF_QUICK_PER ((size_t)4096) /* heap bytes per block the lists may hold */
 
@@ -149,18 +161,19 @@ static inline intptr_t *ff_quick(const gjb_heap *h)
     return (intptr_t *)(void *)(gjb_ptr(h, 0) + FF_QUICK_AT);
 }
 
-/* A bit per exact class whose quick list has a block, and the number of
- * blocks the lists may still take: in the slots of the exact classes 0 and
- * 1, which no block is small enough for. Both 0: no quick lists. A target
+/* Whether the heap has quick lists (FF_QUICK_HAS), and the number of
+ * blocks they may still take: in the slots of the exact classes 0 and 1,
+ * which no block is small enough for. Both 0: no quick lists. A target
  * whose smallest block is one granule (i386: 4-byte words, 16-byte
  * granules) has no slot for the room, and no quick lists. */
 #define FF_QUICK_OK (GJBMEM_FF_QUICK > 0 && FF_MIN / GJB_G >= 2)
+#define FF_QUICK_HAS ((uintptr_t)1)
 
 /* Bits past a block area's proof bits, always 0 (proof_bytes, firstfit.c):
  * in a build with quick lists, one per quick list. */
 #define FF_PROOF_PAD (FF_QUICK_OK ? FF_QUICK_N : 0u)
 
-static inline uintptr_t *ff_quick_map(const gjb_heap *h)
+static inline uintptr_t *ff_quick_mark(const gjb_heap *h)
 {
     return (uintptr_t *)(void *)(uintptr_t)&h->lists[0];
 }
@@ -176,15 +189,40 @@ static GJB_ALWAYS_INLINE uintptr_t ff_quick_left(const gjb_heap *h)
     return FF_QUICK_OK ? *ff_quick_room(h) : 0;
 }
 
-static inline bool ff_has_quick(const gjb_heap *h)
+static GJB_ALWAYS_INLINE bool ff_has_quick(const gjb_heap *h)
 {
-    return FF_QUICK_OK && (*ff_quick_map(h) || *ff_quick_room(h));
+    return FF_QUICK_OK && *ff_quick_mark(h);
 }
 
-/* Quick list c has a block. */
+/* Quick list c of level k has a block. */
+static GJB_ALWAYS_INLINE bool ff_quick_any_at(const gjb_heap *h, unsigned k, unsigned c)
+{
+    return ff_has_quick(h) && ff_quick(h)[k * FF_QUICK_N + c];
+}
+
+/* Quick list c of level 0 has a block. */
 static GJB_ALWAYS_INLINE bool ff_quick_any(const gjb_heap *h, unsigned c)
 {
-    return FF_QUICK_OK && ((*ff_quick_map(h) >> c) & 1);
+    return ff_quick_any_at(h, 0, c);
+}
+
+/* Bit k of byte c: level k >= 1 has a block of c granules. */
+static GJB_ALWAYS_INLINE unsigned char *ff_quick_levels(const gjb_heap *h)
+{
+    return (unsigned char *)(void *)(ff_quick(h) + FF_QUICK_HEADS);
+}
+
+/* The level of a payload memalign placed at p. */
+static GJB_ALWAYS_INLINE unsigned ff_quick_level(const char *p)
+{
+    unsigned t = gjb_ctz64((uint64_t)(uintptr_t)p | ((uint64_t)1 << (FF_QUICK_L0 + FF_QUICK_LEVELS - 1)));
+    return t > FF_QUICK_L0 ? t - FF_QUICK_L0 : 0;
+}
+
+/* The first level memalign looks at for an alignment (a power of two). */
+static GJB_ALWAYS_INLINE unsigned ff_quick_level_for(size_t align)
+{
+    return ff_quick_level((const char *)(uintptr_t)align);
 }
 
 static inline intptr_t *ff_large(const gjb_heap *h)
@@ -441,14 +479,21 @@ static GJB_ALWAYS_INLINE char *ff_quick_retake(gjb_heap *h, char *p, unsigned c)
     return p;
 }
 
-/* Takes b, the first block of quick list c, off it: allocated again. */
-static GJB_ALWAYS_INLINE char *ff_quick_pop(gjb_heap *h, intptr_t b, unsigned c)
+/* Takes b, the first block of quick list c of level k, off it: allocated
+ * again. */
+static GJB_ALWAYS_INLINE char *ff_quick_pop_at(gjb_heap *h, intptr_t b, unsigned c, unsigned k)
 {
     intptr_t next = ff_link(h, b, FF_NEXT);
-    ff_quick(h)[c] = next;
-    if (!next)
-        *ff_quick_map(h) &= ~((uintptr_t)1 << c);
+    ff_quick(h)[k * FF_QUICK_N + c] = next;
+    if (k && !next)
+        ff_quick_levels(h)[c] &= (unsigned char)~(1u << k);
     return ff_quick_retake(h, gjb_ptr(h, b), c);
+}
+
+/* The same on level 0. */
+static GJB_ALWAYS_INLINE char *ff_quick_pop(gjb_heap *h, intptr_t b, unsigned c)
+{
+    return ff_quick_pop_at(h, b, c, 0);
 }
 
 /* The first block of quick list c, allocated: its payload. */
@@ -497,17 +542,23 @@ static GJB_ALWAYS_INLINE void *ff_quick_hit(gjb_heap *h, size_t size)
  * statistics (gjb_heap_memalign's). */
 static GJB_ALWAYS_INLINE void *ff_quick_aligned_hit(gjb_heap *h, size_t align, size_t size)
 {
-    if (GJB_UNLIKELY(size - 1 >= FF_QUICK_FAST_MAX || align <= GJB_G || (align & (align - 1))))
+    if (GJB_UNLIKELY(size - 1 >= FF_QUICK_FAST_MAX || align <= GJB_G || (align & (align - 1)) ||
+                     !ff_has_quick(h)))
         return NULL;
     unsigned c = (unsigned)((size + GJB_W + GJB_G - 1) / GJB_G);
     c = c < FF_MIN / GJB_G ? FF_MIN / GJB_G : c;
-    if (!ff_quick_any(h, c))
-        return NULL;
+    unsigned k = ff_quick_level_for(align), m = ff_quick_levels(h)[c] >> k;
     intptr_t b = ff_quick(h)[c];
+    if (k || !b) {
+        if (!m)
+            return NULL;
+        k += gjb_ctz64(m);
+        b = ff_quick(h)[k * FF_QUICK_N + c];
+    }
     char *p = gjb_ptr(h, b) + GJB_W;
     if ((uintptr_t)p & (align - 1))
         return NULL;
-    ff_quick_pop(h, b, c);
+    ff_quick_pop_at(h, b, c, k);
     gjb_set_word(p - GJB_W, gjb_word(p - GJB_W) | FF_ALIGNED);
     gjb_note_used(h);
     return p;
@@ -551,10 +602,15 @@ static GJB_ALWAYS_INLINE int ff_alloc_fast(gjb_heap *h, size_t size, void **out)
  * taken again). */
 static GJB_ALWAYS_INLINE void ff_quick_push(gjb_heap *h, char *p, size_t hd, unsigned c)
 {
+    intptr_t *head = &ff_quick(h)[c];
+    if (hd & FF_ALIGNED) { /* memalign's: onto its level */
+        unsigned k = ff_quick_level(p);
+        head += k * FF_QUICK_N;
+        ff_quick_levels(h)[c] |= (unsigned char)((1u << k) & ~1u);
+    }
     gjb_set_word(p - GJB_W, hd | FF_QUICK);
-    gjb_set_word(p, (size_t)ff_quick(h)[c]); /* (0 while the list is empty) */
-    ff_quick(h)[c] = gjb_off(h, p) - (intptr_t)GJB_W;
-    *ff_quick_map(h) |= (uintptr_t)1 << c;
+    gjb_set_word(p, (size_t)*head); /* (0 while the list is empty) */
+    *head = gjb_off(h, p) - (intptr_t)GJB_W;
     --*ff_quick_room(h);
     h->alloc_blocks--;
     h->free += c * GJB_G - GJB_W;
