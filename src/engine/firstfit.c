@@ -291,8 +291,8 @@ static char *quick_probe(gjb_heap *h, unsigned c, unsigned k, size_t align)
 static char *quick_aligned(gjb_heap *h, unsigned c, size_t align)
 {
     unsigned k = ff_quick_level_for(align), m = ff_quick_levels(h)[c] >> k;
-    char *p = !k && ff_quick(h)[c] ? quick_probe(h, c, 0, align) : NULL;
-    return p || !m ? p : quick_probe(h, c, k + gjb_ctz64(m), align);
+    char *p = m ? quick_probe(h, c, k + gjb_ctz64(m), align) : NULL;
+    return p || !ff_quick(h)[c] ? p : quick_probe(h, c, 0, align);
 }
 
 int gjb_ff_memalign(gjb_heap *h, size_t align, size_t size, void **out)

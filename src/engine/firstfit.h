@@ -87,8 +87,8 @@ _Static_assert(FF_EXACT <= 32, "small_map is 32 bits");
  * starts at ff_quick(h)[k * FF_QUICK_N + c] (0: empty); a byte per size
  * follows the heads (ff_quick_levels), bit k set while its list of level
  * k >= 1 has a block. */
-#define FF_QUICK_LEVELS 4u
-#define FF_QUICK_L0 5u
+#define FF_QUICK_LEVELS 5u
+#define FF_QUICK_L0 4u
 #define FF_QUICK_HEADS (FF_QUICK_LEVELS * FF_QUICK_N)
 #define FF_QUICK_BYTES (FF_QUICK_HEADS * sizeof(intptr_t) + FF_QUICK_N)
 _Static_assert(FF_QUICK_LEVELS <= 8, "a byte of levels per size");
@@ -548,13 +548,10 @@ static GJB_ALWAYS_INLINE void *ff_quick_aligned_hit(gjb_heap *h, size_t align, s
     unsigned c = (unsigned)((size + GJB_W + GJB_G - 1) / GJB_G);
     c = c < FF_MIN / GJB_G ? FF_MIN / GJB_G : c;
     unsigned k = ff_quick_level_for(align), m = ff_quick_levels(h)[c] >> k;
-    intptr_t b = ff_quick(h)[c];
-    if (k || !b) {
-        if (!m)
-            return NULL;
-        k += gjb_ctz64(m);
-        b = ff_quick(h)[k * FF_QUICK_N + c];
-    }
+    if (!m)
+        return NULL;
+    k += gjb_ctz64(m);
+    intptr_t b = ff_quick(h)[k * FF_QUICK_N + c];
     char *p = gjb_ptr(h, b) + GJB_W;
     if ((uintptr_t)p & (align - 1))
         return NULL;
