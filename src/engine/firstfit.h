@@ -594,17 +594,14 @@ static GJB_ALWAYS_INLINE int ff_alloc_fast(gjb_heap *h, size_t size, void **out)
 }
 
 /* Puts the allocated block of payload p (header hd, c granules) on
- * quick list c: it stays proved and unmerged, its header marked FF_QUICK
- * (which covers FF_ALIGNED: a block memalign placed loses it when it is
- * taken again). */
-static GJB_ALWAYS_INLINE void ff_quick_push(gjb_heap *h, char *p, size_t hd, unsigned c)
+ * quick list c of level k: it stays proved and unmerged, its header marked
+ * FF_QUICK (which covers FF_ALIGNED: a block memalign placed loses it when
+ * it is taken again). */
+static GJB_ALWAYS_INLINE void ff_quick_link(gjb_heap *h, char *p, size_t hd, unsigned c, unsigned k)
 {
-    intptr_t *head = &ff_quick(h)[c];
-    if (hd & FF_ALIGNED) { /* memalign's: onto its level */
-        unsigned k = ff_quick_level(p);
-        head += k * FF_QUICK_N;
-        ff_quick_levels(h)[c] |= (unsigned char)((1u << k) & ~1u);
-    }
+    intptr_t *head = &ff_quick(h)[k * FF_QUICK_N + c];
+    if (k)
+        ff_quick_levels(h)[c] |= (unsigned char)(1u << k);
     gjb_set_word(p - GJB_W, hd | FF_QUICK);
     gjb_set_word(p, (size_t)*head); /* (0 while the list is empty) */
     *head = gjb_off(h, p) - (intptr_t)GJB_W;
@@ -612,6 +609,12 @@ static GJB_ALWAYS_INLINE void ff_quick_push(gjb_heap *h, char *p, size_t hd, uns
     h->alloc_blocks--;
     h->free += c * GJB_G - GJB_W;
     h->free_blocks++;
+}
+
+/* The same onto the level of its payload when memalign placed it. */
+static GJB_ALWAYS_INLINE void ff_quick_push(gjb_heap *h, char *p, size_t hd, unsigned c)
+{
+    ff_quick_link(h, p, hd, c, (hd & FF_ALIGNED) ? ff_quick_level(p) : 0);
 }
 
 /* Whether a block memalign placed may be set aside beside free blocks:
@@ -686,30 +689,34 @@ static GJB_ALWAYS_INLINE enum ff_look ff_free_look(gjb_heap *h, char *p, size_t 
     const size_t *proof = ff_proof(h, &h->hot);
     *dp = d;
     *hdp = hd;
-    if (GJB_UNLIKELY((hd & (FF_FREE | FF_PREV_FREE | ((GJB_G - 1) & ~FF_FLAGS))) &&
-                     ((hd & (FF_FREE | FF_ALIGNED | ((GJB_G - 1) & ~FF_FLAGS))) != FF_ALIGNED ||
-                      !ff_aside_room(h))))
-        return FF_LOOK_MISS;
+    if (GJB_UNLIKELY(hd & (FF_FREE | FF_PREV_FREE | FF_ALIGNED | ((GJB_G - 1) & ~FF_FLAGS))))
+        return (hd & (FF_FREE | FF_ALIGNED | ((GJB_G - 1) & ~FF_FLAGS))) == FF_ALIGNED ? FF_LOOK_NEXT
+                                                                                    : FF_LOOK_MISS;
     if (GJB_UNLIKELY(s - FF_MIN >= FF_QUICK_LIMIT - FF_MIN || !ff_quick_left(h) ||
                      h->alloc_blocks == 1 || !ff_bit_set(proof, d / GJB_G)))
         return FF_LOOK_MISS;
     if (GJB_UNLIKELY(!ff_bit_set(proof, (d + s) / GJB_G)))
         return FF_LOOK_NEXT;
-    ff_quick_push(h, p, hd, (unsigned)(s / GJB_G));
+    ff_quick_link(h, p, hd, (unsigned)(s / GJB_G), 0);
     return FF_LOOK_HIT;
 }
 
 /* After ff_free_look said FF_LOOK_NEXT for payload p (d, hd): a block
- * memalign placed goes onto its quick list all the same when the block
- * after it is a whole free block (ff_next_ok), not the region's end. True
- * when it went; false, nothing changed, otherwise. */
+ * memalign placed goes onto its level's quick list when the block after
+ * it is proved, or a whole free block (ff_next_ok) while ff_aside_room;
+ * not at the region's end. True when it went; false, nothing changed,
+ * otherwise. */
 static GJB_ALWAYS_INLINE bool ff_free_next_free(gjb_heap *h, char *p, size_t d, size_t hd)
 {
     size_t s = hd & ~FF_FLAGS, area = h->hot_span;
-    if (!(hd & FF_ALIGNED) || s >= area - d || !ff_aside_room(h))
+    if ((hd & (FF_FREE | FF_ALIGNED | ((GJB_G - 1) & ~FF_FLAGS))) != FF_ALIGNED ||
+        s - FF_MIN >= FF_QUICK_LIMIT - FF_MIN || s >= area - d || !ff_quick_left(h) ||
+        h->alloc_blocks == 1 || !ff_bit_set(ff_proof(h, &h->hot), d / GJB_G))
         return false;
     char *bp = p - GJB_W;
-    if (!ff_next_ok(h, &h->hot, bp, s, gjb_word(bp + s), area - d - s))
+    size_t nh = gjb_word(bp + s);
+    if (!ff_next_ok(h, &h->hot, bp, s, nh, area - d - s) ||
+        ((ff_is_free(nh) || (hd & FF_PREV_FREE)) && !ff_aside_room(h)))
         return false;
     ff_quick_push(h, p, hd, (unsigned)(s / GJB_G));
     return true;
