@@ -718,7 +718,7 @@ static GJB_ALWAYS_INLINE bool ff_free_next_free(gjb_heap *h, char *p, size_t d, 
     if (!ff_next_ok(h, &h->hot, bp, s, nh, area - d - s) ||
         ((ff_is_free(nh) || (hd & FF_PREV_FREE)) && !ff_aside_room(h)))
         return false;
-    ff_quick_push(h, p, hd, (unsigned)(s / GJB_G));
+    ff_quick_link(h, p, hd, (unsigned)(s / GJB_G), ff_quick_level(p));
     return true;
 }
 
