@@ -80,15 +80,16 @@ _Static_assert(FF_EXACT <= 32, "small_map is 32 bits");
 #endif
 #define FF_QUICK_LIMIT (FF_QUICK_N * GJB_G)
 /* Quick lists by alignment: level 0 (the plain lists) holds every block
- * but those memalign placed at a payload aligned to 2^(FF_QUICK_L0 + k)
- * bytes, k >= 1, which go onto level k (the last level: that or more).
+ * but those memalign placed, which go onto level k >= 1 when their payload
+ * is aligned to GJB_G << k bytes (the last level: that or more).
  * Plain allocations take from level 0 only; memalign from the least
  * aligned level that is aligned enough. Level k's list of c granules
  * starts at ff_quick(h)[k * FF_QUICK_N + c] (0: empty); a byte per size
  * follows the heads (ff_quick_levels), bit k set while its list of level
  * k >= 1 has a block. */
 #define FF_QUICK_LEVELS 5u
-#define FF_QUICK_L0 4u
+#define FF_G_LOG2 (GJB_G == 32 ? 5u : GJB_G == 16 ? 4u : GJB_G == 8 ? 3u : 2u)
+_Static_assert(GJB_G == (size_t)1 << FF_G_LOG2, "the granule's log2");
 #define FF_QUICK_HEADS (FF_QUICK_LEVELS * FF_QUICK_N)
 #define FF_QUICK_BYTES (FF_QUICK_HEADS * sizeof(intptr_t) + FF_QUICK_N)
 _Static_assert(FF_QUICK_LEVELS <= 8, "a byte of levels per size");
@@ -212,14 +213,15 @@ static GJB_ALWAYS_INLINE unsigned char *ff_quick_levels(const gjb_heap *h)
     return (unsigned char *)(void *)(ff_quick(h) + FF_QUICK_HEADS);
 }
 
-/* The level of a payload memalign placed at p. */
+/* The level of a payload memalign placed at p (aligned to more than a
+ * granule: 1 or more). */
 static GJB_ALWAYS_INLINE unsigned ff_quick_level(const char *p)
 {
-    unsigned t = gjb_ctz64((uint64_t)(uintptr_t)p | ((uint64_t)1 << (FF_QUICK_L0 + FF_QUICK_LEVELS - 1)));
-    return t > FF_QUICK_L0 ? t - FF_QUICK_L0 : 0;
+    return gjb_ctz64((uint64_t)(uintptr_t)p | ((uint64_t)GJB_G << (FF_QUICK_LEVELS - 1))) - FF_G_LOG2;
 }
 
-/* The first level memalign looks at for an alignment (a power of two). */
+/* The first level memalign looks at for an alignment (a power of two
+ * above GJB_G). */
 static GJB_ALWAYS_INLINE unsigned ff_quick_level_for(size_t align)
 {
     return ff_quick_level((const char *)(uintptr_t)align);
@@ -593,15 +595,13 @@ static GJB_ALWAYS_INLINE int ff_alloc_fast(gjb_heap *h, size_t size, void **out)
     return GJB_OK;
 }
 
-/* Puts the allocated block of payload p (header hd, c granules) on
- * quick list c of level k: it stays proved and unmerged, its header marked
- * FF_QUICK (which covers FF_ALIGNED: a block memalign placed loses it when
- * it is taken again). */
-static GJB_ALWAYS_INLINE void ff_quick_link(gjb_heap *h, char *p, size_t hd, unsigned c, unsigned k)
+/* Puts the allocated block of payload p (header hd, c granules) first on
+ * the quick list whose first block is *head: it stays proved and unmerged,
+ * its header marked FF_QUICK (which covers FF_ALIGNED: a block memalign
+ * placed loses it when it is taken again). */
+static GJB_ALWAYS_INLINE void ff_quick_link(gjb_heap *h, char *p, size_t hd, unsigned c,
+                                            intptr_t *head)
 {
-    intptr_t *head = &ff_quick(h)[k * FF_QUICK_N + c];
-    if (k)
-        ff_quick_levels(h)[c] |= (unsigned char)(1u << k);
     gjb_set_word(p - GJB_W, hd | FF_QUICK);
     gjb_set_word(p, (size_t)*head); /* (0 while the list is empty) */
     *head = gjb_off(h, p) - (intptr_t)GJB_W;
@@ -611,10 +611,21 @@ static GJB_ALWAYS_INLINE void ff_quick_link(gjb_heap *h, char *p, size_t hd, uns
     h->free_blocks++;
 }
 
-/* The same onto the level of its payload when memalign placed it. */
+/* The same for a block memalign placed: onto the list of its level. */
+static GJB_ALWAYS_INLINE void ff_quick_link_aligned(gjb_heap *h, char *p, size_t hd, unsigned c)
+{
+    unsigned k = ff_quick_level(p);
+    ff_quick_levels(h)[c] |= (unsigned char)(1u << k);
+    ff_quick_link(h, p, hd, c, &ff_quick(h)[k * FF_QUICK_N + c]);
+}
+
+/* Either, by the header's FF_ALIGNED. */
 static GJB_ALWAYS_INLINE void ff_quick_push(gjb_heap *h, char *p, size_t hd, unsigned c)
 {
-    ff_quick_link(h, p, hd, c, (hd & FF_ALIGNED) ? ff_quick_level(p) : 0);
+    if (hd & FF_ALIGNED)
+        ff_quick_link_aligned(h, p, hd, c);
+    else
+        ff_quick_link(h, p, hd, c, &ff_quick(h)[c]);
 }
 
 /* Whether a block memalign placed may be set aside beside free blocks:
@@ -697,7 +708,7 @@ static GJB_ALWAYS_INLINE enum ff_look ff_free_look(gjb_heap *h, char *p, size_t 
         return FF_LOOK_MISS;
     if (GJB_UNLIKELY(!ff_bit_set(proof, (d + s) / GJB_G)))
         return FF_LOOK_NEXT;
-    ff_quick_link(h, p, hd, (unsigned)(s / GJB_G), 0);
+    ff_quick_link(h, p, hd, (unsigned)(s / GJB_G), &ff_quick(h)[s / GJB_G]);
     return FF_LOOK_HIT;
 }
 
@@ -718,7 +729,7 @@ static GJB_ALWAYS_INLINE bool ff_free_next_free(gjb_heap *h, char *p, size_t d, 
     if (!ff_next_ok(h, &h->hot, bp, s, nh, area - d - s) ||
         ((ff_is_free(nh) || (hd & FF_PREV_FREE)) && !ff_aside_room(h)))
         return false;
-    ff_quick_link(h, p, hd, (unsigned)(s / GJB_G), ff_quick_level(p));
+    ff_quick_link_aligned(h, p, hd, (unsigned)(s / GJB_G));
     return true;
 }
 
