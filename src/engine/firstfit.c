@@ -159,7 +159,7 @@ bool gjb_ff_quick_flush(gjb_heap *h)
     for (unsigned k = 0; ff_has_quick(h) && k < FF_QUICK_LEVELS; k++)
         for (unsigned c = FF_MIN / GJB_G; c < FF_QUICK_N; c++)
             for (intptr_t b; (b = ff_quick(h)[k * FF_QUICK_N + c]) != 0; any = true) {
-                char *p = ff_quick_pop_at(h, b, c, k);     /* allocated again, */
+                char *p = ff_quick_pop_at(h, b, c, k, 0);  /* allocated again, */
                 gjb_ff_release(h, gjb_region_of(h, b), p); /* then freed and merged */
             }
     return any;
@@ -275,11 +275,10 @@ static char *quick_probe(gjb_heap *h, unsigned c, unsigned k, size_t align)
         char *p;
         if (prev) {
             ff_set_link(h, prev, FF_NEXT, ff_link(h, b, FF_NEXT));
-            p = ff_quick_retake(h, gjb_ptr(h, b), c);
+            p = ff_quick_retake(h, gjb_ptr(h, b), c, FF_ALIGNED);
         } else {
-            p = ff_quick_pop_at(h, b, c, k);
+            p = ff_quick_pop_at(h, b, c, k, FF_ALIGNED);
         }
-        gjb_ff_mark_aligned(p);
         gjb_note_used(h);
         return p + GJB_W;
     }

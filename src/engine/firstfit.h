@@ -470,11 +470,12 @@ static GJB_ALWAYS_INLINE void *ff_take_exact(gjb_heap *h, intptr_t b, size_t nee
 }
 
 /* Quick block b (payload p), just taken off list c: allocated again (it
- * is still proved; its header loses the mark); p. */
-static GJB_ALWAYS_INLINE char *ff_quick_retake(gjb_heap *h, char *p, unsigned c)
+ * is still proved; its header loses the mark but for `keep`: FF_ALIGNED
+ * when memalign takes it, else 0); p. */
+static GJB_ALWAYS_INLINE char *ff_quick_retake(gjb_heap *h, char *p, unsigned c, size_t keep)
 {
     ++*ff_quick_room(h);
-    gjb_set_word(p, gjb_word(p) ^ FF_QUICK);
+    gjb_set_word(p, gjb_word(p) ^ (FF_QUICK & ~keep));
     h->free -= c * GJB_G - GJB_W;
     h->free_blocks--;
     h->alloc_blocks++;
@@ -482,20 +483,21 @@ static GJB_ALWAYS_INLINE char *ff_quick_retake(gjb_heap *h, char *p, unsigned c)
 }
 
 /* Takes b, the first block of quick list c of level k, off it: allocated
- * again. */
-static GJB_ALWAYS_INLINE char *ff_quick_pop_at(gjb_heap *h, intptr_t b, unsigned c, unsigned k)
+ * again (keep: ff_quick_retake's). */
+static GJB_ALWAYS_INLINE char *ff_quick_pop_at(gjb_heap *h, intptr_t b, unsigned c, unsigned k,
+                                               size_t keep)
 {
     intptr_t next = ff_link(h, b, FF_NEXT);
     ff_quick(h)[k * FF_QUICK_N + c] = next;
     if (k && !next)
         ff_quick_levels(h)[c] &= (unsigned char)~(1u << k);
-    return ff_quick_retake(h, gjb_ptr(h, b), c);
+    return ff_quick_retake(h, gjb_ptr(h, b), c, keep);
 }
 
-/* The same on level 0. */
+/* The same on level 0, for an allocation. */
 static GJB_ALWAYS_INLINE char *ff_quick_pop(gjb_heap *h, intptr_t b, unsigned c)
 {
-    return ff_quick_pop_at(h, b, c, 0);
+    return ff_quick_pop_at(h, b, c, 0, 0);
 }
 
 /* The first block of quick list c, allocated: its payload. */
@@ -557,8 +559,11 @@ static GJB_ALWAYS_INLINE void *ff_quick_aligned_hit(gjb_heap *h, size_t align, s
     char *p = gjb_ptr(h, b) + GJB_W;
     if ((uintptr_t)p & (align - 1))
         return NULL;
-    ff_quick_pop_at(h, b, c, k);
-    gjb_set_word(p - GJB_W, gjb_word(p - GJB_W) | FF_ALIGNED);
+    intptr_t next = ff_link(h, b, FF_NEXT); /* (ff_quick_pop_at, k >= 1) */
+    ff_quick(h)[k * FF_QUICK_N + c] = next;
+    if (!next)
+        ff_quick_levels(h)[c] &= (unsigned char)~(1u << k);
+    ff_quick_retake(h, p - GJB_W, c, FF_ALIGNED);
     gjb_note_used(h);
     return p;
 }
