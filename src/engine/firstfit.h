@@ -730,9 +730,14 @@ static GJB_ALWAYS_INLINE bool ff_free_next_free(gjb_heap *h, char *p, size_t d, 
         h->alloc_blocks == 1 || !ff_bit_set(ff_proof(h, &h->hot), d / GJB_G))
         return false;
     char *bp = p - GJB_W;
-    size_t nh = gjb_word(bp + s);
-    if (!ff_next_ok(h, &h->hot, bp, s, nh, area - d - s) ||
-        ((ff_is_free(nh) || (hd & FF_PREV_FREE)) && !ff_aside_room(h)))
+    bool beside_free = hd & FF_PREV_FREE;
+    if (!ff_bit_set(ff_proof(h, &h->hot), (d + s) / GJB_G)) { /* a free block after it? */
+        size_t nh = gjb_word(bp + s);
+        if (!ff_is_free(nh) || !ff_next_ok(h, &h->hot, bp, s, nh, area - d - s))
+            return false;
+        beside_free = true;
+    }
+    if (beside_free && !ff_aside_room(h))
         return false;
     ff_quick_link_aligned(h, p, hd, (unsigned)(s / GJB_G));
     return true;
