@@ -485,7 +485,7 @@ static GJB_NOINLINE void *alloc_other(mpart_id mid, size_t size)
  * that goes on from there: alloc_slow and free_slow when the lock is not
  * free at once (or in interrupt context, or for a stale id); the rest of
  * the policy's allocation or free when its inline half declines
- * (alloc_exact and alloc_declined; free_next, free_missed_at and
+ * (alloc_exact and alloc_declined; free_aligned, free_missed_at and
  * free_declined: the inline halves change nothing then), without a second
  * look at the list;
  * alloc_locked and free_locked, which do the whole call with the lock
@@ -805,13 +805,13 @@ static GJB_NOINLINE int free_missed_at(struct slot *s, gjb_heap *h, char *addr, 
     return unlock_ok(s);
 }
 
-/* mpart_free's way on when ff_free_look declined a block of the hot region
- * only for the block after it (d, hd: its offset and header): a block
- * memalign placed goes onto its quick list beside a free block too
- * (ff_free_next_free), anything else as free_missed_at. */
-static GJB_NOINLINE int free_next(struct slot *s, gjb_heap *h, char *addr, size_t d, size_t hd)
+/* mpart_free's way on when ff_free_look found a block memalign placed
+ * (d, hd: its offset and header): onto the quick list of its level
+ * (ff_free_aligned), else as free_missed_at. */
+static GJB_NOINLINE int free_aligned(struct slot *s, gjb_heap *h, char *addr, size_t d,
+                                     size_t hd)
 {
-    if (GJB_LIKELY(ff_free_next_free(h, addr, d, hd)))
+    if (GJB_LIKELY(ff_free_aligned(h, addr, d, hd)))
         return release_ok(s);
     return free_missed_at(s, h, addr, d, hd);
 }
@@ -833,7 +833,7 @@ static GJB_ALWAYS_INLINE bool free_enter(struct slot *s, mpart_id mid, char *add
 /* mpart_free on slot s, which holds (or held) a FIRST_FIT partition: the
  * lock and the id, then the frame-free half (ff_free_look: a block onto a
  * quick list); a block of the hot region that does not go onto one is
- * freed without looking for its region again (free_next, free_missed_at),
+ * freed without looking for its region again (free_aligned, free_missed_at),
  * anything else gets the engine's general free (free_declined). */
 static GJB_ALWAYS_INLINE int free_first_fit(struct slot *s, mpart_id mid, char *addr)
 {
@@ -846,10 +846,10 @@ static GJB_ALWAYS_INLINE int free_first_fit(struct slot *s, mpart_id mid, char *
     enum ff_look look = ff_free_look(s->heap, addr, &d, &hd);
     if (GJB_LIKELY(look == FF_LOOK_HIT))
         return release_ok(s);
+    if (look == FF_LOOK_ALIGNED)
+        return free_aligned(s, s->heap, addr, d, hd);
     if (look == FF_LOOK_OTHER) /* another region's block, NULL, or a foreign pointer */
         return free_declined(s, s->heap, addr);
-    if (look == FF_LOOK_NEXT && (hd & FF_ALIGNED)) /* (else: a call less on the way to a merge) */
-        return free_next(s, s->heap, addr, d, hd);
     return free_missed_at(s, s->heap, addr, d, hd);
 }
 

@@ -449,9 +449,9 @@ int gjb_ff_free_merge(gjb_heap *h, const struct gjb_region *r, intptr_t b, size_
     return GJB_OK;
 }
 
-int gjb_ff_free_declined(gjb_heap *h, void *p, size_t d, size_t hd, bool next)
+int gjb_ff_free_declined(gjb_heap *h, void *p, size_t d, size_t hd, bool aligned)
 {
-    if (next && ff_free_next_free(h, p, d, hd))
+    if (aligned && ff_free_aligned(h, p, d, hd))
         return GJB_OK;
     return ff_free_missed_at(h, p, d, hd);
 }

@@ -433,12 +433,12 @@ int gjb_ff_alloc_miss(gjb_heap *h, size_t size, size_t need, void **out);
 int gjb_ff_free_merge(gjb_heap *h, const struct gjb_region *r, intptr_t b, size_t hd, size_t nh);
 int gjb_ff_free_other(gjb_heap *h, void *p);
 /* The free of payload p of the hot region's area after ff_free_look said
- * FF_LOOK_MISS or FF_LOOK_NEXT (d, hd: its offset and header; next: the
- * look said FF_LOOK_NEXT, and a block memalign placed is first set aside
- * beside a free block if it can: ff_free_next_free): a proved block with
- * a sane size freed and merged without a second proof (gjb_ff_free_merge
- * checks its neighbours); anything else by gjb_ff_free_other. */
-int gjb_ff_free_declined(gjb_heap *h, void *p, size_t d, size_t hd, bool next);
+ * FF_LOOK_MISS or FF_LOOK_ALIGNED (d, hd: its offset and header; aligned:
+ * the look said FF_LOOK_ALIGNED, and the block is first set aside if it
+ * can be: ff_free_aligned): a proved block with a sane size freed and
+ * merged without a second proof (gjb_ff_free_merge checks its
+ * neighbours); anything else by gjb_ff_free_other. */
+int gjb_ff_free_declined(gjb_heap *h, void *p, size_t d, size_t hd, bool aligned);
 void gjb_ff_list_freed(gjb_heap *h, intptr_t b, size_t s);
 
 /* The need (block bytes) of a small request of size bytes. */
@@ -678,23 +678,23 @@ static GJB_ALWAYS_INLINE bool ff_free_aside(gjb_heap *h, const struct gjb_region
 
 /* What ff_free_look found. */
 enum ff_look {
-    FF_LOOK_HIT,   /* the block went onto its quick list */
-    FF_LOOK_NEXT,  /* it would have, but for the block after it (not proved):
-                    * a free block, the region's end, or damage; *dp, *hdp set */
-    FF_LOOK_MISS,  /* a payload address of the hot region's area (*dp, *hdp
-                    * set) that does not go onto a quick list */
+    FF_LOOK_HIT,     /* the block went onto its quick list */
+    FF_LOOK_ALIGNED, /* a block memalign placed (not free, its size a whole
+                      * number of granules): ff_free_aligned; *dp, *hdp set */
+    FF_LOOK_MISS,    /* any other payload address of the hot region's area
+                      * (*dp, *hdp set) that does not go onto a quick list */
     FF_LOOK_OTHER, /* not in the hot region's area (NULL included) */
 };
 
-/* The free of payload p when its block goes on a quick list: an allocated,
- * proved block of the hot region, under FF_QUICK_LIMIT bytes, after a block
- * that is not free (or a free one, for a block memalign placed while
- * ff_aside_room) and before a proved one (the bits past the area's end are 0:
- * proof_bytes), not the heap's last allocated block, while the lists have
- * room. FF_LOOK_HIT when it went onto its list; otherwise nothing changed:
- * FF_LOOK_NEXT when only the block after it kept it off, FF_LOOK_MISS
- * for any other block of the hot region's area (for both, the block's
- * offset into the area in *dp, its header in *hdp), FF_LOOK_OTHER
+/* The free of payload p when its block goes on a quick list of level 0: an
+ * allocated, proved block of the hot region that memalign did not place,
+ * under FF_QUICK_LIMIT bytes, after a block that is not free and before a
+ * proved one (the bits past the area's end are 0: proof_bytes), not the
+ * heap's last allocated block, while the lists have room. FF_LOOK_HIT when
+ * it went onto its list; otherwise nothing changed: FF_LOOK_ALIGNED for a
+ * block memalign placed (its level's list is chosen out of line),
+ * FF_LOOK_MISS for any other block of the hot region's area (for both, the
+ * block's offset into the area in *dp, its header in *hdp), FF_LOOK_OTHER
  * outside it. */
 static GJB_ALWAYS_INLINE enum ff_look ff_free_look(gjb_heap *h, char *p, size_t *dp, size_t *hdp)
 {
@@ -706,27 +706,26 @@ static GJB_ALWAYS_INLINE enum ff_look ff_free_look(gjb_heap *h, char *p, size_t 
     *dp = d;
     *hdp = hd;
     if (GJB_UNLIKELY(hd & (FF_FREE | FF_PREV_FREE | FF_ALIGNED | ((GJB_G - 1) & ~FF_FLAGS))))
-        return (hd & (FF_FREE | FF_ALIGNED | ((GJB_G - 1) & ~FF_FLAGS))) == FF_ALIGNED ? FF_LOOK_NEXT
-                                                                                    : FF_LOOK_MISS;
+        return (hd & (FF_FREE | FF_ALIGNED | ((GJB_G - 1) & ~FF_FLAGS))) == FF_ALIGNED
+                   ? FF_LOOK_ALIGNED
+                   : FF_LOOK_MISS;
     if (GJB_UNLIKELY(s - FF_MIN >= FF_QUICK_LIMIT - FF_MIN || !ff_quick_left(h) ||
-                     h->alloc_blocks == 1 || !ff_bit_set(proof, d / GJB_G)))
+                     h->alloc_blocks == 1 || !ff_bit_set(proof, d / GJB_G) ||
+                     !ff_bit_set(proof, (d + s) / GJB_G)))
         return FF_LOOK_MISS;
-    if (GJB_UNLIKELY(!ff_bit_set(proof, (d + s) / GJB_G)))
-        return FF_LOOK_NEXT;
     ff_quick_link(h, p, hd, (unsigned)(s / GJB_G), &ff_quick(h)[s / GJB_G]);
     return FF_LOOK_HIT;
 }
 
-/* After ff_free_look said FF_LOOK_NEXT for payload p (d, hd): a block
- * memalign placed goes onto its level's quick list when the block after
- * it is proved, or a whole free block (ff_next_ok) while ff_aside_room;
- * not at the region's end. True when it went; false, nothing changed,
- * otherwise. */
-static GJB_ALWAYS_INLINE bool ff_free_next_free(gjb_heap *h, char *p, size_t d, size_t hd)
+/* After ff_free_look said FF_LOOK_ALIGNED for payload p (d, hd): the
+ * block memalign placed goes onto its level's quick list by the look's
+ * other rules, beside free blocks too while ff_aside_room (the block after
+ * it proved, or a whole free block: ff_next_ok). True when it went; false,
+ * nothing changed, otherwise. */
+static GJB_ALWAYS_INLINE bool ff_free_aligned(gjb_heap *h, char *p, size_t d, size_t hd)
 {
     size_t s = hd & ~FF_FLAGS, area = h->hot_span;
-    if ((hd & (FF_FREE | FF_ALIGNED | ((GJB_G - 1) & ~FF_FLAGS))) != FF_ALIGNED ||
-        s - FF_MIN >= FF_QUICK_LIMIT - FF_MIN || s >= area - d || !ff_quick_left(h) ||
+    if (s - FF_MIN >= FF_QUICK_LIMIT - FF_MIN || s >= area - d || !ff_quick_left(h) ||
         h->alloc_blocks == 1 || !ff_bit_set(ff_proof(h, &h->hot), d / GJB_G))
         return false;
     char *bp = p - GJB_W;
@@ -833,7 +832,7 @@ static GJB_ALWAYS_INLINE int ff_free_entry(gjb_heap *h, void *p)
             return GJB_OK;
         if (look == FF_LOOK_OTHER) /* (NULL is not in the hot region: no area holds address 0) */
             return p ? gjb_ff_free_other(h, p) : GJB_E_INVAL;
-        return gjb_ff_free_declined(h, p, d, hd, look == FF_LOOK_NEXT);
+        return gjb_ff_free_declined(h, p, d, hd, look == FF_LOOK_ALIGNED);
     }
 #endif
     if (GJB_UNLIKELY(!p))
