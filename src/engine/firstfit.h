@@ -549,9 +549,10 @@ static GJB_ALWAYS_INLINE void *ff_quick_aligned_hit(gjb_heap *h, size_t align, s
     if (GJB_UNLIKELY(size - 1 >= FF_QUICK_FAST_MAX || align <= GJB_G || (align & (align - 1)) ||
                      !ff_has_quick(h)))
         return NULL;
+    /* (no floor at FF_MIN: the byte of a size below it is 0, and the engine
+     * takes such a request) */
     unsigned c = (unsigned)((size + GJB_W + GJB_G - 1) / GJB_G);
-    c = c < FF_MIN / GJB_G ? FF_MIN / GJB_G : c;
-    unsigned k = ff_quick_level_for(align), m = ff_quick_levels(h)[c] >> k;
+    unsigned k = ff_quick_level_for(align), m = (unsigned)ff_quick_levels(h)[c] >> k;
     if (!m)
         return NULL;
     k += gjb_ctz64(m);
@@ -725,12 +726,14 @@ static GJB_ALWAYS_INLINE enum ff_look ff_free_look(gjb_heap *h, char *p, size_t 
 static GJB_ALWAYS_INLINE bool ff_free_aligned(gjb_heap *h, char *p, size_t d, size_t hd)
 {
     size_t s = hd & ~FF_FLAGS, area = h->hot_span;
-    if (s - FF_MIN >= FF_QUICK_LIMIT - FF_MIN || s >= area - d || !ff_quick_left(h) ||
+    if (s - FF_MIN >= FF_QUICK_LIMIT - FF_MIN || !ff_quick_left(h) ||
         h->alloc_blocks == 1 || !ff_bit_set(ff_proof(h, &h->hot), d / GJB_G))
         return false;
     char *bp = p - GJB_W;
     bool beside_free = hd & FF_PREV_FREE;
     if (!ff_bit_set(ff_proof(h, &h->hot), (d + s) / GJB_G)) { /* a free block after it? */
+        if (s >= area - d) /* (the region's end, or a size past it) */
+            return false;
         size_t nh = gjb_word(bp + s);
         if (!ff_is_free(nh) || !ff_next_ok(h, &h->hot, bp, s, nh, area - d - s))
             return false;
