@@ -592,12 +592,12 @@ size_t gjb_ff_max(const gjb_heap *h)
         c = gjb_log2_64(h->small_map);
         best = ff_size(gjb_ptr(h, *ff_head((gjb_heap *)h, c))) - GJB_W;
     }
-    size_t q = 0; /* a quick block fits a request of its size */
-    for (unsigned k = 0; ff_has_quick(h) && k < FF_QUICK_LEVELS; k++)
-        for (unsigned c = FF_MIN / GJB_G; c < FF_QUICK_N; c++)
-            if (ff_quick(h)[k * FF_QUICK_N + c] && c * GJB_G - GJB_W > q)
-                q = c * GJB_G - GJB_W;
-    return q > best ? q : best;
+    /* a quick block fits a request of its size: the largest size with one,
+     * at level 0 or (its byte of levels) above */
+    for (unsigned c = FF_QUICK_N; ff_has_quick(h) && c-- > FF_MIN / GJB_G;)
+        if (ff_quick(h)[c] || ff_quick_levels(h)[c])
+            return c * GJB_G - GJB_W > best ? c * GJB_G - GJB_W : best;
+    return best;
 }
 
 char *gjb_ff_block_containing(const gjb_heap *h, const struct gjb_region *r, intptr_t off)
@@ -747,6 +747,9 @@ static int check_quick(const gjb_heap *h, size_t *count, size_t *bytes)
         return !h->lists[0] && !room ? GJB_OK : GJB_E_CORRUPT;
     if (room > FF_QUICK_CAP || *ff_quick_mark(h) != FF_QUICK_HAS)
         return GJB_E_CORRUPT;
+    for (unsigned c = 0; c < FF_QUICK_N; c++)
+        if (ff_quick_levels(h)[c] & ~((1u << FF_QUICK_LEVELS) - 2u)) /* (levels 1 and up) */
+            return GJB_E_CORRUPT;
     for (unsigned i = 0; i < FF_QUICK_HEADS; i++) {
         unsigned c = i % FF_QUICK_N, k = i / FF_QUICK_N;
         if (k && ((ff_quick_levels(h)[c] >> k) & 1) != (ff_quick(h)[i] != 0))

@@ -8,8 +8,9 @@
  * their blocks back, merged, when an allocation finds nothing else and when
  * the partition becomes empty; a partition under 32 KiB has none; a block
  * memalign placed is set aside beside free blocks too (not when the free
- * block after it is damaged), and memalign looks past the first block of
- * its list for one aligned enough. The
+ * block after it is damaged), onto a list of its size and alignment, and
+ * memalign takes the least aligned block that is aligned enough (looking
+ * past the first block of a list for one). The
  * engine's model test (tests/engine/test_heap_model.c) predicts every
  * address with them; this is the partition API's view.
  */
@@ -279,26 +280,74 @@ static void memalign_blocks_are_set_aside_beside_free_blocks(void **state)
 
 /* Memalign looks past the first block of its quick list for one aligned
  * enough. */
+/* memalign(align, 100) until its payload is aligned to align but not to
+ * 2 * align; the others stay allocated, in extra[] (*n of them). */
+static char *memalign_exactly(mpart_id a, size_t align, char **extra, int *n)
+{
+    for (;;) {
+        char *q = memalign_ok(a, align, 100);
+        if (!aligned_to(q, 2 * align))
+            return q;
+        assert_true(*n < 16);
+        extra[(*n)++] = q;
+    }
+}
+
+/* The blocks memalign placed go onto lists by their alignment: memalign
+ * takes the least aligned set-aside block of its size that is aligned
+ * enough, and a plain allocation none of them. */
+static void memalign_takes_the_least_aligned_block_that_will_do(void **state)
+{
+    (void)state;
+    mpart_id a = make(buf_q, sizeof buf_q);
+    char *pin = alloc_ok(a, 100), *extra[16];
+    int n = 0;
+    char *q32 = memalign_exactly(a, 32, extra, &n), *q64 = memalign_exactly(a, 64, extra, &n);
+    char *q256 = memalign_ok(a, 256, 100);
+    char *last = alloc_ok(a, 100);
+    free_ok(a, q256);
+    free_ok(a, q64);
+    free_ok(a, q32);
+    char *plain = alloc_ok(a, 100); /* not from memalign's lists */
+    assert_true(plain != q32 && plain != q64 && plain != q256);
+    assert_ptr_equal(memalign_ok(a, 64, 100), q64);
+    assert_ptr_equal(memalign_ok(a, 32, 100), q32);
+    assert_ptr_equal(memalign_ok(a, 32, 100), q256); /* the only one left: more than enough */
+    valid(a);
+    free_ok(a, q32);
+    free_ok(a, q64);
+    free_ok(a, q256);
+    free_ok(a, plain);
+    free_ok(a, last);
+    free_ok(a, pin);
+    while (n)
+        free_ok(a, extra[--n]);
+    assert_int_equal(info(a).segment, 1);
+}
+
+/* memalign looks past the first set-aside block of its list for one
+ * aligned enough: here two plain blocks, the first on the list not aligned
+ * to 32. */
 static void memalign_looks_past_the_first_set_aside_block(void **state)
 {
     (void)state;
     mpart_id a = make(buf_q, sizeof buf_q);
-    char *pin = alloc_ok(a, 100);
-    char *q1 = memalign_ok(a, 256, 100);
-    char *q2 = memalign_ok(a, 32, 100);
-    if (aligned_to(q2, 256)) /* (then q2 would do: make it the one after) */
-        q2 = memalign_ok(a, 32, 100);
-    assert_false(aligned_to(q2, 256));
-    char *last = alloc_ok(a, 100);
-    free_ok(a, q1);
-    free_ok(a, q2); /* the first on the list: not aligned to 256 */
-    assert_ptr_equal(memalign_ok(a, 256, 100), q1);
-    assert_ptr_equal(memalign_ok(a, 32, 100), q2);
+    char *p[6];
+    for (int i = 0; i < 6; i++)
+        p[i] = alloc_ok(a, 100);
+    char *on32 = NULL, *off32 = NULL; /* two of p[1..4], set aside when freed */
+    for (int i = 1; i < 5; i++)
+        if (aligned_to(p[i], 32) ? !on32 : !off32)
+            *(aligned_to(p[i], 32) ? &on32 : &off32) = p[i];
+    assert_non_null(on32);
+    assert_non_null(off32);
+    free_ok(a, on32);
+    free_ok(a, off32); /* the first on the list */
+    assert_ptr_equal(memalign_ok(a, 32, 100), on32);
+    assert_ptr_equal(alloc_ok(a, 100), off32);
     valid(a);
-    free_ok(a, q1);
-    free_ok(a, q2);
-    free_ok(a, last);
-    free_ok(a, pin);
+    for (int i = 0; i < 6; i++)
+        free_ok(a, p[i]);
     assert_int_equal(info(a).segment, 1);
 }
 
@@ -355,6 +404,7 @@ int main(void)
         cmocka_unit_test_teardown(a_small_partition_merges_at_once, teardown),
         cmocka_unit_test_teardown(memalign_takes_an_aligned_set_aside_block, teardown),
         cmocka_unit_test_teardown(memalign_blocks_are_set_aside_beside_free_blocks, teardown),
+        cmocka_unit_test_teardown(memalign_takes_the_least_aligned_block_that_will_do, teardown),
         cmocka_unit_test_teardown(memalign_looks_past_the_first_set_aside_block, teardown),
         cmocka_unit_test_teardown(memalign_block_before_a_damaged_free_block_is_refused, teardown),
     };

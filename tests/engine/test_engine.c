@@ -1331,6 +1331,54 @@ static void quick_heap_sets_memalign_blocks_aside(void **state)
     assert_int_equal(st.free_blocks, 1);
 }
 
+/* A block memalign placed goes onto the quick list of its size at the
+ * level of its payload's alignment, and the level's bit says so;
+ * validation checks the lists against the bits and each block's level:
+ * a bit without its list, a list without its bit, a list at another level
+ * are CORRUPT. */
+static void quick_heap_lists_memalign_blocks_by_alignment(void **state)
+{
+    (void)state;
+    if (!FF_QUICK_OK)
+        skip();
+    gjb_heap *h;
+    void *a, *q, *z;
+    memset(arena, 0, ARENA);
+    assert_int_equal(gjb_heap_init(arena, ARENA, GJB_FIRST_FIT | GJB_QUICK, 1, &h), GJB_OK);
+    assert_int_equal(gjb_heap_alloc(h, 100, &a), GJB_OK);
+    assert_int_equal(gjb_heap_memalign(h, 4 * GJB_G, 100, &q), GJB_OK);
+    assert_int_equal(gjb_heap_alloc(h, 100, &z), GJB_OK);
+    assert_int_equal(gjb_heap_free(h, q), GJB_OK);
+    unsigned c = (unsigned)(bsize(hdr_of(q)) / GJB_G), k = ff_quick_level(q);
+    assert_true(k >= 2 && k < FF_QUICK_LEVELS);
+    unsigned char *lv = &ff_quick_levels(h)[c];
+    intptr_t *head = &ff_quick(h)[k * FF_QUICK_N + c], *other = &ff_quick(h)[FF_QUICK_N + c];
+    assert_int_equal(*lv, 1u << k);
+    assert_ptr_equal(gjb_ptr(h, *head) + GJB_W, q);
+    assert_int_equal(gjb_heap_validate(h), GJB_OK);
+    *lv = 0; /* the list without its bit */
+    assert_int_equal(gjb_heap_validate(h), GJB_E_CORRUPT);
+    *lv = (unsigned char)(3u << k); /* and a bit without a list */
+    assert_int_equal(gjb_heap_validate(h), GJB_E_CORRUPT);
+    *lv = 2; /* the block at level 1, which is not its own */
+    *other = *head;
+    *head = 0;
+    assert_int_equal(gjb_heap_validate(h), GJB_E_CORRUPT);
+    *head = *other; /* mended */
+    *other = 0;
+    *lv = (unsigned char)(1u << k);
+    assert_int_equal(gjb_heap_validate(h), GJB_OK);
+    void *again;
+    assert_int_equal(gjb_heap_memalign(h, 2 * GJB_G, 100, &again), GJB_OK);
+    assert_ptr_equal(again, q); /* the only set-aside block of its size */
+    assert_int_equal(*lv, 0);
+    assert_int_equal(gjb_heap_free(h, again), GJB_OK);
+    assert_int_equal(gjb_heap_free(h, z), GJB_OK);
+    assert_int_equal(gjb_heap_free(h, a), GJB_OK); /* the last: whole again */
+    assert_int_equal(*lv, 0);
+    assert_int_equal(gjb_heap_validate(h), GJB_OK);
+}
+
 /* The same in a region other than the hot one (the free takes the
  * region table's way, ff_free_in): damage to the free block after the
  * block memalign placed is refused there too; undamaged, the block is
@@ -1506,6 +1554,7 @@ int main(void)
         cmocka_unit_test(regions_in_descending_order),
         cmocka_unit_test(quick_heap_entries),
         cmocka_unit_test(quick_heap_sets_memalign_blocks_aside),
+        cmocka_unit_test(quick_heap_lists_memalign_blocks_by_alignment),
         cmocka_unit_test(quick_heap_sets_memalign_blocks_aside_in_another_region),
         cmocka_unit_test(alloc_arguments_and_stats),
         cmocka_unit_test(pointer_checks),

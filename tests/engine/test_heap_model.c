@@ -93,6 +93,7 @@
 #define SMALL (EXACT * G)                /* the first large block size */
 #define QN (UINTPTR_MAX > 0xFFFFFFFFu ? 64u : 32u) /* quick lists: blocks below QN * G */
 #define QLIMIT (QN * G)
+#define QLEVELS 5u /* quick lists per size: plain, then by memalign's alignment */
 #define SUB 8u                           /* large classes per power of two */
 #define NCLASS (EXACT + SUB * 64)
 #define MAXB 4096
@@ -168,9 +169,9 @@ static int nb;
 static struct mclass cl[NCLASS];
 static size_t max_block, total, failed, peak, maxused, max_align;
 
-/* The quick lists, in the same order, and the blocks they may still take;
- * qon: the heap has them. */
-static struct mclass ql[64];
+/* The quick lists, in the same order (ql[k][c]: level k, c granules), and
+ * the blocks they may still take; qon: the heap has them. */
+static struct mclass ql[QLEVELS][64];
 static size_t qroom, qcap;
 static bool qon;
 
@@ -184,10 +185,11 @@ struct cover {
      * (by alloc, by memalign, past the first block), refused for want of
      * room, flushes after a failed allocation / after the last free, blocks
      * flushed, hostile pointers at quick blocks, max_alloc answered by a
-     * quick block */
+     * quick block; memalign's blocks onto a level above 1, taken by
+     * memalign from a level above its own, from level 0 */
     long quick_push, quick_push_large, quick_push_aside, quick_aside_tight, quick_take,
         quick_take_aligned, quick_take_deep, quick_full, flush_fail, flush_empty, flushed,
-        hostile_quick, max_quick;
+        hostile_quick, max_quick, quick_push_high, quick_take_higher, quick_take_plain;
 };
 static struct cover cov, cov_total;
 
@@ -342,8 +344,9 @@ static size_t max_listed(void)
 static size_t max_quick(void)
 {
     for (unsigned c = QN; c-- > 0;)
-        if (ql[c].n)
-            return c * G - W;
+        for (unsigned k = 0; k < QLEVELS; k++)
+            if (ql[k][c].n)
+                return c * G - W;
     return 0;
 }
 
@@ -495,16 +498,31 @@ static size_t quick_cap(size_t len)
 
 static bool quick_any(void)
 {
-    for (unsigned c = 0; c < QN; c++)
-        if (ql[c].n)
-            return true;
+    for (unsigned k = 0; k < QLEVELS; k++)
+        for (unsigned c = 0; c < QN; c++)
+            if (ql[k][c].n)
+                return true;
     return false;
 }
 
-/* Puts allocated block i first on its quick list. */
+/* The level of a block memalign placed with its payload at u: the largest
+ * k < QLEVELS with u aligned to G << k (1 or more: memalign aligns to more
+ * than G). */
+static unsigned quick_level(uintptr_t u)
+{
+    unsigned k = 0;
+    while (k + 1 < QLEVELS && u % (G << (k + 1)) == 0)
+        k++;
+    return k;
+}
+
+/* Puts allocated block i first on its quick list: level 0, or its level
+ * when memalign placed it. */
 static void quick_push(int i)
 {
-    struct mclass *q = &ql[mb[i].s / G];
+    unsigned k = mb[i].aligned ? quick_level(mb[i].h + W) : 0;
+    EXPECT(!mb[i].aligned || k >= 1, NULL);
+    struct mclass *q = &ql[k][mb[i].s / G];
     make_room(q);
     q->a[q->n++] = mb[i].h;
     mb[i].quick = true;
@@ -512,38 +530,42 @@ static void quick_push(int i)
     qroom--;
     cov.quick_push++;
     cov.quick_push_large += mb[i].s >= SMALL; /* a size of the large classes */
+    cov.quick_push_high += k > 1;
 }
 
-/* Takes the first block off quick list c: allocated again; its index. */
-static int quick_pop(unsigned c)
+/* Takes the first block off quick list c of level k: allocated again; its
+ * index. */
+static int quick_pop(unsigned k, unsigned c)
 {
-    EXPECT(ql[c].n > 0, NULL);
-    int i = find_block(ql[c].a[--ql[c].n]);
-    EXPECT(i >= 0 && mb[i].quick && mb[i].s == c * G, "quick list %u", c);
+    EXPECT(ql[k][c].n > 0, NULL);
+    int i = find_block(ql[k][c].a[--ql[k][c].n]);
+    EXPECT(i >= 0 && mb[i].quick && mb[i].s == c * G, "quick list %u of level %u", c, k);
     mb[i].quick = false;
     qroom++;
     return i;
 }
 
-/* Takes the k-th block (1: the first) off quick list c (q): allocated
- * again; its index. */
-static int quick_take(struct mclass *q, unsigned c, size_t k)
+/* Takes the j-th block (1: the first) off quick list c of level k:
+ * allocated again; its index. */
+static int quick_take(unsigned k, unsigned c, size_t j)
 {
-    uintptr_t a = q->a[q->n - k];
-    memmove(&q->a[q->n - k], &q->a[q->n - k + 1], (k - 1) * sizeof q->a[0]);
+    struct mclass *q = &ql[k][c];
+    uintptr_t a = q->a[q->n - j];
+    memmove(&q->a[q->n - j], &q->a[q->n - j + 1], (j - 1) * sizeof q->a[0]);
     q->a[q->n - 1] = a; /* now first */
-    return quick_pop(c);
+    return quick_pop(k, c);
 }
 
-/* Gives every quick block back, smallest class first: freed the normal
- * way. */
+/* Gives every quick block back, level by level, smallest size first:
+ * freed the normal way. */
 static void flush(void)
 {
-    for (unsigned c = 0; c < QN; c++)
-        while (ql[c].n) {
-            model_release(quick_pop(c));
-            cov.flushed++;
-        }
+    for (unsigned k = 0; k < QLEVELS; k++)
+        for (unsigned c = 0; c < QN; c++)
+            while (ql[k][c].n) {
+                model_release(quick_pop(k, c));
+                cov.flushed++;
+            }
 }
 
 /* Whether freeing allocated block i puts it on a quick list: small,
@@ -589,9 +611,9 @@ static void model_free(int i)
  * with quick blocks around flushes them and tries again. */
 static int model_alloc(size_t need)
 {
-    if (need < QLIMIT && ql[need / G].n) {
+    if (need < QLIMIT && ql[0][need / G].n) {
         cov.quick_take++;
-        return quick_pop((unsigned)(need / G));
+        return quick_pop(0, (unsigned)(need / G));
     }
     unsigned c;
     int i = find(need, &c);
@@ -603,20 +625,43 @@ static int model_alloc(size_t need)
     return i < 0 ? -1 : take(i, c, need);
 }
 
-/* A memalign (align > G): the first block of need's quick list if its
- * payload is aligned, else from the class lists; a failure with quick
- * blocks around flushes them and tries again. */
-static int model_memalign(size_t need, size_t align)
+/* The first of the first FF_QUICK_PROBE blocks of quick list c of level k
+ * whose payload is aligned to align, taken; its index, or -1. */
+static int quick_probe(unsigned k, unsigned c, size_t align)
 {
-    struct mclass *q = need < QLIMIT ? &ql[need / G] : NULL;
-    for (size_t k = 1; q && k <= q->n && k <= FF_QUICK_PROBE; k++)
-        if ((q->a[q->n - k] + W) % align == 0) {
-            int i = quick_take(q, (unsigned)(need / G), k);
+    struct mclass *q = &ql[k][c];
+    for (size_t j = 1; j <= q->n && j <= FF_QUICK_PROBE; j++)
+        if ((q->a[q->n - j] + W) % align == 0) {
+            int i = quick_take(k, c, j);
             mb[i].aligned = true;
             cov.quick_take_aligned++;
-            cov.quick_take_deep += k > 1;
+            cov.quick_take_deep += j > 1;
             return i;
         }
+    return -1;
+}
+
+/* A memalign (align > G): from the quick lists of need's size, the first
+ * aligned block among the first FF_QUICK_PROBE of the lowest non-empty
+ * level at or above align's own (align = G << level, the last level for
+ * more), then the same on level 0; else from the class lists; a failure
+ * with quick blocks around flushes them and tries again. */
+static int model_memalign(size_t need, size_t align)
+{
+    unsigned c = (unsigned)(need / G), own = quick_level(align);
+    int i = -1;
+    for (unsigned k = own; need < QLIMIT && k < QLEVELS; k++)
+        if (ql[k][c].n) {
+            i = quick_probe(k, c, align);
+            cov.quick_take_higher += i >= 0 && k > own;
+            break;
+        }
+    if (i < 0 && need < QLIMIT && ql[0][c].n) {
+        i = quick_probe(0, c, align);
+        cov.quick_take_plain += i >= 0;
+    }
+    if (i >= 0)
+        return i;
     int k = memalign_listed(need, align);
     if (k < 0 && quick_any()) {
         flush();
@@ -759,17 +804,19 @@ static void compare_stats(const gjb_heap *h)
     struct gjbmem_heap_stats st;
     gjb_heap_get_stats(h, &st);
     size_t fb = 0, ab = 0, fp = free_payload();
-    uintptr_t map = 0;
     for (int i = 0; i < nb; i++) {
         if (mb[i].free || mb[i].quick)
             fb++;
         else
             ab++;
     }
-    for (unsigned c = 0; c < QN; c++)
-        if (ql[c].n)
-            map |= (uintptr_t)1 << c;
-    EQ(*ff_quick_map(h), map);
+    EQ(*ff_quick_mark(h), qon ? FF_QUICK_HAS : 0);
+    for (unsigned c = 0; qon && c < QN; c++) {
+        unsigned levels = 0;
+        for (unsigned k = 1; k < QLEVELS; k++)
+            levels |= (ql[k][c].n > 0) << k;
+        EQ(ff_quick_levels(h)[c], levels);
+    }
     EQ(ff_quick_left(h), qroom);
     if (max_quick() > max_listed())
         cov.max_quick++;
@@ -823,10 +870,11 @@ static void compare_lists(const gjb_heap *h)
     for (unsigned c = MIN / G; c < EXACT; c++)
         compare_list(h, &cl[c], c, h->lists[c]);
     for (unsigned c = 0; c < MIN / G; c++)
-        EQ(cl[c].n + ql[c].n, 0);
-    if (qon)
+        for (unsigned k = 0; k < QLEVELS; k++)
+            EQ(cl[c].n + ql[k][c].n, 0);
+    for (unsigned k = 0; qon && k < QLEVELS; k++)
         for (unsigned c = 0; c < QN; c++)
-            compare_list(h, &ql[c], c, ff_quick(h)[c]);
+            compare_list(h, &ql[k][c], c, ff_quick(h)[k * FF_QUICK_N + c]);
     for (unsigned k = 0; k < h->nlarge; k++)
         compare_list(h, &cl[EXACT + k], EXACT + k, ff_large(h)[k]);
     for (unsigned c = EXACT + h->nlarge; c < NCLASS; c++)
@@ -1103,7 +1151,10 @@ static void op_hostile(gjb_heap *h)
         return; /* that is a valid block after all */
     struct gjbmem_heap_stats before, after;
     gjb_heap_get_stats(h, &before);
-    uintptr_t before_map = *ff_quick_map(h), before_room = ff_quick_left(h);
+    uintptr_t before_mark = *ff_quick_mark(h), before_room = ff_quick_left(h);
+    unsigned char before_levels[64] = {0};
+    if (qon)
+        memcpy(before_levels, ff_quick_levels(h), QN);
     void *out = (void *)0x1;
     int st = below(2) ? gjb_heap_free(h, (void *)p)
                       : gjb_heap_realloc(h, (void *)p, 1 + below(4 * SMALL), &out);
@@ -1112,8 +1163,9 @@ static void op_hostile(gjb_heap *h)
     EQ(gjb_heap_usable_size(h, (void *)p), 0);
     gjb_heap_get_stats(h, &after);
     EXPECT(memcmp(&before, &after, sizeof before) == 0, NULL);
-    EQ(*ff_quick_map(h), before_map);
+    EQ(*ff_quick_mark(h), before_mark);
     EQ(ff_quick_left(h), before_room);
+    EXPECT(!qon || memcmp(before_levels, ff_quick_levels(h), QN) == 0, NULL);
     cov.hostile++;
     if (i >= 0 && mb[i].quick)
         cov.hostile_quick++;
@@ -1244,8 +1296,9 @@ static void reset_model(void)
     nb = nlive = 0;
     for (unsigned c = 0; c < NCLASS; c++)
         cl[c].n = 0;
-    for (unsigned c = 0; c < QN; c++)
-        ql[c].n = 0;
+    for (unsigned k = 0; k < QLEVELS; k++)
+        for (unsigned c = 0; c < QN; c++)
+            ql[k][c].n = 0;
     qroom = qcap;
     max_block = total = failed = peak = maxused = max_align = 0;
     memset(freed, 0, sizeof freed);
@@ -1317,13 +1370,16 @@ static void run_layout(const struct layout *L, bool quick)
                   c->badalign, c->hostile, c->second, c->own_too_small);
     if (quick)
         print_message("    %-28s quick lists of %lu blocks: pushes %ld (of large classes' sizes "
-                      "%ld, memalign's beside free blocks %ld, not when little is free %ld), "
-                      "takes %ld (memalign %ld, not the first block %ld), refused full %ld, "
-                      "flushes after a failure %ld / after the last free %ld, blocks flushed "
-                      "%ld, hostile at quick blocks %ld, max_alloc from a quick block %ld\n",
+                      "%ld, memalign's beside free blocks %ld, not when little is free %ld, "
+                      "onto a level above 1 %ld), takes %ld (memalign %ld, not the first block "
+                      "%ld, from a level above its own %ld, from level 0 %ld), refused full "
+                      "%ld, flushes after a failure %ld / after the last free %ld, blocks "
+                      "flushed %ld, hostile at quick blocks %ld, max_alloc from a quick block "
+                      "%ld\n",
                       name, (unsigned long)qcap, c->quick_push, c->quick_push_large,
-                      c->quick_push_aside, c->quick_aside_tight, c->quick_take,
-                      c->quick_take_aligned, c->quick_take_deep, c->quick_full, c->flush_fail,
+                      c->quick_push_aside, c->quick_aside_tight, c->quick_push_high,
+                      c->quick_take, c->quick_take_aligned, c->quick_take_deep,
+                      c->quick_take_higher, c->quick_take_plain, c->quick_full, c->flush_fail,
                       c->flush_empty, c->flushed, c->hostile_quick, c->max_quick);
     if (quick && !qon) /* the flag is ignored */
         EXPECT(c->quick_push + c->quick_take + c->quick_take_aligned + c->flush_fail +
@@ -1345,7 +1401,8 @@ static void run_layout(const struct layout *L, bool quick)
     if (ops >= 20000 && qon)
         EXPECT(c->quick_push > 0 && c->quick_take > 0 && c->quick_take_aligned > 0 &&
                    c->quick_push_aside > 0 && c->quick_aside_tight > 0 &&
-                   c->quick_take_deep > 0 &&
+                   c->quick_take_deep > 0 && c->quick_push_high > 0 &&
+                   c->quick_take_higher > 0 && c->quick_take_plain > 0 &&
                    (c->quick_push_large > 0 || QLIMIT <= SMALL) &&
                    c->quick_full > 0 && c->flush_fail > 0 && c->flush_empty > 0 &&
                    c->flushed > 0 && c->hostile_quick > 0 &&
@@ -1360,6 +1417,7 @@ static void geometry(void **state)
     assert_int_equal(MIN, FF_MIN);
     assert_int_equal(SMALL, FF_SMALL);
     assert_int_equal(QLIMIT, FF_QUICK_LIMIT);
+    assert_int_equal(QLEVELS, FF_QUICK_LEVELS);
     assert_int_equal(SUB, FF_SUB);
     assert_int_equal(W, GJB_W);
     assert_int_equal(G, GJB_G);
@@ -1440,7 +1498,7 @@ static void quick_threshold(void **state)
         size_t len = lens[k];
         assert_int_equal(gjb_heap_init(arena + 64, len, GJB_FIRST_FIT | GJB_QUICK, 1, &h), GJB_OK);
         assert_int_equal(ff_quick_left(h), len >= FF_QUICK_MIN && FF_QUICK_OK ? quick_cap(len) : 0);
-        assert_int_equal(*ff_quick_map(h), 0);
+        assert_int_equal(*ff_quick_mark(h), ff_quick_left(h) ? FF_QUICK_HAS : 0);
         assert_int_equal(gjb_heap_validate(h), GJB_OK);
     }
 }
@@ -1450,8 +1508,9 @@ static int teardown(void **state)
     (void)state;
     for (unsigned c = 0; c < NCLASS; c++)
         free(cl[c].a);
-    for (unsigned c = 0; c < QN; c++)
-        free(ql[c].a);
+    for (unsigned k = 0; k < QLEVELS; k++)
+        for (unsigned c = 0; c < QN; c++)
+            free(ql[k][c].a);
     return 0;
 }
 
