@@ -23,20 +23,22 @@
  * Quick lists (Weinstock and Wulf's "quick fit", in front of the classes,
  * in a heap made with GJB_QUICK: docs/DESIGN.md, "Quick lists"). A free of a
  * block under FF_QUICK_LIMIT bytes whose block before is not free and whose
- * block after is allocated (or quick) may set it aside on the quick list of
- * its size (one per granule count, FF_QUICK_N) instead of listing it: its
+ * block after is allocated (or quick) may set it aside on a quick list of
+ * its size (one per granule count, FF_QUICK_N, and per level of alignment
+ * for the blocks memalign placed: FF_QUICK_LEVELS) instead of listing it: its
  * header gets FF_QUICK (free and aligned together, which no other block
  * has), it stays proved, and its neighbours keep seeing it allocated (no
  * footer, no FF_PREV_FREE after it), so nothing merges with it. A block
  * memalign placed may be set aside beside free blocks too (ff_free_aside).
- * An allocation of its size takes it back first (memalign: the first of
- * the first FF_QUICK_PROBE that is aligned enough). It counts
+ * An allocation of its size takes it back first (from level 0; memalign:
+ * the first of the first FF_QUICK_PROBE that is aligned enough on the
+ * least aligned level that may hold one, then on level 0). It counts
  * as free in every statistic. The lists hold at most FF_QUICK_CAP blocks
  * (and one per FF_QUICK_PER bytes of the heap when it was made), so they
  * give their blocks back (merged, as a free would) in a bounded time: when
  * an allocation finds nothing else, and when the last allocated block is
  * freed (an empty heap is whole). A heap without quick lists has no room in
- * them and an empty map: a free finds them full, an allocation empty.
+ * them and no mark: a free finds them full, an allocation empty.
  *
  * Proof. After each region's end sentinel a bitmap has one bit per granule
  * of the block area, set exactly where an allocated block's payload starts.
@@ -91,7 +93,7 @@ _Static_assert(FF_EXACT <= 32, "small_map is 32 bits");
 #define FF_G_LOG2 (GJB_G == 32 ? 5u : GJB_G == 16 ? 4u : GJB_G == 8 ? 3u : 2u)
 _Static_assert(GJB_G == (size_t)1 << FF_G_LOG2, "the granule's log2");
 #define FF_QUICK_HEADS (FF_QUICK_LEVELS * FF_QUICK_N)
-#define FF_QUICK_BYTES (FF_QUICK_HEADS * sizeof(intptr_t) + FF_QUICK_N)
+#define FF_QUICK_BYTES GJB_ROUND_UP(FF_QUICK_HEADS * sizeof(intptr_t) + FF_QUICK_N, GJB_G)
 _Static_assert(FF_QUICK_LEVELS <= 8, "a byte of levels per size");
 #define FF_QUICK_MIN ((size_t)32768)
 #define FF_QUICK_PER ((size_t)4096) /* heap bytes per block the lists may hold */
@@ -102,9 +104,10 @@ _Static_assert(FF_QUICK_LEVELS <= 8, "a byte of levels per size");
 
 /* Requests up to this size get an exact class. */
 #define FF_FAST_MAX (FF_SMALL - GJB_W - GJB_G)
-/* The quick blocks memalign looks at: the first ones of its size's list,
- * for one whose payload is aligned enough (the aligned workload's pair:
- * 3 blocks 291.9 instructions, 4 291.1, 8 289.7 at M = 100,000). */
+/* The quick blocks memalign looks at: the first ones of a list, for one
+ * whose payload is aligned enough (with a single list per size, before the
+ * levels, the aligned workload's pair: 3 blocks 291.9 instructions, 4
+ * 291.1, 8 289.7 at M = 100,000). */
 #define FF_QUICK_PROBE 4u
 /* Requests up to this size may find a block on a quick list. */
 #define FF_QUICK_FAST_MAX (FF_QUICK_LIMIT - GJB_W - GJB_G)

@@ -41,27 +41,30 @@
  *    the region starts there), while the lists have room (in all a block
  *    per FF_QUICK_PER bytes of the first region, at most FF_QUICK_CAP) and
  *    the heap has another allocated block:
- *    the block goes first on quick list s / G, unmerged; it counts as free
- *    in the statistics and the walk, as allocated for merging and growing;
+ *    the block goes first on quick list s / G of level 0, unmerged (a
+ *    block memalign placed: of the level of its payload, the largest
+ *    k < QLEVELS it is aligned to G << k); it counts as free in the
+ *    statistics and the walk, as allocated for merging and growing;
  *    a block memalign placed goes there beside free blocks too while more
  *    than a quarter of the heap's bytes are free (then only the region's
  *    end, the room and the last allocated block keep it off);
  *    otherwise the normal free, then a flush if no allocated block is left;
- *  - flush: the first block of the smallest non-empty quick list, again
- *    and again, is freed the normal way (merged, listed; no quick list, no
- *    nested flush, maxused unchanged);
- *  - alloc: a need < QLIMIT takes the first block of its quick list if it
- *    has one; otherwise the normal alloc, and on NOMEM with a quick block
- *    somewhere a flush and the normal alloc once more; memalign (align > G)
- *    takes the first block among the first FF_QUICK_PROBE of its quick list
- *    whose payload is aligned, else the normal memalign, and flushes and
- *    retries the same way;
+ *  - flush: level by level, the first block of the smallest non-empty
+ *    quick list, again and again, is freed the normal way (merged, listed;
+ *    no quick list, no nested flush, maxused unchanged);
+ *  - alloc: a need < QLIMIT takes the first block of its quick list of
+ *    level 0 if it has one; otherwise the normal alloc, and on NOMEM with a
+ *    quick block somewhere a flush and the normal alloc once more; memalign
+ *    (align > G) takes the first block among the first FF_QUICK_PROBE whose
+ *    payload is aligned, on need's list of the lowest non-empty level at or
+ *    above align's, then on its list of level 0, else the normal memalign,
+ *    and flushes and retries the same way;
  *  - realloc moves with those rules and frees the old block the normal way
  *    (no quick list, no flush); max_alloc is also at least c * G - W for
  *    the largest non-empty quick list c.
  *
  * For every operation it predicts the status and the exact address; the
- * engine's statistics, quick map and room are compared after every
+ * engine's statistics, quick mark, levels and room are compared after every
  * operation, and every 97 operations the block walk, gjb_heap_validate and
  * the engine's class and quick lists (read through firstfit.h, block by
  * block in list order) are compared with the model. Every payload carries
@@ -863,8 +866,9 @@ static void compare_list(const gjb_heap *h, const struct mclass *m, unsigned c, 
     EQ(n, m->n);
 }
 
-/* The class lists, and the quick lists (map and room: compare_stats).
- * The slots of the exact classes below MIN hold the quick map and room. */
+/* The class lists, and the quick lists (mark, room and levels:
+ * compare_stats). The slots of the exact classes below MIN hold the quick
+ * lists' mark and room. */
 static void compare_lists(const gjb_heap *h)
 {
     for (unsigned c = MIN / G; c < EXACT; c++)
