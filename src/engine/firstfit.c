@@ -188,15 +188,10 @@ static void after_free(gjb_heap *h)
 
 /* --- allocation ---------------------------------------------------------- */
 
-int gjb_ff_alloc(gjb_heap *h, size_t size, void **out)
+/* gjb_ff_alloc after its quick list: the first class that fits (after a
+ * flush when none does). */
+static GJB_ALWAYS_INLINE int alloc_listed(gjb_heap *h, size_t need, void **out)
 {
-    size_t need = gjb_ff_block_size(size);
-    if (GJB_UNLIKELY(!need || need > h->max_block))
-        return GJB_E_TOOBIG;
-    if (need < FF_QUICK_LIMIT && ff_quick_any(h, (unsigned)(need / GJB_G))) {
-        *out = ff_take_quick(h, (unsigned)(need / GJB_G));
-        return GJB_OK;
-    }
     unsigned c;
     intptr_t b = find(h, need, &c);
     if (GJB_UNLIKELY(!b) && gjb_ff_quick_flush(h))
@@ -209,13 +204,26 @@ int gjb_ff_alloc(gjb_heap *h, size_t size, void **out)
     return GJB_OK;
 }
 
-int gjb_ff_alloc_miss(gjb_heap *h, size_t size, size_t need, void **out)
+int gjb_ff_alloc(gjb_heap *h, size_t size, void **out)
+{
+    size_t need = gjb_ff_block_size(size);
+    if (GJB_UNLIKELY(!need || need > h->max_block))
+        return GJB_E_TOOBIG;
+    if (need < FF_QUICK_LIMIT && ff_quick_any(h, (unsigned)(need / GJB_G))) {
+        *out = ff_take_quick(h, (unsigned)(need / GJB_G));
+        return GJB_OK;
+    }
+    return alloc_listed(h, need, out);
+}
+
+/* (Its callers looked at the request's quick list already.) */
+int gjb_ff_alloc_miss(gjb_heap *h, size_t need, void **out)
 {
     uint32_t above = h->small_map & (~1u << (need / GJB_G));
     unsigned c = above ? gjb_ctz64(above) : 0;
     intptr_t b = h->lists[c];
     if (!above || !b) /* (a class bit without a block: find() refuses it) */
-        return gjb_ff_alloc(h, size, out);
+        return GJB_UNLIKELY(need > h->max_block) ? GJB_E_TOOBIG : alloc_listed(h, need, out);
     ff_take(h, b, c, need);
     gjb_note_used(h);
     *out = gjb_ptr(h, b) + GJB_W;

@@ -430,9 +430,10 @@ static GJB_ALWAYS_INLINE void ff_take(gjb_heap *h, intptr_t b, unsigned c, size_
 }
 
 /* The out-of-line halves of the hot paths (firstfit.c): a small request
- * whose exact class is empty; a free whose neighbours need merging, after
+ * (its block: need bytes) whose quick list and exact class are empty; a
+ * free whose neighbours need merging, after
  * ff_free_fast checked everything (hd: b's header, nh: the next header). */
-int gjb_ff_alloc_miss(gjb_heap *h, size_t size, size_t need, void **out);
+int gjb_ff_alloc_miss(gjb_heap *h, size_t need, void **out);
 int gjb_ff_free_merge(gjb_heap *h, const struct gjb_region *r, intptr_t b, size_t hd, size_t nh);
 int gjb_ff_free_other(gjb_heap *h, void *p);
 /* The free of payload p of the hot region's area after ff_free_look said
@@ -599,7 +600,7 @@ static GJB_ALWAYS_INLINE int ff_alloc_fast(gjb_heap *h, size_t size, void **out)
     unsigned c = (unsigned)(need / GJB_G);
     intptr_t b = h->lists[c];
     if (GJB_UNLIKELY(!b))
-        return gjb_ff_alloc_miss(h, size, need, out);
+        return gjb_ff_alloc_miss(h, need, out);
     *out = ff_take_exact(h, b, need, c);
     return GJB_OK;
 }

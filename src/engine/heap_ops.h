@@ -83,7 +83,7 @@ static GJB_ALWAYS_INLINE int gjb_ff_alloc_declined(gjb_heap *h, size_t size, voi
     if (!gjb_alloc_open(h, size))
         return GJB_E_INVAL;
     int st = size - 1 >= FF_FAST_MAX ? gjb_ff_alloc(h, size, out)
-                                     : gjb_ff_alloc_miss(h, size, ff_small_need(size), out);
+                                     : gjb_ff_alloc_miss(h, ff_small_need(size), out);
     return gjb_alloc_close(h, size, out, st);
 }
 
