@@ -190,7 +190,7 @@ static void after_free(gjb_heap *h)
 
 /* gjb_ff_alloc after its quick list: the first class that fits (after a
  * flush when none does). */
-static GJB_ALWAYS_INLINE int alloc_listed(gjb_heap *h, size_t need, void **out)
+static int alloc_listed(gjb_heap *h, size_t need, void **out)
 {
     unsigned c;
     intptr_t b = find(h, need, &c);
