@@ -29,7 +29,7 @@
  * header gets FF_QUICK (free and aligned together, which no other block
  * has), it stays proved, and its neighbours keep seeing it allocated (no
  * footer, no FF_PREV_FREE after it), so nothing merges with it. A block
- * memalign placed may be set aside beside free blocks too (ff_free_aside).
+ * memalign placed may be set aside beside free blocks too (ff_free_aligned_in).
  * An allocation of its size takes it back first (from level 0; memalign:
  * the first of the first FF_QUICK_PROBE that is aligned enough on the
  * least aligned level that may hold one, then on level 0). It counts
@@ -661,26 +661,6 @@ static GJB_ALWAYS_INLINE bool ff_next_ok(const gjb_heap *h, const struct gjb_reg
     return ff_proved(h, r, ff_bit(r, gjb_off(h, bp) + (intptr_t)(s + GJB_W)));
 }
 
-/* The free of the allocated block at bp (header hd, proved, its size
- * within region r, room bytes after it; the next header nh) when memalign
- * placed it: onto its quick list even beside free blocks (ff_free_look's
- * other rules: small, not at the region's end, room on the lists, not the
- * heap's last allocated block; the next block checked, ff_next_ok). True
- * when it went; false, nothing changed, otherwise. Realigning a block
- * costs a search and a carve, and memalign takes a quick block back when
- * it is aligned enough. */
-static GJB_ALWAYS_INLINE bool ff_free_aside(gjb_heap *h, const struct gjb_region *r, char *bp,
-                                            size_t hd, size_t nh, size_t room)
-{
-    size_t s = hd & ~FF_FLAGS;
-    if (!FF_QUICK_OK || !(hd & FF_ALIGNED) || s >= FF_QUICK_LIMIT || !room ||
-        !ff_quick_left(h) || h->alloc_blocks == 1 || !ff_aside_room(h) ||
-        !ff_next_ok(h, r, bp, s, nh, room))
-        return false;
-    ff_quick_push(h, bp + GJB_W, hd, (unsigned)(s / GJB_G));
-    return true;
-}
-
 /* What ff_free_look found. */
 enum ff_look {
     FF_LOOK_HIT,     /* the block went onto its quick list */
@@ -722,24 +702,27 @@ static GJB_ALWAYS_INLINE enum ff_look ff_free_look(gjb_heap *h, char *p, size_t 
     return FF_LOOK_HIT;
 }
 
-/* After ff_free_look said FF_LOOK_ALIGNED for payload p (d, hd): the
- * block memalign placed goes onto its level's quick list by the look's
- * other rules, beside free blocks too while ff_aside_room (the block after
- * it proved, or a whole free block: ff_next_ok). True when it went; false,
- * nothing changed, otherwise. */
-static GJB_ALWAYS_INLINE bool ff_free_aligned(gjb_heap *h, char *p, size_t d, size_t hd)
+/* The free of payload p, a proved block memalign placed (header hd: not
+ * free, its size whole granules) at offset d into the block area of region
+ * r (area bytes): onto its level's quick list by ff_free_look's other
+ * rules, beside free blocks too while ff_aside_room (the block after it
+ * proved, or a whole free block: ff_next_ok). True when it went; false,
+ * nothing changed, otherwise. After ff_free_look said FF_LOOK_ALIGNED
+ * (ff_free_aligned), and from ff_free_in. */
+static GJB_ALWAYS_INLINE bool ff_free_aligned_in(gjb_heap *h, const struct gjb_region *r,
+                                                 size_t area, char *p, size_t d, size_t hd)
 {
-    size_t s = hd & ~FF_FLAGS, area = h->hot_span;
-    if (s - FF_MIN >= FF_QUICK_LIMIT - FF_MIN || !ff_quick_left(h) ||
-        h->alloc_blocks == 1 || !ff_bit_set(ff_proof(h, &h->hot), d / GJB_G))
+    size_t s = hd & ~FF_FLAGS;
+    if (s - FF_MIN >= FF_QUICK_LIMIT - FF_MIN || !ff_quick_left(h) || h->alloc_blocks == 1 ||
+        !ff_bit_set(ff_proof(h, r), d / GJB_G))
         return false;
     char *bp = p - GJB_W;
     bool beside_free = hd & FF_PREV_FREE;
-    if (!ff_bit_set(ff_proof(h, &h->hot), (d + s) / GJB_G)) { /* a free block after it? */
+    if (!ff_bit_set(ff_proof(h, r), (d + s) / GJB_G)) { /* a free block after it? */
         if (s >= area - d) /* (the region's end, or a size past it) */
             return false;
         size_t nh = gjb_word(bp + s);
-        if (!ff_is_free(nh) || !ff_next_ok(h, &h->hot, bp, s, nh, area - d - s))
+        if (!ff_is_free(nh) || !ff_next_ok(h, r, bp, s, nh, area - d - s))
             return false;
         beside_free = true;
     }
@@ -747,6 +730,13 @@ static GJB_ALWAYS_INLINE bool ff_free_aligned(gjb_heap *h, char *p, size_t d, si
         return false;
     ff_quick_link_aligned(h, p, hd, (unsigned)(s / GJB_G));
     return true;
+}
+
+/* The same in the hot region, after ff_free_look said FF_LOOK_ALIGNED for
+ * payload p (d, hd). */
+static GJB_ALWAYS_INLINE bool ff_free_aligned(gjb_heap *h, char *p, size_t d, size_t hd)
+{
+    return ff_free_aligned_in(h, &h->hot, h->hot_span, p, d, hd);
 }
 
 /* gjb_ff_free_declined's merging half, inline for a caller that must go
@@ -790,7 +780,7 @@ static GJB_ALWAYS_INLINE int ff_free_in(gjb_heap *h, void *p, const struct gjb_r
     size_t nh = gjb_word(bp + s);
     if (GJB_UNLIKELY((nh & (FF_FREE | FF_PREV_FREE)) || (hd & FF_PREV_FREE))) {
 #ifndef GJB_NO_QUICK
-        if (ff_free_aside(h, r, bp, hd, nh, room - s))
+        if ((hd & FF_ALIGNED) && ff_free_aligned_in(h, r, room + d, (char *)p, d, hd))
             return GJB_OK;
 #endif
         return gjb_ff_free_merge(h, r, b, hd, nh);
