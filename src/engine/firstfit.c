@@ -602,9 +602,9 @@ size_t gjb_ff_max(const gjb_heap *h)
     }
     /* a quick block fits a request of its size: the largest size with one,
      * at level 0 or (its byte of levels) above */
-    for (unsigned c = FF_QUICK_N; ff_has_quick(h) && c-- > FF_MIN / GJB_G;)
-        if (ff_quick(h)[c] || ff_quick_levels(h)[c])
-            return c * GJB_G - GJB_W > best ? c * GJB_G - GJB_W : best;
+    for (unsigned q = FF_QUICK_N; ff_has_quick(h) && q-- > FF_MIN / GJB_G;)
+        if (ff_quick(h)[q] || ff_quick_levels(h)[q])
+            return q * GJB_G - GJB_W > best ? q * GJB_G - GJB_W : best;
     return best;
 }
 

@@ -817,7 +817,7 @@ static void compare_stats(const gjb_heap *h)
     for (unsigned c = 0; qon && c < QN; c++) {
         unsigned levels = 0;
         for (unsigned k = 1; k < QLEVELS; k++)
-            levels |= (ql[k][c].n > 0) << k;
+            levels |= (unsigned)(ql[k][c].n > 0) << k;
         EQ(ff_quick_levels(h)[c], levels);
     }
     EQ(ff_quick_left(h), qroom);
