@@ -599,6 +599,18 @@ static void regions_in_descending_order(void **state)
     assert_int_equal(gjb_heap_validate(h), GJB_OK);
 }
 
+/* A fresh one-region FIRST_FIT heap on the arena, with quick lists (the
+ * calling test is skipped in a build without them). */
+static gjb_heap *quick_heap(void)
+{
+    gjb_heap *h;
+    if (!FF_QUICK_OK)
+        skip();
+    memset(arena, 0, ARENA);
+    assert_int_equal(gjb_heap_init(arena, ARENA, GJB_FIRST_FIT | GJB_QUICK, 1, &h), GJB_OK);
+    return h;
+}
+
 /* The entries of a heap with quick lists (gjb_heap_alloc and gjb_heap_free
  * take the quick hit inline and everything else out of line): 0 bytes and
  * NULL refused there too; a request that a quick block of its size answers
@@ -606,12 +618,8 @@ static void regions_in_descending_order(void **state)
 static void quick_heap_entries(void **state)
 {
     (void)state;
-    if (!FF_QUICK_OK)
-        skip();
-    gjb_heap *h;
+    gjb_heap *h = quick_heap();
     void *p[3], *q;
-    memset(arena, 0, ARENA);
-    assert_int_equal(gjb_heap_init(arena, ARENA, GJB_FIRST_FIT | GJB_QUICK, 1, &h), GJB_OK);
     assert_int_equal(gjb_heap_alloc(h, 0, &q), GJB_E_INVAL);
     assert_int_equal(gjb_heap_free(h, NULL), GJB_E_INVAL);
     for (int i = 0; i < 3; i++)
@@ -1296,12 +1304,8 @@ static void fast_free_refuses_damaged_neighbours(void **state)
 static void quick_heap_sets_memalign_blocks_aside(void **state)
 {
     (void)state;
-    if (!FF_QUICK_OK)
-        skip();
-    gjb_heap *h;
+    gjb_heap *h = quick_heap();
     void *a, *q, *again;
-    memset(arena, 0, ARENA);
-    assert_int_equal(gjb_heap_init(arena, ARENA, GJB_FIRST_FIT | GJB_QUICK, 1, &h), GJB_OK);
     assert_int_equal(gjb_heap_alloc(h, 100, &a), GJB_OK);
     assert_int_equal(gjb_heap_memalign(h, 256, 100, &q), GJB_OK);
     char *hq = hdr_of(q), *n = hq + bsize(hq); /* the free rest of the region */
@@ -1339,12 +1343,8 @@ static void quick_heap_sets_memalign_blocks_aside(void **state)
 static void quick_heap_lists_memalign_blocks_by_alignment(void **state)
 {
     (void)state;
-    if (!FF_QUICK_OK)
-        skip();
-    gjb_heap *h;
+    gjb_heap *h = quick_heap();
     void *a, *q, *z;
-    memset(arena, 0, ARENA);
-    assert_int_equal(gjb_heap_init(arena, ARENA, GJB_FIRST_FIT | GJB_QUICK, 1, &h), GJB_OK);
     assert_int_equal(gjb_heap_alloc(h, 100, &a), GJB_OK);
     assert_int_equal(gjb_heap_memalign(h, 4 * GJB_G, 100, &q), GJB_OK);
     assert_int_equal(gjb_heap_alloc(h, 100, &z), GJB_OK);
