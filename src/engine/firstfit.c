@@ -297,7 +297,7 @@ static char *quick_probe(gjb_heap *h, unsigned c, unsigned k, size_t align)
  * that is aligned enough, up; its payload, or NULL (nothing changed). */
 static char *quick_aligned(gjb_heap *h, unsigned c, size_t align)
 {
-    unsigned k = ff_quick_level_for(align), m = ff_quick_levels(h)[c] >> k;
+    unsigned k = ff_quick_level_for(align), m = (unsigned)ff_quick_levels(h)[c] >> k;
     char *p = m ? quick_probe(h, c, k + gjb_ctz64(m), align) : NULL;
     return p || !ff_quick(h)[c] ? p : quick_probe(h, c, 0, align);
 }
