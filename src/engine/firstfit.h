@@ -198,16 +198,10 @@ static GJB_ALWAYS_INLINE bool ff_has_quick(const gjb_heap *h)
     return FF_QUICK_OK && *ff_quick_mark(h);
 }
 
-/* Quick list c of level k has a block. */
-static GJB_ALWAYS_INLINE bool ff_quick_any_at(const gjb_heap *h, unsigned k, unsigned c)
-{
-    return ff_has_quick(h) && ff_quick(h)[k * FF_QUICK_N + c];
-}
-
 /* Quick list c of level 0 has a block. */
 static GJB_ALWAYS_INLINE bool ff_quick_any(const gjb_heap *h, unsigned c)
 {
-    return ff_quick_any_at(h, 0, c);
+    return ff_has_quick(h) && ff_quick(h)[c];
 }
 
 /* Bit k of byte c: level k >= 1 has a block of c granules. */
@@ -487,14 +481,16 @@ static GJB_ALWAYS_INLINE char *ff_quick_retake(gjb_heap *h, char *p, unsigned c,
 }
 
 /* Takes b, the first block of quick list c of level k, off it: allocated
- * again (keep: ff_quick_retake's). */
+ * again (keep: ff_quick_retake's). An emptied list of level 1 or above
+ * loses its bit (level 0 has none: the mask is then all ones, and a pop
+ * of level 0 pays nothing for it). */
 static GJB_ALWAYS_INLINE char *ff_quick_pop_at(gjb_heap *h, intptr_t b, unsigned c, unsigned k,
                                                size_t keep)
 {
     intptr_t next = ff_link(h, b, FF_NEXT);
     ff_quick(h)[k * FF_QUICK_N + c] = next;
-    if (k && !next)
-        ff_quick_levels(h)[c] &= (unsigned char)~(1u << k);
+    if (!next)
+        ff_quick_levels(h)[c] &= (unsigned char)~((1u << k) & ~1u);
     return ff_quick_retake(h, gjb_ptr(h, b), c, keep);
 }
 
@@ -543,10 +539,11 @@ static GJB_ALWAYS_INLINE void *ff_quick_hit(gjb_heap *h, size_t size)
 }
 
 /* The same for memalign (align > GJB_G, a power of two): the first block
- * of the request's quick list when its payload is aligned enough, marked
- * as memalign's; NULL (nothing changed) otherwise, and for an alignment
- * memalign would refuse or not need. The engine's memalign then looks at
- * the next ones (gjb_ff_memalign). The caller does the request's
+ * of the request's quick list on the lowest non-empty level at or above
+ * the alignment's (ff_quick_levels) when its payload is aligned enough,
+ * marked as memalign's; NULL (nothing changed) otherwise, and for an
+ * alignment memalign would refuse or not need. The engine's memalign then
+ * looks further (gjb_ff_memalign). The caller does the request's
  * statistics (gjb_heap_memalign's). */
 static GJB_ALWAYS_INLINE void *ff_quick_aligned_hit(gjb_heap *h, size_t align, size_t size)
 {
@@ -564,11 +561,7 @@ static GJB_ALWAYS_INLINE void *ff_quick_aligned_hit(gjb_heap *h, size_t align, s
     char *p = gjb_ptr(h, b) + GJB_W;
     if ((uintptr_t)p & (align - 1))
         return NULL;
-    intptr_t next = ff_link(h, b, FF_NEXT); /* (ff_quick_pop_at, k >= 1) */
-    ff_quick(h)[k * FF_QUICK_N + c] = next;
-    if (!next)
-        ff_quick_levels(h)[c] &= (unsigned char)~(1u << k);
-    ff_quick_retake(h, p - GJB_W, c, FF_ALIGNED);
+    ff_quick_pop_at(h, b, c, k, FF_ALIGNED);
     gjb_note_used(h);
     return p;
 }

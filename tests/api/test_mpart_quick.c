@@ -279,8 +279,6 @@ static void memalign_blocks_are_set_aside_beside_free_blocks(void **state)
     assert_int_equal(info(a).segment, 1);
 }
 
-/* Memalign looks past the first block of its quick list for one aligned
- * enough. */
 /* memalign(align, 100) until its payload is aligned to align but not to
  * 2 * align; the others stay allocated, in extra[] (*n of them). */
 static char *memalign_exactly(mpart_id a, size_t align, char **extra, int *n)
