@@ -13,7 +13,9 @@
 # With GJBMEM_TLSF_DIR (a directory with TLSF 3.1's tlsf.c and tlsf.h, kept
 # outside this repository) TLSF is built the same way (with -DNDEBUG, its
 # release build: its asserts are its validation) and measured beside it
-# (tests/bare/size_tlsf.c).
+# (tests/bare/size_tlsf.c), and so is a floor: TLSF with the least the
+# partition contract asks of the same calls (tests/bare/size_floor.c; "the
+# contract" is its size less TLSF's).
 #   scripts/embedded_size.sh [OUT]   (OUT: build-embedded/size)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,6 +75,16 @@ for t in "${targets[@]}"; do
         -o "$dir/tlsf$label.elf"
       read -r code ro bd lib < <(sums "$dir/tlsf$label.elf" "$nm")
       printf '%-10s %-22s %8d %8d %8s %8d\n' "$name" "TLSF 3.1$label" "$code" "$ro" - "$lib"
+      tlsf=$code
+      # shellcheck disable=SC2086
+      "$cc" "${common[@]}" $flags $create -DNDEBUG -Itests/bare -I"$GJBMEM_TLSF_DIR" \
+        -c tests/bare/size_floor.c -o "$dir/floor$label.o"
+      # shellcheck disable=SC2086
+      "$cc" "${common[@]}" -Wno-error $flags -DNDEBUG "${link[@]}" -I"$GJBMEM_TLSF_DIR" \
+        "$dir/floor$label.o" "$GJBMEM_TLSF_DIR/tlsf.c" -lgcc -o "$dir/floor$label.elf"
+      read -r code ro bd lib < <(sums "$dir/floor$label.elf" "$nm")
+      printf '%-10s %-22s %8d %8d %8s %8d   (the contract: %d)\n' "$name" "TLSF + contract$label" \
+        "$code" "$ro" - "$lib" $((code - tlsf))
     fi
   done
 done
