@@ -15,11 +15,14 @@
  *   glibc    : malloc / free
  *   jemalloc, mimalloc, tcmalloc
  *            : malloc / free too, for a run with that library in LD_PRELOAD.
+ *   preload  : malloc / free of whatever library LD_PRELOAD names (one path:
+ *              bench/peers.sh's TLSF, for example).
  *              Every malloc-family kind first checks where malloc, free and
  *              aligned_alloc resolve (dladdr of dlsym(RTLD_DEFAULT, name)) and
  *              whether the library is in /proc/self/maps, prints the check
  *              ("# malloc check ...") and refuses to run when the functions
- *              are not in the named library (glibc: libc.so).
+ *              are not in the named library (glibc: libc.so; preload: the
+ *              LD_PRELOAD path).
  *
  * Buddy buffers: a buddy block is aligned to its size in absolute address,
  * so how the engine carves its block area into blocks depends on where the
@@ -77,7 +80,7 @@
  *                                         stepping of the first K operations
  *                                         of the steady phase (cross-check of
  *                                         the callgrind per-operation counts)
- * A = part | heap | bpart | bheap | glibc | jemalloc | mimalloc | tcmalloc,
+ * A = part | heap | bpart | bheap | glibc | jemalloc | mimalloc | tcmalloc | preload,
  * W = small | mixed | aligned.
  */
 #define _GNU_SOURCE
@@ -336,9 +339,9 @@ static void seq_free(struct seq *q)
 
 /* --- allocators --------------------------------------------------------- */
 
-enum alloc_kind { PART, HEAP, BPART, BHEAP, GLIBC, JEMALLOC, MIMALLOC, TCMALLOC, NALLOC };
+enum alloc_kind { PART, HEAP, BPART, BHEAP, GLIBC, JEMALLOC, MIMALLOC, TCMALLOC, PRELOAD, NALLOC };
 static const char *const al_name[] = {"part", "heap", "bpart", "bheap", "glibc", "jemalloc",
-                                      "mimalloc", "tcmalloc"};
+                                      "mimalloc", "tcmalloc", "preload"};
 
 static bool is_buddy(enum alloc_kind k)
 {
@@ -357,7 +360,7 @@ static bool is_engine(enum alloc_kind k)
 
 static bool is_malloc(enum alloc_kind k)
 {
-    return k == GLIBC || k == JEMALLOC || k == MIMALLOC || k == TCMALLOC;
+    return k == GLIBC || k == JEMALLOC || k == MIMALLOC || k == TCMALLOC || k == PRELOAD;
 }
 
 struct actx {
@@ -437,6 +440,9 @@ static inline void glibc_free(struct actx *c, void *p)
 #define tcmalloc_alloc glibc_alloc
 #define tcmalloc_memalign glibc_memalign
 #define tcmalloc_free glibc_free
+#define preload_alloc glibc_alloc
+#define preload_memalign glibc_memalign
+#define preload_free glibc_free
 
 /* --- where malloc comes from (the LD_PRELOAD check) ---------------------- */
 
@@ -458,9 +464,11 @@ static bool maps_has(const char *lib)
 static void malloc_check(enum alloc_kind k)
 {
     static const char *const fns[] = {"malloc", "free", "aligned_alloc"};
+    const char *pre = getenv("LD_PRELOAD");
     const char *want = k == JEMALLOC   ? "libjemalloc"
                        : k == MIMALLOC ? "libmimalloc"
                        : k == TCMALLOC ? "libtcmalloc"
+                       : k == PRELOAD  ? (pre && *pre ? pre : "(LD_PRELOAD unset)")
                                        : "libc.so";
     char where[3][512];
     bool ok = true;
@@ -472,7 +480,6 @@ static void malloc_check(enum alloc_kind k)
         ok = ok && strstr(lib, want) != NULL;
     }
     bool mapped = maps_has(want);
-    const char *pre = getenv("LD_PRELOAD");
     printf("# malloc check (%s): malloc -> %s, free -> %s, aligned_alloc -> %s "
            "(dladdr of dlsym(RTLD_DEFAULT, ...)); %s %s in /proc/self/maps; LD_PRELOAD=%s: %s\n",
            al_name[k], where[0], where[1], where[2], want, mapped ? "mapped" : "NOT mapped",
@@ -725,7 +732,7 @@ static volatile unsigned sink;
     X(heap, __VA_ARGS__)                                                      \
     X(bpart, __VA_ARGS__)                                                     \
     X(bheap, __VA_ARGS__) X(glibc, __VA_ARGS__) X(jemalloc, __VA_ARGS__)        \
-    X(mimalloc, __VA_ARGS__) X(tcmalloc, __VA_ARGS__)
+    X(mimalloc, __VA_ARGS__) X(tcmalloc, __VA_ARGS__) X(preload, __VA_ARGS__)
 
 /* Plain steady phase: returns the number of failed allocations (stops at the
  * first). One copy per allocator and workload type so the calls are direct:
@@ -1401,7 +1408,7 @@ static enum alloc_kind parse_alloc(const char *s)
     for (int k = 0; k < NALLOC; k++)
         if (!strcmp(s, al_name[k]))
             return (enum alloc_kind)k;
-    die("allocator: part | heap | bpart | bheap | glibc | jemalloc | mimalloc | tcmalloc");
+    die("allocator: part | heap | bpart | bheap | glibc | jemalloc | mimalloc | tcmalloc | preload");
     return PART;
 }
 
@@ -1502,6 +1509,6 @@ int main(int argc, char **argv)
             "       bench_alloc cg-steady A W N M\n"
             "       bench_alloc cg-perop  A W N M\n"
             "       bench_alloc tf        A W N OPS\n"
-            "  A = part|heap|bpart|bheap|glibc|jemalloc|mimalloc|tcmalloc, W = small|mixed|aligned\n");
+            "  A = part|heap|bpart|bheap|glibc|jemalloc|mimalloc|tcmalloc|preload, W = small|mixed|aligned\n");
     return 2;
 }
