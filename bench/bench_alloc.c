@@ -465,10 +465,13 @@ static void malloc_check(enum alloc_kind k)
 {
     static const char *const fns[] = {"malloc", "free", "aligned_alloc"};
     const char *pre = getenv("LD_PRELOAD");
+    /* preload: the last library LD_PRELOAD names (valgrind puts its own first) */
+    const char *last = pre ? strrchr(pre, ':') : NULL;
+    last = last ? last + 1 : pre && *pre ? pre : "(LD_PRELOAD unset)";
     const char *want = k == JEMALLOC   ? "libjemalloc"
                        : k == MIMALLOC ? "libmimalloc"
                        : k == TCMALLOC ? "libtcmalloc"
-                       : k == PRELOAD  ? (pre && *pre ? pre : "(LD_PRELOAD unset)")
+                       : k == PRELOAD  ? last
                                        : "libc.so";
     char where[3][512];
     bool ok = true;
