@@ -635,8 +635,9 @@ void *mpart_alloc(mpart_id mid, size_t size)
         return alloc_buddy(s, h, size);
     /* (a build without quick lists, firmware's: the exact class inline) */
     void *p = FF_QUICK_OK ? ff_quick_hit(h, size) : ff_exact_hit(h, size);
-    if (GJB_UNLIKELY(!p))
-        return FF_QUICK_OK ? alloc_exact(s, h, size) : alloc_declined(s, h, size);
+    if (GJB_UNLIKELY(!p)) /* (a request too large for an exact class goes on at once) */
+        return FF_QUICK_OK && size - 1 < FF_FAST_MAX ? alloc_exact(s, h, size)
+                                                     : alloc_declined(s, h, size);
     if (size > h->peak_request)
         h->peak_request = size;
     return release_return(s, p);
