@@ -8,7 +8,8 @@
 # its 10 MHz mtime, -Os, the hooks' locks without masking); and, with
 # --host BUILD_DIR (a CMake
 # build with libgjbmem.a), on the host under callgrind (pairs only).
-#   scripts/embedded_bench.sh [--host BUILD_DIR] [OUT]   (OUT: build-embedded/bench)
+#   [GJBMEM_SMALL_CODE=0|1] scripts/embedded_bench.sh [--host BUILD_DIR] [OUT]
+#   (OUT: build-embedded/bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 host=""
@@ -20,6 +21,8 @@ lib=(src/engine/heap.c src/engine/firstfit.c src/engine/buddy.c
   src/core/memshow.c src/core/strerror.c
   src/port/bare/port.c src/port/bare/sysheap.c src/port/bare/nommu.c src/port/bare/noshared.c)
 inc=(-Itests/bare/include -Isrc/port/bare/include -Iinclude -Isrc -Isrc/port/bare)
+# GJBMEM_SMALL_CODE=0|1 in the environment: that setting (else the bare port's default, 1)
+[ -z "${GJBMEM_SMALL_CODE:-}" ] || inc+=("-DGJBMEM_SMALL_CODE=$GJBMEM_SMALL_CODE")
 cpu=(-mcpu=cortex-m4 -mthumb -mfloat-abi=soft)
 for opt in -Os -O2; do
   dir="$out/cortex-m4$opt"

@@ -26,7 +26,9 @@ sources=(src/engine/heap.c src/engine/firstfit.c src/engine/buddy.c
   src/core/memshow.c src/core/strerror.c
   src/port/bare/port.c src/port/bare/sysheap.c src/port/bare/nommu.c src/port/bare/noshared.c)
 common=(-std=c11 -Os -ffreestanding -Wall -Wextra -Werror -ffunction-sections -fdata-sections)
-ours=(-DGJBMEM_SMALL_CODE=${GJBMEM_SMALL_CODE:-0} -DGJBMEM_HAVE_CONFIG_H -Isrc/port/bare/include -Iinclude -Isrc -Isrc/port/bare)
+ours=(-DGJBMEM_HAVE_CONFIG_H -Isrc/port/bare/include -Iinclude -Isrc -Isrc/port/bare)
+# GJBMEM_SMALL_CODE=0|1 in the environment: that setting (else the bare port's default, 1)
+[ -z "${GJBMEM_SMALL_CODE:-}" ] || ours+=("-DGJBMEM_SMALL_CODE=$GJBMEM_SMALL_CODE")
 link=(-nostdlib -nostartfiles -Wl,--gc-sections -Wl,-e,size_harness_start)
 helpers='^(__aeabi_[a-z0-9_]+|__(ctz|clz|popcount|ffs)[sdt]i2|__u?(div|mod)[sd]i3|__udivmoddi4|__mul[sd]i3|__(ashl|ashr|lshr)[sd]i3|__gnu_[a-z_]+)$'
 targets=(

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h" /* GJBMEM_SMALL_CODE may come from gjbmem/config.h */
+
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(GJB_NO_BUILTINS)
 #define GJB_HAVE_BUILTINS 1
 #else
