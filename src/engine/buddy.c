@@ -21,7 +21,8 @@
 
 static inline unsigned order_of(size_t block)
 {
-    return gjb_ctz64((uint64_t)(block / GJB_BU));
+    size_t u = block / GJB_BU;
+    return sizeof u <= sizeof(uint32_t) ? gjb_ctz32((uint32_t)u) : gjb_ctz64((uint64_t)u);
 }
 
 /* True when off is the start of a free block of order k (by its tag). */

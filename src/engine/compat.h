@@ -109,6 +109,17 @@ static inline unsigned gjb_ctz64(uint64_t x)
 #endif
 }
 
+/* The same for a 32-bit x (x != 0): on a 32-bit target one or two
+ * instructions where the 64-bit scan calls a libgcc helper. */
+static inline unsigned gjb_ctz32(uint32_t x)
+{
+#if GJB_HAVE_BUILTINS
+    if (sizeof(unsigned) >= sizeof(uint32_t))
+        return (unsigned)__builtin_ctz((unsigned)x);
+#endif
+    return gjb_ctz64(x);
+}
+
 /* Index of the highest set bit of x (x != 0): floor(log2(x)). With the
  * builtins, 63 ^ clz rather than 63 - clz (the same for 0..63): GCC makes
  * the first one instruction on x86 (bsr), the second three. */

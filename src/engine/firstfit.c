@@ -104,7 +104,7 @@ static inline int first_large(const gjb_heap *h, uint64_t groups)
     if (!groups)
         return -1;
     unsigned g = gjb_ctz64(groups);
-    return (int)(FF_EXACT + g * FF_GROUP + gjb_ctz64(ff_groups(h)[g]));
+    return (int)(FF_EXACT + g * FF_GROUP + gjb_ctz32(ff_groups(h)[g]));
 }
 
 /* The smallest non-empty class above c, or -1. */
@@ -113,7 +113,7 @@ static int class_above(const gjb_heap *h, unsigned c)
     if (c + 1 < FF_EXACT) {
         uint32_t m = h->small_map & (~1u << c);
         if (m)
-            return (int)gjb_ctz64(m);
+            return (int)gjb_ctz32(m);
         return first_large(h, h->map);
     }
     if (c < FF_EXACT)
@@ -121,7 +121,7 @@ static int class_above(const gjb_heap *h, unsigned c)
     unsigned k = c - FF_EXACT, g = k / FF_GROUP;
     unsigned m = ff_groups(h)[g] & (0xfeu << (k % FF_GROUP)) & 0xffu;
     if (m)
-        return (int)(FF_EXACT + g * FF_GROUP + gjb_ctz64(m));
+        return (int)(FF_EXACT + g * FF_GROUP + gjb_ctz32(m));
     return first_large(h, h->map & ~(((uint64_t)2 << g) - 1));
 }
 
@@ -220,7 +220,7 @@ int gjb_ff_alloc(gjb_heap *h, size_t size, void **out)
 int gjb_ff_alloc_miss(gjb_heap *h, size_t need, void **out)
 {
     uint32_t above = h->small_map & (~1u << (need / GJB_G));
-    unsigned c = above ? gjb_ctz64(above) : 0;
+    unsigned c = above ? gjb_ctz32(above) : 0;
     intptr_t b = h->lists[c];
     if (!above || !b) /* (a class bit without a block: find() refuses it) */
         return GJB_UNLIKELY(need > h->max_block) ? GJB_E_TOOBIG : alloc_listed(h, need, out);
@@ -298,7 +298,7 @@ static char *quick_probe(gjb_heap *h, unsigned c, unsigned k, size_t align)
 static char *quick_aligned(gjb_heap *h, unsigned c, size_t align)
 {
     unsigned k = ff_quick_level_for(align), m = (unsigned)ff_quick_levels(h)[c] >> k;
-    char *p = m ? quick_probe(h, c, k + gjb_ctz64(m), align) : NULL;
+    char *p = m ? quick_probe(h, c, k + gjb_ctz32(m), align) : NULL;
     return p || !ff_quick(h)[c] ? p : quick_probe(h, c, 0, align);
 }
 

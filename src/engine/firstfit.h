@@ -556,7 +556,7 @@ static GJB_ALWAYS_INLINE void *ff_quick_aligned_hit(gjb_heap *h, size_t align, s
     unsigned k = ff_quick_level_for(align), m = (unsigned)ff_quick_levels(h)[c] >> k;
     if (!m)
         return NULL;
-    k += gjb_ctz64(m);
+    k += gjb_ctz32(m);
     intptr_t b = ff_quick(h)[k * FF_QUICK_N + c];
     char *p = gjb_ptr(h, b) + GJB_W;
     if ((uintptr_t)p & (align - 1))
