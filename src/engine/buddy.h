@@ -24,6 +24,15 @@
 #define BD_ORDER_MASK 0x3fu
 _Static_assert(BD_ORDERS <= BD_ORDER_MASK && BD_ORDERS <= 64, "an order fits a tag and the map");
 
+/* A BUDDY descriptor (with its list heads) ends on a 64-byte boundary, so
+ * that no block shares a cache line with it, and so that the block area
+ * does not begin with a lone smallest block where the descriptor ends
+ * half-way through a line: on LP64, 544 bytes of descriptor put a 32-byte
+ * block at 544, and that block alone made sqlite's trace need 2 KiB more
+ * than the engine before issue 12 (docs/BENCHMARKS.md). */
+#define BD_DESC_ALIGN 64u
+_Static_assert(BD_DESC_ALIGN % GJB_BU == 0, "the block area starts on a unit");
+
 static inline size_t bd_size(unsigned k)
 {
     return GJB_BU << k;

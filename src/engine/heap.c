@@ -63,7 +63,7 @@ size_t gjb_descriptor_bytes(int policy)
 {
     if (policy != GJB_BUDDY)
         return FF_QUICK_AT; /* where a heap's quick lists, if any, begin */
-    return GJB_ROUND_UP(sizeof(gjb_heap) + BD_ORDERS * sizeof(intptr_t), GJB_G);
+    return GJB_ROUND_UP(sizeof(gjb_heap) + BD_ORDERS * sizeof(intptr_t), BD_DESC_ALIGN);
 }
 
 int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions, gjb_heap **out)

@@ -11,7 +11,7 @@
  *
  * The expected carving is computed here from the documented layout: the
  * descriptor at round_up(addr, 16) (struct gjb_heap and 48 list heads,
- * rounded to 16), then the block area from first = round_up(area, 32)
+ * rounded to 64, a cache line), then the block area from first = round_up(area, 32)
  * holding (hi - first - tables) / 33 units of 32 bytes (a tag byte per
  * unit; tables: none for the first region, for an added one the region table
  * it carries, one record per region, rounded to 16, plus 16 to align it), cut
@@ -81,7 +81,7 @@ static struct carving carve_region(uintptr_t area, uintptr_t hi, size_t extra)
 
 static size_t descriptor_bytes(void)
 {
-    return ROUND_G(sizeof(struct gjb_heap) + BD_ORDERS * sizeof(intptr_t));
+    return (sizeof(struct gjb_heap) + BD_ORDERS * sizeof(intptr_t) + 63) & ~(size_t)63;
 }
 
 /* The carving of a partition created over [addr, addr + size). */

@@ -755,10 +755,11 @@ struct layout {
     bool fill_table;           /* the table ends up full */
 };
 
-/* The descriptor: the heap's record, its region 0 and the list heads. */
+/* The descriptor: the heap's record, its region 0 and the list heads,
+ * rounded up to a cache line (64 bytes). */
 static size_t descriptor_bytes(void)
 {
-    return (sizeof(struct gjb_heap) + ORDERS * sizeof(intptr_t) + G - 1) & ~(G - 1);
+    return (sizeof(struct gjb_heap) + ORDERS * sizeof(intptr_t) + 63) & ~(size_t)63;
 }
 
 /* Bytes of a region table with room for n records. */
