@@ -37,17 +37,6 @@ static void three(mpart_id a, size_t n, char *p[3])
     }
 }
 
-/* Fills partition a with blocks of n bytes (p[0 .. count), at most cap)
- * until one fails, and returns the count. */
-static size_t fill_with(mpart_id a, size_t n, char **p, size_t cap)
-{
-    size_t k = 0;
-    while (k < cap && (p[k] = mpart_alloc(a, n)) != NULL)
-        k++;
-    assert_true(k < cap); /* full */
-    return k;
-}
-
 /* The listed block whose payload is p: not used, n payload bytes. */
 static void listed_free(mpart_id a, const char *p, size_t n)
 {
@@ -141,9 +130,12 @@ static void findmaxfree_merges_set_aside_blocks_first(void **state)
 {
     (void)state;
     mpart_id a = make(buf_q, sizeof buf_q);
-    static char *p[512];
-    size_t n = fill_with(a, 200, p, 512); /* the tail holds none */
-    assert_true(n > 16);
+    enum { N = 512 };
+    static char *p[N];
+    size_t n = 0;
+    while (n < N && (p[n] = mpart_alloc(a, 200)) != NULL) /* full: the tail holds none */
+        n++;
+    assert_true(n > 16 && n < N);
     size_t one = block_bytes(a, p[0]);
     /* Every other block from the fourth, each between allocated ones, until
      * a quarter of the partition is free (merged at once till then: listed,
@@ -181,9 +173,12 @@ static void a_partition_short_of_memory_merges_at_once(void **state)
 {
     (void)state;
     mpart_id a = make(buf_q, sizeof buf_q);
-    static char *p[512];
-    size_t n = fill_with(a, 200, p, 512);
-    assert_true(n > 16);
+    enum { N = 512 };
+    static char *p[N];
+    size_t n = 0;
+    while (n < N && (p[n] = mpart_alloc(a, 200)) != NULL)
+        n++;
+    assert_true(n > 16 && n < N);
     size_t one = block_bytes(a, p[0]);
     struct gjbmem_heap_stats st;
     free_ok(a, p[2]);
@@ -241,20 +236,22 @@ static void a_full_partition_merges_what_it_set_aside(void **state)
 {
     (void)state;
     mpart_id a = make(buf_q, sizeof buf_q);
-    static char *p[1000];
-    size_t n = fill_with(a, 48, p, 1000);
-    assert_true(n > 100);
-    for (size_t i = 1; i + 1 < n; i += 2) /* every other one, each between allocated ones */
+    enum { N = 1000 };
+    static char *p[N];
+    int n = 0;
+    while (n < N && (p[n] = mpart_alloc(a, 48)) != NULL)
+        n++;
+    assert_true(n > 100 && n < N); /* full */
+    for (int i = 1; i + 1 < n; i += 2) /* every other one, each between allocated ones */
         free_ok(a, p[i]);
-    /* Nothing free holds 100 bytes, listed (freed while little was free) or
-     * set aside, until the set-aside blocks merge: they do not (their
-     * neighbours are allocated), so the request fails, and the partition is
-     * still whole and valid. */
+    /* Nothing free holds 100 bytes until the set-aside blocks merge: they do
+     * not (their neighbours are allocated), so the request fails, and the
+     * partition is still whole and valid. */
     errno = SENTINEL;
     assert_null(mpart_alloc(a, 100));
     assert_int_equal(errno, ENOMEM);
     valid(a);
-    for (size_t i = 0; i < n; i += 2) /* their neighbours go: now they can merge */
+    for (int i = 0; i < n; i += 2) /* their neighbours go: now they can merge */
         free_ok(a, p[i]);
     if (n % 2 == 0)
         free_ok(a, p[n - 1]);
