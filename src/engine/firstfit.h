@@ -23,8 +23,7 @@
  * Quick lists (Weinstock and Wulf's "quick fit", in front of the classes,
  * in a heap made with GJB_QUICK: docs/DESIGN.md, "Quick lists"). A free of a
  * block under FF_QUICK_LIMIT bytes whose block before is not free and whose
- * block after is allocated (or quick), while more than a quarter of the
- * heap is free (ff_quick_spare), may set it aside on a quick list of
+ * block after is allocated (or quick) may set it aside on a quick list of
  * its size (one per granule count, FF_QUICK_N, and per level of alignment
  * for the blocks memalign placed: FF_QUICK_LEVELS) instead of listing it: its
  * header gets FF_QUICK (free and aligned together, which no other block
@@ -632,12 +631,10 @@ static GJB_ALWAYS_INLINE void ff_quick_push(gjb_heap *h, char *p, size_t hd, uns
         ff_quick_link(h, p, hd, c, &ff_quick(h)[c]);
 }
 
-/* Whether the heap has memory to spare for blocks set aside: more than a
- * quarter of its bytes are free. A plain block is set aside only then, and
- * a block memalign placed beside free blocks only then: a heap that runs
- * short of memory merges at once, as SPEC 2 has it, and stays whole (the
- * real programs' traces: docs/DESIGN.md, "Quick lists"). */
-static GJB_ALWAYS_INLINE bool ff_quick_spare(const gjb_heap *h)
+/* Whether a block memalign placed may be set aside beside free blocks:
+ * while more than a quarter of the heap's bytes are free (merging it at
+ * once keeps a heap that runs short of memory whole). */
+static GJB_ALWAYS_INLINE bool ff_aside_room(const gjb_heap *h)
 {
     return h->free > h->total / 4;
 }
@@ -671,9 +668,7 @@ enum ff_look {
  * allocated, proved block of the hot region that memalign did not place,
  * under FF_QUICK_LIMIT bytes, after a block that is not free and before a
  * proved one (the bits past the area's end are 0: proof_bytes), not the
- * heap's last allocated block, while the lists have room and the heap has
- * memory to spare (ff_quick_spare: tested last, so that the merging
- * frees, the worst case, do not pay for it). FF_LOOK_HIT when
+ * heap's last allocated block, while the lists have room. FF_LOOK_HIT when
  * it went onto its list; otherwise nothing changed: FF_LOOK_ALIGNED for a
  * block memalign placed (its level's list is chosen out of line),
  * FF_LOOK_MISS for any other block of the hot region's area (for both, the
@@ -694,7 +689,7 @@ static GJB_ALWAYS_INLINE enum ff_look ff_free_look(gjb_heap *h, char *p, size_t 
                    : FF_LOOK_MISS;
     if (GJB_UNLIKELY(s - FF_MIN >= FF_QUICK_LIMIT - FF_MIN || !ff_quick_left(h) ||
                      h->alloc_blocks == 1 || !ff_bit_set(proof, d / GJB_G) ||
-                     !ff_bit_set(proof, (d + s) / GJB_G) || !ff_quick_spare(h)))
+                     !ff_bit_set(proof, (d + s) / GJB_G)))
         return FF_LOOK_MISS;
     ff_quick_link(h, p, hd, (unsigned)(s / GJB_G), &ff_quick(h)[s / GJB_G]);
     return FF_LOOK_HIT;
@@ -703,7 +698,7 @@ static GJB_ALWAYS_INLINE enum ff_look ff_free_look(gjb_heap *h, char *p, size_t 
 /* The free of payload p, a proved block memalign placed (header hd: not
  * free, its size whole granules) at offset d into the block area of region
  * r (area bytes): onto its level's quick list by ff_free_look's other
- * rules, beside free blocks too while ff_quick_spare (the block after it
+ * rules, beside free blocks too while ff_aside_room (the block after it
  * proved, or a whole free block: ff_next_ok). True when it went; false,
  * nothing changed, otherwise. After ff_free_look said FF_LOOK_ALIGNED
  * (ff_free_aligned), and from ff_free_in. */
@@ -724,7 +719,7 @@ static GJB_ALWAYS_INLINE bool ff_free_aligned_in(gjb_heap *h, const struct gjb_r
             return false;
         beside_free = true;
     }
-    if (beside_free && !ff_quick_spare(h))
+    if (beside_free && !ff_aside_room(h))
         return false;
     ff_quick_link_aligned(h, p, hd, (unsigned)(s / GJB_G));
     return true;
@@ -770,8 +765,7 @@ static GJB_ALWAYS_INLINE int ff_free_in(gjb_heap *h, void *p, const struct gjb_r
      * the sentinel): a damaged size that lands inside a block is refused */
 #ifndef GJB_NO_QUICK
     if (ff_quick_left(h) && s < FF_QUICK_LIMIT && !(hd & FF_PREV_FREE) &&
-        h->alloc_blocks != 1 && s != room && ff_bit_set(ff_proof(h, r), (d + s) / GJB_G) &&
-        ((hd & FF_ALIGNED) || ff_quick_spare(h))) {
+        h->alloc_blocks != 1 && s != room && ff_bit_set(ff_proof(h, r), (d + s) / GJB_G)) {
         ff_quick_push(h, (char *)p, hd, (unsigned)(s / GJB_G));
         return GJB_OK;
     }

@@ -1,10 +1,9 @@
 /*
  * test_mpart_quick.c - FIRST_FIT partitions of 32 KiB or more and their
  * quick lists (gjbmem/heap.h, GJB_QUICK; docs/DESIGN.md, "Quick lists"):
- * a small block freed between allocated ones is set aside unmerged (while
- * more than a quarter of the partition is free; short of memory, it merges
- * at once) and the next allocation of its size takes it back; the
- * statistics count it as free; findmaxfree sees it, merged with its free neighbours first (it is
+ * a small block freed between allocated ones is set aside unmerged and the
+ * next allocation of its size takes it back; the statistics count it as
+ * free; findmaxfree sees it, merged with its free neighbours first (it is
  * exact), largest_free as it is; a double free of it is refused; the lists give
  * their blocks back, merged, when an allocation finds nothing else and when
  * the partition becomes empty; a partition under 32 KiB has none; a block
@@ -130,24 +129,12 @@ static void findmaxfree_merges_set_aside_blocks_first(void **state)
 {
     (void)state;
     mpart_id a = make(buf_q, sizeof buf_q);
-    enum { N = 512 };
-    static char *p[N];
-    size_t n = 0;
-    while (n < N && (p[n] = mpart_alloc(a, 200)) != NULL) /* full: the tail holds none */
-        n++;
-    assert_true(n > 16 && n < N);
+    char *p[3];
+    three(a, 200, p);
     size_t one = block_bytes(a, p[0]);
-    /* Every other block from the fourth, each between allocated ones, until
-     * a quarter of the partition is free (merged at once till then: listed,
-     * apart), so that blocks are set aside again. */
     struct gjbmem_heap_stats st;
-    for (size_t i = 3;; i += 2) {
-        OK(mpart_getstats(a, &st));
-        if (st.free > st.total / 4)
-            break;
-        assert_true(i + 1 < n);
-        free_ok(a, p[i]);
-    }
+    OK(mpart_getstats(a, &st));
+    alloc_ok(a, st.largest_free - GUARD); /* the tail: nothing else is free */
     free_ok(a, p[0]);
     free_ok(a, p[1]); /* both set aside, side by side */
     OK(mpart_getstats(a, &st));
@@ -163,42 +150,7 @@ static void findmaxfree_merges_set_aside_blocks_first(void **state)
     assert_int_equal(errno, ENOMEM);
     assert_ptr_equal(alloc_ok(a, max), p[0]);
     OK(mpart_findmaxfree_size(a, &max));
-    assert_int_equal(max, one - GUARD); /* the blocks freed between allocated ones */
-    valid(a);
-}
-
-/* A partition short of memory (a quarter or less of it free) merges a freed
- * block at once; with more free, the same free sets the block aside. */
-static void a_partition_short_of_memory_merges_at_once(void **state)
-{
-    (void)state;
-    mpart_id a = make(buf_q, sizeof buf_q);
-    enum { N = 512 };
-    static char *p[N];
-    size_t n = 0;
-    while (n < N && (p[n] = mpart_alloc(a, 200)) != NULL)
-        n++;
-    assert_true(n > 16 && n < N);
-    size_t one = block_bytes(a, p[0]);
-    struct gjbmem_heap_stats st;
-    free_ok(a, p[2]);
-    free_ok(a, p[1]); /* little free: both merged, one free block */
-    OK(mpart_getstats(a, &st));
-    assert_true(st.free <= st.total / 4);
-    assert_true(st.largest_free > 2 * one);
-    listed_free(a, p[1], st.largest_free);
-    valid(a);
-    /* Free the second half, then two neighbours in the first: set aside,
-     * apart. */
-    for (size_t i = n / 2; i < n; i++)
-        free_ok(a, p[i]);
-    OK(mpart_getstats(a, &st));
-    assert_true(st.free > st.total / 4);
-    free_ok(a, p[5]);
-    free_ok(a, p[4]);
-    listed_free(a, p[4], one);
-    listed_free(a, p[5], one);
-    assert_ptr_equal(alloc_ok(a, 200), p[4]); /* taken back first, last in */
+    assert_int_equal(max, 0);
     valid(a);
 }
 
@@ -448,7 +400,6 @@ int main(void)
         cmocka_unit_test_teardown(double_free_of_a_set_aside_block_is_refused, teardown),
         cmocka_unit_test_teardown(findmaxfree_counts_set_aside_blocks, teardown),
         cmocka_unit_test_teardown(findmaxfree_merges_set_aside_blocks_first, teardown),
-        cmocka_unit_test_teardown(a_partition_short_of_memory_merges_at_once, teardown),
         cmocka_unit_test_teardown(an_empty_partition_is_whole_again, teardown),
         cmocka_unit_test_teardown(a_full_partition_merges_what_it_set_aside, teardown),
         cmocka_unit_test_teardown(a_small_partition_merges_at_once, teardown),

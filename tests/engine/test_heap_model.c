@@ -45,12 +45,9 @@
  *    block memalign placed: of the level of its payload, the largest
  *    k < QLEVELS it is aligned to G << k); it counts as free in the
  *    statistics and the walk, as allocated for merging and growing;
- *    a plain block only while more than a quarter of the heap's bytes are
- *    free (listed and quick payload over the area's: a heap short of
- *    memory merges at once); a block memalign placed goes there beside
- *    free blocks too while more than a quarter of the heap's bytes are free
- *    (then only the region's end, the room and the last allocated block
- *    keep it off);
+ *    a block memalign placed goes there beside free blocks too while more
+ *    than a quarter of the heap's bytes are free (then only the region's
+ *    end, the room and the last allocated block keep it off);
  *    otherwise the normal free, then a flush if no allocated block is left;
  *  - flush: level by level, the first block of the smallest non-empty
  *    quick list, again and again, is freed the normal way (merged, listed;
@@ -147,8 +144,7 @@ struct cover {
      * flushed, hostile pointers at quick blocks, max_alloc answered by a
      * quick block; memalign's blocks onto a level above 1, taken by
      * memalign from a level above its own, from level 0 */
-    long quick_push, quick_push_large, quick_push_aside, quick_aside_tight, quick_plain_tight,
-        quick_take,
+    long quick_push, quick_push_large, quick_push_aside, quick_aside_tight, quick_take,
         quick_take_aligned, quick_take_deep, quick_full, flush_fail, flush_empty, flushed,
         hostile_quick, max_quick, quick_push_high, quick_take_higher, quick_take_plain;
 };
@@ -538,13 +534,8 @@ static bool goes_quick(int i)
     if (!qon || mb[i].s >= QLIMIT || !adjacent(i, i + 1))
         return false;
     bool beside_free = mb[i + 1].free || (adjacent(i - 1, i) && mb[i - 1].free);
-    bool spare = free_payload() > total / 4;
-    if (beside_free && (!mb[i].aligned || !spare)) {
+    if (beside_free && (!mb[i].aligned || free_payload() <= total / 4)) {
         cov.quick_aside_tight += mb[i].aligned; /* (little free: merged at once) */
-        return false;
-    }
-    if (!mb[i].aligned && !spare) {
-        cov.quick_plain_tight++; /* (little free: merged at once) */
         return false;
     }
     if (!qroom) {
@@ -1318,15 +1309,13 @@ static void run_layout(const struct layout *L, bool quick)
     if (quick)
         print_message("    %-28s quick lists of %lu blocks: pushes %ld (of large classes' sizes "
                       "%ld, memalign's beside free blocks %ld, not when little is free %ld, "
-                      "plain ones not when little is free %ld, "
                       "onto a level above 1 %ld), takes %ld (memalign %ld, not the first block "
                       "%ld, from a level above its own %ld, from level 0 %ld), refused full "
                       "%ld, flushes after a failure %ld / after the last free %ld, blocks "
                       "flushed %ld, hostile at quick blocks %ld, max_alloc from a quick block "
                       "%ld\n",
                       name, (unsigned long)qcap, c->quick_push, c->quick_push_large,
-                      c->quick_push_aside, c->quick_aside_tight, c->quick_plain_tight,
-                      c->quick_push_high,
+                      c->quick_push_aside, c->quick_aside_tight, c->quick_push_high,
                       c->quick_take, c->quick_take_aligned, c->quick_take_deep,
                       c->quick_take_higher, c->quick_take_plain, c->quick_full, c->flush_fail,
                       c->flush_empty, c->flushed, c->hostile_quick, c->max_quick);
@@ -1346,19 +1335,16 @@ static void run_layout(const struct layout *L, bool quick)
                "coverage");
     /* (On ILP32, whose quick blocks are under 256 bytes, the largest free
      * block of a nearly full heap is seldom one of them: max_quick is
-     * asked of LP64 only; nor where the lists hold under 16 blocks: plain
-     * blocks are set aside only while a quarter of the heap is free, and
-     * then a listed block is the largest.) */
+     * asked of LP64 only.) */
     if (ops >= 20000 && qon)
         EXPECT(c->quick_push > 0 && c->quick_take > 0 && c->quick_take_aligned > 0 &&
                    c->quick_push_aside > 0 && c->quick_aside_tight > 0 &&
-                   c->quick_plain_tight > 0 &&
                    c->quick_take_deep > 0 && c->quick_push_high > 0 &&
                    c->quick_take_higher > 0 && c->quick_take_plain > 0 &&
                    (c->quick_push_large > 0 || QLIMIT <= SMALL) &&
                    c->quick_full > 0 && c->flush_fail > 0 && c->flush_empty > 0 &&
                    c->flushed > 0 && c->hostile_quick > 0 &&
-                   (c->max_quick > 0 || sizeof(size_t) < 8 || qcap < 16),
+                   (c->max_quick > 0 || sizeof(size_t) < 8),
                "quick coverage");
 }
 
