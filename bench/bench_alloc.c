@@ -1101,13 +1101,13 @@ static void print_footprint(const char *policy, const struct seq *q, size_t min_
            (double)min_buffer / (double)pb, search);
 }
 
-/* FIRST_FIT: bisection on the buffer size. */
 /* Candidates below bisection's answer that the FIRST_FIT footprint tries
  * (mode_footprint_ff), one per granule (FF_SCAN_STEP bytes: the engine's
  * alignment). */
 #define FF_SCAN_MAX 10000u
 #define FF_SCAN_STEP ((size_t)_Alignof(max_align_t))
 
+/* FIRST_FIT: bisection on the buffer size, then a scan below its answer. */
 static void mode_footprint_ff(const struct seq *q, char **slot)
 {
     size_t hi = q->peak_live + q->peak_live / 8;
@@ -1136,9 +1136,9 @@ static void mode_footprint_ff(const struct seq *q, char **slot)
      * them (small: about 6,000 candidates, 25 s; a failing run stops at its
      * first failed allocation); the first that completes is the minimum,
      * exact to a granule. Aligned (42,000 candidates, 4 min) and mixed
-     * (575,000) keep bisection's answer, an upper bound. Every trial uses the same buffer
-     * (same address): the aligned workload's placement depends on it modulo
-     * 256. */
+     * (575,000) keep bisection's answer, an upper bound. Every trial uses
+     * the same buffer (same address): the aligned workload's placement
+     * depends on it modulo 256. */
     int trials = 0;
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
