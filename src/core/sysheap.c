@@ -363,9 +363,9 @@ static void *realloc_direct(void *p, size_t size, size_t need, bool ok)
     return move(p, old, size);
 }
 
-/* The common case of a realloc (no guard): p a block of the hot region of
- * the arena the chunk map names (proved inline), resized in that arena
- * without growing it. NULL for anything else, which the general path
+/* The common case of a realloc (no guard): p a block of the arena the
+ * chunk map names (proved inline), resized in that arena without growing
+ * it. NULL for anything else, which the general path
  * decides. */
 static void *realloc_hot(void *p, size_t need)
 {
@@ -375,7 +375,7 @@ static void *realloc_hot(void *p, size_t need)
     struct gjb_arena *a = &gjb_sys.arena[t - 1];
     void *q = NULL;
     gjb_arena_lock(a);
-    size_t block = a->h ? gjb_heap_hot_block(a->h, p) : 0;
+    size_t block = a->h ? gjb_heap_block(a->h, p) : 0;
     if (block && !gjb_tc_kept(p, block) && gjb_heap_realloc(a->h, p, need, &q) != GJB_OK)
         q = NULL;
     gjb_arena_unlock(a);

@@ -15,7 +15,9 @@
  * (the proof bitmap, the headers a neighbour's change rewrites, the hot
  * region) atomically, and a check that saw the same even count before and
  * after its reads saw the heap as the lock would have shown it. Otherwise,
- * or when the hot region does not tell, the check runs under the lock.
+ * or when the hot region does not tell, the check runs under the lock,
+ * which looks at every region of the arena (gjb_heap_block); in a process
+ * with one thread the check without the lock looks at every region too.
  *
  * A kept block's first word links it to the next kept block and its second
  * holds a mark (gjb_tc_mark: a key, its address and the link combined);
@@ -186,16 +188,17 @@ static GJB_NOINLINE int free_other(struct gjb_tcache *tc, void *p)
 
 /* The size of block p when arena a proves it, as under its lock, and it
  * is not kept already; read without the lock: 0 when a holder of the lock
- * changed the heap meanwhile (its sequence count), or when the hot region
- * does not tell (the locked path then decides). */
+ * changed the heap meanwhile (its sequence count), or, in a process with
+ * more than one thread, when the hot region does not tell (the locked path
+ * then decides). With one thread nothing changes meanwhile: every region
+ * is looked at. */
 static GJB_ALWAYS_INLINE size_t tc_peek(struct gjb_arena *a, const void *p)
 {
     gjb_heap *h = atomic_load_explicit(&a->h, memory_order_acquire);
     if (!h)
         return 0;
     if (gjb_fast_single()) { /* no other thread: nothing changes meanwhile */
-        struct gjb_region r = gjb_heap_hot(h);
-        size_t block = gjb_hot_block(h, &r, p, false);
+        size_t block = gjb_heap_block(h, p); /* any region: as the lock sees it */
         return block && !gjb_tc_marked(p) ? block : 0;
     }
     unsigned s = atomic_load_explicit(&a->seq, memory_order_acquire);
@@ -216,7 +219,7 @@ static GJB_NOINLINE int free_locked(struct gjb_tcache *tc, struct gjb_arena *a, 
 {
     bool done = false;
     gjb_arena_lock(a);
-    size_t block = a->h ? gjb_heap_hot_block(a->h, p) : 0;
+    size_t block = a->h ? gjb_heap_block(a->h, p) : 0;
     if (block && !gjb_tc_marked(p))
         done = tc_keep(tc, p, block) || gjb_heap_free_inline(a->h, p) == GJB_OK;
     gjb_arena_unlock(a);
@@ -313,7 +316,7 @@ static GJB_ALWAYS_INLINE int tc_take(struct gjb_tcache *tc, struct gjb_arena *a,
     return free_unkept(tc, a, p, block); /* a tail call: the path above saves nothing */
 }
 
-/* gjbmem_free_cached for a block that is not in the hot region of the
+/* gjbmem_free_cached for a block that tc_peek did not prove in the
  * thread's own arena: the chunk map names its arena. */
 static GJB_NOINLINE int free_elsewhere(struct gjb_tcache *tc, void *p)
 {

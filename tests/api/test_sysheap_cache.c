@@ -20,6 +20,7 @@
  */
 #define _DEFAULT_SOURCE /* setenv */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -706,6 +707,61 @@ static bool check_all(int steps)
     return true;
 }
 
+/* A block of an older region (the heap grew since it was allocated: not
+ * the hot region) freed through the cache: proved as any other, without
+ * the lock in a process with one thread and under it with more (threads:
+ * a thread started and joined first), kept and served back to requests up
+ * to its usable size; freed again or by an interior pointer it is refused
+ * with nothing changed, and realloc within its block keeps it in place. */
+static void *idle(void *arg)
+{
+    return arg;
+}
+
+static bool check_older_region(int threads)
+{
+    pthread_t t;
+    if (threads)
+        CK(pthread_create(&t, NULL, idle, NULL) == 0 && pthread_join(t, NULL) == 0);
+    CK(empty_bin(100));
+    unsigned char *a = cmalloc(100, 7), *r = cmalloc(200, 8);
+    CK(a != NULL && r != NULL);
+    size_t u = gjbmem_usable_size(a);
+    struct gjbmem_sysheap_stats s0, s1;
+    CK(stats(&s0));
+    enum { FILL = 4096 };
+    static void *fill[FILL]; /* blocks too large for a bin, until the heap grows */
+    size_t n = 0;
+    do {
+        CK(n < FILL && (fill[n] = gjbmem_malloc(3000)) != NULL);
+        n++;
+        CK(stats(&s1));
+    } while (s1.port_bytes == s0.port_bytes);
+    CK(s1.direct_blocks == s0.direct_blocks); /* it grew by a region */
+    CK(cfree(a));
+    CK(gjbmem_sysheap_set_error_policy(GJBMEM_ERR_HOOK, hook, NULL) == 0);
+    g_reports = 0;
+    errno = SENTINEL;
+    CK(gjbmem_free_cached(a) == EINVAL && errno == SENTINEL); /* kept: freed already */
+    CK(gjbmem_free_cached(a + GRAIN) == EINVAL && errno == SENTINEL); /* interior */
+    CK(g_reports == 2 && g_err.addr == a + GRAIN);
+    CK(gjbmem_sysheap_set_error_policy(GJBMEM_ERR_RETURN, NULL, NULL) == 0);
+    CK(valid());
+    if (CACHE_ON) {
+        CK(gjbmem_malloc_cached(u) == a); /* the most its block holds */
+        CK(cfree(a));
+        unsigned char *b = cmalloc(u + 1, 9); /* one more: another block */
+        CK(b != NULL && b != a);
+        CK(cfree(b));
+    }
+    CK((a = cmalloc(100, 10)) != NULL && gjbmem_usable_size(a) == u);
+    CK(gjbmem_realloc(r, 150) == r && touch(r, 150, 8, false));
+    CK(cfree(a) && cfree(r));
+    while (n)
+        CK(gjbmem_free(fill[--n]) == 0);
+    return valid();
+}
+
 /* --- the tests ---------------------------------------------------------------- */
 
 /* First (this process has made no gjbmem call yet): children whose library
@@ -785,6 +841,30 @@ static void write_after_free_over_kept_block(void **state)
     in_child(check_write_after_free, 0, NULL);
 }
 
+static void older_region_one_thread(void **state)
+{
+    (void)state;
+    in_child(check_older_region, 0, NULL);
+}
+
+static void older_region_threads(void **state)
+{
+    (void)state;
+    in_child(check_older_region, 1, NULL);
+}
+
+static void older_region_buddy(void **state)
+{
+    (void)state;
+    in_child(check_older_region, 0, "buddy");
+}
+
+static void older_region_buddy_threads(void **state)
+{
+    (void)state;
+    in_child(check_older_region, 1, "buddy");
+}
+
 static void damaged_size_not_kept(void **state)
 {
     (void)state;
@@ -804,6 +884,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         /* first: forked children whose library has not started */
         cmocka_unit_test(seventeenth_block_goes_to_heap_buddy),
+        cmocka_unit_test(older_region_buddy),
+        cmocka_unit_test(older_region_buddy_threads),
+        cmocka_unit_test(older_region_one_thread),
+        cmocka_unit_test(older_region_threads),
         cmocka_unit_test(fresh_first_fit_all_checks),
         cmocka_unit_test(fresh_buddy_from_environment_all_checks),
         /* then this process's own heap (FIRST_FIT) */
