@@ -137,7 +137,10 @@ GJBMEM_API void *mpart_memalign(mpart_id mid, size_t alignment, size_t size);
  * EINVAL; addr not an allocated block of this partition: EINVAL; bad mid:
  * ERROR_KERNEL_HANDLE_NULL; larger than the partition could ever hold:
  * ERROR_REGION_SIZE; cannot grow now: ENOMEM; interrupt context:
- * ERROR_KERNEL_IN_ISR. As mpart_alloc (+ O(log regions)), plus the copy. */
+ * ERROR_KERNEL_IN_ISR. As mpart_alloc (+ O(log regions)), plus the copy;
+ * a FIRST_FIT partition with quick lists that can grow the block in place
+ * neither way first merges back the blocks they set aside (at most
+ * GJBMEM_FF_QUICK merges) and tries again. */
 GJBMEM_API void *mpart_realloc(mpart_id mid, char *addr, size_t size);
 
 /* Frees the block at addr. The pointer is checked first (inside the

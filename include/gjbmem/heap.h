@@ -55,9 +55,10 @@ enum gjb_policy { GJB_FIRST_FIT = 0, GJB_BUDDY = 1 };
  * free), another placement. The lists hold at most GJBMEM_FF_QUICK blocks
  * (1024 by default, 0 in the bare port's config.h: none) and one per 4 KiB
  * of the heap; they give their
- * blocks back, merged, when an allocation finds no other block (that call
- * then does up to that many merges: still a bounded time) and when the last
- * allocated block is freed. Not for a heap that processes share
+ * blocks back, merged, when an allocation finds no other block and when a
+ * realloc can grow its block in place neither way (that call then does up
+ * to that many merges: still a bounded time), and when the last allocated
+ * block is freed. Not for a heap that processes share
  * (gjb_heap_within refuses one). BUDDY, GJBMEM_FF_QUICK 0: ignored. */
 #define GJB_QUICK 0x100
 

@@ -104,6 +104,27 @@ static void double_free_of_a_set_aside_block_is_refused(void **state)
     assert_ptr_equal(alloc_ok(a, 64), p[1]); /* still good for its size */
 }
 
+/* A realloc that cannot grow in place because of a set-aside block after
+ * it merges the lists' blocks back first and grows into it. */
+static void realloc_grows_over_a_set_aside_block(void **state)
+{
+    (void)state;
+    mpart_id a = make(buf_q, sizeof buf_q);
+    char *p[3];
+    three(a, 100, p);
+    memset(p[0], 0x5a, 100);
+    free_ok(a, p[1]); /* set aside: reads as allocated beside p[0] */
+    char *q = mpart_realloc(a, p[0], 180);
+    assert_ptr_equal(q, p[0]); /* grown over p[1]'s block, in place */
+    assert_true(mpart_usable_size(a, q) >= 180);
+    for (size_t i = 0; i < 100; i++)
+        assert_int_equal((unsigned char)q[i], 0x5a);
+    valid(a);
+    free_ok(a, q);
+    free_ok(a, p[2]);
+    assert_int_equal(info(a).segment, 1);
+}
+
 static void findmaxfree_counts_set_aside_blocks(void **state)
 {
     (void)state;
@@ -398,6 +419,7 @@ int main(void)
         cmocka_unit_test_teardown(freed_block_is_taken_back_first, teardown),
         cmocka_unit_test_teardown(neighbours_stay_apart_until_needed, teardown),
         cmocka_unit_test_teardown(double_free_of_a_set_aside_block_is_refused, teardown),
+        cmocka_unit_test_teardown(realloc_grows_over_a_set_aside_block, teardown),
         cmocka_unit_test_teardown(findmaxfree_counts_set_aside_blocks, teardown),
         cmocka_unit_test_teardown(findmaxfree_merges_set_aside_blocks_first, teardown),
         cmocka_unit_test_teardown(an_empty_partition_is_whole_again, teardown),

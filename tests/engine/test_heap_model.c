@@ -59,9 +59,11 @@
  *    payload is aligned, on need's list of the lowest non-empty level at or
  *    above align's, then on its list of level 0, else the normal memalign,
  *    and flushes and retries the same way;
- *  - realloc moves with those rules and frees the old block the normal way
- *    (no quick list, no flush); max_alloc is also at least c * G - W for
- *    the largest non-empty quick list c.
+ *  - realloc that can grow in place neither way flushes first when a quick
+ *    block exists, and tries once more; if it must still move, it moves
+ *    with those rules and frees the old block the normal way (no quick
+ *    list, no flush); max_alloc is also at least c * G - W for the largest
+ *    non-empty quick list c.
  *
  * For every operation it predicts the status and the exact address; the
  * engine's statistics, quick mark, levels and room are compared after every
@@ -140,13 +142,15 @@ struct cover {
     /* quick lists: pushes (of large classes' sizes, of memalign's blocks
      * beside free blocks, memalign's merged for want of free memory), takes
      * (by alloc, by memalign, past the first block), refused for want of
-     * room, flushes after a failed allocation / after the last free, blocks
+     * room, flushes after a failed allocation / after the last free / before
+     * a realloc that cannot grow in place moves its block, blocks
      * flushed, hostile pointers at quick blocks, max_alloc answered by a
      * quick block; memalign's blocks onto a level above 1, taken by
      * memalign from a level above its own, from level 0 */
     long quick_push, quick_push_large, quick_push_aside, quick_aside_tight, quick_take,
         quick_take_aligned, quick_take_deep, quick_full, flush_fail, flush_empty, flushed,
-        hostile_quick, max_quick, quick_push_high, quick_take_higher, quick_take_plain;
+        hostile_quick, max_quick, quick_push_high, quick_take_higher, quick_take_plain,
+        flush_grow;
 };
 static struct cover cov, cov_total;
 
@@ -707,7 +711,9 @@ static int model_grow_left(int i, size_t need)
     return k;
 }
 
-/* Predicts a resize in place; returns the index or -1 if it must move. */
+/* Predicts a resize in place; returns the index or -1 if it must move.
+ * When it can grow in place neither way and quick blocks exist, they are
+ * flushed and it tries once more. */
 static int model_resize(int i, size_t need)
 {
     if (need <= mb[i].s) {
@@ -718,7 +724,13 @@ static int model_resize(int i, size_t need)
         model_grow_right(i, need);
         return i;
     }
-    return model_grow_left(i, need);
+    int k = model_grow_left(i, need);
+    if (k >= 0 || !quick_any())
+        return k;
+    uintptr_t h = mb[i].h;
+    flush();
+    cov.flush_grow++;
+    return model_resize(find_block(h), need);
 }
 
 /* --- live blocks and their patterns ------------------------------------- */
@@ -1311,17 +1323,17 @@ static void run_layout(const struct layout *L, bool quick)
                       "%ld, memalign's beside free blocks %ld, not when little is free %ld, "
                       "onto a level above 1 %ld), takes %ld (memalign %ld, not the first block "
                       "%ld, from a level above its own %ld, from level 0 %ld), refused full "
-                      "%ld, flushes after a failure %ld / after the last free %ld, blocks "
-                      "flushed %ld, hostile at quick blocks %ld, max_alloc from a quick block "
-                      "%ld\n",
+                      "%ld, flushes after a failure %ld / after the last free %ld / before "
+                      "a move %ld, blocks flushed %ld, hostile at quick blocks %ld, max_alloc "
+                      "from a quick block %ld\n",
                       name, (unsigned long)qcap, c->quick_push, c->quick_push_large,
                       c->quick_push_aside, c->quick_aside_tight, c->quick_push_high,
                       c->quick_take, c->quick_take_aligned, c->quick_take_deep,
                       c->quick_take_higher, c->quick_take_plain, c->quick_full, c->flush_fail,
-                      c->flush_empty, c->flushed, c->hostile_quick, c->max_quick);
+                      c->flush_empty, c->flush_grow, c->flushed, c->hostile_quick, c->max_quick);
     if (quick && !qon) /* the flag is ignored */
         EXPECT(c->quick_push + c->quick_take + c->quick_take_aligned + c->flush_fail +
-                       c->flush_empty ==
+                       c->flush_empty + c->flush_grow ==
                    0,
                NULL);
     /* Every kind of outcome happened (a run of 20000 operations per layout
@@ -1335,15 +1347,19 @@ static void run_layout(const struct layout *L, bool quick)
                "coverage");
     /* (On ILP32, whose quick blocks are under 256 bytes, the largest free
      * block of a nearly full heap is seldom one of them: max_quick is
-     * asked of LP64 only.) */
+     * asked of LP64 only. memalign taking a block past a list's first is
+     * rare, since a realloc that cannot grow flushes the lists: about 10 in
+     * 600,000 operations; it is asked of the full runs only, and
+     * test_mpart_quick's memalign_looks_past_the_first_set_aside_block
+     * takes that path on purpose.) */
     if (ops >= 20000 && qon)
         EXPECT(c->quick_push > 0 && c->quick_take > 0 && c->quick_take_aligned > 0 &&
                    c->quick_push_aside > 0 && c->quick_aside_tight > 0 &&
-                   c->quick_take_deep > 0 && c->quick_push_high > 0 &&
+                   (c->quick_take_deep > 0 || ops < 200000) && c->quick_push_high > 0 &&
                    c->quick_take_higher > 0 && c->quick_take_plain > 0 &&
                    (c->quick_push_large > 0 || QLIMIT <= SMALL) &&
                    c->quick_full > 0 && c->flush_fail > 0 && c->flush_empty > 0 &&
-                   c->flushed > 0 && c->hostile_quick > 0 &&
+                   c->flush_grow > 0 && c->flushed > 0 && c->hostile_quick > 0 &&
                    (c->max_quick > 0 || sizeof(size_t) < 8),
                "quick coverage");
 }
