@@ -186,8 +186,9 @@ static GJB_ALWAYS_INLINE size_t gjb_heap_hot_block(const gjb_heap *h, const void
     return gjb_hot_block(h, &h->hot, p, true);
 }
 
-/* The same for a block of any region of h (the lock held): the hot region
- * by two compares, another by the region table's search (gjb_region_of). */
+/* The same for a block of any region of h (the lock held, or no other
+ * thread in the process): the hot region by two compares, another by the
+ * region table's search (gjb_region_of). */
 static GJB_ALWAYS_INLINE size_t gjb_heap_block(const gjb_heap *h, const void *p)
 {
     const struct gjb_region *r = gjb_region_of(h, gjb_off(h, p));
