@@ -585,7 +585,7 @@ int gjb_ff_resize(gjb_heap *h, const struct gjb_region *r, char *b, size_t need,
     *out = b;
     /* the blocks set aside may be what keeps it from growing: they go back
      * (merged), once, before the caller moves it (docs/DESIGN.md) */
-    if (gjb_ff_quick_flush(h))
+    if (FF_QUICK_OK && gjb_ff_quick_flush(h))
         return gjb_ff_resize(h, r, b, need, out);
     return GJB_E_NOMEM;
 }
