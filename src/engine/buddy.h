@@ -126,18 +126,42 @@ static GJB_ALWAYS_INLINE const struct gjb_region *bd_seen(const gjb_heap *h, int
     return wide ? gjb_region_of(h, off) : &h->hot;
 }
 
-/* The tag of the unit at offset off when it is one of a region the hot
- * paths see (bd_seen), else NULL. (A region gjb_region_of finds holds off
- * in its block area.) */
-static GJB_ALWAYS_INLINE unsigned char *bd_unit_tag(const gjb_heap *h, intptr_t off, bool wide)
+/* The tag of the unit at offset off of whichever region holds it, else
+ * NULL. (A region gjb_region_of finds holds off in its block area.) */
+static GJB_ALWAYS_INLINE unsigned char *bd_unit_tag(const gjb_heap *h, intptr_t off)
 {
-    const struct gjb_region *r = bd_seen(h, off, wide);
+    const struct gjb_region *r = gjb_region_of(h, off);
     if (!r)
         return NULL;
     size_t d = gjb_dist(off, r->first); /* off: a link, perhaps damaged */
-    if ((!wide && d >= h->hot_span) || d % GJB_BU) /* (wide: r holds off) */
+    if (d % GJB_BU)
         return NULL;
     return (unsigned char *)gjb_ptr(h, r->end) + d / GJB_BU;
+}
+
+/* bd_alloc_pick for the hot region (k < BD_ORDERS, its list not empty):
+ * the list's first block and the one after it checked against the hot
+ * region's tags, with no region looked up. Written apart from the wide
+ * path (bd_unit_tag's NULL for "not here" cost the BUDDY partition pair
+ * 2 instructions; docs/BENCHMARKS.md, stop 32). */
+static GJB_ALWAYS_INLINE intptr_t bd_pick_hot(const gjb_heap *h, unsigned k, intptr_t *np,
+                                              unsigned char **tp)
+{
+    intptr_t first = h->hot.first, off = h->lists[k];
+    unsigned char *tags = (unsigned char *)gjb_ptr(h, h->hot.end);
+    size_t d = (size_t)(off - first);
+    if (GJB_UNLIKELY(d >= h->hot_span || d % GJB_BU || tags[d / GJB_BU] != bd_free_tag(k)))
+        return 0;
+    intptr_t next = bd_node(h, off)->next;
+    if (next) {
+        size_t e = (size_t)(next - first);
+        if (GJB_UNLIKELY(e >= h->hot_span || e % GJB_BU || tags[e / GJB_BU] != bd_free_tag(k) ||
+                         bd_node(h, next)->prev != off))
+            return 0;
+    }
+    *np = next;
+    *tp = &tags[d / GJB_BU];
+    return off;
 }
 
 /* The common case of an allocation, in two halves for a caller that must
@@ -152,14 +176,16 @@ static GJB_ALWAYS_INLINE intptr_t bd_alloc_pick(const gjb_heap *h, unsigned k, i
 {
     if (GJB_UNLIKELY(k >= BD_ORDERS || !((h->map >> k) & 1)))
         return 0;
+    if (!wide)
+        return bd_pick_hot(h, k, np, tp);
     unsigned char ft = bd_free_tag(k);
     intptr_t off = h->lists[k];
-    unsigned char *t = bd_unit_tag(h, off, wide); /* before off's links are read */
+    unsigned char *t = bd_unit_tag(h, off); /* before off's links are read */
     if (GJB_UNLIKELY(!t || *t != ft))
         return 0;
     intptr_t next = bd_node(h, off)->next;
     if (next) {
-        const unsigned char *nt = bd_unit_tag(h, next, wide);
+        const unsigned char *nt = bd_unit_tag(h, next);
         if (GJB_UNLIKELY(!nt || *nt != ft || bd_node(h, next)->prev != off))
             return 0;
     }
@@ -174,12 +200,12 @@ static GJB_ALWAYS_INLINE intptr_t bd_alloc_pick(const gjb_heap *h, unsigned k, i
 static GJB_ALWAYS_INLINE void *bd_alloc_take(gjb_heap *h, unsigned k, intptr_t off, intptr_t next,
                                              unsigned char *t, bool aligned)
 {
-    h->lists[k] = next;
     GJB_STEP();
     if (next)
         bd_node(h, next)->prev = 0;
     else
         h->map &= ~((uint64_t)1 << k);
+    h->lists[k] = next;
     bd_set_tag(t, (k + 1) | (unsigned)aligned * BD_TAG_ALIGNED); /* no branch: a constant */
     h->free_blocks--;
     h->alloc_blocks++;
