@@ -191,6 +191,8 @@ static GJB_ALWAYS_INLINE size_t gjb_heap_hot_block(const gjb_heap *h, const void
  * region table's search (gjb_region_of). */
 static GJB_ALWAYS_INLINE size_t gjb_heap_block(const gjb_heap *h, const void *p)
 {
+    if (GJBMEM_TOOLS) /* (as gjb_hot_block: nothing read outside a tool's scope) */
+        return 0;
     const struct gjb_region *r = gjb_region_of(h, gjb_off(h, p));
     return r ? gjb_hot_block(h, r, p, true) : 0;
 }
