@@ -139,14 +139,21 @@ static GJB_ALWAYS_INLINE unsigned char *bd_unit_tag(const gjb_heap *h, intptr_t 
     return (unsigned char *)gjb_ptr(h, r->end) + d / GJB_BU;
 }
 
-/* bd_alloc_pick for the hot region (k < BD_ORDERS, its list not empty):
- * the list's first block and the one after it checked against the hot
- * region's tags, with no region looked up. Written apart from the wide
- * path (bd_unit_tag's NULL for "not here" cost the BUDDY partition pair
- * 2 instructions; docs/BENCHMARKS.md, stop 32). */
-static GJB_ALWAYS_INLINE intptr_t bd_pick_hot(const gjb_heap *h, unsigned k, intptr_t *np,
-                                              unsigned char **tp)
+/* The common case of an allocation, in two halves for a caller that must
+ * not call out on its common path (and may put a function boundary between
+ * them, so that the registers of one do not add to the other's). The
+ * first: the block a request of order k takes, the first of its list, in
+ * *np the block after it and in *tp its tag; 0 (nothing changed) when
+ * there is none in the hot region, or a check refuses the list, which
+ * gjb_bd_place then reports. k >= BD_ORDERS: 0. The hot region's bounds
+ * and tags are read directly (through bd_unit_tag, whose NULL for "not
+ * here" is one more value, the BUDDY partition pair took 2 instructions
+ * more: docs/BENCHMARKS.md, stop 32). */
+static GJB_ALWAYS_INLINE intptr_t bd_alloc_pick(const gjb_heap *h, unsigned k, intptr_t *np,
+                                                unsigned char **tp)
 {
+    if (GJB_UNLIKELY(k >= BD_ORDERS || !((h->map >> k) & 1)))
+        return 0;
     intptr_t first = h->hot.first, off = h->lists[k];
     unsigned char *tags = (unsigned char *)gjb_ptr(h, h->hot.end);
     size_t d = (size_t)(off - first);
@@ -164,20 +171,13 @@ static GJB_ALWAYS_INLINE intptr_t bd_pick_hot(const gjb_heap *h, unsigned k, int
     return off;
 }
 
-/* The common case of an allocation, in two halves for a caller that must
- * not call out on its common path (and may put a function boundary between
- * them, so that the registers of one do not add to the other's). The
- * first: the block a request of order k takes, the first of its list, in
- * *np the block after it and in *tp its tag; 0 (nothing changed) when
- * there is none the hot paths see, or a check refuses the list, which
- * gjb_bd_place then reports. k >= BD_ORDERS: 0. */
-static GJB_ALWAYS_INLINE intptr_t bd_alloc_pick(const gjb_heap *h, unsigned k, intptr_t *np,
-                                                unsigned char **tp, bool wide)
+/* The same for the engine's entries: the list's first blocks in whichever
+ * regions hold them. */
+static GJB_ALWAYS_INLINE intptr_t bd_alloc_pick_wide(const gjb_heap *h, unsigned k, intptr_t *np,
+                                                     unsigned char **tp)
 {
     if (GJB_UNLIKELY(k >= BD_ORDERS || !((h->map >> k) & 1)))
         return 0;
-    if (!wide)
-        return bd_pick_hot(h, k, np, tp);
     unsigned char ft = bd_free_tag(k);
     intptr_t off = h->lists[k];
     unsigned char *t = bd_unit_tag(h, off); /* before off's links are read */
@@ -220,7 +220,7 @@ static GJB_ALWAYS_INLINE void *bd_alloc_hit(gjb_heap *h, size_t size, bool align
 {
     unsigned k = bd_order_for(size);
     unsigned char *t;
-    intptr_t next, off = bd_alloc_pick(h, k, &next, &t, true);
+    intptr_t next, off = bd_alloc_pick_wide(h, k, &next, &t);
     return off ? bd_alloc_take(h, k, off, next, t, aligned) : NULL;
 }
 

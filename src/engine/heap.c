@@ -280,7 +280,7 @@ int gjb_bd_alloc_entry(gjb_heap *h, size_t size, void **out)
         return gjb_bd_alloc_wide(h, size, out);
     unsigned k = bd_order_for(size); /* size 0: an order no block has */
     unsigned char *t;
-    intptr_t next, off = bd_alloc_pick(h, k, &next, &t, false); /* the hot region's */
+    intptr_t next, off = bd_alloc_pick(h, k, &next, &t); /* the hot region's */
     if (GJB_UNLIKELY(!off))
         return gjb_bd_alloc_wide(h, size, out);
     if (size > h->peak_request)
