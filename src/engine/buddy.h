@@ -156,12 +156,12 @@ static GJB_ALWAYS_INLINE intptr_t bd_alloc_pick(const gjb_heap *h, unsigned k, i
         return 0;
     intptr_t first = h->hot.first, off = h->lists[k];
     unsigned char *tags = (unsigned char *)gjb_ptr(h, h->hot.end);
-    size_t d = (size_t)(off - first);
+    size_t d = gjb_dist(off, first); /* off, next: links, perhaps damaged */
     if (GJB_UNLIKELY(d >= h->hot_span || d % GJB_BU || tags[d / GJB_BU] != bd_free_tag(k)))
         return 0;
     intptr_t next = bd_node(h, off)->next;
     if (next) {
-        size_t e = (size_t)(next - first);
+        size_t e = gjb_dist(next, first);
         if (GJB_UNLIKELY(e >= h->hot_span || e % GJB_BU || tags[e / GJB_BU] != bd_free_tag(k) ||
                          bd_node(h, next)->prev != off))
             return 0;
