@@ -149,7 +149,8 @@ GJBMEM_API int gjb_heap_walk(const gjb_heap *h, gjb_walk_fn fn, void *ctx);
 /* --- Heaps in memory shared between processes (src/engine/repair.c) --- */
 
 /* True when the descriptor h and every region and table it names lie in
- * [mem, mem+size), and h has no quick lists: for a heap found in memory
+ * [mem, mem+size), h has no quick lists, and (FIRST_FIT) its class table
+ * has a class for the largest block of every region: for a heap found in memory
  * that another process may have written, checked before anything else
  * reads it (gjb_heap_validate then checks the rest, inside the regions). Reads only inside [mem, mem+size)
  * (h itself first: it must lie there, aligned). O(r). */

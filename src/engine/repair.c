@@ -48,6 +48,15 @@ static bool region_in(const struct gjb_region *r, intptr_t lo, intptr_t hi)
            r->first <= r->end && r->end <= r->hi;
 }
 
+/* True when FIRST_FIT heap h's class table has a class for every block
+ * region r can hold (a table sized for a smaller heap would be read past
+ * its end by the lists' heads of the larger blocks). */
+static bool classes_cover(const gjb_heap *h, const struct gjb_region *r)
+{
+    size_t len = (size_t)(r->end - r->first) & ~(GJB_G - 1);
+    return len < FF_SMALL || ff_class(len) < FF_EXACT + h->nlarge;
+}
+
 bool gjb_heap_within(const void *mem, size_t size, const gjb_heap *h)
 {
     uintptr_t lo = (uintptr_t)mem, d = (uintptr_t)h;
@@ -76,8 +85,14 @@ bool gjb_heap_within(const void *mem, size_t size, const gjb_heap *h)
     if (h->policy == GJB_BUDDY)
         return true;
     size_t groups = ((size_t)h->nlarge + FF_GROUP - 1) / FF_GROUP;
-    return !ff_has_quick(h) && h->nlarge <= 64 * FF_GROUP && h->classes % (intptr_t)sizeof(intptr_t) == 0 &&
-           span_in(h->classes, h->nlarge * sizeof(intptr_t) + groups, mlo, mhi);
+    if (ff_has_quick(h) || h->nlarge > 64 * FF_GROUP || h->classes % (intptr_t)sizeof(intptr_t) ||
+        !span_in(h->classes, h->nlarge * sizeof(intptr_t) + groups, mlo, mhi))
+        return false;
+    const struct gjb_region *t = gjb_regions(h);
+    for (uint32_t i = 0; i < h->nregions; i++)
+        if (!classes_cover(h, &t[i]))
+            return false;
+    return classes_cover(h, &h->hot);
 }
 
 /* Makes [b, b + s) a free block after an allocated one (or the region's
