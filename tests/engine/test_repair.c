@@ -420,6 +420,8 @@ static void within_checks_every_offset(void **state)
     EXPECT_OUTSIDE(h->classes = (intptr_t)ARENA);
     EXPECT_OUTSIDE(h->classes += 2);
     EXPECT_OUTSIDE(h->nlarge = 100000);
+    EXPECT_OUTSIDE(h->nlarge -= 1); /* a class table with no class for the largest blocks */
+    EXPECT_OUTSIDE(h->nlarge = 0);
     assert_true(gjb_heap_within(arena, ARENA, h));
     /* a one-region heap, and BUDDY */
     memset(arena, 0, ARENA);
