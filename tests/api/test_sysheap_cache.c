@@ -6,7 +6,9 @@
  * bad pointers refused with nothing written, direct mappings through the
  * cached calls, the statistics (kept blocks count as free), heap_mem_init
  * after the thread cached everything, a write after free over a kept
- * block, and a model-based random run mixing the cached and plain calls.
+ * block, a block of an older region (the heap grew since it was
+ * allocated) kept like any other with one thread and with more, and a
+ * model-based random run mixing the cached and plain calls.
  *
  * The checks are bool functions (CK records the first failing line), so
  * that the same checks run in this process (FIRST_FIT) and in a forked
