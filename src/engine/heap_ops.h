@@ -180,15 +180,9 @@ static GJB_ALWAYS_INLINE size_t gjb_hot_block(const gjb_heap *h, const struct gj
     return s;
 }
 
-/* gjb_hot_block with the lock held. */
-static GJB_ALWAYS_INLINE size_t gjb_heap_hot_block(const gjb_heap *h, const void *p)
-{
-    return gjb_hot_block(h, &h->hot, p, true);
-}
-
-/* The same for a block of any region of h (the lock held, or no other
- * thread in the process): the hot region by two compares, another by the
- * region table's search (gjb_region_of). */
+/* gjb_hot_block for a block of any region of h, with the lock held (or no
+ * other thread in the process): the hot region by two compares, another by
+ * the region table's search (gjb_region_of). */
 static GJB_ALWAYS_INLINE size_t gjb_heap_block(const gjb_heap *h, const void *p)
 {
     if (GJBMEM_TOOLS) /* (as gjb_hot_block: nothing read outside a tool's scope) */
