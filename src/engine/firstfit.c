@@ -158,7 +158,7 @@ bool gjb_ff_quick_flush(gjb_heap *h)
     bool any = false;
     for (unsigned k = 0; ff_has_quick(h) && k < FF_QUICK_LEVELS; k++)
         for (unsigned c = FF_MIN / GJB_G; c < FF_QUICK_N; c++)
-            for (intptr_t b; (b = ff_quick(h)[k * FF_QUICK_N + c]) != 0; any = true) {
+            for (intptr_t b; (b = ff_qhead(h, k * FF_QUICK_N + c)) != 0; any = true) {
                 char *p = ff_quick_pop_at(h, b, c, k, 0);  /* allocated again, */
                 gjb_ff_release(h, gjb_region_of(h, b), p); /* then freed and merged */
             }
@@ -169,13 +169,22 @@ void gjb_ff_quick_init(gjb_heap *h, size_t heap_bytes)
 {
     if (!FF_QUICK_OK)
         return;
-    size_t cap = heap_bytes / FF_QUICK_PER;
+    size_t cap = heap_bytes > (size_t)FF_QUICK_REACH ? 0 : heap_bytes / FF_QUICK_PER;
     if (cap > FF_QUICK_CAP)
         cap = FF_QUICK_CAP;
     *ff_quick_mark(h) = cap ? FF_QUICK_HAS : 0;
     *ff_quick_room(h) = cap;
     if (cap)
         memset(ff_quick(h), 0, FF_QUICK_BYTES);
+}
+
+void gjb_ff_quick_reach(gjb_heap *h, intptr_t lo, intptr_t hi)
+{
+    if (!ff_has_quick(h) || ff_quick_reaches(lo, hi))
+        return;
+    gjb_ff_quick_flush(h);
+    *ff_quick_mark(h) = 0;
+    *ff_quick_room(h) = 0;
 }
 
 /* After a free that did not go on a quick list: an empty heap gives its
@@ -188,14 +197,21 @@ static void after_free(gjb_heap *h)
 
 /* --- allocation ---------------------------------------------------------- */
 
-/* gjb_ff_alloc after its quick list: the first class that fits (after a
- * flush when none does). */
+/* The first block of the first class that fits need (after a flush when
+ * none does: then once more), or 0. */
+static GJB_ALWAYS_INLINE intptr_t find_flushed(gjb_heap *h, size_t need, unsigned *cp)
+{
+    intptr_t b = find(h, need, cp);
+    if (GJB_UNLIKELY(!b) && gjb_ff_quick_flush(h))
+        b = find(h, need, cp);
+    return b;
+}
+
+/* gjb_ff_alloc after its quick list: find_flushed's block, its front. */
 static int alloc_listed(gjb_heap *h, size_t need, void **out)
 {
     unsigned c;
-    intptr_t b = find(h, need, &c);
-    if (GJB_UNLIKELY(!b) && gjb_ff_quick_flush(h))
-        b = find(h, need, &c);
+    intptr_t b = find_flushed(h, need, &c);
     if (GJB_UNLIKELY(!b))
         return GJB_E_NOMEM;
     ff_take(h, b, c, need);
@@ -270,14 +286,37 @@ static void carve_at(gjb_heap *h, intptr_t b, unsigned c, intptr_t at, size_t ne
     h->alloc_blocks++;
 }
 
+int gjb_ff_alloc_moved(gjb_heap *h, size_t size, void **out)
+{
+    size_t need = gjb_ff_block_size(size);
+    if (need < FF_SMALL || (need < FF_QUICK_LIMIT && ff_quick_any(h, (unsigned)(need / GJB_G))))
+        return gjb_ff_alloc(h, size, out); /* (need 0: too big) */
+    if (need > h->max_block)
+        return GJB_E_TOOBIG;
+    unsigned c;
+    intptr_t b = find_flushed(h, need, &c), at = b;
+    if (!b)
+        return GJB_E_NOMEM;
+    size_t s = ff_size(gjb_ptr(h, b));
+    if (s - need >= FF_MIN) {
+        at = b + (intptr_t)(s - need);
+        carve_at(h, b, c, at, need);
+    } else {
+        ff_take(h, b, c, need);
+    }
+    gjb_note_used(h);
+    *out = gjb_ptr(h, at) + GJB_W;
+    return GJB_OK;
+}
+
 /* The first of the first FF_QUICK_PROBE blocks of quick list c of level
  * k whose payload is aligned to align (a power of two), taken off the
  * list: allocated again, marked as memalign's; its payload, or NULL
  * (nothing changed) when none is. */
 static char *quick_probe(gjb_heap *h, unsigned c, unsigned k, size_t align)
 {
-    intptr_t prev = 0, b = ff_quick(h)[k * FF_QUICK_N + c];
-    for (unsigned i = 0; i < FF_QUICK_PROBE && b; i++, prev = b, b = ff_link(h, b, FF_NEXT)) {
+    intptr_t prev = 0, b = ff_qhead(h, k * FF_QUICK_N + c);
+    for (unsigned i = 0; i < FF_QUICK_PROBE && b; i++, prev = b, b = ff_qnext(h, b)) {
         if ((uintptr_t)(gjb_ptr(h, b) + GJB_W) & (align - 1))
             continue;
         char *p;
@@ -766,7 +805,10 @@ static int check_quick(const gjb_heap *h, size_t *count, size_t *bytes)
         unsigned c = i % FF_QUICK_N, k = i / FF_QUICK_N;
         if (k && ((ff_quick_levels(h)[c] >> k) & 1) != (ff_quick(h)[i] != 0))
             return GJB_E_CORRUPT;
-        for (intptr_t b = ff_quick(h)[i]; b; b = ff_link(h, b, FF_NEXT), n++) {
+        for (intptr_t q = ff_quick(h)[i], b; q; q = ff_qlink(h, b), n++) {
+            if (q < -FF_QUICK_REACH / (intptr_t)GJB_G || q > FF_QUICK_REACH / (intptr_t)GJB_G)
+                return GJB_E_CORRUPT; /* (no quick index: ff_qblock would overflow) */
+            b = ff_qblock(q);
             const struct gjb_region *r = gjb_region_at(h, b);
             if (c < FF_MIN / GJB_G || !r || (b - r->first) % (intptr_t)GJB_G ||
                 n >= FF_QUICK_CAP - room || *count >= h->free_blocks ||

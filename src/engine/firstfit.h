@@ -73,7 +73,13 @@ _Static_assert(FF_EXACT <= 32, "small_map is 32 bits");
  * descriptor (FF_QUICK_AT is the descriptor's bytes: gjb_descriptor_bytes),
  * FF_QUICK_BYTES. A heap has them when it
  * asked (GJB_QUICK) and holds at least FF_QUICK_MIN bytes: a small heap
- * keeps its bytes for blocks (the manual's 8 KiB partition, over 90 %). */
+ * keeps its bytes for blocks (the manual's 8 KiB partition, over 90 %).
+ * A first block is a 32-bit offset from the descriptor in granules
+ * (ff_quick), half an intptr_t on LP64: the heads are fixed overhead of
+ * every heap with quick lists, and half of them was the last 512 bytes git's
+ * trace needed (docs/DESIGN.md, "Quick lists"). So a heap has quick lists
+ * only while all its regions lie within FF_QUICK_REACH bytes of its
+ * descriptor (ff_quick_reaches). */
 #define FF_QUICK_AT GJB_ROUND_UP(sizeof(gjb_heap) + FF_EXACT * sizeof(intptr_t), GJB_G)
 #if UINTPTR_MAX > 0xFFFFFFFFu
 #define FF_QUICK_N 64u /* quick lists: one per block size below FF_QUICK_LIMIT */
@@ -86,14 +92,17 @@ _Static_assert(FF_EXACT <= 32, "small_map is 32 bits");
  * is aligned to GJB_G << k bytes (the last level: that or more).
  * Plain allocations take from level 0 only; memalign from the least
  * aligned level that is aligned enough. Level k's list of c granules
- * starts at ff_quick(h)[k * FF_QUICK_N + c] (0: empty); a byte per size
+ * starts at ff_qhead(h, k * FF_QUICK_N + c) (0: empty); a byte per size
  * follows the heads (ff_quick_levels), bit k set while its list of level
  * k >= 1 has a block. */
 #define FF_QUICK_LEVELS 5u
 #define FF_G_LOG2 (GJB_G == 32 ? 5u : GJB_G == 16 ? 4u : GJB_G == 8 ? 3u : 2u)
 _Static_assert(GJB_G == (size_t)1 << FF_G_LOG2, "the granule's log2");
 #define FF_QUICK_HEADS (FF_QUICK_LEVELS * FF_QUICK_N)
-#define FF_QUICK_BYTES GJB_ROUND_UP(FF_QUICK_HEADS * sizeof(intptr_t) + FF_QUICK_N, GJB_G)
+#define FF_QUICK_BYTES GJB_ROUND_UP(FF_QUICK_HEADS * sizeof(int32_t) + FF_QUICK_N, GJB_G)
+#define FF_QUICK_REACH ((intptr_t)((uintptr_t)INT32_MAX < (uintptr_t)INTPTR_MAX / GJB_G \
+                                       ? (uintptr_t)INT32_MAX * GJB_G                   \
+                                       : (uintptr_t)INTPTR_MAX))
 _Static_assert(FF_QUICK_LEVELS <= 8, "a byte of levels per size");
 #define FF_QUICK_MIN ((size_t)32768)
 #define FF_QUICK_PER ((size_t)4096) /* heap bytes per block the lists may hold */
@@ -159,10 +168,60 @@ static inline bool ff_is_quick(size_t hd)
     return (hd & FF_QUICK) == FF_QUICK;
 }
 
-/* The quick lists' first blocks (only in a heap that has them). */
-static inline intptr_t *ff_quick(const gjb_heap *h)
+/* The quick lists' first blocks (only in a heap that has them), each as
+ * the offset of its payload from the descriptor in granules (a "quick
+ * index": 0 for none). A block on a quick list holds the next one's quick
+ * index as its link word too, so that a pop moves it to the head as it is.
+ * A quick list is a block and a payload apart from the classes' lists: a
+ * block's offset is not a whole number of granules, its payload's is. */
+static inline int32_t *ff_quick(const gjb_heap *h)
 {
-    return (intptr_t *)(void *)(gjb_ptr(h, 0) + FF_QUICK_AT);
+    return (int32_t *)(void *)(gjb_ptr(h, 0) + FF_QUICK_AT);
+}
+
+/* The block offset of quick index q (not 0). */
+static GJB_ALWAYS_INLINE intptr_t ff_qblock(intptr_t q)
+{
+    return q * (intptr_t)GJB_G - (intptr_t)GJB_W;
+}
+
+/* The quick index of block offset b: a block within FF_QUICK_REACH
+ * (ff_quick_reaches). (The low 32 bits of the unsigned shift are the index
+ * in two's complement, which int32_t is; a signed division would cost
+ * three instructions more.) */
+static GJB_ALWAYS_INLINE int32_t ff_qindex(intptr_t b)
+{
+    return (int32_t)(uint32_t)((uintptr_t)(b + (intptr_t)GJB_W) >> FF_G_LOG2);
+}
+
+/* The block offset of the first block of quick list i (k * FF_QUICK_N + c
+ * for level k's list of c granules): 0 when it is empty. */
+static inline intptr_t ff_qhead(const gjb_heap *h, unsigned i)
+{
+    int32_t q = ff_quick(h)[i];
+    return q ? ff_qblock(q) : 0;
+}
+
+/* The quick index in the link word of the quick block at offset b, as
+ * stored (validation checks that it is one: gjb_ff_validate_lists). */
+static GJB_ALWAYS_INLINE intptr_t ff_qlink(const gjb_heap *h, intptr_t b)
+{
+    return (intptr_t)gjb_word(gjb_ptr(h, b) + FF_NEXT);
+}
+
+/* The block offset of the block after quick block b on its list: 0 at
+ * the end. */
+static inline intptr_t ff_qnext(const gjb_heap *h, intptr_t b)
+{
+    intptr_t q = ff_qlink(h, b);
+    return q ? ff_qblock(q) : 0;
+}
+
+/* Whether the offsets [lo, hi) from a heap's descriptor all fit a quick
+ * list's first block. */
+static inline bool ff_quick_reaches(intptr_t lo, intptr_t hi)
+{
+    return lo >= -FF_QUICK_REACH && hi <= FF_QUICK_REACH;
 }
 
 /* Whether the heap has quick lists (FF_QUICK_HAS), and the number of
@@ -379,11 +438,23 @@ void gjb_ff_add_area(gjb_heap *h, const struct gjb_region *r);
 size_t gjb_ff_block_size(size_t size);
 bool gjb_ff_quick_flush(gjb_heap *h);
 void gjb_ff_quick_init(gjb_heap *h, size_t heap_bytes);
+/* Before a region of offsets [lo, hi) joins h: when a quick list's first
+ * block could not reach it (ff_quick_reaches), h gives its quick lists back
+ * (a flush: at most FF_QUICK_CAP merges) and has none from then on. */
+void gjb_ff_quick_reach(gjb_heap *h, intptr_t lo, intptr_t hi);
 int gjb_ff_alloc(gjb_heap *h, size_t size, void **out);
 int gjb_ff_memalign(gjb_heap *h, size_t align, size_t size, void **out);
 int gjb_ff_check(const gjb_heap *h, const void *p, char **bp, const struct gjb_region **rp);
 int gjb_ff_free(gjb_heap *h, void *p);
 void gjb_ff_release(gjb_heap *h, const struct gjb_region *r, char *b);
+/* The new home of a block realloc moves (size bytes, no alignment beyond
+ * GJB_G): gjb_ff_alloc's block, but a block outside the exact classes
+ * (FF_SMALL bytes or more) is cut from the END of the free block found,
+ * whose front stays free (listed). A block that grew by realloc tends to
+ * grow again: there it can grow over that front (grow_left) while other
+ * allocations cut the front's far end, instead of ending up right behind it
+ * (docs/DESIGN.md, "Where realloc moves a block"). O(1), as gjb_ff_alloc. */
+int gjb_ff_alloc_moved(gjb_heap *h, size_t size, void **out);
 int gjb_ff_resize(gjb_heap *h, const struct gjb_region *r, char *b, size_t need, char **out);
 size_t gjb_ff_usable(const char *b);
 bool gjb_ff_aligned(const char *b);
@@ -487,8 +558,8 @@ static GJB_ALWAYS_INLINE char *ff_quick_retake(gjb_heap *h, char *p, unsigned c,
 static GJB_ALWAYS_INLINE char *ff_quick_pop_at(gjb_heap *h, intptr_t b, unsigned c, unsigned k,
                                                size_t keep)
 {
-    intptr_t next = ff_link(h, b, FF_NEXT);
-    ff_quick(h)[k * FF_QUICK_N + c] = next;
+    intptr_t next = ff_qlink(h, b);
+    ff_quick(h)[k * FF_QUICK_N + c] = (int32_t)next;
     if (!next)
         ff_quick_levels(h)[c] &= (unsigned char)~((1u << k) & ~1u);
     return ff_quick_retake(h, gjb_ptr(h, b), c, keep);
@@ -503,7 +574,7 @@ static GJB_ALWAYS_INLINE char *ff_quick_pop(gjb_heap *h, intptr_t b, unsigned c)
 /* The first block of quick list c, allocated: its payload. */
 static GJB_ALWAYS_INLINE void *ff_take_quick(gjb_heap *h, unsigned c)
 {
-    char *p = ff_quick_pop(h, ff_quick(h)[c], c);
+    char *p = ff_quick_pop(h, ff_qblock(ff_quick(h)[c]), c);
     gjb_note_used(h);
     return p + GJB_W;
 }
@@ -557,7 +628,7 @@ static GJB_ALWAYS_INLINE void *ff_quick_aligned_hit(gjb_heap *h, size_t align, s
     if (!m)
         return NULL;
     k += gjb_ctz32(m);
-    intptr_t b = ff_quick(h)[k * FF_QUICK_N + c];
+    intptr_t b = ff_qblock(ff_quick(h)[k * FF_QUICK_N + c]);
     char *p = gjb_ptr(h, b) + GJB_W;
     if ((uintptr_t)p & (align - 1))
         return NULL;
@@ -599,15 +670,15 @@ static GJB_ALWAYS_INLINE int ff_alloc_fast(gjb_heap *h, size_t size, void **out)
 }
 
 /* Puts the allocated block of payload p (header hd, c granules) first on
- * the quick list whose first block is *head: it stays proved and unmerged,
+ * quick list i (ff_qhead): it stays proved and unmerged,
  * its header marked FF_QUICK (which covers FF_ALIGNED: a block memalign
  * placed loses it when it is taken again). */
 static GJB_ALWAYS_INLINE void ff_quick_link(gjb_heap *h, char *p, size_t hd, unsigned c,
-                                            intptr_t *head)
+                                            unsigned i)
 {
     gjb_set_word(p - GJB_W, hd | FF_QUICK);
-    gjb_set_word(p, (size_t)*head); /* (0 while the list is empty) */
-    *head = gjb_off(h, p) - (intptr_t)GJB_W;
+    gjb_set_word(p, (size_t)(intptr_t)ff_quick(h)[i]); /* (0 while the list is empty) */
+    ff_quick(h)[i] = ff_qindex(gjb_off(h, p) - (intptr_t)GJB_W);
     --*ff_quick_room(h);
     h->alloc_blocks--;
     h->free += c * GJB_G - GJB_W;
@@ -619,7 +690,7 @@ static GJB_ALWAYS_INLINE void ff_quick_link_aligned(gjb_heap *h, char *p, size_t
 {
     unsigned k = ff_quick_level(p);
     ff_quick_levels(h)[c] |= (unsigned char)(1u << k);
-    ff_quick_link(h, p, hd, c, &ff_quick(h)[k * FF_QUICK_N + c]);
+    ff_quick_link(h, p, hd, c, k * FF_QUICK_N + c);
 }
 
 /* Either, by the header's FF_ALIGNED. */
@@ -628,7 +699,7 @@ static GJB_ALWAYS_INLINE void ff_quick_push(gjb_heap *h, char *p, size_t hd, uns
     if (hd & FF_ALIGNED)
         ff_quick_link_aligned(h, p, hd, c);
     else
-        ff_quick_link(h, p, hd, c, &ff_quick(h)[c]);
+        ff_quick_link(h, p, hd, c, c);
 }
 
 /* Whether a block memalign placed may be set aside beside free blocks:
@@ -691,7 +762,7 @@ static GJB_ALWAYS_INLINE enum ff_look ff_free_look(gjb_heap *h, char *p, size_t 
                      h->alloc_blocks == 1 || !ff_bit_set(proof, d / GJB_G) ||
                      !ff_bit_set(proof, (d + s) / GJB_G)))
         return FF_LOOK_MISS;
-    ff_quick_link(h, p, hd, (unsigned)(s / GJB_G), &ff_quick(h)[s / GJB_G]);
+    ff_quick_link(h, p, hd, (unsigned)(s / GJB_G), (unsigned)(s / GJB_G));
     return FF_LOOK_HIT;
 }
 

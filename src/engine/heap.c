@@ -197,6 +197,8 @@ int gjb_heap_add_region(gjb_heap *h, void *mem, size_t size)
     if (n == h->max_regions)
         return GJB_E_FULL;
     gjb_tool_take(mem, size);
+    if (!is_buddy(h))
+        gjb_ff_quick_reach(h, r.lo, r.hi);
     if (classes)
         gjb_ff_tables_move(h, extra + (intptr_t)table_bytes(cap), size);
     insert_region(h, &r, cap ? extra : 0, cap);
@@ -403,7 +405,7 @@ static int place(gjb_heap *h, size_t size, size_t align, void **out)
 {
     if (is_buddy(h))
         return gjb_bd_place(h, size, align, out);
-    return align > GJB_G ? gjb_ff_memalign(h, align, size, out) : gjb_ff_alloc(h, size, out);
+    return align > GJB_G ? gjb_ff_memalign(h, align, size, out) : gjb_ff_alloc_moved(h, size, out);
 }
 
 int gjb_heap_realloc(gjb_heap *h, void *p, size_t size, void **out)

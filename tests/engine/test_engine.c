@@ -1352,9 +1352,9 @@ static void quick_heap_lists_memalign_blocks_by_alignment(void **state)
     unsigned c = (unsigned)(bsize(hdr_of(q)) / GJB_G), k = ff_quick_level(q);
     assert_true(k >= 2 && k < FF_QUICK_LEVELS);
     unsigned char *lv = &ff_quick_levels(h)[c];
-    intptr_t *head = &ff_quick(h)[k * FF_QUICK_N + c], *other = &ff_quick(h)[FF_QUICK_N + c];
+    int32_t *head = &ff_quick(h)[k * FF_QUICK_N + c], *other = &ff_quick(h)[FF_QUICK_N + c];
     assert_int_equal(*lv, 1u << k);
-    assert_ptr_equal(gjb_ptr(h, *head) + GJB_W, q);
+    assert_ptr_equal(gjb_ptr(h, ff_qhead(h, k * FF_QUICK_N + c)) + GJB_W, q);
     assert_int_equal(gjb_heap_validate(h), GJB_OK);
     *lv = 0; /* the list without its bit */
     assert_int_equal(gjb_heap_validate(h), GJB_E_CORRUPT);

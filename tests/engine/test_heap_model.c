@@ -30,7 +30,9 @@
  *    grow into a free block after, grow over a free block before (and the
  *    one after) moving the contents down to the highest address that keeps
  *    the block's alignment, or allocate (memalign for a block memalign
- *    placed), copy and free the old block.
+ *    placed), copy and free the old block; a plain block of SMALL bytes or
+ *    more is then cut from the end of the free block alloc would pick (its
+ *    front, if it can be a block, stays free and goes first in its class).
  *
  * With quick lists (GJB_QUICK, a first region of FF_QUICK_MIN bytes or
  * more; every layout runs without and with the flag):
@@ -137,8 +139,8 @@ static bool qon;
 /* What the random run went through (reported, and required to happen). */
 struct cover {
     long own, above, whole, split, aligned_at_start, aligned_inside, slack_retry, merge_next,
-        merge_prev, shrink, grow_right, grow_left, grow_left_gap, moves, nomem, toobig, hostile,
-        badalign, second, own_too_small;
+        merge_prev, shrink, grow_right, grow_left, grow_left_gap, moves, moves_tail, nomem, toobig,
+        hostile, badalign, second, own_too_small;
     /* quick lists: pushes (of large classes' sizes, of memalign's blocks
      * beside free blocks, memalign's merged for want of free memory), takes
      * (by alloc, by memalign, past the first block), refused for want of
@@ -586,6 +588,28 @@ static int model_alloc(size_t need)
     return i < 0 ? -1 : take(i, c, need);
 }
 
+/* The new home of a plain block realloc moves (need <= max_block): a need
+ * of SMALL bytes or more not on its quick list takes the end of the block
+ * alloc would pick; its index, or -1 (NOMEM). */
+static int model_alloc_moved(size_t need)
+{
+    if (need < SMALL || (need < QLIMIT && ql[0][need / G].n))
+        return model_alloc(need);
+    unsigned c;
+    int i = find(need, &c);
+    if (i < 0 && quick_any()) {
+        flush();
+        cov.flush_fail++;
+        i = find(need, &c);
+    }
+    if (i < 0)
+        return -1;
+    if (mb[i].s - need < MIN)
+        return take(i, c, need);
+    cov.moves_tail++;
+    return carve_at(i, c, mb[i].h + mb[i].s - need, need);
+}
+
 /* The first of the first FF_QUICK_PROBE blocks of quick list c of level k
  * whose payload is aligned to align, taken; its index, or -1. */
 static int quick_probe(unsigned k, unsigned c, size_t align)
@@ -809,10 +833,11 @@ static int walk_check(void *ctx, void *payload, size_t size, bool used)
 
 /* One of the engine's lists (class or quick list c), block by block,
  * against the model's m. */
-static void compare_list(const gjb_heap *h, const struct mclass *m, unsigned c, intptr_t first)
+static void compare_list(const gjb_heap *h, const struct mclass *m, unsigned c, intptr_t first,
+                         bool quick)
 {
     size_t n = 0;
-    for (intptr_t b = first; b; b = ff_link(h, b, FF_NEXT), n++) {
+    for (intptr_t b = first; b; b = quick ? ff_qnext(h, b) : ff_link(h, b, FF_NEXT), n++) {
         EXPECT(n < m->n, "list %u: the engine lists more than %zu blocks", c, m->n);
         EQ((uintptr_t)gjb_ptr(h, b), m->a[m->n - 1 - n]);
     }
@@ -825,15 +850,15 @@ static void compare_list(const gjb_heap *h, const struct mclass *m, unsigned c, 
 static void compare_lists(const gjb_heap *h)
 {
     for (unsigned c = MIN / G; c < EXACT; c++)
-        compare_list(h, &cl[c], c, h->lists[c]);
+        compare_list(h, &cl[c], c, h->lists[c], false);
     for (unsigned c = 0; c < MIN / G; c++)
         for (unsigned k = 0; k < QLEVELS; k++)
             EQ(cl[c].n + ql[k][c].n, 0);
     for (unsigned k = 0; qon && k < QLEVELS; k++)
         for (unsigned c = 0; c < QN; c++)
-            compare_list(h, &ql[k][c], c, ff_quick(h)[k * FF_QUICK_N + c]);
+            compare_list(h, &ql[k][c], c, ff_qhead(h, k * FF_QUICK_N + c), true);
     for (unsigned k = 0; k < h->nlarge; k++)
-        compare_list(h, &cl[EXACT + k], EXACT + k, ff_large(h)[k]);
+        compare_list(h, &cl[EXACT + k], EXACT + k, ff_large(h)[k], false);
     for (unsigned c = EXACT + h->nlarge; c < NCLASS; c++)
         EQ(cl[c].n, 0);
     for (int i = 0; i < nb; i++)
@@ -1032,7 +1057,7 @@ static void op_realloc(gjb_heap *h)
                 expect = mb[j].h;
                 note_used();
             } else {
-                j = align > G ? model_memalign(need, align) : model_alloc(need);
+                j = align > G ? model_memalign(need, align) : model_alloc_moved(need);
                 if (j < 0) {
                     want = GJB_E_NOMEM;
                     failed++;
@@ -1311,12 +1336,14 @@ static void run_layout(const struct layout *L, bool quick)
     const struct cover *c = &cov_total;
     print_message("    %-28s max block %6zu: own class %ld, class above %ld, split %ld, whole %ld, "
                   "memalign at start %ld / inside %ld / retried %ld, merges %ld+%ld, "
-                  "shrinks %ld, grows right %ld / left %ld (gap %ld), moves %ld, NOMEM %ld, "
+                  "shrinks %ld, grows right %ld / left %ld (gap %ld), moves %ld (to a block's "
+                  "end %ld), NOMEM %ld, "
                   "TOOBIG %ld, ALIGN %ld, hostile %ld, listed second %ld, own class's first "
                   "too small %ld\n",
                   L->name, max_block, c->own, c->above, c->split, c->whole, c->aligned_at_start,
                   c->aligned_inside, c->slack_retry, c->merge_next, c->merge_prev, c->shrink,
-                  c->grow_right, c->grow_left, c->grow_left_gap, c->moves, c->nomem, c->toobig,
+                  c->grow_right, c->grow_left, c->grow_left_gap, c->moves, c->moves_tail, c->nomem,
+                  c->toobig,
                   c->badalign, c->hostile, c->second, c->own_too_small);
     if (quick)
         print_message("    %-28s quick lists of %lu blocks: pushes %ld (of large classes' sizes "
@@ -1342,7 +1369,8 @@ static void run_layout(const struct layout *L, bool quick)
         EXPECT(c->own > 0 && c->above > 0 && c->split > 0 && c->whole > 0 &&
                    c->aligned_at_start > 0 && c->aligned_inside > 0 && c->slack_retry > 0 &&
                    c->merge_next > 0 && c->merge_prev > 0 && c->shrink > 0 && c->grow_right > 0 &&
-                   c->grow_left > 0 && c->moves > 0 && c->nomem > 0 && c->toobig > 0 &&
+                   c->grow_left > 0 && c->moves > 0 && c->moves_tail > 0 && c->nomem > 0 &&
+                   c->toobig > 0 &&
                    c->badalign > 0 && c->hostile > 0 && c->second > 0 && c->own_too_small > 0,
                "coverage");
     /* (On ILP32, whose quick blocks are under 256 bytes, the largest free
