@@ -14,8 +14,11 @@
  * engine's model test (tests/engine/test_heap_model.c) predicts every
  * address with them; this is the partition API's view.
  */
+#define _GNU_SOURCE /* mmap's MAP_ANONYMOUS, MAP_FIXED_NOREPLACE */
 #include "mpart_suite.h"
 #include "levels.h"
+
+#include <sys/mman.h>
 
 #define QUICK_PART (64 * KIB)
 
@@ -407,6 +410,51 @@ static void memalign_block_before_a_damaged_free_block_is_refused(void **state)
     assert_int_equal(info(a).segment, 1);
 }
 
+/* Memory added beyond a quick index's reach (32 GiB from the partition's
+ * descriptor on LP64: a list's first block is 32 bits of granules) takes
+ * the quick lists away: the block set aside is merged back at once, and
+ * from then on a freed block merges at once, as in a partition without
+ * them. Memory within reach leaves them. (Skipped where no memory can be
+ * mapped that far away.) */
+static void memory_out_of_reach_ends_the_quick_lists(void **state)
+{
+    (void)state;
+#if UINTPTR_MAX > 0xFFFFFFFFu && defined(__linux__) && defined(MAP_FIXED_NOREPLACE)
+    size_t far = (size_t)64 << 30;
+    uintptr_t at = ((uintptr_t)buf_q + far) & ~(uintptr_t)4095;
+    char *m = mmap((void *)at, 64 * KIB, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (m == MAP_FAILED || (uintptr_t)m != at)
+        skip();
+    static _Alignas(4096) char near[16 * KIB];
+    mpart_id a = make(buf_q, sizeof buf_q);
+    char *p[3], *q[3];
+    three(a, 100, p);
+    free_ok(a, p[1]); /* set aside */
+    assert_int_equal(mpart_addmem(a, near, sizeof near), 0); /* within reach */
+    struct partinfo before = info(a);
+    free_ok(a, p[0]);
+    assert_int_equal(info(a).segment, before.segment); /* set aside too: not merged */
+    assert_ptr_equal(alloc_ok(a, 100), p[0]);
+    assert_int_equal(mpart_addmem(a, m, 64 * KIB), 0); /* out of reach */
+    before = info(a);
+    free_ok(a, p[0]);
+    assert_int_equal(info(a).segment, before.segment - 1); /* merged with p[1] */
+    assert_ptr_equal(alloc_ok(a, 200), p[0]);
+    three(a, 100, q); /* no quick list: q[0] is listed, q[1] merges with it */
+    before = info(a);
+    free_ok(a, q[0]);
+    free_ok(a, q[1]);
+    assert_int_equal(info(a).segment, before.segment - 1);
+    valid(a);
+    free_everything(a);
+    drop(a);
+    munmap(m, 64 * KIB);
+#else
+    skip();
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest without[] = {
@@ -430,6 +478,7 @@ int main(void)
         cmocka_unit_test_teardown(memalign_takes_the_least_aligned_block_that_will_do, teardown),
         cmocka_unit_test_teardown(memalign_looks_past_the_first_set_aside_block, teardown),
         cmocka_unit_test_teardown(memalign_block_before_a_damaged_free_block_is_refused, teardown),
+        cmocka_unit_test_teardown(memory_out_of_reach_ends_the_quick_lists, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

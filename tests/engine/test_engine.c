@@ -644,6 +644,83 @@ static void quick_heap_entries(void **state)
     assert_int_equal(gjb_heap_alloc(h, 0, &q), GJB_E_INVAL);
 }
 
+/* A quick list's first block and links are quick indices (the payload's
+ * offset in granules: ff_quick). Validation refuses a link that is no
+ * quick index (ff_qblock would overflow), one that leads nowhere, to an
+ * allocated block or back to the list's own block, and a head as bad;
+ * mended, the lists work on. */
+static void quick_heap_validate_refuses_bad_quick_links(void **state)
+{
+    (void)state;
+    gjb_heap *h = quick_heap();
+    void *p[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(gjb_heap_alloc(h, 100, &p[i]), GJB_OK);
+    assert_int_equal(gjb_heap_free(h, p[1]), GJB_OK);
+    assert_int_equal(gjb_heap_free(h, p[2]), GJB_OK); /* the list: p[2], p[1] */
+    unsigned c = (unsigned)(bsize(hdr_of(p[2])) / GJB_G);
+    assert_int_equal(ff_qhead(h, c), gjb_off(h, hdr_of(p[2])));
+    assert_int_equal(ff_qnext(h, ff_qhead(h, c)), gjb_off(h, hdr_of(p[1])));
+    size_t *link = (size_t *)p[2];
+    intptr_t own = (intptr_t)*link;
+    assert_int_equal(own, gjb_off(h, p[1]) / (intptr_t)GJB_G);
+    snapshot();
+    EXPECT_CORRUPT(h, *link = (size_t)INTPTR_MAX);                       /* no quick index */
+    EXPECT_CORRUPT(h, *link = (size_t)INTPTR_MIN);
+    EXPECT_CORRUPT(h, *link = (size_t)(FF_QUICK_REACH / (intptr_t)GJB_G)); /* far away */
+    EXPECT_CORRUPT(h, *link = (size_t)(gjb_off(h, p[0]) / (intptr_t)GJB_G)); /* allocated */
+    EXPECT_CORRUPT(h, *link = (size_t)(gjb_off(h, p[2]) / (intptr_t)GJB_G)); /* itself */
+    EXPECT_CORRUPT(h, *link = 1);                                        /* the descriptor */
+    EXPECT_CORRUPT(h, ff_quick(h)[c] = INT32_MAX);                       /* the head */
+    EXPECT_CORRUPT(h, ff_quick(h)[c] = INT32_MIN);
+    restore();
+    assert_int_equal(gjb_heap_validate(h), GJB_OK);
+    void *q;
+    assert_int_equal(gjb_heap_alloc(h, 100, &q), GJB_OK);
+    assert_ptr_equal(q, p[2]);
+    assert_int_equal(gjb_heap_alloc(h, 100, &q), GJB_OK);
+    assert_ptr_equal(q, p[1]);
+    assert_int_equal(gjb_heap_validate(h), GJB_OK);
+}
+
+/* A block realloc moves, of FF_SMALL bytes or more, is cut from the end
+ * of the free block found (gjb_ff_alloc_moved): the free front stays
+ * before it, so that it can grow over it later in place (moving down);
+ * a smaller block takes the front, as an allocation does. */
+static void realloc_moves_a_large_block_to_the_end_of_its_free_block(void **state)
+{
+    (void)state;
+    gjb_heap *h;
+    memset(arena, 0, ARENA);
+    assert_int_equal(gjb_heap_init(arena, ARENA, GJB_FIRST_FIT, 1, &h), GJB_OK);
+    void *a, *pin, *small, *spin;
+    assert_int_equal(gjb_heap_alloc(h, 1000, &a), GJB_OK);
+    assert_int_equal(gjb_heap_alloc(h, 100, &pin), GJB_OK);
+    assert_int_equal(gjb_heap_alloc(h, 200, &small), GJB_OK);
+    assert_int_equal(gjb_heap_alloc(h, 100, &spin), GJB_OK);
+    memset(a, 0x5a, 1000);
+    char *rest = hdr_of(spin) + bsize(hdr_of(spin)); /* the free rest */
+    size_t rs = bsize(rest);
+    assert_true(is_free(rest));
+    void *b;
+    assert_int_equal(gjb_heap_realloc(h, a, 4000, &b), GJB_OK); /* pin keeps it from growing */
+    size_t need = gjb_ff_block_size(4000);
+    assert_ptr_equal(hdr_of(b), rest + rs - need);              /* the end of the rest */
+    assert_int_equal(bsize(rest), rs - need);                   /* its front still free */
+    assert_true(is_free(rest));
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(((unsigned char *)b)[i], 0x5a);
+    void *c;
+    assert_int_equal(gjb_heap_realloc(h, b, 8000, &c), GJB_OK); /* grows down, in place */
+    assert_ptr_equal(hdr_of(c) + bsize(hdr_of(c)), rest + rs);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(((unsigned char *)c)[i], 0x5a);
+    void *s2;
+    assert_int_equal(gjb_heap_realloc(h, small, 400, &s2), GJB_OK); /* an exact class */
+    assert_ptr_equal(hdr_of(s2), hdr_of(a)); /* the front of the first fit: a's old block */
+    assert_int_equal(gjb_heap_validate(h), GJB_OK);
+}
+
 /* --- allocation arguments, statistics, usable size, walk ---------------- */
 
 static void alloc_arguments_and_stats(void **state)
@@ -1553,6 +1630,8 @@ int main(void)
         cmocka_unit_test(hot_region),
         cmocka_unit_test(regions_in_descending_order),
         cmocka_unit_test(quick_heap_entries),
+        cmocka_unit_test(quick_heap_validate_refuses_bad_quick_links),
+        cmocka_unit_test(realloc_moves_a_large_block_to_the_end_of_its_free_block),
         cmocka_unit_test(quick_heap_sets_memalign_blocks_aside),
         cmocka_unit_test(quick_heap_lists_memalign_blocks_by_alignment),
         cmocka_unit_test(quick_heap_sets_memalign_blocks_aside_in_another_region),
