@@ -169,7 +169,7 @@ void gjb_ff_quick_init(gjb_heap *h, size_t heap_bytes)
 {
     if (!FF_QUICK_OK)
         return;
-    size_t cap = heap_bytes > (size_t)FF_QUICK_REACH ? 0 : heap_bytes / FF_QUICK_PER;
+    size_t cap = heap_bytes / FF_QUICK_PER;
     if (cap > FF_QUICK_CAP)
         cap = FF_QUICK_CAP;
     *ff_quick_mark(h) = cap ? FF_QUICK_HAS : 0;
@@ -197,26 +197,28 @@ static void after_free(gjb_heap *h)
 
 /* --- allocation ---------------------------------------------------------- */
 
-/* The first block of the first class that fits need (after a flush when
- * none does: then once more), or 0. */
-static GJB_ALWAYS_INLINE intptr_t find_flushed(gjb_heap *h, size_t need, unsigned *cp)
-{
-    intptr_t b = find(h, need, cp);
-    if (GJB_UNLIKELY(!b) && gjb_ff_quick_flush(h))
-        b = find(h, need, cp);
-    return b;
-}
+static void carve_at(gjb_heap *h, intptr_t b, unsigned c, intptr_t at, size_t need);
 
-/* gjb_ff_alloc after its quick list: find_flushed's block, its front. */
-static int alloc_listed(gjb_heap *h, size_t need, void **out)
+/* gjb_ff_alloc after its quick list: the first class that fits (after a
+ * flush when none does), its block's front; or its end, for `tail`
+ * (gjb_ff_alloc_moved), when the front left can be a block. */
+static int alloc_listed(gjb_heap *h, size_t need, bool tail, void **out)
 {
     unsigned c;
-    intptr_t b = find_flushed(h, need, &c);
+    intptr_t b = find(h, need, &c), at;
+    if (GJB_UNLIKELY(!b) && gjb_ff_quick_flush(h))
+        b = find(h, need, &c);
     if (GJB_UNLIKELY(!b))
         return GJB_E_NOMEM;
-    ff_take(h, b, c, need);
+    size_t lead = tail ? ff_size(gjb_ptr(h, b)) - need : 0;
+    if (GJB_UNLIKELY(lead >= FF_MIN)) {
+        at = b + (intptr_t)lead;
+        carve_at(h, b, c, at, need);
+    } else {
+        ff_take(h, at = b, c, need);
+    }
     gjb_note_used(h);
-    *out = gjb_ptr(h, b) + GJB_W;
+    *out = gjb_ptr(h, at) + GJB_W;
     return GJB_OK;
 }
 
@@ -229,7 +231,7 @@ int gjb_ff_alloc(gjb_heap *h, size_t size, void **out)
         *out = ff_take_quick(h, (unsigned)(need / GJB_G));
         return GJB_OK;
     }
-    return alloc_listed(h, need, out);
+    return alloc_listed(h, need, false, out);
 }
 
 /* (Its callers looked at the request's quick list already.) */
@@ -239,7 +241,7 @@ int gjb_ff_alloc_miss(gjb_heap *h, size_t need, void **out)
     unsigned c = above ? gjb_ctz32(above) : 0;
     intptr_t b = h->lists[c];
     if (!above || !b) /* (a class bit without a block: find() refuses it) */
-        return GJB_UNLIKELY(need > h->max_block) ? GJB_E_TOOBIG : alloc_listed(h, need, out);
+        return GJB_UNLIKELY(need > h->max_block) ? GJB_E_TOOBIG : alloc_listed(h, need, false, out);
     ff_take(h, b, c, need);
     gjb_note_used(h);
     *out = gjb_ptr(h, b) + GJB_W;
@@ -288,25 +290,8 @@ static void carve_at(gjb_heap *h, intptr_t b, unsigned c, intptr_t at, size_t ne
 
 int gjb_ff_alloc_moved(gjb_heap *h, size_t size, void **out)
 {
-    size_t need = gjb_ff_block_size(size);
-    if (need < FF_SMALL || (need < FF_QUICK_LIMIT && ff_quick_any(h, (unsigned)(need / GJB_G))))
-        return gjb_ff_alloc(h, size, out); /* (need 0: too big) */
-    if (need > h->max_block)
-        return GJB_E_TOOBIG;
-    unsigned c;
-    intptr_t b = find_flushed(h, need, &c), at = b;
-    if (!b)
-        return GJB_E_NOMEM;
-    size_t s = ff_size(gjb_ptr(h, b));
-    if (s - need >= FF_MIN) {
-        at = b + (intptr_t)(s - need);
-        carve_at(h, b, c, at, need);
-    } else {
-        ff_take(h, b, c, need);
-    }
-    gjb_note_used(h);
-    *out = gjb_ptr(h, at) + GJB_W;
-    return GJB_OK;
+    size_t need = gjb_ff_block_size(size); /* (the caller checked it fits) */
+    return need < FF_QUICK_LIMIT ? gjb_ff_alloc(h, size, out) : alloc_listed(h, need, true, out);
 }
 
 /* The first of the first FF_QUICK_PROBE blocks of quick list c of level

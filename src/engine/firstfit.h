@@ -87,6 +87,7 @@ _Static_assert(FF_EXACT <= 32, "small_map is 32 bits");
 #define FF_QUICK_N 32u
 #endif
 #define FF_QUICK_LIMIT (FF_QUICK_N * GJB_G)
+_Static_assert(FF_QUICK_N >= FF_EXACT, "the quick lists' sizes cover the exact classes'");
 /* Quick lists by alignment: level 0 (the plain lists) holds every block
  * but those memalign placed, which go onto level k >= 1 when their payload
  * is aligned to GJB_G << k bytes (the last level: that or more).
@@ -438,9 +439,10 @@ void gjb_ff_add_area(gjb_heap *h, const struct gjb_region *r);
 size_t gjb_ff_block_size(size_t size);
 bool gjb_ff_quick_flush(gjb_heap *h);
 void gjb_ff_quick_init(gjb_heap *h, size_t heap_bytes);
-/* Before a region of offsets [lo, hi) joins h: when a quick list's first
- * block could not reach it (ff_quick_reaches), h gives its quick lists back
- * (a flush: at most FF_QUICK_CAP merges) and has none from then on. */
+/* Before a region of offsets [lo, hi) joins h, and for its first region
+ * once it is made: when a quick index could not reach it
+ * (ff_quick_reaches), h gives its quick lists back (a flush: at most
+ * FF_QUICK_CAP merges) and has none from then on. */
 void gjb_ff_quick_reach(gjb_heap *h, intptr_t lo, intptr_t hi);
 int gjb_ff_alloc(gjb_heap *h, size_t size, void **out);
 int gjb_ff_memalign(gjb_heap *h, size_t align, size_t size, void **out);
@@ -448,8 +450,9 @@ int gjb_ff_check(const gjb_heap *h, const void *p, char **bp, const struct gjb_r
 int gjb_ff_free(gjb_heap *h, void *p);
 void gjb_ff_release(gjb_heap *h, const struct gjb_region *r, char *b);
 /* The new home of a block realloc moves (size bytes, no alignment beyond
- * GJB_G): gjb_ff_alloc's block, but a block outside the exact classes
- * (FF_SMALL bytes or more) is cut from the END of the free block found,
+ * GJB_G, its block within max_block): gjb_ff_alloc's block, but a block
+ * too large for the quick lists (FF_QUICK_LIMIT bytes or more, which is
+ * past the exact classes) is cut from the END of the free block found,
  * whose front stays free (listed). A block that grew by realloc tends to
  * grow again: there it can grow over that front (grow_left) while other
  * allocations cut the front's far end, instead of ending up right behind it

@@ -99,6 +99,7 @@ int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions, gjb_
     h->hot_span = (size_t)(r.end - r.first);
     if (policy == GJB_FIRST_FIT) { /* [descriptor][quick lists][classes] */
         gjb_ff_quick_init(h, quick ? size : 0);
+        gjb_ff_quick_reach(h, r.lo, r.hi);
         gjb_ff_tables_init(h, (intptr_t)(desc + quick_bytes), size);
     }
     commit_region(h, &h->hot);

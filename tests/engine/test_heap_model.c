@@ -30,9 +30,10 @@
  *    grow into a free block after, grow over a free block before (and the
  *    one after) moving the contents down to the highest address that keeps
  *    the block's alignment, or allocate (memalign for a block memalign
- *    placed), copy and free the old block; a plain block of SMALL bytes or
- *    more is then cut from the end of the free block alloc would pick (its
- *    front, if it can be a block, stays free and goes first in its class).
+ *    placed), copy and free the old block; a plain block of QLIMIT bytes
+ *    or more (1 KiB on LP64, with or without quick lists) is then cut from
+ *    the end of the free block alloc would pick (its front, if it can be a
+ *    block, stays free and goes first in its class).
  *
  * With quick lists (GJB_QUICK, a first region of FF_QUICK_MIN bytes or
  * more; every layout runs without and with the flag):
@@ -589,11 +590,11 @@ static int model_alloc(size_t need)
 }
 
 /* The new home of a plain block realloc moves (need <= max_block): a need
- * of SMALL bytes or more not on its quick list takes the end of the block
- * alloc would pick; its index, or -1 (NOMEM). */
+ * of QLIMIT bytes or more takes the end of the block alloc would pick;
+ * its index, or -1 (NOMEM). */
 static int model_alloc_moved(size_t need)
 {
-    if (need < SMALL || (need < QLIMIT && ql[0][need / G].n))
+    if (need < QLIMIT)
         return model_alloc(need);
     unsigned c;
     int i = find(need, &c);
