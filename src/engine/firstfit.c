@@ -197,28 +197,19 @@ static void after_free(gjb_heap *h)
 
 /* --- allocation ---------------------------------------------------------- */
 
-static void carve_at(gjb_heap *h, intptr_t b, unsigned c, intptr_t at, size_t need);
-
 /* gjb_ff_alloc after its quick list: the first class that fits (after a
- * flush when none does), its block's front; or its end, for `tail`
- * (gjb_ff_alloc_moved), when the front left can be a block. */
-static int alloc_listed(gjb_heap *h, size_t need, bool tail, void **out)
+ * flush when none does). */
+static int alloc_listed(gjb_heap *h, size_t need, void **out)
 {
     unsigned c;
-    intptr_t b = find(h, need, &c), at;
+    intptr_t b = find(h, need, &c);
     if (GJB_UNLIKELY(!b) && gjb_ff_quick_flush(h))
         b = find(h, need, &c);
     if (GJB_UNLIKELY(!b))
         return GJB_E_NOMEM;
-    size_t lead = tail ? ff_size(gjb_ptr(h, b)) - need : 0;
-    if (GJB_UNLIKELY(lead >= FF_MIN)) {
-        at = b + (intptr_t)lead;
-        carve_at(h, b, c, at, need);
-    } else {
-        ff_take(h, at = b, c, need);
-    }
+    ff_take(h, b, c, need);
     gjb_note_used(h);
-    *out = gjb_ptr(h, at) + GJB_W;
+    *out = gjb_ptr(h, b) + GJB_W;
     return GJB_OK;
 }
 
@@ -231,7 +222,7 @@ int gjb_ff_alloc(gjb_heap *h, size_t size, void **out)
         *out = ff_take_quick(h, (unsigned)(need / GJB_G));
         return GJB_OK;
     }
-    return alloc_listed(h, need, false, out);
+    return alloc_listed(h, need, out);
 }
 
 /* (Its callers looked at the request's quick list already.) */
@@ -241,7 +232,7 @@ int gjb_ff_alloc_miss(gjb_heap *h, size_t need, void **out)
     unsigned c = above ? gjb_ctz32(above) : 0;
     intptr_t b = h->lists[c];
     if (!above || !b) /* (a class bit without a block: find() refuses it) */
-        return GJB_UNLIKELY(need > h->max_block) ? GJB_E_TOOBIG : alloc_listed(h, need, false, out);
+        return GJB_UNLIKELY(need > h->max_block) ? GJB_E_TOOBIG : alloc_listed(h, need, out);
     ff_take(h, b, c, need);
     gjb_note_used(h);
     *out = gjb_ptr(h, b) + GJB_W;
@@ -291,7 +282,22 @@ static void carve_at(gjb_heap *h, intptr_t b, unsigned c, intptr_t at, size_t ne
 int gjb_ff_alloc_moved(gjb_heap *h, size_t size, void **out)
 {
     size_t need = gjb_ff_block_size(size); /* (the caller checked it fits) */
-    return need < FF_QUICK_LIMIT ? gjb_ff_alloc(h, size, out) : alloc_listed(h, need, true, out);
+    if (need < FF_QUICK_LIMIT)
+        return gjb_ff_alloc(h, size, out);
+    /* (no flush when nothing fits: gjb_ff_resize gave the quick lists' blocks
+     * back before the caller came here) */
+    unsigned c;
+    intptr_t b = find(h, need, &c), at = b;
+    if (!b)
+        return GJB_E_NOMEM;
+    size_t lead = ff_size(gjb_ptr(h, b)) - need;
+    if (lead >= FF_MIN)
+        carve_at(h, b, c, at += (intptr_t)lead, need);
+    else
+        ff_take(h, b, c, need);
+    gjb_note_used(h);
+    *out = gjb_ptr(h, at) + GJB_W;
+    return GJB_OK;
 }
 
 /* The first of the first FF_QUICK_PROBE blocks of quick list c of level
@@ -795,7 +801,7 @@ static int check_quick(const gjb_heap *h, size_t *count, size_t *bytes)
                 return GJB_E_CORRUPT; /* (no quick index: ff_qblock would overflow) */
             b = ff_qblock(q);
             const struct gjb_region *r = gjb_region_at(h, b);
-            if (c < FF_MIN / GJB_G || !r || (b - r->first) % (intptr_t)GJB_G ||
+            if (c < FF_MIN / GJB_G || !r || /* (a quick index is on a granule) */
                 n >= FF_QUICK_CAP - room || *count >= h->free_blocks ||
                 (k && ff_quick_level(gjb_ptr(h, b) + GJB_W) != k))
                 return GJB_E_CORRUPT;

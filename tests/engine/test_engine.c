@@ -673,6 +673,11 @@ static void quick_heap_validate_refuses_bad_quick_links(void **state)
     EXPECT_CORRUPT(h, *link = 1);                                        /* the descriptor */
     EXPECT_CORRUPT(h, ff_quick(h)[c] = INT32_MAX);                       /* the head */
     EXPECT_CORRUPT(h, ff_quick(h)[c] = INT32_MIN);
+    EXPECT_CORRUPT(h, ff_quick(h)[1] = ff_quick(h)[c]);         /* a list of no block size */
+    EXPECT_CORRUPT(h, (ff_quick(h)[c + 1] = ff_quick(h)[c], ff_quick(h)[c] = 0)); /* wrong size */
+    EXPECT_CORRUPT(h, ff_quick_levels(h)[c] |= 1);              /* level 0 has no bit */
+    EXPECT_CORRUPT(h, *ff_quick_room(h) = FF_QUICK_CAP + 1);    /* more room than there is */
+    EXPECT_CORRUPT(h, *ff_quick_mark(h) = FF_QUICK_HAS + 1);
     restore();
     assert_int_equal(gjb_heap_validate(h), GJB_OK);
     void *q;
@@ -681,6 +686,12 @@ static void quick_heap_validate_refuses_bad_quick_links(void **state)
     assert_int_equal(gjb_heap_alloc(h, 100, &q), GJB_OK);
     assert_ptr_equal(q, p[1]);
     assert_int_equal(gjb_heap_validate(h), GJB_OK);
+    /* a heap without quick lists: its slots of the mark and the room are 0 */
+    memset(arena, 0, ARENA);
+    assert_int_equal(gjb_heap_init(arena, ARENA, GJB_FIRST_FIT, 1, &h), GJB_OK);
+    snapshot();
+    EXPECT_CORRUPT(h, *ff_quick_room(h) = 1);
+    EXPECT_CORRUPT(h, *ff_quick_mark(h) = FF_QUICK_HAS);
 }
 
 /* A block realloc moves, of FF_SMALL bytes or more, is cut from the end

@@ -596,13 +596,9 @@ static int model_alloc_moved(size_t need)
 {
     if (need < QLIMIT)
         return model_alloc(need);
+    EXPECT(!quick_any(), NULL); /* (model_resize gave them back) */
     unsigned c;
     int i = find(need, &c);
-    if (i < 0 && quick_any()) {
-        flush();
-        cov.flush_fail++;
-        i = find(need, &c);
-    }
     if (i < 0)
         return -1;
     if (mb[i].s - need < MIN)
