@@ -187,12 +187,13 @@ static GJB_ALWAYS_INLINE intptr_t ff_qblock(intptr_t q)
 }
 
 /* The quick index of block offset b: a block within FF_QUICK_REACH
- * (ff_quick_reaches). (The low 32 bits of the unsigned shift are the index
- * in two's complement, which int32_t is; a signed division would cost
- * three instructions more.) */
+ * (ff_quick_reaches). (The low 32 bits of the 64-bit unsigned shift of the
+ * sign-extended offset are the index in two's complement, which int32_t
+ * is, where the offset is negative too; a signed division would cost three
+ * instructions more.) */
 static GJB_ALWAYS_INLINE int32_t ff_qindex(intptr_t b)
 {
-    return (int32_t)(uint32_t)((uintptr_t)(b + (intptr_t)GJB_W) >> FF_G_LOG2);
+    return (int32_t)(uint32_t)((uint64_t)(int64_t)(b + (intptr_t)GJB_W) >> FF_G_LOG2);
 }
 
 /* The block offset of the first block of quick list i (k * FF_QUICK_N + c
