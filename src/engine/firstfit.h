@@ -173,8 +173,8 @@ static inline bool ff_is_quick(size_t hd)
  * the offset of its payload from the descriptor in granules (a "quick
  * index": 0 for none). A block on a quick list holds the next one's quick
  * index as its link word too, so that a pop moves it to the head as it is.
- * A quick list is a block and a payload apart from the classes' lists: a
- * block's offset is not a whole number of granules, its payload's is. */
+ * (The classes' lists link block offsets instead: a block's offset is not a
+ * whole number of granules, its payload's is.) */
 static inline int32_t *ff_quick(const gjb_heap *h)
 {
     return (int32_t *)(void *)(gjb_ptr(h, 0) + FF_QUICK_AT);
@@ -184,6 +184,12 @@ static inline int32_t *ff_quick(const gjb_heap *h)
 static GJB_ALWAYS_INLINE intptr_t ff_qblock(intptr_t q)
 {
     return q * (intptr_t)GJB_G - (intptr_t)GJB_W;
+}
+
+/* The same where q may be 0 (the end of a list): 0 then. */
+static inline intptr_t ff_qblock_or_0(intptr_t q)
+{
+    return q ? ff_qblock(q) : 0;
 }
 
 /* The quick index of block offset b: a block within FF_QUICK_REACH
@@ -200,8 +206,7 @@ static GJB_ALWAYS_INLINE int32_t ff_qindex(intptr_t b)
  * for level k's list of c granules): 0 when it is empty. */
 static inline intptr_t ff_qhead(const gjb_heap *h, unsigned i)
 {
-    int32_t q = ff_quick(h)[i];
-    return q ? ff_qblock(q) : 0;
+    return ff_qblock_or_0(ff_quick(h)[i]);
 }
 
 /* The quick index in the link word of the quick block at offset b, as
@@ -215,8 +220,7 @@ static GJB_ALWAYS_INLINE intptr_t ff_qlink(const gjb_heap *h, intptr_t b)
  * the end. */
 static inline intptr_t ff_qnext(const gjb_heap *h, intptr_t b)
 {
-    intptr_t q = ff_qlink(h, b);
-    return q ? ff_qblock(q) : 0;
+    return ff_qblock_or_0(ff_qlink(h, b));
 }
 
 /* Whether the offsets [lo, hi) from a heap's descriptor all fit a quick
