@@ -612,9 +612,9 @@ static GJB_NOINLINE void *alloc_buddy(struct slot *s, gjb_heap *h, size_t size)
     if (size > h->peak_request)
         h->peak_request = size;
     unsigned k = bd_order_for(size); /* size 0: an order no block has */
-    unsigned char *t;
-    intptr_t next, off = bd_alloc_pick(h, k, &next, &t);
-    if (GJB_UNLIKELY(!off))
+    intptr_t off, next;
+    unsigned char *t = bd_alloc_pick(h, k, &off, &next);
+    if (GJB_UNLIKELY(!t))
         return alloc_declined(s, h, size);
     return release_return(s, bd_alloc_take(h, k, off, next, t, false));
 }
@@ -663,9 +663,9 @@ static GJB_NOINLINE void *memalign_buddy_locked(struct slot *s, gjb_heap *h, siz
         return allocate_in(s, "mpart_memalign", false, NULL, align, size);
     note_memalign(h, align, size);
     unsigned k = bd_order_for(size > align ? size : align);
-    unsigned char *t;
-    intptr_t next, off = bd_alloc_pick(h, k, &next, &t);
-    if (GJB_UNLIKELY(!off))
+    intptr_t off, next;
+    unsigned char *t = bd_alloc_pick(h, k, &off, &next);
+    if (GJB_UNLIKELY(!t))
         return allocate_in(s, "mpart_memalign", false, NULL, align, size);
     return take_buddy(s, h, off, next, k, true);
 }

@@ -18,6 +18,7 @@
 #include "heap_internal.h"
 
 #define GJB_BU (2 * GJB_G) /* smallest block: 32 bytes on LP64 */
+#define BD_BU_LOG2 (GJB_G_LOG2 + 1)
 #define BD_ORDERS 48u       /* orders 0 .. 47 */
 #define BD_TAG_FREE 0x80u
 #define BD_TAG_ALIGNED 0x40u
@@ -38,9 +39,10 @@ static inline size_t bd_size(unsigned k)
     return GJB_BU << k;
 }
 
+/* (k < BD_ORDERS: the sum is the or, one instruction fewer) */
 static inline unsigned char bd_free_tag(unsigned k)
 {
-    return (unsigned char)(BD_TAG_FREE | (k + 1));
+    return (unsigned char)(BD_TAG_FREE + k + 1);
 }
 
 /* Stores a tag (a step of the crash tests: heap_internal.h, GJB_STEP). */
@@ -139,63 +141,73 @@ static GJB_ALWAYS_INLINE unsigned char *bd_unit_tag(const gjb_heap *h, intptr_t 
     return (unsigned char *)gjb_ptr(h, r->end) + d / GJB_BU;
 }
 
+/* The tag of the free block of order k at offset off of the hot region
+ * (a link, perhaps damaged), else NULL: off outside the hot area or not on
+ * a unit (one compare: the rotation moves a remainder into the top bits),
+ * or no free block of that order there. */
+static GJB_ALWAYS_INLINE unsigned char *bd_hot_free(const gjb_heap *h, intptr_t off, unsigned k)
+{
+    size_t u = gjb_ror(gjb_dist(off, h->hot.first), BD_BU_LOG2);
+    if (GJB_UNLIKELY(u >= h->hot_units))
+        return NULL;
+    unsigned char *t = (unsigned char *)gjb_ptr(h, h->hot.end) + u;
+    return GJB_LIKELY(*t == bd_free_tag(k)) ? t : NULL;
+}
+
 /* The common case of an allocation, in two halves for a caller that must
  * not call out on its common path (and may put a function boundary between
  * them, so that the registers of one do not add to the other's). The
- * first: the block a request of order k takes, the first of its list, in
- * *np the block after it and in *tp its tag; 0 (nothing changed) when
- * there is none in the hot region, or a check refuses the list, which
- * gjb_bd_place then reports. k >= BD_ORDERS: 0. The hot region's bounds
- * and tags are read directly (through bd_unit_tag, whose NULL for "not
- * here" is one more value, the BUDDY partition pair took 2 instructions
- * more: docs/BENCHMARKS.md, stop 32). */
-static GJB_ALWAYS_INLINE intptr_t bd_alloc_pick(const gjb_heap *h, unsigned k, intptr_t *np,
-                                                unsigned char **tp)
+ * first: the block a request of order k takes, the first of its list (its
+ * offset in *op, the block after it in *np), by its tag; NULL (nothing
+ * changed) when there is none in the hot region, or a check refuses the
+ * list, which gjb_bd_place then reports. k >= BD_ORDERS: NULL. An empty
+ * list needs no test of the map: its head, 0, is no unit of the hot
+ * region. The hot region's bounds are read again for the next block
+ * (GJB_RELOAD): held in registers, they cost both BUDDY pairs a stack
+ * frame (docs/BENCHMARKS.md, stop 34). */
+static GJB_ALWAYS_INLINE unsigned char *bd_alloc_pick(const gjb_heap *h, unsigned k,
+                                                      intptr_t *op, intptr_t *np)
 {
-    if (GJB_UNLIKELY(k >= BD_ORDERS || !((h->map >> k) & 1)))
-        return 0;
-    intptr_t first = h->hot.first, off = h->lists[k];
-    unsigned char *tags = (unsigned char *)gjb_ptr(h, h->hot.end);
-    size_t d = gjb_dist(off, first); /* off, next: links, perhaps damaged */
-    if (GJB_UNLIKELY(d >= h->hot_span || d % GJB_BU || tags[d / GJB_BU] != bd_free_tag(k)))
-        return 0;
+    if (GJB_UNLIKELY(k >= BD_ORDERS))
+        return NULL;
+    intptr_t off = h->lists[k]; /* 0 (an empty list): no unit of the hot region */
+    unsigned char *t = bd_hot_free(h, off, k);
+    if (GJB_UNLIKELY(!t))
+        return NULL;
+    GJB_RELOAD();
     intptr_t next = bd_node(h, off)->next;
-    if (next) {
-        size_t e = gjb_dist(next, first);
-        if (GJB_UNLIKELY(e >= h->hot_span || e % GJB_BU || tags[e / GJB_BU] != bd_free_tag(k) ||
-                         bd_node(h, next)->prev != off))
-            return 0;
-    }
+    if (next && GJB_UNLIKELY(!bd_hot_free(h, next, k) || bd_node(h, next)->prev != off))
+        return NULL;
+    *op = off;
     *np = next;
-    *tp = &tags[d / GJB_BU];
-    return off;
+    return t;
 }
 
 /* The same for the engine's entries: the list's first blocks in whichever
  * regions hold them. */
-static GJB_ALWAYS_INLINE intptr_t bd_alloc_pick_wide(const gjb_heap *h, unsigned k, intptr_t *np,
-                                                     unsigned char **tp)
+static GJB_ALWAYS_INLINE unsigned char *bd_alloc_pick_wide(const gjb_heap *h, unsigned k,
+                                                           intptr_t *op, intptr_t *np)
 {
     if (GJB_UNLIKELY(k >= BD_ORDERS || !((h->map >> k) & 1)))
-        return 0;
+        return NULL;
     unsigned char ft = bd_free_tag(k);
     intptr_t off = h->lists[k];
     unsigned char *t = bd_unit_tag(h, off); /* before off's links are read */
     if (GJB_UNLIKELY(!t || *t != ft))
-        return 0;
+        return NULL;
     intptr_t next = bd_node(h, off)->next;
     if (next) {
         const unsigned char *nt = bd_unit_tag(h, next);
         if (GJB_UNLIKELY(!nt || *nt != ft || bd_node(h, next)->prev != off))
-            return 0;
+            return NULL;
     }
+    *op = off;
     *np = next;
-    *tp = t;
-    return off;
+    return t;
 }
 
-/* The second: takes off, which bd_alloc_pick chose (next: its *np, t: its
- * *tp), allocated (aligned: memalign placed it, whose alignment realloc
+/* The second: takes off, which bd_alloc_pick chose (t: its tag, next: its
+ * *np), allocated (aligned: memalign placed it, whose alignment realloc
  * keeps). Every block is aligned to its size. */
 static GJB_ALWAYS_INLINE void *bd_alloc_take(gjb_heap *h, unsigned k, intptr_t off, intptr_t next,
                                              unsigned char *t, bool aligned)
@@ -206,7 +218,8 @@ static GJB_ALWAYS_INLINE void *bd_alloc_take(gjb_heap *h, unsigned k, intptr_t o
     else
         h->map &= ~((uint64_t)1 << k);
     h->lists[k] = next;
-    bd_set_tag(t, (k + 1) | (unsigned)aligned * BD_TAG_ALIGNED); /* no branch: a constant */
+    /* k + 1: the free tag without its flag (one instruction; no branch) */
+    bd_set_tag(t, (*t & ~BD_TAG_FREE) | (unsigned)aligned * BD_TAG_ALIGNED);
     h->free_blocks--;
     h->alloc_blocks++;
     h->free -= bd_size(k);
@@ -219,9 +232,9 @@ static GJB_ALWAYS_INLINE void *bd_alloc_take(gjb_heap *h, unsigned k, intptr_t o
 static GJB_ALWAYS_INLINE void *bd_alloc_hit(gjb_heap *h, size_t size, bool aligned)
 {
     unsigned k = bd_order_for(size);
-    unsigned char *t;
-    intptr_t next, off = bd_alloc_pick_wide(h, k, &next, &t);
-    return off ? bd_alloc_take(h, k, off, next, t, aligned) : NULL;
+    intptr_t off, next;
+    unsigned char *t = bd_alloc_pick_wide(h, k, &off, &next);
+    return t ? bd_alloc_take(h, k, off, next, t, aligned) : NULL;
 }
 
 static GJB_ALWAYS_INLINE int bd_alloc_fast(gjb_heap *h, size_t size, void **out)
@@ -244,10 +257,11 @@ static GJB_ALWAYS_INLINE bool bd_free_hit(gjb_heap *h, void *p, bool wide)
     if (GJB_UNLIKELY(!r))
         return false;
     size_t span = wide ? (size_t)(r->end - r->first) : h->hot_span, d = (size_t)(off - r->first);
-    if (GJB_UNLIKELY((!wide && d >= span) || d % GJB_BU)) /* (wide: r holds off) */
+    size_t u = gjb_ror(d, BD_BU_LOG2);
+    if (GJB_UNLIKELY(wide ? d % GJB_BU != 0 : u >= h->hot_units)) /* (wide: r holds off) */
         return false;
     unsigned char *tags = (unsigned char *)gjb_ptr(h, r->end);
-    unsigned k = (tags[d / GJB_BU] & ~BD_TAG_ALIGNED) - 1u; /* free, or no order: k >= BD_ORDERS */
+    unsigned k = (tags[u] & ~BD_TAG_ALIGNED) - 1u; /* free, or no order: k >= BD_ORDERS */
     if (GJB_UNLIKELY(k >= BD_ORDERS))
         return false;
     size_t s = bd_size(k); /* only now: no shift by an order beyond any block */
@@ -256,7 +270,7 @@ static GJB_ALWAYS_INLINE bool bd_free_hit(gjb_heap *h, void *p, bool wide)
     size_t bud = ((uintptr_t)p & s) ? d - s : d + s; /* below the area: wraps */
     if (GJB_UNLIKELY(bud <= span - s && tags[bud / GJB_BU] == bd_free_tag(k)))
         return false; /* it merges */
-    bd_set_tag(&tags[d / GJB_BU], bd_free_tag(k));
+    bd_set_tag(&tags[u], bd_free_tag(k));
     intptr_t first = h->lists[k];
     GJB_STEP();
     bd_node(h, off)->next = first;

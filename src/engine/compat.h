@@ -36,11 +36,16 @@
 #else
 #define GJB_ALWAYS_INLINE inline __attribute__((always_inline))
 #endif
+/* A compiler barrier: what the code after it reads from memory it reads
+ * again, instead of keeping it in registers across it (fewer registers on
+ * a path that must not save any). No instruction. */
+#define GJB_RELOAD() __asm__("" ::: "memory")
 #else
 #define GJB_LIKELY(x) (x)
 #define GJB_UNLIKELY(x) (x)
 #define GJB_NOINLINE
 #define GJB_ALWAYS_INLINE inline
+#define GJB_RELOAD() ((void)0)
 #endif
 
 /* Atomic loads (acquire) and stores (relaxed) of a word, an offset and a

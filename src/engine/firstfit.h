@@ -97,8 +97,6 @@ _Static_assert(FF_QUICK_N >= FF_EXACT, "the quick lists' sizes cover the exact c
  * follows the heads (ff_quick_levels), bit k set while its list of level
  * k >= 1 has a block. */
 #define FF_QUICK_LEVELS 5u
-#define FF_G_LOG2 (GJB_G == 32 ? 5u : GJB_G == 16 ? 4u : GJB_G == 8 ? 3u : 2u)
-_Static_assert(GJB_G == (size_t)1 << FF_G_LOG2, "the granule's log2");
 #define FF_QUICK_HEADS (FF_QUICK_LEVELS * FF_QUICK_N)
 #define FF_QUICK_BYTES GJB_ROUND_UP(FF_QUICK_HEADS * sizeof(int32_t) + FF_QUICK_N, GJB_G)
 #define FF_QUICK_REACH ((intptr_t)((uintptr_t)INT32_MAX < (uintptr_t)INTPTR_MAX / GJB_G \
@@ -199,7 +197,7 @@ static inline intptr_t ff_qblock_or_0(intptr_t q)
  * instructions more.) */
 static GJB_ALWAYS_INLINE int32_t ff_qindex(intptr_t b)
 {
-    return (int32_t)(uint32_t)((uint64_t)(int64_t)(b + (intptr_t)GJB_W) >> FF_G_LOG2);
+    return (int32_t)(uint32_t)((uint64_t)(int64_t)(b + (intptr_t)GJB_W) >> GJB_G_LOG2);
 }
 
 /* The block offset of the first block of quick list i (k * FF_QUICK_N + c
@@ -279,7 +277,7 @@ static GJB_ALWAYS_INLINE unsigned char *ff_quick_levels(const gjb_heap *h)
  * granule: 1 or more). */
 static GJB_ALWAYS_INLINE unsigned ff_quick_level(const char *p)
 {
-    return gjb_ctz64((uint64_t)(uintptr_t)p | ((uint64_t)GJB_G << (FF_QUICK_LEVELS - 1))) - FF_G_LOG2;
+    return gjb_ctz64((uint64_t)(uintptr_t)p | ((uint64_t)GJB_G << (FF_QUICK_LEVELS - 1))) - GJB_G_LOG2;
 }
 
 /* The first level memalign looks at for an alignment (a power of two

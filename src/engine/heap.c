@@ -97,6 +97,8 @@ int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions, gjb_
     h->region_cap = 1;
     h->hot = r;
     h->hot_span = (size_t)(r.end - r.first);
+    if (policy == GJB_BUDDY)
+        h->hot_units = h->hot_span / GJB_BU;
     if (policy == GJB_FIRST_FIT) { /* [descriptor][quick lists][classes] */
         gjb_ff_quick_init(h, quick ? size : 0);
         gjb_ff_quick_reach(h, r.lo, r.hi);
@@ -158,6 +160,8 @@ static void set_hot(gjb_heap *h, const struct gjb_region *r)
     gjb_store_off(&h->hot.first, r->first);
     gjb_store_off(&h->hot.end, r->end);
     h->hot_span = (size_t)(r->end - r->first);
+    if (is_buddy(h))
+        h->hot_units = h->hot_span / GJB_BU;
 }
 
 /* Bytes of a region table of cap entries. */
@@ -282,9 +286,9 @@ int gjb_bd_alloc_entry(gjb_heap *h, size_t size, void **out)
                                          * hit; tools: gjb_alloc_close describes the block) */
         return gjb_bd_alloc_wide(h, size, out);
     unsigned k = bd_order_for(size); /* size 0: an order no block has */
-    unsigned char *t;
-    intptr_t next, off = bd_alloc_pick(h, k, &next, &t); /* the hot region's */
-    if (GJB_UNLIKELY(!off))
+    intptr_t off, next;
+    unsigned char *t = bd_alloc_pick(h, k, &off, &next); /* the hot region's */
+    if (GJB_UNLIKELY(!t))
         return gjb_bd_alloc_wide(h, size, out);
     if (size > h->peak_request)
         h->peak_request = size;
@@ -575,7 +579,7 @@ int gjb_heap_validate(const gjb_heap *h)
         t = gjb_regions(h);
     }
     size_t tables = h->nlarge * sizeof(intptr_t) + (h->nlarge + FF_GROUP - 1) / FF_GROUP;
-    if (!regions_ok(h, t) || (is_buddy(h) && (h->classes || h->nlarge || h->small_map)) ||
+    if (!regions_ok(h, t) || (is_buddy(h) && (h->hot_units != h->hot_span / GJB_BU || h->nlarge || h->small_map)) ||
         (!is_buddy(h) && !in_metadata(t, h->nregions, h->classes, tables)) ||
         (!is_buddy(h) && ff_has_quick(h) &&
          !in_metadata(t, h->nregions, (intptr_t)FF_QUICK_AT, FF_QUICK_BYTES)))

@@ -28,12 +28,14 @@
 #include "gjbmem/heap.h"
 
 #define GJB_G ((size_t)_Alignof(max_align_t)) /* granule: payload alignment */
+#define GJB_G_LOG2 (GJB_G == 32 ? 5u : GJB_G == 16 ? 4u : GJB_G == 8 ? 3u : 2u)
 #define GJB_W (sizeof(size_t))                /* a word: FIRST_FIT's header */
 #define GJB_MAGIC 0x676a626dU
 
 #define GJB_ROUND_UP(x, a) (((x) + (a) - 1) & ~((a) - 1))
 
 _Static_assert((GJB_G & (GJB_G - 1)) == 0 && GJB_G >= GJB_W, "granule: a power of two >= a word");
+_Static_assert(GJB_G == (size_t)1 << GJB_G_LOG2, "the granule's log2");
 _Static_assert(sizeof(intptr_t) == sizeof(size_t), "offsets and sizes have one width");
 
 /* A region, as offsets from the descriptor. */
@@ -51,7 +53,12 @@ struct gjb_heap {
     uint32_t small_map;    /* FIRST_FIT: exact classes that are not empty */
     uint64_t map;          /* FIRST_FIT: groups of large classes with a block;
                               BUDDY: orders whose list is not empty */
-    intptr_t classes;      /* FIRST_FIT: the table of large classes */
+    union {
+        intptr_t classes;  /* FIRST_FIT: the table of large classes */
+        size_t hot_units;  /* BUDDY: hot_span / GJB_BU, so that one compare
+                              checks an offset's range and alignment
+                              (gjb_ror; buddy.h, bd_hot_free) */
+    };
     uint32_t nlarge;       /* FIRST_FIT: classes in it */
     uint32_t region_cap;   /* entries the region table has room for */
     intptr_t regions;      /* the region table (sorted by address) once there are
@@ -182,6 +189,12 @@ static inline const struct gjb_region *gjb_region_at(const gjb_heap *h, intptr_t
             hi = mid;
     }
     return off >= t[lo].first && off < t[lo].end ? &t[lo] : NULL;
+}
+
+/* x rotated right by n bits (0 < n < the width of size_t). */
+static inline size_t gjb_ror(size_t x, unsigned n)
+{
+    return (x >> n) | (x << (sizeof(size_t) * 8 - n));
 }
 
 /* off - base as an unsigned distance, for any two offsets (one read from

@@ -83,7 +83,7 @@ bool gjb_heap_within(const void *mem, size_t size, const gjb_heap *h)
         return false;
     }
     if (h->policy == GJB_BUDDY)
-        return true;
+        return h->hot_units == h->hot_span / GJB_BU; /* the hot paths' bound */
     size_t groups = ((size_t)h->nlarge + FF_GROUP - 1) / FF_GROUP;
     if (ff_has_quick(h) || h->nlarge > 64 * FF_GROUP || h->classes % (intptr_t)sizeof(intptr_t) ||
         !span_in(h->classes, h->nlarge * sizeof(intptr_t) + groups, mlo, mhi))
@@ -182,10 +182,11 @@ static bool rebuilt_apart(const gjb_heap *h)
     const struct gjb_region *t = gjb_regions(h);
     intptr_t desc = (intptr_t)gjb_descriptor_bytes(h->policy);
     intptr_t tab = h->regions, tab_end = tab + (intptr_t)(h->region_cap * sizeof *t);
-    intptr_t cls = h->classes;
-    intptr_t cls_end = h->policy == GJB_BUDDY ? cls
-                                              : cls + (intptr_t)(h->nlarge * sizeof(intptr_t) +
-                                                                 (h->nlarge + FF_GROUP - 1) / FF_GROUP);
+    bool ff = h->policy == GJB_FIRST_FIT; /* (BUDDY has no class table) */
+    intptr_t cls = ff ? h->classes : 0;
+    intptr_t cls_end = ff ? cls + (intptr_t)(h->nlarge * sizeof(intptr_t) +
+                                             (h->nlarge + FF_GROUP - 1) / FF_GROUP)
+                          : 0;
     for (uint32_t i = 0; i < h->nregions; i++) {
         intptr_t lo = t[i].first, hi = rebuilt_end(h, &t[i]);
         if (hi > t[i].hi || !apart(lo, hi, 0, desc) || (tab && !apart(lo, hi, tab, tab_end)) ||

@@ -463,10 +463,14 @@ static void damaged_descriptor(void **state)
     corrupt(h);
     h->map = mask;
     whole(h);
-    /* fields only FIRST_FIT uses */
-    h->classes = 16;
+    /* the hot region's span in units, which the hot paths trust */
+    h->hot_units++;
     corrupt(h);
-    h->classes = 0;
+    h->hot_units -= 2;
+    corrupt(h);
+    h->hot_units++;
+    whole(h);
+    /* fields only FIRST_FIT uses */
     h->nlarge = 1;
     corrupt(h);
     h->nlarge = 0;

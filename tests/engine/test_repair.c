@@ -428,6 +428,10 @@ static void within_checks_every_offset(void **state)
     assert_int_equal(gjb_heap_init(arena, 32768, GJB_BUDDY, 4, &h), GJB_OK);
     assert_true(gjb_heap_within(arena, 32768, h));
     EXPECT_OUTSIDE(h->nregions = 2);
+    /* the hot paths' range check in units would read tags past the area */
+    EXPECT_OUTSIDE(h->hot_units += 1);
+    EXPECT_OUTSIDE(h->hot_units = SIZE_MAX);
+    assert_true(gjb_heap_within(arena, 32768, h));
 }
 
 int main(void)
