@@ -10,7 +10,9 @@
  * allocated block start from the tags alone.
  *
  * Free blocks of order k sit on doubly linked list k (last in, first out;
- * the links are offsets kept inside the free block), and bit k of `map`
+ * the links are offsets kept inside the free block; the first block's back
+ * link is not kept, so that taking it writes nothing into the next one),
+ * and bit k of `map`
  * is set while list k is not empty: an allocation finds its list with one
  * bit scan, splits at most log2(size) times, and a free merges at most as
  * often. The links inside free blocks are memory a buggy application can
@@ -34,25 +36,27 @@ static inline bool free_block_at(const gjb_heap *h, intptr_t off, unsigned k)
 
 /* True when the links of free block off (order k) agree with their
  * neighbours on list k, so that unlinking it writes only into free blocks.
- * Out of line: only merging and resizing need it. */
+ * The first block of a list has no back link (buddy.h): unlinking it
+ * writes its next offset into the head and nothing through it; its next
+ * block must still be one of the list, as for an allocation
+ * (gjb_bd_alloc). Out of line: only merging and resizing need it. */
 static GJB_NOINLINE bool links_ok(const gjb_heap *h, intptr_t off, unsigned k)
 {
     const struct bd_node *n = bd_node(h, off);
+    if (bd_heads(h)[k] == off)
+        return !n->next || free_block_at(h, n->next, k);
     if (n->next && (!free_block_at(h, n->next, k) || bd_node(h, n->next)->prev != off))
         return false;
-    if (!n->prev)
-        return bd_heads(h)[k] == off;
     return free_block_at(h, n->prev, k) && bd_node(h, n->prev)->next == off;
 }
 
-/* Puts block b (order k) on list k and tags it free. The caller counts it. */
+/* Puts block b (order k) on list k and tags it free. The caller counts it.
+ * The block it goes in front of gets its back link. */
 static inline void push(gjb_heap *h, const struct gjb_region *r, char *b, unsigned k)
 {
     intptr_t *head = bd_heads(h), off = gjb_off(h, b);
-    struct bd_node *n = bd_node(h, off);
     GJB_STEP();
-    n->next = head[k];
-    n->prev = 0;
+    bd_node(h, off)->next = head[k];
     if (head[k]) {
         GJB_STEP();
         bd_node(h, head[k])->prev = off;
@@ -68,13 +72,14 @@ static void unlink_block(gjb_heap *h, intptr_t off, unsigned k)
 {
     struct bd_node *n = bd_node(h, off);
     GJB_STEP();
-    if (n->prev)
+    if (bd_heads(h)[k] == off) {
+        bd_heads(h)[k] = n->next; /* the next block is first now: no back link */
+    } else {
         bd_node(h, n->prev)->next = n->next;
-    else
-        bd_heads(h)[k] = n->next;
-    GJB_STEP();
-    if (n->next)
-        bd_node(h, n->next)->prev = n->prev;
+        GJB_STEP();
+        if (n->next)
+            bd_node(h, n->next)->prev = n->prev;
+    }
     if (!bd_heads(h)[k])
         h->map &= ~(1ULL << k);
 }
@@ -236,14 +241,11 @@ int gjb_bd_alloc(gjb_heap *h, size_t block, bool aligned, void **out)
         return GJB_E_CORRUPT;
     unsigned char *t = bd_tag(h, r, off);
     intptr_t next = bd_node(h, off)->next;
-    if (*t != bd_free_tag(j) ||
-        (next && (!free_block_at(h, next, j) || bd_node(h, next)->prev != off)))
+    if (*t != bd_free_tag(j) || (next && !free_block_at(h, next, j)))
         return GJB_E_CORRUPT; /* a damaged list is refused, never followed */
-    head[j] = next;
+    head[j] = next; /* (first now: its back link is not kept) */
     GJB_STEP();
-    if (next)
-        bd_node(h, next)->prev = 0;
-    else
+    if (!next)
         h->map &= ~(1ULL << j);
     if (j > k)
         split(h, r, gjb_ptr(h, off), j, k);
@@ -420,7 +422,7 @@ int gjb_bd_validate_lists(const gjb_heap *h, size_t *count, size_t *bytes)
             return GJB_E_CORRUPT;
         for (; off; prev = off, off = bd_node(h, off)->next) {
             if (*count >= h->free_blocks || !free_block_at(h, off, k) ||
-                bd_node(h, off)->prev != prev)
+                (prev && bd_node(h, off)->prev != prev)) /* (the first has no back link) */
                 return GJB_E_CORRUPT;
             (*count)++;
             *bytes += bd_size(k);

@@ -8,7 +8,9 @@
  * inside a block, otherwise order + 1, or'ed with BD_TAG_FREE for a free
  * block or with BD_TAG_ALIGNED for an allocated block memalign placed
  * (whose alignment realloc must keep). Free blocks of order k sit on doubly
- * linked list k (links: offsets inside the free block); bit k of the
+ * linked list k (links: offsets inside the free block); the first block's
+ * back link is not kept (it may name a block taken since), so that taking
+ * the first block writes nothing into the next one; bit k of the
  * descriptor's `map` is set while list k is not empty; the list heads are
  * the descriptor's `lists`.
  */
@@ -176,7 +178,7 @@ static GJB_ALWAYS_INLINE unsigned char *bd_alloc_pick(const gjb_heap *h, unsigne
         return NULL;
     GJB_RELOAD();
     intptr_t next = bd_node(h, off)->next;
-    if (next && GJB_UNLIKELY(!bd_hot_free(h, next, k) || bd_node(h, next)->prev != off))
+    if (next && GJB_UNLIKELY(!bd_hot_free(h, next, k)))
         return NULL;
     *op = off;
     *np = next;
@@ -198,7 +200,7 @@ static GJB_ALWAYS_INLINE unsigned char *bd_alloc_pick_wide(const gjb_heap *h, un
     intptr_t next = bd_node(h, off)->next;
     if (next) {
         const unsigned char *nt = bd_unit_tag(h, next);
-        if (GJB_UNLIKELY(!nt || *nt != ft || bd_node(h, next)->prev != off))
+        if (GJB_UNLIKELY(!nt || *nt != ft))
             return NULL;
     }
     *op = off;
@@ -213,11 +215,9 @@ static GJB_ALWAYS_INLINE void *bd_alloc_take(gjb_heap *h, unsigned k, intptr_t o
                                              unsigned char *t, bool aligned)
 {
     GJB_STEP();
-    if (next)
-        bd_node(h, next)->prev = 0;
-    else
+    if (!next)
         h->map &= ~((uint64_t)1 << k);
-    h->lists[k] = next;
+    h->lists[k] = next; /* (first now: its back link is not kept) */
     /* k + 1: the free tag without its flag (one instruction; no branch) */
     bd_set_tag(t, (*t & ~BD_TAG_FREE) | (unsigned)aligned * BD_TAG_ALIGNED);
     h->free_blocks--;
@@ -274,7 +274,6 @@ static GJB_ALWAYS_INLINE bool bd_free_hit(gjb_heap *h, void *p, bool wide)
     intptr_t first = h->lists[k];
     GJB_STEP();
     bd_node(h, off)->next = first;
-    bd_node(h, off)->prev = 0;
     GJB_STEP();
     if (first)
         bd_node(h, first)->prev = off;

@@ -303,9 +303,11 @@ static void damaged_list_refuses_allocation(void **state)
     }
     node(c)->next = saved;
 
+    /* a does not point back at c: validation sees it. An allocation does
+     * not read it: taking c makes a the first block, whose back link is
+     * not kept (below). */
     saved = node(a)->prev;
-    node(a)->prev = 0; /* a does not point back at c */
-    assert_int_equal(gjb_heap_alloc(h, U, &p), GJB_E_CORRUPT);
+    node(a)->prev = 0;
     corrupt(h);
     node(a)->prev = saved;
 
@@ -421,14 +423,40 @@ static void damaged_links_stop_a_merge(void **state)
     assert_int_equal(*tag(h, c), FREE0);
     corrupt(h);
 
+    /* The first block (c) is unlinked without writing into its next one
+     * (a), which becomes the first: a's back link is not read, and not
+     * kept once a is first. */
     h = two_on_list0(&a, &b, &c, &d);
-    node(a)->prev = 8; /* c's next block (a) does not point back at c: c stays */
-    assert_int_equal(gjb_heap_free(h, d), GJB_OK);
-    assert_int_equal(*tag(h, c), FREE0);
-    assert_int_equal(*tag(h, d), FREE0);
-    assert_int_equal(heads(h)[0], off(h, d));
-    assert_int_equal(node(c)->next, off(h, a)); /* c was not unlinked */
-    corrupt(h);
+    node(a)->prev = 8;
+    assert_int_equal(gjb_heap_free(h, d), GJB_OK); /* merged with c */
+    assert_int_equal(*tag(h, c), (unsigned char)(BD_TAG_FREE | 2));
+    assert_int_equal(*tag(h, d), 0);
+    assert_int_equal(heads(h)[0], off(h, a));
+    assert_int_equal(node(a)->prev, 8);
+    whole(h);
+}
+
+/* Taking the first block of a list writes nothing into the next one (its
+ * back link is left as it was: the first block's is not kept), and a
+ * block pushed in front of the first gives it its back link again. */
+static void taking_the_first_block_writes_nothing_into_the_next(void **state)
+{
+    (void)state;
+    char *a, *b, *c, *d;
+    gjb_heap *h = two_on_list0(&a, &b, &c, &d);
+    struct bnode before = *node(a);
+    void *p;
+    assert_int_equal(gjb_heap_alloc(h, U, &p), GJB_OK);
+    assert_ptr_equal(p, c);
+    assert_memory_equal(node(a), &before, sizeof before);
+    assert_int_equal(heads(h)[0], off(h, a));
+    whole(h);
+    node(a)->prev = 8; /* the first block's back link: not read */
+    whole(h);
+    assert_int_equal(gjb_heap_free(h, c), GJB_OK); /* d allocated: no merge */
+    assert_int_equal(heads(h)[0], off(h, c));
+    assert_int_equal(node(a)->prev, off(h, c));
+    whole(h);
 }
 
 static void damaged_links_stop_growing_in_place(void **state)
@@ -439,7 +467,7 @@ static void damaged_links_stop_growing_in_place(void **state)
     buddies(h, &a, &b);
     assert_int_equal(gjb_heap_free(h, b), GJB_OK);
     memset(a, 0x5a, U);
-    node(b)->prev = 8; /* b is the head: its back link must be 0 */
+    node(b)->next = 8; /* b is the first block: its next one must be a block of its list */
     void *p;
     assert_int_equal(gjb_heap_realloc(h, a, 2 * U, &p), GJB_OK);
     assert_ptr_not_equal(p, a); /* moved instead of taking b */
@@ -527,6 +555,7 @@ int main(void)
         cmocka_unit_test(damaged_list_refuses_allocation),
         cmocka_unit_test(damaged_list_in_a_heap_of_two_regions),
         cmocka_unit_test(damaged_links_stop_a_merge),
+        cmocka_unit_test(taking_the_first_block_writes_nothing_into_the_next),
         cmocka_unit_test(damaged_links_stop_growing_in_place),
         cmocka_unit_test(damaged_descriptor),
     };
