@@ -52,9 +52,8 @@ struct slot {
     unsigned long gen;      /* the generation of the slot's next id */
     struct gjb_errpolicy pol; /* what a bad pointer or damage also does */
     struct gjb_shpart *sh;  /* a partition in shared memory: its header; else NULL */
-    unsigned char buddy;    /* its heap's policy is BUDDY (read without the lock) */
     char pad[128 - GJB_PORT_LOCK_BYTES - 3 * sizeof(void *) - sizeof(mpart_id) -
-             sizeof(struct gjb_errpolicy) - 1];
+             sizeof(struct gjb_errpolicy)];
 };
 _Static_assert(sizeof(struct slot) == 128, "a slot is 128 bytes: indexing by a shift");
 
@@ -279,7 +278,6 @@ int mpart_create_ex(char *addr, size_t size, int policy, mpart_id *mid)
         gjb_port_lock_take(&s->lock);
         s->heap = h;
         s->pol = (struct gjb_errpolicy){GJBMEM_ERR_RETURN, NULL, NULL};
-        __atomic_store_n(&s->buddy, policy == BUDDY_ALLOCATION, __ATOMIC_RELAXED);
         set_id(s, next_id(s, false));
         *mid = s->id;
         gjb_port_lock_release(&s->lock);
@@ -495,9 +493,10 @@ static GJB_NOINLINE void *alloc_other(mpart_id mid, size_t size)
  * (ff_quick_hit, ff_free_look: docs/DESIGN.md, "Quick lists"), its exact
  * class and its other frees out of line, so that their registers do not
  * weigh on the common case; BUDDY's calls in functions of their own
- * (alloc_buddy, free_buddy, memalign_buddy_locked). mpart_free picks the
- * policy before the lock, by the slot's copy of it (`buddy`; a stale id
- * that reads another partition's is refused under the lock all the same).
+ * (alloc_buddy, free_buddy, memalign_buddy_locked), both entries picking
+ * the policy under the lock, by the heap's (read before the lock, from a
+ * copy in the slot, the BUDDY pair took 4 instructions more and FIRST_FIT's
+ * 3: docs/BENCHMARKS.md, stop 34).
  * Tools, guards (levels 2, 3) and firmware built for size
  * (GJBMEM_SMALL_CODE: no engine code copied in here) take the whole calls. */
 #define HOT_PATHS (!GJBMEM_TOOLS && !GJB_GUARDED && !GJB_SMALL_CODE)
@@ -831,50 +830,42 @@ static GJB_ALWAYS_INLINE bool free_enter(struct slot *s, mpart_id mid, char *add
     return false;
 }
 
-/* mpart_free on slot s, which holds (or held) a FIRST_FIT partition: the
- * lock and the id, then the frame-free half (ff_free_look: a block onto a
- * quick list); a block of the hot region that does not go onto one is
- * freed without looking for its region again (free_aligned, free_missed_at),
- * anything else gets the engine's general free (free_declined). */
-static GJB_ALWAYS_INLINE int free_first_fit(struct slot *s, mpart_id mid, char *addr)
+/* mpart_free on the locked private slot s, which holds the BUDDY heap h,
+ * in a function of its own (bd_free_hit: the hot region only). */
+static GJB_NOINLINE int free_buddy(struct slot *s, gjb_heap *h, char *addr)
 {
-    int ret;
-    if (GJB_UNLIKELY(!free_enter(s, mid, addr, &ret)))
-        return ret;
-    if (!HOT_PATHS)
-        return free_locked(s, addr);
-    size_t d, hd;
-    enum ff_look look = ff_free_look(s->heap, addr, &d, &hd);
-    if (GJB_LIKELY(look == FF_LOOK_HIT))
+    if (GJB_LIKELY(bd_free_hit(h, addr, false)))
         return release_ok(s);
-    if (look == FF_LOOK_ALIGNED)
-        return free_aligned(s, s->heap, addr, d, hd);
-    if (look == FF_LOOK_OTHER) /* another region's block, NULL, or a foreign pointer */
-        return free_declined(s, s->heap, addr);
-    return free_missed_at(s, s->heap, addr, d, hd);
+    return free_declined(s, h, addr);
 }
 
-/* The same for a BUDDY partition, in a function of its own (bd_free_hit). */
-static GJB_NOINLINE int free_buddy(struct slot *s, mpart_id mid, char *addr)
-{
-    int ret;
-    if (GJB_UNLIKELY(!free_enter(s, mid, addr, &ret)))
-        return ret;
-    if (!HOT_PATHS)
-        return free_locked(s, addr);
-    if (GJB_LIKELY(bd_free_hit(s->heap, addr, false))) /* the hot region only */
-        return release_ok(s);
-    return free_declined(s, s->heap, addr);
-}
-
+/* mpart_free: the lock and the id, then the policy's half. FIRST_FIT's
+ * frame-free half is inline (ff_free_look: a block onto a quick list); a
+ * block of the hot region that does not go onto one is freed without
+ * looking for its region again (free_aligned, free_missed_at), anything
+ * else gets the engine's general free (free_declined). */
 int mpart_free(mpart_id mid, char *addr)
 {
     struct slot *s = private_slot_of(mid);
     if (GJB_UNLIKELY(!s))
         return free_other(mid, addr);
-    if (__atomic_load_n(&s->buddy, __ATOMIC_RELAXED))
-        return free_buddy(s, mid, addr);
-    return free_first_fit(s, mid, addr);
+    int ret;
+    if (GJB_UNLIKELY(!free_enter(s, mid, addr, &ret)))
+        return ret;
+    if (!HOT_PATHS)
+        return free_locked(s, addr);
+    gjb_heap *h = s->heap;
+    if (h->policy == GJB_BUDDY)
+        return free_buddy(s, h, addr);
+    size_t d, hd;
+    enum ff_look look = ff_free_look(h, addr, &d, &hd);
+    if (GJB_LIKELY(look == FF_LOOK_HIT))
+        return release_ok(s);
+    if (look == FF_LOOK_ALIGNED)
+        return free_aligned(s, h, addr, d, hd);
+    if (look == FF_LOOK_OTHER) /* another region's block, NULL, or a foreign pointer */
+        return free_declined(s, h, addr);
+    return free_missed_at(s, h, addr, d, hd);
 }
 
 int mpart_set_error_policy(mpart_id mid, unsigned flags, gjbmem_error_hook hook, void *arg)
