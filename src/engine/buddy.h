@@ -256,19 +256,23 @@ static GJB_ALWAYS_INLINE bool bd_free_hit(gjb_heap *h, void *p, bool wide)
     const struct gjb_region *r = bd_seen(h, off, wide);
     if (GJB_UNLIKELY(!r))
         return false;
-    size_t span = wide ? (size_t)(r->end - r->first) : h->hot_span, d = (size_t)(off - r->first);
-    size_t u = gjb_ror(d, BD_BU_LOG2);
-    if (GJB_UNLIKELY(wide ? d % GJB_BU != 0 : u >= h->hot_units)) /* (wide: r holds off) */
+    /* in units: u the block's, units the area's (wide: r holds off) */
+    size_t d = (size_t)(off - r->first), u = gjb_ror(d, BD_BU_LOG2);
+    size_t units = wide ? (size_t)(r->end - r->first) / GJB_BU : h->hot_units;
+    if (GJB_UNLIKELY(wide ? d % GJB_BU != 0 : u >= units))
         return false;
     unsigned char *tags = (unsigned char *)gjb_ptr(h, r->end);
     unsigned k = (tags[u] & ~BD_TAG_ALIGNED) - 1u; /* free, or no order: k >= BD_ORDERS */
     if (GJB_UNLIKELY(k >= BD_ORDERS))
         return false;
-    size_t s = bd_size(k); /* only now: no shift by an order beyond any block */
-    if (GJB_UNLIKELY(((uintptr_t)p & (s - 1)) || s > span - d))
+    size_t s = bd_size(k), n = (size_t)1 << k; /* only now: no shift past any block */
+    if (GJB_UNLIKELY(((uintptr_t)p & (s - 1)) || n > units - u))
         return false;
-    size_t bud = ((uintptr_t)p & s) ? d - s : d + s; /* below the area: wraps */
-    if (GJB_UNLIKELY(bud <= span - s && tags[bud / GJB_BU] == bd_free_tag(k)))
+    /* The buddy's tag, when it is in the area (below it: wraps). A buddy
+     * that would run past the area's end reads as free only where tags
+     * are damaged: gjb_bd_free, which then does the free, checks that. */
+    size_t bud = ((uintptr_t)p & s) ? u - n : u + n;
+    if (GJB_UNLIKELY(bud < units && tags[bud] == bd_free_tag(k)))
         return false; /* it merges */
     bd_set_tag(&tags[u], bd_free_tag(k));
     intptr_t first = h->lists[k];

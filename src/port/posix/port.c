@@ -43,15 +43,13 @@ static void futex(atomic_int *w, int op, int val)
  * No spinning without bound. */
 void gjb_posix_lock_wait(atomic_int *w)
 {
-    for (int i = 0; i < 100; i++) {
-        int c = 0;
-        if (atomic_load_explicit(w, memory_order_relaxed) == 0 &&
-            atomic_compare_exchange_weak_explicit(w, &c, 1, memory_order_acquire,
-                                                  memory_order_relaxed))
+    for (int i = 0; i < 100; i++)
+        if (!(atomic_load_explicit(w, memory_order_relaxed) & 1) &&
+            !(atomic_fetch_or_explicit(w, 1, memory_order_acquire) & 1))
             return;
-    }
-    while (atomic_exchange_explicit(w, 2, memory_order_acquire) != 0)
-        futex(w, FUTEX_WAIT, 2);
+    /* taken with a waiter from here on (3), until the lock is let go */
+    while (atomic_exchange_explicit(w, 3, memory_order_acquire) & 1)
+        futex(w, FUTEX_WAIT, 3);
 }
 
 void gjb_posix_lock_wake(atomic_int *w)
