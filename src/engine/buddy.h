@@ -222,7 +222,7 @@ static GJB_ALWAYS_INLINE void *bd_alloc_take(gjb_heap *h, unsigned k, intptr_t o
     bd_set_tag(t, (*t & ~BD_TAG_FREE) | (unsigned)aligned * BD_TAG_ALIGNED);
     h->free_blocks--;
     h->alloc_blocks++;
-    h->free -= bd_size(k);
+    h->free += ((size_t)0 - GJB_BU) << k; /* less bd_size(k): no copy of it to subtract */
     gjb_note_used(h);
     return gjb_ptr(h, off);
 }
@@ -246,6 +246,14 @@ static GJB_ALWAYS_INLINE int bd_alloc_fast(gjb_heap *h, size_t size, void **out)
     return GJB_OK;
 }
 
+/* Units in region r's block area: the hot region's from the descriptor,
+ * read where it is used (after GJB_RELOAD: held in a register, it cost
+ * the BUDDY pair a saved register: docs/BENCHMARKS.md, stop 34). */
+static GJB_ALWAYS_INLINE size_t bd_units(const gjb_heap *h, const struct gjb_region *r, bool wide)
+{
+    return wide ? (size_t)(r->end - r->first) / GJB_BU : h->hot_units;
+}
+
 /* The common case of a free, for a caller that must not call out on its
  * common path: a block of a region the hot paths see whose buddy is not a
  * free block of its order; false (nothing changed) for anything else, NULL
@@ -256,23 +264,24 @@ static GJB_ALWAYS_INLINE bool bd_free_hit(gjb_heap *h, void *p, bool wide)
     const struct gjb_region *r = bd_seen(h, off, wide);
     if (GJB_UNLIKELY(!r))
         return false;
-    /* in units: u the block's, units the area's (wide: r holds off) */
+    /* in units: u the block's (wide: r holds off) */
     size_t d = (size_t)(off - r->first), u = gjb_ror(d, BD_BU_LOG2);
-    size_t units = wide ? (size_t)(r->end - r->first) / GJB_BU : h->hot_units;
-    if (GJB_UNLIKELY(wide ? d % GJB_BU != 0 : u >= units))
+    if (GJB_UNLIKELY(wide ? d % GJB_BU != 0 : u >= bd_units(h, r, wide)))
         return false;
+    GJB_RELOAD();
     unsigned char *tags = (unsigned char *)gjb_ptr(h, r->end);
     unsigned k = (tags[u] & ~BD_TAG_ALIGNED) - 1u; /* free, or no order: k >= BD_ORDERS */
     if (GJB_UNLIKELY(k >= BD_ORDERS))
         return false;
     size_t s = bd_size(k), n = (size_t)1 << k; /* only now: no shift past any block */
-    if (GJB_UNLIKELY(((uintptr_t)p & (s - 1)) || n > units - u))
+    size_t e = u + n; /* the block's end (no overflow: u < units, n <= 2^47) */
+    if (GJB_UNLIKELY(((uintptr_t)p & (s - 1)) || e > bd_units(h, r, wide)))
         return false;
     /* The buddy's tag, when it is in the area (below it: wraps). A buddy
      * that would run past the area's end reads as free only where tags
      * are damaged: gjb_bd_free, which then does the free, checks that. */
-    size_t bud = ((uintptr_t)p & s) ? u - n : u + n;
-    if (GJB_UNLIKELY(bud < units && tags[bud] == bd_free_tag(k)))
+    size_t bud = ((uintptr_t)p & s) ? u - n : e;
+    if (GJB_UNLIKELY(bud < bd_units(h, r, wide) && tags[bud] == bd_free_tag(k)))
         return false; /* it merges */
     bd_set_tag(&tags[u], bd_free_tag(k));
     intptr_t first = h->lists[k];
