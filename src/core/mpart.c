@@ -608,6 +608,20 @@ static GJB_NOINLINE void *take_buddy(struct slot *s, gjb_heap *h, intptr_t off, 
     return unlock_return(s, bd_alloc_take(h, k, off, next, bd_tag(h, &h->hot, off), aligned));
 }
 
+/* alloc_declined for a BUDDY request of order k (< BD_ORDERS) whose
+ * statistics are done: the general allocation of a block of that order,
+ * which is what gjb_bd_place makes of the request's size (only the order
+ * is passed: alloc_buddy then keeps one register less). Hot paths only:
+ * no tool watches. */
+static GJB_NOINLINE void *alloc_order_declined(struct slot *s, gjb_heap *h, unsigned k)
+{
+    void *p;
+    int st = gjb_bd_place(h, bd_size(k), GJB_G, &p);
+    if (GJB_UNLIKELY(st != GJB_OK))
+        return alloc_refused(s, gjb_refused(h, st));
+    return unlock_return(s, p);
+}
+
 /* mpart_alloc on the locked private slot s, which holds the BUDDY heap h.
  * The request's statistics first (a declined call does them again: the
  * same). */
@@ -616,10 +630,12 @@ static GJB_NOINLINE void *alloc_buddy(struct slot *s, gjb_heap *h, size_t size)
     if (size > h->peak_request)
         h->peak_request = size;
     unsigned k = bd_order_for(size); /* size 0: an order no block has */
+    if (GJB_UNLIKELY(k >= BD_ORDERS))
+        return alloc_declined(s, h, size);
     intptr_t off, next;
     unsigned char *t = bd_alloc_pick(h, k, &off, &next);
     if (GJB_UNLIKELY(!t))
-        return alloc_declined(s, h, size);
+        return alloc_order_declined(s, h, k);
     return release_return(s, bd_alloc_take(h, k, off, next, t, false));
 }
 

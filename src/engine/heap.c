@@ -279,19 +279,29 @@ static GJB_NOINLINE int gjb_bd_alloc_wide(gjb_heap *h, size_t size, void **out)
     return gjb_alloc_close(h, size, out, bd_alloc_fast(h, size, out));
 }
 
+/* The same once the request's order k (< BD_ORDERS) is known and its
+ * statistics are done (no tool watches): a block of that order, which is
+ * what the request's size asks (only the order is passed: the entry then
+ * keeps one register less). */
+static GJB_NOINLINE int gjb_bd_alloc_order(gjb_heap *h, unsigned k, void **out)
+{
+    int st = bd_alloc_fast(h, bd_size(k), out);
+    return st == GJB_OK ? st : gjb_refused(h, st);
+}
+
 int gjb_bd_alloc_entry(gjb_heap *h, size_t size, void **out)
 {
     GJB_TOOL_SCOPE();
-    if (GJB_SMALL_CODE || GJBMEM_TOOLS) /* (firmware built for size: one copy of the
-                                         * hit; tools: gjb_alloc_close describes the block) */
-        return gjb_bd_alloc_wide(h, size, out);
     unsigned k = bd_order_for(size); /* size 0: an order no block has */
-    intptr_t off, next;
-    unsigned char *t = bd_alloc_pick(h, k, &off, &next); /* the hot region's */
-    if (GJB_UNLIKELY(!t))
+    if (GJB_SMALL_CODE || GJBMEM_TOOLS || k >= BD_ORDERS) /* (firmware built for size: one
+                                  * copy of the hit; tools: gjb_alloc_close describes the block) */
         return gjb_bd_alloc_wide(h, size, out);
     if (size > h->peak_request)
         h->peak_request = size;
+    intptr_t off, next;
+    unsigned char *t = bd_alloc_pick(h, k, &off, &next); /* the hot region's */
+    if (GJB_UNLIKELY(!t))
+        return gjb_bd_alloc_order(h, k, out);
     *out = bd_alloc_take(h, k, off, next, t, false);
     return GJB_OK;
 }
