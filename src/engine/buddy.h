@@ -268,22 +268,29 @@ static GJB_ALWAYS_INLINE bool bd_free_hit(gjb_heap *h, void *p, bool wide)
     size_t d = (size_t)(off - r->first), u = gjb_ror(d, BD_BU_LOG2);
     if (GJB_UNLIKELY(wide ? d % GJB_BU != 0 : u >= bd_units(h, r, wide)))
         return false;
+    /* (the barriers: the area's bounds read again where they are used,
+     * not held in registers; each took a saved register off BUDDY's free:
+     * docs/BENCHMARKS.md, stop 34) */
     GJB_RELOAD();
-    unsigned char *tags = (unsigned char *)gjb_ptr(h, r->end);
-    unsigned k = (tags[u] & ~BD_TAG_ALIGNED) - 1u; /* free, or no order: k >= BD_ORDERS */
+    unsigned char *t = (unsigned char *)gjb_ptr(h, r->end) + u;
+    unsigned k = (*t & ~BD_TAG_ALIGNED) - 1u; /* free, or no order: k >= BD_ORDERS */
     if (GJB_UNLIKELY(k >= BD_ORDERS))
         return false;
     size_t s = bd_size(k), n = (size_t)1 << k; /* only now: no shift past any block */
-    size_t e = u + n; /* the block's end (no overflow: u < units, n <= 2^47) */
-    if (GJB_UNLIKELY(((uintptr_t)p & (s - 1)) || e > bd_units(h, r, wide)))
+    if (GJB_UNLIKELY((uintptr_t)p & (s - 1)))
         return false;
-    /* The buddy's tag, when it is in the area (below it: wraps). A buddy
-     * that would run past the area's end reads as free only where tags
-     * are damaged: gjb_bd_free, which then does the free, checks that. */
-    size_t bud = ((uintptr_t)p & s) ? u - n : e;
-    if (GJB_UNLIKELY(bud < bd_units(h, r, wide) && tags[bud] == bd_free_tag(k)))
+    size_t e = u + n; /* the block's end (no overflow: u < units, n <= 2^47) */
+    if (GJB_UNLIKELY(e > bd_units(h, r, wide)))
+        return false;
+    GJB_RELOAD();
+    /* The buddy's tag, when the buddy starts in the area: n units after
+     * t or before it. A buddy that would run past the area's end reads as
+     * free only where tags are damaged: gjb_bd_free, which then does the
+     * free, checks that. */
+    if (GJB_UNLIKELY(((uintptr_t)p & s) ? u >= n && t[-(intptr_t)n] == bd_free_tag(k)
+                                        : e < bd_units(h, r, wide) && t[n] == bd_free_tag(k)))
         return false; /* it merges */
-    bd_set_tag(&tags[u], bd_free_tag(k));
+    bd_set_tag(t, bd_free_tag(k));
     intptr_t first = h->lists[k];
     GJB_STEP();
     bd_node(h, off)->next = first;
