@@ -162,7 +162,7 @@ static void carve(gjb_heap *h, const struct gjb_region *r, intptr_t from, intptr
     }
     while (n--) {
         push(h, r, gjb_ptr(h, at[n]), order[n]);
-        h->free_blocks++;
+        h->segments++;
         h->free += bd_size(order[n]);
     }
 }
@@ -221,7 +221,7 @@ int gjb_bd_check(const gjb_heap *h, const void *p, char **bp, const struct gjb_r
  * the upper halves go on their lists. */
 static GJB_NOINLINE void split(gjb_heap *h, const struct gjb_region *r, char *b, unsigned j, unsigned k)
 {
-    h->free_blocks += j - k;
+    h->segments += j - k;
     while (j > k) {
         j--;
         push(h, r, b + bd_size(j), j);
@@ -250,7 +250,6 @@ int gjb_bd_alloc(gjb_heap *h, size_t block, bool aligned, void **out)
     if (j > k)
         split(h, r, gjb_ptr(h, off), j, k);
     bd_set_tag(t, (k + 1) | (aligned ? BD_TAG_ALIGNED : 0));
-    h->free_blocks--;
     h->alloc_blocks++;
     h->free -= bd_size(k);
     *out = gjb_ptr(h, off);
@@ -277,13 +276,12 @@ static GJB_ALWAYS_INLINE void release(gjb_heap *h, const struct gjb_region *r,
         if (*bt != bd_free_tag(k) || !links_ok(h, bud, k))
             break;
         unlink_block(h, bud, k);
-        h->free_blocks--;
+        h->segments--;
         bd_set_tag(bt, 0);
         if (bud < off)
             off = bud;
     }
     push(h, r, gjb_ptr(h, off), k);
-    h->free_blocks++;
 }
 
 void gjb_bd_release(gjb_heap *h, const struct gjb_region *r, char *b)
@@ -328,7 +326,7 @@ int gjb_bd_resize(gjb_heap *h, const struct gjb_region *r, char *b, size_t block
         while (k > want) {
             k--;
             push(h, r, b + bd_size(k), k);
-            h->free_blocks++;
+            h->segments++;
             h->free += bd_size(k);
         }
     } else if (can_grow(h, r, off, k, want)) {
@@ -336,7 +334,7 @@ int gjb_bd_resize(gjb_heap *h, const struct gjb_region *r, char *b, size_t block
             intptr_t bud = off + (intptr_t)bd_size(k);
             unlink_block(h, bud, k);
             bd_set_tag(bd_tag(h, r, bud), 0);
-            h->free_blocks--;
+            h->segments--;
             h->free -= bd_size(k);
         }
     } else {
@@ -421,7 +419,7 @@ int gjb_bd_validate_lists(const gjb_heap *h, size_t *count, size_t *bytes)
         if (((h->map >> k) & 1) != (off != 0))
             return GJB_E_CORRUPT;
         for (; off; prev = off, off = bd_node(h, off)->next) {
-            if (*count >= h->free_blocks || !free_block_at(h, off, k) ||
+            if (*count >= h->segments - h->alloc_blocks || !free_block_at(h, off, k) ||
                 (prev && bd_node(h, off)->prev != prev)) /* (the first has no back link) */
                 return GJB_E_CORRUPT;
             (*count)++;
@@ -476,6 +474,7 @@ bool gjb_bd_repair_region(gjb_heap *h, const struct gjb_region *r)
         }
         carve(h, r, gap, off);
         h->alloc_blocks++;
+        h->segments++;
         memset(t + u + 1, 0, s / GJB_BU - 1); /* a shrink's halves not yet given back */
         u += s / GJB_BU;
         gap = off + (intptr_t)s;

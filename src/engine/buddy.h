@@ -220,7 +220,6 @@ static GJB_ALWAYS_INLINE void *bd_alloc_take(gjb_heap *h, unsigned k, intptr_t o
     h->lists[k] = next; /* (first now: its back link is not kept) */
     /* k + 1: the free tag without its flag (one instruction; no branch) */
     bd_set_tag(t, (*t & ~BD_TAG_FREE) | (unsigned)aligned * BD_TAG_ALIGNED);
-    h->free_blocks--;
     h->alloc_blocks++;
     h->free += ((size_t)0 - GJB_BU) << k; /* less bd_size(k): no copy of it to subtract */
     gjb_note_used(h);
@@ -301,7 +300,6 @@ static GJB_ALWAYS_INLINE bool bd_free_hit(gjb_heap *h, void *p, bool wide)
         h->map |= (uint64_t)1 << k;
     h->lists[k] = off;
     h->alloc_blocks--;
-    h->free_blocks++;
     h->free += s;
     return true;
 }

@@ -95,7 +95,7 @@ static void add_free(gjb_heap *h, intptr_t b, size_t s)
     gjb_set_word(p + s, gjb_word(p + s) | FF_PREV_FREE);
     ff_push(h, b, s);
     h->free += s - GJB_W;
-    h->free_blocks++;
+    h->segments++;
 }
 
 /* The smallest non-empty large class, or -1. */
@@ -267,7 +267,7 @@ static void carve_at(gjb_heap *h, intptr_t b, unsigned c, intptr_t at, size_t ne
         gjb_set_word(a + need, rest | FF_FREE);
         gjb_set_word(a + need + rest - GJB_W, rest);
         ff_push(h, at + (intptr_t)need, rest);
-        h->free_blocks++;
+        h->segments++;
         h->free -= GJB_W;
     } else {
         need += rest;
@@ -277,6 +277,7 @@ static void carve_at(gjb_heap *h, intptr_t b, unsigned c, intptr_t at, size_t ne
     h->free -= need;
     ff_prove(h, gjb_region_of(h, at), at + (intptr_t)GJB_W);
     h->alloc_blocks++;
+    h->segments++;
 }
 
 int gjb_ff_alloc_moved(gjb_heap *h, size_t size, void **out)
@@ -375,13 +376,12 @@ static GJB_ALWAYS_INLINE void release(gjb_heap *h, const struct gjb_region *r, c
     char *n = b + s;
     h->alloc_blocks--;
     h->free += s - GJB_W;
-    h->free_blocks++;
     if (ff_is_free(nh)) { /* merge the next block: one header less */
         size_t ns = nh & ~FF_FLAGS;
         ff_unlink(h, gjb_off(h, n), ns);
         s += ns;
         h->free += GJB_W;
-        h->free_blocks--;
+        h->segments--;
     } else {
         gjb_set_word(n, nh | FF_PREV_FREE);
     }
@@ -391,7 +391,7 @@ static GJB_ALWAYS_INLINE void release(gjb_heap *h, const struct gjb_region *r, c
         ff_unlink(h, gjb_off(h, b), ps);
         s += ps;
         h->free += GJB_W;
-        h->free_blocks--;
+        h->segments--;
     }
     gjb_set_word(b, s | FF_FREE);
     gjb_set_word(b + s - GJB_W, s);
@@ -529,6 +529,7 @@ static void shrink(gjb_heap *h, const struct gjb_region *r, char *b, size_t need
     gjb_set_word(b, need | (hd & FF_FLAGS));
     gjb_set_word(b + need, s - need);
     h->alloc_blocks++; /* the tail, until release() frees it */
+    h->segments++;
     gjb_ff_release(h, r, b + need);
 }
 
@@ -540,14 +541,14 @@ static void grow_right(gjb_heap *h, char *b, size_t need)
     size_t ns = ff_size(n), rest = s + ns - need;
     ff_unlink(h, gjb_off(h, n), ns);
     h->free -= ns - GJB_W;
-    h->free_blocks--;
+    h->segments--;
     if (rest >= FF_MIN) {
         s = need;
         gjb_set_word(b + s, rest | FF_FREE);
         gjb_set_word(b + s + rest - GJB_W, rest);
         ff_push(h, gjb_off(h, b + s), rest);
         h->free += rest - GJB_W;
-        h->free_blocks++;
+        h->segments++;
     } else {
         s += ns;
         gjb_set_word(b + s, gjb_word(b + s) & ~FF_PREV_FREE);
@@ -580,11 +581,11 @@ static char *grow_left(gjb_heap *h, const struct gjb_region *r, char *b, size_t 
     if (ns) {
         ff_unlink(h, gjb_off(h, n), ns);
         h->free -= ns - GJB_W;
-        h->free_blocks--;
+        h->segments--;
     }
     ff_unlink(h, gjb_off(h, p), ps);
     h->free -= ps - GJB_W;
-    h->free_blocks--;
+    h->segments--;
     unprove(h, r, gjb_off(h, b) + (intptr_t)GJB_W);
     gjb_tool_move(nb + GJB_W, b + GJB_W, s - GJB_W);
     memmove(nb + GJB_W, b + GJB_W, s - GJB_W);
@@ -772,7 +773,7 @@ static int check_class(const gjb_heap *h, unsigned c, intptr_t first, size_t *co
 {
     intptr_t prev = 0;
     for (intptr_t b = first; b; prev = b, b = ff_link(h, b, FF_NEXT)) {
-        if (*count >= h->free_blocks || !listed_ok(h, b, c) || ff_link(h, b, FF_PREV) != prev)
+        if (*count >= h->segments - h->alloc_blocks || !listed_ok(h, b, c) || ff_link(h, b, FF_PREV) != prev)
             return GJB_E_CORRUPT;
         (*count)++;
         *bytes += ff_size(gjb_ptr(h, b));
@@ -802,7 +803,7 @@ static int check_quick(const gjb_heap *h, size_t *count, size_t *bytes)
             b = ff_qblock(q);
             const struct gjb_region *r = gjb_region_at(h, b);
             if (c < FF_MIN / GJB_G || !r || /* (a quick index is on a granule) */
-                n >= FF_QUICK_CAP - room || *count >= h->free_blocks ||
+                n >= FF_QUICK_CAP - room || *count >= h->segments - h->alloc_blocks ||
                 (k && ff_quick_level(gjb_ptr(h, b) + GJB_W) != k))
                 return GJB_E_CORRUPT;
             size_t hd = gjb_word(gjb_ptr(h, b));

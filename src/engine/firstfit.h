@@ -489,11 +489,11 @@ static GJB_ALWAYS_INLINE void ff_take(gjb_heap *h, intptr_t b, unsigned c, size_
         gjb_set_word(t + rest - GJB_W, rest);
         ff_push(h, b + (intptr_t)need, rest);
         h->free -= need;
+        h->segments++;
     } else {
         need = s;
         gjb_set_word(p + s, gjb_word(p + s) & ~FF_PREV_FREE);
         h->free -= s - GJB_W;
-        h->free_blocks--;
     }
     gjb_set_word(p, need);
     ff_prove(h, gjb_region_of(h, b), b + (intptr_t)GJB_W);
@@ -537,7 +537,6 @@ static GJB_ALWAYS_INLINE void *ff_take_exact(gjb_heap *h, intptr_t b, size_t nee
     gjb_set_word(p + need, gjb_word(p + need) & ~FF_PREV_FREE);
     gjb_set_word(p, need);
     h->free -= need - GJB_W;
-    h->free_blocks--;
     h->alloc_blocks++;
     ff_prove(h, gjb_region_of(h, b), b + (intptr_t)GJB_W);
     gjb_note_used(h);
@@ -552,7 +551,6 @@ static GJB_ALWAYS_INLINE char *ff_quick_retake(gjb_heap *h, char *p, unsigned c,
     ++*ff_quick_room(h);
     gjb_set_word(p, gjb_word(p) ^ (FF_QUICK & ~keep));
     h->free -= c * GJB_G - GJB_W;
-    h->free_blocks--;
     h->alloc_blocks++;
     return p;
 }
@@ -688,7 +686,6 @@ static GJB_ALWAYS_INLINE void ff_quick_link(gjb_heap *h, char *p, size_t hd, uns
     --*ff_quick_room(h);
     h->alloc_blocks--;
     h->free += c * GJB_G - GJB_W;
-    h->free_blocks++;
 }
 
 /* The same for a block memalign placed: onto the list of its level. */
@@ -862,7 +859,6 @@ static GJB_ALWAYS_INLINE int ff_free_in(gjb_heap *h, void *p, const struct gjb_r
     gjb_set_word(bp, s | FF_FREE);
     gjb_set_word(bp + s - GJB_W, s);
     h->free += s - GJB_W;
-    h->free_blocks++;
     if (GJB_UNLIKELY(!--h->alloc_blocks) || GJB_UNLIKELY(s >= FF_SMALL)) {
         gjb_ff_list_freed(h, b, s);
         return GJB_OK;

@@ -499,8 +499,8 @@ void gjb_heap_get_stats(const gjb_heap *h, struct gjbmem_heap_stats *st)
     st->maxused = h->total - h->free_floor;
     st->total = h->total;
     st->alloc_blocks = h->alloc_blocks;
-    st->free_blocks = h->free_blocks;
-    st->segments = h->alloc_blocks + h->free_blocks;
+    st->free_blocks = h->segments - h->alloc_blocks;
+    st->segments = h->segments;
     st->largest_free = gjb_heap_max_alloc(h);
     st->regions = h->nregions;
     st->failed = h->failed;
@@ -610,7 +610,7 @@ int gjb_heap_validate(const gjb_heap *h)
                          : gjb_ff_validate_lists(h, &idx_count, &idx_bytes);
     if (st != GJB_OK || idx_count != nfree || idx_bytes != free_bytes)
         return GJB_E_CORRUPT;
-    if (nalloc != h->alloc_blocks || nfree != h->free_blocks ||
+    if (nalloc != h->alloc_blocks || h->segments < nalloc || nfree != h->segments - nalloc ||
         free_bytes - nfree * gjb_hdr_bytes(h) != h->free || total != h->total ||
         max_block != h->max_block || h->free > h->total || h->free < h->free_floor ||
         h->free_floor > h->total)

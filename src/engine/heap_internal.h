@@ -69,7 +69,9 @@ struct gjb_heap {
     size_t hot_span;       /* hot.end - hot.first, for the hot paths' range check */
     size_t total;          /* bytes handed to the heap */
     size_t free;           /* payload bytes of the free blocks (headers excluded) */
-    size_t free_blocks;
+    size_t segments;       /* blocks, free ones (quick ones included) and
+                              allocated ones: a call that takes or frees a
+                              block whole changes only alloc_blocks */
     size_t alloc_blocks;
     size_t free_floor;     /* the least free ever was, raised with total when a
                               region is added: maxused is total - free_floor */

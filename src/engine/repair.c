@@ -104,7 +104,7 @@ static void free_gap(gjb_heap *h, intptr_t b, size_t s)
     gjb_set_word(p + s - GJB_W, s);
     ff_push(h, b, s);
     h->free += s - GJB_W;
-    h->free_blocks++;
+    h->segments++;
 }
 
 /* Ends the stretch [*cur, to) of region r as a free block (if not empty);
@@ -146,6 +146,7 @@ static bool repair_region(gjb_heap *h, const struct gjb_region *r)
             return false;
         gjb_set_word(gjb_ptr(h, b), s | (hd & FF_ALIGNED) | (prev_free ? FF_PREV_FREE : 0));
         h->alloc_blocks++;
+        h->segments++;
         cur = b + (intptr_t)s;
         prev_free = false;
     }
@@ -218,7 +219,7 @@ int gjb_heap_repair(gjb_heap *h)
         memset(bd_heads(h), 0, BD_ORDERS * sizeof(intptr_t));
     }
     h->map = 0;
-    h->free = h->free_blocks = h->alloc_blocks = 0;
+    h->free = h->segments = h->alloc_blocks = 0;
     const struct gjb_region *t = gjb_regions(h);
     for (uint32_t i = 0; i < h->nregions; i++) {
         struct gjb_region r = t[i];

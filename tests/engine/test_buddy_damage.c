@@ -528,10 +528,12 @@ static void damaged_descriptor(void **state)
     corrupt(h);
     h->hot.hi = hi;
     whole(h);
-    size_t nfree = h->free_blocks;
-    h->free_blocks = 0; /* fewer free blocks than the lists hold */
+    size_t segments = h->segments;
+    h->segments = h->alloc_blocks; /* fewer free blocks than the lists hold */
     corrupt(h);
-    h->free_blocks = nfree;
+    h->segments = h->alloc_blocks - 1; /* fewer blocks than the allocated ones */
+    corrupt(h);
+    h->segments = segments;
     whole(h);
 
     /* A region whose area rounds up past its end, and one too small for a

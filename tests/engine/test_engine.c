@@ -162,7 +162,7 @@ static gjb_heap *rich_heap(void)
     for (int i = 1; i < NB; i += 3)
         assert_int_equal(gjb_heap_free(h, blk[i]), GJB_OK);
     assert_int_equal(gjb_heap_validate(h), GJB_OK);
-    assert_int_equal(h->free_blocks, NB / 3 + 2); /* and the two regions' rests */
+    assert_int_equal(h->segments - h->alloc_blocks, NB / 3 + 2); /* and the two regions' rests */
     snapshot();
     return h;
 }
@@ -895,8 +895,9 @@ static void validate_detects_header_damage(void **state)
     EXPECT_CORRUPT(h, h->nregions = 1);
     EXPECT_CORRUPT(h, h->nregions = h->max_regions + 1u);
     EXPECT_CORRUPT(h, h->alloc_blocks++);
-    EXPECT_CORRUPT(h, h->free_blocks++);
-    EXPECT_CORRUPT(h, h->free_blocks = 0); /* fewer than the lists hold */
+    EXPECT_CORRUPT(h, h->segments++);
+    EXPECT_CORRUPT(h, h->segments = h->alloc_blocks); /* no free block, fewer than the lists hold */
+    EXPECT_CORRUPT(h, h->segments = 0);               /* fewer than the allocated ones */
     EXPECT_CORRUPT(h, h->free += GJB_G);
     EXPECT_CORRUPT(h, h->total += 1);
     EXPECT_CORRUPT(h, h->max_block += GJB_G);
@@ -1521,7 +1522,7 @@ static void validate_detects_region_zero_damage(void **state)
     EXPECT_CORRUPT(h, h->hot = ((struct gjb_region){-8 * G, 0, -8 * G, -4 * G})); /* ends at it */
     EXPECT_CORRUPT(h, h->hot.end = h->hot.hi + G);
     EXPECT_CORRUPT(h, h->hot.hi = h->hot.end + (intptr_t)GJB_W); /* the proof bitmap outside */
-    EXPECT_CORRUPT(h, h->free_blocks = 0);
+    EXPECT_CORRUPT(h, h->segments = h->alloc_blocks);
     restore();
     assert_memory_equal(&h->hot, &r0, sizeof r0);
     assert_int_equal(gjb_heap_validate(h), GJB_OK);

@@ -126,7 +126,7 @@ static void lists_and_counters_rebuilt(void **state)
     h->small_map = 0xffffffffu;
     h->map = 0;
     h->free = 1;
-    h->free_blocks = 99;
+    h->segments = 99;
     h->alloc_blocks = 0;
     ff_large(h)[0] = 12345;
     assert_int_equal(gjb_heap_validate(h), GJB_E_CORRUPT);
@@ -262,7 +262,7 @@ static void buddy_lists_and_counters_rebuilt(void **state)
     memset(bd_heads(h), 0x5a, BD_ORDERS * sizeof(intptr_t));
     h->map = 0x1234;
     h->free = 1;
-    h->free_blocks = 99;
+    h->segments = 99;
     h->alloc_blocks = 0;
     assert_int_equal(gjb_heap_validate(h), GJB_E_CORRUPT);
     repaired_and_intact(h);
