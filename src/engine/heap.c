@@ -289,9 +289,8 @@ static GJB_NOINLINE int gjb_bd_alloc_order(gjb_heap *h, unsigned k, void **out)
     return st == GJB_OK ? st : gjb_refused(h, st);
 }
 
-int gjb_bd_alloc_entry(gjb_heap *h, size_t size, void **out)
+static GJB_ALWAYS_INLINE int bd_alloc_entry(gjb_heap *h, size_t size, void **out)
 {
-    GJB_TOOL_SCOPE();
     unsigned k = bd_order_for(size); /* size 0: an order no block has */
     if (GJB_SMALL_CODE || GJBMEM_TOOLS || k >= BD_ORDERS) /* (firmware built for size: one
                                   * copy of the hit; tools: gjb_alloc_close describes the block) */
@@ -306,13 +305,23 @@ int gjb_bd_alloc_entry(gjb_heap *h, size_t size, void **out)
     return GJB_OK;
 }
 
+int gjb_bd_alloc_entry(gjb_heap *h, size_t size, void **out)
+{
+    GJB_TOOL_SCOPE();
+    return bd_alloc_entry(h, size, out);
+}
+
 /* gjb_bd_free_entry when the hot region's hit declined (NULL included):
- * another region's block (bd_free_hit wide), or the general free. */
+ * the general free for the hot region's blocks (a merge, or a refusal:
+ * the hit has looked at them already), another region's block by the
+ * hit there first (bd_free_hit wide). */
 static GJB_NOINLINE int gjb_bd_free_wide(gjb_heap *h, void *p)
 {
     if (!p)
         return GJB_E_INVAL;
-    return bd_free_fast(h, p);
+    if (GJB_SMALL_CODE || gjb_dist(gjb_off(h, p), h->hot.first) >= h->hot_span)
+        return bd_free_fast(h, p);
+    return gjb_bd_free(h, p);
 }
 
 int gjb_bd_free_entry(gjb_heap *h, void *p)
@@ -334,9 +343,16 @@ int gjb_ff_alloc_unquick(gjb_heap *h, size_t size, void **out)
     return GJB_OK;
 }
 
+/* gjb_heap_alloc_inline (heap_ops.h) with BUDDY's half inline too: its
+ * hit keeps no register across a call, so it costs FIRST_FIT's nothing
+ * here, and saves BUDDY's engine pair a jump and a move (stop 34). */
 int gjb_heap_alloc(gjb_heap *h, size_t size, void **out)
 {
-    return gjb_heap_alloc_inline(h, size, out);
+    if (GJBMEM_TOOLS)
+        return gjb_heap_alloc_watched(h, size, out);
+    if (h->policy == GJB_BUDDY)
+        return bd_alloc_entry(h, size, out);
+    return gjb_ff_alloc_frame(h, size, out);
 }
 
 int gjb_heap_alloc_watched(gjb_heap *h, size_t size, void **out)
