@@ -57,17 +57,12 @@ struct slot {
 };
 _Static_assert(sizeof(struct slot) == 128, "a slot is 128 bytes: indexing by a shift");
 
-/* The slots, after a sentinel: an id's slot field (slot + 1) indexes
- * all_slots directly, and the field 0 names the sentinel, whose id no id
- * equals (private_slot_of: one instruction less per call). */
-static struct slot all_slots[MPART_MAX_PARTS + 1] = {{.id = ~0UL}};
-#define slots (all_slots + 1)
+static struct slot slots[MPART_MAX_PARTS];
 static int max_parts = MPART_MAX_PARTS;
 static int live_parts;
 
 void gjb_mpart_init(void)
 {
-    gjb_port_lock_init(&all_slots[0].lock);
     for (int i = 0; i < MPART_MAX_PARTS; i++) {
         gjb_port_lock_init(&slots[i].lock);
         slots[i].gen = 1;
@@ -139,11 +134,11 @@ static void set_id(struct slot *s, mpart_id id)
 
 /* The slot a private partition's id mid names, or NULL: a shared
  * partition's id (its index read with the shared bit is out of range) or
- * a bad one; a slot field of 0 names the sentinel, which no id matches. */
+ * a bad one. */
 static GJB_ALWAYS_INLINE struct slot *private_slot_of(mpart_id mid)
 {
-    unsigned long i = mid & (2 * SHARED_ID - 1);
-    return GJB_LIKELY(i <= MPART_MAX_PARTS) ? &all_slots[i] : NULL;
+    unsigned long i = (mid & (2 * SHARED_ID - 1)) - 1;
+    return GJB_LIKELY(i < MPART_MAX_PARTS) ? &slots[i] : NULL;
 }
 
 /* The record of the shared partition the shared id mid names, read
