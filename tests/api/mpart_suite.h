@@ -49,6 +49,7 @@
 /* Ids that were never issued (checked against the live ones before use). */
 static const mpart_id bad_ids[] = {
     0, 1, 2, 0xff, 0x100, 0x12345, 0xdeadbeef, (mpart_id)LONG_MAX, ULONG_MAX - 1, ULONG_MAX,
+    (mpart_id)1 << 9, (mpart_id)3 << 9, /* slot field 0 (ids name slot + 1) */
 };
 #define NBAD (sizeof bad_ids / sizeof bad_ids[0])
 

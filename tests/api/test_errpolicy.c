@@ -425,6 +425,7 @@ static void damage_buddy_link(mpart_id a, char *buf, struct damage *d)
 
 static const mpart_id never_issued[] = {
     0, 1, 2, 0xff, 0x100, 0x12345, 0xdeadbeef, (mpart_id)LONG_MAX, ULONG_MAX - 1, ULONG_MAX,
+    (mpart_id)1 << 9, (mpart_id)3 << 9, /* slot field 0 (ids name slot + 1) */
 };
 
 static void set_policy_argument_errors(void **state)

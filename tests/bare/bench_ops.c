@@ -24,7 +24,7 @@
 #define OPS 20000
 #define LIVE 128
 
-static _Alignas(16) char mem[64 * 1024];
+static _Alignas(65536) char mem[64 * 1024]; /* (its carving the same whatever else the program holds) */
 static void *live[LIVE];
 static const size_t sizes[] = {8, 24, 40, 64, 100, 128, 200, 256, 320, 512, 16, 48, 80, 160, 384, 32};
 static uint32_t rng = 12345;
