@@ -850,7 +850,7 @@ static GJB_ALWAYS_INLINE bool free_enter(struct slot *s, mpart_id mid, char *add
  * in a function of its own (bd_free_hit: the hot region only). */
 static GJB_NOINLINE int free_buddy(struct slot *s, gjb_heap *h, char *addr)
 {
-    if (GJB_LIKELY(bd_free_hit(h, addr, false)))
+    if (GJB_LIKELY(bd_free_hit(h, addr)))
         return release_ok(s);
     return free_declined(s, h, addr);
 }

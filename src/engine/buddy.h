@@ -105,14 +105,14 @@ static inline struct bd_node *bd_node(const gjb_heap *h, intptr_t off)
     return (struct bd_node *)(void *)gjb_ptr(h, off);
 }
 
-/* Which regions the hot paths look at. The partition layer's frame-free
- * paths look at the hot region only (a copy of the largest region's
- * record in the descriptor): a block of another region, or a list whose
- * first blocks are there, goes the general way; searching the region
- * table inline cost every one of their calls its frame. The engine's own
- * entries (gjb_heap_alloc, gjb_heap_free: the system heap, which grows by
- * regions) search it: `wide` (a constant at each call, so each copy has
- * only its own code; docs/DESIGN.md, "The hot region"). */
+/* Which regions the hot paths look at. The frame-free paths look at the
+ * hot region only (a copy of the largest region's record in the
+ * descriptor): a block of another region, or a list whose first blocks
+ * are there, goes the general way; searching the region table inline cost
+ * every one of their calls its frame. Out of line, the engine's entries
+ * (gjb_heap_alloc, gjb_heap_free: the system heap, which grows by regions)
+ * search it: bd_alloc_pick_wide, bd_free_fast (docs/DESIGN.md, "The hot
+ * region"). */
 
 /* Order of the smallest block that holds size bytes; for size 0 (size - 1
  * wraps) and sizes beyond any block, an order no block has: BD_ORDERS or
@@ -120,14 +120,6 @@ static inline struct bd_node *bd_node(const gjb_heap *h, intptr_t off)
 static GJB_ALWAYS_INLINE unsigned bd_order_for(size_t size)
 {
     return gjb_log2((size - 1) | (GJB_BU - 1)) + 1 - gjb_log2(GJB_BU);
-}
-
-/* The region the hot paths see holding offset off: the hot one, or (wide)
- * whichever holds it; NULL for none. */
-static GJB_ALWAYS_INLINE const struct gjb_region *bd_seen(const gjb_heap *h, intptr_t off,
-                                                         bool wide)
-{
-    return wide ? gjb_region_of(h, off) : &h->hot;
 }
 
 /* The tag of the unit at offset off of whichever region holds it, else
@@ -245,31 +237,20 @@ static GJB_ALWAYS_INLINE int bd_alloc_fast(gjb_heap *h, size_t size, void **out)
     return GJB_OK;
 }
 
-/* Units in region r's block area: the hot region's from the descriptor,
- * read where it is used (after GJB_RELOAD: held in a register, it cost
- * the BUDDY pair a saved register: docs/BENCHMARKS.md, stop 34). */
-static GJB_ALWAYS_INLINE size_t bd_units(const gjb_heap *h, const struct gjb_region *r, bool wide)
-{
-    return wide ? (size_t)(r->end - r->first) / GJB_BU : h->hot_units;
-}
-
 /* The common case of a free, for a caller that must not call out on its
- * common path: a block of a region the hot paths see whose buddy is not a
- * free block of its order; false (nothing changed) for anything else, NULL
- * included, which gjb_bd_free then does or refuses. */
-static GJB_ALWAYS_INLINE bool bd_free_hit(gjb_heap *h, void *p, bool wide)
+ * common path: p (at offset off) a block of region r, whose block area
+ * has *units units, and whose buddy is not a free block of its order;
+ * false (nothing changed) for anything else, NULL included, which
+ * gjb_bd_free then does or refuses. *units is read where it is used, after
+ * compiler barriers (GJB_RELOAD): held in registers, it and the area's
+ * bounds cost BUDDY's frees saved registers (docs/BENCHMARKS.md, stop 34). */
+static GJB_ALWAYS_INLINE bool bd_free_in(gjb_heap *h, void *p, intptr_t off,
+                                         const struct gjb_region *r, const size_t *units)
 {
-    intptr_t off = gjb_off(h, p);
-    const struct gjb_region *r = bd_seen(h, off, wide);
-    if (GJB_UNLIKELY(!r))
+    /* u: the block's unit; outside the area or off a unit: past *units */
+    size_t u = gjb_ror(gjb_dist(off, r->first), BD_BU_LOG2);
+    if (GJB_UNLIKELY(u >= *units))
         return false;
-    /* in units: u the block's (wide: r holds off) */
-    size_t d = (size_t)(off - r->first), u = gjb_ror(d, BD_BU_LOG2);
-    if (GJB_UNLIKELY(wide ? d % GJB_BU != 0 : u >= bd_units(h, r, wide)))
-        return false;
-    /* (the barriers: the area's bounds read again where they are used,
-     * not held in registers; each took a saved register off BUDDY's free:
-     * docs/BENCHMARKS.md, stop 34) */
     GJB_RELOAD();
     unsigned char *t = (unsigned char *)gjb_ptr(h, r->end) + u;
     unsigned k = (*t & ~BD_TAG_ALIGNED) - 1u; /* free, or no order: k >= BD_ORDERS */
@@ -279,7 +260,7 @@ static GJB_ALWAYS_INLINE bool bd_free_hit(gjb_heap *h, void *p, bool wide)
     if (GJB_UNLIKELY((uintptr_t)p & (s - 1)))
         return false;
     size_t e = u + n; /* the block's end (no overflow: u < units, n <= 2^47) */
-    if (GJB_UNLIKELY(e > bd_units(h, r, wide)))
+    if (GJB_UNLIKELY(e > *units))
         return false;
     GJB_RELOAD();
     /* The buddy's tag, when the buddy starts in the area: n units after
@@ -287,7 +268,7 @@ static GJB_ALWAYS_INLINE bool bd_free_hit(gjb_heap *h, void *p, bool wide)
      * free only where tags are damaged: gjb_bd_free, which then does the
      * free, checks that. */
     if (GJB_UNLIKELY(((uintptr_t)p & s) ? u >= n && t[-(intptr_t)n] == bd_free_tag(k)
-                                        : e < bd_units(h, r, wide) && t[n] == bd_free_tag(k)))
+                                        : e < *units && t[n] == bd_free_tag(k)))
         return false; /* it merges */
     bd_set_tag(t, bd_free_tag(k));
     intptr_t first = h->lists[k];
@@ -304,9 +285,21 @@ static GJB_ALWAYS_INLINE bool bd_free_hit(gjb_heap *h, void *p, bool wide)
     return true;
 }
 
+/* The same in the hot region. */
+static GJB_ALWAYS_INLINE bool bd_free_hit(gjb_heap *h, void *p)
+{
+    return bd_free_in(h, p, gjb_off(h, p), &h->hot, &h->hot_units);
+}
+
+/* A free (p not NULL): the hit in whichever region holds p, else the
+ * general free. */
 static GJB_ALWAYS_INLINE int bd_free_fast(gjb_heap *h, void *p)
 {
-    return GJB_LIKELY(bd_free_hit(h, p, true)) ? GJB_OK : gjb_bd_free(h, p);
+    intptr_t off = gjb_off(h, p);
+    const struct gjb_region *r = gjb_region_of(h, off);
+    size_t units = r ? (size_t)(r->end - r->first) / GJB_BU : 0;
+    return GJB_LIKELY(bd_free_in(h, p, off, r ? r : &h->hot, &units)) ? GJB_OK
+                                                                       : gjb_bd_free(h, p);
 }
 
 #endif

@@ -270,13 +270,21 @@ void *gjb_heap_block_of(const gjb_heap *h, const void *mem)
 
 /* --- allocation --------------------------------------------------------- */
 
-/* gjb_bd_alloc_entry when the hot region's hit declined: out of line, so
- * that its registers and frame stay off the common path. */
+/* BUDDY's allocation beyond the hot region's hit: the hit in whichever
+ * region holds the list's first block, else the general allocation. One
+ * copy, for both ways below. */
+static GJB_NOINLINE int gjb_bd_alloc_beyond(gjb_heap *h, size_t size, void **out)
+{
+    return bd_alloc_fast(h, size, out);
+}
+
+/* gjb_bd_alloc_entry for what its hit does not take: out of line, so that
+ * its registers and frame stay off the common path. */
 static GJB_NOINLINE int gjb_bd_alloc_wide(gjb_heap *h, size_t size, void **out)
 {
     if (!gjb_alloc_open(h, size))
         return GJB_E_INVAL;
-    return gjb_alloc_close(h, size, out, bd_alloc_fast(h, size, out));
+    return gjb_alloc_close(h, size, out, gjb_bd_alloc_beyond(h, size, out));
 }
 
 /* The same once the request's order k (< BD_ORDERS) is known and its
@@ -285,7 +293,7 @@ static GJB_NOINLINE int gjb_bd_alloc_wide(gjb_heap *h, size_t size, void **out)
  * keeps one register less). */
 static GJB_NOINLINE int gjb_bd_alloc_order(gjb_heap *h, unsigned k, void **out)
 {
-    int st = bd_alloc_fast(h, bd_size(k), out);
+    int st = gjb_bd_alloc_beyond(h, bd_size(k), out);
     return st == GJB_OK ? st : gjb_refused(h, st);
 }
 
@@ -328,7 +336,7 @@ int gjb_bd_free_entry(gjb_heap *h, void *p)
 {
     if (GJB_SMALL_CODE)
         return gjb_bd_free_wide(h, p);
-    if (GJB_LIKELY(bd_free_hit(h, p, false))) /* the hot region's */
+    if (GJB_LIKELY(bd_free_hit(h, p))) /* the hot region's */
         return GJB_OK;
     return gjb_bd_free_wide(h, p);
 }

@@ -230,6 +230,17 @@ static void past_the_area(gjb_heap *h, const struct gjb_region *r, void **held, 
     corrupt(h);
     *tag_in(h, r, victim) = 1;
     whole(h);
+    /* a unit that is not aligned to the order its tag names */
+    char *odd = victim - U;
+    if ((uintptr_t)odd % (2 * U) == 0)
+        odd -= U;
+    assert_int_equal(*tag_in(h, r, odd), 1);
+    *tag_in(h, r, odd) = 2; /* allocated, order 1 */
+    assert_int_equal(gjb_heap_free(h, odd), GJB_E_CORRUPT);
+    assert_int_equal(gjb_heap_usable_size(h, odd), 0);
+    corrupt(h);
+    *tag_in(h, r, odd) = 1;
+    whole(h);
     for (size_t i = 0; i < n; i++)
         assert_int_equal(gjb_heap_free(h, held[i]), GJB_OK);
     whole(h);
@@ -459,6 +470,36 @@ static void taking_the_first_block_writes_nothing_into_the_next(void **state)
     whole(h);
 }
 
+/* List 0 = e -> c -> a, the buddies b, d, f held: unlinking c (its buddy
+ * d freed) writes into a and e, so both of c's links must agree with
+ * them; either damaged, d is freed without a merge. */
+static void damaged_middle_links_stop_a_merge(void **state)
+{
+    (void)state;
+    for (int damage = 0; damage < 2; damage++) {
+        char *a, *b, *c, *d, *e, *f;
+        gjb_heap *h = fresh();
+        buddies(h, &a, &b);
+        buddies(h, &c, &d);
+        buddies(h, &e, &f);
+        assert_int_equal(gjb_heap_free(h, a), GJB_OK);
+        assert_int_equal(gjb_heap_free(h, c), GJB_OK);
+        assert_int_equal(gjb_heap_free(h, e), GJB_OK);
+        assert_int_equal(heads(h)[0], off(h, e));
+        assert_int_equal(node(c)->next, off(h, a));
+        assert_int_equal(node(c)->prev, off(h, e));
+        whole(h);
+        if (damage)
+            node(a)->prev = off(h, e); /* c's next block does not point back at c */
+        else
+            node(c)->next = off(h, f); /* c's next block an allocated one */
+        assert_int_equal(gjb_heap_free(h, d), GJB_OK);
+        assert_int_equal(*tag(h, c), FREE0); /* not merged */
+        assert_int_equal(*tag(h, d), FREE0);
+        corrupt(h);
+    }
+}
+
 static void damaged_links_stop_growing_in_place(void **state)
 {
     (void)state;
@@ -558,6 +599,7 @@ int main(void)
         cmocka_unit_test(damaged_list_in_a_heap_of_two_regions),
         cmocka_unit_test(damaged_links_stop_a_merge),
         cmocka_unit_test(taking_the_first_block_writes_nothing_into_the_next),
+        cmocka_unit_test(damaged_middle_links_stop_a_merge),
         cmocka_unit_test(damaged_links_stop_growing_in_place),
         cmocka_unit_test(damaged_descriptor),
     };
