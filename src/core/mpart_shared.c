@@ -38,7 +38,8 @@
 #define SHM_MAGIC 0x676a6273u /* "gjbs" */
 #define SHM_VERSION 4u /* 2: the heap keeps free_floor and hot_span; FIRST_FIT bitmaps padded;
                             3: BUDDY's descriptor rounded up to 64 bytes;
-                            4: BUDDY keeps hot_units, and no back link in a list's first block */
+                            4: BUDDY keeps hot_units and no back link in a list's first
+                               block; the heap counts segments, not free blocks */
 #define SHM_PROCS 64u
 #define SHM_NAME 264u /* "/" + NAME_MAX (255) + NUL, rounded */
 #define SHM_ALIGN 64u /* the header's alignment, in every process */
