@@ -114,9 +114,15 @@ static inline struct bd_node *bd_node(const gjb_heap *h, intptr_t off)
  * search it: bd_alloc_pick_wide, bd_free_fast (docs/DESIGN.md, "The hot
  * region"). */
 
+/* Orders whose block size a size_t holds; the hot paths send every other
+ * order (size 0's among them: below) the way of the request's size, since
+ * bd_size would wrap (to 0 on ILP32). */
+#define BD_FIT_ORDERS (8u * (unsigned)sizeof(size_t) - BD_BU_LOG2)
+#define BD_HIT_ORDERS (BD_ORDERS < BD_FIT_ORDERS ? BD_ORDERS : BD_FIT_ORDERS)
+
 /* Order of the smallest block that holds size bytes; for size 0 (size - 1
  * wraps) and sizes beyond any block, an order no block has: BD_ORDERS or
- * more on LP64, an order of 4 GiB or more on ILP32. */
+ * more on LP64, BD_FIT_ORDERS (a block of 4 GiB or more) on ILP32. */
 static GJB_ALWAYS_INLINE unsigned bd_order_for(size_t size)
 {
     return gjb_log2((size - 1) | (GJB_BU - 1)) + 1 - gjb_log2(GJB_BU);
