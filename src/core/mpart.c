@@ -603,7 +603,7 @@ static GJB_NOINLINE void *take_buddy(struct slot *s, gjb_heap *h, intptr_t off, 
     return unlock_return(s, bd_alloc_take(h, k, off, next, bd_tag(h, &h->hot, off), aligned));
 }
 
-/* alloc_declined for a BUDDY request of order k (< BD_HIT_ORDERS) whose
+/* alloc_declined for a BUDDY request of order k (< BD_ORDER_END) whose
  * statistics are done: the general allocation of a block of that order,
  * which is what gjb_bd_place makes of the request's size (only the order
  * is passed: alloc_buddy then keeps one register less). Hot paths only:
@@ -625,7 +625,7 @@ static GJB_NOINLINE void *alloc_buddy(struct slot *s, gjb_heap *h, size_t size)
     if (size > h->peak_request)
         h->peak_request = size;
     unsigned k = bd_order_for(size); /* size 0: an order no block has */
-    if (GJB_UNLIKELY(k >= BD_HIT_ORDERS))
+    if (GJB_UNLIKELY(k >= BD_ORDER_END))
         return alloc_declined(s, h, size);
     intptr_t off, next;
     unsigned char *t = bd_alloc_pick(h, k, &off, &next);

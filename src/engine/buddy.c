@@ -199,7 +199,7 @@ static inline int check(const gjb_heap *h, const void *p, const struct gjb_regio
     unsigned k = (*t & BD_ORDER_MASK) - 1;
     if (*t == 0 || (*t & BD_TAG_FREE))
         return GJB_E_BADPTR;
-    if (k >= BD_ORDERS || ((uintptr_t)p & (bd_size(k) - 1)) || bd_size(k) > (size_t)(r->end - off))
+    if (k >= BD_ORDER_END || ((uintptr_t)p & (bd_size(k) - 1)) || bd_size(k) > (size_t)(r->end - off))
         return GJB_E_CORRUPT;
     *rp = r;
     *tp = t;
@@ -350,7 +350,7 @@ size_t gjb_bd_size(const gjb_heap *h, const struct gjb_region *r, const char *b,
 {
     unsigned t = *bd_tag(h, r, gjb_off(h, b)), k = (t & BD_ORDER_MASK) - 1;
     *is_free = (t & BD_TAG_FREE) != 0;
-    return t && k < BD_ORDERS ? bd_size(k) : 0;
+    return t && k < BD_ORDER_END ? bd_size(k) : 0;
 }
 
 size_t gjb_bd_max(const gjb_heap *h)
@@ -365,7 +365,7 @@ static bool check_block(const gjb_heap *h, const struct gjb_region *r, intptr_t 
     unsigned t = *bd_tag(h, r, off), k = (t & BD_ORDER_MASK) - 1;
     bool bad_bits = (t & BD_TAG_FREE) ? (t & BD_TAG_ALIGNED) != 0
                                        : (t & ~(BD_TAG_ALIGNED | BD_ORDER_MASK)) != 0;
-    if (t == 0 || bad_bits || k >= BD_ORDERS)
+    if (t == 0 || bad_bits || k >= BD_ORDER_END)
         return false;
     size_t s = bd_size(k);
     if (((uintptr_t)gjb_ptr(h, off) & (s - 1)) || s > (size_t)(r->end - off))
@@ -452,7 +452,7 @@ bool gjb_bd_aligned(const gjb_heap *h, const char *b)
 static size_t kept_size(const gjb_heap *h, const struct gjb_region *r, intptr_t off)
 {
     unsigned t = *bd_tag(h, r, off), k = (t & BD_ORDER_MASK) - 1;
-    if (t == 0 || (t & ~(BD_TAG_ALIGNED | BD_ORDER_MASK)) || k >= BD_ORDERS)
+    if (t == 0 || (t & ~(BD_TAG_ALIGNED | BD_ORDER_MASK)) || k >= BD_ORDER_END)
         return 0;
     size_t s = bd_size(k);
     return ((uintptr_t)gjb_ptr(h, off) & (s - 1)) || s > (size_t)(r->end - off) ? 0 : s;

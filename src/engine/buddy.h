@@ -114,11 +114,13 @@ static inline struct bd_node *bd_node(const gjb_heap *h, intptr_t off)
  * search it: bd_alloc_pick_wide, bd_free_fast (docs/DESIGN.md, "The hot
  * region"). */
 
-/* Orders whose block size a size_t holds; the hot paths send every other
- * order (size 0's among them: below) the way of the request's size, since
- * bd_size would wrap (to 0 on ILP32). */
+/* The first order no block can have here: BD_ORDERS, or on ILP32 the
+ * first whose size a size_t cannot hold (bd_size would shift past its
+ * width). A tag naming it or a later one is damage; the hot allocations
+ * send such an order (size 0's among them: below) the way of the
+ * request's size. */
 #define BD_FIT_ORDERS (8u * (unsigned)sizeof(size_t) - BD_BU_LOG2)
-#define BD_HIT_ORDERS (BD_ORDERS < BD_FIT_ORDERS ? BD_ORDERS : BD_FIT_ORDERS)
+#define BD_ORDER_END (BD_ORDERS < BD_FIT_ORDERS ? BD_ORDERS : BD_FIT_ORDERS)
 
 /* Order of the smallest block that holds size bytes; for size 0 (size - 1
  * wraps) and sizes beyond any block, an order no block has: BD_ORDERS or
@@ -259,8 +261,8 @@ static GJB_ALWAYS_INLINE bool bd_free_in(gjb_heap *h, void *p, intptr_t off,
         return false;
     GJB_RELOAD();
     unsigned char *t = (unsigned char *)gjb_ptr(h, r->end) + u;
-    unsigned k = (*t & ~BD_TAG_ALIGNED) - 1u; /* free, or no order: k >= BD_ORDERS */
-    if (GJB_UNLIKELY(k >= BD_ORDERS))
+    unsigned k = (*t & ~BD_TAG_ALIGNED) - 1u; /* free, or no order: k >= BD_ORDER_END */
+    if (GJB_UNLIKELY(k >= BD_ORDER_END))
         return false;
     size_t s = bd_size(k), n = (size_t)1 << k; /* only now: no shift past any block */
     if (GJB_UNLIKELY((uintptr_t)p & (s - 1)))

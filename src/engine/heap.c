@@ -287,7 +287,7 @@ static GJB_NOINLINE int gjb_bd_alloc_wide(gjb_heap *h, size_t size, void **out)
     return gjb_alloc_close(h, size, out, gjb_bd_alloc_beyond(h, size, out));
 }
 
-/* The same once the request's order k (< BD_HIT_ORDERS) is known and its
+/* The same once the request's order k (< BD_ORDER_END) is known and its
  * statistics are done (no tool watches): a block of that order, which is
  * what the request's size asks (only the order is passed: the entry then
  * keeps one register less). */
@@ -300,7 +300,7 @@ static GJB_NOINLINE int gjb_bd_alloc_order(gjb_heap *h, unsigned k, void **out)
 static GJB_ALWAYS_INLINE int bd_alloc_entry(gjb_heap *h, size_t size, void **out)
 {
     unsigned k = bd_order_for(size); /* size 0: an order no block has */
-    if (GJB_SMALL_CODE || GJBMEM_TOOLS || k >= BD_HIT_ORDERS) /* (firmware built for size: one
+    if (GJB_SMALL_CODE || GJBMEM_TOOLS || k >= BD_ORDER_END) /* (firmware built for size: one
                                   * copy of the hit; tools: gjb_alloc_close describes the block) */
         return gjb_bd_alloc_wide(h, size, out);
     if (size > h->peak_request)

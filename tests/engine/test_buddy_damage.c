@@ -118,6 +118,12 @@ static void damaged_tags(void **state)
     assert_int_equal(gjb_heap_free(h, a), GJB_E_CORRUPT);
     assert_int_equal(gjb_heap_usable_size(h, a), 0);
     corrupt(h);
+    /* the first order no block can have here (ILP32: one whose size a size_t
+     * cannot hold, below BD_ORDERS) */
+    *tag(h, a) = (unsigned char)(BD_ORDER_END + 1);
+    assert_int_equal(gjb_heap_free(h, a), GJB_E_CORRUPT);
+    assert_int_equal(gjb_heap_usable_size(h, a), 0);
+    corrupt(h);
     *tag(h, b) = 2; /* order 1 at an address aligned to one unit only */
     *tag(h, a) = t;
     assert_int_equal(gjb_heap_free(h, b), GJB_E_CORRUPT);
