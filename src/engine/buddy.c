@@ -130,11 +130,6 @@ int gjb_bd_layout(const gjb_heap *h, struct gjb_region *r, uintptr_t area, uintp
     return GJB_OK;
 }
 
-static size_t meta_bytes(const struct gjb_region *r)
-{
-    return (size_t)(r->end - r->first) / GJB_BU;
-}
-
 /* Order of the block a carving of [off, end) puts at off: the largest
  * that is aligned there and fits before end. */
 static unsigned carve_order(const gjb_heap *h, intptr_t off, intptr_t end)
@@ -169,7 +164,7 @@ static void carve(gjb_heap *h, const struct gjb_region *r, intptr_t from, intptr
 
 void gjb_bd_add_area(gjb_heap *h, const struct gjb_region *r)
 {
-    memset(bd_tag(h, r, r->first), 0, meta_bytes(r));
+    memset(bd_tag(h, r, r->first), 0, bd_units(r));
     carve(h, r, r->first, r->end);
 }
 
@@ -419,7 +414,7 @@ int gjb_bd_validate_lists(const gjb_heap *h, size_t *count, size_t *bytes)
         if (((h->map >> k) & 1) != (off != 0))
             return GJB_E_CORRUPT;
         for (; off; prev = off, off = bd_node(h, off)->next) {
-            if (*count >= h->segments - h->alloc_blocks || !free_block_at(h, off, k) ||
+            if (*count >= gjb_free_blocks(h) || !free_block_at(h, off, k) ||
                 (prev && bd_node(h, off)->prev != prev)) /* (the first has no back link) */
                 return GJB_E_CORRUPT;
             (*count)++;
@@ -463,7 +458,7 @@ bool gjb_bd_repair_region(gjb_heap *h, const struct gjb_region *r)
     if (!region_sane(h, r))
         return false;
     unsigned char *t = bd_tag(h, r, r->first);
-    size_t units = meta_bytes(r);
+    size_t units = bd_units(r);
     intptr_t gap = r->first; /* where the free stretch before u began */
     for (size_t u = 0; u < units;) {
         intptr_t off = r->first + (intptr_t)(u * GJB_BU);

@@ -59,6 +59,13 @@ static inline unsigned char *bd_tag(const gjb_heap *h, const struct gjb_region *
     return (unsigned char *)gjb_ptr(h, r->end) + (size_t)(off - r->first) / GJB_BU;
 }
 
+/* Units in region r's block area: its blocks' smallest ones, and its tag
+ * bytes. */
+static inline size_t bd_units(const struct gjb_region *r)
+{
+    return (size_t)(r->end - r->first) / GJB_BU;
+}
+
 static inline intptr_t *bd_heads(const gjb_heap *h)
 {
     return (intptr_t *)h->lists;
@@ -226,7 +233,7 @@ static GJB_ALWAYS_INLINE void *bd_alloc_take(gjb_heap *h, unsigned k, intptr_t o
     return gjb_ptr(h, off);
 }
 
-/* Both halves, for the engine's entries (wide): the block, or NULL
+/* Both halves, in whichever region holds the list's first block: the block, or NULL
  * (nothing changed). */
 static GJB_ALWAYS_INLINE void *bd_alloc_hit(gjb_heap *h, size_t size, bool aligned)
 {
@@ -305,7 +312,7 @@ static GJB_ALWAYS_INLINE int bd_free_fast(gjb_heap *h, void *p)
 {
     intptr_t off = gjb_off(h, p);
     const struct gjb_region *r = gjb_region_of(h, off);
-    size_t units = r ? (size_t)(r->end - r->first) / GJB_BU : 0;
+    size_t units = r ? bd_units(r) : 0;
     return GJB_LIKELY(bd_free_in(h, p, off, r ? r : &h->hot, &units)) ? GJB_OK
                                                                        : gjb_bd_free(h, p);
 }

@@ -773,7 +773,7 @@ static int check_class(const gjb_heap *h, unsigned c, intptr_t first, size_t *co
 {
     intptr_t prev = 0;
     for (intptr_t b = first; b; prev = b, b = ff_link(h, b, FF_NEXT)) {
-        if (*count >= h->segments - h->alloc_blocks || !listed_ok(h, b, c) || ff_link(h, b, FF_PREV) != prev)
+        if (*count >= gjb_free_blocks(h) || !listed_ok(h, b, c) || ff_link(h, b, FF_PREV) != prev)
             return GJB_E_CORRUPT;
         (*count)++;
         *bytes += ff_size(gjb_ptr(h, b));
@@ -803,7 +803,7 @@ static int check_quick(const gjb_heap *h, size_t *count, size_t *bytes)
             b = ff_qblock(q);
             const struct gjb_region *r = gjb_region_at(h, b);
             if (c < FF_MIN / GJB_G || !r || /* (a quick index is on a granule) */
-                n >= FF_QUICK_CAP - room || *count >= h->segments - h->alloc_blocks ||
+                n >= FF_QUICK_CAP - room || *count >= gjb_free_blocks(h) ||
                 (k && ff_quick_level(gjb_ptr(h, b) + GJB_W) != k))
                 return GJB_E_CORRUPT;
             size_t hd = gjb_word(gjb_ptr(h, b));

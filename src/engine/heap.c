@@ -66,6 +66,19 @@ size_t gjb_descriptor_bytes(int policy)
     return GJB_ROUND_UP(sizeof(gjb_heap) + BD_ORDERS * sizeof(intptr_t), BD_DESC_ALIGN);
 }
 
+/* Makes r the hot region. Its block area is read without the lock
+ * (gjb_heap_hot): stored with atomic stores. */
+static void set_hot(gjb_heap *h, const struct gjb_region *r)
+{
+    h->hot.lo = r->lo;
+    h->hot.hi = r->hi;
+    gjb_store_off(&h->hot.first, r->first);
+    gjb_store_off(&h->hot.end, r->end);
+    h->hot_span = (size_t)(r->end - r->first);
+    if (is_buddy(h))
+        h->hot_units = bd_units(r);
+}
+
 int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions, gjb_heap **out)
 {
     GJB_TOOL_SCOPE();
@@ -95,10 +108,7 @@ int gjb_heap_init(void *mem, size_t size, int policy, unsigned max_regions, gjb_
     h->max_regions = (uint16_t)max_regions;
     h->nregions = 1;
     h->region_cap = 1;
-    h->hot = r;
-    h->hot_span = (size_t)(r.end - r.first);
-    if (policy == GJB_BUDDY)
-        h->hot_units = h->hot_span / GJB_BU;
+    set_hot(h, &r);
     if (policy == GJB_FIRST_FIT) { /* [descriptor][quick lists][classes] */
         gjb_ff_quick_init(h, quick ? size : 0);
         gjb_ff_quick_reach(h, r.lo, r.hi);
@@ -149,19 +159,6 @@ static void insert_region(gjb_heap *h, const struct gjb_region *r, intptr_t at, 
 static size_t area(const struct gjb_region *r)
 {
     return (size_t)(r->end - r->first);
-}
-
-/* Makes r the hot region. Its block area is read without the lock
- * (gjb_heap_hot): stored with atomic stores. */
-static void set_hot(gjb_heap *h, const struct gjb_region *r)
-{
-    h->hot.lo = r->lo;
-    h->hot.hi = r->hi;
-    gjb_store_off(&h->hot.first, r->first);
-    gjb_store_off(&h->hot.end, r->end);
-    h->hot_span = (size_t)(r->end - r->first);
-    if (is_buddy(h))
-        h->hot_units = h->hot_span / GJB_BU;
 }
 
 /* Bytes of a region table of cap entries. */
@@ -322,7 +319,7 @@ int gjb_bd_alloc_entry(gjb_heap *h, size_t size, void **out)
 /* gjb_bd_free_entry when the hot region's hit declined (NULL included):
  * the general free for the hot region's blocks (a merge, or a refusal:
  * the hit has looked at them already), another region's block by the
- * hit there first (bd_free_hit wide). */
+ * hit there first (bd_free_fast). */
 static GJB_NOINLINE int gjb_bd_free_wide(gjb_heap *h, void *p)
 {
     if (!p)
@@ -523,7 +520,7 @@ void gjb_heap_get_stats(const gjb_heap *h, struct gjbmem_heap_stats *st)
     st->maxused = h->total - h->free_floor;
     st->total = h->total;
     st->alloc_blocks = h->alloc_blocks;
-    st->free_blocks = h->segments - h->alloc_blocks;
+    st->free_blocks = gjb_free_blocks(h);
     st->segments = h->segments;
     st->largest_free = gjb_heap_max_alloc(h);
     st->regions = h->nregions;
@@ -613,7 +610,7 @@ int gjb_heap_validate(const gjb_heap *h)
         t = gjb_regions(h);
     }
     size_t tables = h->nlarge * sizeof(intptr_t) + (h->nlarge + FF_GROUP - 1) / FF_GROUP;
-    if (!regions_ok(h, t) || (is_buddy(h) && (h->hot_units != h->hot_span / GJB_BU || h->nlarge || h->small_map)) ||
+    if (!regions_ok(h, t) || (is_buddy(h) && (h->hot_units != bd_units(&h->hot) || h->nlarge || h->small_map)) ||
         (!is_buddy(h) && !in_metadata(t, h->nregions, h->classes, tables)) ||
         (!is_buddy(h) && ff_has_quick(h) &&
          !in_metadata(t, h->nregions, (intptr_t)FF_QUICK_AT, FF_QUICK_BYTES)))
@@ -634,7 +631,7 @@ int gjb_heap_validate(const gjb_heap *h)
                          : gjb_ff_validate_lists(h, &idx_count, &idx_bytes);
     if (st != GJB_OK || idx_count != nfree || idx_bytes != free_bytes)
         return GJB_E_CORRUPT;
-    if (nalloc != h->alloc_blocks || h->segments < nalloc || nfree != h->segments - nalloc ||
+    if (nalloc != h->alloc_blocks || h->segments < nalloc || nfree != gjb_free_blocks(h) ||
         free_bytes - nfree * gjb_hdr_bytes(h) != h->free || total != h->total ||
         max_block != h->max_block || h->free > h->total || h->free < h->free_floor ||
         h->free_floor > h->total)

@@ -193,6 +193,12 @@ static inline const struct gjb_region *gjb_region_at(const gjb_heap *h, intptr_t
     return off >= t[lo].first && off < t[lo].end ? &t[lo] : NULL;
 }
 
+/* Free blocks (quick ones included): the blocks less the allocated ones. */
+static inline size_t gjb_free_blocks(const gjb_heap *h)
+{
+    return h->segments - h->alloc_blocks;
+}
+
 /* x rotated right by n bits (0 < n < the width of size_t). */
 static inline size_t gjb_ror(size_t x, unsigned n)
 {

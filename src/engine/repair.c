@@ -83,7 +83,7 @@ bool gjb_heap_within(const void *mem, size_t size, const gjb_heap *h)
         return false;
     }
     if (h->policy == GJB_BUDDY)
-        return h->hot_units == h->hot_span / GJB_BU; /* the hot paths' bound */
+        return h->hot_units == bd_units(&h->hot); /* the hot paths' bound */
     size_t groups = ((size_t)h->nlarge + FF_GROUP - 1) / FF_GROUP;
     if (ff_has_quick(h) || h->nlarge > 64 * FF_GROUP || h->classes % (intptr_t)sizeof(intptr_t) ||
         !span_in(h->classes, h->nlarge * sizeof(intptr_t) + groups, mlo, mhi))
