@@ -406,7 +406,7 @@ bool gjb_bd_check_region(const gjb_heap *h, const struct gjb_region *r, size_t *
     return true;
 }
 
-int gjb_bd_validate_lists(const gjb_heap *h, size_t *count, size_t *bytes)
+int gjb_bd_validate_lists(const gjb_heap *h, size_t most, size_t *count, size_t *bytes)
 {
     *count = *bytes = 0;
     for (unsigned k = 0; k < BD_ORDERS; k++) {
@@ -414,7 +414,7 @@ int gjb_bd_validate_lists(const gjb_heap *h, size_t *count, size_t *bytes)
         if (((h->map >> k) & 1) != (off != 0))
             return GJB_E_CORRUPT;
         for (; off; prev = off, off = bd_node(h, off)->next) {
-            if (*count >= gjb_free_blocks(h) || !free_block_at(h, off, k) ||
+            if (*count >= most || !free_block_at(h, off, k) ||
                 (prev && bd_node(h, off)->prev != prev)) /* (the first has no back link) */
                 return GJB_E_CORRUPT;
             (*count)++;

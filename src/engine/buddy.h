@@ -88,7 +88,11 @@ size_t gjb_bd_max(const gjb_heap *h);
 char *gjb_bd_block_containing(const gjb_heap *h, const struct gjb_region *r, intptr_t off);
 bool gjb_bd_check_region(const gjb_heap *h, const struct gjb_region *r, size_t *nfree,
                          size_t *free_bytes, size_t *nalloc);
-int gjb_bd_validate_lists(const gjb_heap *h, size_t *count, size_t *bytes);
+/* Walks every list: its blocks (*count, their *bytes), at most `most` of
+ * them (the free blocks the walk of the tags found: a list that holds more,
+ * a cycle among them, is damage, however large the descriptor's counters
+ * say the heap is). */
+int gjb_bd_validate_lists(const gjb_heap *h, size_t most, size_t *count, size_t *bytes);
 /* Rebuilds region r of a heap whose lists and counters were emptied
  * (gjb_heap_repair): keeps every block an allocated tag names, in address
  * order, and carves the rest into free blocks; false when r is not laid

@@ -768,12 +768,14 @@ static bool listed_ok(const gjb_heap *h, intptr_t b, unsigned c)
     return ff_is_free(hd) && s >= FF_MIN && s <= (size_t)(r->end - b) && ff_class(s) == c;
 }
 
-/* Walks class c's list: its blocks, their links, their class. */
-static int check_class(const gjb_heap *h, unsigned c, intptr_t first, size_t *count, size_t *bytes)
+/* Walks class c's list: its blocks, their links, their class; *count
+ * reaching `most` is damage. */
+static int check_class(const gjb_heap *h, unsigned c, intptr_t first, size_t most, size_t *count,
+                       size_t *bytes)
 {
     intptr_t prev = 0;
     for (intptr_t b = first; b; prev = b, b = ff_link(h, b, FF_NEXT)) {
-        if (*count >= gjb_free_blocks(h) || !listed_ok(h, b, c) || ff_link(h, b, FF_PREV) != prev)
+        if (*count >= most || !listed_ok(h, b, c) || ff_link(h, b, FF_PREV) != prev)
             return GJB_E_CORRUPT;
         (*count)++;
         *bytes += ff_size(gjb_ptr(h, b));
@@ -783,7 +785,7 @@ static int check_class(const gjb_heap *h, unsigned c, intptr_t first, size_t *co
 
 /* Walks the quick lists: their mark and room, their blocks (quick, of
  * their class, at their level), no more than FF_QUICK_CAP - room. */
-static int check_quick(const gjb_heap *h, size_t *count, size_t *bytes)
+static int check_quick(const gjb_heap *h, size_t most, size_t *count, size_t *bytes)
 {
     uintptr_t room = ff_quick_left(h), n = 0;
     if (!ff_has_quick(h))
@@ -803,7 +805,7 @@ static int check_quick(const gjb_heap *h, size_t *count, size_t *bytes)
             b = ff_qblock(q);
             const struct gjb_region *r = gjb_region_at(h, b);
             if (c < FF_MIN / GJB_G || !r || /* (a quick index is on a granule) */
-                n >= FF_QUICK_CAP - room || *count >= gjb_free_blocks(h) ||
+                n >= FF_QUICK_CAP - room || *count >= most ||
                 (k && ff_quick_level(gjb_ptr(h, b) + GJB_W) != k))
                 return GJB_E_CORRUPT;
             size_t hd = gjb_word(gjb_ptr(h, b));
@@ -816,7 +818,7 @@ static int check_quick(const gjb_heap *h, size_t *count, size_t *bytes)
     return GJB_OK;
 }
 
-int gjb_ff_validate_lists(const gjb_heap *h, size_t *count, size_t *bytes)
+int gjb_ff_validate_lists(const gjb_heap *h, size_t most, size_t *count, size_t *bytes)
 {
     const intptr_t *large = ff_large(h);
     const unsigned char *groups = ff_groups(h);
@@ -827,13 +829,13 @@ int gjb_ff_validate_lists(const gjb_heap *h, size_t *count, size_t *bytes)
         return GJB_E_CORRUPT;
     for (unsigned c = FF_MIN / GJB_G; c < FF_EXACT; c++)
         if (((h->small_map >> c) & 1) != (h->lists[c] != 0) ||
-            check_class(h, c, h->lists[c], count, bytes) != GJB_OK)
+            check_class(h, c, h->lists[c], most, count, bytes) != GJB_OK)
             return GJB_E_CORRUPT;
-    if (check_quick(h, count, bytes) != GJB_OK)
+    if (check_quick(h, most, count, bytes) != GJB_OK)
         return GJB_E_CORRUPT;
     for (unsigned k = 0; k < h->nlarge; k++)
         if (((groups[k / FF_GROUP] >> (k % FF_GROUP)) & 1) != (large[k] != 0) ||
-            check_class(h, FF_EXACT + k, large[k], count, bytes) != GJB_OK)
+            check_class(h, FF_EXACT + k, large[k], most, count, bytes) != GJB_OK)
             return GJB_E_CORRUPT;
     for (unsigned g = 0; g < ngroups; g++) {
         unsigned used = groups[g], valid = h->nlarge - g * FF_GROUP;

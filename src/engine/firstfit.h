@@ -469,7 +469,9 @@ char *gjb_ff_block_containing(const gjb_heap *h, const struct gjb_region *r, int
 size_t gjb_ff_block_at(const gjb_heap *h, const struct gjb_region *r, const char *b, bool *is_free);
 bool gjb_ff_check_region(const gjb_heap *h, const struct gjb_region *r, size_t *nfree,
                          size_t *free_bytes, size_t *nalloc);
-int gjb_ff_validate_lists(const gjb_heap *h, size_t *count, size_t *bytes);
+/* The same as gjb_bd_validate_lists: every class and quick list, at most
+ * `most` blocks. */
+int gjb_ff_validate_lists(const gjb_heap *h, size_t most, size_t *count, size_t *bytes);
 
 /* --- the hot paths, inlined into heap.c -------------------------------- *
  * The common cases in a few dozen instructions: a small request whose own

@@ -627,8 +627,8 @@ int gjb_heap_validate(const gjb_heap *h)
             max_block = largest_block(h, r);
     }
     size_t idx_count, idx_bytes;
-    int st = is_buddy(h) ? gjb_bd_validate_lists(h, &idx_count, &idx_bytes)
-                         : gjb_ff_validate_lists(h, &idx_count, &idx_bytes);
+    int st = is_buddy(h) ? gjb_bd_validate_lists(h, nfree, &idx_count, &idx_bytes)
+                         : gjb_ff_validate_lists(h, nfree, &idx_count, &idx_bytes);
     if (st != GJB_OK || idx_count != nfree || idx_bytes != free_bytes)
         return GJB_E_CORRUPT;
     if (nalloc != h->alloc_blocks || h->segments < nalloc || nfree != gjb_free_blocks(h) ||

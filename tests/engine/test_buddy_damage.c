@@ -506,6 +506,27 @@ static void damaged_middle_links_stop_a_merge(void **state)
     }
 }
 
+/* List 0 = c -> a, and a's next link back to c: a cycle through the
+ * first block, whose back link is not kept, so that no back link gives it
+ * away. With the descriptor's block count raised too (free blocks =
+ * segments - allocated ones), validation must still end: it counts the
+ * listed blocks against the free blocks its walk of the tags found. */
+static void a_cycle_through_the_first_block_ends_validation(void **state)
+{
+    (void)state;
+    char *a, *b, *c, *d;
+    gjb_heap *h = two_on_list0(&a, &b, &c, &d);
+    size_t segments = h->segments;
+    node(a)->next = off(h, c);
+    node(c)->prev = off(h, a);
+    corrupt(h);
+    h->segments = SIZE_MAX / 2;
+    corrupt(h); /* (before: a walk of about SIZE_MAX / 2 steps) */
+    h->segments = segments;
+    node(a)->next = 0;
+    whole(h);
+}
+
 static void damaged_links_stop_growing_in_place(void **state)
 {
     (void)state;
@@ -606,6 +627,7 @@ int main(void)
         cmocka_unit_test(damaged_links_stop_a_merge),
         cmocka_unit_test(taking_the_first_block_writes_nothing_into_the_next),
         cmocka_unit_test(damaged_middle_links_stop_a_merge),
+        cmocka_unit_test(a_cycle_through_the_first_block_ends_validation),
         cmocka_unit_test(damaged_links_stop_growing_in_place),
         cmocka_unit_test(damaged_descriptor),
     };
