@@ -173,7 +173,7 @@ static GJB_ALWAYS_INLINE unsigned char *bd_hot_free(const gjb_heap *h, intptr_t 
  * first: the block a request of order k takes, the first of its list (its
  * offset in *op, the block after it in *np), by its tag; NULL (nothing
  * changed) when there is none in the hot region, or a check refuses the
- * list, which gjb_bd_place then reports. k >= BD_ORDERS: NULL. An empty
+ * list, which gjb_bd_place then reports. k >= BD_ORDER_END: NULL. An empty
  * list needs no test of the map: its head, 0, is no unit of the hot
  * region. The hot region's bounds are read again for the next block
  * (GJB_RELOAD): held in registers, they cost both BUDDY pairs a stack
@@ -181,7 +181,7 @@ static GJB_ALWAYS_INLINE unsigned char *bd_hot_free(const gjb_heap *h, intptr_t 
 static GJB_ALWAYS_INLINE unsigned char *bd_alloc_pick(const gjb_heap *h, unsigned k,
                                                       intptr_t *op, intptr_t *np)
 {
-    if (GJB_UNLIKELY(k >= BD_ORDERS))
+    if (GJB_UNLIKELY(k >= BD_ORDER_END))
         return NULL;
     intptr_t off = h->lists[k]; /* 0 (an empty list): no unit of the hot region */
     unsigned char *t = bd_hot_free(h, off, k);
@@ -201,7 +201,7 @@ static GJB_ALWAYS_INLINE unsigned char *bd_alloc_pick(const gjb_heap *h, unsigne
 static GJB_ALWAYS_INLINE unsigned char *bd_alloc_pick_wide(const gjb_heap *h, unsigned k,
                                                            intptr_t *op, intptr_t *np)
 {
-    if (GJB_UNLIKELY(k >= BD_ORDERS || !((h->map >> k) & 1)))
+    if (GJB_UNLIKELY(k >= BD_ORDER_END || !((h->map >> k) & 1)))
         return NULL;
     unsigned char ft = bd_free_tag(k);
     intptr_t off = h->lists[k];

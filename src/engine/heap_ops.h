@@ -153,7 +153,7 @@ static GJB_ALWAYS_INLINE size_t gjb_hot_block(const gjb_heap *h, const struct gj
         if (d >= len || d % GJB_BU)
             return 0;
         unsigned t = gjb_load_byte(bd_tag(h, r, off)), k = (t & BD_ORDER_MASK) - 1;
-        if (t == 0 || (t & BD_TAG_FREE) || k >= BD_ORDERS || ((uintptr_t)p & (bd_size(k) - 1)) ||
+        if (t == 0 || (t & BD_TAG_FREE) || k >= BD_ORDER_END || ((uintptr_t)p & (bd_size(k) - 1)) ||
             bd_size(k) > len - d)
             return 0;
         return bd_size(k);

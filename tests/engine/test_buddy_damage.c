@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "engine/buddy.h"
+#include "engine/heap_ops.h"
 
 #define ARENA (64 * 1024)
 /* The smallest block (a unit: 32 bytes on LP64 and i386, 16 on 32-bit ARM)
@@ -123,6 +124,13 @@ static void damaged_tags(void **state)
     *tag(h, a) = (unsigned char)(BD_ORDER_END + 1);
     assert_int_equal(gjb_heap_free(h, a), GJB_E_CORRUPT);
     assert_int_equal(gjb_heap_usable_size(h, a), 0);
+    assert_int_equal(gjb_heap_block(h, a), 0); /* (the system heap's caches' look) */
+    corrupt(h);
+    /* order 32: on ILP32 a shift by the word's width, which x86 reads as
+     * no shift (a one-unit block) */
+    *tag(h, a) = 33;
+    assert_int_equal(gjb_heap_free(h, a), GJB_E_CORRUPT);
+    assert_int_equal(gjb_heap_block(h, a), 0);
     corrupt(h);
     *tag(h, b) = 2; /* order 1 at an address aligned to one unit only */
     *tag(h, a) = t;
