@@ -142,7 +142,9 @@ GJBMEM_API int gjb_heap_validate(const gjb_heap *h);
 
 /* Calls fn for every block in address order within each region: payload
  * address, usable payload size, allocated or not. Stops early when fn
- * returns non-zero and returns that value. O(blocks). */
+ * returns non-zero and returns that value. A block whose metadata is
+ * damaged (no size, or one past its region's end) ends the walk there:
+ * 0 (gjb_heap_validate tells damage apart). O(blocks). */
 typedef int (*gjb_walk_fn)(void *ctx, void *payload, size_t size, bool used);
 GJBMEM_API int gjb_heap_walk(const gjb_heap *h, gjb_walk_fn fn, void *ctx);
 

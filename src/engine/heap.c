@@ -543,8 +543,9 @@ int gjb_heap_walk(const gjb_heap *h, gjb_walk_fn fn, void *ctx)
             bool is_free;
             char *b = gjb_ptr(h, off);
             size_t s = block_at(h, r, b, &is_free);
-            if (s == 0)
-                return 0; /* damaged: validate says where */
+            if (s == 0 || s > (size_t)(r->end - off))
+                return 0; /* damaged (a size past the region's end: the walk's
+                           * offset would leave it): validate says where */
             int rc = fn(ctx, b + hdr, s - hdr, !is_free);
             if (rc)
                 return rc;

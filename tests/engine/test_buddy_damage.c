@@ -215,6 +215,22 @@ static void tag_order_past_the_area_of_a_second_region(void **state)
     past_the_area(h, r, held, n);
 }
 
+/* A walker that sees no block run past `end` when it starts before it. */
+struct end_walk {
+    const char *end;
+    size_t n;
+};
+
+static int before_end(void *ctx, void *payload, size_t size, bool used)
+{
+    struct end_walk *w = ctx;
+    (void)used;
+    const char *p = payload;
+    assert_true(p >= w->end || size <= (size_t)(w->end - p));
+    w->n++;
+    return 0;
+}
+
 /* Region r's area holds only allocated one-unit blocks (held[0 .. n), freed
  * at the end): one near its end is given a larger order, then refused. */
 static void past_the_area(gjb_heap *h, const struct gjb_region *r, void **held, size_t n)
@@ -239,6 +255,8 @@ static void past_the_area(gjb_heap *h, const struct gjb_region *r, void **held, 
     assert_int_equal(gjb_heap_realloc(h, victim, 16, &out), GJB_E_CORRUPT);
     assert_ptr_equal(out, (void *)0x1);
     assert_int_equal(gjb_heap_usable_size(h, victim), 0);
+    struct end_walk w = {end, 0};
+    assert_int_equal(gjb_heap_walk(h, before_end, &w), 0); /* it ends at the victim */
     assert_memory_equal(arena, before, ARENA);
     assert_memory_equal(second, before2, sizeof second);
     corrupt(h);

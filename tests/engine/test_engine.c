@@ -882,6 +882,35 @@ static void walk_all_and_stop_early(void **state)
     assert_int_equal(s.blocks, st.segments);
 }
 
+/* A walker that sees only blocks inside the arena. */
+static int inside(void *ctx, void *payload, size_t size, bool used)
+{
+    (void)used;
+    assert_true((unsigned char *)payload >= arena && size <= ARENA &&
+                (unsigned char *)payload + size <= arena + ARENA);
+    ++*(size_t *)ctx;
+    return 0;
+}
+
+/* A header whose size runs past its region's end (or wraps the walk's
+ * offset around) ends the walk there: no block past the region is
+ * reported, nothing outside it read. */
+static void walk_stops_at_a_size_past_its_region(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {(size_t)1 << (sizeof(size_t) * 8 - 2), SIZE_MAX & ~(size_t)15,
+                                   (size_t)ARENA};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        gjb_heap *h = rich_heap();
+        size_t all = 0, n = 0;
+        assert_int_equal(gjb_heap_walk(h, inside, &all), 0);
+        set_hdr(hdr_of(blk[2]), sizes[i]); /* allocated, that large */
+        assert_int_equal(gjb_heap_walk(h, inside, &n), 0);
+        assert_int_equal(n, 2); /* the blocks before it */
+        assert_int_equal(gjb_heap_validate(h), GJB_E_CORRUPT);
+    }
+}
+
 /* --- damaged metadata: validate --------------------------------------- */
 
 static void validate_detects_header_damage(void **state)
@@ -1652,6 +1681,7 @@ int main(void)
         cmocka_unit_test(alloc_arguments_and_stats),
         cmocka_unit_test(pointer_checks),
         cmocka_unit_test(walk_all_and_stop_early),
+        cmocka_unit_test(walk_stops_at_a_size_past_its_region),
         cmocka_unit_test(validate_detects_header_damage),
         cmocka_unit_test(validate_detects_class_table_damage),
         cmocka_unit_test(validate_detects_block_damage),
