@@ -33,9 +33,10 @@ GJBMEM_API int mpart_findmaxfree_size(mpart_id mid, size_t *size);
  * Errors: NULL st: EINVAL; bad mid: ERROR_KERNEL_HANDLE_NULL. O(1). */
 GJBMEM_API int mpart_getstats(mpart_id mid, struct gjbmem_heap_stats *st);
 
-/* Walks the whole partition and checks every invariant of the heap engine.
- * Returns 0 when consistent. Errors: bad mid: ERROR_KERNEL_HANDLE_NULL;
- * damage found: ERROR_KERNEL_MEMORY. O(blocks). */
+/* Walks the whole partition and checks every invariant of the heap engine
+ * (a shared partition's: first that its descriptor still names only its
+ * own memory). Returns 0 when consistent. Errors: bad mid:
+ * ERROR_KERNEL_HANDLE_NULL; damage found: ERROR_KERNEL_MEMORY. O(blocks). */
 GJBMEM_API int mpart_validate(mpart_id mid);
 
 /* Usable bytes of the allocated block at addr (at least what was asked).
@@ -68,8 +69,9 @@ struct mpart_block {
  * partition's memory in no block are its own metadata. Meant for tools that
  * draw or check a partition: get the count with mpart_getstats (segments)
  * or a first call with cap 0. Errors: NULL count, or NULL out with cap > 0:
- * EINVAL; bad mid: ERROR_KERNEL_HANDLE_NULL; ERROR_KERNEL_IN_ISR.
- * O(blocks), under the partition's lock. */
+ * EINVAL; bad mid: ERROR_KERNEL_HANDLE_NULL; ERROR_KERNEL_IN_ISR; a shared
+ * partition whose metadata another process damaged (it is validated
+ * first): ERROR_KERNEL_MEMORY. O(blocks), under the partition's lock. */
 GJBMEM_API int mpart_blocks(mpart_id mid, struct mpart_block *out, size_t cap, size_t *count);
 
 

@@ -954,7 +954,9 @@ int mpart_validate(mpart_id mid)
     struct slot *s = acquire(mid, &err);
     if (!s)
         return fail(err);
-    int st = gjb_guarded_validate(s->heap);
+    /* (a shared partition's descriptor first: another process may have
+     * pointed it outside the memory since the open) */
+    int st = s->sh && !gjb_shp_within(s->sh) ? GJB_E_CORRUPT : gjb_guarded_validate(s->heap);
     struct gjb_errpolicy pol = s->pol;
     release(s);
     if (st == GJB_OK)
@@ -1009,6 +1011,10 @@ int mpart_blocks(mpart_id mid, struct mpart_block *out, size_t cap, size_t *coun
     struct slot *s = lock_part(mid, false, &err);
     if (!s)
         return fail(err);
+    if (s->sh && (!gjb_shp_within(s->sh) || gjb_heap_validate(s->heap) != GJB_OK)) {
+        release(s); /* another process damaged it: its blocks are not walked */
+        return fail(ERROR_KERNEL_MEMORY);
+    }
     struct gjbmem_heap_stats st;
     gjb_heap_get_stats(s->heap, &st);
     size_t n = gjb_mpart_list_blocks(s->heap, st.header_bytes, out, cap);

@@ -263,6 +263,11 @@ bool gjb_shp_contains(const struct gjb_shpart *sp, const void *addr, size_t size
     return a >= lo && size <= sp->size - HDR_BYTES && a - lo <= sp->size - HDR_BYTES - size;
 }
 
+bool gjb_shp_within(const struct gjb_shpart *sp)
+{
+    return gjb_heap_within(sp->hdr, sp->size, sp->heap);
+}
+
 void gjb_shp_layout(size_t *lock_off, size_t *lock_len, size_t *hdr_bytes)
 {
     *lock_off = offsetof(struct shm_hdr, lock);

@@ -44,6 +44,12 @@ void gjb_shp_intent(struct gjb_shpart *sh, enum gjb_shp_op op);
  * mapped or attached for sh / lies in it (not in its header). O(1). */
 bool gjb_shp_overlaps(const struct gjb_shpart *sh, const void *addr, size_t size);
 bool gjb_shp_contains(const struct gjb_shpart *sh, const void *addr, size_t size);
+/* True when sh's heap descriptor and every region and table it names still
+ * lie inside the shared memory (gjb_heap_within), as they did at the open:
+ * checked before the engine reads through them where another process may
+ * have rewritten them since (mpart_validate, mpart_blocks). The lock is
+ * held. O(regions). */
+bool gjb_shp_within(const struct gjb_shpart *sh);
 /* mpart_delete of a shared partition (mpart.c holds no lock). */
 int gjb_shp_delete(mpart_id mid);
 

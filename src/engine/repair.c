@@ -175,9 +175,14 @@ static bool apart(intptr_t a, intptr_t b, intptr_t c, intptr_t d)
 
 /* True when what the rebuild of each region writes lies apart from every
  * other region's, from the descriptor and from the tables it reads (the
- * region table, FIRST_FIT's class table): the rebuild of one region never
- * writes over what another's reads. A layout the heap made always is; a
- * hostile one (memory another process wrote) may not be. O(r^2). */
+ * region table, FIRST_FIT's class table), and those tables lie apart from
+ * the descriptor and from each other: the rebuild of one region never
+ * writes over what another's reads, and clearing the lists and the class
+ * table never changes the region table (before, a class table over the
+ * descriptor's `regions` field made the descriptor's counters the table's
+ * entries, and the rebuild wrote where they said). A layout the heap made
+ * always is; a hostile one (memory another process wrote) may not be.
+ * O(r^2). */
 static bool rebuilt_apart(const gjb_heap *h)
 {
     const struct gjb_region *t = gjb_regions(h);
@@ -188,6 +193,9 @@ static bool rebuilt_apart(const gjb_heap *h)
     intptr_t cls_end = ff ? cls + (intptr_t)(h->nlarge * sizeof(intptr_t) +
                                              (h->nlarge + FF_GROUP - 1) / FF_GROUP)
                           : 0;
+    if (!apart(cls, cls_end, 0, desc) ||
+        (tab && (!apart(tab, tab_end, 0, desc) || !apart(tab, tab_end, cls, cls_end))))
+        return false;
     for (uint32_t i = 0; i < h->nregions; i++) {
         intptr_t lo = t[i].first, hi = rebuilt_end(h, &t[i]);
         if (hi > t[i].hi || !apart(lo, hi, 0, desc) || (tab && !apart(lo, hi, tab, tab_end)) ||

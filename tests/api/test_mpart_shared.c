@@ -31,6 +31,7 @@
 #include "gjbext.h"
 #include "gjbmem/sysheap.h"
 #include "gjbmem/config.h"
+#include "engine/heap_internal.h" /* the descriptor's fields another process damages */
 #include "gjbmem/port.h"
 #include "gjbmem/posix.h"
 #include "core/mpart_shared.h" /* gjb_shp_layout: where the lock lies */
@@ -573,6 +574,52 @@ static void damaged_metadata(void **state)
 
 /* --- looking from outside, interrupt context, full tables */
 
+/* Another process rewrites the descriptor of an open partition: its region
+ * table far outside the memory. mpart_validate reports damage and
+ * mpart_blocks refuses, without reading through it (before, both read the
+ * table wherever it said); mended, both work again. */
+static void damaged_descriptor_of_an_open_partition(void **state)
+{
+    (void)state;
+    NEEDS_SHARING();
+    for (int policy = FIRST_FIT_ALLOCATION; policy <= BUDDY_ALLOCATION; policy++) {
+        mpart_id m;
+        assert_int_equal(mpart_create_shared(name, SIZE, policy, &m), 0);
+        char *p = mpart_alloc(m, 100);
+        assert_non_null(p);
+        uint64_t heap;
+        peek(24, &heap, sizeof heap); /* the header's heap_off (mpart_shared.c) */
+        long at = (long)heap + (long)offsetof(struct gjb_heap, regions);
+        long n_at = (long)heap + (long)offsetof(struct gjb_heap, nregions);
+        long cap_at = (long)heap + (long)offsetof(struct gjb_heap, region_cap);
+        intptr_t regions, far = (intptr_t)1 << (sizeof(intptr_t) == 8 ? 40 : 29);
+        uint32_t nregions, cap, two = 2;
+        peek(at, &regions, sizeof regions);
+        peek(n_at, &nregions, sizeof nregions);
+        peek(cap_at, &cap, sizeof cap);
+        poke(at, &far, sizeof far);
+        poke(n_at, &two, sizeof two);
+        poke(cap_at, &two, sizeof two);
+        errno = 0;
+        assert_int_equal(mpart_validate(m), -1);
+        assert_int_equal(errno, ERROR_KERNEL_MEMORY);
+        struct mpart_block b[8];
+        size_t count = 77;
+        errno = 0;
+        assert_int_equal(mpart_blocks(m, b, 8, &count), -1);
+        assert_int_equal(errno, ERROR_KERNEL_MEMORY);
+        assert_int_equal(count, 77);
+        poke(at, &regions, sizeof regions);
+        poke(n_at, &nregions, sizeof nregions);
+        poke(cap_at, &cap, sizeof cap);
+        assert_int_equal(mpart_validate(m), 0);
+        assert_int_equal(mpart_blocks(m, b, 8, &count), 0);
+        assert_true(count >= 2);
+        assert_int_equal(mpart_free(m, p), 0);
+        assert_int_equal(mpart_delete(m), 0);
+    }
+}
+
 static void peek_from_outside(void **state)
 {
     (void)state;
@@ -911,6 +958,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(forked_anonymous, setup, teardown),
         cmocka_unit_test_setup_teardown(damaged_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(damaged_metadata, setup, teardown),
+        cmocka_unit_test_setup_teardown(damaged_descriptor_of_an_open_partition, setup, teardown),
         cmocka_unit_test_setup_teardown(peek_from_outside, setup, teardown),
         cmocka_unit_test_setup_teardown(interrupt_context_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(tables_full, setup, teardown),

@@ -367,6 +367,59 @@ static void overlapping_layouts_refused(void **state)
     overlapping_layout_refused(GJB_BUDDY);
 }
 
+/* The tables a rebuild clears and reads over the descriptor or each other
+ * (a hostile writer's layout, which gjb_heap_within accepts): the class
+ * table over the descriptor's `regions` field, whose clearing made the
+ * descriptor's counters the region table's last entries, so that the
+ * rebuild wrote at an offset the writer chose, outside the memory.
+ * Refused before anything is written. */
+static void tables_over_the_descriptor_refused(void **state)
+{
+    (void)state;
+    static unsigned char before[ARENA];
+    static volatile size_t victim; /* outside the arena */
+    for (int variant = 0; variant < 3; variant++) {
+        gjb_heap *h;
+        memset(arena, 0, ARENA);
+        assert_int_equal(gjb_heap_init(arena, ARENA, GJB_FIRST_FIT, 3, &h), GJB_OK);
+        intptr_t tab = 4096;
+        struct gjb_region *t = (struct gjb_region *)(void *)gjb_ptr(h, tab);
+        for (int i = 0; i < 3; i++) {
+            t[i].lo = 8192 * (i + 1);
+            t[i].first = t[i].lo + 8;
+            t[i].end = t[i].first + 64;
+            t[i].hi = t[i].end + 256;
+        }
+        h->nregions = h->region_cap = 3;
+        h->regions = tab;
+        h->hot.lo = 32768;
+        h->hot.first = h->hot.end = 32768 + 8;
+        h->hot.hi = h->hot.end + 256;
+        h->hot_span = 0;
+        h->nlarge = 1;
+        h->lists[0] = h->lists[1] = 0; /* no quick lists */
+        intptr_t voff = (intptr_t)((const char *)&victim - (const char *)h);
+        h->total = 1024;
+        h->failed = (size_t)voff; /* what would be the table's last entry */
+        h->peak_request = (size_t)voff;
+        h->free_floor = (size_t)voff + 64;
+        if (variant == 0) /* the class table over the descriptor's `regions` */
+            h->classes = (intptr_t)offsetof(struct gjb_heap, regions);
+        else if (variant == 1) /* the region table over the descriptor */
+            h->regions = (intptr_t)offsetof(struct gjb_heap, hot), h->classes = 2048;
+        else /* the class table over the region table */
+            h->classes = tab + (intptr_t)sizeof *t;
+        /* (variant 1: within refuses it too, as the shared partitions'
+         * recovery does before repairing; repair must still refuse it) */
+        assert_int_equal(gjb_heap_within(arena, ARENA, h), variant != 1);
+        victim = 0x41;
+        memcpy(before, arena, ARENA);
+        assert_int_equal(gjb_heap_repair(h), GJB_E_CORRUPT);
+        assert_memory_equal(before, arena, ARENA);
+        assert_int_equal(victim, 0x41);
+    }
+}
+
 /* A region laid out as no region is: refused, nothing written. */
 static void buddy_refusals(void **state)
 {
@@ -450,6 +503,7 @@ int main(void)
         cmocka_unit_test(buddy_arbitrary_tags),
         cmocka_unit_test(buddy_refusals),
         cmocka_unit_test(overlapping_layouts_refused),
+        cmocka_unit_test(tables_over_the_descriptor_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
