@@ -177,12 +177,10 @@ static bool apart(intptr_t a, intptr_t b, intptr_t c, intptr_t d)
  * other region's, from the descriptor and from the tables it reads (the
  * region table, FIRST_FIT's class table), and those tables lie apart from
  * the descriptor and from each other: the rebuild of one region never
- * writes over what another's reads, and clearing the lists and the class
- * table never changes the region table (before, a class table over the
- * descriptor's `regions` field made the descriptor's counters the table's
- * entries, and the rebuild wrote where they said). A layout the heap made
- * always is; a hostile one (memory another process wrote) may not be.
- * O(r^2). */
+ * writes over what another's reads, and clearing the lists, the counters
+ * and the class table never changes the region table the rebuild then
+ * follows. A layout the heap made always is; a hostile one (memory another
+ * process wrote) may not be. O(r^2). */
 static bool rebuilt_apart(const gjb_heap *h)
 {
     const struct gjb_region *t = gjb_regions(h);
