@@ -138,12 +138,14 @@ GJBMEM_API long mpart_to_offset(mpart_id mid, const void *p);
 GJBMEM_API void *mpart_from_offset(mpart_id mid, long off);
 
 /* Looks at the named shared partition from outside, writing nothing to it
- * (what `gjbmem show --shm NAME` prints): the object is mapped read-only
- * and copied into buf (buflen bytes; *size is set to the bytes needed, so
+ * (what `gjbmem show --shm NAME` prints): the object is read (not mapped:
+ * an object another process shrinks meanwhile reads short) into buf
+ * (buflen bytes; *size is set to the bytes needed, so
  * a first call may pass buflen 0), the copy is checked and validated, and
  * its statistics go to *st and its blocks, as mpart_blocks gives them but
  * inside the copy, to out[0 .. cap) (*count: how many there are). A copy
- * torn by a writer fails validation and is taken again (up to 100 times).
+ * torn by a writer fails validation, or reads short, and is taken again
+ * (up to 100 times).
  * Errors: NULL size, st or count, NULL out with cap, NULL buf with buflen:
  * EINVAL; buflen too small: ERANGE; no such name: ENOENT; not a partition,
  * or a damaged header: EINVAL; marked damaged: ENOTRECOVERABLE; never

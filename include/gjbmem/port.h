@@ -155,6 +155,11 @@ GJBMEM_API bool gjb_port_mapping_of(const void *addr, void **lo, void **hi);
 GJBMEM_API int gjb_port_fd_size(int fd, unsigned long long *size);
 GJBMEM_API int gjb_port_fd_resize(int fd, unsigned long long size);
 GJBMEM_API void gjb_port_fd_close(int fd);
+/* Reads len bytes at offset off of the object behind fd into buf: 0, EAGAIN
+ * when the object ends before them (it shrank), or an errno value. A
+ * read, not a mapping: an object another process shrinks meanwhile is a
+ * short read, not a fault. */
+GJBMEM_API int gjb_port_fd_read(int fd, void *buf, unsigned long len, unsigned long long off);
 /* Maps len bytes of the object behind fd, shared, readable and writable,
  * at an address a with a % align == residue (align a power of two; 0 or
  * at most a page: any page). 0 or an errno value. Undone with

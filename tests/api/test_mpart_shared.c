@@ -695,6 +695,46 @@ static void peek_from_outside(void **state)
     assert_int_equal(mpart_close_shared(m), 0);
 }
 
+/* Another process shrinks the object and grows it back, again and again,
+ * while it is looked at from outside: each look reads the object (a short
+ * read: it tries again) and never touches a page the object no longer has
+ * (before, it mapped and copied it: SIGBUS). Nothing else counts here: the
+ * heap past the first page is zeros once it has been shrunk. */
+static void peek_while_the_object_shrinks(void **state)
+{
+    (void)state;
+    NEEDS_SHARING();
+    mpart_id m;
+    assert_int_equal(mpart_create_shared(name, SIZE, FIRST_FIT_ALLOCATION, &m), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        int fd = shm_open(name, O_RDWR, 0);
+        for (int i = 0; fd >= 0 && i < 20000; i++)
+            if (ftruncate(fd, i % 2 ? SIZE : 4096) != 0)
+                break;
+        _exit(0);
+    }
+    static char buf[SIZE + 4096];
+    struct gjbmem_heap_stats st;
+    struct mpart_block list[4];
+    size_t size, count;
+    int looks = 0, seen = 0;
+    for (int status; waitpid(child, &status, WNOHANG) == 0; looks++) {
+        errno = 0;
+        int rc = mpart_peek_shared(name, buf, sizeof buf, &size, &st, list, 4, &count);
+        assert_true(rc == 0 || errno == EAGAIN || errno == EINVAL || errno == ERANGE);
+        seen += rc == 0;
+    }
+    assert_true(looks > 0);
+    (void)seen;
+    int fd = shm_open(name, O_RDWR, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, SIZE), 0);
+    close(fd);
+    assert_int_equal(mpart_close_shared(m), 0); /* (the name goes in teardown) */
+}
+
 static void interrupt_context_refused(void **state)
 {
     (void)state;
@@ -960,6 +1000,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(damaged_metadata, setup, teardown),
         cmocka_unit_test_setup_teardown(damaged_descriptor_of_an_open_partition, setup, teardown),
         cmocka_unit_test_setup_teardown(peek_from_outside, setup, teardown),
+        cmocka_unit_test_setup_teardown(peek_while_the_object_shrinks, setup, teardown),
         cmocka_unit_test_setup_teardown(interrupt_context_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(tables_full, setup, teardown),
         cmocka_unit_test_setup_teardown(recovery_paths, setup, teardown),

@@ -178,6 +178,12 @@ void gjb_port_fd_close(int fd)
     (void)fd;
 }
 
+int gjb_port_fd_read(int fd, void *buf, unsigned long len, unsigned long long off)
+{
+    (void)fd, (void)buf, (void)len, (void)off;
+    return ENOSYS;
+}
+
 int gjb_port_shm_map(int fd, unsigned long len, unsigned long align, unsigned long residue,
                      void **out)
 {

@@ -250,6 +250,26 @@ void gjb_port_fd_close(int fd)
     errno = saved;
 }
 
+int gjb_port_fd_read(int fd, void *buf, unsigned long len, unsigned long long off)
+{
+    int saved = errno, err = 0;
+    for (unsigned long done = 0; !err && done < len;) {
+        if (off + done > (unsigned long long)INTMAX_MAX || (off_t)(off + done) < 0) {
+            err = EFBIG;
+            break;
+        }
+        ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
+        if (n > 0)
+            done += (unsigned long)n;
+        else if (n == 0)
+            err = EAGAIN; /* the object ends sooner: it shrank */
+        else if (errno != EINTR)
+            err = errno;
+    }
+    errno = saved;
+    return err;
+}
+
 int gjb_port_shm_map(int fd, unsigned long len, unsigned long align, unsigned long residue,
                      void **out)
 {
