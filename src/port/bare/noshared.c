@@ -96,6 +96,12 @@ bool gjb_shp_overlaps(const struct gjb_shpart *sh, const void *addr, size_t size
     return false;
 }
 
+bool gjb_shp_within(const struct gjb_shpart *sh)
+{
+    (void)sh;
+    return false;
+}
+
 bool gjb_shp_contains(const struct gjb_shpart *sh, const void *addr, size_t size)
 {
     (void)sh, (void)addr, (void)size;
