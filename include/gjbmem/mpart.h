@@ -71,7 +71,9 @@ struct mpart_block {
  * or a first call with cap 0. Errors: NULL count, or NULL out with cap > 0:
  * EINVAL; bad mid: ERROR_KERNEL_HANDLE_NULL; ERROR_KERNEL_IN_ISR; a shared
  * partition whose metadata another process damaged (it is validated
- * first): ERROR_KERNEL_MEMORY. O(blocks), under the partition's lock. */
+ * first; the error policy runs): ERROR_KERNEL_MEMORY. O(blocks), under the
+ * partition's lock; a shared partition's validation first, as
+ * mpart_validate's. */
 GJBMEM_API int mpart_blocks(mpart_id mid, struct mpart_block *out, size_t cap, size_t *count);
 
 

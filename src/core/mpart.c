@@ -1012,7 +1012,9 @@ int mpart_blocks(mpart_id mid, struct mpart_block *out, size_t cap, size_t *coun
     if (!s)
         return fail(err);
     if (s->sh && (!gjb_shp_within(s->sh) || gjb_heap_validate(s->heap) != GJB_OK)) {
+        struct gjb_errpolicy pol = s->pol;
         release(s); /* another process damaged it: its blocks are not walked */
+        report(&pol, mid, "mpart_blocks", ERROR_KERNEL_MEMORY, GJB_E_CORRUPT, NULL);
         return fail(ERROR_KERNEL_MEMORY);
     }
     struct gjbmem_heap_stats st;

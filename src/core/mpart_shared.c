@@ -663,6 +663,38 @@ static size_t copy_slack(const struct shm_hdr *p, size_t len, uintptr_t buf, siz
     return (size_t)align;
 }
 
+/* One look at the object behind fd: its size, its header, then all of it
+ * read (not mapped: an object shrunk meanwhile reads short, it does not
+ * fault) into buf and checked. EAGAIN when another process changed it
+ * meanwhile (a torn copy, a short read, a size that changed under a copy
+ * whose header refused it): the caller looks again. */
+static int peek_once(int fd, void *buf, size_t buflen, size_t *size,
+                     struct gjbmem_heap_stats *st, struct mpart_block *out, size_t cap,
+                     size_t *count)
+{
+    unsigned long long len = 0, now = 0;
+    struct shm_hdr head;
+    int err = gjb_port_fd_size(fd, &len);
+    if (!err && (len < HDR_BYTES || len > (size_t)INTPTR_MAX / 2))
+        err = EINVAL;
+    if (!err)
+        err = gjb_port_fd_read(fd, &head, sizeof head, 0);
+    size_t at = 0;
+    if (!err) {
+        *size = (size_t)len + copy_slack(&head, (size_t)len, (uintptr_t)buf, &at);
+        err = buflen < *size ? ERANGE : 0;
+    }
+    if (!err) {
+        void *copy = (char *)buf + at; /* nothing another process writes moves it */
+        err = gjb_port_fd_read(fd, copy, (unsigned long)len, 0);
+        if (!err)
+            err = peek_image(copy, (size_t)len, st, out, cap, count);
+    }
+    if (err == EINVAL && gjb_port_fd_size(fd, &now) == 0 && now != len)
+        err = EAGAIN;
+    return err;
+}
+
 int mpart_peek_shared(const char *name, void *buf, size_t buflen, size_t *size,
                       struct gjbmem_heap_stats *st, struct mpart_block *out, size_t cap,
                       size_t *count)
@@ -673,28 +705,9 @@ int mpart_peek_shared(const char *name, void *buf, size_t buflen, size_t *size,
     int fd = gjbmem_shm_open(name, O_RDONLY, 0);
     if (fd < 0)
         return -1;
-    unsigned long long len = 0;
-    struct shm_hdr head;
-    int err = gjb_port_fd_size(fd, &len);
-    if (!err && (len < HDR_BYTES || len > (size_t)INTPTR_MAX / 2))
-        err = EINVAL;
-    if (!err) /* read, not mapped: an object shrunk meanwhile reads short, it does not fault */
-        err = gjb_port_fd_read(fd, &head, sizeof head, 0);
-    size_t at = 0;
-    if (!err) {
-        *size = (size_t)len + copy_slack(&head, (size_t)len, (uintptr_t)buf, &at);
-        err = buflen < *size ? ERANGE : 0;
-    }
-    for (int tries = 0; !err && tries < 100; tries++) {
-        void *copy = (char *)buf + at; /* nothing another process writes moves it */
-        err = gjb_port_fd_read(fd, copy, (unsigned long)len, 0);
-        if (!err)
-            err = peek_image(copy, (size_t)len, st, out, cap, count);
-        if (err == EAGAIN && tries < 99)
-            err = 0;
-        else
-            break;
-    }
+    int err = EAGAIN;
+    for (int tries = 0; err == EAGAIN && tries < 100; tries++)
+        err = peek_once(fd, buf, buflen, size, st, out, cap, count);
     gjb_port_fd_close(fd);
     return err ? fail(err) : 0;
 }

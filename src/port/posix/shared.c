@@ -252,9 +252,10 @@ void gjb_port_fd_close(int fd)
 
 int gjb_port_fd_read(int fd, void *buf, unsigned long len, unsigned long long off)
 {
+    const unsigned long long off_max = ((unsigned long long)1 << (8 * sizeof(off_t) - 1)) - 1;
     int saved = errno, err = 0;
     for (unsigned long done = 0; !err && done < len;) {
-        if (off + done > (unsigned long long)INTMAX_MAX || (off_t)(off + done) < 0) {
+        if (off > off_max || done > off_max - off) {
             err = EFBIG;
             break;
         }
