@@ -948,15 +948,21 @@ int mpart_getinfo(mpart_id mid, struct partinfo *pi)
     return 0;
 }
 
+/* Validates the heap of locked slot s (gjb_guarded_validate), a shared
+ * partition's descriptor first: another process may have pointed it
+ * outside the memory since the open. */
+static int validated(const struct slot *s)
+{
+    return s->sh && !gjb_shp_within(s->sh) ? GJB_E_CORRUPT : gjb_guarded_validate(s->heap);
+}
+
 int mpart_validate(mpart_id mid)
 {
     int err;
     struct slot *s = acquire(mid, &err);
     if (!s)
         return fail(err);
-    /* (a shared partition's descriptor first: another process may have
-     * pointed it outside the memory since the open) */
-    int st = s->sh && !gjb_shp_within(s->sh) ? GJB_E_CORRUPT : gjb_guarded_validate(s->heap);
+    int st = validated(s);
     struct gjb_errpolicy pol = s->pol;
     release(s);
     if (st == GJB_OK)
@@ -1011,7 +1017,7 @@ int mpart_blocks(mpart_id mid, struct mpart_block *out, size_t cap, size_t *coun
     struct slot *s = lock_part(mid, false, &err);
     if (!s)
         return fail(err);
-    if (s->sh && (!gjb_shp_within(s->sh) || gjb_heap_validate(s->heap) != GJB_OK)) {
+    if (s->sh && validated(s) != GJB_OK) {
         struct gjb_errpolicy pol = s->pol;
         release(s); /* another process damaged it: its blocks are not walked */
         report(&pol, mid, "mpart_blocks", ERROR_KERNEL_MEMORY, GJB_E_CORRUPT, NULL);

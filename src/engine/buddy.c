@@ -191,10 +191,9 @@ static inline int check(const gjb_heap *h, const void *p, const struct gjb_regio
     if (!r || (size_t)(off - r->first) % GJB_BU)
         return GJB_E_BADPTR;
     unsigned char *t = bd_tag(h, r, off);
-    unsigned k = (*t & BD_ORDER_MASK) - 1;
     if (*t == 0 || (*t & BD_TAG_FREE))
         return GJB_E_BADPTR;
-    if (k >= BD_ORDER_END || ((uintptr_t)p & (bd_size(k) - 1)) || bd_size(k) > (size_t)(r->end - off))
+    if (!bd_allocated_bytes(*t, (uintptr_t)p, (size_t)(r->end - off)))
         return GJB_E_CORRUPT;
     *rp = r;
     *tp = t;
@@ -446,11 +445,8 @@ bool gjb_bd_aligned(const gjb_heap *h, const char *b)
  * one an allocation or resize leaves (an order that fits at off), else 0. */
 static size_t kept_size(const gjb_heap *h, const struct gjb_region *r, intptr_t off)
 {
-    unsigned t = *bd_tag(h, r, off), k = (t & BD_ORDER_MASK) - 1;
-    if (t == 0 || (t & ~(BD_TAG_ALIGNED | BD_ORDER_MASK)) || k >= BD_ORDER_END)
-        return 0;
-    size_t s = bd_size(k);
-    return ((uintptr_t)gjb_ptr(h, off) & (s - 1)) || s > (size_t)(r->end - off) ? 0 : s;
+    return bd_allocated_bytes(*bd_tag(h, r, off), (uintptr_t)gjb_ptr(h, off),
+                              (size_t)(r->end - off));
 }
 
 bool gjb_bd_repair_region(gjb_heap *h, const struct gjb_region *r)

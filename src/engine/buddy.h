@@ -133,6 +133,21 @@ static inline struct bd_node *bd_node(const gjb_heap *h, intptr_t off)
 #define BD_FIT_ORDERS (8u * (unsigned)sizeof(size_t) - BD_BU_LOG2)
 #define BD_ORDER_END (BD_ORDERS < BD_FIT_ORDERS ? BD_ORDERS : BD_FIT_ORDERS)
 
+/* The bytes of the allocated block whose tag is t, at address a with room
+ * bytes from a to its area's end: its order's size when t names an
+ * allocated block of an order a block can have (< BD_ORDER_END), aligned
+ * at a and fitting the room; 0 for anything else (a free block, a unit
+ * inside one, damage). The one answer of every reader that proves a block
+ * by its tag (buddy.c: pointer checks, repair; heap_ops.h: gjb_hot_block). */
+static inline size_t bd_allocated_bytes(unsigned t, uintptr_t a, size_t room)
+{
+    unsigned k = (t & BD_ORDER_MASK) - 1; /* a unit inside a block (0): no order */
+    if ((t & BD_TAG_FREE) || k >= BD_ORDER_END)
+        return 0;
+    size_t s = bd_size(k);
+    return (a & (s - 1)) || s > room ? 0 : s;
+}
+
 /* Order of the smallest block that holds size bytes; for size 0 (size - 1
  * wraps) and sizes beyond any block, an order no block has: BD_ORDERS or
  * more on LP64, BD_FIT_ORDERS (a block of 4 GiB or more) on ILP32. */

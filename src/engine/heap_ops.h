@@ -152,11 +152,7 @@ static GJB_ALWAYS_INLINE size_t gjb_hot_block(const gjb_heap *h, const struct gj
         size_t d = (size_t)(off - r->first);
         if (d >= len || d % GJB_BU)
             return 0;
-        unsigned t = gjb_load_byte(bd_tag(h, r, off)), k = (t & BD_ORDER_MASK) - 1;
-        if (t == 0 || (t & BD_TAG_FREE) || k >= BD_ORDER_END || ((uintptr_t)p & (bd_size(k) - 1)) ||
-            bd_size(k) > len - d)
-            return 0;
-        return bd_size(k);
+        return bd_allocated_bytes(gjb_load_byte(bd_tag(h, r, off)), (uintptr_t)p, len - d);
     }
     intptr_t b = gjb_off(h, p) - (intptr_t)GJB_W;
     size_t d = (size_t)(b - r->first);
