@@ -10,6 +10,9 @@
 #   KINDS="... tlsf" with GJBMEM_TLSF_DIR (a directory with TLSF 3.1's tlsf.c
 #   and tlsf.h, kept outside this repository): TLSF as malloc
 #   (bench/tlsf_malloc.c, no lock) through bench_alloc's preload kind
+#   KINDS="... o1heap" with GJBMEM_O1HEAP_DIR (o1heap.c and o1heap.h, kept
+#   outside too): o1heap the same way (bench/o1heap_malloc.c; small and
+#   mixed only: it has no memalign)
 set -euo pipefail
 REV=${1:?usage: bench/cg_pairs.sh REV [OUT]}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +30,11 @@ for a in ${KINDS:-part heap bpart bheap glibc}; do
         kind=preload pre=$OUT/tlsf_malloc.so
         [ -e "$pre" ] || cc -O2 -fPIC -shared -DNDEBUG -I"$GJBMEM_TLSF_DIR" "$ROOT/bench/tlsf_malloc.c" \
             "$GJBMEM_TLSF_DIR/tlsf.c" -o "$pre"
+    elif [ "$a" = o1heap ]; then
+        : "${GJBMEM_O1HEAP_DIR:?KINDS=o1heap needs GJBMEM_O1HEAP_DIR}"
+        kind=preload pre=$OUT/o1heap_malloc.so
+        [ -e "$pre" ] || cc -O2 -fPIC -shared -DNDEBUG -I"$GJBMEM_O1HEAP_DIR" \
+            "$ROOT/bench/o1heap_malloc.c" "$GJBMEM_O1HEAP_DIR/o1heap.c" -o "$pre"
     fi
     for w in ${WORKLOADS:-small aligned}; do
         f=$OUT/cg.$a.$w

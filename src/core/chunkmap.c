@@ -1,6 +1,7 @@
 /*
  * chunkmap.c - which arena of the system heap holds an address: one byte
- * per chunk (GJB_CHUNK_BYTES) of the address space, in a two-level table
+ * per chunk (GJB_CHUNK_BYTES) of the address space (and a bit per 64 KiB
+ * of it that a slab holds: sysheap_slab.c), in a two-level table
  * whose leaves are pages from the port. Written under the system heap's
  * lock when a region joins an arena, read without a lock by free and
  * realloc (sysheap_state.h: gjb_chunk_get). A leaf, once there, stays for
@@ -55,12 +56,27 @@ int gjb_chunk_mark(const void *mem, size_t size, unsigned tag)
     for (size_t i = (size_t)(lo >> GJB_CHUNK_SHIFT); i <= (size_t)(hi >> GJB_CHUNK_SHIFT); i++) {
         gjb_chunk_leaf *leaf = atomic_load_explicit(&gjb_chunk_top[i >> GJB_CHUNK_LEAF_BITS],
                                                     memory_order_relaxed);
-        _Atomic unsigned char *e = &(*leaf)[i & (GJB_CHUNK_LEAF - 1)];
+        _Atomic unsigned char *e = &leaf->tag[i & (GJB_CHUNK_LEAF - 1)];
         unsigned old = atomic_load_explicit(e, memory_order_relaxed);
         unsigned now = old == 0 || old == tag ? tag : GJB_CHUNK_MIXED;
         atomic_store_explicit(e, (unsigned char)now, memory_order_relaxed);
     }
     return 0;
+}
+
+bool gjb_chunk_mark_slab(const void *p, size_t bytes, bool on)
+{
+    size_t i;
+    gjb_chunk_leaf *leaf = gjb_chunk_leaf_of(p, &i);
+    unsigned g = (unsigned)((uintptr_t)p >> GJB_CHUNK_GRANULE_SHIFT) & 63;
+    uint64_t bits = (((uint64_t)1 << (bytes >> GJB_CHUNK_GRANULE_SHIFT)) - 1) << g;
+    if (!leaf)
+        return false; /* (every region's chunks have a leaf) */
+    if (on)
+        atomic_fetch_or_explicit(&leaf->slab[i], bits, memory_order_release);
+    else
+        atomic_fetch_and_explicit(&leaf->slab[i], ~bits, memory_order_release);
+    return true;
 }
 
 size_t gjb_chunk_bytes(void)

@@ -129,16 +129,30 @@ static GJB_NOINLINE void *alloc_more(struct gjb_arena *a, size_t size)
     return p;
 }
 
+void *gjb_sys_heap_block(size_t size)
+{
+    struct gjb_arena *a = gjb_sys_mine();
+    void *p;
+    if (arena_try(a, size, size, size, &p))
+        return p;
+    return heap_alloc_other(a, size, size, size, true);
+}
+
 /* A plain allocation: the common case inline, a block (no guard) the
  * calling thread's arena holds now; the rest as allocate does it. fresh as
  * for allocate. */
 static GJB_ALWAYS_INLINE void *allocate_plain(size_t size, bool *fresh)
 {
     if (!GJB_GUARDED && GJB_LIKELY(size - 1 < GJBMEM_SYSHEAP_DIRECT - 1 && !gjb_fast_in_isr())) {
-        struct gjb_arena *a = gjb_sys_mine();
-        void *p;
         if (fresh)
             *fresh = false; /* no direct mapping */
+        if (GJB_UNLIKELY(gjb_slab_range(size)) && gjb_slab_on()) {
+            void *q = gjb_slab_alloc(size); /* else a block of its own */
+            if (q)
+                return q;
+        }
+        struct gjb_arena *a = gjb_sys_mine();
+        void *p;
         gjb_arena_lock(a);
         if (GJB_LIKELY(a->h != NULL) && gjb_heap_alloc_inline(a->h, size, &p) == GJB_OK) {
             gjb_arena_unlock(a);
@@ -215,6 +229,13 @@ static int free_call(void *p, const char *call)
         gjb_port_set_errno(ERROR_KERNEL_IN_ISR);
         return -1;
     }
+    enum gjb_slab_what w = gjb_slab_maybe(p) ? gjb_slab_free(p) : GJB_SLAB_NONE;
+    if (w != GJB_SLAB_NONE) { /* (a slab's own block is the slabs' too, not the arenas') */
+        if (w == GJB_SLAB_OK)
+            return 0;
+        gjb_sys_misuse(call, EINVAL, w == GJB_SLAB_DAMAGED, p);
+        return -1;
+    }
     unsigned lo, hi = gjb_sys_candidates(p, &lo);
     bool mixed = hi - lo > 1;
     int st = GJB_E_BADPTR;
@@ -237,7 +258,8 @@ int gjbmem_free(void *p)
     /* The common case inline: a block of the arena the chunk map names (no
      * guard to check first). */
     if (!GJB_GUARDED && GJB_LIKELY(p != NULL && !gjb_fast_in_isr()) &&
-        !atomic_load_explicit(&gjb_tc_active, memory_order_relaxed)) { /* no cache to look at */
+        !atomic_load_explicit(&gjb_tc_active, memory_order_relaxed) && /* no cache to look at */
+        !gjb_slab_maybe(p)) {
         unsigned t = gjb_chunk_get(p);
         if (GJB_LIKELY(t - 1 < SYS_ARENAS)) {
             struct gjb_arena *a = &gjb_sys.arena[t - 1];
@@ -279,7 +301,10 @@ size_t gjbmem_usable_size(const void *p)
 {
     if (!p)
         return 0;
-    size_t n;
+    size_t n = 0;
+    enum gjb_slab_what w = gjb_slab_maybe(p) ? gjb_slab_size(p, &n) : GJB_SLAB_NONE;
+    if (w != GJB_SLAB_NONE)
+        return w == GJB_SLAB_OK ? n : 0;
     struct gjb_arena *a = gjb_sys_owner(p, &n);
     if (a) {
         n = guarded(p, n);
@@ -363,6 +388,21 @@ static void *realloc_direct(void *p, size_t size, size_t need, bool ok)
     return move(p, old, size);
 }
 
+/* Resizes p, which the slabs know (w: gjb_slab_size's answer, old: the
+ * slot's bytes), to size bytes (ok as for realloc_heap): the slot kept
+ * while the request still takes a slot of at most twice its size, else
+ * moved. */
+static void *realloc_slab(void *p, enum gjb_slab_what w, size_t old, size_t size, bool ok)
+{
+    if (w != GJB_SLAB_OK)
+        return realloc_failed(p, EINVAL, w == GJB_SLAB_DAMAGED);
+    if (!ok)
+        return realloc_failed(p, ENOMEM, false);
+    if (size <= old && gjb_slab_range(size) && size > old / 2)
+        return p;
+    return move(p, old, size);
+}
+
 /* The common case of a realloc (no guard): p a block of the arena the
  * chunk map names (proved inline), resized in that arena without growing
  * it. NULL for anything else, which the general path
@@ -396,9 +436,19 @@ void *gjbmem_realloc(void *p, size_t size)
     }
     size_t need = 0, raw = 0;
     bool ok = request_bytes(size, &need);
-    void *q = ok && need < GJBMEM_SYSHEAP_DIRECT ? realloc_hot(p, need) : NULL;
+    bool to_slab = ok && gjb_slab_range(size) && gjb_slab_on() && gjb_slab_takes(size);
+    void *q = ok && need < GJBMEM_SYSHEAP_DIRECT && !to_slab && !gjb_slab_maybe(p)
+                  ? realloc_hot(p, need)
+                  : NULL;
     if (q)
         return q;
+    enum gjb_slab_what w = gjb_slab_maybe(p) ? gjb_slab_size(p, &raw) : GJB_SLAB_NONE;
+    if (w != GJB_SLAB_NONE)
+        return realloc_slab(p, w, raw, size, ok);
     struct gjb_arena *a = gjb_sys_owner(p, &raw);
+    if (a && to_slab) { /* a block whose new size takes a slot: moved into one */
+        gjb_arena_unlock(a);
+        return move(p, raw, size);
+    }
     return a ? realloc_heap(a, p, raw, size, need, ok) : realloc_direct(p, size, need, ok);
 }

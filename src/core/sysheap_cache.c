@@ -347,8 +347,8 @@ int gjbmem_free_cached(void *p)
 {
     struct gjb_thread *th = gjb_thread();
     struct gjb_tcache *tc = &th->tc;
-    if (GJB_UNLIKELY(!th->cached || GJB_GUARDED || gjb_fast_in_isr()))
-        return free_other(th->cached ? tc : NULL, p);
+    if (GJB_UNLIKELY(!th->cached || GJB_GUARDED || gjb_fast_in_isr() || gjb_slab_maybe(p)))
+        return free_other(th->cached ? tc : NULL, p); /* (a slab's address: gjbmem_free decides) */
     /* most blocks a thread frees are its own arena's: no chunk map */
     size_t block = th->arena ? tc_peek(th->arena, p) : 0;
     if (GJB_UNLIKELY(block == 0))

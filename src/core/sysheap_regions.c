@@ -226,6 +226,7 @@ int heap_mem_init(int flag)
         if (!err) {
             gjb_sys.policy = policy;
             gjb_tc_policy(policy == GJB_BUDDY); /* every cache is empty now */
+            gjb_slab_setup(policy);             /* and no slab is left */
         }
     }
     gjb_sys_unlock_all();

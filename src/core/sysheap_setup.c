@@ -45,6 +45,7 @@ static void init_locks(void)
         atomic_store_explicit(&a->seq, (s + 1) & ~1u, memory_order_relaxed);
     }
     gjb_port_lock_init(&gjb_sys.lock);
+    gjb_slab_lock_init();
 }
 
 /* Fork: the locks are held across it, so the child inherits a consistent
@@ -52,12 +53,14 @@ static void init_locks(void)
  * these where no other thread can hold a lock: gjbmem/port.h.) */
 static void on_prepare(void)
 {
+    gjb_slab_lock(); /* (taken before the others: sysheap_slab.c) */
     gjb_sys_lock_all();
 }
 
 static void on_parent(void)
 {
     gjb_sys_unlock_all();
+    gjb_slab_unlock();
 }
 
 /* The child: new locks, and the caches of the threads that did not fork
@@ -74,6 +77,7 @@ void gjb_sysheap_init(void)
     gjb_sys.page = gjb_port_page_size();
     const char *pol = gjb_port_getenv("GJBMEM_POLICY");
     gjb_sys.policy = pol && same(pol, "buddy") ? GJB_BUDDY : GJB_FIRST_FIT;
+    gjb_slab_setup(gjb_sys.policy);
     unsigned long long mem = gjb_port_memory_size();
     gjb_sys.limit = mem > SIZE_MAX ? SIZE_MAX : (size_t)mem;
     size_t lim;

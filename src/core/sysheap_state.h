@@ -159,22 +159,51 @@ static GJB_ALWAYS_INLINE void gjb_arena_unlock(struct gjb_arena *a)
 #define GJB_CHUNK_MIXED 255u /* regions of several arenas share the chunk */
 _Static_assert(SYS_ARENAS < GJB_CHUNK_MIXED, "an arena's tag fits a byte");
 
-typedef _Atomic unsigned char gjb_chunk_leaf[GJB_CHUNK_LEAF];
+/* A leaf: per chunk, its arena's tag, and a bit per 64 KiB of it that a
+ * slab holds (sysheap_slab.c: set while the slab lives). */
+typedef struct {
+    _Atomic unsigned char tag[GJB_CHUNK_LEAF];
+    _Atomic uint64_t slab[GJB_CHUNK_LEAF];
+} gjb_chunk_leaf;
+#define GJB_CHUNK_GRANULE_SHIFT 16 /* 64 KiB: SLAB_MIN */
+_Static_assert(GJB_CHUNK_SHIFT - GJB_CHUNK_GRANULE_SHIFT == 6, "a chunk's granules: 64 bits");
 extern _Atomic(gjb_chunk_leaf *) gjb_chunk_top[GJB_CHUNK_TOP] GJB_INTERNAL;
+
+/* The leaf of the chunk holding p (NULL: none), and the chunk's index in
+ * it in *i. Without a lock. */
+static inline gjb_chunk_leaf *gjb_chunk_leaf_of(const void *p, size_t *i)
+{
+    uint64_t a = (uintptr_t)p;
+    if (a >> GJB_CHUNK_ADDR_BITS)
+        return NULL;
+    size_t c = (size_t)(a >> GJB_CHUNK_SHIFT);
+    *i = c & (GJB_CHUNK_LEAF - 1);
+    return atomic_load_explicit(&gjb_chunk_top[c >> GJB_CHUNK_LEAF_BITS], memory_order_acquire);
+}
 
 /* The tag of the chunk holding p, without a lock: 0 (no arena), 1 + the
  * arena's index, or GJB_CHUNK_MIXED. A hint: the arena's engine decides. */
 static inline unsigned gjb_chunk_get(const void *p)
 {
-    uint64_t a = (uintptr_t)p;
-    if (a >> GJB_CHUNK_ADDR_BITS)
-        return 0;
-    size_t i = (size_t)(a >> GJB_CHUNK_SHIFT);
-    gjb_chunk_leaf *leaf =
-        atomic_load_explicit(&gjb_chunk_top[i >> GJB_CHUNK_LEAF_BITS], memory_order_acquire);
-    return leaf ? atomic_load_explicit(&(*leaf)[i & (GJB_CHUNK_LEAF - 1)], memory_order_relaxed)
-                : 0;
+    size_t i;
+    gjb_chunk_leaf *leaf = gjb_chunk_leaf_of(p, &i);
+    return leaf ? atomic_load_explicit(&leaf->tag[i], memory_order_relaxed) : 0;
 }
+
+/* True when a slab holds p, without a lock (a hint: the slabs' table
+ * decides; a slab's bits are set before any of its slots is handed out). */
+static inline bool gjb_chunk_slab(const void *p)
+{
+    size_t i;
+    gjb_chunk_leaf *leaf = gjb_chunk_leaf_of(p, &i);
+    return leaf && (atomic_load_explicit(&leaf->slab[i], memory_order_acquire) >>
+                    (((uintptr_t)p >> GJB_CHUNK_GRANULE_SHIFT) & 63)) & 1;
+}
+
+/* Sets (on) or clears the bits of [p, p + bytes), a slab within one chunk
+ * (slabs.lock held): false when the chunk has no leaf (an arena's region
+ * always has). */
+bool gjb_chunk_mark_slab(const void *p, size_t bytes, bool on);
 
 /* Tags the chunks of [mem, mem+size) with tag (lock held): 0; EINVAL when
  * the range wraps or lies beyond the map; ENOMEM when a leaf could not be
@@ -342,6 +371,83 @@ static inline size_t gjb_sys_direct_raw(const void *p)
 /* Fails a call with err after carrying out the error policy (a copy taken
  * under the lock; none held now) for pointer p. */
 void gjb_sys_misuse(const char *call, int err, bool corrupt, const void *p);
+
+/* --- sysheap_slab.c: the BUDDY system heap's slabs */
+
+#define SLAB_LO 1024u                 /* requests above this ... */
+#define SLAB_HI (64u * 1024u)         /* ... up to this take a slab's slot */
+#define SLAB_MIN ((size_t)64 << 10)   /* a slab's bytes: its class's, */
+#define SLAB_MAX ((size_t)1 << 20)    /* a power of two in [SLAB_MIN, SLAB_MAX] */
+
+/* Set while requests of the slabs' range go to slabs: the policy is BUDDY
+ * and blocks have no guard (gjb_slab_setup). */
+extern _Atomic bool gjb_slabs_on GJB_INTERNAL;
+
+static GJB_ALWAYS_INLINE bool gjb_slab_on(void)
+{
+    return !GJB_GUARDED && atomic_load_explicit(&gjb_slabs_on, memory_order_relaxed);
+}
+
+/* A request of size bytes takes a slot (when slabs are on). */
+static GJB_ALWAYS_INLINE bool gjb_slab_range(size_t size)
+{
+    return size - (SLAB_LO + 1) < SLAB_HI - SLAB_LO;
+}
+
+/* A slab holds p (gjb_chunk_slab), with slabs on: the slabs decide what
+ * p is (gjb_slab_free, gjb_slab_size), not the arenas, which see a slab as
+ * one of their blocks: every path of a pointer asks this first. */
+static GJB_ALWAYS_INLINE bool gjb_slab_maybe(const void *p)
+{
+    return gjb_slab_on() && gjb_chunk_slab(p);
+}
+
+/* What a pointer is to the slabs. */
+enum gjb_slab_what {
+    GJB_SLAB_NONE,    /* in no slab: the arenas' or the direct mappings' to decide */
+    GJB_SLAB_OK,      /* a slot in use */
+    GJB_SLAB_BAD,     /* in a slab, no slot in use: a slab's address, inside a slot, freed */
+    GJB_SLAB_DAMAGED, /* in a slab whose header is damaged */
+};
+
+/* Turns slabs on for policy BUDDY, off otherwise (start-up, heap_mem_init
+ * with every lock held and no slab). */
+void gjb_slab_setup(int policy);
+/* slabs.lock: taken before gjb_sys.lock, never under an arena's. */
+void gjb_slab_lock(void);
+void gjb_slab_unlock(void);
+void gjb_slab_lock_init(void);
+/* A slot for a request of size bytes (gjb_slab_range), or NULL (the
+ * caller gives the request a block of its own) when its class is a power
+ * of two, which a buddy block fits exactly, or no slab could be made. */
+void *gjb_slab_alloc(size_t size);
+/* A request of size bytes (gjb_slab_range) takes a slot: its class is no
+ * power of two. */
+bool gjb_slab_takes(size_t size);
+/* Frees slot p (GJB_SLAB_OK); anything else is left alone. */
+enum gjb_slab_what gjb_slab_free(void *p);
+/* The bytes of slot p in *size (GJB_SLAB_OK). */
+enum gjb_slab_what gjb_slab_size(const void *p, size_t *size);
+/* Pages the slabs' table holds (counted in gjb_sys.port). */
+size_t gjb_slab_table_bytes(void);
+/* Every slab is whole, a live block of the arenas, on its class's list
+ * when a slot is free. Takes arena locks. */
+bool gjb_slab_validate(void);
+/* What the statistics count as blocks: every slot, in use or free (slabs.lock
+ * held). */
+struct gjb_slab_sums {
+    size_t slabs;      /* their blocks, allocated blocks of the arenas */
+    size_t slots;      /* their slots */
+    size_t used_slots; /* slots in use */
+    size_t free_bytes; /* bytes of the free slots */
+};
+void gjb_slab_sums(struct gjb_slab_sums *sums);
+
+/* --- sysheap.c: a block for a slab */
+
+/* A block of the arenas (never a direct mapping) of size bytes aligned to
+ * size, growing an arena if need be; NULL when none. No lock held. */
+void *gjb_sys_heap_block(size_t size);
 
 /* --- sysheap_stats.c */
 

@@ -72,6 +72,7 @@ int gjbmem_sysheap_stats(struct gjbmem_sysheap_stats *st)
     }
     memset(&st->heap, 0, sizeof st->heap);
     gjb_fast_init_once(gjb_lib_init);
+    gjb_slab_lock(); /* (the slabs still while the arenas are read) */
     for (unsigned i = 0; i < SYS_ARENAS; i++) {
         struct gjb_arena *a = &gjb_sys.arena[i];
         struct gjbmem_heap_stats one;
@@ -82,6 +83,14 @@ int gjbmem_sysheap_stats(struct gjbmem_sysheap_stats *st)
         if (a->h)
             add_stats(&st->heap, &one);
     }
+    struct gjb_slab_sums sl;
+    gjb_slab_sums(&sl); /* a slab's slots count as blocks, its free ones as free */
+    gjb_slab_unlock();
+    st->heap.used -= sl.free_bytes;
+    st->heap.free += sl.free_bytes;
+    st->heap.alloc_blocks += sl.used_slots - sl.slabs;
+    st->heap.free_blocks += sl.slots - sl.used_slots;
+    st->heap.segments += sl.slots - sl.slabs;
     size_t kept, kept_bytes;
     gjb_sys_lock();
     gjb_tc_totals(&kept, &kept_bytes); /* blocks in thread caches count as free */
@@ -127,7 +136,7 @@ static bool arenas_ok(void)
 static size_t port_expected(void)
 {
     size_t port = gjb_big_table_bytes(&gjb_sys.big) + gjb_sys.big.bytes + gjb_chunk_bytes() +
-                  gjb_sys_direct_kept();
+                  gjb_sys_direct_kept() + gjb_slab_table_bytes();
     for (unsigned i = 0; i < SYS_ARENAS; i++)
         for (unsigned k = 0; k < gjb_sys.arena[i].npieces; k++)
             port += gjb_sys.arena[i].piece[k].from_port ? gjb_sys.arena[i].piece[k].size : 0;
@@ -136,7 +145,7 @@ static size_t port_expected(void)
 
 int gjbmem_sysheap_validate(void)
 {
-    bool ok = arenas_ok() && gjb_tc_check_mine();
+    bool ok = arenas_ok() && gjb_tc_check_mine() && gjb_slab_validate();
     gjb_sys_lock();
     ok = ok && gjb_big_valid(&gjb_sys.big, gjb_sys.page) && port_expected() == gjb_sys.port &&
          direct_guards_ok();

@@ -531,9 +531,19 @@ static void test_init_buddy_blocks(void **state)
     char *p = take(4096);
     assert_int_equal((uintptr_t)p % 4096, 0);
     assert_int_equal(gjbmem_usable_size(p), 4096);
-    char *q = take(4097); /* powers of two, no header */
+    char *q = take(8000); /* powers of two, no header */
     assert_int_equal((uintptr_t)q % 8192, 0);
     assert_int_equal(gjbmem_usable_size(q), 8192);
+    /* 1 KiB to 64 KiB: a slot of a slab (16 classes per power of two),
+     * unless the class is a power of two; memalign still aligns */
+    char *slot = take(4097);
+    assert_int_equal((uintptr_t)slot % 16, 0);
+    assert_int_equal(gjbmem_usable_size(slot), 4352);
+    char *m = gjbmem_memalign(8192, 4097);
+    assert_non_null(m);
+    assert_int_equal((uintptr_t)m % 8192, 0);
+    assert_int_equal(gjbmem_usable_size(m), 8192);
+    assert_int_equal(gjbmem_free(m), 0);
     char *r = take(1);
     assert_int_equal(gjbmem_usable_size(r), stats().heap.min_block);
     assert_int_equal(stats().heap.header_bytes, 0);
@@ -541,6 +551,7 @@ static void test_init_buddy_blocks(void **state)
     give(p);
     give(q);
     give(r);
+    give(slot); /* (its slab goes with its last slot: nothing is left) */
     OK(heap_mem_init(FIRST_FIT_ALLOCATION));
     char *s = take(4096); /* first fit: one header word */
     assert_int_equal(stats().heap.header_bytes, sizeof(size_t));
