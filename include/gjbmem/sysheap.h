@@ -21,7 +21,7 @@
  * With BUDDY (and no guard: hardening level 1) a request of 1,025 bytes to
  * 64 KiB whose size class (16 per power of two) is not a power of two takes
  * a slot in a slab: one buddy block carved into equal slots. Its usable
- * size is the class's (at most 1/17 above the request) and it is aligned
+ * size is the class's (at most 1/16 above the request) and it is aligned
  * to alignof(max_align_t), not to its size; memalign never takes a slot.
  * In the statistics every slot is a block (a free one's bytes are free).
  * A slot costs O(1) and a lock of the slabs' own; a slab goes back to its

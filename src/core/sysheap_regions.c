@@ -131,6 +131,8 @@ enum gjb_sys_overlap gjb_sysheap_overlap(const void *mem, size_t size)
 {
     enum gjb_sys_overlap o = GJB_SYS_NONE;
     gjb_fast_init_once(gjb_lib_init);
+    if (gjb_slab_maybe(mem)) /* (the arenas see the slab as one block) */
+        return gjb_slab_holds(mem, size) ? GJB_SYS_BLOCK : GJB_SYS_OTHER;
     for (unsigned i = 0; i < SYS_ARENAS && o == GJB_SYS_NONE; i++) {
         struct gjb_arena *a = &gjb_sys.arena[i];
         gjb_arena_lock(a);

@@ -113,7 +113,9 @@ void gjb_slab_setup(int policy)
         classes_init();
         slabs.key = (uintptr_t)0x9E3779B97F4A7C15ULL ^ (uintptr_t)&slabs;
     }
-    atomic_store_explicit(&gjb_slabs_on, !GJB_GUARDED && policy == GJB_BUDDY, memory_order_relaxed);
+    /* (guards and the tools' reports see every request's own block) */
+    atomic_store_explicit(&gjb_slabs_on, !GJB_GUARDED && !GJBMEM_TOOLS && policy == GJB_BUDDY,
+                          memory_order_relaxed);
 }
 
 void gjb_slab_lock(void)
@@ -133,6 +135,12 @@ void gjb_slab_lock_init(void)
 
 /* --- finding a slab (lock held) ----------------------------------------- */
 
+/* The bits of a slab of `slots` slots (< 64) past its last slot. */
+static uint64_t tail_bits(unsigned slots)
+{
+    return ~(uint64_t)0 << slots;
+}
+
 /* The slab at base, which the table records as `bytes` long, when its
  * header is whole; NULL and *damaged set otherwise. */
 static struct slab *slab_whole(uintptr_t base, size_t bytes, bool *damaged)
@@ -140,8 +148,9 @@ static struct slab *slab_whole(uintptr_t base, size_t bytes, bool *damaged)
     const struct slab *s = (const struct slab *)base;
     unsigned c = s->cls;
     if (c >= SLAB_NCLS || slabs.cls[c].bytes != bytes || s->check != slab_check(base, c) ||
-        s->used > slabs.cls[c].slots) {
-        *damaged = true;
+        s->live != (s->live | tail_bits(slabs.cls[c].slots)) ||
+        s->used != gjb_popcount64(s->live & ~tail_bits(slabs.cls[c].slots))) {
+        *damaged = true; /* (its count and its bits agree, or a slot would be lost or doubled) */
         return NULL;
     }
     return (struct slab *)base;
@@ -237,7 +246,7 @@ static void avail_drop(struct slab *s)
 {
     uintptr_t me = (uintptr_t)s, *head = &slabs.avail[s->cls];
     struct slab *prev = s->prev ? linked(s->prev) : NULL, *next = s->next ? linked(s->next) : NULL;
-    bool at_head = !s->prev && *head == me;
+    bool at_head = *head == me; /* (whatever its back link says) */
     bool after_prev = prev && prev->cls == s->cls && prev->next == me;
     bool to_next = !s->next || (next && next->cls == s->cls && next->prev == me);
     uintptr_t *into = at_head ? head : after_prev ? &prev->next : NULL;
@@ -248,14 +257,13 @@ static void avail_drop(struct slab *s)
     s->next = s->prev = 0;
 }
 
-/* The first slab of class c's list (whole, with a free slot; else the
- * list is dropped), or NULL. (The head, unlike the links, is not in a
- * header, so it names a slab: its check word tells whether it is whole.) */
+/* The first slab of class c's list (whole, of the class, with a free
+ * slot; else the list is dropped), or NULL. */
 static struct slab *avail_first(unsigned c)
 {
-    struct slab *s = (struct slab *)slabs.avail[c];
-    if (s && s->check == slab_check((uintptr_t)s, c) && s->used < slabs.cls[c].slots)
-        return s; /* (the check word is the class's) */
+    struct slab *s = slabs.avail[c] ? linked(slabs.avail[c]) : NULL;
+    if (s && s->cls == c && s->used < slabs.cls[c].slots)
+        return s;
     slabs.avail[c] = 0;
     return NULL;
 }
@@ -280,12 +288,6 @@ static void *slot_take(struct slab *s)
     return (char *)s + SLAB_HDR + (size_t)i * k->size;
 }
 
-/* The bits of a slab of `slots` slots (< 64) past its last slot. */
-static uint64_t tail_bits(unsigned slots)
-{
-    return ~(uint64_t)0 << slots;
-}
-
 /* Makes block b (class c's bytes) a slab and records it; false when the
  * table cannot grow (lock held). */
 static bool slab_new(void *b, unsigned c)
@@ -295,8 +297,8 @@ static bool slab_new(void *b, unsigned c)
     gjb_sys_lock();
     size_t growth = gjb_big_growth(&slabs.tab);
     long grown = 0;
-    bool ok = growth <= gjb_sys_room(0) &&
-              gjb_big_put(&slabs.tab, b, slabs.cls[c].bytes, &grown) == 0;
+    bool ok = gjb_sys.policy == GJB_BUDDY && /* (heap_mem_init may have switched meanwhile) */
+              growth <= gjb_sys_room(0) && gjb_big_put(&slabs.tab, b, slabs.cls[c].bytes, &grown) == 0;
     gjb_sys.port += (size_t)grown;
     gjb_sys_unlock();
     if (!ok) {
@@ -392,20 +394,28 @@ enum gjb_slab_what gjb_slab_size(const void *p, size_t *size)
     return w;
 }
 
+bool gjb_slab_holds(const void *mem, size_t size)
+{
+    bool damaged = false, in = false;
+    gjb_slab_lock();
+    struct slab *s = slab_holding(mem, &damaged);
+    if (s) {
+        const struct slab_class *k = &slabs.cls[s->cls];
+        size_t off = (size_t)((uintptr_t)mem - (uintptr_t)s);
+        size_t i = off >= SLAB_HDR ? (off - SLAB_HDR) / k->size : SIZE_MAX;
+        size_t end = SLAB_HDR + (i + 1) * k->size; /* the slot's end */
+        in = i < k->slots && slot_live(s, i) && size <= end - off;
+    }
+    gjb_slab_unlock();
+    return in;
+}
+
 size_t gjb_slab_table_bytes(void)
 {
     return gjb_big_table_bytes(&slabs.tab);
 }
 
 /* --- validation ------------------------------------------------------------ */
-
-static unsigned popcount64(uint64_t x)
-{
-    unsigned n = 0;
-    for (; x; x &= x - 1)
-        n++;
-    return n;
-}
 
 /* Slab s (at base, bytes long) is whole: its header, its bits, and its
  * block a live block of the arenas of that size (the lock held; arena
@@ -418,7 +428,7 @@ static bool slab_ok(uintptr_t base, size_t bytes, size_t *nonfull)
         return false;
     const struct slab_class *k = &slabs.cls[s->cls];
     uint64_t tail = tail_bits(k->slots);
-    unsigned used = popcount64(s->live & ~tail);
+    unsigned used = gjb_popcount64(s->live & ~tail);
     bool wrong = ~s->live & tail; /* a bit past the last slot that is not set */
     bool unmarked = false; /* a granule the chunk map does not give the slab */
     for (size_t off = 0; off < bytes; off += SLAB_MIN)

@@ -410,8 +410,9 @@ enum gjb_slab_what {
     GJB_SLAB_DAMAGED, /* in a slab whose header is damaged */
 };
 
-/* Turns slabs on for policy BUDDY, off otherwise (start-up, heap_mem_init
- * with every lock held and no slab). */
+/* Turns slabs on for policy BUDDY (without guards or GJBMEM_TOOLS), off
+ * otherwise (start-up; heap_mem_init, every arena locked and no slab: a
+ * slab made meanwhile checks the policy under gjb_sys.lock). */
 void gjb_slab_setup(int policy);
 /* slabs.lock: taken before gjb_sys.lock, never under an arena's. */
 void gjb_slab_lock(void);
@@ -428,6 +429,9 @@ bool gjb_slab_takes(size_t size);
 enum gjb_slab_what gjb_slab_free(void *p);
 /* The bytes of slot p in *size (GJB_SLAB_OK). */
 enum gjb_slab_what gjb_slab_size(const void *p, size_t *size);
+/* [mem, mem+size), mem in a slab (gjb_slab_maybe), lies within the bytes
+ * of one slot in use (what may hold a partition: ownership.c). */
+bool gjb_slab_holds(const void *mem, size_t size);
 /* Pages the slabs' table holds (counted in gjb_sys.port). */
 size_t gjb_slab_table_bytes(void);
 /* Every slab is whole, a live block of the arenas, on its class's list

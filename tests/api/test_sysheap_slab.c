@@ -345,6 +345,13 @@ static void validation_sees_damage(void **state)
     errno = 0;
     expect_refused(gjbmem_free(b), b, 1);
     cls_used[1] -= 0x40;
+    /* another class (the first slab of its list): no slot is taken from it */
+    cls_used[0] ^= 1;
+    unsigned char *e = gjbmem_malloc(2500);
+    assert_non_null(e);
+    assert_false(e >= base && e < base + 64 * KiB);
+    cls_used[0] ^= 1;
+    OK(gjbmem_free(e));
     /* every slot's bit set, the count unchanged: no slot is taken from it */
     uint64_t bits;
     memcpy(&bits, live, 8);
@@ -359,6 +366,33 @@ static void validation_sees_damage(void **state)
     OK(gjbmem_free(b));
     OK(gjbmem_free(c));
     OK(gjbmem_free(other));
+    valid();
+}
+
+/* A partition may lie inside one slot in use, not over two, nor over a
+ * slab's header or a free slot (the arenas see the slab as one block). */
+static void partitions_inside_a_slot_only(void **state)
+{
+    (void)state;
+    slabs_only();
+    unsigned char *a = gjbmem_malloc(5000), *b = gjbmem_malloc(5000);
+    assert_non_null(a);
+    assert_non_null(b);
+    size_t slot = gjbmem_usable_size(a);
+    mpart_id mid;
+    OK(mpart_create((char *)a, slot, &mid));
+    OK(mpart_delete(mid));
+    errno = 0;
+    assert_int_equal(mpart_create((char *)a, slot + 16, &mid), -1); /* into b's slot */
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_int_equal(mpart_create((char *)a - HDR, 1024, &mid), -1); /* the header */
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_int_equal(mpart_create((char *)b + slot, 1024, &mid), -1); /* a free slot */
+    assert_int_equal(errno, EINVAL);
+    OK(gjbmem_free(b));
+    OK(gjbmem_free(a));
     valid();
 }
 
@@ -622,6 +656,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(bad_pointers_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(damaged_header_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(validation_sees_damage, setup, teardown),
+        cmocka_unit_test_setup_teardown(partitions_inside_a_slot_only, setup, teardown),
         cmocka_unit_test_setup_teardown(realloc_in_and_out, setup, teardown),
         cmocka_unit_test_setup_teardown(random_against_a_model, setup, teardown),
         cmocka_unit_test_setup_teardown(threads_free_each_others_slots, setup, teardown),
