@@ -437,12 +437,11 @@ void *gjbmem_realloc(void *p, size_t size)
     size_t need = 0, raw = 0;
     bool ok = request_bytes(size, &need);
     bool to_slab = ok && gjb_slab_range(size) && gjb_slab_on() && gjb_slab_takes(size);
-    void *q = ok && need < GJBMEM_SYSHEAP_DIRECT && !to_slab && !gjb_slab_maybe(p)
-                  ? realloc_hot(p, need)
-                  : NULL;
+    bool in_slab = gjb_slab_maybe(p);
+    void *q = ok && need < GJBMEM_SYSHEAP_DIRECT && !to_slab && !in_slab ? realloc_hot(p, need) : NULL;
     if (q)
         return q;
-    enum gjb_slab_what w = gjb_slab_maybe(p) ? gjb_slab_size(p, &raw) : GJB_SLAB_NONE;
+    enum gjb_slab_what w = in_slab ? gjb_slab_size(p, &raw) : GJB_SLAB_NONE;
     if (w != GJB_SLAB_NONE)
         return realloc_slab(p, w, raw, size, ok);
     struct gjb_arena *a = gjb_sys_owner(p, &raw);

@@ -55,8 +55,9 @@ _Static_assert(SLAB_MIN == (size_t)1 << GJB_CHUNK_GRANULE_SHIFT && SLAB_MAX < SL
 struct slab {
     uintptr_t check;      /* slab_check(the slab's address, cls) */
     uintptr_t next, prev; /* the class's slabs with a free slot (0: none) */
-    uint32_t cls, used;
-    uint64_t live; /* bit i: slot i in use; the bits past the last slot set */
+    uint32_t cls, pad;
+    uint64_t live; /* bit i: slot i in use; the bits past the last slot set (so the
+                    * slab is full when all are, empty when only those are) */
 };
 _Static_assert(sizeof(struct slab) <= SLAB_HDR && SLAB_HDR % 16 == 0, "the slots stay aligned");
 
@@ -141,6 +142,17 @@ static uint64_t tail_bits(unsigned slots)
     return ~(uint64_t)0 << slots;
 }
 
+/* Slots in use in slab s (of class k). */
+static unsigned slots_used(const struct slab *s, const struct slab_class *k)
+{
+    return gjb_popcount64(s->live & ~tail_bits(k->slots));
+}
+
+static bool slab_full(const struct slab *s)
+{
+    return !~s->live;
+}
+
 /* The slab at base, which the table records as `bytes` long, when its
  * header is whole; NULL and *damaged set otherwise. */
 static struct slab *slab_whole(uintptr_t base, size_t bytes, bool *damaged)
@@ -148,9 +160,8 @@ static struct slab *slab_whole(uintptr_t base, size_t bytes, bool *damaged)
     const struct slab *s = (const struct slab *)base;
     unsigned c = s->cls;
     if (c >= SLAB_NCLS || slabs.cls[c].bytes != bytes || s->check != slab_check(base, c) ||
-        s->live != (s->live | tail_bits(slabs.cls[c].slots)) ||
-        s->used != gjb_popcount64(s->live & ~tail_bits(slabs.cls[c].slots))) {
-        *damaged = true; /* (its count and its bits agree, or a slot would be lost or doubled) */
+        s->live != (s->live | tail_bits(slabs.cls[c].slots))) {
+        *damaged = true;
         return NULL;
     }
     return (struct slab *)base;
@@ -178,14 +189,14 @@ static struct slab *slab_holding(const void *p, bool *damaged)
     return NULL;
 }
 
-/* The slot p is in slab s: its index, or -1 when p is no slot's start. */
-static long slot_of(const struct slab *s, const void *p)
+/* The slot of slab s that holds p (SIZE_MAX for none: the header, past
+ * the last slot), and p's offset into it in *in. */
+static size_t slot_holding(const struct slab *s, const void *p, size_t *in)
 {
     const struct slab_class *k = &slabs.cls[s->cls];
-    size_t off = (size_t)((uintptr_t)p - (uintptr_t)s);
-    if (off < SLAB_HDR || (off - SLAB_HDR) % k->size || (off - SLAB_HDR) / k->size >= k->slots)
-        return -1;
-    return (long)((off - SLAB_HDR) / k->size);
+    size_t off = (size_t)((uintptr_t)p - (uintptr_t)s) - SLAB_HDR; /* (the header: wraps) */
+    *in = off % k->size;
+    return off / k->size < k->slots ? off / k->size : SIZE_MAX;
 }
 
 static bool slot_live(const struct slab *s, size_t i)
@@ -204,11 +215,11 @@ static enum gjb_slab_what find(const void *p, struct slab **sp, size_t *ip)
         bool held = gjb_big_get(&slabs.tab, p) != 0; /* a slab's own address */
         return held ? GJB_SLAB_BAD : GJB_SLAB_NONE;
     }
-    long i = slot_of(s, p);
-    if (i < 0 || !slot_live(s, (size_t)i))
+    size_t in, i = slot_holding(s, p, &in);
+    if (i == SIZE_MAX || in || !slot_live(s, i)) /* (no slot's start, or a free one) */
         return GJB_SLAB_BAD;
     *sp = s;
-    *ip = (size_t)i;
+    *ip = i;
     return GJB_SLAB_OK;
 }
 
@@ -262,7 +273,7 @@ static void avail_drop(struct slab *s)
 static struct slab *avail_first(unsigned c)
 {
     struct slab *s = slabs.avail[c] ? linked(slabs.avail[c]) : NULL;
-    if (s && s->cls == c && s->used < slabs.cls[c].slots)
+    if (s && s->cls == c && !slab_full(s))
         return s;
     slabs.avail[c] = 0;
     return NULL;
@@ -270,20 +281,15 @@ static struct slab *avail_first(unsigned c)
 
 /* --- allocation ------------------------------------------------------------ */
 
-/* Takes the lowest free slot of s, whose count says one is free: NULL
- * when no bit says so (damage: the class's list is dropped). */
+/* Takes the lowest free slot of s (not full). */
 static void *slot_take(struct slab *s)
 {
     const struct slab_class *k = &slabs.cls[s->cls];
-    if (!~s->live) {
-        slabs.avail[s->cls] = 0;
-        return NULL;
-    }
-    unsigned i = gjb_ctz64(~s->live);
+    unsigned i = gjb_ctz64(~s->live); /* (its list holds no full slab: avail_first) */
     s->live |= (uint64_t)1 << i;
     slabs.sums.used_slots++;
     slabs.sums.free_bytes -= k->size;
-    if (++s->used == k->slots)
+    if (slab_full(s))
         avail_drop(s);
     return (char *)s + SLAB_HDR + (size_t)i * k->size;
 }
@@ -368,12 +374,12 @@ enum gjb_slab_what gjb_slab_free(void *p)
     enum gjb_slab_what w = find(p, &s, &i);
     if (w == GJB_SLAB_OK) {
         const struct slab_class *k = &slabs.cls[s->cls];
-        if (s->used == k->slots)
+        if (slab_full(s))
             avail_push(s);
         s->live &= ~((uint64_t)1 << i);
         slabs.sums.used_slots--;
         slabs.sums.free_bytes += k->size;
-        if (--s->used == 0)
+        if (s->live == tail_bits(k->slots))
             empty = slab_end(s);
     }
     gjb_slab_unlock();
@@ -400,11 +406,8 @@ bool gjb_slab_holds(const void *mem, size_t size)
     gjb_slab_lock();
     struct slab *s = slab_holding(mem, &damaged);
     if (s) {
-        const struct slab_class *k = &slabs.cls[s->cls];
-        size_t off = (size_t)((uintptr_t)mem - (uintptr_t)s);
-        size_t i = off >= SLAB_HDR ? (off - SLAB_HDR) / k->size : SIZE_MAX;
-        size_t end = SLAB_HDR + (i + 1) * k->size; /* the slot's end */
-        in = i < k->slots && slot_live(s, i) && size <= end - off;
+        size_t off, i = slot_holding(s, mem, &off);
+        in = i != SIZE_MAX && slot_live(s, i) && size <= slabs.cls[s->cls].size - off;
     }
     gjb_slab_unlock();
     return in;
@@ -427,9 +430,7 @@ static bool slab_ok(uintptr_t base, size_t bytes, size_t *nonfull)
     if (!s)
         return false;
     const struct slab_class *k = &slabs.cls[s->cls];
-    uint64_t tail = tail_bits(k->slots);
-    unsigned used = gjb_popcount64(s->live & ~tail);
-    bool wrong = ~s->live & tail; /* a bit past the last slot that is not set */
+    unsigned used = slots_used(s, k);
     bool unmarked = false; /* a granule the chunk map does not give the slab */
     for (size_t off = 0; off < bytes; off += SLAB_MIN)
         unmarked |= !gjb_chunk_slab((const char *)base + off);
@@ -437,8 +438,8 @@ static bool slab_ok(uintptr_t base, size_t bytes, size_t *nonfull)
     struct gjb_arena *a = gjb_sys_owner((const void *)base, &raw);
     if (a)
         gjb_arena_unlock(a);
-    *nonfull += s->used < k->slots;
-    return (s->used != 0) & (used == s->used) & !wrong & !unmarked & (raw >= bytes);
+    *nonfull += !slab_full(s);
+    return (used != 0) & !unmarked & (raw >= bytes); /* (its tail bits: slab_whole) */
 }
 
 /* The sums agree with the slabs. */
@@ -451,8 +452,8 @@ static bool sums_ok(void)
         if (s) {
             const struct slab_class *k = &slabs.cls[s->cls];
             t.slots += k->slots;
-            t.used_slots += s->used;
-            t.free_bytes += (size_t)(k->slots - s->used) * k->size;
+            t.used_slots += slots_used(s, k);
+            t.free_bytes += (size_t)(k->slots - slots_used(s, k)) * k->size;
         }
     }
     return memcmp(&t, &slabs.sums, sizeof t) == 0; /* (sums.slabs: 0, the table counts them) */
@@ -465,7 +466,7 @@ static bool list_ok(unsigned c, size_t most, size_t *n)
     uintptr_t prev = 0;
     for (uintptr_t b = slabs.avail[c]; b; b = linked(b)->next) {
         const struct slab *s = linked(b);
-        if (!s || s->cls != c || s->prev != prev || s->used >= slabs.cls[c].slots || ++*n > most)
+        if (!s || s->cls != c || s->prev != prev || slab_full(s) || ++*n > most)
             return false;
         prev = b;
     }

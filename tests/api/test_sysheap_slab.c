@@ -299,8 +299,9 @@ static void damaged_header_refused(void **state)
 }
 
 /* Validation finds each kind of damage to a slab's header (its slot bits,
- * its count, its class, its list link) and nothing once it is undone; a
- * slot of a slab whose count is broken is refused as damage. */
+ * the bits past its last slot, its class, its list link) and nothing once
+ * it is undone; a slot of a slab whose bits past the last slot are broken
+ * is refused as damage. */
 static void validation_sees_damage(void **state)
 {
     (void)state;
@@ -312,7 +313,7 @@ static void validation_sees_damage(void **state)
     assert_non_null(c);
     assert_non_null(other);
     valid();
-    /* the header: check, next, prev, class and count (32 bits each), slot bits */
+    /* the header: check, next, prev, class (32 bits), 32 unused, slot bits */
     unsigned char *base = a - HDR;
     uintptr_t *links = (uintptr_t *)(void *)base;
     uint32_t *cls_used = (uint32_t *)(void *)(base + 3 * sizeof(uintptr_t));
@@ -322,8 +323,8 @@ static void validation_sees_damage(void **state)
         size_t bytes;
         uint64_t flip;
     } damage[] = {
-        {live, 8, (uint64_t)1 << 10},         /* a free slot's bit: the count disagrees */
-        {&cls_used[1], 4, 0x40},              /* a count above the slots */
+        {live, 8, (uint64_t)1 << 10},         /* a free slot's bit: the sums disagree */
+        {live, 8, (uint64_t)1 << 63},         /* past the last slot (of 25), a bit cleared */
         {&cls_used[0], 4, 1},                 /* another class: the check word disagrees */
         {&cls_used[0], 4, 0x1000},            /* no class */
         {&links[2], sizeof(uintptr_t), 0x40}, /* a back link on the list's first slab */
@@ -341,10 +342,13 @@ static void validation_sees_damage(void **state)
         memcpy(damage[i].at, &v, damage[i].bytes);
         valid();
     }
-    cls_used[1] += 0x40;
+    uint64_t bits;
+    memcpy(&bits, live, 8);
+    uint64_t cut = bits & ~((uint64_t)1 << 63);
+    memcpy(live, &cut, 8);
     errno = 0;
     expect_refused(gjbmem_free(b), b, 1);
-    cls_used[1] -= 0x40;
+    memcpy(live, &bits, 8);
     /* another class (the first slab of its list): no slot is taken from it */
     cls_used[0] ^= 1;
     unsigned char *e = gjbmem_malloc(2500);
@@ -352,9 +356,7 @@ static void validation_sees_damage(void **state)
     assert_false(e >= base && e < base + 64 * KiB);
     cls_used[0] ^= 1;
     OK(gjbmem_free(e));
-    /* every slot's bit set, the count unchanged: no slot is taken from it */
-    uint64_t bits;
-    memcpy(&bits, live, 8);
+    /* every slot's bit set: no slot is taken from it */
     uint64_t all = ~(uint64_t)0;
     memcpy(live, &all, 8);
     unsigned char *d = gjbmem_malloc(2500);
